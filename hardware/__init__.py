@@ -1,0 +1,1 @@
+"""Reusable cost models and their device data (installed as `nasfw.hardware`)."""

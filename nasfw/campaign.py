@@ -1,0 +1,274 @@
+"""A campaign: the YAML that says what to search, on what, for what, with which budget.
+
+Validated completely before anything starts, so a typo fails in the first second with a message that names
+the field, the value and what is allowed, rather than an hour into a run. The run itself lives in
+`nasfw.runner`; this module is the schema.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nasfw.cost import Constraint, Objective
+from nasfw.errors import ConfigError, unknown_name
+
+DEFAULT_PRESETS = {"small": 20, "medium": 100, "large": 500}
+BACKENDS = ("local", "ray")
+
+# field -> (allowed types, description of what is allowed)
+FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
+    "name": ((str,), "a string"),
+    "description": ((str,), "a string"),
+    "plugin": ((str,), "a plugin name"),
+    "space": ((str, dict), "a registered search-space name or an inline mapping with 'decisions'"),
+    "space_options": ((dict,), "a mapping of options for the space factory"),
+    "task": ((str,), "a registered task name"),
+    "task_options": ((dict,), "a mapping of options for the task factory"),
+    "hardware": ((list, str), "a list of cost-model names or {name, options} mappings"),
+    "objectives": ((list,), "a list of {metric, direction: max|min}"),
+    "constraints": ((list,), "a list of {metric, max and/or min}"),
+    "searcher": ((str, dict), "a searcher name or {name, settings}"),
+    "budget": ((dict, int), "{evaluations: N, wall_time_s: S} or a positive integer"),
+    "budgets": ((dict,), "named budget presets, e.g. {small: 20, medium: 100}"),
+    "seed": ((int,), "an integer"),
+    "backend": ((str,), f"one of {list(BACKENDS)}"),
+    "address": ((str, type(None)), "a Ray address HOST:PORT"),
+    "workers": ((int,), "a positive integer"),
+    "out": ((str,), "a folder path"),
+    "phases": ((dict,), "{supernet: true|false|{...}, finalize: {top_k: N, export: [formats]}}"),
+    "evaluation": ((dict,), "{timeout_s, retries, max_duplicates, checkpoint_every_s}"),
+}
+REQUIRED = ("space", "task", "objectives", "searcher", "budget")
+EVALUATION_FIELDS = {"timeout_s": (int, float), "retries": (int,), "max_duplicates": (int,),
+                     "checkpoint_every_s": (int, float)}
+PHASE_FIELDS = {"supernet": (bool, dict), "finalize": (dict,)}
+
+
+@dataclass
+class Campaign:
+    space: Any
+    task: str
+    objectives: list[Objective]
+    searcher: str
+    budget_evaluations: int | None
+    budget_wall_time_s: float | None
+    plugin: str | None = None
+    name: str = "campaign"
+    description: str = ""
+    space_options: dict = field(default_factory=dict)
+    task_options: dict = field(default_factory=dict)
+    hardware: list[tuple[str, dict]] = field(default_factory=list)
+    constraints: list[Constraint] = field(default_factory=list)
+    searcher_settings: dict = field(default_factory=dict)
+    seed: int = 0
+    backend: str = "local"
+    address: str | None = None
+    workers: int = 1
+    out: str = "runs/campaign"
+    phases: dict = field(default_factory=dict)
+    evaluation: dict = field(default_factory=dict)
+    raw: dict = field(default_factory=dict)
+
+    def fingerprint(self) -> str:
+        """What identifies a campaign for --resume: everything but where and how fast it runs."""
+        keep = {k: v for k, v in self.raw.items() if k not in ("out", "workers", "backend", "address", "budget",
+                                                                  "budgets", "description", "evaluation")}
+        return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.raw, sort_keys=False)
+
+
+def _type_error(path: str, value: Any, allowed: str) -> ConfigError:
+    return ConfigError(f"{path} = {value!r} is not allowed; allowed: {allowed}")
+
+
+def _is(value: Any, types: tuple[type, ...]) -> bool:
+    if isinstance(value, bool) and bool not in types:
+        return False
+    return isinstance(value, types)
+
+
+def merge(base: dict, override: dict) -> dict:
+    """Override a default campaign with a user's: mappings merge one level deep, the rest replaces."""
+    out = copy.deepcopy(base)
+    for k, v in override.items():
+        if k in ("searcher", "phases", "evaluation", "task_options", "space_options") and isinstance(v, dict) \
+                and isinstance(out.get(k), dict):
+            if k == "searcher" and v.get("name") not in (None, out[k].get("name")):
+                out[k] = copy.deepcopy(v)  # another searcher: its settings do not carry over
+            else:
+                out[k] = {**out[k], **copy.deepcopy(v)}
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def load_yaml(path: str | Path) -> dict:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"campaign file {str(p)!r} does not exist")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        where = getattr(e, "problem_mark", None)
+        loc = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        raise ConfigError(f"campaign file {p.name} is not valid YAML{loc}: {getattr(e, 'problem', e)}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"campaign file {p.name} is not UTF-8 text") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"campaign file {p.name} must hold a mapping of campaign fields, got {type(data).__name__}")
+    return data
+
+
+def resolve_budget(raw: dict, value: str | int | None) -> dict:
+    """--budget N or --budget small|medium|large (presets come from the campaign's `budgets`)."""
+    if value is None:
+        return raw
+    presets = {**DEFAULT_PRESETS, **(raw.get("budgets") or {})}
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if isinstance(value, str):
+        if value not in presets:
+            raise ConfigError(unknown_name("budget preset", value, presets) + " (or a positive integer)")
+        value = presets[value]
+    out = dict(raw)
+    budget = dict(raw.get("budget") or {}) if isinstance(raw.get("budget"), dict) else {}
+    budget["evaluations"] = value
+    out["budget"] = budget
+    return out
+
+
+def parse(raw: Any, where: str = "campaign") -> Campaign:
+    """Validate a campaign mapping completely and return the typed `Campaign`."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a mapping of campaign fields, got {type(raw).__name__}")
+    for k, v in raw.items():
+        if not isinstance(k, str) or k not in FIELDS:
+            raise ConfigError(unknown_name(f"{where} field", k, FIELDS))
+        types, allowed = FIELDS[k]
+        if not _is(v, types):
+            raise _type_error(f"{where}.{k}", v, allowed)
+    for k in REQUIRED:
+        if k not in raw:
+            raise ConfigError(f"{where}.{k} is missing; it must be {FIELDS[k][1]}")
+
+    objectives = []
+    if not raw["objectives"]:
+        raise ConfigError(f"{where}.objectives is empty; give at least one {{metric, direction}}")
+    for i, o in enumerate(raw["objectives"]):
+        p = f"{where}.objectives[{i}]"
+        if isinstance(o, str):
+            o = {"metric": o}
+        if not isinstance(o, dict) or not isinstance(o.get("metric"), str):
+            raise _type_error(p, o, "{metric: NAME, direction: max|min}")
+        extra = set(o) - {"metric", "direction"}
+        if extra:
+            raise ConfigError(unknown_name(f"{p} field", sorted(extra)[0], ["metric", "direction"]))
+        if o.get("direction", "max") not in ("max", "min"):
+            raise _type_error(f"{p}.direction", o.get("direction"), "'max' or 'min'")
+        objectives.append(Objective(o["metric"], o.get("direction", "max")))
+
+    constraints = []
+    for i, c in enumerate(raw.get("constraints") or []):
+        p = f"{where}.constraints[{i}]"
+        if not isinstance(c, dict) or not isinstance(c.get("metric"), str):
+            raise _type_error(p, c, "{metric: NAME, max: NUMBER and/or min: NUMBER}")
+        extra = set(c) - {"metric", "max", "min"}
+        if extra:
+            raise ConfigError(unknown_name(f"{p} field", sorted(extra)[0], ["metric", "max", "min"]))
+        for b in ("max", "min"):
+            if b in c and not _is(c[b], (int, float)):
+                raise _type_error(f"{p}.{b}", c[b], "a number")
+        if "max" not in c and "min" not in c:
+            raise ConfigError(f"{p} needs 'max' or 'min' (a bound on {c['metric']!r})")
+        constraints.append(Constraint(c["metric"], c.get("max"), c.get("min")))
+
+    searcher = raw["searcher"]
+    if isinstance(searcher, str):
+        searcher = {"name": searcher}
+    extra = set(searcher) - {"name", "settings"}
+    if extra:
+        raise ConfigError(unknown_name(f"{where}.searcher field", sorted(extra)[0], ["name", "settings"]))
+    if not isinstance(searcher.get("name"), str):
+        raise _type_error(f"{where}.searcher.name", searcher.get("name"), "a searcher name")
+    settings = searcher.get("settings") or {}
+    if not isinstance(settings, dict):
+        raise _type_error(f"{where}.searcher.settings", settings, "a mapping")
+
+    budget = raw["budget"]
+    if isinstance(budget, int):
+        budget = {"evaluations": budget}
+    extra = set(budget) - {"evaluations", "wall_time_s"}
+    if extra:
+        raise ConfigError(unknown_name(f"{where}.budget field", sorted(extra)[0], ["evaluations", "wall_time_s"]))
+    n = budget.get("evaluations")
+    t = budget.get("wall_time_s")
+    if n is not None and (not _is(n, (int,)) or n <= 0):
+        raise _type_error(f"{where}.budget.evaluations", n, "a positive integer")
+    if t is not None and (not _is(t, (int, float)) or t <= 0):
+        raise _type_error(f"{where}.budget.wall_time_s", t, "a positive number of seconds")
+    if n is None and t is None:
+        raise ConfigError(f"{where}.budget needs 'evaluations' and/or 'wall_time_s'")
+    for k, v in (raw.get("budgets") or {}).items():
+        if not _is(v, (int,)) or v <= 0:
+            raise _type_error(f"{where}.budgets.{k}", v, "a positive integer")
+
+    hardware = []
+    hw = raw.get("hardware") or []
+    for i, h in enumerate([hw] if isinstance(hw, str) else hw):
+        p = f"{where}.hardware[{i}]"
+        if isinstance(h, str):
+            hardware.append((h, {}))
+        elif isinstance(h, dict) and isinstance(h.get("name"), str) and set(h) <= {"name", "options"} \
+                and isinstance(h.get("options", {}), dict):
+            hardware.append((h["name"], dict(h.get("options") or {})))
+        else:
+            raise _type_error(p, h, "a cost-model name or {name: NAME, options: {...}}")
+
+    backend = raw.get("backend", "local")
+    if backend not in BACKENDS:
+        raise ConfigError(unknown_name(f"{where}.backend", backend, BACKENDS))
+    workers = raw.get("workers", 1)
+    if workers < 1:
+        raise _type_error(f"{where}.workers", workers, "a positive integer")
+
+    phases = raw.get("phases") or {}
+    for k, v in phases.items():
+        if k not in PHASE_FIELDS:
+            raise ConfigError(unknown_name(f"{where}.phases field", k, PHASE_FIELDS))
+        if not _is(v, PHASE_FIELDS[k]):
+            raise _type_error(f"{where}.phases.{k}", v, "true/false or a mapping" if k == "supernet" else "a mapping")
+    fin = phases.get("finalize") or {}
+    for k, v in fin.items():
+        if k == "top_k" and (not _is(v, (int,)) or v < 1):
+            raise _type_error(f"{where}.phases.finalize.top_k", v, "a positive integer")
+        if k == "export" and (not isinstance(v, list) or not all(isinstance(x, str) for x in v)):
+            raise _type_error(f"{where}.phases.finalize.export", v, "a list of format names, e.g. [onnx]")
+        if k not in ("top_k", "export"):
+            raise ConfigError(unknown_name(f"{where}.phases.finalize field", k, ["top_k", "export"]))
+
+    evaluation = raw.get("evaluation") or {}
+    for k, v in evaluation.items():
+        if k not in EVALUATION_FIELDS:
+            raise ConfigError(unknown_name(f"{where}.evaluation field", k, EVALUATION_FIELDS))
+        if not _is(v, EVALUATION_FIELDS[k]) or v < 0:
+            raise _type_error(f"{where}.evaluation.{k}", v, "a non-negative number")
+
+    return Campaign(
+        space=raw["space"], task=raw["task"], objectives=objectives, searcher=searcher["name"],
+        budget_evaluations=n, budget_wall_time_s=None if t is None else float(t), plugin=raw.get("plugin"),
+        name=raw.get("name", raw.get("plugin") or "campaign"), description=raw.get("description", ""),
+        space_options=dict(raw.get("space_options") or {}), task_options=dict(raw.get("task_options") or {}),
+        hardware=hardware, constraints=constraints, searcher_settings=dict(settings), seed=raw.get("seed", 0),
+        backend=backend, address=raw.get("address"), workers=workers,
+        out=raw.get("out", f"runs/{raw.get('name', raw.get('plugin') or 'campaign')}"), phases=phases,
+        evaluation=evaluation, raw=copy.deepcopy(raw))

@@ -1,0 +1,311 @@
+"""`nasfw` on the command line. User errors print one line, `error: ...`, and exit with status 2."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from nasfw.errors import ConfigError, NasfwError
+
+
+def _registry(args):
+    from nasfw.registry import get_registry
+
+    return get_registry(tuple(args.plugins_dir or ()))
+
+
+def _parse_value(v: str) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(v)
+    except yaml.YAMLError:
+        return v
+
+
+def _options(pairs: list[str] | None, flag: str = "--option") -> dict:
+    out = {}
+    for p in pairs or []:
+        if "=" not in p:
+            raise ConfigError(f"{flag} {p!r} must look like key=value")
+        k, v = p.split("=", 1)
+        out[k.strip()] = _parse_value(v)
+    return out
+
+
+def _load_json_arg(value: str, what: str) -> Any:
+    path = Path(value)
+    text = path.read_text() if not value.lstrip().startswith("{") and path.is_file() else value
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{what} is neither a JSON file nor JSON text: {e.msg} at column {e.colno}") from None
+
+
+# --- commands --------------------------------------------------------------------------------------
+def cmd_search(args) -> int:
+    from nasfw.campaign import load_yaml, merge, parse, resolve_budget
+    from nasfw.runner import run_campaign
+
+    reg = _registry(args)
+    raw: dict = {}
+    user = load_yaml(args.config) if args.config else {}
+    plugin = args.plugin or user.get("plugin")
+    if plugin:
+        raw = reg.campaign(plugin)
+    if not plugin and not args.config:
+        raise ConfigError("nasfw search needs --plugin NAME or --config FILE")
+    raw = merge(raw, user)
+    if plugin:
+        raw["plugin"] = plugin
+    if args.searcher:
+        raw = merge(raw, {"searcher": {"name": args.searcher}})
+    for key in ("seed", "workers", "out", "backend", "address"):
+        if getattr(args, key, None) is not None:
+            raw[key] = getattr(args, key)
+    if args.resume and not args.out and not args.config and not plugin:
+        raise ConfigError("--resume needs the run folder: pass --out RUN (or the same --config)")
+    raw = resolve_budget(raw, args.budget)
+    if args.resume and Path(raw.get("out", "")).joinpath("campaign.yaml").exists() and not (args.config or plugin):
+        raw = load_yaml(Path(raw["out"]) / "campaign.yaml")
+    campaign = parse(raw)
+    if args.dry_run:
+        print(campaign.to_yaml())
+        return 0
+    summary = run_campaign(campaign, reg, resume=args.resume, progress=not args.no_progress,
+                           plugins_dirs=tuple(args.plugins_dir or ()))
+    best = summary.get("best")
+    print(f"run folder: {campaign.out}")
+    print(f"evaluations: {summary['evaluations']} ({summary['ok']} ok, {summary['failed']} failed, "
+          f"{summary['infeasible']} infeasible skipped)")
+    if best:
+        o = campaign.objectives[0]
+        print(f"best {o.metric}: {best['metrics'].get(o.metric):.6g}  arch: {json.dumps(best['arch'])}")
+    if summary.get("stopped"):
+        print(f"stopped early: {summary['stopped']}")
+    return 0
+
+
+def cmd_plugins(args) -> int:
+    reg = _registry(args)
+    data = []
+    for name, info in sorted(reg.plugins.items()):
+        data.append({"name": name, "source": info.source, "status": "ok",
+                     **{k: v for k, v in info.provides.items()}})
+    for name, err in sorted(reg.failures.items()):
+        data.append({"name": name, "status": "failed", "error": err})
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    for d in data:
+        if d["status"] == "failed":
+            print(f"{d['name']}  [FAILED] {d['error']}")
+            continue
+        print(f"{d['name']}  ({d['source']})")
+        for kind in ("search_spaces", "cost_models", "tasks", "searchers", "campaigns"):
+            if d[kind]:
+                print(f"    {kind.replace('_', ' ')}: {', '.join(d[kind])}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    from nasfw.report import table_rows, table_text
+    from nasfw.results import RunView
+
+    view = RunView.open(args.run)
+    top = view.top(args.top)
+    front = view.pareto() if len(view.campaign.objectives) > 1 else []
+    summary = view.summary()
+    if args.json:
+        rec = lambda e: {"evaluation": e.id, "arch": e.arch, "metrics": e.metrics}  # noqa: E731
+        print(json.dumps({"summary": summary, "top": [rec(e) for e in top], "pareto": [rec(e) for e in front],
+                          "best_so_far": view.best_so_far()}, indent=2))
+        return 0
+    s = summary
+    budget = f" of {s['budget']}" if s["budget"] else ""
+    print(f"{s['campaign']}  plugin={s['plugin']}  searcher={s['searcher']}")
+    print(f"progress: {s['evaluations']}{budget} evaluations ({s['ok']} ok, {s['failed']} failed, "
+          f"{s['infeasible']} infeasible skipped) in {s['elapsed_s']:.1f} s")
+    print()
+    print(f"top {len(top)}:")
+    print(table_text(*table_rows(view, top)))
+    if front:
+        print()
+        print(f"Pareto front ({len(front)}):")
+        print(table_text(*table_rows(view, front)))
+    return 0
+
+
+def cmd_report(args) -> int:
+    from nasfw.report import write_report
+
+    out = write_report(args.run, args.out, args.top)
+    print(f"report: {out['report']}")
+    for p in out["plots"]:
+        print(f"plot: {p}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from nasfw.campaign import parse
+    from nasfw.results import RunView
+    from nasfw.runner import build_space
+
+    reg = _registry(args)
+    view = RunView.open(args.run)
+    camp = view.campaign
+    if args.arch:
+        arch = _load_json_arg(args.arch, "--arch")
+        if isinstance(arch, dict) and "arch" in arch and isinstance(arch["arch"], dict):
+            arch = arch["arch"]
+        build_space(camp, reg).validate(arch, "--arch")
+        metrics: dict = {}
+    else:
+        top = view.top(1)
+        if not top:
+            raise ConfigError(f"run {args.run!r} has no successful evaluation to export")
+        arch, metrics = top[0].arch, top[0].metrics
+    out = Path(args.out or Path(args.run) / "export")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "best.json").write_text(json.dumps({"arch": arch, "metrics": metrics}, indent=2))
+    files = [out / "best.json"]
+    task = reg.task(camp.task, **camp.task_options)
+    for fmt in args.format or []:
+        if not hasattr(task, "export"):
+            raise ConfigError(f"task {camp.task!r} cannot export; only best.json was written")
+        files += task.export(arch, out, fmt)
+    for f in files:
+        print(f)
+
+    return 0
+
+
+def cmd_cost(args) -> int:
+    reg = _registry(args)
+    model = reg.cost_model(args.hardware, **_options(args.option))
+    if args.model:
+        p = Path(args.model)
+        if not p.is_file():
+            raise ConfigError(f"--model {args.model!r}: no such file")
+        target: Any = json.loads(p.read_text()) if p.suffix == ".json" else p
+    elif args.arch:
+        target = _load_json_arg(args.arch, "--arch")
+        if isinstance(target, dict) and isinstance(target.get("arch"), dict):
+            target = target["arch"]
+    else:
+        raise ConfigError("nasfw cost needs --model FILE or --arch JSON")
+    try:
+        metrics = model.evaluate(target)
+    except (KeyError, TypeError, ValueError) as e:
+        if isinstance(e, NasfwError):
+            raise
+        raise ConfigError(f"hardware {args.hardware!r} cannot evaluate this input: {type(e).__name__}: {e}") from None
+    if args.json:
+        print(json.dumps({"hardware": args.hardware, "metrics": metrics}, indent=2))
+    else:
+        for k, v in metrics.items():
+            print(f"{k:>16}: {v:.6g}")
+    return 0
+
+
+def cmd_hardware(args) -> int:
+    reg = _registry(args)
+    rows = []
+    for name in reg.names("cost_models"):
+        e = reg.entry("cost_models", name)
+        if args.plugin and e.plugin != args.plugin:
+            continue
+        rows.append({"name": name, "plugin": e.plugin, "cheap": bool(e.extra.get("cheap", True)),
+                     "description": e.description})
+    if args.plugin and args.plugin not in reg.plugins:
+        from nasfw.errors import unknown_name
+
+        raise ConfigError(unknown_name("plugin", args.plugin, reg.plugins))
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        from nasfw.report import table_text
+
+        print(table_text(["name", "plugin", "cheap", "description"],
+                         [[r["name"], r["plugin"], "yes" if r["cheap"] else "no", r["description"]] for r in rows]))
+    return 0
+
+
+# --- parser -----------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--plugins-dir", action="append", metavar="DIR",
+                        help="load every *.py in DIR as a plugin (repeatable)")
+    p = argparse.ArgumentParser(prog="nasfw", description="Plugin-based hardware-aware neural architecture search.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("search", parents=[common], help="run a search campaign")
+    s.add_argument("--plugin", help="start from this plugin's default campaign")
+    s.add_argument("--config", help="campaign YAML (overrides the plugin default)")
+    s.add_argument("--searcher", help="searcher name (see `nasfw plugins`)")
+    s.add_argument("--budget", help="evaluations: a number or small|medium|large")
+    s.add_argument("--seed", type=int)
+    s.add_argument("--workers", type=int)
+    s.add_argument("--backend", choices=["local", "ray"])
+    s.add_argument("--address", help="Ray cluster address HOST:PORT (backend ray)")
+    s.add_argument("--out", help="run folder")
+    s.add_argument("--resume", action="store_true", help="continue the run in --out from its store")
+    s.add_argument("--dry-run", action="store_true", help="validate and print the resolved campaign, run nothing")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_search)
+
+    s = sub.add_parser("plugins", parents=[common], help="list plugins and what they provide")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_plugins)
+
+    s = sub.add_parser("show", parents=[common], help="top-k table, Pareto front and progress of a run")
+    s.add_argument("run")
+    s.add_argument("--top", type=int, default=10)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_show)
+
+    s = sub.add_parser("report", parents=[common], help="PNG plots and a markdown summary of a run")
+    s.add_argument("run")
+    s.add_argument("--out", help="folder for the report (default RUN/report)")
+    s.add_argument("--top", type=int, default=10)
+    s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("export", parents=[common], help="the best architecture as JSON, and through the plugin")
+    s.add_argument("run")
+    s.add_argument("--format", action="append", help="plugin export format, e.g. onnx (repeatable)")
+    s.add_argument("--arch", help="export this architecture (JSON text or file) instead of the best")
+    s.add_argument("--out", help="folder (default RUN/export)")
+    s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("cost", parents=[common], help="evaluate a cost model on a model file or an architecture")
+    s.add_argument("--hardware", required=True)
+    s.add_argument("--model", help="model file (e.g. a JSON net config)")
+    s.add_argument("--arch", help="architecture as JSON text or a JSON file")
+    s.add_argument("--option", action="append", metavar="KEY=VALUE")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_cost)
+
+    s = sub.add_parser("hardware", parents=[common], help="list hardware targets (cost models)")
+    s.add_argument("--plugin")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_hardware)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except NasfwError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished evaluations are in the store; continue with --resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Cost models, objectives and constraints: the vocabulary a campaign uses to say what "better" is.
+
+Searchers never hard-code a metric; they receive `Objective`s and `Constraint`s from the campaign and use
+the helpers here (scalarising, Pareto dominance, constraint violation) so every searcher reads a
+campaign the same way.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+
+from nasfw.errors import ConfigError
+
+Metrics = dict[str, float]
+
+
+@runtime_checkable
+class CostModel(Protocol):
+    """Pure function of an architecture (or a built model) to metrics such as latency_ms, macs,
+    peak_sram_kb, params. `cheap` cost models run before the expensive evaluation to filter."""
+
+    name: str
+    cheap: bool
+
+    def evaluate(self, arch_or_model: Any) -> Metrics: ...
+
+
+@dataclass(frozen=True)
+class Objective:
+    metric: str
+    direction: str = "max"  # "max" or "min"
+
+    def __post_init__(self):
+        if self.direction not in ("max", "min"):
+            raise ConfigError(f"objective {self.metric!r}: direction = {self.direction!r}; allowed: 'max', 'min'")
+
+    @property
+    def sign(self) -> float:
+        """Multiply a metric by this to get a value where larger is better."""
+        return 1.0 if self.direction == "max" else -1.0
+
+    def to_dict(self) -> dict[str, str]:
+        return {"metric": self.metric, "direction": self.direction}
+
+
+@dataclass(frozen=True)
+class Constraint:
+    metric: str
+    max: float | None = None
+    min: float | None = None
+
+    def __post_init__(self):
+        if self.max is None and self.min is None:
+            raise ConfigError(f"constraint on {self.metric!r} needs 'max' or 'min'")
+
+    def violation(self, metrics: Mapping[str, float]) -> float:
+        """0 when satisfied, else how far off, relative to the bound (comparable across metrics).
+        A missing metric is not judged here: it may come from a later, more expensive stage."""
+        v = metrics.get(self.metric)
+        if v is None:
+            return 0.0
+        if v != v:  # NaN
+            return math.inf
+        out = 0.0
+        if self.max is not None and v > self.max:
+            out += (v - self.max) / max(abs(self.max), 1e-12)
+        if self.min is not None and v < self.min:
+            out += (self.min - v) / max(abs(self.min), 1e-12)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"metric": self.metric}
+        if self.max is not None:
+            d["max"] = self.max
+        if self.min is not None:
+            d["min"] = self.min
+        return d
+
+
+def total_violation(constraints: Sequence[Constraint], metrics: Mapping[str, float]) -> float:
+    return sum(c.violation(metrics) for c in constraints)
+
+
+def objective_vector(objectives: Sequence[Objective], metrics: Mapping[str, float]) -> list[float]:
+    """Larger-is-better values, -inf for a missing or NaN metric."""
+    out = []
+    for o in objectives:
+        v = metrics.get(o.metric)
+        out.append(-math.inf if v is None or v != v else o.sign * float(v))
+    return out
+
+
+def scalarize(objectives: Sequence[Objective], constraints: Sequence[Constraint],
+              metrics: Mapping[str, float], weights: Sequence[float] | None = None) -> float:
+    """One larger-is-better fitness for single-objective searchers: the weighted objectives (weights
+    default to the first objective only), pushed below every feasible value when a constraint fails."""
+    vec = objective_vector(objectives, metrics)
+    w = list(weights) if weights is not None else [1.0] + [0.0] * (len(vec) - 1)
+    val = sum(wi * vi for wi, vi in zip(w, vec) if wi)
+    viol = total_violation(constraints, metrics)
+    if viol > 0:
+        return -1e12 * (1.0 + viol)
+    return val
+
+
+def dominates(a: Sequence[float], b: Sequence[float]) -> bool:
+    """Pareto dominance on larger-is-better vectors."""
+    return all(x >= y for x, y in zip(a, b)) and any(x > y for x, y in zip(a, b))
+
+
+def pareto_front(points: Sequence[Sequence[float]]) -> list[int]:
+    """Indices of the non-dominated points (larger-is-better)."""
+    idx = []
+    for i, p in enumerate(points):
+        if not any(dominates(q, p) for j, q in enumerate(points) if j != i):
+            idx.append(i)
+    return idx
+
+
+def mnasnet_reward(accuracy: float, latency: float, target: float, alpha: float = -0.07,
+                   beta: float = -0.07) -> float:
+    """MnasNet's latency-aware reward ACC * (LAT/T)^w with w = alpha when LAT <= T else beta
+    (the soft constraint of Tan et al. 2019; alpha = beta = -0.07 by default)."""
+    if latency <= 0 or target <= 0:
+        raise ConfigError(f"mnasnet reward needs positive latency and target, got {latency!r}, {target!r}")
+    w = alpha if latency <= target else beta
+    return float(accuracy) * (latency / target) ** w

@@ -1,0 +1,34 @@
+"""Errors a user can act on. The CLI prints their message on one line and exits with status 2;
+anything else is a bug and keeps its traceback."""
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+
+class NasfwError(Exception):
+    """Base of every error caused by the user's input or environment."""
+
+
+class SpaceError(NasfwError, ValueError):
+    """An architecture or a space definition that breaks the space language."""
+
+
+class ConfigError(NasfwError, ValueError):
+    """A campaign file or command-line value that is not allowed."""
+
+
+class PluginError(NasfwError):
+    """A plugin that cannot be found, loaded or that registers something twice."""
+
+
+class StoreError(NasfwError):
+    """A run folder that cannot be written or belongs to another campaign."""
+
+
+def unknown_name(kind: str, name: object, known: Iterable[str]) -> str:
+    """'unknown searcher 'evolutoin'; did you mean 'evolution'? known: ...' (names the closest)."""
+    known = sorted(known)
+    close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return f"unknown {kind} {name!r}{hint} known: {', '.join(known) if known else '(none)'}"

@@ -1,0 +1,144 @@
+"""Everything between a searcher and the expensive evaluation, written once for every searcher and backend:
+deduplication, the cheap-constraint filter, failure capture (exceptions, NaN) and retries.
+
+`EvaluatorSpec` is a small picklable recipe: a worker process (or a Ray trial) rebuilds the task and
+cost models from it through the registry, so no model or dataset crosses a process boundary.
+"""
+from __future__ import annotations
+
+import math
+import os
+import socket
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+from nasfw.cost import Constraint, total_violation
+from nasfw.searchers.base import FAILED, INFEASIBLE, OK, Result, Searcher
+from nasfw.space import Arch, Space
+
+
+@dataclass(frozen=True)
+class EvaluatorSpec:
+    task: str
+    task_options: dict
+    hardware: tuple  # ((name, options), ...) of the cost models that are not cheap
+    plugins_dirs: tuple = ()
+    retries: int = 0
+
+    def key(self) -> str:
+        return repr((self.task, sorted(self.task_options.items()), self.hardware, self.plugins_dirs))
+
+
+_CACHE: dict[str, Any] = {}
+
+
+def _components(spec: EvaluatorSpec):
+    """Build (and keep, per process) the task and expensive cost models a spec names."""
+    k = spec.key()
+    if k not in _CACHE:
+        from nasfw.registry import get_registry
+
+        reg = get_registry(spec.plugins_dirs)
+        task = reg.task(spec.task, **spec.task_options)
+        models = [reg.cost_model(n, **o) for n, o in spec.hardware]
+        _CACHE[k] = (task, models)
+    return _CACHE[k]
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def evaluate(spec: EvaluatorSpec, arch: Arch) -> tuple[Result, float, float, str]:
+    """Run one expensive evaluation; never raises. Returns (result, started, duration_s, worker)."""
+    started = time.time()
+    attempts = 1 + max(0, spec.retries)
+    result = Result(FAILED, {}, "not run")
+    for _ in range(attempts):
+        try:
+            task, models = _components(spec)
+            metrics = dict(task.evaluate(arch))
+            for m in models:
+                metrics.update(m.evaluate(arch))
+            bad = [k for k, v in metrics.items() if not isinstance(v, (int, float)) or
+                   (isinstance(v, float) and math.isnan(v))]
+            if bad:
+                result = Result(FAILED, {k: v for k, v in metrics.items() if k not in bad},
+                                f"metric {bad[0]!r} is NaN or not a number: {metrics[bad[0]]!r}")
+                continue
+            result = Result(OK, {k: float(v) for k, v in metrics.items()})
+            break
+        except Exception as e:  # the evaluation's failure is data, not a crash
+            tb = traceback.extract_tb(e.__traceback__)
+            where = f" (at {os.path.basename(tb[-1].filename)}:{tb[-1].lineno})" if tb else ""
+            result = Result(FAILED, {}, f"{type(e).__name__}: {e}{where}")
+    return result, started, time.time() - started, worker_name()
+
+
+@dataclass
+class Pipeline:
+    """The driver-side middleware. `next()` hands back the next architecture that needs a real evaluation;
+    duplicates and cheaply-infeasible candidates are answered to the searcher on the spot."""
+
+    space: Space
+    searcher: Searcher
+    cheap_models: list = field(default_factory=list)
+    constraints: list[Constraint] = field(default_factory=list)
+    max_duplicates: int = 1000
+    cache: dict[str, Result] = field(default_factory=dict)
+    in_flight: dict[str, int] = field(default_factory=dict)  # key -> asks waiting on that evaluation
+    n_duplicates: int = 0
+    on_infeasible: Any = None  # callback(arch, key, metrics) to record an infeasible candidate
+    _cheap: dict[str, dict] = field(default_factory=dict)
+
+    def cheap_metrics(self, arch: Arch) -> dict[str, float]:
+        key = self.space.key(arch)
+        if key not in self._cheap:
+            m: dict[str, float] = {}
+            for model in self.cheap_models:
+                m.update(model.evaluate(arch))
+            self._cheap[key] = m
+        return self._cheap[key]
+
+    def feasible(self, arch: Arch) -> bool:
+        return not self.constraints or total_violation(self.constraints, self.cheap_metrics(arch)) == 0
+
+    def next(self) -> Arch | None:
+        """The next candidate to evaluate, or None when the searcher only repeats itself."""
+        consecutive = 0
+        while consecutive <= self.max_duplicates:
+            arch = self.searcher.ask()
+            key = self.space.key(arch)
+            if key in self.cache:
+                self.n_duplicates += 1
+                consecutive += 1
+                self.searcher.tell(arch, self.cache[key])
+                continue
+            if key in self.in_flight:
+                self.n_duplicates += 1
+                consecutive += 1
+                self.in_flight[key] += 1
+                continue
+            if self.constraints and not self.feasible(arch):
+                res = Result(INFEASIBLE, dict(self.cheap_metrics(arch)), "violates a cheap constraint")
+                self.cache[key] = res
+                if self.on_infeasible:
+                    self.on_infeasible(arch, key, res)
+                self.searcher.tell(arch, res)
+                consecutive += 1
+                continue
+            self.in_flight[key] = 1
+            return arch
+        return None
+
+    def complete(self, arch: Arch, result: Result) -> Result:
+        """Merge the cheap metrics, cache, and tell the searcher (once per ask that waited on it)."""
+        key = self.space.key(arch)
+        if self.cheap_models and result.status == OK:
+            result = Result(result.status, {**self.cheap_metrics(arch), **result.metrics}, result.error)
+        self.cache[key] = result
+        for _ in range(self.in_flight.pop(key, 1)):
+            self.searcher.tell(arch, result)
+        return result

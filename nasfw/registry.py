@@ -1,0 +1,227 @@
+"""Plugin discovery and the typed facade the engine uses to reach plugins.
+
+Plugins come from the entry-point group ``nasfw`` (first-party ones included: they walk the same path as a
+third-party package), from ``*.py`` files in ``--plugins-dir`` folders, and, for an uninstalled checkout,
+from `DEFAULT_PLUGINS`. ``NASFW_PLUGINS=a,b`` loads only those (the engine's own ``core`` always loads);
+``NASFW_DISABLE_PLUGINS=a,b`` skips them. A plugin that fails to import or to register is recorded in
+`Registry.failures`, reported by ``nasfw plugins``, and breaks nothing else.
+"""
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import importlib.metadata
+import importlib.util
+import inspect
+import os
+import re
+import sys
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import pluggy
+
+from nasfw import hooks
+from nasfw.errors import ConfigError, PluginError, unknown_name
+
+ENTRY_POINT_GROUP = "nasfw"
+DEFAULT_PLUGINS = (("core", "nasfw.builtin"), ("nasbench201", "nasfw.plugins.nasbench201"))
+ALWAYS = ("core",)
+KINDS = ("search_spaces", "cost_models", "tasks", "searchers", "campaigns")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+
+@dataclass
+class Entry:
+    kind: str
+    name: str
+    obj: Any
+    plugin: str
+    description: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    source: str
+    provides: dict = field(default_factory=lambda: {k: [] for k in KINDS})
+
+
+def _split_env(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+class Registry:
+    def __init__(self, plugins_dirs: Iterable[str | Path] = (), env: dict | None = None,
+                 entry_points: bool = True):
+        env = dict(os.environ if env is None else env)
+        self.allow = _split_env(env.get("NASFW_PLUGINS"))
+        self.deny = _split_env(env.get("NASFW_DISABLE_PLUGINS"))
+        self.pm = pluggy.PluginManager(hooks.PROJECT)
+        self.pm.add_hookspecs(hooks)
+        self.entries: dict[str, dict[str, Entry]] = {k: {} for k in KINDS}
+        self.plugins: dict[str, PluginInfo] = {}
+        self.failures: dict[str, str] = {}
+        if entry_points:
+            for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+                self._load(ep.name, f"entry point {ep.value}", ep.load)
+        for name, module in DEFAULT_PLUGINS:
+            if name not in self.plugins and name not in self.failures:
+                self._load(name, f"built-in {module}", lambda m=module: importlib.import_module(m))
+        for folder in plugins_dirs:
+            self.load_dir(folder)
+
+    # --- loading ------------------------------------------------------------------------------------
+    def _wanted(self, name: str) -> bool:
+        if name in ALWAYS:
+            return True
+        if name in self.deny:
+            return False
+        return not self.allow or name in self.allow
+
+    def _load(self, name: str, source: str, load: Callable[[], Any]) -> None:
+        if not self._wanted(name) or name in self.plugins:
+            return
+        try:
+            module = load()
+        except Exception as e:  # a broken plugin is reported, never fatal
+            self.failures[name] = f"import failed ({source}): {type(e).__name__}: {e}"
+            return
+        self.add_plugin(module, name, source)
+
+    def load_dir(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise PluginError(f"--plugins-dir {str(folder)!r} is not a folder")
+        for path in sorted(folder.glob("*.py")):
+            name = path.stem
+
+            def load(path=path, name=name):
+                spec = importlib.util.spec_from_file_location(f"nasfw_dir_plugin_{name}", path)
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[spec.name] = module
+                spec.loader.exec_module(module)
+                return module
+            self._load(name, f"file {path.name} in plugins dir", load)
+
+    def add_plugin(self, module: Any, name: str, source: str = "object") -> None:
+        """Register an already-imported plugin (a module or an object with hookimpls)."""
+        try:
+            self.pm.register(module, name=name)
+            self.pm.check_pending()
+        except Exception as e:
+            if self.pm.is_registered(module):
+                self.pm.unregister(module)
+            self.failures[name] = f"registration failed ({source}): {type(e).__name__}: {e}"
+            return
+        info = PluginInfo(name, source)
+        self.plugins[name] = info
+        for kind in KINDS:
+            impls = [i for i in getattr(self.pm.hook, f"nasfw_register_{kind}").get_hookimpls()
+                     if i.plugin_name == name]
+            for impl in impls:
+                try:
+                    impl.function(register=self._register_fn(kind, name))
+                except Exception as e:
+                    self._drop(name)
+                    last = traceback.extract_tb(e.__traceback__)[-1]
+                    self.failures[name] = (f"nasfw_register_{kind} raised {type(e).__name__}: {e} "
+                                           f"(at {Path(last.filename).name}:{last.lineno})")
+                    return
+
+    def _drop(self, plugin: str) -> None:
+        for kind in KINDS:
+            for key in [k for k, e in self.entries[kind].items() if e.plugin == plugin]:
+                del self.entries[kind][key]
+        self.plugins.pop(plugin, None)
+        p = self.pm.get_plugin(plugin)
+        if p is not None:
+            self.pm.unregister(p)
+
+    def _register_fn(self, kind: str, plugin: str) -> Callable[..., None]:
+        def register(name: str, obj: Any, description: str = "", **extra: Any) -> None:
+            if not isinstance(name, str) or not _NAME.match(name):
+                raise PluginError(f"plugin {plugin!r} registers {kind[:-1]} name {name!r}: names are letters, "
+                                  "digits, '_', '-' and '.'")
+            if name in self.entries[kind]:
+                other = self.entries[kind][name].plugin
+                raise PluginError(f"plugin {plugin!r} registers {kind[:-1]} {name!r}, already registered by "
+                                  f"plugin {other!r}")
+            if kind == "campaigns" and not isinstance(obj, dict):
+                raise PluginError(f"plugin {plugin!r}: campaign {name!r} must be a mapping")
+            if kind != "campaigns" and not callable(obj):
+                raise PluginError(f"plugin {plugin!r}: {kind[:-1]} {name!r} must be callable (a factory or class)")
+            self.entries[kind][name] = Entry(kind, name, obj, plugin, description, extra)
+            self.plugins[plugin].provides[kind].append(name)
+        return register
+
+    # --- the typed facade ---------------------------------------------------------------------------
+    def names(self, kind: str, pattern: str = "*") -> list[str]:
+        return sorted(n for n in self.entries[kind] if fnmatch.fnmatch(n, pattern))
+
+    def entry(self, kind: str, name: str) -> Entry:
+        if name not in self.entries[kind]:
+            label = {"search_spaces": "search space", "cost_models": "hardware",
+                     "campaigns": "plugin"}.get(kind, kind[:-1])
+            msg = unknown_name(label, name, self.entries[kind])
+            owner = next((p for p in self.failures if p == name), None)
+            if owner:
+                msg += f" (plugin {owner!r} failed to load: {self.failures[owner]})"
+            raise ConfigError(msg)
+        return self.entries[kind][name]
+
+    def _build(self, kind: str, name: str, options: dict | None) -> Any:
+        factory = self.entry(kind, name).obj
+        options = dict(options or {})
+        check_options(factory, options, f"{kind[:-1].replace('_', ' ')} {name!r}")
+        return factory(**options)
+
+    def space(self, name: str, **options: Any):
+        return self._build("search_spaces", name, options)
+
+    def cost_model(self, name: str, **options: Any):
+        return self._build("cost_models", name, options)
+
+    def task(self, name: str, **options: Any):
+        return self._build("tasks", name, options)
+
+    def searcher_class(self, name: str):
+        return self.entry("searchers", name).obj
+
+    def campaign(self, name: str) -> dict:
+        return self.entry("campaigns", name).obj
+
+
+def check_options(factory: Callable, options: dict, what: str) -> None:
+    """Reject options a factory does not take, naming the ones it does."""
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return
+    params = sig.parameters
+    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        return
+    allowed = [k for k, p in params.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    for k in options:
+        if k not in allowed:
+            raise ConfigError(f"{what} has no option {k!r}; allowed: {allowed}")
+    missing = [k for k, p in params.items() if p.default is p.empty and p.kind in (p.KEYWORD_ONLY,
+               p.POSITIONAL_OR_KEYWORD) and k not in options]
+    if missing:
+        raise ConfigError(f"{what} needs option(s) {missing}")
+
+
+_DEFAULT: Registry | None = None
+
+
+def get_registry(plugins_dirs: Iterable[str | Path] = (), fresh: bool = False) -> Registry:
+    """The process-wide registry (workers rebuild it from the same plugin dirs)."""
+    global _DEFAULT
+    dirs = tuple(str(d) for d in plugins_dirs)
+    if fresh or _DEFAULT is None or getattr(_DEFAULT, "_dirs", None) != dirs:
+        _DEFAULT = Registry(dirs)
+        _DEFAULT._dirs = dirs  # type: ignore[attr-defined]
+    return _DEFAULT

@@ -1,0 +1,129 @@
+"""Plots and a markdown summary of a run folder (`nasfw report`)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from nasfw.results import RunView
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_best_so_far(view: RunView, path: Path) -> Path:
+    plt = _plt()
+    curve = view.best_so_far()
+    o = view.campaign.objectives[0]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    if curve:
+        xs, ys = zip(*curve)
+        ax.step(xs, ys, where="post", color="tab:blue", label=f"best {o.metric}")
+    ok = [(i, e.metrics.get(o.metric)) for i, e in enumerate([e for e in view.evaluations if e.status != "infeasible"], 1)
+          if e.status == "ok" and o.metric in e.metrics]
+    if ok:
+        ax.scatter(*zip(*ok), s=6, alpha=0.35, color="gray", label="evaluations")
+    ax.set_xlabel("evaluation")
+    ax.set_ylabel(o.metric)
+    ax.set_title(f"{view.campaign.name}: best so far ({view.campaign.searcher})")
+    ax.legend(loc="lower right" if o.direction == "max" else "upper right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_pareto(view: RunView, path: Path, x_metric: str | None = None) -> Path | None:
+    """First objective against the second (or against `x_metric`, or the first cost metric found)."""
+    plt = _plt()
+    objs = view.campaign.objectives
+    y = objs[0].metric
+    if x_metric is None:
+        x_metric = objs[1].metric if len(objs) > 1 else next(
+            (k for e in view.ok for k in e.metrics if k != y), None)
+    if x_metric is None:
+        return None
+    pts = [(e.metrics[x_metric], e.metrics[y]) for e in view.ok if x_metric in e.metrics and y in e.metrics]
+    if not pts:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.scatter(*zip(*pts), s=8, alpha=0.4, color="gray", label="evaluated")
+    if len(objs) > 1:
+        front = [(e.metrics[x_metric], e.metrics[y]) for e in view.pareto()]
+    else:  # the trade-off front of the run against the chosen cost metric (smaller cost is better)
+        from nasfw.cost import pareto_front
+
+        idx = pareto_front([(-px, objs[0].sign * py) for px, py in pts])
+        front = [pts[i] for i in idx]
+    front.sort()
+    if front:
+        ax.plot(*zip(*front), "o-", color="tab:red", label="Pareto front")
+    ax.set_xlabel(x_metric)
+    ax.set_ylabel(y)
+    ax.set_title(f"{view.campaign.name}: {y} vs {x_metric}")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int = 10) -> dict:
+    view = RunView.open(run_dir)
+    folder = Path(out) if out else Path(run_dir) / "report"
+    folder.mkdir(parents=True, exist_ok=True)
+    files = [plot_best_so_far(view, folder / "best_so_far.png")]
+    p = plot_pareto(view, folder / "pareto.png")
+    if p:
+        files.append(p)
+    s = view.summary()
+    lines = [f"# {s['campaign']}", "", f"- plugin: {s['plugin']}", f"- searcher: {s['searcher']}",
+             f"- evaluations: {s['evaluations']} of budget {s['budget']} ({s['ok']} ok, {s['failed']} failed, "
+             f"{s['infeasible']} rejected as infeasible before evaluation)", f"- elapsed: {s['elapsed_s']:.1f} s",
+             f"- objectives: {', '.join(o['metric'] + ' (' + o['direction'] + ')' for o in s['objectives'])}"]
+    if s["constraints"]:
+        lines.append(f"- constraints: {json.dumps(s['constraints'])}")
+    lines += ["", "## Top architectures", "", table_markdown(view, view.top(top_k)), ""]
+    if len(view.campaign.objectives) > 1:
+        lines += ["## Pareto front", "", table_markdown(view, view.pareto()), ""]
+    lines += ["## Plots", ""] + [f"![{f.stem}]({f.name})" for f in files]
+    md = folder / "report.md"
+    md.write_text("\n".join(lines) + "\n")
+    return {"report": str(md), "plots": [str(f) for f in files]}
+
+
+def table_rows(view: RunView, evals) -> tuple[list[str], list[list[str]]]:
+    metrics: list[str] = []
+    for o in view.campaign.objectives:
+        metrics.append(o.metric)
+    for e in evals:
+        for k in e.metrics:
+            if k not in metrics:
+                metrics.append(k)
+    head = ["#", "eval", *metrics[:6], "arch"]
+    rows = []
+    for i, e in enumerate(evals, 1):
+        arch = json.dumps(e.arch, separators=(",", ":"))
+        rows.append([str(i), str(e.id), *[f"{e.metrics[m]:.4g}" if m in e.metrics else "-" for m in metrics[:6]],
+                     arch if len(arch) <= 70 else arch[:67] + "..."])
+    return head, rows
+
+
+def table_markdown(view: RunView, evals) -> str:
+    head, rows = table_rows(view, evals)
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def table_text(head: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)] if rows else [len(h) for h in head]
+    fmt = "  ".join("{:<%d}" % w for w in widths)
+    return "\n".join([fmt.format(*head), fmt.format(*["-" * w for w in widths])] + [fmt.format(*r) for r in rows])

@@ -1,0 +1,81 @@
+"""Reading a run folder: ranking, Pareto fronts and best-so-far curves from the store.
+Used by `nasfw show`, `nasfw report`, `nasfw export` and the finalize phase."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from nasfw.campaign import Campaign, parse
+from nasfw.cost import objective_vector, pareto_front, scalarize, total_violation
+from nasfw.store import Evaluation, Store
+
+
+@dataclass
+class RunView:
+    run_dir: Path
+    campaign: Campaign
+    evaluations: list[Evaluation]
+
+    @classmethod
+    def open(cls, run_dir: str | Path) -> "RunView":
+        store = Store(run_dir, create=False)
+        try:
+            raw = store.get_meta("campaign")
+            evals = list(store.evaluations())
+        finally:
+            store.close()
+        return cls(Path(run_dir), parse(raw), evals)
+
+    @property
+    def ok(self) -> list[Evaluation]:
+        return [e for e in self.evaluations if e.status == "ok"]
+
+    def fitness(self, e: Evaluation) -> float:
+        return scalarize(self.campaign.objectives, self.campaign.constraints, e.metrics)
+
+    def feasible(self, e: Evaluation) -> bool:
+        return total_violation(self.campaign.constraints, e.metrics) == 0
+
+    def top(self, k: int = 10) -> list[Evaluation]:
+        return sorted(self.ok, key=self.fitness, reverse=True)[:k]
+
+    def pareto(self) -> list[Evaluation]:
+        cands = [e for e in self.ok if self.feasible(e)]
+        pts = [objective_vector(self.campaign.objectives, e.metrics) for e in cands]
+        front = [cands[i] for i in pareto_front(pts)]
+        o = self.campaign.objectives[0]
+        return sorted(front, key=lambda e: -o.sign * e.metrics.get(o.metric, 0.0))
+
+    def best_so_far(self) -> list[tuple[int, float]]:
+        """(evaluation number, best value of the first objective among feasible ones so far)."""
+        o = self.campaign.objectives[0]
+        best, out, n = None, [], 0
+        for e in self.evaluations:
+            if e.status == "infeasible":
+                continue
+            n += 1
+            if e.status == "ok" and self.feasible(e) and o.metric in e.metrics:
+                v = o.sign * e.metrics[o.metric]
+                best = v if best is None else max(best, v)
+            if best is not None:
+                out.append((n, o.sign * best))
+        return out
+
+    def summary(self) -> dict:
+        counts: dict[str, int] = {}
+        for e in self.evaluations:
+            counts[e.status] = counts.get(e.status, 0) + 1
+        elapsed = (max(e.finished for e in self.evaluations) - min(e.started for e in self.evaluations)
+                   if self.evaluations else 0.0)
+        return {"campaign": self.campaign.name, "plugin": self.campaign.plugin, "searcher": self.campaign.searcher,
+                "evaluations": counts.get("ok", 0) + counts.get("failed", 0), "ok": counts.get("ok", 0),
+                "failed": counts.get("failed", 0), "infeasible": counts.get("infeasible", 0),
+                "budget": self.campaign.budget_evaluations, "elapsed_s": round(elapsed, 3),
+                "objectives": [o.to_dict() for o in self.campaign.objectives],
+                "constraints": [c.to_dict() for c in self.campaign.constraints]}
+
+
+def campaign_yaml(run_dir: str | Path) -> dict:
+    return yaml.safe_load((Path(run_dir) / "campaign.yaml").read_text())

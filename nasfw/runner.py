@@ -1,0 +1,234 @@
+"""Running a campaign: train supernet -> search -> finalize, with resume.
+
+The driver asks the searcher, passes candidates through the evaluation pipeline, hands real evaluations to
+a backend, records every finished one in the store as it arrives, and checkpoints the searcher. `--resume`
+loads the newest checkpoint and replays the evaluations recorded after it, so nothing that finished is lost
+and the run ends with the same number of evaluations as an uninterrupted one.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nasfw.backends import make_backend
+from nasfw.campaign import Campaign
+from nasfw.cost import scalarize
+from nasfw.errors import StoreError
+from nasfw.evaluation import EvaluatorSpec, Pipeline
+from nasfw.registry import Registry
+from nasfw.searchers.base import FAILED, OK, Result, make_searcher
+from nasfw.space import Space
+from nasfw.store import Store
+
+
+@dataclass
+class Components:
+    space: Space
+    searcher: Any
+    task: Any
+    cheap: list
+    expensive: list[tuple[str, dict]]
+
+
+def build_space(campaign: Campaign, registry: Registry) -> Space:
+    if isinstance(campaign.space, dict):
+        return Space.from_dict(campaign.space, "campaign.space")
+    return registry.space(campaign.space, **campaign.space_options)
+
+
+def build(campaign: Campaign, registry: Registry) -> Components:
+    """Resolve every name in the campaign (and every option) before anything runs."""
+    space = build_space(campaign, registry)
+    task = registry.task(campaign.task, **campaign.task_options)
+    cheap, expensive = [], []
+    for name, opts in campaign.hardware:
+        model = registry.cost_model(name, **opts)
+        if getattr(model, "cheap", True):
+            cheap.append(model)  # runs in the driver, filters candidates before evaluation
+        else:
+            expensive.append((name, opts))  # rebuilt in each worker, runs with the task
+    cls = registry.searcher_class(campaign.searcher)
+    searcher = make_searcher(cls, space, campaign.searcher_settings, objectives=campaign.objectives,
+                             constraints=campaign.constraints, seed=campaign.seed)
+    return Components(space, searcher, task, cheap, expensive)
+
+
+def _progress(total: int | None, initial: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, disable=not enabled, unit="eval", dynamic_ncols=True,
+                desc="search")
+
+
+def prepare_run_dir(campaign: Campaign, resume: bool) -> Store:
+    out = Path(campaign.out)
+    store_path = out / Store.FILENAME
+    if resume and not store_path.exists():
+        raise StoreError(f"--resume: {str(out)!r} holds no run to resume (no {Store.FILENAME})")
+    if out.exists() and not out.is_dir():
+        raise StoreError(f"output folder {str(out)!r} exists and is not a folder")
+    store = Store(out)
+    fp = store.get_meta("fingerprint")
+    if resume:
+        if fp != campaign.fingerprint():
+            store.close()
+            raise StoreError(f"--resume: the run in {str(out)!r} is from another campaign "
+                             f"({store.get_meta('campaign', {}).get('name', '?')!r}, fingerprint {fp}); "
+                             f"this campaign's fingerprint is {campaign.fingerprint()}")
+    elif fp is not None and store.count() > 0:
+        store.close()
+        raise StoreError(f"output folder {str(out)!r} already holds a run; pass --resume to continue it or "
+                         "choose another --out")
+    store.set_meta("campaign", campaign.raw)
+    store.set_meta("fingerprint", campaign.fingerprint())
+    try:
+        (out / "campaign.yaml").write_text(campaign.to_yaml())
+    except OSError as e:
+        raise StoreError(f"cannot write to the output folder {str(out)!r}: {e}") from None
+    return store
+
+
+def run_campaign(campaign: Campaign, registry: Registry, resume: bool = False, progress: bool = True,
+                 plugins_dirs: tuple = ()) -> dict:
+    comps = build(campaign, registry)
+    if campaign.backend != "local":
+        make_backend(campaign.backend, None, 1, None)  # fails with a clear error before any work
+    store = prepare_run_dir(campaign, resume)
+    try:
+        _phase_supernet(campaign, comps, store)
+        _phase_search(campaign, comps, store, resume, progress, plugins_dirs)
+        return finalize(campaign, comps, store)
+    finally:
+        store.close()
+
+
+def _phase_supernet(campaign: Campaign, comps: Components, store: Store) -> None:
+    want = campaign.phases.get("supernet", True)
+    if not want or not hasattr(comps.task, "train_supernet") or store.get_meta("supernet_done"):
+        return
+    opts = want if isinstance(want, dict) else {}
+    comps.task.train_supernet(Path(campaign.out), **opts)
+    store.set_meta("supernet_done", True)
+
+
+def _phase_search(campaign: Campaign, comps: Components, store: Store, resume: bool, progress: bool,
+                  plugins_dirs: tuple) -> None:
+    space, searcher = comps.space, comps.searcher
+    ev = campaign.evaluation
+    pipeline = Pipeline(space, searcher, comps.cheap, campaign.constraints,
+                        max_duplicates=int(ev.get("max_duplicates", 1000)))
+    searcher.feasible = pipeline.feasible if campaign.constraints and comps.cheap else None
+
+    def record_infeasible(arch, key, res: Result) -> None:
+        now = time.time()
+        store.add(key, arch, res.metrics, res.status, res.error, 0.0, "driver", now, now)
+    pipeline.on_infeasible = record_infeasible
+
+    if resume:
+        _replay(store, searcher, pipeline)
+    n_done = store.count(OK) + store.count(FAILED)
+    budget = campaign.budget_evaluations
+    wall = campaign.budget_wall_time_s
+    elapsed_before = float(store.get_meta("elapsed_s", 0.0))
+    t0 = time.time()
+    spec = EvaluatorSpec(campaign.task, campaign.task_options, tuple(comps.expensive), tuple(plugins_dirs),
+                         int(ev.get("retries", 0)))
+    backend = make_backend(campaign.backend, spec, campaign.workers, ev.get("timeout_s"), address=campaign.address)
+    every = float(ev.get("checkpoint_every_s", 30.0))
+    last_ckpt = time.time()
+    best = _best_value(store, campaign)
+    bar = _progress(budget, n_done, progress)
+    exhausted = False
+    try:
+        while True:
+            out_of_time = wall is not None and elapsed_before + time.time() - t0 >= wall
+            while (not exhausted and not out_of_time and backend.free_slots() > 0
+                   and (budget is None or n_done + len(pipeline.in_flight) < budget)):
+                arch = pipeline.next()
+                if arch is None:
+                    exhausted = True
+                    break
+                backend.submit(arch)
+            if not backend.busy():
+                break
+            for arch, result, started, duration, worker in backend.wait():
+                result = pipeline.complete(arch, result)
+                store.add(space.key(arch), arch, result.metrics, result.status, result.error, duration, worker,
+                          started, started + duration)
+                n_done += 1
+                if result.status == OK:
+                    v = scalarize(campaign.objectives, campaign.constraints, result.metrics)
+                    if v > -1e11 and (best is None or v > best):
+                        best = v
+                bar.update(1)
+                if best is not None:
+                    o = campaign.objectives[0]
+                    bar.set_postfix_str(f"best {o.metric}={o.sign * best:.4g}", refresh=False)
+            if time.time() - last_ckpt >= every:
+                store.save_checkpoint(searcher.state_dict(), store.last_id())
+                last_ckpt = time.time()
+    finally:
+        bar.close()
+        backend.close()
+        store.set_meta("elapsed_s", elapsed_before + time.time() - t0)
+    store.save_checkpoint(searcher.state_dict(), store.last_id())
+    store.set_meta("search_done", True)
+    if exhausted:
+        store.set_meta("stopped", f"the searcher proposed only already-evaluated or infeasible architectures "
+                                  f"{pipeline.max_duplicates} times in a row")
+
+
+def _best_value(store: Store, campaign: Campaign) -> float | None:
+    best = None
+    for e in store.evaluations():
+        if e.status == OK:
+            v = scalarize(campaign.objectives, campaign.constraints, e.metrics)
+            if v > -1e11 and (best is None or v > best):
+                best = v
+    return best
+
+
+def _replay(store: Store, searcher, pipeline: Pipeline) -> None:
+    ckpt = store.latest_checkpoint()
+    after = 0
+    if ckpt is not None:
+        state, after = ckpt
+        searcher.load_state_dict(state)
+    if hasattr(searcher, "reset_pending"):
+        searcher.reset_pending()
+    for e in store.evaluations():
+        res = Result(e.status, e.metrics, e.error)
+        pipeline.cache[e.arch_key] = res
+        if e.id > after:
+            searcher.tell(e.arch, res)
+
+
+def finalize(campaign: Campaign, comps: Components, store: Store) -> dict:
+    """Write best.json, top.json and (several objectives) pareto.json; export the best if the task can."""
+    from nasfw.results import RunView
+
+    view = RunView.open(campaign.out)
+    out = Path(campaign.out)
+    fin = campaign.phases.get("finalize") or {}
+    top = view.top(int(fin.get("top_k", 5)))
+    rec = lambda e: {"arch": e.arch, "metrics": e.metrics, "evaluation": e.id}  # noqa: E731
+    summary = view.summary()
+    if top:
+        (out / "best.json").write_text(json.dumps(rec(top[0]), indent=2))
+        (out / "top.json").write_text(json.dumps([rec(e) for e in top], indent=2))
+        summary["best"] = rec(top[0])
+    if len(campaign.objectives) > 1:
+        (out / "pareto.json").write_text(json.dumps([rec(e) for e in view.pareto()], indent=2))
+    exported = []
+    if top and hasattr(comps.task, "export"):
+        for fmt in fin.get("export", []):
+            exported += [str(p) for p in comps.task.export(top[0].arch, out / "export", fmt)]
+    summary["exported"] = exported
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    if store.get_meta("stopped"):
+        summary["stopped"] = store.get_meta("stopped")
+    return summary
+

@@ -1,0 +1,12 @@
+"""Ask/tell searchers. Public names are re-exported here; each lives in its own module."""
+from nasfw.searchers.base import FAILED, INFEASIBLE, OK, Result, Searcher, make_searcher
+from nasfw.searchers.bayes import OptunaSearcher
+from nasfw.searchers.evolution import OFAEvolution, RegularizedEvolution
+from nasfw.searchers.nsga2 import NSGA2
+from nasfw.searchers.random_search import RandomSearch
+from nasfw.searchers.rl import PPO, Reinforce
+
+BUILTIN = (RandomSearch, RegularizedEvolution, OFAEvolution, NSGA2, Reinforce, PPO, OptunaSearcher)
+
+__all__ = ["FAILED", "INFEASIBLE", "OK", "Result", "Searcher", "make_searcher", "OptunaSearcher",
+           "OFAEvolution", "RegularizedEvolution", "NSGA2", "RandomSearch", "PPO", "Reinforce", "BUILTIN"]

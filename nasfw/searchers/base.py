@@ -1,0 +1,138 @@
+"""The ask/tell searcher protocol shared by every strategy.
+
+A searcher sees architectures (plain dicts) and `Result`s; it never runs an evaluation itself.
+Deduplication, cheap-constraint filtering and failure handling are done once, in
+`nasfw.evaluation`, for every searcher.
+"""
+from __future__ import annotations
+
+import copy
+import inspect
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from nasfw.cost import Constraint, Objective, scalarize
+from nasfw.errors import ConfigError, SpaceError
+from nasfw.space import Arch, Space
+
+OK, FAILED, INFEASIBLE = "ok", "failed", "infeasible"
+
+
+@dataclass
+class Result:
+    """What the evaluator hands back for one architecture."""
+
+    status: str = OK
+    metrics: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK
+
+
+class Searcher:
+    """Base class: subclasses implement `_ask` and `_tell`, and list their extra state in `_state`.
+
+    `feasible(arch) -> bool` is the campaign's cheap-constraint check (MACs, memory, a LUT); searchers that
+    generate candidates (evolution, NSGA-II) call it so infeasible ones are never proposed.
+    """
+
+    name = "base"
+    needs: tuple[str, ...] = ()  # space capabilities this searcher relies on
+    _state: tuple[str, ...] = ()
+    max_feasible_tries = 1000
+
+    def __init__(self, space: Space, objectives: Sequence[Objective] | None = None,
+                 constraints: Sequence[Constraint] | None = None, seed: int = 0,
+                 feasible: Callable[[Arch], bool] | None = None):
+        self.space = space
+        self.objectives = list(objectives or [Objective("accuracy", "max")])
+        self.constraints = list(constraints or [])
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.feasible = feasible
+        self.n_told = 0
+
+    # --- protocol -------------------------------------------------------------------------------
+    def ask(self) -> Arch:
+        return self._ask()
+
+    def tell(self, arch: Arch, result: Result) -> None:
+        self.n_told += 1
+        self._tell(arch, result)
+
+    def _ask(self) -> Arch:
+        raise NotImplementedError
+
+    def _tell(self, arch: Arch, result: Result) -> None:
+        raise NotImplementedError
+
+    def reset_pending(self) -> None:
+        """Forget asks that will never be answered (the driver died while they ran)."""
+
+    # --- helpers for subclasses ------------------------------------------------------------------
+    def fitness(self, result: Result) -> float:
+        """Larger is better; failed evaluations are worst, constraint violations next."""
+        if result.status == FAILED:
+            return -math.inf
+        return scalarize(self.objectives, self.constraints, result.metrics)
+
+    def is_feasible(self, arch: Arch) -> bool:
+        return self.feasible is None or bool(self.feasible(arch))
+
+    def propose(self, make: Callable[[], Arch]) -> Arch:
+        """Draw from `make` until the cheap constraints accept (bounded; then the last draw is
+        returned and the evaluator records it as infeasible)."""
+        arch = make()
+        for _ in range(self.max_feasible_tries):
+            if self.is_feasible(arch):
+                return arch
+            arch = make()
+        return arch
+
+    def random_arch(self) -> Arch:
+        return self.propose(lambda: self.space.sample(self.rng))
+
+    # --- checkpoints ------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        state = {k: copy.deepcopy(getattr(self, k)) for k in self._state}
+        state["rng"] = self.rng.bit_generator.state
+        state["n_told"] = self.n_told
+        state["searcher"] = self.name
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("searcher") != self.name:
+            raise ConfigError(f"checkpoint is for searcher {state.get('searcher')!r}, not {self.name!r}")
+        for k in self._state:
+            setattr(self, k, copy.deepcopy(state[k]))
+        self.rng.bit_generator.state = state["rng"]
+        self.n_told = state["n_told"]
+
+
+def make_searcher(cls: type[Searcher], space: Space, settings: dict[str, Any] | None = None,
+                  **common: Any) -> Searcher:
+    """Build a searcher, turning an unknown or mistyped setting into an error that names it."""
+    settings = dict(settings or {})
+    sig = inspect.signature(cls.__init__)
+    base = set(inspect.signature(Searcher.__init__).parameters)
+    allowed = {k: p for k, p in sig.parameters.items() if k not in base and p.kind == p.KEYWORD_ONLY}
+    for k, v in settings.items():
+        if k not in allowed:
+            raise ConfigError(f"searcher.settings.{k} is not a setting of {cls.name!r}; allowed: {sorted(allowed)}")
+        default = allowed[k].default
+        if default is not None and default is not inspect.Parameter.empty:
+            ok = isinstance(v, type(default)) or (isinstance(default, float) and isinstance(v, int))
+            if isinstance(v, bool) and not isinstance(default, bool):
+                ok = False
+            if not ok:
+                raise ConfigError(f"searcher.settings.{k} = {v!r} must be a {type(default).__name__} "
+                                  f"(default {default!r})")
+    missing = [n for n in cls.needs if not hasattr(space, n)]
+    if missing:
+        raise SpaceError(f"searcher {cls.name!r} needs space capabilities {missing}")
+    return cls(space, **common, **settings)

@@ -1,0 +1,133 @@
+"""Evolutionary searchers.
+
+`RegularizedEvolution` is aging evolution (Real et al., AAAI 2019): tournament selection, one mutation
+per child, the oldest member dies. `OFAEvolution` is the generational variant of Once-for-All's search
+(Cai et al., ICLR 2020), also used by MCUNet and QuantumNAS: keep the top `parent_ratio` of the
+population, refill with mutants (each decision changes with `mutate_prob`) and crossovers. Both reject
+candidates that the campaign's cheap cost models rule out before anything is evaluated.
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from nasfw.errors import ConfigError
+from nasfw.searchers.base import FAILED, INFEASIBLE, Result, Searcher
+from nasfw.space import Arch
+
+
+def _positive(name: str, v: Any, low: float = 1) -> None:
+    if v < low:
+        raise ConfigError(f"searcher.settings.{name} = {v!r} must be >= {low}")
+
+
+def _ratio(name: str, v: float) -> None:
+    if not 0.0 <= v <= 1.0:
+        raise ConfigError(f"searcher.settings.{name} = {v!r} must be in [0, 1]")
+
+
+class RegularizedEvolution(Searcher):
+    name = "evolution"
+    needs = ("mutate",)
+    _state = ("population", "n_asked_init")
+
+    def __init__(self, space, objectives=None, constraints=None, seed=0, feasible=None, *,
+                 population_size: int = 20, sample_size: int = 5, mutate_prob: float = 0.0):
+        super().__init__(space, objectives, constraints, seed, feasible)
+        _positive("population_size", population_size, 2)
+        _positive("sample_size", sample_size, 1)
+        _ratio("mutate_prob", mutate_prob)
+        if sample_size > population_size:
+            raise ConfigError(f"searcher.settings.sample_size = {sample_size} must be <= population_size "
+                              f"({population_size})")
+        self.population_size, self.sample_size, self.mutate_prob = population_size, sample_size, mutate_prob
+        self.population: deque = deque(maxlen=population_size)  # (fitness, arch), oldest first
+        self.n_asked_init = 0
+
+    def _ask(self) -> Arch:
+        if len(self.population) < self.population_size and self.n_asked_init < self.population_size:
+            self.n_asked_init += 1
+            return self.random_arch()
+        if not self.population:
+            return self.random_arch()
+        k = min(self.sample_size, len(self.population))
+        idx = self.rng.choice(len(self.population), size=k, replace=False)
+        parent = max((self.population[i] for i in idx), key=lambda p: p[0])[1]
+        return self.propose(lambda: self.space.mutate(parent, self.rng, self.mutate_prob))
+
+    def _tell(self, arch: Arch, result: Result) -> None:
+        if result.status in (FAILED, INFEASIBLE):
+            return
+        self.population.append((self.fitness(result), arch))
+
+    def state_dict(self):
+        s = super().state_dict()
+        s["population"] = list(self.population)
+        return s
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        self.population = deque(state["population"], maxlen=self.population_size)
+
+
+class OFAEvolution(Searcher):
+    name = "ofa-evolution"
+    needs = ("mutate", "crossover")
+    _state = ("population", "generation", "queue", "pending", "scored")
+
+    def __init__(self, space, objectives=None, constraints=None, seed=0, feasible=None, *,
+                 population_size: int = 100, parent_ratio: float = 0.25, mutation_ratio: float = 0.5,
+                 mutate_prob: float = 0.1):
+        super().__init__(space, objectives, constraints, seed, feasible)
+        _positive("population_size", population_size, 2)
+        _ratio("parent_ratio", parent_ratio)
+        _ratio("mutation_ratio", mutation_ratio)
+        _ratio("mutate_prob", mutate_prob)
+        self.population_size = population_size
+        self.n_parents = max(1, int(round(parent_ratio * population_size)))
+        self.n_mutants = int(round(mutation_ratio * population_size))
+        self.mutate_prob = mutate_prob
+        self.population: list = []  # (fitness, arch) of the current parents
+        self.generation = 0
+        self.queue: list = []  # children of this generation not yet asked
+        self.pending = 0  # asked, not yet told, in this generation
+        self.scored: list = []  # (fitness, arch) told in this generation
+
+    def _children(self) -> list[Arch]:
+        if not self.population:
+            return [self.random_arch() for _ in range(self.population_size)]
+        parents = [a for _, a in self.population]
+        pick = lambda: parents[int(self.rng.integers(len(parents)))]  # noqa: E731
+        n_children = self.population_size - len(parents)
+        kids = []
+        for i in range(n_children):
+            if i < self.n_mutants:
+                p = pick()
+                kids.append(self.propose(lambda: self.space.mutate(p, self.rng, self.mutate_prob)))
+            else:
+                a, b = pick(), pick()
+                kids.append(self.propose(lambda: self.space.crossover(a, b, self.rng)))
+        return kids
+
+    def reset_pending(self) -> None:
+        self.pending = 0
+
+    def _ask(self) -> Arch:
+        if not self.queue:
+            self.queue = self._children()
+        self.pending += 1
+        return self.queue.pop()
+
+    def _tell(self, arch: Arch, result: Result) -> None:
+        self.pending = max(0, self.pending - 1)
+        if result.status not in (FAILED, INFEASIBLE):
+            self.scored.append((self.fitness(result), arch))
+        if not self.queue and self.pending == 0 and self.scored:
+            pool = sorted(self.population + self.scored, key=lambda p: p[0], reverse=True)
+            self.population = pool[: self.n_parents]
+            self.scored = []
+            self.generation += 1
+
+    @property
+    def best(self) -> tuple[float, Arch] | None:
+        return self.population[0] if self.population else None

@@ -1,0 +1,203 @@
+"""Reinforcement-learning searchers: an LSTM controller samples the space's decisions one by one.
+
+REINFORCE with a moving-average baseline follows Zoph & Le (2017) and ENAS; the optional latency-aware
+reward is MnasNet's ACC * (LAT/T)^w. The PPO variant (clipped surrogate, several epochs per batch) is
+MnasNet's own optimiser. The controller walks the space through `Space.walk`, so conditional decisions,
+repeats and permutations (with already-used items masked) are handled by the space, not here.
+"""
+from __future__ import annotations
+
+import io
+import math
+from typing import Any
+
+import numpy as np
+
+from nasfw.cost import mnasnet_reward
+from nasfw.errors import ConfigError
+from nasfw.searchers.base import FAILED, INFEASIBLE, Result, Searcher
+from nasfw.space import Arch
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+class Controller:
+    """LSTM policy over the space's categorical slots: one softmax head and one embedding per slot."""
+
+    def __init__(self, slots: list[tuple[str, int]], hidden: int, seed: int):
+        torch = _torch()
+        nn = torch.nn
+        torch.manual_seed(seed)
+        self.index = {key: i for i, (key, _) in enumerate(slots)}
+        self.cell = nn.LSTMCell(hidden, hidden)
+        self.start = nn.Parameter(torch.zeros(1, hidden))
+        self.heads = nn.ModuleList([nn.Linear(hidden, n) for _, n in slots])
+        self.embeds = nn.ModuleList([nn.Embedding(n, hidden) for _, n in slots])
+        for h in self.heads:  # start near-uniform, as ENAS does
+            nn.init.uniform_(h.weight, -0.1, 0.1)
+            nn.init.zeros_(h.bias)
+        self.module = nn.ModuleList([self.cell, self.heads, self.embeds])
+        self.params = [self.start, *self.module.parameters()]
+        self.hidden = hidden
+
+    def run(self, space, rng: np.random.Generator | None, arch: Arch | None = None):
+        """Sample (arch None) or score a given arch; returns (arch, log-prob, entropy) as tensors."""
+        torch = _torch()
+        state = None
+        x = self.start
+        logps, ents = [], []
+        forced = iter(space.steps(arch)) if arch is not None else None
+
+        def choose(key: str, n: int, mask) -> int:
+            nonlocal state, x
+            h, c = self.cell(x, state) if state is not None else self.cell(x)
+            state = (h, c)
+            slot = self.index[key]
+            logits = self.heads[slot](h)[0]
+            if mask is not None:
+                logits = logits.masked_fill(~torch.as_tensor(mask), -1e9)
+            logp = torch.log_softmax(logits, -1)
+            if forced is not None:
+                _, _, _, idx = next(forced)
+            else:
+                p = logp.detach().exp().numpy().astype(np.float64)
+                idx = int(rng.choice(n, p=p / p.sum()))
+            logps.append(logp[idx])
+            ents.append(-(logp.exp() * logp).sum())
+            x = self.embeds[slot](torch.tensor([idx]))
+            return idx
+
+        out = space.walk(choose)
+        if arch is not None:
+            out = arch
+        zero = torch.zeros(())
+        return out, (torch.stack(logps).sum() if logps else zero), (torch.stack(ents).sum() if ents else zero)
+
+
+class Reinforce(Searcher):
+    name = "reinforce"
+    _state = ("baseline", "reward_var", "worst")
+
+    def __init__(self, space, objectives=None, constraints=None, seed=0, feasible=None, *,
+                 lr: float = 0.01, hidden: int = 64, baseline_decay: float = 0.9, entropy_weight: float = 1e-4,
+                 batch_size: int = 1, reward: str = "objective", latency_metric: str = "latency_ms",
+                 target: float = 0.0, alpha: float = -0.07, beta: float = -0.07):
+        super().__init__(space, objectives, constraints, seed, feasible)
+        if reward not in ("objective", "mnasnet"):
+            raise ConfigError(f"searcher.settings.reward = {reward!r}; allowed: 'objective', 'mnasnet'")
+        if reward == "mnasnet" and target <= 0:
+            raise ConfigError("searcher.settings.target must be > 0 (the latency target T) when reward = 'mnasnet'")
+        if not 0 <= baseline_decay < 1:
+            raise ConfigError(f"searcher.settings.baseline_decay = {baseline_decay} must be in [0, 1)")
+        if batch_size < 1:
+            raise ConfigError(f"searcher.settings.batch_size = {batch_size} must be >= 1")
+        self.lr, self.baseline_decay, self.entropy_weight = lr, baseline_decay, entropy_weight
+        self.batch_size, self.reward_kind = batch_size, reward
+        self.latency_metric, self.target, self.alpha, self.beta = latency_metric, target, alpha, beta
+        self.controller = Controller(space.slots(), hidden, seed)
+        self.optimizer = _torch().optim.Adam(self.controller.params, lr=lr)
+        self.baseline: float | None = None
+        self.reward_var = 1.0
+        self.worst: float | None = None
+        self.batch: list[tuple[Arch, float]] = []
+
+    def _ask(self) -> Arch:
+        with _torch().no_grad():
+            arch, _, _ = self.controller.run(self.space, self.rng)
+        return arch
+
+    def reward(self, result: Result) -> float | None:
+        if result.status == FAILED:
+            return None
+        if result.status == INFEASIBLE or math.isinf(self.fitness(result)):
+            return self.worst  # teach the controller to avoid it, on the scale of what it has seen
+        if self.reward_kind == "mnasnet":
+            acc = result.metrics[self.objectives[0].metric]
+            return mnasnet_reward(acc, result.metrics[self.latency_metric], self.target, self.alpha, self.beta)
+        return self.fitness(result)
+
+    def _tell(self, arch: Arch, result: Result) -> None:
+        r = self.reward(result)
+        if r is None:
+            return
+        self.worst = r if self.worst is None else min(self.worst, r)
+        self.batch.append((arch, r))
+        if len(self.batch) >= self.batch_size:
+            self._update(self.batch)
+            self.batch = []
+
+    def _advantage(self, r: float) -> float:
+        if self.baseline is None:
+            self.baseline = r
+        adv = r - self.baseline
+        self.reward_var = self.baseline_decay * self.reward_var + (1 - self.baseline_decay) * adv * adv
+        self.baseline = self.baseline_decay * self.baseline + (1 - self.baseline_decay) * r
+        return adv / math.sqrt(self.reward_var + 1e-8)
+
+    def _update(self, batch: list[tuple[Arch, float]]) -> None:
+        torch = _torch()
+        loss = torch.zeros(())
+        for arch, r in batch:
+            adv = self._advantage(r)
+            _, logp, ent = self.controller.run(self.space, None, arch)
+            loss = loss - adv * logp - self.entropy_weight * ent
+        self.optimizer.zero_grad()
+        (loss / len(batch)).backward()
+        self.optimizer.step()
+
+    def state_dict(self) -> dict[str, Any]:
+        torch = _torch()
+        s = super().state_dict()
+        buf = io.BytesIO()
+        torch.save({"controller": self.controller.module.state_dict(), "start": self.controller.start.data,
+                    "optimizer": self.optimizer.state_dict()}, buf)
+        s["torch"] = buf.getvalue()
+        s["batch"] = list(self.batch)
+        return s
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        torch = _torch()
+        super().load_state_dict(state)
+        blob = torch.load(io.BytesIO(state["torch"]), weights_only=True)
+        self.controller.module.load_state_dict(blob["controller"])
+        self.controller.start.data.copy_(blob["start"])
+        self.optimizer.load_state_dict(blob["optimizer"])
+        self.batch = list(state["batch"])
+
+
+class PPO(Reinforce):
+    """Proximal policy optimisation of the same controller: a batch of samples, several clipped epochs."""
+
+    name = "ppo"
+
+    def __init__(self, space, objectives=None, constraints=None, seed=0, feasible=None, *,
+                 lr: float = 0.01, hidden: int = 64, baseline_decay: float = 0.9, entropy_weight: float = 1e-4,
+                 batch_size: int = 8, epochs: int = 4, clip: float = 0.2, reward: str = "objective",
+                 latency_metric: str = "latency_ms", target: float = 0.0, alpha: float = -0.07,
+                 beta: float = -0.07):
+        super().__init__(space, objectives, constraints, seed, feasible, lr=lr, hidden=hidden,
+                         baseline_decay=baseline_decay, entropy_weight=entropy_weight, batch_size=batch_size,
+                         reward=reward, latency_metric=latency_metric, target=target, alpha=alpha, beta=beta)
+        if epochs < 1 or not 0 < clip < 1:
+            raise ConfigError(f"searcher.settings: need epochs >= 1 and 0 < clip < 1, got {epochs}, {clip}")
+        self.epochs, self.clip = epochs, clip
+
+    def _update(self, batch: list[tuple[Arch, float]]) -> None:
+        torch = _torch()
+        advs = [self._advantage(r) for _, r in batch]
+        with torch.no_grad():
+            old = [self.controller.run(self.space, None, a)[1] for a, _ in batch]
+        for _ in range(self.epochs):
+            loss = torch.zeros(())
+            for (arch, _), adv, old_logp in zip(batch, advs, old):
+                _, logp, ent = self.controller.run(self.space, None, arch)
+                ratio = torch.exp(logp - old_logp)
+                surrogate = torch.minimum(ratio * adv, torch.clamp(ratio, 1 - self.clip, 1 + self.clip) * adv)
+                loss = loss - surrogate - self.entropy_weight * ent
+            self.optimizer.zero_grad()
+            (loss / len(batch)).backward()
+            self.optimizer.step()

@@ -1,0 +1,754 @@
+"""The search-space language.
+
+An architecture is a plain JSON dict ``{decision name: value}``; a `Repeat` holds a list of such dicts.
+Every decision can also be *walked* as a sequence of categorical steps (``walk``/``steps``): that one
+mechanism serves uniform sampling, the RL controller (which picks each step from a softmax) and the
+Optuna adapter (which suggests each decision define-by-run), so conditional and repeated decisions
+work identically for every searcher.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from nasfw.errors import SpaceError
+
+Arch = dict[str, Any]
+# chooser(slot_key, n_options, mask or None) -> chosen index
+Chooser = Callable[[str, int, "np.ndarray | None"], int]
+
+FLOAT_BINS = 16  # grid used when a continuous decision is walked as categorical steps (RL controller)
+
+
+def as_rng(rng: "np.random.Generator | int | None") -> np.random.Generator:
+    if isinstance(rng, np.random.Generator):
+        return rng
+    return np.random.default_rng(rng)
+
+
+def _uniform_chooser(rng: np.random.Generator) -> Chooser:
+    def choose(_key: str, n: int, mask: "np.ndarray | None") -> int:
+        if mask is None:
+            return int(rng.integers(n))
+        return int(rng.choice(np.flatnonzero(mask)))
+    return choose
+
+
+class Decision:
+    """One named decision. Subclasses define values, steps, encoding and mutation."""
+
+    kind = "decision"
+
+    def __init__(self, name: str, when: "dict[str, Sequence[Any]] | None" = None):
+        if not isinstance(name, str) or not name:
+            raise SpaceError(f"decision name must be a non-empty string, got {name!r}")
+        self.name = name
+        self.when = {k: list(v) for k, v in (when or {}).items()}
+
+    # --- structure -------------------------------------------------------------------------
+    def active(self, arch: Arch) -> bool:
+        return all(arch.get(k, _MISSING) in allowed for k, allowed in self.when.items())
+
+    def slots(self, prefix: str) -> list[tuple[str, int]]:
+        """(slot key, number of options) for every categorical step in the maximal structure."""
+        raise NotImplementedError
+
+    def walk(self, choose: Chooser, prefix: str) -> Any:
+        raise NotImplementedError
+
+    def steps(self, value: Any, prefix: str) -> list[tuple[str, int, "np.ndarray | None", int]]:
+        """The categorical steps that `walk` would take to produce `value` (for log-probabilities)."""
+        raise NotImplementedError
+
+    def sample(self, rng: np.random.Generator) -> Any:
+        return self.walk(_uniform_chooser(rng), self.name)
+
+    def mutate(self, value: Any, rng: np.random.Generator) -> Any:
+        return self.sample(rng)
+
+    def crossover(self, a: Any, b: Any, rng: np.random.Generator) -> Any:
+        return a if rng.random() < 0.5 else b
+
+    def validate(self, value: Any, path: str) -> None:
+        raise NotImplementedError
+
+    def width(self) -> int:
+        return 1
+
+    def encode(self, value: Any) -> list[float]:
+        raise NotImplementedError
+
+    def decode(self, vec: Sequence[float]) -> Any:
+        raise NotImplementedError
+
+    def count(self) -> float:
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name, "type": self.kind}
+        if self.when:
+            d["when"] = self.when
+        return d
+
+
+_MISSING = object()
+
+
+def _fail(path: str, value: Any, allowed: str) -> SpaceError:
+    return SpaceError(f"{path} = {value!r} is not allowed; allowed: {allowed}")
+
+
+class Choice(Decision):
+    """A value from a finite list of JSON scalars (op names, kernel sizes, ...)."""
+
+    kind = "choice"
+
+    def __init__(self, name: str, options: Sequence[Any], when=None):
+        super().__init__(name, when)
+        if not isinstance(options, (list, tuple)) or len(options) == 0:
+            raise SpaceError(f"{name}.options must be a non-empty list, got {options!r}")
+        self.options = list(options)
+        self._index = {json.dumps(o): i for i, o in enumerate(self.options)}
+        if len(self._index) != len(self.options):
+            raise SpaceError(f"{name}.options has duplicates: {self.options!r}")
+
+    def index(self, value: Any) -> int:
+        i = self._index.get(json.dumps(value))
+        return -1 if i is None else i
+
+    def slots(self, prefix):
+        return [(prefix, len(self.options))]
+
+    def walk(self, choose, prefix):
+        return self.options[choose(prefix, len(self.options), None)]
+
+    def steps(self, value, prefix):
+        return [(prefix, len(self.options), None, self.index(value))]
+
+    def mutate(self, value, rng):
+        if len(self.options) == 1:
+            return value
+        i = self.index(value)
+        j = int(rng.integers(len(self.options) - 1))
+        return self.options[j + (j >= i)] if i >= 0 else self.options[j]
+
+    def validate(self, value, path):
+        if isinstance(value, (list, dict)) or self.index(value) < 0:
+            raise _fail(path, value, f"one of {self.options!r}")
+
+    def encode(self, value):
+        return [float(self.index(value))]
+
+    def decode(self, vec):
+        i = int(round(vec[0]))
+        if not 0 <= i < len(self.options):
+            raise SpaceError(f"{self.name}: encoded index {vec[0]!r} out of range 0..{len(self.options) - 1}")
+        return self.options[i]
+
+    def count(self):
+        return float(len(self.options))
+
+    def to_dict(self):
+        return {**super().to_dict(), "options": self.options}
+
+
+class IntRange(Decision):
+    """An integer in [low, high] on a step grid (channel counts, depths, PE counts)."""
+
+    kind = "int"
+
+    def __init__(self, name: str, low: int, high: int, step: int = 1, when=None):
+        super().__init__(name, when)
+        for key, v in (("low", low), ("high", high), ("step", step)):
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
+                raise SpaceError(f"{name}.{key} must be an integer, got {v!r}")
+        if step < 1 or high < low:
+            raise SpaceError(f"{name}: need low <= high and step >= 1, got low={low}, high={high}, step={step}")
+        self.low, self.high, self.step = int(low), int(high), int(step)
+        self.n = (self.high - self.low) // self.step + 1
+
+    def slots(self, prefix):
+        return [(prefix, self.n)]
+
+    def walk(self, choose, prefix):
+        return self.low + self.step * choose(prefix, self.n, None)
+
+    def steps(self, value, prefix):
+        return [(prefix, self.n, None, (int(value) - self.low) // self.step)]
+
+    def mutate(self, value, rng):
+        if self.n == 1:
+            return value
+        # local move most of the time, a jump otherwise: keeps elastic widths near their parent
+        if rng.random() < 0.5:
+            i = (value - self.low) // self.step + (1 if rng.random() < 0.5 else -1)
+            i = min(max(i, 0), self.n - 1)
+            if self.low + i * self.step != value:
+                return self.low + i * self.step
+        i = (value - self.low) // self.step
+        j = int(rng.integers(self.n - 1))
+        return self.low + self.step * (j + (j >= i))
+
+    def crossover(self, a, b, rng):
+        return a if rng.random() < 0.5 else b
+
+    def validate(self, value, path):
+        ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+        if not ok or not self.low <= value <= self.high or (value - self.low) % self.step:
+            raise _fail(path, value, f"integers {self.low}..{self.high} in steps of {self.step}")
+
+    def encode(self, value):
+        return [float(value)]
+
+    def decode(self, vec):
+        v = self.low + self.step * int(round((vec[0] - self.low) / self.step))
+        return int(min(max(v, self.low), self.high))
+
+    def count(self):
+        return float(self.n)
+
+    def to_dict(self):
+        return {**super().to_dict(), "low": self.low, "high": self.high, "step": self.step}
+
+
+class Float(Decision):
+    """A real number in [low, high], linear or log scale (learning rates, tiling ratios)."""
+
+    kind = "float"
+
+    def __init__(self, name: str, low: float, high: float, log: bool = False, when=None):
+        super().__init__(name, when)
+        try:
+            low, high = float(low), float(high)
+        except (TypeError, ValueError):
+            raise SpaceError(f"{name}: low and high must be numbers, got {low!r}, {high!r}") from None
+        if not low < high or (log and low <= 0):
+            raise SpaceError(f"{name}: need low < high (and low > 0 for log), got low={low}, high={high}")
+        self.low, self.high, self.log = low, high, bool(log)
+
+    def _to_unit(self, v: float) -> float:
+        if self.log:
+            return (math.log(v) - math.log(self.low)) / (math.log(self.high) - math.log(self.low))
+        return (v - self.low) / (self.high - self.low)
+
+    def _from_unit(self, u: float) -> float:
+        u = min(max(u, 0.0), 1.0)
+        if self.log:
+            return float(math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low))))
+        return float(self.low + u * (self.high - self.low))
+
+    def slots(self, prefix):
+        return [(prefix, FLOAT_BINS)]
+
+    def walk(self, choose, prefix):
+        return self._from_unit((choose(prefix, FLOAT_BINS, None) + 0.5) / FLOAT_BINS)
+
+    def steps(self, value, prefix):
+        return [(prefix, FLOAT_BINS, None, min(int(self._to_unit(value) * FLOAT_BINS), FLOAT_BINS - 1))]
+
+    def sample(self, rng):
+        return self._from_unit(float(rng.random()))
+
+    def mutate(self, value, rng):
+        return self._from_unit(self._to_unit(value) + float(rng.normal(0.0, 0.1)))
+
+    def crossover(self, a, b, rng):
+        w = float(rng.random())
+        return self._from_unit(w * self._to_unit(a) + (1 - w) * self._to_unit(b))
+
+    def validate(self, value, path):
+        ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
+        if not ok or not (self.low <= value <= self.high):
+            raise _fail(path, value, f"a number in [{self.low}, {self.high}]" + (" (log scale)" if self.log else ""))
+
+    def encode(self, value):
+        return [float(value)]
+
+    def decode(self, vec):
+        return float(min(max(vec[0], self.low), self.high))
+
+    def count(self):
+        return math.inf
+
+    def to_dict(self):
+        return {**super().to_dict(), "low": self.low, "high": self.high, "log": self.log}
+
+
+class Permutation(Decision):
+    """An ordered selection of k distinct items out of n (qubit mappings, loop orders)."""
+
+    kind = "permutation"
+
+    def __init__(self, name: str, items: "int | Sequence[Any]", k: "int | None" = None, when=None):
+        super().__init__(name, when)
+        if isinstance(items, (int, np.integer)) and not isinstance(items, bool):
+            items = list(range(int(items)))
+        if not isinstance(items, (list, tuple)) or not items:
+            raise SpaceError(f"{name}.items must be a positive count or a non-empty list, got {items!r}")
+        self.items = list(items)
+        self.k = len(self.items) if k is None else k
+        if not isinstance(self.k, int) or not 1 <= self.k <= len(self.items):
+            raise SpaceError(f"{name}.k must be an integer in 1..{len(self.items)}, got {k!r}")
+        self._index = {json.dumps(o): i for i, o in enumerate(self.items)}
+
+    def slots(self, prefix):
+        return [(f"{prefix}[{i}]", len(self.items)) for i in range(self.k)]
+
+    def walk(self, choose, prefix):
+        mask = np.ones(len(self.items), dtype=bool)
+        out = []
+        for i in range(self.k):
+            j = choose(f"{prefix}[{i}]", len(self.items), mask.copy())
+            mask[j] = False
+            out.append(self.items[j])
+        return out
+
+    def steps(self, value, prefix):
+        mask = np.ones(len(self.items), dtype=bool)
+        res = []
+        for i, v in enumerate(value):
+            j = self._index[json.dumps(v)]
+            res.append((f"{prefix}[{i}]", len(self.items), mask.copy(), j))
+            mask[j] = False
+        return res
+
+    def mutate(self, value, rng):
+        value = list(value)
+        unused = [x for x in self.items if x not in value]
+        if unused and rng.random() < 0.5:
+            value[int(rng.integers(self.k))] = unused[int(rng.integers(len(unused)))]
+        elif self.k > 1:
+            i, j = rng.choice(self.k, size=2, replace=False)
+            value[i], value[j] = value[j], value[i]
+        elif unused:
+            value[0] = unused[int(rng.integers(len(unused)))]
+        return value
+
+    def crossover(self, a, b, rng):
+        # position-wise pick, then repair duplicates with unused items (mapping repair of QuantumNAS)
+        child = [a[i] if rng.random() < 0.5 else b[i] for i in range(self.k)]
+        return self.repair(child, rng)
+
+    def repair(self, value: list, rng: np.random.Generator) -> list:
+        seen, out = set(), []
+        unused = [x for x in self.items if x not in value]
+        rng.shuffle(unused)
+        for v in value:
+            key = json.dumps(v)
+            if key in seen:
+                v = unused.pop()
+                key = json.dumps(v)
+            seen.add(key)
+            out.append(v)
+        return out
+
+    def validate(self, value, path):
+        allowed = f"{self.k} distinct items of {self.items!r}"
+        if not isinstance(value, list) or len(value) != self.k:
+            raise _fail(path, value, allowed)
+        keys = [json.dumps(v) for v in value]
+        if any(k not in self._index for k in keys) or len(set(keys)) != len(keys):
+            raise _fail(path, value, allowed)
+
+    def width(self):
+        return self.k
+
+    def encode(self, value):
+        return [float(self._index[json.dumps(v)]) for v in value]
+
+    def decode(self, vec):
+        idx = [int(round(v)) for v in vec]
+        if any(not 0 <= i < len(self.items) for i in idx) or len(set(idx)) != len(idx):
+            raise SpaceError(f"{self.name}: encoded {list(vec)!r} is not {self.k} distinct indices < {len(self.items)}")
+        return [self.items[i] for i in idx]
+
+    def count(self):
+        return float(math.perm(len(self.items), self.k))
+
+    def to_dict(self):
+        return {**super().to_dict(), "items": self.items, "k": self.k}
+
+
+class Tie(Decision):
+    """A value copied from an earlier decision: one width shared by a producer and its consumers."""
+
+    kind = "tie"
+
+    def __init__(self, name: str, of: str, when=None):
+        super().__init__(name, when)
+        self.of = of
+
+    def slots(self, prefix):
+        return []
+
+    def width(self):
+        return 0
+
+    def count(self):
+        return 1.0
+
+    def to_dict(self):
+        return {**super().to_dict(), "of": self.of}
+
+
+class Repeat(Decision):
+    """Between `min` and `max` copies of a body of decisions (elastic depth); absent copies are
+    marked NaN in the encoding so every architecture has the same vector length."""
+
+    kind = "repeat"
+
+    def __init__(self, name: str, body: Sequence[Decision], min: int = 1, max: int = 1, when=None):
+        super().__init__(name, when)
+        ints = all(isinstance(v, int) and not isinstance(v, bool) for v in (min, max))
+        if not ints or not 0 <= min <= max:
+            raise SpaceError(f"{name}: need integers 0 <= min <= max, got min={min!r}, max={max!r}")
+        self.min, self.max = min, max
+        self.inner = Space(body, name=name)
+
+    def slots(self, prefix):
+        out = [(f"{prefix}.n", self.max - self.min + 1)]
+        for i in range(self.max):
+            out += self.inner.slots(f"{prefix}[{i}]")
+        return out
+
+    def walk(self, choose, prefix):
+        n = self.min + choose(f"{prefix}.n", self.max - self.min + 1, None)
+        return [self.inner.walk(choose, f"{prefix}[{i}]") for i in range(n)]
+
+    def steps(self, value, prefix):
+        res = [(f"{prefix}.n", self.max - self.min + 1, None, len(value) - self.min)]
+        for i, item in enumerate(value):
+            res += self.inner.steps(item, f"{prefix}[{i}]")
+        return res
+
+    def sample(self, rng):
+        n = int(rng.integers(self.min, self.max + 1))
+        return [self.inner.sample(rng) for _ in range(n)]
+
+    def mutate(self, value, rng, prob: float = 0.0):
+        value = [dict(v) for v in value]
+        r = rng.random()
+        if r < 0.3 and self.max > self.min:  # change the depth
+            n = int(rng.integers(self.min, self.max + 1))
+            value = value[:n] + [self.inner.sample(rng) for _ in range(n - len(value))]
+        elif value:
+            i = int(rng.integers(len(value)))
+            value[i] = self.inner.mutate(value[i], rng, prob=prob)
+        return value
+
+    def crossover(self, a, b, rng):
+        n = len(a) if rng.random() < 0.5 else len(b)
+        out = []
+        for i in range(n):
+            if i < len(a) and i < len(b):
+                out.append(self.inner.crossover(a[i], b[i], rng))
+            else:
+                out.append(dict(a[i] if i < len(a) else b[i]))
+        return out
+
+    def validate(self, value, path):
+        if not isinstance(value, list) or not self.min <= len(value) <= self.max:
+            raise _fail(path, value if not isinstance(value, list) else f"<{len(value)} items>",
+                        f"a list of {self.min}..{self.max} items")
+        for i, item in enumerate(value):
+            self.inner.validate(item, f"{path}[{i}]")
+
+    def width(self):
+        return 1 + self.max * self.inner.width()
+
+    def encode(self, value):
+        w = self.inner.width()
+        out = [float(len(value))]
+        for i in range(self.max):
+            out += self.inner.encode(value[i]).tolist() if i < len(value) else [math.nan] * w
+        return out
+
+    def decode(self, vec):
+        n, w = int(round(vec[0])), self.inner.width()
+        return [self.inner.decode(np.asarray(vec[1 + i * w: 1 + (i + 1) * w])) for i in range(n)]
+
+    def count(self):
+        c = self.inner.size()
+        return float(sum(c ** n for n in range(self.min, self.max + 1)))
+
+    def to_dict(self):
+        return {**Decision.to_dict(self), "min": self.min, "max": self.max, "body": self.inner.to_dict()["decisions"]}
+
+
+class Space:
+    """An ordered list of decisions; later decisions may depend (``when``) on earlier ones."""
+
+    def __init__(self, decisions: Iterable[Decision], name: str = "space"):
+        self.name = name
+        self.decisions: list[Decision] = list(decisions)
+        seen: dict[str, Decision] = {}
+        for d in self.decisions:
+            if not isinstance(d, Decision):
+                raise SpaceError(f"space {name!r}: {d!r} is not a decision")
+            if d.name in seen:
+                raise SpaceError(f"space {name!r}: decision name {d.name!r} is used twice")
+            for k in d.when:
+                if k not in seen:
+                    raise SpaceError(f"{d.name}.when refers to {k!r}, which is not an earlier decision")
+            if isinstance(d, Tie) and (d.of not in seen or isinstance(seen[d.of], (Tie, Repeat))):
+                raise SpaceError(f"{d.name}.of = {d.of!r} must name an earlier choice/int/float/permutation")
+            seen[d.name] = d
+        self._by_name = seen
+        self._width = sum(d.width() for d in self.decisions)
+
+    # --- generation ----------------------------------------------------------------------------
+    def walk(self, choose: Chooser, prefix: str = "") -> Arch:
+        arch: Arch = {}
+        for d in self.decisions:
+            if not d.active(arch):
+                continue
+            arch[d.name] = arch[d.of] if isinstance(d, Tie) else d.walk(choose, _join(prefix, d.name))
+        return arch
+
+    def steps(self, arch: Arch, prefix: str = "") -> list:
+        out: list = []
+        for d in self.decisions:
+            if d.name in arch and not isinstance(d, Tie):
+                out += d.steps(arch[d.name], _join(prefix, d.name))
+        return out
+
+    def slots(self, prefix: str = "") -> list[tuple[str, int]]:
+        out: list = []
+        for d in self.decisions:
+            out += d.slots(_join(prefix, d.name))
+        return out
+
+    def sample(self, rng: "np.random.Generator | int | None" = None) -> Arch:
+        rng = as_rng(rng)
+        arch: Arch = {}
+        for d in self.decisions:
+            if d.active(arch):
+                arch[d.name] = arch[d.of] if isinstance(d, Tie) else d.sample(rng)
+        return arch
+
+    def _fix(self, arch: Arch, rng: np.random.Generator) -> Arch:
+        """Re-apply conditions and ties after a change: drop inactive keys, sample newly active ones."""
+        out: Arch = {}
+        for d in self.decisions:
+            if not d.active(out):
+                continue
+            if isinstance(d, Tie):
+                out[d.name] = out[d.of]
+            elif d.name in arch:
+                out[d.name] = arch[d.name]
+            else:
+                out[d.name] = d.sample(rng)
+        return out
+
+    def mutate(self, arch: Arch, rng: "np.random.Generator | int | None" = None, prob: float = 0.0) -> Arch:
+        """Mutate each present decision with probability `prob`; at least one always changes."""
+        rng = as_rng(rng)
+        free = [d for d in self.decisions if d.name in arch and not isinstance(d, Tie)]
+        if not free:
+            return dict(arch)
+        new = dict(arch)
+        forced = free[int(rng.integers(len(free)))]
+        for d in free:
+            if d is forced or rng.random() < prob:
+                new[d.name] = d.mutate(arch[d.name], rng, prob=prob) if isinstance(d, Repeat) else d.mutate(arch[d.name], rng)
+        return self._fix(new, rng)
+
+    def crossover(self, a: Arch, b: Arch, rng: "np.random.Generator | int | None" = None) -> Arch:
+        rng = as_rng(rng)
+        child: Arch = {}
+        for d in self.decisions:
+            if isinstance(d, Tie):
+                continue
+            if d.name in a and d.name in b:
+                child[d.name] = d.crossover(a[d.name], b[d.name], rng)
+            elif d.name in a or d.name in b:
+                child[d.name] = (a if d.name in a else b)[d.name]
+        return self._fix(child, rng)
+
+    # --- checking and encoding -------------------------------------------------------------------
+    def validate(self, arch: Any, path: str = "arch") -> Arch:
+        if not isinstance(arch, dict):
+            raise SpaceError(f"{path} must be a JSON object (dict) of decisions, got {type(arch).__name__}")
+        present: Arch = {}
+        for d in self.decisions:
+            p = f"{path}.{d.name}"
+            if d.active(present):
+                if d.name not in arch:
+                    raise SpaceError(f"{p} is missing; allowed: {_describe(d)}")
+                if isinstance(d, Tie):
+                    if arch[d.name] != present[d.of]:
+                        raise _fail(p, arch[d.name], f"the value of {d.of} ({present[d.of]!r}), tied")
+                else:
+                    d.validate(arch[d.name], p)
+                present[d.name] = arch[d.name]
+            elif d.name in arch:
+                raise SpaceError(f"{p} = {arch[d.name]!r} is not allowed here: it exists only when {d.when}")
+        unknown = sorted(set(arch) - set(self._by_name))
+        if unknown:
+            raise SpaceError(f"{path}.{unknown[0]} is not a decision of space {self.name!r}; "
+                             f"allowed: {sorted(self._by_name)}")
+        return arch
+
+    def is_valid(self, arch: Any) -> bool:
+        try:
+            self.validate(arch)
+            return True
+        except SpaceError:
+            return False
+
+    def width(self) -> int:
+        return self._width
+
+    def encode(self, arch: Arch) -> np.ndarray:
+        out: list[float] = []
+        for d in self.decisions:
+            w = d.width()
+            if w == 0:
+                continue
+            out += d.encode(arch[d.name]) if d.name in arch else [math.nan] * w
+        return np.asarray(out, dtype=float)
+
+    def decode(self, vec: Sequence[float]) -> Arch:
+        vec = np.asarray(vec, dtype=float)
+        if vec.shape != (self._width,):
+            raise SpaceError(f"encoded vector has shape {vec.shape}; space {self.name!r} needs ({self._width},)")
+        arch: Arch = {}
+        i = 0
+        for d in self.decisions:
+            w = d.width()
+            part = vec[i:i + w]
+            i += w
+            if not d.active(arch):
+                continue
+            if isinstance(d, Tie):
+                arch[d.name] = arch[d.of]
+            elif np.isnan(part[0]):
+                raise SpaceError(f"encoded slot for {d.name} is absent (NaN) but the decision is active")
+            else:
+                arch[d.name] = d.decode(part)
+        return arch
+
+    def size(self) -> float:
+        """Number of distinct architectures (inf with a Float). Conditions are counted exactly for
+        decisions that depend on one finite earlier decision (the common case); otherwise an upper bound."""
+        return self._count(list(self.decisions), {})
+
+    def _count(self, decisions: list[Decision], fixed: Arch) -> float:
+        if not decisions:
+            return 1.0
+        d, rest = decisions[0], decisions[1:]
+        if not d.active(fixed):
+            return self._count(rest, fixed)
+        dependents = any(d.name in r.when for r in rest) or any(isinstance(r, Tie) and r.of == d.name for r in rest)
+        if isinstance(d, Choice) and dependents:
+            return sum(self._count(rest, {**fixed, d.name: o}) for o in d.options)
+        if isinstance(d, IntRange) and dependents and d.n <= 256:
+            return sum(self._count(rest, {**fixed, d.name: d.low + i * d.step}) for i in range(d.n))
+        return d.count() * self._count(rest, {**fixed, d.name: _ANY})
+
+    def key(self, arch: Arch) -> str:
+        """Canonical string for deduplication and storage."""
+        return json.dumps(arch, sort_keys=True, separators=(",", ":"), default=_json_default)
+
+    # --- (de)serialisation -----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "decisions": [d.to_dict() for d in self.decisions]}
+
+    @classmethod
+    def from_dict(cls, spec: Any, path: str = "space") -> "Space":
+        if not isinstance(spec, dict) or not isinstance(spec.get("decisions"), list):
+            raise SpaceError(f"{path} must be a mapping with a 'decisions' list")
+        return cls([decision_from_dict(d, f"{path}.decisions[{i}]") for i, d in enumerate(spec["decisions"])],
+                   name=str(spec.get("name", "space")))
+
+    @classmethod
+    def from_yaml(cls, source: "str | Path") -> "Space":
+        import yaml
+
+        text = Path(source).read_text() if isinstance(source, Path) or "\n" not in str(source) and Path(str(source)).exists() else str(source)
+        try:
+            spec = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise SpaceError(f"space YAML does not parse: {e}") from None
+        if isinstance(spec, dict) and "space" in spec and "decisions" not in spec:
+            spec = spec["space"]
+        return cls.from_dict(spec)
+
+    def __repr__(self) -> str:
+        return f"Space({self.name!r}, {len(self.decisions)} decisions, size={self.size():.3g})"
+
+
+class _Any:
+    def __eq__(self, other):  # a fixed-but-unknown value: conditions on it count as satisfied
+        return True
+
+    __hash__ = object.__hash__
+
+
+_ANY = _Any()
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _describe(d: Decision) -> str:
+    info = d.to_dict()
+    info.pop("name")
+    info.pop("when", None)
+    return json.dumps(info, default=str)
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    raise TypeError(f"not JSON-serialisable: {o!r}")
+
+
+_TYPES: dict[str, tuple[type, tuple[str, ...], tuple[str, ...]]] = {
+    "choice": (Choice, ("options",), ()),
+    "int": (IntRange, ("low", "high"), ("step",)),
+    "float": (Float, ("low", "high"), ("log",)),
+    "permutation": (Permutation, ("items",), ("k",)),
+    "tie": (Tie, ("of",), ()),
+    "repeat": (Repeat, ("body", "min", "max"), ()),
+}
+
+
+def decision_from_dict(spec: Any, path: str) -> Decision:
+    if not isinstance(spec, dict):
+        raise SpaceError(f"{path} must be a mapping, got {spec!r}")
+    kind = spec.get("type")
+    if kind not in _TYPES:
+        raise SpaceError(f"{path}.type = {kind!r} is not allowed; allowed: {sorted(_TYPES)}")
+    cls, required, optional = _TYPES[kind]
+    allowed = {"name", "type", "when", *required, *optional}
+    for k in spec:
+        if k not in allowed:
+            raise SpaceError(f"{path}.{k} is not a field of a {kind} decision; allowed: {sorted(allowed)}")
+    for k in ("name", *required):
+        if k not in spec:
+            raise SpaceError(f"{path}.{k} is missing (a {kind} decision needs {['name', *required]})")
+    kwargs = {k: spec[k] for k in (*required, *optional) if k in spec}
+    when = spec.get("when")
+    if when is not None and (not isinstance(when, dict) or not all(isinstance(v, list) for v in when.values())):
+        raise SpaceError(f"{path}.when must map earlier decision names to lists of values, got {when!r}")
+    if kind == "float":
+        for k in ("low", "high"):
+            if isinstance(kwargs[k], str):  # YAML reads 1e-4 as a string
+                try:
+                    kwargs[k] = float(kwargs[k])
+                except ValueError:
+                    raise SpaceError(f"{path}.{k} = {kwargs[k]!r} is not a number") from None
+    if kind == "repeat":
+        if not isinstance(kwargs["body"], list):
+            raise SpaceError(f"{path}.body must be a list of decisions")
+        kwargs["body"] = [decision_from_dict(b, f"{path}.body[{i}]") for i, b in enumerate(kwargs["body"])]
+        return Repeat(spec["name"], when=when, **kwargs)
+    return cls(spec["name"], when=when, **kwargs)

@@ -1,0 +1,134 @@
+"""The run's record: one SQLite file in the run folder, written by the driver process only.
+
+Workers (processes or Ray trials) send results back; only the driver writes, so there is no locking
+between writers (the trouble Optuna's SQLite storage has under parallel workers). Each evaluation is
+committed as it finishes, in WAL mode, so a driver killed with SIGKILL loses nothing that had finished.
+"""
+from __future__ import annotations
+
+import json
+import pickle
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from nasfw.errors import StoreError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS evaluations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    arch_key TEXT NOT NULL,
+    arch TEXT NOT NULL,
+    metrics TEXT NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT,
+    duration_s REAL NOT NULL,
+    worker TEXT NOT NULL,
+    started REAL NOT NULL,
+    finished REAL NOT NULL,
+    phase TEXT NOT NULL DEFAULT 'search'
+);
+CREATE INDEX IF NOT EXISTS evaluations_key ON evaluations(arch_key);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    last_evaluation INTEGER NOT NULL,
+    created REAL NOT NULL,
+    state BLOB NOT NULL
+);
+"""
+
+
+@dataclass
+class Evaluation:
+    id: int
+    arch_key: str
+    arch: dict
+    metrics: dict
+    status: str
+    error: str | None
+    duration_s: float
+    worker: str
+    started: float
+    finished: float
+    phase: str
+
+
+class Store:
+    FILENAME = "nasfw.sqlite"
+
+    def __init__(self, run_dir: str | Path, create: bool = True):
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / self.FILENAME
+        if not create and not self.path.exists():
+            raise StoreError(f"{str(self.run_dir)!r} is not a nasfw run folder (no {self.FILENAME} inside)")
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as e:
+            raise StoreError(f"cannot write the run folder {str(self.run_dir)!r}: {e}") from None
+
+    def _write(self, sql: str, args: tuple) -> sqlite3.Cursor:
+        try:
+            return self.db.execute(sql, args)
+        except sqlite3.Error as e:  # full disk, read-only folder, ...
+            raise StoreError(f"cannot write to {str(self.path)!r}: {e}") from None
+
+    # --- meta ------------------------------------------------------------------------------------
+    def set_meta(self, key: str, value: Any) -> None:
+        self._write("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, json.dumps(value)))
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    # --- evaluations -------------------------------------------------------------------------------
+    def add(self, arch_key: str, arch: dict, metrics: dict, status: str, error: str | None, duration_s: float,
+            worker: str, started: float, finished: float | None = None, phase: str = "search") -> int:
+        cur = self._write(
+            "INSERT INTO evaluations(arch_key, arch, metrics, status, error, duration_s, worker, started, finished,"
+            " phase) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (arch_key, json.dumps(arch), json.dumps(metrics, allow_nan=True), status, error, float(duration_s),
+             str(worker), float(started), float(finished if finished is not None else time.time()), phase))
+        return int(cur.lastrowid)
+
+    def evaluations(self, after_id: int = 0, phase: str | None = "search") -> Iterator[Evaluation]:
+        sql = "SELECT * FROM evaluations WHERE id > ?"
+        args: tuple = (after_id,)
+        if phase is not None:
+            sql += " AND phase = ?"
+            args += (phase,)
+        for row in self.db.execute(sql + " ORDER BY id", args):
+            yield Evaluation(row[0], row[1], json.loads(row[2]), json.loads(row[3]), *row[4:])
+
+    def count(self, status: str | None = None, phase: str = "search") -> int:
+        if status is None:
+            return self.db.execute("SELECT COUNT(*) FROM evaluations WHERE phase = ?", (phase,)).fetchone()[0]
+        return self.db.execute("SELECT COUNT(*) FROM evaluations WHERE status = ? AND phase = ?",
+                               (status, phase)).fetchone()[0]
+
+    def last_id(self) -> int:
+        row = self.db.execute("SELECT MAX(id) FROM evaluations").fetchone()
+        return int(row[0] or 0)
+
+    # --- searcher checkpoints ----------------------------------------------------------------------
+    def save_checkpoint(self, state: dict, last_evaluation: int) -> None:
+        blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        self._write("INSERT INTO checkpoints(last_evaluation, created, state) VALUES (?,?,?)",
+                    (last_evaluation, time.time(), blob))
+        # keep the newest few only: checkpoints can be large (controller weights, histories)
+        self._write("DELETE FROM checkpoints WHERE id NOT IN (SELECT id FROM checkpoints ORDER BY id DESC LIMIT 3)", ())
+
+    def latest_checkpoint(self) -> tuple[dict, int] | None:
+        row = self.db.execute("SELECT state, last_evaluation FROM checkpoints ORDER BY id DESC LIMIT 1").fetchone()
+        if row is None:
+            return None
+        return pickle.loads(row[0]), int(row[1])
+
+    def close(self) -> None:
+        self.db.close()

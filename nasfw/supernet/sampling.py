@@ -1,0 +1,101 @@
+"""Which subnets a supernet trains on at each step.
+
+- uniform: one subnet drawn uniformly per step (SPOS; QuantumNAS's plain SuperCircuit training).
+- sandwich: the largest, the smallest and n random subnets per step (BigNAS / OFA's sandwich rule).
+- restricted: consecutive subnets differ in at most `max_changes` decisions (QuantumNAS's restricted
+  sampling, which keeps the shared weights from being pulled between very different subnets).
+- progressive: a schedule over training progress that widens the sampled space stage by stage
+  (progressive shrinking in OFA, progressive block counts in QuantumNAS); each stage restricts some
+  decisions to a subset of their options.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+
+from nasfw.errors import ConfigError
+from nasfw.space import Arch, Space, as_rng
+
+
+class UniformSampler:
+    def __init__(self, space: Space, seed: int = 0, **_: Any):
+        self.space, self.rng = space, as_rng(seed)
+
+    def subnets(self, progress: float, supernet: Any = None) -> list[Arch]:
+        return [self.space.sample(self.rng)]
+
+
+class SandwichSampler(UniformSampler):
+    def __init__(self, space: Space, seed: int = 0, n_random: int = 2, **_: Any):
+        super().__init__(space, seed)
+        self.n_random = n_random
+
+    def subnets(self, progress: float, supernet: Any = None) -> list[Arch]:
+        if supernet is None:
+            raise ConfigError("the sandwich rule needs the supernet (for its largest and smallest subnets)")
+        return [supernet.largest(), supernet.smallest()] + [self.space.sample(self.rng) for _ in range(self.n_random)]
+
+
+class RestrictedSampler(UniformSampler):
+    def __init__(self, space: Space, seed: int = 0, max_changes: int = 2, **_: Any):
+        super().__init__(space, seed)
+        if max_changes < 1:
+            raise ConfigError(f"restricted sampling: max_changes = {max_changes} must be >= 1")
+        self.max_changes = max_changes
+        self.last: Arch | None = None
+
+    def subnets(self, progress: float, supernet: Any = None) -> list[Arch]:
+        if self.last is None:
+            self.last = self.space.sample(self.rng)
+            return [self.last]
+        cand = self.space.sample(self.rng)
+        keys = [k for k in cand if k in self.last and cand[k] != self.last[k]]
+        if len(keys) > self.max_changes:  # keep all but `max_changes` of the changed decisions
+            keep = set(self.rng.choice(len(keys), size=len(keys) - self.max_changes, replace=False).tolist())
+            for i, k in enumerate(keys):
+                if i in keep:
+                    cand[k] = self.last[k]
+            cand = self.space._fix(cand, self.rng)
+        self.last = cand
+        return [cand]
+
+
+class ProgressiveSchedule(UniformSampler):
+    """`stages`: list of (start_progress in [0,1), {decision: allowed values}); later stages widen."""
+
+    def __init__(self, space: Space, seed: int = 0, stages: Sequence = (), **_: Any):
+        super().__init__(space, seed)
+        self.stages = sorted([(float(p), dict(r)) for p, r in stages], key=lambda s: s[0])
+        for p, r in self.stages:
+            for k in r:
+                if k not in space._by_name:
+                    raise ConfigError(f"progressive schedule restricts {k!r}, which is not a decision of the space")
+
+    def restriction(self, progress: float) -> dict:
+        current: dict = {}
+        for p, r in self.stages:
+            if progress >= p:
+                current = r
+        return current
+
+    def subnets(self, progress: float, supernet: Any = None) -> list[Arch]:
+        allowed = self.restriction(progress)
+        for _ in range(10000):
+            arch = self.space.sample(self.rng)
+            if all(arch.get(k) in v for k, v in allowed.items() if k in arch):
+                return [arch]
+        raise ConfigError(f"progressive schedule: no architecture satisfies the restriction {allowed}")
+
+
+SAMPLERS = {"uniform": UniformSampler, "sandwich": SandwichSampler, "restricted": RestrictedSampler,
+            "progressive": ProgressiveSchedule}
+
+
+def make_sampler(name: str, space: Space, seed: int = 0, **options: Any):
+    if name not in SAMPLERS:
+        from nasfw.errors import unknown_name
+
+        raise ConfigError(unknown_name("supernet sampling strategy", name, SAMPLERS))
+    return SAMPLERS[name](space, seed=seed, **options)
+
+

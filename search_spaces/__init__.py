@@ -1,0 +1,1 @@
+"""Reusable search spaces (installed as `nasfw.search_spaces`)."""
