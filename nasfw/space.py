@@ -238,8 +238,10 @@ class Float(Decision):
     def _from_unit(self, u: float) -> float:
         u = min(max(u, 0.0), 1.0)
         if self.log:
-            return float(math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low))))
-        return float(self.low + u * (self.high - self.low))
+            v = math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
+        else:
+            v = self.low + u * (self.high - self.low)
+        return float(min(max(v, self.low), self.high))  # rounding must not leave the range
 
     def slots(self, prefix):
         return [(prefix, FLOAT_BINS)]

@@ -1,0 +1,62 @@
+"""A throwaway plugin loaded with --plugins-dir by the tests: a small mixed space and a synthetic task whose
+evaluation can be slowed down, made to fail, to return NaN or to hang, to exercise the engine."""
+import math
+import time
+
+from nasfw import Choice, Float, IntRange, Permutation, Repeat, Space, Tie, hookimpl
+
+
+def toy_space():
+    return Space([
+        Choice("op", ["a", "b", "c"]),
+        IntRange("width", 8, 64, step=8),
+        Tie("width_out", of="width"),
+        Float("lr", 1e-3, 1e-1, log=True),
+        Permutation("mapping", 5, k=3),
+        Repeat("blocks", [Choice("k", [3, 5, 7]), IntRange("e", 1, 6)], min=1, max=3),
+        Choice("se", [0, 1], when={"op": ["b"]}),
+    ], name="toy")
+
+
+class ToyTask:
+    def __init__(self, sleep: float = 0.0, fail_op: str = "", nan_op: str = "", hang_op: str = ""):
+        self.sleep, self.fail_op, self.nan_op, self.hang_op = sleep, fail_op, nan_op, hang_op
+
+    def evaluate(self, arch):
+        time.sleep(self.sleep)
+        if arch["op"] == self.fail_op:
+            raise RuntimeError("toy evaluation failed on purpose")
+        if arch["op"] == self.hang_op:
+            time.sleep(3600)
+        score = arch["width"] / 64 + sum(b["k"] * b["e"] for b in arch["blocks"]) / 60 - abs(math.log10(arch["lr"]) + 2)
+        return {"score": float("nan") if arch["op"] == self.nan_op else score,
+                "size": arch["width"] * len(arch["blocks"])}
+
+
+class ToySize:
+    name = "toy-size"
+    cheap = True
+
+    def evaluate(self, arch):
+        return {"size": float(arch["width"] * len(arch["blocks"]))}
+
+
+@hookimpl
+def nasfw_register_search_spaces(register):
+    register("toy", toy_space, "mixed toy space")
+
+
+@hookimpl
+def nasfw_register_tasks(register):
+    register("toy", ToyTask, "synthetic score")
+
+
+@hookimpl
+def nasfw_register_cost_models(register):
+    register("toy-size", ToySize, "width x depth", cheap=True)
+
+
+@hookimpl
+def nasfw_register_campaigns(register):
+    register("toy", {"plugin": "toy", "space": "toy", "task": "toy", "objectives": [{"metric": "score"}],
+                     "searcher": "evolution", "budget": 30, "out": "runs/toy"})

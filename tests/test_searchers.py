@@ -1,0 +1,147 @@
+import numpy as np
+import pytest
+
+from nasfw import Choice, ConfigError, Constraint, Float, Objective, Space
+from nasfw.evaluation import Pipeline
+from nasfw.plugins.nasbench201.tabular import NB201ParamsCost, NB201Tabular
+from nasfw.searchers import BUILTIN, OK, Result, make_searcher
+from nasfw.search_spaces.nasbench201 import nasbench201_space
+
+NAMES = [c.name for c in BUILTIN]
+CLS = {c.name: c for c in BUILTIN}
+
+
+@pytest.fixture(scope="module")
+def task(nb201_table):
+    return NB201Tabular(path=nb201_table)
+
+
+def drive(searcher, task, n, cheap=(), constraints=()):
+    pipe = Pipeline(searcher.space, searcher, list(cheap), list(constraints))
+    searcher.feasible = pipe.feasible if constraints else None
+    out = []
+    for _ in range(n):
+        arch = pipe.next()
+        if arch is None:
+            break
+        res = pipe.complete(arch, Result(OK, task.evaluate(arch)))
+        out.append((arch, res))
+    return out, pipe
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_searcher_finds_good_cells(name, task):
+    s = make_searcher(CLS[name], nasbench201_space(), {}, seed=1,
+                      objectives=[Objective("accuracy", "max")])
+    out, pipe = drive(s, task, 60)
+    assert len(out) == 60
+    keys = [s.space.key(a) for a, _ in out]
+    assert len(set(keys)) == 60  # the pipeline never evaluates a cell twice
+    best = max(r.metrics["accuracy"] for _, r in out)
+    assert best > 85.0  # well above the space median (~70)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_state_dict_round_trip_continues_identically(name, task):
+    space = nasbench201_space()
+    a = make_searcher(CLS[name], space, {}, seed=3)
+    drive(a, task, 25)
+    state = a.state_dict()
+    b = make_searcher(CLS[name], space, {}, seed=99)
+    b.load_state_dict(state)
+    if name == "bayes":  # Optuna's sampler is rebuilt from the history: same knowledge, not the same RNG
+        assert len(b.study.trials) == len(a.study.trials)
+        return
+    for _ in range(5):
+        x, y = a.ask(), b.ask()
+        assert space.key(x) == space.key(y)
+        r = Result(OK, task.evaluate(x))
+        a.tell(x, r)
+        b.tell(y, r)
+
+
+@pytest.mark.parametrize("name", ["evolution", "ofa-evolution", "nsga2", "random"])
+def test_cheap_constraints_filter_before_evaluation(name, task):
+    cons = [Constraint("params_m", max=0.4)]
+    s = make_searcher(CLS[name], nasbench201_space(), {}, seed=0, constraints=cons)
+    out, pipe = drive(s, task, 40, cheap=[NB201ParamsCost()], constraints=cons)
+    assert out and all(r.metrics["params_m"] <= 0.4 + 1e-9 for _, r in out)
+
+
+def test_nsga2_pareto_front(task):
+    objs = [Objective("accuracy", "max"), Objective("params_m", "min")]
+    s = make_searcher(CLS["nsga2"], nasbench201_space(), {"population_size": 16}, seed=0, objectives=objs)
+    drive(s, task, 160)
+    front = s.pareto()
+    assert len(front) >= 3
+    accs = sorted(f[0][0] for f in front)
+    assert accs[-1] > 89.0 and accs[0] < accs[-1]
+
+
+def test_bayes_samplers_and_multiobjective(task):
+    space = nasbench201_space()
+    for sampler in ("tpe", "gp", "random"):
+        s = make_searcher(CLS["bayes"], space, {"sampler": sampler, "n_startup_trials": 5}, seed=0)
+        out, _ = drive(s, task, 15)
+        assert len(out) == 15
+    mo = make_searcher(CLS["bayes"], space, {}, seed=0,
+                       objectives=[Objective("accuracy", "max"), Objective("params_m", "min")])
+    out, _ = drive(mo, task, 20)
+    assert len(mo.study.best_trials) >= 1
+
+
+def test_cmaes_on_continuous_space():
+    space = Space([Float("x", -5.0, 5.0), Float("y", -5.0, 5.0)])
+    s = make_searcher(CLS["bayes"], space, {"sampler": "cmaes", "n_startup_trials": 0}, seed=0,
+                      objectives=[Objective("f", "min")])
+    best = np.inf
+    for _ in range(150):
+        a = s.ask()
+        f = (a["x"] - 1.5) ** 2 + (a["y"] + 2.0) ** 2
+        best = min(best, f)
+        s.tell(a, Result(OK, {"f": f}))
+    assert best < 0.05
+
+
+def test_reinforce_learns_a_simple_reward():
+    space = Space([Choice(f"d{i}", list(range(4))) for i in range(4)])
+    s = make_searcher(CLS["reinforce"], space, {}, seed=0, objectives=[Objective("r", "max")])
+    for _ in range(300):
+        a = s.ask()
+        s.tell(a, Result(OK, {"r": float(sum(v == 3 for v in a.values()))}))
+    late = [sum(v == 3 for v in s.ask().values()) for _ in range(50)]
+    assert np.mean(late) > 3.0  # random policy averages 1.0
+
+
+def test_ppo_learns_and_mnasnet_reward():
+    space = Space([Choice(f"d{i}", list(range(4))) for i in range(3)])
+    s = make_searcher(CLS["ppo"], space, {"reward": "mnasnet", "target": 5.0}, seed=0,
+                      objectives=[Objective("acc", "max")])
+    for _ in range(400):
+        a = s.ask()
+        acc = 0.5 + 0.1 * sum(a.values())
+        lat = 1.0 + 2.0 * a["d0"]  # d0 = 3 busts the 5 ms target
+        s.tell(a, Result(OK, {"acc": acc, "latency_ms": lat}))
+    late = [s.ask() for _ in range(50)]
+    assert np.mean([a["d1"] == 3 and a["d2"] == 3 for a in late]) > 0.6
+    assert s.reward(Result(OK, {"acc": 1.0, "latency_ms": 10.0})) < 1.0  # over target: penalised
+
+
+@pytest.mark.parametrize("bad,needle", [
+    ({"population_size": 1}, "population_size = 1 must be >= 2"),
+    ({"popsize": 10}, "popsize is not a setting of 'evolution'"),
+    ({"population_size": "ten"}, "must be a int"),
+])
+def test_bad_settings_are_named(bad, needle):
+    with pytest.raises(ConfigError, match=needle):
+        make_searcher(CLS["evolution"], nasbench201_space(), bad)
+
+
+def test_failed_and_infeasible_results_do_not_enter_population(task):
+    s = make_searcher(CLS["evolution"], nasbench201_space(), {"population_size": 4, "sample_size": 2})
+    for _ in range(4):
+        s.tell(s.ask(), Result("failed", {}, "boom"))
+    assert len(s.population) == 0
+    a = s.ask()
+    s.tell(a, Result(OK, task.evaluate(a)))
+    assert len(s.population) == 1

@@ -1,0 +1,168 @@
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nasfw import Choice, Float, IntRange, Permutation, Repeat, Space, SpaceError, Tie
+from nasfw.search_spaces.nasbench201 import nasbench201_space
+
+
+def mixed_space() -> Space:
+    return Space([
+        Choice("op", ["conv", "pool", "skip"]),
+        IntRange("width", 16, 64, step=16),
+        Tie("width_out", of="width"),
+        Float("lr", 1e-4, 1e-1, log=True),
+        Float("ratio", 0.0, 1.0),
+        Permutation("mapping", 6, k=4),
+        Repeat("blocks", [Choice("k", [3, 5, 7]), Choice("act", ["relu", "swish"]),
+                          IntRange("e", 3, 6, when=None)], min=1, max=4),
+        Choice("se", [0, 1], when={"op": ["conv"]}),
+        IntRange("se_ratio", 2, 8, when={"se": [1]}),
+    ], name="mixed")
+
+
+SPACES = [mixed_space(), nasbench201_space()]
+seeds = st.integers(min_value=0, max_value=2**31 - 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=seeds, which=st.sampled_from([0, 1]), prob=st.floats(0, 1))
+def test_sample_mutate_crossover_validate(seed, which, prob):
+    space = SPACES[which]
+    rng = np.random.default_rng(seed)
+    a, b = space.sample(rng), space.sample(rng)
+    space.validate(a)
+    space.validate(b)
+    m = space.mutate(a, rng, prob)
+    space.validate(m)
+    assert m != a  # a mutation always changes something
+    c = space.crossover(a, b, rng)
+    space.validate(c)
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=seeds, which=st.sampled_from([0, 1]))
+def test_encode_decode_round_trip(seed, which):
+    space = SPACES[which]
+    arch = space.sample(np.random.default_rng(seed))
+    vec = space.encode(arch)
+    assert vec.shape == (space.width(),)  # fixed length whatever the depth or the conditions
+    back = space.decode(vec)
+    assert space.key(back) == space.key(arch)
+
+
+def test_absent_slots_are_marked():
+    space = mixed_space()
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        a = space.sample(rng)
+        vec = space.encode(a)
+        n_absent = int(np.isnan(vec).sum())
+        expected = (4 - len(a["blocks"])) * 3 + ("se" not in a) + ("se_ratio" not in a)
+        assert n_absent == expected
+
+
+def test_conditional_and_tied_decisions():
+    space = mixed_space()
+    rng = np.random.default_rng(1)
+    seen_se = set()
+    for _ in range(200):
+        a = space.sample(rng)
+        assert a["width_out"] == a["width"]
+        assert ("se" in a) == (a["op"] == "conv")
+        assert ("se_ratio" in a) == (a.get("se") == 1)
+        seen_se.add("se" in a)
+    assert seen_se == {True, False}
+
+
+def test_walk_steps_replay_matches():
+    space = mixed_space()
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        a = space.sample(rng)
+        steps = space.steps(a)
+        it = iter(steps)
+        replay = space.walk(lambda key, n, mask: next(it)[3])
+        a_no_float = {k: v for k, v in a.items() if k not in ("lr", "ratio")}
+        assert {k: v for k, v in replay.items() if k not in ("lr", "ratio")} == a_no_float
+        slot_keys = {k for k, _ in space.slots()}
+        assert all(s[0] in slot_keys for s in steps)
+
+
+@pytest.mark.parametrize("arch,needle", [
+    ({"edge_1_0": "conv9x9"}, "edge_1_0 = 'conv9x9' is not allowed; allowed: one of"),
+    ({}, "arch.edge_1_0 is missing"),
+])
+def test_validate_names_key_value_and_allowed(arch, needle):
+    space = nasbench201_space()
+    full = {**space.sample(0), **arch} if arch else arch
+    with pytest.raises(SpaceError) as e:
+        space.validate(full)
+    assert needle in str(e.value)
+
+
+def test_validate_errors_in_nested_and_conditional():
+    space = mixed_space()
+    a = space.sample(0)
+    a["blocks"] = a["blocks"] + [{"k": 4, "act": "relu", "e": 3}]
+    with pytest.raises(SpaceError, match=r"arch.blocks\[\d\].k = 4 is not allowed; allowed: one of \[3, 5, 7\]"):
+        space.validate(a)
+    b = space.sample(0)
+    b["width_out"] = b["width"] + 16 if b["width"] < 64 else 16
+    with pytest.raises(SpaceError, match="tied"):
+        space.validate(b)
+    c = space.sample(0)
+    c["op"], c["se"] = "pool", 1
+    c.pop("se_ratio", None)
+    with pytest.raises(SpaceError, match="exists only when"):
+        space.validate(c)
+    with pytest.raises(SpaceError, match="not a decision of space"):
+        space.validate({**space.sample(0), "bogus": 1})
+    p = space.sample(0)
+    p["mapping"] = [0, 0, 1, 2]
+    with pytest.raises(SpaceError, match="distinct"):
+        space.validate(p)
+
+
+def test_size():
+    assert nasbench201_space().size() == 5 ** 6
+    s = Space([Choice("a", [1, 2]), Choice("b", [1, 2, 3], when={"a": [2]}), Permutation("p", 4, k=2)])
+    assert s.size() == (1 + 3) * 12
+    r = Space([Repeat("blocks", [Choice("k", [3, 5])], min=1, max=3)])
+    assert r.size() == 2 + 4 + 8
+    assert math.isinf(mixed_space().size())
+
+
+def test_yaml_round_trip(tmp_path):
+    import yaml
+
+    space = mixed_space()
+    p = tmp_path / "space.yaml"
+    p.write_text(yaml.safe_dump({"space": space.to_dict()}))
+    loaded = Space.from_yaml(p)
+    assert loaded.to_dict() == space.to_dict()
+    a = space.sample(7)
+    loaded.validate(a)
+
+
+def test_yaml_errors_name_the_field():
+    with pytest.raises(SpaceError, match=r"decisions\[0\].type = 'choise' is not allowed"):
+        Space.from_dict({"decisions": [{"name": "x", "type": "choise", "options": [1]}]})
+    with pytest.raises(SpaceError, match=r"decisions\[0\].options is missing"):
+        Space.from_dict({"decisions": [{"name": "x", "type": "choice"}]})
+    with pytest.raises(SpaceError, match="is not a field of a int decision"):
+        Space.from_dict({"decisions": [{"name": "x", "type": "int", "low": 1, "high": 3, "stride": 1}]})
+    with pytest.raises(SpaceError, match="not an earlier decision"):
+        Space.from_dict({"decisions": [{"name": "x", "type": "int", "low": 1, "high": 3, "when": {"y": [1]}}]})
+    with pytest.raises(SpaceError, match="used twice"):
+        Space([Choice("x", [1]), Choice("x", [2])])
+
+
+def test_float_log_scale_sampling_is_log_uniform():
+    f = Space([Float("lr", 1e-4, 1e-0, log=True)])
+    vals = np.array([f.sample(np.random.default_rng(i))["lr"] for i in range(2000)])
+    frac_below = float(np.mean(vals < 1e-2))  # half the log range
+    assert 0.45 < frac_below < 0.55
