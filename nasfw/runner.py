@@ -74,9 +74,10 @@ def prepare_run_dir(campaign: Campaign, resume: bool) -> Store:
     fp = store.get_meta("fingerprint")
     if resume:
         if fp != campaign.fingerprint():
+            other = (store.get_meta("campaign") or {}).get("name", "?")
             store.close()
             raise StoreError(f"--resume: the run in {str(out)!r} is from another campaign "
-                             f"({store.get_meta('campaign', {}).get('name', '?')!r}, fingerprint {fp}); "
+                             f"({other!r}, fingerprint {fp}); "
                              f"this campaign's fingerprint is {campaign.fingerprint()}")
     elif fp is not None and store.count() > 0:
         store.close()

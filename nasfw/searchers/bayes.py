@@ -102,20 +102,18 @@ class OptunaSearcher(Searcher):
     def _make_sampler(self):
         import optuna
 
-        cons = self._constraints_func if self.constraints else None
         s = self.sampler_name
         seed = int(self.rng.integers(2**31))
         if s == "tpe":
             return optuna.samplers.TPESampler(seed=seed, n_startup_trials=self.n_startup_trials,
-                                              multivariate=self.multivariate, constraints_func=cons)
+                                              multivariate=self.multivariate)
         if s == "gp":
-            return optuna.samplers.GPSampler(seed=seed, n_startup_trials=self.n_startup_trials,
-                                             constraints_func=cons)
+            return optuna.samplers.GPSampler(seed=seed, n_startup_trials=self.n_startup_trials)
         if s == "cmaes":
             return optuna.samplers.CmaEsSampler(seed=seed, n_startup_trials=self.n_startup_trials,
                                                 warn_independent_sampling=False)
         if s == "nsga2":
-            return optuna.samplers.NSGAIISampler(seed=seed, constraints_func=cons)
+            return optuna.samplers.NSGAIISampler(seed=seed)
         return optuna.samplers.RandomSampler(seed=seed)
 
     def _new_study(self) -> None:
@@ -125,10 +123,6 @@ class OptunaSearcher(Searcher):
         self.study = optuna.create_study(directions=[("maximize" if o.direction == "max" else "minimize")
                                                      for o in self.objectives], sampler=self._make_sampler())
         self.pending: dict[str, list] = {}
-
-    @staticmethod
-    def _constraints_func(trial) -> list[float]:
-        return trial.user_attrs.get("nasfw_violation", [0.0])
 
     def _ask(self) -> Arch:
         trial = self.study.ask()
@@ -158,14 +152,16 @@ class OptunaSearcher(Searcher):
 
         self.history.append((arch, result))
         vals = self._values(result) if result.status != FAILED else None
-        violation = [sum(c.violation(result.metrics) for c in self.constraints)]
+        violation = sum(c.violation(result.metrics) for c in self.constraints)
         if result.status == INFEASIBLE:
-            violation = [max(violation[0], 1.0)]
+            violation = max(violation, 1.0)
             vals = vals or self._worst()
+        constraints = {"nasfw_violation": violation} if self.constraints else None
         trials = self.pending.get(self.space.key(arch))
         if trials:
             trial = trials.pop(0)
-            trial.set_user_attr("nasfw_violation", violation)
+            if constraints:  # Optuna's constrained TPE/GP/NSGA-II read these (feasible when <= 0)
+                trial.set_constraint("nasfw_violation", violation)
             if vals is None:
                 self.study.tell(trial, state=TrialState.FAIL)
             else:
@@ -173,7 +169,7 @@ class OptunaSearcher(Searcher):
             return
         params, dists = params_of(self.space, arch)
         self.study.add_trial(optuna.trial.create_trial(
-            params=params, distributions=dists, values=vals, user_attrs={"nasfw_violation": violation},
+            params=params, distributions=dists, values=vals, constraints=constraints,
             state=TrialState.FAIL if vals is None else TrialState.COMPLETE))
 
     def state_dict(self) -> dict[str, Any]:

@@ -1,0 +1,133 @@
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nasfw.campaign import parse, resolve_budget
+from nasfw.errors import ConfigError, NasfwError
+from nasfw.registry import Registry
+from nasfw.runner import run_campaign
+from tests.conftest import PLUGIN_DIR, ROOT
+
+BASE = {"space": "toy", "task": "toy", "objectives": [{"metric": "score"}], "searcher": "evolution", "budget": 20}
+
+
+@pytest.mark.parametrize("patch,needle", [
+    ({"searcherr": "x"}, "unknown campaign field 'searcherr'; did you mean 'searcher'"),
+    ({"budget": {"evaluations": -5}}, "campaign.budget.evaluations = -5 is not allowed; allowed: a positive integer"),
+    ({"budget": {"evals": 5}}, "unknown campaign.budget field 'evals'; did you mean 'evaluations'"),
+    ({"workers": "two"}, "campaign.workers = 'two' is not allowed; allowed: a positive integer"),
+    ({"seed": 1.5}, "campaign.seed = 1.5 is not allowed; allowed: an integer"),
+    ({"objectives": [{"metric": "score", "direction": "up"}]}, "direction = 'up' is not allowed"),
+    ({"constraints": [{"metric": "size"}]}, "needs 'max' or 'min'"),
+    ({"backend": "slurm"}, "unknown campaign.backend 'slurm'"),
+    ({"evaluation": {"timeout": 3}}, "unknown campaign.evaluation field 'timeout'; did you mean 'timeout_s'"),
+])
+def test_schema_errors_are_clear(patch, needle):
+    with pytest.raises(ConfigError) as e:
+        parse({**BASE, **patch})
+    assert needle in str(e.value)
+
+
+def test_missing_key():
+    raw = dict(BASE)
+    del raw["task"]
+    with pytest.raises(ConfigError, match="campaign.task is missing"):
+        parse(raw)
+
+
+def test_budget_presets():
+    raw = {**BASE, "budgets": {"small": 7}}
+    assert parse(resolve_budget(raw, "small")).budget_evaluations == 7
+    assert parse(resolve_budget(raw, "large")).budget_evaluations == 500
+    assert parse(resolve_budget(raw, "12")).budget_evaluations == 12
+    with pytest.raises(ConfigError, match="unknown budget preset 'smal'; did you mean 'small'"):
+        resolve_budget(raw, "smal")
+
+
+yaml_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+                           lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=4),
+                           max_leaves=12)
+fields = st.sampled_from(["space", "task", "objectives", "searcher", "budget", "seed", "workers", "constraints",
+                          "hardware", "phases", "evaluation", "backend", "out", "bogus"])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(doc=st.dictionaries(fields, yaml_values, max_size=8) | yaml_values)
+def test_fuzzed_campaigns_give_only_clean_errors(doc, tmp_path_factory):
+    from nasfw.campaign import load_yaml
+
+    p = tmp_path_factory.mktemp("fuzz") / "c.yaml"
+    p.write_text(yaml.safe_dump(doc))
+    try:
+        parse(load_yaml(p))
+    except NasfwError:
+        pass
+
+
+def run(raw, tmp_path, **kw):
+    reg = Registry([PLUGIN_DIR])
+    c = parse({**raw, "out": str(tmp_path / "run")})
+    return run_campaign(c, reg, progress=False, plugins_dirs=(str(PLUGIN_DIR),), **kw)
+
+
+def test_failures_nan_and_constraints_are_recorded(tmp_path):
+    from nasfw.results import RunView
+
+    # Optuna's TPE proposes without the cheap check, so the pipeline rejects (and records) infeasible ones;
+    # evolution asks the check itself and never proposes them
+    raw = {**BASE, "task_options": {"fail_op": "a", "nan_op": "c"}, "hardware": ["toy-size"],
+           "constraints": [{"metric": "size", "max": 100}], "budget": 30, "searcher": "bayes"}
+    s = run(raw, tmp_path)
+    view = RunView.open(tmp_path / "run")
+    statuses = {e.status for e in view.evaluations}
+    assert statuses == {"ok", "failed", "infeasible"}
+    errors = {e.error for e in view.evaluations if e.status == "failed"}
+    assert any("RuntimeError: toy evaluation failed on purpose" in x for x in errors)
+    assert any("NaN" in x for x in errors)
+    assert s["evaluations"] == 30  # infeasible candidates are rejected before evaluation and not counted
+    assert all(e.metrics["size"] <= 100 for e in view.ok)
+    run({**raw, "searcher": "evolution"}, tmp_path / "evo")
+    evo = RunView.open(tmp_path / "evo" / "run")
+    assert {e.status for e in evo.evaluations} <= {"ok", "failed"}
+
+
+def test_two_worker_processes(tmp_path):
+    s = run({**BASE, "workers": 2, "budget": 12, "task_options": {"sleep": 0.05}}, tmp_path)
+    from nasfw.results import RunView
+
+    view = RunView.open(tmp_path / "run")
+    assert s["evaluations"] == 12
+    assert len({e.worker for e in view.evaluations}) == 2
+
+
+def test_timeout_is_recorded_and_campaign_goes_on(tmp_path):
+    s = run({**BASE, "workers": 2, "budget": 10, "task_options": {"hang_op": "b"},
+             "evaluation": {"timeout_s": 2}, "searcher": "random"}, tmp_path)
+    from nasfw.results import RunView
+
+    view = RunView.open(tmp_path / "run")
+    assert s["evaluations"] == 10
+    assert any(e.error and e.error.startswith("timeout") for e in view.evaluations)
+
+
+def test_run_folder_guards(tmp_path):
+    run(BASE, tmp_path)
+    with pytest.raises(NasfwError, match="already holds a run"):
+        run(BASE, tmp_path)
+    with pytest.raises(NasfwError, match="from another campaign"):
+        run({**BASE, "seed": 5}, tmp_path, resume=True)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "experiments").glob("*.yaml")), ids=lambda p: p.stem)
+def test_experiments_run_at_small_budget(path, run_cli, tmp_path):
+    raw = yaml.safe_load(path.read_text())
+    p = run_cli("search", "--config", path, "--budget", "small", "--out", tmp_path / "run", "--no-progress")
+    assert p.returncode == 0, p.stderr
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["evaluations"] > 0 and "best" in summary
+    assert Path(tmp_path / "run" / "campaign.yaml").exists()
+    assert raw.get("plugin")

@@ -1,0 +1,132 @@
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from nasfw.errors import ConfigError
+from nasfw.registry import Registry
+from tests.conftest import PLUGIN_DIR
+
+
+def test_first_party_plugins_come_through_the_entry_point_group():
+    reg = Registry()
+    assert reg.plugins["core"].source.startswith("entry point")
+    assert reg.plugins["nasbench201"].source.startswith("entry point")
+    assert "evolution" in reg.names("searchers")
+
+
+def test_plugins_dir_loads_and_reports_broken_plugin():
+    reg = Registry([PLUGIN_DIR])
+    assert "toy" in reg.plugins and reg.names("search_spaces", "to*") == ["toy"]
+    assert "broken" in reg.failures and "ModuleNotFoundError" in reg.failures["broken"]
+    assert "nasbench201" in reg.plugins  # the broken one broke nothing else
+
+
+def test_allow_and_deny_lists():
+    reg = Registry([PLUGIN_DIR], env={"NASFW_PLUGINS": "toy"})
+    assert set(reg.plugins) == {"core", "toy"}
+    reg = Registry([PLUGIN_DIR], env={"NASFW_DISABLE_PLUGINS": "nasbench201,broken"})
+    assert "nasbench201" not in reg.plugins and "broken" not in reg.failures and "toy" in reg.plugins
+
+
+def test_duplicate_and_bad_names_are_refused(tmp_path):
+    (tmp_path / "dup.py").write_text(textwrap.dedent('''
+        from nasfw import hookimpl
+        @hookimpl
+        def nasfw_register_searchers(register):
+            register("evolution", object, "steals a name")
+    '''))
+    (tmp_path / "badname.py").write_text(textwrap.dedent('''
+        from nasfw import hookimpl
+        @hookimpl
+        def nasfw_register_tasks(register):
+            register("has space", object)
+    '''))
+    (tmp_path / "typo.py").write_text(textwrap.dedent('''
+        from nasfw import hookimpl
+        @hookimpl
+        def nasfw_register_serchers(register):
+            pass
+    '''))
+    reg = Registry([tmp_path])
+    assert "already registered by plugin 'core'" in reg.failures["dup"]
+    assert "names are letters" in reg.failures["badname"]
+    assert "nasfw_register_serchers" in reg.failures["typo"]
+    assert reg.entry("searchers", "evolution").plugin == "core"
+
+
+def test_unknown_names_suggest_close_ones():
+    reg = Registry()
+    with pytest.raises(ConfigError, match="unknown searcher 'evolutoin'; did you mean 'evolution'"):
+        reg.searcher_class("evolutoin")
+    with pytest.raises(ConfigError, match="unknown hardware 'nb201-param'; did you mean 'nb201-params'"):
+        reg.cost_model("nb201-param")
+    with pytest.raises(ConfigError, match="has no option 'datset'"):
+        reg.task("nasbench201", datset="cifar10")
+
+
+def test_nasfw_plugins_command(run_cli):
+    p = run_cli("plugins", "--json", "--plugins-dir", PLUGIN_DIR, check=True)
+    data = {d["name"]: d for d in json.loads(p.stdout)}
+    assert data["broken"]["status"] == "failed"
+    assert data["toy"]["search_spaces"] == ["toy"] and data["toy"]["cost_models"] == ["toy-size"]
+    assert "ppo" in data["core"]["searchers"]
+    text = run_cli("plugins", "--plugins-dir", PLUGIN_DIR, check=True).stdout
+    assert "broken  [FAILED]" in text
+
+
+def test_search_with_a_plugins_dir_plugin(run_cli, tmp_path):
+    p = run_cli("search", "--plugins-dir", PLUGIN_DIR, "--plugin", "toy", "--budget", "25", "--out", tmp_path / "run",
+                "--no-progress", check=True)
+    assert "evaluations: 25" in p.stdout
+    show = json.loads(run_cli("show", tmp_path / "run", "--json", check=True).stdout)
+    assert show["summary"]["ok"] == 25
+
+
+def test_installed_throwaway_plugin_with_its_own_entry_point(tmp_path, run_cli):
+    """A real package with a pyproject.toml and an entry point in group 'nasfw', pip-installed into the test
+    environment, discovered without --plugins-dir, then removed."""
+    pkg = tmp_path / "nasfw-hello"
+    (pkg / "nasfw_hello").mkdir(parents=True)
+    (pkg / "pyproject.toml").write_text(textwrap.dedent('''
+        [build-system]
+        requires = ["setuptools>=68"]
+        build-backend = "setuptools.build_meta"
+        [project]
+        name = "nasfw-hello"
+        version = "0.0.1"
+        [project.entry-points.nasfw]
+        hello = "nasfw_hello"
+    '''))
+    (pkg / "nasfw_hello" / "__init__.py").write_text(textwrap.dedent('''
+        from nasfw import Choice, Space, hookimpl
+
+        class Task:
+            def evaluate(self, arch):
+                return {"score": float(arch["a"] * arch["b"])}
+
+        @hookimpl
+        def nasfw_register_search_spaces(register):
+            register("hello", lambda: Space([Choice("a", [1, 2, 3]), Choice("b", [1, 2, 3])]))
+
+        @hookimpl
+        def nasfw_register_tasks(register):
+            register("hello", Task)
+
+        @hookimpl
+        def nasfw_register_campaigns(register):
+            register("hello", {"space": "hello", "task": "hello", "objectives": ["score"],
+                               "searcher": "random", "budget": 9})
+    '''))
+    pip = [sys.executable, "-m", "pip"]
+    subprocess.run(pip + ["install", "-q", "--no-deps", "--no-build-isolation", str(pkg)], check=True,
+                   capture_output=True)
+    try:
+        data = {d["name"]: d for d in json.loads(run_cli("plugins", "--json", check=True).stdout)}
+        assert data["hello"]["source"].startswith("entry point")
+        p = run_cli("search", "--plugin", "hello", "--out", tmp_path / "run", "--no-progress", check=True)
+        assert "best score: 9" in p.stdout
+    finally:
+        subprocess.run(pip + ["uninstall", "-y", "-q", "nasfw-hello"], check=True, capture_output=True)
