@@ -1,0 +1,110 @@
+import json
+
+import pytest
+
+from tests.conftest import PLUGIN_DIR
+
+
+@pytest.fixture(scope="module")
+def nb_run(tmp_path_factory):
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("cli") / "run"
+    p = subprocess.run([sys.executable, "-m", "nasfw.cli", "search", "--plugin", "nasbench201", "--budget", "60",
+                        "--out", str(out)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert "eval" in p.stderr and "best accuracy=" in p.stderr  # the progress bar shows the current best
+    return out
+
+
+def test_search_prints_best(nb_run):
+    summary = json.loads((nb_run / "summary.json").read_text())
+    assert summary["evaluations"] == 60 and summary["best"]["metrics"]["accuracy"] > 88
+    assert (nb_run / "best.json").exists() and (nb_run / "export" / "arch.json").exists()
+
+
+def test_show(nb_run, run_cli):
+    text = run_cli("show", nb_run, "--top", "3", check=True).stdout
+    assert "60 of 60 evaluations" in text and "top 3:" in text
+    data = json.loads(run_cli("show", nb_run, "--json", check=True).stdout)
+    assert len(data["top"]) == 10 and data["summary"]["ok"] == 60
+    accs = [t["metrics"]["accuracy"] for t in data["top"]]
+    assert accs == sorted(accs, reverse=True)
+    curve = data["best_so_far"]
+    assert [v for _, v in curve] == sorted(v for _, v in curve)
+
+
+def test_report_writes_pngs_and_markdown(nb_run, run_cli, tmp_path):
+    run_cli("report", nb_run, "--out", tmp_path / "rep", check=True)
+    for f in ("best_so_far.png", "pareto.png"):
+        data = (tmp_path / "rep" / f).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "## Top architectures" in md and "![best_so_far](best_so_far.png)" in md
+
+
+def test_export_onnx_runs_in_onnxruntime(nb_run, run_cli, tmp_path):
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    from nasfw.plugins.nasbench201.model import NB201Network
+
+    run_cli("export", nb_run, "--format", "onnx", "--out", tmp_path / "x", check=True)
+    best = json.loads((tmp_path / "x" / "best.json").read_text())
+    sess = ort.InferenceSession(str(tmp_path / "x" / "model.onnx"))
+    x = np.random.default_rng(0).standard_normal((1, 3, 32, 32)).astype(np.float32)
+    (y,) = sess.run(None, {"image": x})
+    assert y.shape == (1, 10)
+    torch.manual_seed(0)
+    model = NB201Network(best["arch"]).eval()
+    assert sum(p.numel() for p in model.parameters()) / 1e6 == pytest.approx(best["metrics"]["params_m"], abs=1e-6)
+
+
+def test_export_validates_a_given_arch(nb_run, run_cli):
+    p = run_cli("export", nb_run, "--arch", '{"edge_1_0": "conv9"}')
+    assert p.returncode == 2
+    assert "--arch.edge_1_0 = 'conv9' is not allowed; allowed: one of" in p.stderr
+
+
+def test_cost_and_hardware(run_cli):
+    arch = {"edge_1_0": "nor_conv_3x3", "edge_2_0": "nor_conv_3x3", "edge_2_1": "nor_conv_3x3",
+            "edge_3_0": "nor_conv_1x1", "edge_3_1": "skip_connect", "edge_3_2": "nor_conv_3x3"}
+    data = json.loads(run_cli("cost", "--hardware", "nb201-params", "--arch", json.dumps(arch), "--json",
+                              check=True).stdout)
+    assert data["metrics"]["params_m"] == pytest.approx(1.073466)
+    hw = json.loads(run_cli("hardware", "--json", "--plugins-dir", PLUGIN_DIR, check=True).stdout)
+    assert {"nb201-params", "toy-size"} <= {h["name"] for h in hw}
+    p = run_cli("cost", "--hardware", "nb201-params", "--option", "channel=8", "--arch", json.dumps(arch))
+    assert p.returncode == 2 and "has no option 'channel'" in p.stderr
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["search", "--plugin", "nasbench20"], "unknown plugin 'nasbench20'; did you mean 'nasbench201'"),
+    (["search", "--plugin", "nasbench201", "--searcher", "evolutoin"], "did you mean 'evolution'"),
+    (["search", "--plugin", "nasbench201", "--budget", "-3"], "budget.evaluations = -3 is not allowed"),
+    (["search", "--config", "missing.yaml"], "campaign file 'missing.yaml' does not exist"),
+    (["cost", "--hardware", "stm32", "--arch", "{}"], "unknown hardware 'stm32'"),
+    (["show", "nowhere"], "'nowhere' is not a nasfw run folder"),
+])
+def test_bad_input_is_one_clean_line(run_cli, args, needle):
+    p = run_cli(*args)
+    assert p.returncode == 2
+    assert p.stderr.count("\n") == 1 and p.stderr.startswith("error: ")
+    assert needle in p.stderr
+
+
+def test_read_only_output_folder(run_cli, tmp_path):
+    import os
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        if os.access(ro, os.W_OK):
+            pytest.skip("running as a user who can write anywhere (root)")
+        p = run_cli("search", "--plugin", "nasbench201", "--budget", "5", "--out", ro / "run")
+        assert p.returncode == 2 and "cannot write" in p.stderr
+    finally:
+        ro.chmod(0o700)
