@@ -87,6 +87,7 @@ class Pipeline:
     cheap_models: list = field(default_factory=list)
     constraints: list[Constraint] = field(default_factory=list)
     max_duplicates: int = 1000
+    escape_after: int = 5  # consecutive duplicates before the pipeline proposes an unseen neighbour itself
     cache: dict[str, Result] = field(default_factory=dict)
     in_flight: dict[str, int] = field(default_factory=dict)  # key -> asks waiting on that evaluation
     n_duplicates: int = 0
@@ -105,12 +106,36 @@ class Pipeline:
     def feasible(self, arch: Arch) -> bool:
         return not self.constraints or total_violation(self.constraints, self.cheap_metrics(arch)) == 0
 
+    def _escape(self, arch: Arch) -> Arch | None:
+        """An unseen, feasible neighbour of a duplicate. A converged searcher (an RL controller that has
+        settled, a model-based sampler) keeps proposing what it already knows; the budget is for new
+        architectures, so the pipeline mutates away and tells the searcher the result like any other."""
+        rng = self.searcher.rng
+        cand = arch
+        for _ in range(200):
+            cand = self.space.mutate(cand, rng)
+            key = self.space.key(cand)
+            if key not in self.cache and key not in self.in_flight and self.feasible(cand):
+                return cand
+        return None
+
     def next(self) -> Arch | None:
         """The next candidate to evaluate, or None when the searcher only repeats itself."""
         consecutive = 0
         while consecutive <= self.max_duplicates:
             arch = self.searcher.ask()
             key = self.space.key(arch)
+            if consecutive >= self.escape_after and (key in self.cache or key in self.in_flight):
+                if key in self.cache:
+                    self.searcher.tell(arch, self.cache[key])
+                else:
+                    self.in_flight[key] += 1
+                esc = self._escape(arch)
+                if esc is not None:
+                    self.in_flight[self.space.key(esc)] = 1
+                    return esc
+                consecutive += 1
+                continue
             if key in self.cache:
                 self.n_duplicates += 1
                 consecutive += 1

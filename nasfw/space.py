@@ -554,9 +554,16 @@ class Space:
             return dict(arch)
         new = dict(arch)
         forced = free[int(rng.integers(len(free)))]
+        def change(d: Decision):
+            return d.mutate(arch[d.name], rng, prob=prob) if isinstance(d, Repeat) else d.mutate(arch[d.name], rng)
         for d in free:
-            if d is forced or rng.random() < prob:
-                new[d.name] = d.mutate(arch[d.name], rng, prob=prob) if isinstance(d, Repeat) else d.mutate(arch[d.name], rng)
+            if d is forced:
+                for _ in range(20):  # a clamped float or a repeat redrawn at its depth can come back equal
+                    new[d.name] = change(d)
+                    if new[d.name] != arch[d.name]:
+                        break
+            elif rng.random() < prob:
+                new[d.name] = change(d)
         return self._fix(new, rng)
 
     def crossover(self, a: Arch, b: Arch, rng: "np.random.Generator | int | None" = None) -> Arch:

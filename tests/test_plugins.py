@@ -130,3 +130,19 @@ def test_installed_throwaway_plugin_with_its_own_entry_point(tmp_path, run_cli):
         assert "best score: 9" in p.stdout
     finally:
         subprocess.run(pip + ["uninstall", "-y", "-q", "nasfw-hello"], check=True, capture_output=True)
+
+
+def test_the_plugin_in_writing_plugins_md_works(tmp_path, run_cli):
+    """The walkthrough's code, taken from the document itself, loads and searches."""
+    from tests.conftest import ROOT
+
+    text = (ROOT / "docs" / "writing-plugins.md").read_text()
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    folder = tmp_path / "my_plugins"
+    folder.mkdir()
+    (folder / "tiny.py").write_text(code)
+    p = run_cli("search", "--plugins-dir", folder, "--plugin", "tiny", "--budget", "small", "--out",
+                tmp_path / "run", "--no-progress", check=True)
+    assert "evaluations: 20" in p.stdout
+    show = json.loads(run_cli("show", tmp_path / "run", "--json", check=True).stdout)
+    assert all(t["metrics"]["peak_kb"] <= 256 for t in show["top"])

@@ -123,11 +123,29 @@ class OptunaSearcher(Searcher):
         self.study = optuna.create_study(directions=[("maximize" if o.direction == "max" else "minimize")
                                                      for o in self.objectives], sampler=self._make_sampler())
         self.pending: dict[str, list] = {}
+        self.seen: set[str] = set()
 
     def _ask(self) -> Arch:
+        from optuna.trial import TrialState
+
         trial = self.study.ask()
         arch = suggest(trial, self.space, self.rng)
-        self.pending.setdefault(self.space.key(arch), []).append(trial)
+        key = self.space.key(arch)
+        if key in self.seen:
+            # TPE re-proposes cells it already knows; telling them back as trials would bloat the study
+            # (every ask is linear in its size). Drop the trial and enqueue an unseen neighbour instead.
+            self.study.tell(trial, state=TrialState.FAIL)
+            cand = arch
+            for _ in range(200):
+                cand = self.space.mutate(cand, self.rng)
+                if self.space.key(cand) not in self.seen and self.is_feasible(cand):
+                    break
+            self.study.enqueue_trial(params_of(self.space, cand)[0], skip_if_exists=False)
+            trial = self.study.ask()
+            arch = suggest(trial, self.space, self.rng)
+            key = self.space.key(arch)
+        self.seen.add(key)
+        self.pending.setdefault(key, []).append(trial)
         return arch
 
     def _values(self, result: Result) -> list[float] | None:
@@ -151,6 +169,7 @@ class OptunaSearcher(Searcher):
         from optuna.trial import TrialState
 
         self.history.append((arch, result))
+        self.seen.add(self.space.key(arch))
         vals = self._values(result) if result.status != FAILED else None
         violation = sum(c.violation(result.metrics) for c in self.constraints)
         if result.status == INFEASIBLE:
