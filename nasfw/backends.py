@@ -7,7 +7,7 @@ import multiprocessing as mp
 import time
 from typing import Any
 
-from nasfw.evaluation import EvaluatorSpec, evaluate, worker_name
+from nasfw.evaluation import EvaluatorSpec, evaluate
 from nasfw.searchers.base import FAILED, Result
 from nasfw.space import Arch
 

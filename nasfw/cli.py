@@ -149,7 +149,6 @@ def cmd_report(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from nasfw.campaign import parse
     from nasfw.results import RunView
     from nasfw.runner import build_space
 

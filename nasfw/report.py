@@ -24,8 +24,8 @@ def plot_best_so_far(view: RunView, path: Path) -> Path:
     if curve:
         xs, ys = zip(*curve)
         ax.step(xs, ys, where="post", color="tab:blue", label=f"best {o.metric}")
-    ok = [(i, e.metrics.get(o.metric)) for i, e in enumerate([e for e in view.evaluations if e.status != "infeasible"], 1)
-          if e.status == "ok" and o.metric in e.metrics]
+    counted = [e for e in view.evaluations if e.status != "infeasible"]
+    ok = [(i, e.metrics[o.metric]) for i, e in enumerate(counted, 1) if e.status == "ok" and o.metric in e.metrics]
     if ok:
         ax.scatter(*zip(*ok), s=6, alpha=0.35, color="gray", label="evaluations")
     ax.set_xlabel("evaluation")

@@ -13,7 +13,8 @@ from nasfw.search_spaces.nasbench201 import arch_to_key, arch_to_str, key_to_arc
 def test_optimum_of_the_shared_table(nb201_table):
     key, acc = NB201Tabular(path=nb201_table).optimum()
     assert key == "333132" and acc == pytest.approx(91.61, abs=0.005)
-    assert arch_to_str(key_to_arch(key)) == "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+    assert arch_to_str(key_to_arch(key)) == ("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+"
+                                            "|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|")
 
 
 def test_packaged_table_equals_the_shared_one(nb201_table):
