@@ -78,7 +78,7 @@ class Campaign:
     def fingerprint(self) -> str:
         """What identifies a campaign for --resume: everything but where and how fast it runs."""
         keep = {k: v for k, v in self.raw.items() if k not in ("out", "workers", "backend", "address", "budget",
-                                                                  "budgets", "description", "evaluation")}
+                                                                  "budgets", "description", "evaluation", "phases")}
         return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def to_yaml(self) -> str:

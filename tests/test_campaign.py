@@ -131,3 +131,15 @@ def test_experiments_run_at_small_budget(path, run_cli, tmp_path):
     assert summary["evaluations"] > 0 and "best" in summary
     assert Path(tmp_path / "run" / "campaign.yaml").exists()
     assert raw.get("plugin")
+
+
+def test_phases_supernet_runs_once_and_finalize_writes_results(tmp_path):
+    run({**BASE, "phases": {"supernet": {"epochs": 2}, "finalize": {"top_k": 3}}}, tmp_path)
+    out = tmp_path / "run"
+    assert (out / "supernet.txt").read_text() == "2"
+    assert len(json.loads((out / "top.json").read_text())) == 3
+    run({**BASE, "budget": 25, "phases": {"supernet": {"epochs": 2}}}, tmp_path, resume=True)
+    assert (out / "supernet.txt").read_text() == "2"  # a resumed run does not train the supernet again
+    assert json.loads((out / "summary.json").read_text())["evaluations"] == 25
+    run({**BASE, "phases": {"supernet": False}}, tmp_path / "off")
+    assert not (tmp_path / "off" / "run" / "supernet.txt").exists()

@@ -22,6 +22,12 @@ class ToyTask:
     def __init__(self, sleep: float = 0.0, fail_op: str = "", nan_op: str = "", hang_op: str = ""):
         self.sleep, self.fail_op, self.nan_op, self.hang_op = sleep, fail_op, nan_op, hang_op
 
+    def train_supernet(self, run_dir, epochs: int = 1):
+        """Stands in for weight-sharing training: leaves a trace in the run folder per call."""
+        f = run_dir / "supernet.txt"
+        n = int(f.read_text()) if f.exists() else 0
+        f.write_text(str(n + epochs))
+
     def evaluate(self, arch):
         time.sleep(self.sleep)
         if arch["op"] == self.fail_op:
@@ -36,6 +42,12 @@ class ToyTask:
 class ToySize:
     name = "toy-size"
     cheap = True
+
+    def train_supernet(self, run_dir, epochs: int = 1):
+        """Stands in for weight-sharing training: leaves a trace in the run folder per call."""
+        f = run_dir / "supernet.txt"
+        n = int(f.read_text()) if f.exists() else 0
+        f.write_text(str(n + epochs))
 
     def evaluate(self, arch):
         return {"size": float(arch["width"] * len(arch["blocks"]))}
