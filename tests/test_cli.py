@@ -22,6 +22,7 @@ def test_search_prints_best(nb_run):
     summary = json.loads((nb_run / "summary.json").read_text())
     assert summary["evaluations"] == 60 and summary["best"]["metrics"]["accuracy"] > 88
     assert (nb_run / "best.json").exists() and (nb_run / "export" / "arch.json").exists()
+    assert (nb_run / "export" / "model.onnx").stat().st_size > 10000
 
 
 def test_show(nb_run, run_cli):

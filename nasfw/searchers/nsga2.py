@@ -81,7 +81,6 @@ class NSGA2(Searcher):
         self.queue: list = []
         self.pending = 0
         self.generation = 0
-        self._rank: dict[int, tuple[int, float]] = {}
 
     def _entry(self, arch: Arch, result: Result):
         if result.status == FAILED:
@@ -93,11 +92,8 @@ class NSGA2(Searcher):
     def _select(self, pool: list) -> list:
         pts, viol = [p[0] for p in pool], [p[1] for p in pool]
         chosen: list[int] = []
-        self._rank = {}
-        for r, front in enumerate(non_dominated_sort(pts, viol)):
+        for front in non_dominated_sort(pts, viol):
             cd = crowding_distance(pts, front)
-            for i in front:
-                self._rank[i] = (r, cd[i])
             if len(chosen) + len(front) <= self.population_size:
                 chosen += front
             else:

@@ -21,7 +21,7 @@ DEFAULT_CAMPAIGN = {
     "budgets": {"small": 50, "medium": 200, "large": 1000},
     "seed": 0,
     "out": "runs/nasbench201",
-    "phases": {"finalize": {"top_k": 5, "export": ["json"]}},
+    "phases": {"finalize": {"top_k": 5, "export": ["json", "onnx"]}},
 }
 
 
