@@ -114,6 +114,51 @@ class Searcher:
         self.n_told = state["n_told"]
 
 
+class GenerationalSearcher(Searcher):
+    """Generation-based ask/tell (OFA evolution, NSGA-II): the children of a generation are handed out one
+    ask at a time; once every one has been told, `_next_generation` turns parents + children into the next
+    parents. Asks beyond a generation (parallel workers) draw extra children from the same parents."""
+
+    _state = ("population", "queue", "pending", "told", "generation")
+
+    def __init__(self, space, objectives=None, constraints=None, seed=0, feasible=None):
+        super().__init__(space, objectives, constraints, seed, feasible)
+        self.population: list = []
+        self.queue: list = []  # children of this generation not yet asked
+        self.pending = 0  # asked, not yet told
+        self.told: list = []  # entries told in this generation
+        self.generation = 0
+
+    def _children(self) -> list[Arch]:
+        raise NotImplementedError
+
+    def _entry(self, arch: Arch, result: Result):
+        """What a told result contributes to selection (None: nothing)."""
+        raise NotImplementedError
+
+    def _next_generation(self, pool: list) -> list:
+        raise NotImplementedError
+
+    def reset_pending(self) -> None:
+        self.pending = 0
+
+    def _ask(self) -> Arch:
+        if not self.queue:
+            self.queue = self._children()
+        self.pending += 1
+        return self.queue.pop()
+
+    def _tell(self, arch: Arch, result: Result) -> None:
+        self.pending = max(0, self.pending - 1)
+        e = self._entry(arch, result)
+        if e is not None:
+            self.told.append(e)
+        if not self.queue and self.pending == 0 and self.told:
+            self.population = self._next_generation(self.population + self.told)
+            self.told = []
+            self.generation += 1
+
+
 def make_searcher(cls: type[Searcher], space: Space, settings: dict[str, Any] | None = None,
                   **common: Any) -> Searcher:
     """Build a searcher, turning an unknown or mistyped setting into an error that names it."""

@@ -12,7 +12,7 @@ from collections import deque
 from typing import Any
 
 from nasfw.errors import ConfigError
-from nasfw.searchers.base import FAILED, INFEASIBLE, Result, Searcher
+from nasfw.searchers.base import FAILED, INFEASIBLE, GenerationalSearcher, Result, Searcher
 from nasfw.space import Arch
 
 
@@ -70,10 +70,9 @@ class RegularizedEvolution(Searcher):
         self.population = deque(state["population"], maxlen=self.population_size)
 
 
-class OFAEvolution(Searcher):
+class OFAEvolution(GenerationalSearcher):
     name = "ofa-evolution"
     needs = ("mutate", "crossover")
-    _state = ("population", "generation", "queue", "pending", "scored")
 
     def __init__(self, space, objectives=None, constraints=None, seed=0, feasible=None, *,
                  population_size: int = 100, parent_ratio: float = 0.25, mutation_ratio: float = 0.5,
@@ -86,12 +85,7 @@ class OFAEvolution(Searcher):
         self.population_size = population_size
         self.n_parents = max(1, int(round(parent_ratio * population_size)))
         self.n_mutants = int(round(mutation_ratio * population_size))
-        self.mutate_prob = mutate_prob
-        self.population: list = []  # (fitness, arch) of the current parents
-        self.generation = 0
-        self.queue: list = []  # children of this generation not yet asked
-        self.pending = 0  # asked, not yet told, in this generation
-        self.scored: list = []  # (fitness, arch) told in this generation
+        self.mutate_prob = mutate_prob  # population: (fitness, arch) of the current parents, best first
 
     def _children(self) -> list[Arch]:
         if not self.population:
@@ -109,24 +103,11 @@ class OFAEvolution(Searcher):
                 kids.append(self.propose(lambda: self.space.crossover(a, b, self.rng)))
         return kids
 
-    def reset_pending(self) -> None:
-        self.pending = 0
+    def _entry(self, arch: Arch, result: Result):
+        return None if result.status in (FAILED, INFEASIBLE) else (self.fitness(result), arch)
 
-    def _ask(self) -> Arch:
-        if not self.queue:
-            self.queue = self._children()
-        self.pending += 1
-        return self.queue.pop()
-
-    def _tell(self, arch: Arch, result: Result) -> None:
-        self.pending = max(0, self.pending - 1)
-        if result.status not in (FAILED, INFEASIBLE):
-            self.scored.append((self.fitness(result), arch))
-        if not self.queue and self.pending == 0 and self.scored:
-            pool = sorted(self.population + self.scored, key=lambda p: p[0], reverse=True)
-            self.population = pool[: self.n_parents]
-            self.scored = []
-            self.generation += 1
+    def _next_generation(self, pool: list) -> list:
+        return sorted(pool, key=lambda p: p[0], reverse=True)[: self.n_parents]
 
     @property
     def best(self) -> tuple[float, Arch] | None:

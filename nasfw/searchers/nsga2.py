@@ -10,7 +10,7 @@ import math
 
 from nasfw.cost import dominates, objective_vector, total_violation
 from nasfw.errors import ConfigError
-from nasfw.searchers.base import FAILED, INFEASIBLE, Result, Searcher
+from nasfw.searchers.base import FAILED, INFEASIBLE, GenerationalSearcher, Result
 from nasfw.space import Arch
 
 
@@ -62,10 +62,9 @@ def crowding_distance(points: list[list[float]], front: list[int]) -> dict[int, 
             dist[order[k]] += (points[order[k + 1]][m] - points[order[k - 1]][m]) / (hi - lo)
     return dist
 
-class NSGA2(Searcher):
+class NSGA2(GenerationalSearcher):
     name = "nsga2"
     needs = ("mutate", "crossover")
-    _state = ("population", "queue", "pending", "offspring", "generation")
 
     def __init__(self, space, objectives=None, constraints=None, seed=0, feasible=None, *,
                  population_size: int = 20, crossover_prob: float = 0.9, mutate_prob: float = 0.1):
@@ -76,11 +75,7 @@ class NSGA2(Searcher):
             if not 0 <= v <= 1:
                 raise ConfigError(f"searcher.settings.{k} = {v!r} must be in [0, 1]")
         self.population_size, self.crossover_prob, self.mutate_prob = population_size, crossover_prob, mutate_prob
-        self.population: list = []  # entries (objective vector, violation, arch)
-        self.offspring: list = []
-        self.queue: list = []
-        self.pending = 0
-        self.generation = 0
+        # population entries: (objective vector, violation, arch)
 
     def _entry(self, arch: Arch, result: Result):
         if result.status == FAILED:
@@ -89,7 +84,7 @@ class NSGA2(Searcher):
                 total_violation(self.constraints, result.metrics) + (1.0 if result.status == INFEASIBLE else 0.0),
                 arch)
 
-    def _select(self, pool: list) -> list:
+    def _next_generation(self, pool: list) -> list:
         pts, viol = [p[0] for p in pool], [p[1] for p in pool]
         chosen: list[int] = []
         for front in non_dominated_sort(pts, viol):
@@ -126,25 +121,6 @@ class NSGA2(Searcher):
                 return self.space.mutate(child, self.rng, self.mutate_prob)
             kids.append(self.propose(make))
         return kids
-
-    def reset_pending(self) -> None:
-        self.pending = 0
-
-    def _ask(self) -> Arch:
-        if not self.queue:
-            self.queue = self._children()
-        self.pending += 1
-        return self.queue.pop()
-
-    def _tell(self, arch: Arch, result: Result) -> None:
-        self.pending = max(0, self.pending - 1)
-        e = self._entry(arch, result)
-        if e is not None:
-            self.offspring.append(e)
-        if not self.queue and self.pending == 0 and self.offspring:
-            self.population = self._select(self.population + self.offspring)
-            self.offspring = []
-            self.generation += 1
 
     def pareto(self) -> list[tuple[list[float], Arch]]:
         pts = [p[0] for p in self.population]
