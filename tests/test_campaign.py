@@ -143,3 +143,10 @@ def test_phases_supernet_runs_once_and_finalize_writes_results(tmp_path):
     assert json.loads((out / "summary.json").read_text())["evaluations"] == 25
     run({**BASE, "phases": {"supernet": False}}, tmp_path / "off")
     assert not (tmp_path / "off" / "run" / "supernet.txt").exists()
+
+
+def test_retries_absorb_transient_failures(tmp_path):
+    s = run({**BASE, "task_options": {"flaky": True}, "evaluation": {"retries": 1}}, tmp_path)
+    assert s["ok"] == 20 and s["failed"] == 0
+    s = run({**BASE, "task_options": {"flaky": True}, "seed": 1}, tmp_path / "noretry")
+    assert s["failed"] == 20

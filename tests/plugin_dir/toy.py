@@ -19,8 +19,10 @@ def toy_space():
 
 
 class ToyTask:
-    def __init__(self, sleep: float = 0.0, fail_op: str = "", nan_op: str = "", hang_op: str = ""):
-        self.sleep, self.fail_op, self.nan_op, self.hang_op = sleep, fail_op, nan_op, hang_op
+    def __init__(self, sleep: float = 0.0, fail_op: str = "", nan_op: str = "", hang_op: str = "",
+                 flaky: bool = False):
+        self.sleep, self.fail_op, self.nan_op, self.hang_op, self.flaky = sleep, fail_op, nan_op, hang_op, flaky
+        self.attempts = {}
 
     def train_supernet(self, run_dir, epochs: int = 1):
         """Stands in for weight-sharing training: leaves a trace in the run folder per call."""
@@ -30,6 +32,10 @@ class ToyTask:
 
     def evaluate(self, arch):
         time.sleep(self.sleep)
+        key = repr(sorted(arch.items()))
+        self.attempts[key] = self.attempts.get(key, 0) + 1
+        if self.flaky and self.attempts[key] == 1:
+            raise ConnectionError("transient failure on the first attempt")
         if arch["op"] == self.fail_op:
             raise RuntimeError("toy evaluation failed on purpose")
         if arch["op"] == self.hang_op:
