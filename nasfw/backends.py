@@ -107,4 +107,4 @@ def make_backend(name: str, spec: EvaluatorSpec, workers: int, timeout_s: float 
 
     if name == "local":
         return LocalBackend(spec, workers, timeout_s)
-    raise ConfigError(f"backend {name!r} is not available in this version; allowed: 'local'")
+    raise ConfigError(f"backend {name!r} has no process pool; allowed here: 'local' ('ray' runs through Ray Tune)")

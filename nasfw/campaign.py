@@ -40,6 +40,7 @@ FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
     "backend": ((str,), f"one of {list(BACKENDS)}"),
     "address": ((str, type(None)), "a Ray address HOST:PORT"),
     "workers": ((int,), "a positive integer"),
+    "resources": ((dict,), "per-trial resources {cpus: N, gpus: N} (backend ray)"),
     "out": ((str,), "a folder path"),
     "phases": ((dict,), "{supernet: true|false|{...}, finalize: {top_k: N, export: [formats]}}"),
     "evaluation": ((dict,), "{timeout_s, retries, max_duplicates, checkpoint_every_s}"),
@@ -70,6 +71,7 @@ class Campaign:
     backend: str = "local"
     address: str | None = None
     workers: int = 1
+    resources: dict = field(default_factory=dict)
     out: str = "runs/campaign"
     phases: dict = field(default_factory=dict)
     evaluation: dict = field(default_factory=dict)
@@ -78,7 +80,8 @@ class Campaign:
     def fingerprint(self) -> str:
         """What identifies a campaign for --resume: everything but where and how fast it runs."""
         keep = {k: v for k, v in self.raw.items() if k not in ("out", "workers", "backend", "address", "budget",
-                                                                  "budgets", "description", "evaluation", "phases")}
+                                                                  "budgets", "description", "evaluation", "phases",
+                                                                  "resources")}
         return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def to_yaml(self) -> str:
@@ -241,6 +244,13 @@ def parse(raw: Any, where: str = "campaign") -> Campaign:
     if workers < 1:
         raise _type_error(f"{where}.workers", workers, "a positive integer")
 
+    res = raw.get("resources") or {}
+    for k, v in res.items():
+        if k not in ("cpus", "gpus"):
+            raise ConfigError(unknown_name(f"{where}.resources field", k, ["cpus", "gpus"]))
+        if not _is(v, (int, float)) or v < 0:
+            raise _type_error(f"{where}.resources.{k}", v, "a non-negative number")
+
     phases = raw.get("phases") or {}
     for k, v in phases.items():
         if k not in PHASE_FIELDS:
@@ -269,6 +279,6 @@ def parse(raw: Any, where: str = "campaign") -> Campaign:
         name=raw.get("name", raw.get("plugin") or "campaign"), description=raw.get("description", ""),
         space_options=dict(raw.get("space_options") or {}), task_options=dict(raw.get("task_options") or {}),
         hardware=hardware, constraints=constraints, searcher_settings=dict(settings), seed=raw.get("seed", 0),
-        backend=backend, address=raw.get("address"), workers=workers,
+        backend=backend, address=raw.get("address"), workers=workers, resources=dict(res),
         out=raw.get("out", f"runs/{raw.get('name', raw.get('plugin') or 'campaign')}"), phases=phases,
         evaluation=evaluation, raw=copy.deepcopy(raw))

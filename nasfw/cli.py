@@ -72,6 +72,17 @@ def cmd_search(args) -> int:
         raw = load_yaml(Path(raw["out"]) / "campaign.yaml")
     campaign = parse(raw)
     if args.dry_run:
+        from nasfw.runner import build
+
+        build(campaign, reg)  # every name and option resolved, as a real run would
+        if campaign.backend == "ray":
+            from nasfw.ray_backend import check_ray, plan
+
+            check_ray(campaign)
+            print(plan(campaign))
+        else:
+            print(f"backend local: {campaign.workers} worker(s); budget {campaign.budget_evaluations} evaluations; "
+                  f"store {campaign.out}/nasfw.sqlite")
         print(campaign.to_yaml())
         return 0
     summary = run_campaign(campaign, reg, resume=args.resume, progress=not args.no_progress,

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from nasfw.backends import make_backend
+from nasfw.driver import SearchDriver
 from nasfw.campaign import Campaign
-from nasfw.cost import scalarize
 from nasfw.errors import StoreError
 from nasfw.evaluation import EvaluatorSpec, Pipeline
 from nasfw.registry import Registry
-from nasfw.searchers.base import FAILED, OK, Result, make_searcher
+from nasfw.searchers.base import Result, make_searcher
 from nasfw.space import Space
 from nasfw.store import Store
 
@@ -56,13 +56,6 @@ def build(campaign: Campaign, registry: Registry) -> Components:
     return Components(space, searcher, task, cheap, expensive)
 
 
-def _progress(total: int | None, initial: int, enabled: bool):
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=initial, disable=not enabled, unit="eval", dynamic_ncols=True,
-                desc="search")
-
-
 def prepare_run_dir(campaign: Campaign, resume: bool) -> Store:
     out = Path(campaign.out)
     store_path = out / Store.FILENAME
@@ -95,8 +88,10 @@ def prepare_run_dir(campaign: Campaign, resume: bool) -> Store:
 def run_campaign(campaign: Campaign, registry: Registry, resume: bool = False, progress: bool = True,
                  plugins_dirs: tuple = ()) -> dict:
     comps = build(campaign, registry)
-    if campaign.backend != "local":
-        make_backend(campaign.backend, None, 1, None)  # fails with a clear error before any work
+    if campaign.backend == "ray":
+        from nasfw.ray_backend import check_ray
+
+        check_ray(campaign)  # resources and address, before any work
     store = prepare_run_dir(campaign, resume)
     try:
         _phase_supernet(campaign, comps, store)
@@ -130,66 +125,36 @@ def _phase_search(campaign: Campaign, comps: Components, store: Store, resume: b
 
     if resume:
         _replay(store, searcher, pipeline)
-    n_done = store.count(OK) + store.count(FAILED)
-    budget = campaign.budget_evaluations
-    wall = campaign.budget_wall_time_s
-    elapsed_before = float(store.get_meta("elapsed_s", 0.0))
-    t0 = time.time()
     spec = EvaluatorSpec(campaign.task, campaign.task_options, tuple(comps.expensive), tuple(plugins_dirs),
                          int(ev.get("retries", 0)))
-    backend = make_backend(campaign.backend, spec, campaign.workers, ev.get("timeout_s"), address=campaign.address)
-    every = float(ev.get("checkpoint_every_s", 30.0))
-    last_ckpt = time.time()
-    best = _best_value(store, campaign)
-    bar = _progress(budget, n_done, progress)
-    exhausted = False
+    driver = SearchDriver(campaign, pipeline, store, progress)
+    try:
+        if campaign.backend == "ray":
+            from nasfw.ray_backend import run_on_ray
+
+            run_on_ray(driver, spec, campaign)
+        else:
+            _run_local(driver, make_backend(campaign.backend, spec, campaign.workers, ev.get("timeout_s")))
+    finally:
+        driver.close()
+    driver.finish()
+
+
+def _run_local(driver: SearchDriver, backend) -> None:
     try:
         while True:
-            out_of_time = wall is not None and elapsed_before + time.time() - t0 >= wall
-            while (not exhausted and not out_of_time and backend.free_slots() > 0
-                   and (budget is None or n_done + len(pipeline.in_flight) < budget)):
-                arch = pipeline.next()
+            while driver.want_more() and backend.free_slots() > 0:
+                arch = driver.next_arch()
                 if arch is None:
-                    exhausted = True
                     break
                 backend.submit(arch)
             if not backend.busy():
                 break
             for arch, result, started, duration, worker in backend.wait():
-                result = pipeline.complete(arch, result)
-                store.add(space.key(arch), arch, result.metrics, result.status, result.error, duration, worker,
-                          started, started + duration)
-                n_done += 1
-                if result.status == OK:
-                    v = scalarize(campaign.objectives, campaign.constraints, result.metrics)
-                    if v > -1e11 and (best is None or v > best):
-                        best = v
-                bar.update(1)
-                if best is not None:
-                    o = campaign.objectives[0]
-                    bar.set_postfix_str(f"best {o.metric}={o.sign * best:.4g}", refresh=False)
-            if time.time() - last_ckpt >= every:
-                store.save_checkpoint(searcher.state_dict(), store.last_id())
-                last_ckpt = time.time()
+                driver.record(arch, result, started, duration, worker)
+            driver.maybe_checkpoint()
     finally:
-        bar.close()
         backend.close()
-        store.set_meta("elapsed_s", elapsed_before + time.time() - t0)
-    store.save_checkpoint(searcher.state_dict(), store.last_id())
-    store.set_meta("search_done", True)
-    if exhausted:
-        store.set_meta("stopped", f"the searcher proposed only already-evaluated or infeasible architectures "
-                                  f"{pipeline.max_duplicates} times in a row")
-
-
-def _best_value(store: Store, campaign: Campaign) -> float | None:
-    best = None
-    for e in store.evaluations():
-        if e.status == OK:
-            v = scalarize(campaign.objectives, campaign.constraints, e.metrics)
-            if v > -1e11 and (best is None or v > best):
-                best = v
-    return best
 
 
 def _replay(store: Store, searcher, pipeline: Pipeline) -> None:

@@ -66,7 +66,7 @@ class Store:
             raise StoreError(f"{str(self.run_dir)!r} is not a nasfw run folder (no {self.FILENAME} inside)")
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, isolation_level=None)
+            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)

@@ -1,0 +1,97 @@
+"""The search driver: the one place that asks, records and checkpoints, whichever backend evaluates.
+
+The local backend pushes candidates to worker processes from a loop; the Ray backend lets Ray Tune pull
+them through a `ray.tune.search.Searcher` adapter. Both call the same `next_arch` / `record`, so the store,
+the progress bar, budgets and checkpoints behave the same and a run's results do not depend on the backend.
+"""
+from __future__ import annotations
+
+import time
+
+from nasfw.campaign import Campaign
+from nasfw.cost import scalarize
+from nasfw.evaluation import Pipeline
+from nasfw.searchers.base import FAILED, OK, Result
+from nasfw.space import Arch
+from nasfw.store import Store
+
+
+def _progress(total: int | None, initial: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, disable=not enabled, unit="eval", dynamic_ncols=True, desc="search")
+
+
+class SearchDriver:
+    def __init__(self, campaign: Campaign, pipeline: Pipeline, store: Store, progress: bool):
+        self.campaign, self.pipeline, self.store = campaign, pipeline, store
+        self.searcher = pipeline.searcher
+        self.n_done = store.count(OK) + store.count(FAILED)
+        self.budget = campaign.budget_evaluations
+        self.wall = campaign.budget_wall_time_s
+        self.elapsed_before = float(store.get_meta("elapsed_s", 0.0))
+        self.t0 = time.time()
+        self.every = float(campaign.evaluation.get("checkpoint_every_s", 30.0))
+        self.last_ckpt = time.time()
+        self.exhausted = False
+        self.best = self._best_stored()
+        self.bar = _progress(self.budget, self.n_done, progress)
+        self._show_best()
+
+    def _best_stored(self) -> float | None:
+        best = None
+        for e in self.store.evaluations():
+            if e.status == OK:
+                best = self._better(best, e.metrics)
+        return best
+
+    def _better(self, best: float | None, metrics: dict) -> float | None:
+        v = scalarize(self.campaign.objectives, self.campaign.constraints, metrics)
+        return v if v > -1e11 and (best is None or v > best) else best
+
+    def _show_best(self) -> None:
+        if self.best is not None:
+            o = self.campaign.objectives[0]
+            self.bar.set_postfix_str(f"best {o.metric}={o.sign * self.best:.4g}", refresh=False)
+
+    def out_of_time(self) -> bool:
+        return self.wall is not None and self.elapsed_before + time.time() - self.t0 >= self.wall
+
+    def want_more(self) -> bool:
+        """Whether another evaluation may start (in-flight ones count against the budget)."""
+        if self.exhausted or self.out_of_time():
+            return False
+        return self.budget is None or self.n_done + len(self.pipeline.in_flight) < self.budget
+
+    def next_arch(self) -> Arch | None:
+        arch = self.pipeline.next()
+        if arch is None:
+            self.exhausted = True
+        return arch
+
+    def record(self, arch: Arch, result: Result, started: float, duration: float, worker: str) -> None:
+        result = self.pipeline.complete(arch, result)
+        self.store.add(self.pipeline.space.key(arch), arch, result.metrics, result.status, result.error, duration,
+                       worker, started, started + duration)
+        self.n_done += 1
+        if result.status == OK:
+            self.best = self._better(self.best, result.metrics)
+        self.bar.update(1)
+        self._show_best()
+        self.maybe_checkpoint()
+
+    def maybe_checkpoint(self, force: bool = False) -> None:
+        if force or time.time() - self.last_ckpt >= self.every:
+            self.store.save_checkpoint(self.searcher.state_dict(), self.store.last_id())
+            self.last_ckpt = time.time()
+
+    def close(self) -> None:
+        self.bar.close()
+        self.store.set_meta("elapsed_s", self.elapsed_before + time.time() - self.t0)
+
+    def finish(self) -> None:
+        self.maybe_checkpoint(force=True)
+        self.store.set_meta("search_done", True)
+        if self.exhausted:
+            self.store.set_meta("stopped", "the searcher proposed only already-evaluated or infeasible architectures "
+                                           f"{self.pipeline.max_duplicates} times in a row")

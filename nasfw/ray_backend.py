@@ -1,0 +1,156 @@
+"""Running evaluations as Ray Tune trials, on a local Ray instance or an existing cluster.
+
+nasfw's searcher stays on the driver and drives Tune through a `ray.tune.search.Searcher` adapter: Tune
+pulls a candidate with `suggest`, runs it as a trial wherever the cluster has room, and hands the result to
+`on_trial_complete`, which records it through the same `SearchDriver` as the local backend. The evaluator
+recipe is put in the object store once (`tune.with_parameters`), not shipped with every trial.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from nasfw.campaign import Campaign
+from nasfw.driver import SearchDriver
+from nasfw.errors import ConfigError
+from nasfw.evaluation import EvaluatorSpec, evaluate
+from nasfw.searchers.base import FAILED, Result
+
+CONNECT_TIMEOUT_S = 3.0
+
+
+def _ray():
+    try:
+        import ray
+        from ray import tune
+    except ImportError:
+        raise ConfigError("backend 'ray' needs Ray Tune: pip install 'nasfw[ray]'") from None
+    return ray, tune
+
+
+def resources(campaign: Campaign) -> dict[str, float]:
+    r = campaign.resources
+    return {"cpu": float(r.get("cpus", 1)), "gpu": float(r.get("gpus", 0))}
+
+
+def check_ray(campaign: Campaign) -> None:
+    """Fail in seconds, before any work, on what would otherwise fail deep inside Ray or hang."""
+    _ray()
+    res = resources(campaign)
+    if campaign.address:
+        host, _, port = campaign.address.rpartition(":")
+        if not host or not port.isdigit():
+            raise ConfigError(f"campaign.address = {campaign.address!r} is not allowed; allowed: HOST:PORT")
+        try:
+            with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S):
+                pass
+        except OSError as e:
+            raise ConfigError(f"cannot reach the Ray cluster at {campaign.address} within {CONNECT_TIMEOUT_S:g} s "
+                              f"({e.strerror or e}); is `ray start --head` running there?") from None
+    else:
+        cpus = os.cpu_count() or 1
+        if res["cpu"] > cpus:
+            raise ConfigError(f"campaign.resources.cpus = {res['cpu']:g} per trial is more than this machine's "
+                              f"{cpus} CPUs; allowed: at most {cpus} without --address")
+        if res["gpu"] > 0 and not _local_gpus():
+            raise ConfigError(f"campaign.resources.gpus = {res['gpu']:g} but this machine has no GPU; "
+                              "allowed: 0 without --address")
+
+
+def _local_gpus() -> int:
+    try:
+        import torch
+
+        return torch.cuda.device_count()
+    except ImportError:
+        return 0
+
+
+def plan(campaign: Campaign) -> str:
+    res = resources(campaign)
+    where = f"the Ray cluster at {campaign.address}" if campaign.address else "a local Ray instance (127.0.0.1)"
+    return (f"backend ray: {where}; up to {campaign.workers} concurrent trials, each {res['cpu']:g} CPU / "
+            f"{res['gpu']:g} GPU; budget {campaign.budget_evaluations} evaluations; store {campaign.out}/nasfw.sqlite")
+
+
+def _trial(config: dict, spec: EvaluatorSpec, metric: str) -> dict:
+    """One Tune trial: the same evaluation the local backend runs, results flattened for Tune."""
+    result, started, duration, worker = evaluate(spec, config["arch"])
+    return {"nasfw_status": result.status, "nasfw_metrics": json.dumps(result.metrics),
+            "nasfw_error": result.error or "", "nasfw_started": started, "nasfw_duration": duration,
+            "nasfw_worker": worker, "nasfw_score": float(result.metrics.get(metric, 0.0))}
+
+
+def make_adapter(driver: SearchDriver):
+    from ray.tune.search import Searcher as TuneSearcher
+
+    class NasfwTuneSearcher(TuneSearcher):
+        """nasfw's pipeline + searcher as a Ray Tune search algorithm."""
+
+        def __init__(self):
+            super().__init__(metric="nasfw_score", mode="max")
+            self.live: dict[str, tuple[Any, float]] = {}
+
+        def suggest(self, trial_id: str):
+            if not driver.want_more():
+                done = driver.exhausted or driver.out_of_time() or (
+                    driver.budget is not None and driver.n_done >= driver.budget)
+                return TuneSearcher.FINISHED if done and not self.live else None
+            arch = driver.next_arch()
+            if arch is None:
+                return TuneSearcher.FINISHED if not self.live else None
+            self.live[trial_id] = (arch, time.time())
+            return {"arch": arch}
+
+        def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+            if trial_id not in self.live:
+                return
+            arch, started = self.live.pop(trial_id)
+            if error or not result or "nasfw_status" not in result:
+                driver.record(arch, Result(FAILED, {}, "ray trial failed (worker lost or trial errored)"),
+                              started, time.time() - started, "ray")
+                return
+            res = Result(result["nasfw_status"], json.loads(result["nasfw_metrics"]), result["nasfw_error"] or None)
+            driver.record(arch, res, result["nasfw_started"], result["nasfw_duration"], result["nasfw_worker"])
+
+        def save(self, checkpoint_path: str) -> None:
+            with open(checkpoint_path, "wb") as f:
+                pickle.dump(driver.searcher.state_dict(), f)
+
+        def restore(self, checkpoint_path: str) -> None:
+            with open(checkpoint_path, "rb") as f:
+                driver.searcher.load_state_dict(pickle.load(f))
+
+    return NasfwTuneSearcher()
+
+
+def run_on_ray(driver: SearchDriver, spec: EvaluatorSpec, campaign: Campaign) -> None:
+    ray, tune = _ray()
+    started_here = False
+    if not ray.is_initialized():
+        kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+        if campaign.address:
+            ray.init(address=campaign.address, **kw)
+        else:
+            ray.init(num_cpus=max(campaign.workers * resources(campaign)["cpu"], 1), _node_ip_address="127.0.0.1",
+                     **kw)
+        started_here = True
+    try:
+        trainable = tune.with_resources(
+            tune.with_parameters(_trial, spec=spec, metric=campaign.objectives[0].metric), resources(campaign))
+        retries = int(campaign.evaluation.get("retries", 0))
+        tuner = tune.Tuner(
+            trainable,
+            tune_config=tune.TuneConfig(search_alg=make_adapter(driver), num_samples=-1,
+                                        max_concurrent_trials=campaign.workers),
+            run_config=tune.RunConfig(storage_path=str(Path(campaign.out).resolve() / "ray"), name="tune",
+                                      verbose=0, failure_config=tune.FailureConfig(max_failures=retries)))
+        tuner.fit()
+    finally:
+        if started_here:
+            ray.shutdown()
