@@ -312,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     except NasfwError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `nasfw show RUN | head`
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("interrupted: finished evaluations are in the store; continue with --resume", file=sys.stderr)
         return 130

@@ -25,6 +25,9 @@ CONNECT_TIMEOUT_S = 3.0
 
 
 def _ray():
+    # nasfw shows its own progress bar: Tune's tables stay quiet
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     try:
         import ray
         from ray import tune
@@ -86,22 +89,37 @@ def _trial(config: dict, spec: EvaluatorSpec, metric: str) -> dict:
             "nasfw_worker": worker, "nasfw_score": float(result.metrics.get(metric, 0.0))}
 
 
-def make_adapter(driver: SearchDriver):
+_ADAPTER: type | None = None
+
+
+def adapter_class() -> type:
+    """Defined on first use so that importing nasfw never imports Ray."""
+    global _ADAPTER
+    if _ADAPTER is not None:
+        return _ADAPTER
     from ray.tune.search import Searcher as TuneSearcher
 
     class NasfwTuneSearcher(TuneSearcher):
-        """nasfw's pipeline + searcher as a Ray Tune search algorithm."""
+        """nasfw's pipeline + searcher as a Ray Tune search algorithm. Tune pickles its search algorithm
+        for its own experiment state; the driver (store, searcher) stays out of that pickle: nasfw resumes
+        from its store, not from Tune's files."""
 
-        def __init__(self):
+        def __init__(self, driver: SearchDriver):
             super().__init__(metric="nasfw_score", mode="max")
+            self.driver = driver
             self.live: dict[str, tuple[Any, float]] = {}
 
+        def __getstate__(self) -> dict:
+            state = dict(self.__dict__)
+            state["driver"] = None
+            return state
+
         def suggest(self, trial_id: str):
-            if not driver.want_more():
-                done = driver.exhausted or driver.out_of_time() or (
-                    driver.budget is not None and driver.n_done >= driver.budget)
+            d = self.driver
+            if not d.want_more():
+                done = d.exhausted or d.out_of_time() or (d.budget is not None and d.n_done >= d.budget)
                 return TuneSearcher.FINISHED if done and not self.live else None
-            arch = driver.next_arch()
+            arch = d.next_arch()
             if arch is None:
                 return TuneSearcher.FINISHED if not self.live else None
             self.live[trial_id] = (arch, time.time())
@@ -112,21 +130,22 @@ def make_adapter(driver: SearchDriver):
                 return
             arch, started = self.live.pop(trial_id)
             if error or not result or "nasfw_status" not in result:
-                driver.record(arch, Result(FAILED, {}, "ray trial failed (worker lost or trial errored)"),
-                              started, time.time() - started, "ray")
+                self.driver.record(arch, Result(FAILED, {}, "ray trial failed (worker lost or trial errored)"),
+                                   started, time.time() - started, "ray")
                 return
             res = Result(result["nasfw_status"], json.loads(result["nasfw_metrics"]), result["nasfw_error"] or None)
-            driver.record(arch, res, result["nasfw_started"], result["nasfw_duration"], result["nasfw_worker"])
+            self.driver.record(arch, res, result["nasfw_started"], result["nasfw_duration"], result["nasfw_worker"])
 
         def save(self, checkpoint_path: str) -> None:
             with open(checkpoint_path, "wb") as f:
-                pickle.dump(driver.searcher.state_dict(), f)
+                pickle.dump(self.driver.searcher.state_dict(), f)
 
         def restore(self, checkpoint_path: str) -> None:
             with open(checkpoint_path, "rb") as f:
-                driver.searcher.load_state_dict(pickle.load(f))
+                self.driver.searcher.load_state_dict(pickle.load(f))
 
-    return NasfwTuneSearcher()
+    _ADAPTER = NasfwTuneSearcher
+    return _ADAPTER
 
 
 def run_on_ray(driver: SearchDriver, spec: EvaluatorSpec, campaign: Campaign) -> None:
@@ -146,7 +165,7 @@ def run_on_ray(driver: SearchDriver, spec: EvaluatorSpec, campaign: Campaign) ->
         retries = int(campaign.evaluation.get("retries", 0))
         tuner = tune.Tuner(
             trainable,
-            tune_config=tune.TuneConfig(search_alg=make_adapter(driver), num_samples=-1,
+            tune_config=tune.TuneConfig(search_alg=adapter_class()(driver), num_samples=-1,
                                         max_concurrent_trials=campaign.workers),
             run_config=tune.RunConfig(storage_path=str(Path(campaign.out).resolve() / "ray"), name="tune",
                                       verbose=0, failure_config=tune.FailureConfig(max_failures=retries)))
