@@ -41,8 +41,21 @@ def resources(campaign: Campaign) -> dict[str, float]:
     return {"cpu": float(r.get("cpus", 1)), "gpu": float(r.get("gpus", 0))}
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+INIT_TIMEOUT_S = 60.0
+
+
+def keep_loopback(campaign: Campaign) -> None:
+    """Ray swaps 127.0.0.1 for the machine's outward address (and listens on every interface) unless told
+    not to; a local instance or a cluster on loopback must stay on loopback."""
+    host = (campaign.address or "127.0.0.1").rpartition(":")[0] or "127.0.0.1"
+    if host.strip("[]") in LOOPBACK:
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+
+
 def check_ray(campaign: Campaign) -> None:
     """Fail in seconds, before any work, on what would otherwise fail deep inside Ray or hang."""
+    keep_loopback(campaign)
     _ray()
     res = resources(campaign)
     if campaign.address:
@@ -148,16 +161,40 @@ def adapter_class() -> type:
     return _ADAPTER
 
 
+def _init(ray, campaign: Campaign) -> None:
+    """ray.init, bounded: a cluster that accepts the connection but never answers (another Ray version,
+    a token mismatch) must not hang the campaign."""
+    import threading
+
+    kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+    if campaign.address:
+        kw["address"] = campaign.address
+    else:
+        kw.update(num_cpus=max(int(campaign.workers * resources(campaign)["cpu"]), 1), _node_ip_address="127.0.0.1")
+    error: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            ray.init(**kw)
+        except BaseException as e:  # reported below, in the driver's thread
+            error.append(e)
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    t.join(INIT_TIMEOUT_S)
+    where = campaign.address or "a local instance"
+    if t.is_alive():
+        raise ConfigError(f"Ray did not connect to {where} within {INIT_TIMEOUT_S:g} s (check the Ray version and, "
+                          "with token authentication, that this machine has the cluster's token)")
+    if error:
+        raise ConfigError(f"Ray could not start or join {where}: {type(error[0]).__name__}: {error[0]}") from None
+
+
 def run_on_ray(driver: SearchDriver, spec: EvaluatorSpec, campaign: Campaign) -> None:
+    keep_loopback(campaign)
     ray, tune = _ray()
     started_here = False
     if not ray.is_initialized():
-        kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
-        if campaign.address:
-            ray.init(address=campaign.address, **kw)
-        else:
-            ray.init(num_cpus=max(campaign.workers * resources(campaign)["cpu"], 1), _node_ip_address="127.0.0.1",
-                     **kw)
+        _init(ray, campaign)
         started_here = True
     try:
         trainable = tune.with_resources(

@@ -54,3 +54,67 @@ def test_dry_run_prints_the_plan_and_checks_resources(run_cli, tmp_path):
     cfg.write_text("backend: ray\nresources: {gpu: 1}\n")
     p = run_cli("search", "--plugin", "nasbench201", "--config", cfg, "--dry-run")
     assert p.returncode == 2 and "unknown campaign.resources field 'gpu'; did you mean 'gpus'" in p.stderr
+
+
+def _ray_bin():
+    import shutil
+    import sys
+    from pathlib import Path
+
+    return str(Path(sys.executable).parent / "ray") if (Path(sys.executable).parent / "ray").exists() else shutil.which("ray")
+
+
+@pytest.fixture
+def ray_cluster(tmp_path):
+    """A real two-node Ray cluster on 127.0.0.1 (`ray start --head` plus a second node), started with
+    --block in their own process groups and stopped by killing those groups, so no other Ray on the machine
+    is touched."""
+    import os
+    import signal
+    import socket
+    import subprocess
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+    common = ["--node-ip-address=127.0.0.1", "--block", "--disable-usage-stats"]
+    procs = [subprocess.Popen([_ray_bin(), "start", "--head", f"--port={port}", "--num-cpus=1",
+                               "--include-dashboard=false", *common], env=env, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.5)
+    time.sleep(3)
+    procs.append(subprocess.Popen([_ray_bin(), "start", f"--address=127.0.0.1:{port}", "--num-cpus=1", *common],
+                                  env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL))
+    time.sleep(5)
+    try:
+        yield f"127.0.0.1:{port}", env
+    finally:
+        for p in reversed(procs):
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_campaign_on_an_existing_two_node_cluster(ray_cluster, run_cli, tmp_path):
+    address, env = ray_cluster
+    p = run_cli("search", "--plugin", "nasbench201", "--budget", "8", "--workers", "2", "--backend", "ray",
+                "--address", address, "--out", tmp_path / "run", "--no-progress", env={"RAY_AUTH_MODE": "disabled"},
+                timeout=600)
+    assert p.returncode == 0, p.stderr
+    r = rows(tmp_path / "run")
+    assert len(r) == 8 and {s for _, _, s in r} == {"ok"}
