@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from nasfw.evaluation import EvaluatorSpec, evaluate
-from nasfw.searchers.base import FAILED, Result
+from nasfw.searchers.base import FAILED, LOST, Result
 from nasfw.space import Arch
 
 Done = tuple[Arch, Result, float, float, str]  # arch, result, started, duration, worker
@@ -67,7 +67,7 @@ class LocalBackend:
                 result, st, duration, worker = fut.result()
                 out.append((arch, result, st, duration, worker))
             except Exception as e:  # a worker process that died (killed, out of memory)
-                out.append((arch, Result(FAILED, {}, f"worker died: {type(e).__name__}: {e}"), started,
+                out.append((arch, Result(LOST, {}, f"worker died: {type(e).__name__}: {e}"), started,
                             time.time() - started, "lost"))
                 self._restart()
         if self.timeout_s:

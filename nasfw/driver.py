@@ -11,7 +11,7 @@ import time
 from nasfw.campaign import Campaign
 from nasfw.cost import scalarize
 from nasfw.evaluation import Pipeline
-from nasfw.searchers.base import FAILED, OK, Result
+from nasfw.searchers.base import FAILED, LOST, OK, Result
 from nasfw.space import Arch
 from nasfw.store import Store
 
@@ -73,6 +73,8 @@ class SearchDriver:
         result = self.pipeline.complete(arch, result)
         self.store.add(self.pipeline.space.key(arch), arch, result.metrics, result.status, result.error, duration,
                        worker, started, started + duration)
+        if result.status == LOST:
+            return  # recorded; the budget is for evaluations that ran
         self.n_done += 1
         if result.status == OK:
             self.best = self._better(self.best, result.metrics)

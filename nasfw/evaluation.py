@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nasfw.cost import Constraint, total_violation
-from nasfw.searchers.base import FAILED, INFEASIBLE, OK, Result, Searcher
+from nasfw.searchers.base import FAILED, INFEASIBLE, LOST, OK, Result, Searcher
 from nasfw.space import Arch, Space
 
 
@@ -163,7 +163,11 @@ class Pipeline:
         key = self.space.key(arch)
         if self.cheap_models and result.status == OK:
             result = Result(result.status, {**self.cheap_metrics(arch), **result.metrics}, result.error)
-        self.cache[key] = result
+        told = result
+        if result.status == LOST:  # not the architecture's fault: not cached, so it may be proposed again
+            told = Result(FAILED, {}, result.error)
+        else:
+            self.cache[key] = result
         for _ in range(self.in_flight.pop(key, 1)):
-            self.searcher.tell(arch, result)
+            self.searcher.tell(arch, told)
         return result

@@ -19,7 +19,7 @@ from nasfw.campaign import Campaign
 from nasfw.driver import SearchDriver
 from nasfw.errors import ConfigError
 from nasfw.evaluation import EvaluatorSpec, evaluate
-from nasfw.searchers.base import FAILED, Result
+from nasfw.searchers.base import LOST, Result
 
 CONNECT_TIMEOUT_S = 3.0
 
@@ -143,7 +143,7 @@ def adapter_class() -> type:
                 return
             arch, started = self.live.pop(trial_id)
             if error or not result or "nasfw_status" not in result:
-                self.driver.record(arch, Result(FAILED, {}, "ray trial failed (worker lost or trial errored)"),
+                self.driver.record(arch, Result(LOST, {}, "ray trial failed (worker or node lost)"),
                                    started, time.time() - started, "ray")
                 return
             res = Result(result["nasfw_status"], json.loads(result["nasfw_metrics"]), result["nasfw_error"] or None)

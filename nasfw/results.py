@@ -53,7 +53,7 @@ class RunView:
         o = self.campaign.objectives[0]
         best, out, n = None, [], 0
         for e in self.evaluations:
-            if e.status == "infeasible":
+            if e.status in ("infeasible", "lost"):
                 continue
             n += 1
             if e.status == "ok" and self.feasible(e) and o.metric in e.metrics:
@@ -72,6 +72,7 @@ class RunView:
         return {"campaign": self.campaign.name, "plugin": self.campaign.plugin, "searcher": self.campaign.searcher,
                 "evaluations": counts.get("ok", 0) + counts.get("failed", 0), "ok": counts.get("ok", 0),
                 "failed": counts.get("failed", 0), "infeasible": counts.get("infeasible", 0),
+                "lost": counts.get("lost", 0),
                 "budget": self.campaign.budget_evaluations, "elapsed_s": round(elapsed, 3),
                 "objectives": [o.to_dict() for o in self.campaign.objectives],
                 "constraints": [c.to_dict() for c in self.campaign.constraints]}

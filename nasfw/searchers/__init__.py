@@ -1,5 +1,5 @@
 """Ask/tell searchers. Public names are re-exported here; each lives in its own module."""
-from nasfw.searchers.base import FAILED, INFEASIBLE, OK, Result, Searcher, make_searcher
+from nasfw.searchers.base import FAILED, INFEASIBLE, LOST, OK, Result, Searcher, make_searcher
 from nasfw.searchers.bayes import OptunaSearcher
 from nasfw.searchers.evolution import OFAEvolution, RegularizedEvolution
 from nasfw.searchers.nsga2 import NSGA2
@@ -8,5 +8,5 @@ from nasfw.searchers.rl import PPO, Reinforce
 
 BUILTIN = (RandomSearch, RegularizedEvolution, OFAEvolution, NSGA2, Reinforce, PPO, OptunaSearcher)
 
-__all__ = ["FAILED", "INFEASIBLE", "OK", "Result", "Searcher", "make_searcher", "OptunaSearcher",
+__all__ = ["FAILED", "INFEASIBLE", "LOST", "OK", "Result", "Searcher", "make_searcher", "OptunaSearcher",
            "OFAEvolution", "RegularizedEvolution", "NSGA2", "RandomSearch", "PPO", "Reinforce", "BUILTIN"]

@@ -19,6 +19,7 @@ from nasfw.errors import ConfigError, SpaceError
 from nasfw.space import Arch, Space
 
 OK, FAILED, INFEASIBLE = "ok", "failed", "infeasible"
+LOST = "lost"  # the infrastructure failed (a worker process or node died): recorded, not counted, may be retried
 
 
 @dataclass
