@@ -61,6 +61,7 @@ class LocalBackend:
         timeout = poll_s if self.timeout_s else None
         done, _ = cf.wait(list(self.running), timeout=timeout, return_when=cf.FIRST_COMPLETED)
         out: list[Done] = []
+        broken = False
         for fut in done:
             arch, started = self.running.pop(fut)
             try:
@@ -69,7 +70,9 @@ class LocalBackend:
             except Exception as e:  # a worker process that died (killed, out of memory)
                 out.append((arch, Result(LOST, {}, f"worker died: {type(e).__name__}: {e}"), started,
                             time.time() - started, "lost"))
-                self._restart()
+                broken = True
+        if broken:
+            self._restart()
         if self.timeout_s:
             now = time.time()
             late = [f for f, (_, st) in self.running.items() if now - st > self.timeout_s]

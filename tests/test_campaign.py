@@ -150,3 +150,13 @@ def test_retries_absorb_transient_failures(tmp_path):
     assert s["ok"] == 20 and s["failed"] == 0
     s = run({**BASE, "task_options": {"flaky": True}, "seed": 1}, tmp_path / "noretry")
     assert s["failed"] == 20
+
+
+def test_dead_worker_processes_do_not_stop_the_campaign(tmp_path):
+    from nasfw.results import RunView
+
+    s = run({**BASE, "workers": 2, "budget": 15, "searcher": "random", "task_options": {"die_op": "c"}}, tmp_path)
+    view = RunView.open(tmp_path / "run")
+    assert s["evaluations"] == 15 and s["ok"] == 15  # lost ones are recorded, not counted
+    lost = [e for e in view.evaluations if e.status == "lost"]
+    assert lost and all("worker died" in e.error for e in lost)

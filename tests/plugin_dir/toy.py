@@ -20,9 +20,10 @@ def toy_space():
 
 class ToyTask:
     def __init__(self, sleep: float = 0.0, fail_op: str = "", nan_op: str = "", hang_op: str = "",
-                 flaky: bool = False):
+                 flaky: bool = False, die_op: str = ""):
         self.sleep, self.fail_op, self.nan_op, self.hang_op, self.flaky = sleep, fail_op, nan_op, hang_op, flaky
         self.attempts = {}
+        self.die_op = die_op
 
     def train_supernet(self, run_dir, epochs: int = 1):
         """Stands in for weight-sharing training: leaves a trace in the run folder per call."""
@@ -38,6 +39,10 @@ class ToyTask:
             raise ConnectionError("transient failure on the first attempt")
         if arch["op"] == self.fail_op:
             raise RuntimeError("toy evaluation failed on purpose")
+        if arch["op"] == self.die_op:
+            import os
+
+            os._exit(3)  # the worker process dies, as under the OOM killer
         if arch["op"] == self.hang_op:
             time.sleep(3600)
         score = arch["width"] / 64 + sum(b["k"] * b["e"] for b in arch["blocks"]) / 60 - abs(math.log10(arch["lr"]) + 2)
