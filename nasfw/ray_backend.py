@@ -167,10 +167,14 @@ def _init(ray, campaign: Campaign) -> None:
     import threading
 
     kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
-    if campaign.address:
-        kw["address"] = campaign.address
-    else:
-        kw.update(num_cpus=max(int(campaign.workers * resources(campaign)["cpu"]), 1), _node_ip_address="127.0.0.1")
+    if not campaign.address:  # a fresh local instance, never whatever cluster happens to run on this machine
+        try:
+            ray.init(address="local", num_cpus=max(int(campaign.workers * resources(campaign)["cpu"]), 1),
+                     _node_ip_address="127.0.0.1", **kw)
+        except Exception as e:
+            raise ConfigError(f"Ray could not start a local instance: {type(e).__name__}: {e}") from None
+        return
+    kw["address"] = campaign.address
     error: list[BaseException] = []
 
     def target() -> None:
@@ -181,7 +185,7 @@ def _init(ray, campaign: Campaign) -> None:
     t = threading.Thread(target=target, daemon=True)
     t.start()
     t.join(INIT_TIMEOUT_S)
-    where = campaign.address or "a local instance"
+    where = campaign.address
     if t.is_alive():
         raise ConfigError(f"Ray did not connect to {where} within {INIT_TIMEOUT_S:g} s (check the Ray version and, "
                           "with token authentication, that this machine has the cluster's token)")

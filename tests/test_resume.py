@@ -57,3 +57,31 @@ def test_resume_without_a_run_is_a_clean_error(run_cli, tmp_path):
     p = run_cli("search", "--plugins-dir", PLUGIN_DIR, "--plugin", "toy", "--out", tmp_path / "none", "--resume")
     assert p.returncode == 2
     assert p.stderr.startswith("error: --resume:") and p.stderr.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_on_ray(tmp_path, run_cli):
+    pytest.importorskip("ray")
+    out = tmp_path / "run"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("evaluation: {checkpoint_every_s: 0.5}\ntask_options: {sleep: 0.3}\nbackend: ray\nworkers: 2\n")
+    args = ["search", "--config", str(cfg), "--plugins-dir", str(PLUGIN_DIR), "--plugin", "toy", "--budget", "20",
+            "--out", str(out), "--no-progress"]
+    proc = subprocess.Popen([sys.executable, "-m", "nasfw.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=tmp_path, start_new_session=True)
+    db = out / "nasfw.sqlite"
+    deadline = time.time() + 300
+    while _count(db) < 6 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray instance it started
+    proc.wait()
+    with sqlite3.connect(db) as c:
+        before = c.execute("SELECT id, arch, metrics FROM evaluations ORDER BY id").fetchall()
+    assert 6 <= len(before) < 20
+    p = run_cli(*args[:-1], "--no-progress", "--resume", timeout=600)
+    assert p.returncode == 0, p.stderr
+    with sqlite3.connect(db) as c:
+        after = c.execute("SELECT id, arch, metrics FROM evaluations ORDER BY id").fetchall()
+        ok = c.execute("SELECT COUNT(*) FROM evaluations WHERE status IN ('ok', 'failed')").fetchone()[0]
+    assert after[: len(before)] == before and ok == 20
