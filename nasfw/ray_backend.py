@@ -207,7 +207,7 @@ def run_on_ray(driver: SearchDriver, spec: EvaluatorSpec, campaign: Campaign) ->
         tuner = tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(search_alg=adapter_class()(driver), num_samples=-1,
-                                        max_concurrent_trials=campaign.workers),
+                                        max_concurrent_trials=campaign.workers, reuse_actors=True),
             run_config=tune.RunConfig(storage_path=str(Path(campaign.out).resolve() / "ray"), name="tune",
                                       verbose=0, failure_config=tune.FailureConfig(max_failures=retries)))
         tuner.fit()
