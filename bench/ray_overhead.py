@@ -53,8 +53,8 @@ def main() -> None:
         start[key] = max(t_short - zero[key] * short / 1e3, 0.0)
     lines.append(f"| zero-cost objective, ms per evaluation (marginal) | {zero[('local', 1)]:.2f} | "
                  f"{zero[('local', 2)]:.2f} | {zero[('ray', 1)]:.1f} | {zero[('ray', 2)]:.1f} |")
-    lines.append(f"| start-up, s | {start[('local', 1)]:.2f} | {start[('local', 2)]:.2f} | {start[('ray', 1)]:.1f} | "
-                 f"{start[('ray', 2)]:.1f} |")
+    lines.append(f"| start-up, s | {start[('local', 1)]:.2f} | {start[('local', 2)]:.2f} | "
+                 f"{start[('ray', 1)]:.1f} | {start[('ray', 2)]:.1f} |")
     # throughput once running: the start-up measured above is taken out
     thr = {key: a.n / max(run(*key, a.n, a.spin, folder) - start[key], 1e-9) for key in zero}
     lines.append(f"| {a.spin:g} s CPU-bound objective, evaluations per s (after start-up) | {thr[('local', 1)]:.2f} | "

@@ -95,7 +95,7 @@ def ray_cluster(tmp_path):
                                   stderr=subprocess.DEVNULL))
     time.sleep(5)
     try:
-        yield f"127.0.0.1:{port}", env
+        yield f"127.0.0.1:{port}", env, procs
     finally:
         for p in reversed(procs):
             try:
@@ -111,10 +111,44 @@ def ray_cluster(tmp_path):
 
 @pytest.mark.slow
 def test_campaign_on_an_existing_two_node_cluster(ray_cluster, run_cli, tmp_path):
-    address, env = ray_cluster
+    address, env, _ = ray_cluster
     p = run_cli("search", "--plugin", "nasbench201", "--budget", "8", "--workers", "2", "--backend", "ray",
                 "--address", address, "--out", tmp_path / "run", "--no-progress", env={"RAY_AUTH_MODE": "disabled"},
                 timeout=600)
     assert p.returncode == 0, p.stderr
     r = rows(tmp_path / "run")
     assert len(r) == 8 and {s for _, _, s in r} == {"ok"}
+
+
+@pytest.mark.slow
+def test_worker_node_killed_mid_campaign(ray_cluster, tmp_path):
+    """The second node dies while trials run on it: those trials are recorded as lost (or retried by Tune),
+    and the campaign still completes with the requested number of evaluations."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import PLUGIN_DIR
+
+    address, env, procs = ray_cluster
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "nasfw.cli", "search", "--plugins-dir", str(PLUGIN_DIR), "--plugin", "toy",
+           "--searcher", "random", "--budget", "12", "--workers", "2", "--backend", "ray", "--address", address,
+           "--out", str(out), "--no-progress"]
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("task_options: {sleep: 1.0}\nevaluation: {retries: 1}\n")
+    proc = subprocess.Popen(cmd + ["--config", str(cfg)], env={**os.environ, "RAY_AUTH_MODE": "disabled"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    db = out / "nasfw.sqlite"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if db.exists() and len(rows(out)) >= 3:
+            break
+        time.sleep(0.3)
+    os.killpg(procs[1].pid, signal.SIGKILL)  # the worker node and everything it runs
+    stdout, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, stderr[-3000:]
+    r = rows(out)
+    assert sum(s == "ok" for _, _, s in r) == 12
+    assert {s for _, _, s in r} <= {"ok", "lost"}
