@@ -26,9 +26,15 @@ class EvaluatorSpec:
     hardware: tuple  # ((name, options), ...) of the cost models that are not cheap
     plugins_dirs: tuple = ()
     retries: int = 0
+    # state shared by every evaluation (a trained supernet's weights): a file in the run folder for local
+    # workers, an object-store reference on Ray; loaded once per worker process, never sent per evaluation
+    shared_path: str | None = None
+    shared_ref: Any = None
 
     def key(self) -> str:
-        return repr((self.task, sorted(self.task_options.items()), self.hardware, self.plugins_dirs))
+        ref = None if self.shared_ref is None else self.shared_ref.hex()
+        return repr((self.task, sorted(self.task_options.items()), self.hardware, self.plugins_dirs,
+                     self.shared_path, ref))
 
 
 _CACHE: dict[str, Any] = {}
@@ -42,9 +48,25 @@ def _components(spec: EvaluatorSpec):
 
         reg = get_registry(spec.plugins_dirs)
         task = reg.task(spec.task, **spec.task_options)
+        shared = _load_shared(spec)
+        if shared is not None:
+            task.use_shared_state(shared)
         models = [reg.cost_model(n, **o) for n, o in spec.hardware]
         _CACHE[k] = (task, models)
     return _CACHE[k]
+
+
+def _load_shared(spec: EvaluatorSpec) -> Any:
+    if spec.shared_ref is not None:
+        import ray
+
+        return ray.get(spec.shared_ref)
+    if spec.shared_path is not None:
+        import pickle
+
+        with open(spec.shared_path, "rb") as f:
+            return pickle.load(f)
+    return None
 
 
 def worker_name() -> str:

@@ -201,6 +201,12 @@ def run_on_ray(driver: SearchDriver, spec: EvaluatorSpec, campaign: Campaign) ->
         _init(ray, campaign)
         started_here = True
     try:
+        if spec.shared_path is not None:  # into the object store once, for every node of the cluster
+            import dataclasses
+
+            with open(spec.shared_path, "rb") as f:
+                ref = ray.put(pickle.load(f))
+            spec = dataclasses.replace(spec, shared_path=None, shared_ref=ref)
         trainable = tune.with_resources(
             tune.with_parameters(_trial, spec=spec, metric=campaign.objectives[0].metric), resources(campaign))
         retries = int(campaign.evaluation.get("retries", 0))

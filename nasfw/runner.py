@@ -126,7 +126,7 @@ def _phase_search(campaign: Campaign, comps: Components, store: Store, resume: b
     if resume:
         _replay(store, searcher, pipeline)
     spec = EvaluatorSpec(campaign.task, campaign.task_options, tuple(comps.expensive), tuple(plugins_dirs),
-                         int(ev.get("retries", 0)))
+                         int(ev.get("retries", 0)), shared_path=_write_shared(campaign, comps))
     driver = SearchDriver(campaign, pipeline, store, progress)
     try:
         if campaign.backend == "ray":
@@ -138,6 +138,22 @@ def _phase_search(campaign: Campaign, comps: Components, store: Store, resume: b
     finally:
         driver.close()
     driver.finish()
+
+
+def _write_shared(campaign: Campaign, comps: Components) -> str | None:
+    """A task with `shared_state()` (a trained supernet's weights) hands it over once; workers receive it
+    through `use_shared_state` instead of each rebuilding or being sent it with every evaluation."""
+    if not hasattr(comps.task, "shared_state"):
+        return None
+    import pickle
+
+    state = comps.task.shared_state()
+    if state is None:
+        return None
+    path = Path(campaign.out).resolve() / "shared_state.pkl"
+    with open(path, "wb") as f:
+        pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
+    return str(path)
 
 
 def _run_local(driver: SearchDriver, backend) -> None:

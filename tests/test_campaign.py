@@ -160,3 +160,13 @@ def test_dead_worker_processes_do_not_stop_the_campaign(tmp_path):
     assert s["evaluations"] == 15 and s["ok"] == 15  # lost ones are recorded, not counted
     lost = [e for e in view.evaluations if e.status == "lost"]
     assert lost and all("worker died" in e.error for e in lost)
+
+
+def test_shared_state_reaches_every_worker_process(tmp_path):
+    from nasfw.results import RunView
+
+    raw = {**BASE, "workers": 2, "budget": 8, "task_options": {"shared_mb": 2.0, "sleep": 0.2}, "phases": {"supernet": {"epochs": 3}}}
+    run(raw, tmp_path)
+    view = RunView.open(tmp_path / "run")
+    assert all(e.metrics["shared_mb"] == 2.0 and e.metrics["shared_trained"] == 3.0 for e in view.ok)
+    assert len({e.worker for e in view.ok}) == 2

@@ -61,7 +61,8 @@ def _ray_bin():
     import sys
     from pathlib import Path
 
-    return str(Path(sys.executable).parent / "ray") if (Path(sys.executable).parent / "ray").exists() else shutil.which("ray")
+    beside = Path(sys.executable).parent / "ray"
+    return str(beside) if beside.exists() else shutil.which("ray")
 
 
 @pytest.fixture
@@ -152,3 +153,17 @@ def test_worker_node_killed_mid_campaign(ray_cluster, tmp_path):
     r = rows(out)
     assert sum(s == "ok" for _, _, s in r) == 12
     assert {s for _, _, s in r} <= {"ok", "lost"}
+
+
+@pytest.mark.slow
+def test_shared_state_through_the_object_store(run_cli, tmp_path):
+    from tests.conftest import PLUGIN_DIR
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("task_options: {shared_mb: 2.0}\nphases: {supernet: {epochs: 2}}\nbackend: ray\nworkers: 2\n")
+    p = run_cli("search", "--config", cfg, "--plugins-dir", PLUGIN_DIR, "--plugin", "toy", "--budget", "6",
+                "--out", tmp_path / "run", "--no-progress", timeout=600)
+    assert p.returncode == 0, p.stderr
+    with sqlite3.connect(tmp_path / "run" / "nasfw.sqlite") as c:
+        ms = [json.loads(m) for (m,) in c.execute("SELECT metrics FROM evaluations WHERE status = 'ok'")]
+    assert len(ms) == 6 and all(m["shared_mb"] == 2.0 and m["shared_trained"] == 2.0 for m in ms)

@@ -20,16 +20,29 @@ def toy_space():
 
 class ToyTask:
     def __init__(self, sleep: float = 0.0, fail_op: str = "", nan_op: str = "", hang_op: str = "",
-                 flaky: bool = False, die_op: str = ""):
+                 flaky: bool = False, die_op: str = "", shared_mb: float = 0.0):
         self.sleep, self.fail_op, self.nan_op, self.hang_op, self.flaky = sleep, fail_op, nan_op, hang_op, flaky
         self.attempts = {}
         self.die_op = die_op
+        self.shared_mb = shared_mb
+        self.shared = None
+        self.trained = None
 
     def train_supernet(self, run_dir, epochs: int = 1):
         """Stands in for weight-sharing training: leaves a trace in the run folder per call."""
         f = run_dir / "supernet.txt"
         n = int(f.read_text()) if f.exists() else 0
         f.write_text(str(n + epochs))
+        self.trained = epochs
+
+    def shared_state(self):
+        """Stands in for supernet weights: a blob every evaluation needs."""
+        if not self.shared_mb:
+            return None
+        return {"weights": bytes(int(self.shared_mb * 2**20)), "trained": self.trained}
+
+    def use_shared_state(self, state):
+        self.shared = state
 
     def evaluate(self, arch):
         time.sleep(self.sleep)
@@ -46,8 +59,12 @@ class ToyTask:
         if arch["op"] == self.hang_op:
             time.sleep(3600)
         score = arch["width"] / 64 + sum(b["k"] * b["e"] for b in arch["blocks"]) / 60 - abs(math.log10(arch["lr"]) + 2)
-        return {"score": float("nan") if arch["op"] == self.nan_op else score,
-                "size": arch["width"] * len(arch["blocks"])}
+        out = {"score": float("nan") if arch["op"] == self.nan_op else score,
+               "size": arch["width"] * len(arch["blocks"])}
+        if self.shared is not None:
+            out["shared_mb"] = len(self.shared["weights"]) / 2**20
+            out["shared_trained"] = float(self.shared["trained"] or 0)
+        return out
 
 
 class ToySize:
@@ -59,6 +76,16 @@ class ToySize:
         f = run_dir / "supernet.txt"
         n = int(f.read_text()) if f.exists() else 0
         f.write_text(str(n + epochs))
+        self.trained = epochs
+
+    def shared_state(self):
+        """Stands in for supernet weights: a blob every evaluation needs."""
+        if not self.shared_mb:
+            return None
+        return {"weights": bytes(int(self.shared_mb * 2**20)), "trained": self.trained}
+
+    def use_shared_state(self, state):
+        self.shared = state
 
     def evaluate(self, arch):
         return {"size": float(arch["width"] * len(arch["blocks"]))}
