@@ -57,11 +57,11 @@ def main() -> None:
                  f"{start[('ray', 1)]:.1f} | {start[('ray', 2)]:.1f} |")
     # throughput once running: the start-up measured above is taken out
     thr = {key: a.n / max(run(*key, a.n, a.spin, folder) - start[key], 1e-9) for key in zero}
-    lines.append(f"| {a.spin:g} s CPU-bound objective, evaluations per s (after start-up) | {thr[('local', 1)]:.2f} | "
-                 f"{thr[('local', 2)]:.2f} | {thr[('ray', 1)]:.2f} | {thr[('ray', 2)]:.2f} |")
+    lines.append(f"| {a.spin:g} s CPU-bound objective, evaluations per s (after start-up) | "
+                 f"{thr[('local', 1)]:.2f} | {thr[('local', 2)]:.2f} | {thr[('ray', 1)]:.2f} | {thr[('ray', 2)]:.2f} |")
     lines += ["", f"Ray per-trial overhead relative to the local backend in the driver: "
-                  f"{zero[('ray', 1)] / max(zero[('local', 1)], 1e-3):.0f}x; speed-up of 2 over 1 worker on the CPU-bound "
-                  f"objective: local {thr[('local', 2)] / thr[('local', 1)]:.2f}x, "
+                  f"{zero[('ray', 1)] / max(zero[('local', 1)], 1e-3):.0f}x; speed-up of 2 over 1 worker on the "
+                  f"CPU-bound objective: local {thr[('local', 2)] / thr[('local', 1)]:.2f}x, "
                   f"ray {thr[('ray', 2)] / thr[('ray', 1)]:.2f}x"]
     text = "\n".join(lines)
     print(text)

@@ -165,7 +165,8 @@ def test_dead_worker_processes_do_not_stop_the_campaign(tmp_path):
 def test_shared_state_reaches_every_worker_process(tmp_path):
     from nasfw.results import RunView
 
-    raw = {**BASE, "workers": 2, "budget": 8, "task_options": {"shared_mb": 2.0, "sleep": 0.2}, "phases": {"supernet": {"epochs": 3}}}
+    raw = {**BASE, "workers": 2, "budget": 8, "task_options": {"shared_mb": 2.0, "sleep": 0.2},
+           "phases": {"supernet": {"epochs": 3}}}
     run(raw, tmp_path)
     view = RunView.open(tmp_path / "run")
     assert all(e.metrics["shared_mb"] == 2.0 and e.metrics["shared_trained"] == 3.0 for e in view.ok)
