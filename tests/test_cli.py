@@ -88,8 +88,14 @@ def test_cost_and_hardware(run_cli):
     (["search", "--config", "missing.yaml"], "campaign file 'missing.yaml' does not exist"),
     (["cost", "--hardware", "stm32", "--arch", "{}"], "unknown hardware 'stm32'"),
     (["show", "nowhere"], "'nowhere' is not a nasfw run folder"),
+    (["search", "--plugin", "nasbench201", "--config", "{cfg}", "--dry-run"], "unknown search space 'nasbench21'"),
+    (["search", "--plugin", "nasbench201", "--config", "{cfg2}", "--dry-run"], "unknown task 'nasbench'; did you mean"),
 ])
-def test_bad_input_is_one_clean_line(run_cli, args, needle):
+def test_bad_input_is_one_clean_line(run_cli, args, needle, tmp_path):
+    (tmp_path / "space.yaml").write_text("space: nasbench21\n")
+    (tmp_path / "task.yaml").write_text("task: nasbench\n")
+    args = [a.replace("{cfg}", str(tmp_path / "space.yaml")).replace("{cfg2}", str(tmp_path / "task.yaml"))
+            for a in args]
     p = run_cli(*args)
     assert p.returncode == 2
     assert p.stderr.count("\n") == 1 and p.stderr.startswith("error: ")
