@@ -50,7 +50,7 @@ def run_nasfw(searcher: str, n: int, settings: dict | None = None) -> float:
         t0 = time.perf_counter()
         s = run_campaign(c, reg, progress=False)
         dt = time.perf_counter() - t0
-        assert s["evaluations"] == n, s
+        assert s["evaluations"] == s["ok"] == n, s
     return dt / n * 1e3
 
 

@@ -88,6 +88,7 @@ def prepare_run_dir(campaign: Campaign, resume: bool) -> Store:
 def run_campaign(campaign: Campaign, registry: Registry, resume: bool = False, progress: bool = True,
                  plugins_dirs: tuple = ()) -> dict:
     comps = build(campaign, registry)
+    use_registry(registry, plugins_dirs)
     if campaign.backend == "ray":
         from nasfw.ray_backend import check_ray
 
@@ -99,6 +100,15 @@ def run_campaign(campaign: Campaign, registry: Registry, resume: bool = False, p
         return finalize(campaign, comps, store)
     finally:
         store.close()
+
+
+def use_registry(registry: Registry, plugins_dirs: tuple) -> None:
+    """Evaluations in the driver use the registry that resolved the campaign (plugins added in code
+    included); worker processes rebuild theirs from the same plugin folders."""
+    from nasfw import registry as registry_module
+
+    registry._dirs = tuple(str(d) for d in plugins_dirs)  # type: ignore[attr-defined]
+    registry_module._DEFAULT = registry
 
 
 def _phase_supernet(campaign: Campaign, comps: Components, store: Store) -> None:

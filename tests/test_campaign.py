@@ -171,3 +171,31 @@ def test_shared_state_reaches_every_worker_process(tmp_path):
     view = RunView.open(tmp_path / "run")
     assert all(e.metrics["shared_mb"] == 2.0 and e.metrics["shared_trained"] == 3.0 for e in view.ok)
     assert len({e.worker for e in view.ok}) == 2
+
+
+def test_a_plugin_added_in_code_evaluates_in_the_driver(tmp_path):
+    """run_campaign with a registry that got a plugin object (not a file) evaluates with that registry."""
+    import types
+
+    from nasfw import Choice, Space, hookimpl
+
+    mod = types.SimpleNamespace()
+
+    class Task:
+        def evaluate(self, arch):
+            return {"score": float(arch["a"])}
+
+    @hookimpl
+    def nasfw_register_search_spaces(register):
+        register("inline-space", lambda: Space([Choice("a", [1, 2, 3, 4])]))
+
+    @hookimpl
+    def nasfw_register_tasks(register):
+        register("inline-task", Task)
+    mod.nasfw_register_search_spaces, mod.nasfw_register_tasks = nasfw_register_search_spaces, nasfw_register_tasks
+    reg = Registry()
+    reg.add_plugin(mod, "inline")
+    c = parse({"space": "inline-space", "task": "inline-task", "objectives": ["score"], "searcher": "random",
+               "budget": 4, "out": str(tmp_path / "run")})
+    s = run_campaign(c, reg, progress=False)
+    assert s["ok"] == 4 and s["best"]["metrics"]["score"] == 4.0
