@@ -19,7 +19,7 @@ from nasfw.campaign import Campaign
 from nasfw.driver import SearchDriver
 from nasfw.errors import ConfigError
 from nasfw.evaluation import EvaluatorSpec, evaluate
-from nasfw.searchers.base import LOST, Result
+from nasfw.searchers.base import FAILED, LOST, Result
 
 CONNECT_TIMEOUT_S = 3.0
 
@@ -94,9 +94,31 @@ def plan(campaign: Campaign) -> str:
             f"{res['gpu']:g} GPU; budget {campaign.budget_evaluations} evaluations; store {campaign.out}/nasfw.sqlite")
 
 
-def _trial(config: dict, spec: EvaluatorSpec, metric: str) -> dict:
+def _evaluate_with_timeout(spec: EvaluatorSpec, arch: dict, timeout_s: float):
+    """A hung evaluation can only be stopped by ending its process: with a timeout, the trial evaluates in a
+    child process that is killed when the time is up (that costs a process start per trial)."""
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    started = time.time()
+    pool = cf.ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"))
+    try:
+        return pool.submit(evaluate, spec, arch).result(timeout=timeout_s)
+    except cf.TimeoutError:
+        return (Result(FAILED, {}, f"timeout: still running after {timeout_s:g} s"), started,
+                time.time() - started, "timeout")
+    finally:
+        for p in list(getattr(pool, "_processes", {}).values()):
+            p.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _trial(config: dict, spec: EvaluatorSpec, metric: str, timeout_s: float | None = None) -> dict:
     """One Tune trial: the same evaluation the local backend runs, results flattened for Tune."""
-    result, started, duration, worker = evaluate(spec, config["arch"])
+    if timeout_s:
+        result, started, duration, worker = _evaluate_with_timeout(spec, config["arch"], timeout_s)
+    else:
+        result, started, duration, worker = evaluate(spec, config["arch"])
     return {"nasfw_status": result.status, "nasfw_metrics": json.dumps(result.metrics),
             "nasfw_error": result.error or "", "nasfw_started": started, "nasfw_duration": duration,
             "nasfw_worker": worker, "nasfw_score": float(result.metrics.get(metric, 0.0))}
@@ -208,7 +230,8 @@ def run_on_ray(driver: SearchDriver, spec: EvaluatorSpec, campaign: Campaign) ->
                 ref = ray.put(pickle.load(f))
             spec = dataclasses.replace(spec, shared_path=None, shared_ref=ref)
         trainable = tune.with_resources(
-            tune.with_parameters(_trial, spec=spec, metric=campaign.objectives[0].metric), resources(campaign))
+            tune.with_parameters(_trial, spec=spec, metric=campaign.objectives[0].metric,
+                                 timeout_s=campaign.evaluation.get("timeout_s")), resources(campaign))
         retries = int(campaign.evaluation.get("retries", 0))
         tuner = tune.Tuner(
             trainable,

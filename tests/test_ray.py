@@ -167,3 +167,19 @@ def test_shared_state_through_the_object_store(run_cli, tmp_path):
     with sqlite3.connect(tmp_path / "run" / "nasfw.sqlite") as c:
         ms = [json.loads(m) for (m,) in c.execute("SELECT metrics FROM evaluations WHERE status = 'ok'")]
     assert len(ms) == 6 and all(m["shared_mb"] == 2.0 and m["shared_trained"] == 2.0 for m in ms)
+
+
+@pytest.mark.slow
+def test_timeout_on_ray(run_cli, tmp_path):
+    from tests.conftest import PLUGIN_DIR
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("task_options: {hang_op: b}\nevaluation: {timeout_s: 3}\nbackend: ray\nworkers: 2\n"
+                   "searcher: random\n")
+    p = run_cli("search", "--config", cfg, "--plugins-dir", PLUGIN_DIR, "--plugin", "toy", "--budget", "6",
+                "--out", tmp_path / "run", "--no-progress", timeout=600)
+    assert p.returncode == 0, p.stderr
+    with sqlite3.connect(tmp_path / "run" / "nasfw.sqlite") as c:
+        r = c.execute("SELECT status, error FROM evaluations").fetchall()
+    assert len(r) == 6
+    assert any(s == "failed" and e.startswith("timeout") for s, e in r)
