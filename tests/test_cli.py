@@ -117,3 +117,31 @@ def test_unwritable_output_folder(run_cli, tmp_path):
             assert p.stderr.startswith("error: cannot write the run folder") and p.stderr.count("\n") == 1
     finally:
         ro.chmod(0o700)
+
+
+def test_full_disk_is_a_clean_error_and_keeps_what_finished(run_cli, tmp_path):
+    """The run folder on a tiny file system fills up mid-campaign: one clean line, exit status 2, and the
+    evaluations committed before are intact."""
+    import sqlite3
+    import subprocess
+
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=160k", "tmpfs", str(mnt)], capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        p = run_cli("search", "--plugin", "nasbench201", "--budget", "3000", "--out", mnt / "run", "--no-progress")
+        assert p.returncode == 2, p.stderr
+        assert p.stderr.startswith("error: cannot write") and "full" in p.stderr and p.stderr.count("\n") == 1
+        with sqlite3.connect(f"file:{mnt / 'run' / 'nasfw.sqlite'}?mode=ro", uri=True) as c:
+            n = c.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
+        assert 0 < n < 3000
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+def test_resume_a_run_folder_of_another_campaign(run_cli, tmp_path):
+    run_cli("search", "--plugin", "nasbench201", "--budget", "5", "--out", tmp_path / "run", "--no-progress",
+            check=True)
+    p = run_cli("search", "--plugins-dir", PLUGIN_DIR, "--plugin", "toy", "--out", tmp_path / "run", "--resume")
+    assert p.returncode == 2 and "is from another campaign" in p.stderr and p.stderr.count("\n") == 1
