@@ -183,6 +183,10 @@ class Registry:
         return self._build("search_spaces", name, options)
 
     def cost_model(self, name: str, **options: Any):
+        """A registered cost model by name, or a hardware file (YAML) naming one with its options."""
+        if name.endswith((".yaml", ".yml")):
+            model, file_options = load_hardware_file(name, self)
+            return self._build("cost_models", model, {**file_options, **options})
         return self._build("cost_models", name, options)
 
     def task(self, name: str, **options: Any):
@@ -193,6 +197,36 @@ class Registry:
 
     def campaign(self, name: str) -> dict:
         return self.entry("campaigns", name).obj
+
+
+HARDWARE_FILE_FIELDS = {"name": str, "description": str, "cost_model": str, "options": dict}
+
+
+def load_hardware_file(path: str, registry: "Registry") -> tuple[str, dict]:
+    """A user's hardware target as YAML: {name, description, cost_model: REGISTERED NAME, options: {...}}.
+    The options are the cost model's factory arguments (a device's SRAM, its latency table, ...), checked
+    like any other options, so a missing device field is named."""
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"hardware file {path!r} does not exist")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"hardware file {p.name} is not valid YAML: {getattr(e, 'problem', e)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"hardware file {p.name} must hold a mapping with 'cost_model' and 'options'")
+    for k, v in data.items():
+        if k not in HARDWARE_FILE_FIELDS:
+            raise ConfigError(unknown_name(f"hardware file {p.name} field", k, HARDWARE_FILE_FIELDS))
+        if not isinstance(v, HARDWARE_FILE_FIELDS[k]):
+            raise ConfigError(f"hardware file {p.name}: {k} = {v!r} must be a {HARDWARE_FILE_FIELDS[k].__name__}")
+    if "cost_model" not in data:
+        raise ConfigError(f"hardware file {p.name}: field 'cost_model' is missing; it must name a registered cost "
+                          f"model, one of: {', '.join(registry.names('cost_models'))}")
+    registry.entry("cost_models", data["cost_model"])
+    return data["cost_model"], dict(data.get("options") or {})
 
 
 def check_options(factory: Callable, options: dict, what: str) -> None:
@@ -211,7 +245,7 @@ def check_options(factory: Callable, options: dict, what: str) -> None:
     missing = [k for k, p in params.items() if p.default is p.empty and p.kind in (p.KEYWORD_ONLY,
                p.POSITIONAL_OR_KEYWORD) and k not in options]
     if missing:
-        raise ConfigError(f"{what} needs option(s) {missing}")
+        raise ConfigError(f"{what} needs option(s) {missing}; given: {sorted(options) or 'none'}")
 
 
 _DEFAULT: Registry | None = None

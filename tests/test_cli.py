@@ -145,3 +145,20 @@ def test_resume_a_run_folder_of_another_campaign(run_cli, tmp_path):
             check=True)
     p = run_cli("search", "--plugins-dir", PLUGIN_DIR, "--plugin", "toy", "--out", tmp_path / "run", "--resume")
     assert p.returncode == 2 and "is from another campaign" in p.stderr and p.stderr.count("\n") == 1
+
+
+def test_hardware_files(run_cli, tmp_path):
+    arch = json.dumps({"op": "a", "width": 32, "width_out": 32, "lr": 0.01, "mapping": [0, 1, 2],
+                       "blocks": [{"k": 3, "e": 4}]})
+    good = tmp_path / "board.yaml"
+    good.write_text("name: my-board\ncost_model: toy-board\noptions: {sram_kb: 64, flash_kb: 512}\n")
+    p = run_cli("cost", "--plugins-dir", PLUGIN_DIR, "--hardware", good, "--arch", arch, "--json", check=True)
+    assert json.loads(p.stdout)["metrics"] == {"peak_sram_kb": 32.0, "sram_fraction": 0.5}
+    cases = [("cost_model: toy-board\noptions: {sram_kb: 64}\n", "needs option(s) ['flash_kb']"),
+             ("options: {sram_kb: 64, flash_kb: 1}\n", "field 'cost_model' is missing"),
+             ("cost_model: toy-bord\noptions: {}\n", "unknown hardware 'toy-bord'; did you mean 'toy-board'"),
+             ("cost_model: toy-board\nsram: 3\n", "unknown hardware file bad.yaml field 'sram'")]
+    for text, needle in cases:
+        (tmp_path / "bad.yaml").write_text(text)
+        p = run_cli("cost", "--plugins-dir", PLUGIN_DIR, "--hardware", tmp_path / "bad.yaml", "--arch", arch)
+        assert p.returncode == 2 and needle in p.stderr and p.stderr.count("\n") == 1, p.stderr

@@ -71,7 +71,7 @@ def test_nasfw_plugins_command(run_cli):
     p = run_cli("plugins", "--json", "--plugins-dir", PLUGIN_DIR, check=True)
     data = {d["name"]: d for d in json.loads(p.stdout)}
     assert data["broken"]["status"] == "failed"
-    assert data["toy"]["search_spaces"] == ["toy"] and data["toy"]["cost_models"] == ["toy-size"]
+    assert data["toy"]["search_spaces"] == ["toy"] and data["toy"]["cost_models"] == ["toy-size", "toy-board"]
     assert "ppo" in data["core"]["searchers"]
     text = run_cli("plugins", "--plugins-dir", PLUGIN_DIR, check=True).stdout
     assert "broken  [FAILED]" in text

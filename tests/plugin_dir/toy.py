@@ -104,9 +104,24 @@ def nasfw_register_tasks(register):
 @hookimpl
 def nasfw_register_cost_models(register):
     register("toy-size", ToySize, "width x depth", cheap=True)
+    register("toy-board", ToyBoard, "a board described by a hardware file", cheap=True)
 
 
 @hookimpl
 def nasfw_register_campaigns(register):
     register("toy", {"plugin": "toy", "space": "toy", "task": "toy", "objectives": [{"metric": "score"}],
                      "searcher": "evolution", "budget": 30, "out": "runs/toy"})
+
+
+class ToyBoard:
+    """A device-like cost model whose factory needs fields (as a microcontroller's SRAM and Flash)."""
+
+    name = "toy-board"
+    cheap = True
+
+    def __init__(self, sram_kb: float, flash_kb: float, clock_mhz: float = 100.0):
+        self.sram_kb, self.flash_kb, self.clock_mhz = sram_kb, flash_kb, clock_mhz
+
+    def evaluate(self, arch):
+        act = arch["width"] * max(b["e"] for b in arch["blocks"]) / 4
+        return {"peak_sram_kb": act, "sram_fraction": act / self.sram_kb}
