@@ -133,11 +133,15 @@ def test_full_disk_is_a_clean_error_and_keeps_what_finished(run_cli, tmp_path):
         p = run_cli("search", "--plugin", "nasbench201", "--budget", "3000", "--out", mnt / "run", "--no-progress")
         assert p.returncode == 2, p.stderr
         assert p.stderr.startswith("error: cannot write") and "full" in p.stderr and p.stderr.count("\n") == 1
-        with sqlite3.connect(f"file:{mnt / 'run' / 'nasfw.sqlite'}?mode=ro", uri=True) as c:
+        c = sqlite3.connect(f"file:{mnt / 'run' / 'nasfw.sqlite'}?mode=ro", uri=True)
+        try:
             n = c.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
+        finally:
+            c.close()
         assert 0 < n < 3000
     finally:
-        subprocess.run(["umount", str(mnt)], capture_output=True)
+        if subprocess.run(["umount", str(mnt)], capture_output=True).returncode:
+            subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
 def test_resume_a_run_folder_of_another_campaign(run_cli, tmp_path):
