@@ -6,6 +6,7 @@ import time
 import pytest
 
 pytest.importorskip("ray")
+pytestmark = pytest.mark.ray
 
 
 def rows(run):

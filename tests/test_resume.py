@@ -60,6 +60,7 @@ def test_resume_without_a_run_is_a_clean_error(run_cli, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.ray
 def test_sigkill_then_resume_on_ray(tmp_path, run_cli):
     pytest.importorskip("ray")
     out = tmp_path / "run"
