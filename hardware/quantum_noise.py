@@ -1,0 +1,72 @@
+"""Quantum devices and their noise: the calibration snapshots qiskit-ibm-runtime ships as fake backends
+(the retired IBMQ machines QuantumNAS was evaluated on), summarised for listing, and turned into qiskit-aer
+noise models. Nothing is downloaded: the snapshots are inside the installed package."""
+from __future__ import annotations
+
+import statistics
+from functools import lru_cache
+from typing import Any
+
+from nasfw.errors import ConfigError, unknown_name
+
+TWO_QUBIT_GATES = ("cx", "ecr", "cz")
+
+
+def _provider():
+    try:
+        from qiskit_ibm_runtime import fake_provider
+    except ImportError:
+        raise ConfigError("quantum devices need qiskit-ibm-runtime: pip install 'nasfw[quantum]'") from None
+    return fake_provider
+
+
+@lru_cache(maxsize=1)
+def device_names() -> tuple[str, ...]:
+    """'quito', 'lima', ... for every FakeXxxV2 backend of the installed qiskit-ibm-runtime."""
+    fp = _provider()
+    return tuple(sorted(n[4:-2].lower() for n in dir(fp) if n.startswith("Fake") and n.endswith("V2")
+                        and n not in ("FakeBackendV2",)))
+
+
+@lru_cache(maxsize=None)
+def backend(name: str):
+    fp = _provider()
+    key = name.lower().removeprefix("fake").removesuffix("v2")
+    if key not in device_names():
+        raise ConfigError(unknown_name("quantum device", name, device_names()))
+    cls = next(getattr(fp, n) for n in dir(fp) if n.lower() == f"fake{key}v2")
+    return cls()
+
+
+def _median(values: list[float]) -> float | None:
+    values = [v for v in values if v is not None]
+    return float(statistics.median(values)) if values else None
+
+
+def summary(name: str) -> dict[str, Any]:
+    """Qubits, basis gates, coupling, and the median gate/readout errors and T1/T2 of a device."""
+    b = backend(name)
+    t = b.target
+    two_q = next((g for g in TWO_QUBIT_GATES if g in t.operation_names), None)
+    one_q = [p.error for g in ("sx", "x") if g in t.operation_names for p in t[g].values() if p is not None]
+    props = [t.qubit_properties[q] for q in range(b.num_qubits)] if t.qubit_properties else []
+    return {
+        "device": name.lower(),
+        "qubits": b.num_qubits,
+        "basis_gates": [g for g in t.operation_names if g not in ("measure", "reset", "delay")],
+        "two_qubit_gate": two_q,
+        "coupling_edges": len(list(b.coupling_map.get_edges())) if b.coupling_map else 0,
+        "median_1q_error": _median(one_q),
+        "median_2q_error": _median([p.error for p in t[two_q].values() if p is not None]) if two_q else None,
+        "median_readout_error": _median([p.error for p in t["measure"].values() if p is not None]),
+        "median_t1_us": _median([p.t1 * 1e6 for p in props if p is not None and p.t1]),
+        "median_t2_us": _median([p.t2 * 1e6 for p in props if p is not None and p.t2]),
+    }
+
+
+def noise_model(name: str):
+    """qiskit-aer's NoiseModel from the device's calibration (depolarising gate errors, thermal relaxation
+    over gate durations, readout errors)."""
+    from qiskit_aer.noise import NoiseModel
+
+    return NoiseModel.from_backend(backend(name))
