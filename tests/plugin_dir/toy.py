@@ -71,22 +71,6 @@ class ToySize:
     name = "toy-size"
     cheap = True
 
-    def train_supernet(self, run_dir, epochs: int = 1):
-        """Stands in for weight-sharing training: leaves a trace in the run folder per call."""
-        f = run_dir / "supernet.txt"
-        n = int(f.read_text()) if f.exists() else 0
-        f.write_text(str(n + epochs))
-        self.trained = epochs
-
-    def shared_state(self):
-        """Stands in for supernet weights: a blob every evaluation needs."""
-        if not self.shared_mb:
-            return None
-        return {"weights": bytes(int(self.shared_mb * 2**20)), "trained": self.trained}
-
-    def use_shared_state(self, state):
-        self.shared = state
-
     def evaluate(self, arch):
         return {"size": float(arch["width"] * len(arch["blocks"]))}
 
