@@ -96,7 +96,8 @@ def test_failures_nan_and_constraints_are_recorded(tmp_path):
 
 
 def test_two_worker_processes(tmp_path):
-    s = run({**BASE, "workers": 2, "budget": 12, "task_options": {"sleep": 0.05}}, tmp_path)
+    # long enough that the second spawned worker is up before the first has done everything, even under load
+    s = run({**BASE, "workers": 2, "budget": 12, "task_options": {"sleep": 0.5}}, tmp_path)
     from nasfw.results import RunView
 
     view = RunView.open(tmp_path / "run")
@@ -165,7 +166,7 @@ def test_dead_worker_processes_do_not_stop_the_campaign(tmp_path):
 def test_shared_state_reaches_every_worker_process(tmp_path):
     from nasfw.results import RunView
 
-    raw = {**BASE, "workers": 2, "budget": 8, "task_options": {"shared_mb": 2.0, "sleep": 0.2},
+    raw = {**BASE, "workers": 2, "budget": 8, "task_options": {"shared_mb": 2.0, "sleep": 0.6},
            "phases": {"supernet": {"epochs": 3}}}
     run(raw, tmp_path)
     view = RunView.open(tmp_path / "run")
