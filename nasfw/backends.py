@@ -5,7 +5,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing as mp
 import time
-from typing import Any
 
 from nasfw.evaluation import EvaluatorSpec, evaluate
 from nasfw.searchers.base import FAILED, LOST, Result
@@ -105,7 +104,7 @@ class LocalBackend:
             self.pool = None
 
 
-def make_backend(name: str, spec: EvaluatorSpec, workers: int, timeout_s: float | None, **_: Any) -> LocalBackend:
+def make_backend(name: str, spec: EvaluatorSpec, workers: int, timeout_s: float | None) -> LocalBackend:
     from nasfw.errors import ConfigError
 
     if name == "local":

@@ -9,6 +9,7 @@ work identically for every searcher.
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 import math
 from typing import Any, Callable, Sequence
 
@@ -37,7 +38,7 @@ def _uniform_chooser(rng: np.random.Generator) -> Chooser:
     return choose
 
 
-class Decision:
+class Decision(ABC):
     """One named decision. Subclasses define values, steps, encoding and mutation."""
 
     kind = "decision"
@@ -52,16 +53,19 @@ class Decision:
     def active(self, arch: Arch) -> bool:
         return all(arch.get(k, _MISSING) in allowed for k, allowed in self.when.items())
 
+    @abstractmethod
     def slots(self, prefix: str) -> list[tuple[str, int]]:
         """(slot key, number of options) for every categorical step in the maximal structure."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def walk(self, choose: Chooser, prefix: str) -> Any:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def steps(self, value: Any, prefix: str) -> list[tuple[str, int, "np.ndarray | None", int]]:
         """The categorical steps that `walk` would take to produce `value` (for log-probabilities)."""
-        raise NotImplementedError
+        ...
 
     def sample(self, rng: np.random.Generator) -> Any:
         return self.walk(_uniform_chooser(rng), self.name)
@@ -72,20 +76,24 @@ class Decision:
     def crossover(self, a: Any, b: Any, rng: np.random.Generator) -> Any:
         return a if rng.random() < 0.5 else b
 
+    @abstractmethod
     def validate(self, value: Any, path: str) -> None:
-        raise NotImplementedError
+        ...
 
     def width(self) -> int:
         return 1
 
+    @abstractmethod
     def encode(self, value: Any) -> list[float]:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def decode(self, vec: Sequence[float]) -> Any:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def count(self) -> float:
-        raise NotImplementedError
+        ...
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "type": self.kind}
@@ -383,11 +391,28 @@ class Tie(Decision):
         super().__init__(name, when)
         self.of = of
 
+    # A tie has no value and no step of its own: the Space copies its source's value into the architecture
+    # and checks equality there, so it contributes nothing to walking, checking or encoding.
     def slots(self, prefix):
         return []
 
+    def walk(self, choose, prefix):
+        return None
+
+    def steps(self, value, prefix):
+        return []
+
+    def validate(self, value, path):
+        pass
+
     def width(self):
         return 0
+
+    def encode(self, value):
+        return []
+
+    def decode(self, vec):
+        return None
 
     def count(self):
         return 1.0

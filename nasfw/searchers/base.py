@@ -7,6 +7,7 @@ Deduplication, cheap-constraint filtering and failure handling are done once, in
 from __future__ import annotations
 
 import copy
+from abc import ABC, abstractmethod
 import inspect
 import math
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ class Result:
         return self.status == OK
 
 
-class Searcher:
+class Searcher(ABC):
     """Base class: subclasses implement `_ask` and `_tell`, and list their extra state in `_state`.
 
     `feasible(arch) -> bool` is the campaign's cheap-constraint check (MACs, memory, a LUT); searchers that
@@ -66,11 +67,13 @@ class Searcher:
         self.n_told += 1
         self._tell(arch, result)
 
+    @abstractmethod
     def _ask(self) -> Arch:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _tell(self, arch: Arch, result: Result) -> None:
-        raise NotImplementedError
+        ...
 
     def reset_pending(self) -> None:
         """Forget asks that will never be answered (the driver died while they ran)."""
@@ -130,15 +133,17 @@ class GenerationalSearcher(Searcher):
         self.told: list = []  # entries told in this generation
         self.generation = 0
 
+    @abstractmethod
     def _children(self) -> list[Arch]:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _entry(self, arch: Arch, result: Result):
         """What a told result contributes to selection (None: nothing)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _next_generation(self, pool: list) -> list:
-        raise NotImplementedError
+        ...
 
     def reset_pending(self) -> None:
         self.pending = 0

@@ -6,6 +6,7 @@ supernet); `smallest()`/`largest()` give the extreme subnets the sandwich rule n
 """
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
 from typing import Any
 
 from torch import nn
@@ -13,7 +14,7 @@ from torch import nn
 from nasfw.space import Arch, Space
 
 
-class SuperNet(nn.Module):
+class SuperNet(nn.Module, metaclass=ABCMeta):
     space: Space
 
     def __init__(self, space: Space):
@@ -25,8 +26,9 @@ class SuperNet(nn.Module):
         self.space.validate(arch)
         self.active = arch
 
+    @abstractmethod
     def extract(self, arch: Arch) -> nn.Module:
-        raise NotImplementedError
+        """A standalone module for `arch` carrying the inherited weights."""
 
     def largest(self) -> Arch:
         """The largest subnet (default: last option of every decision, which is how spaces order them)."""
