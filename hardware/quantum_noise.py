@@ -70,3 +70,34 @@ def noise_model(name: str):
     from qiskit_aer.noise import NoiseModel
 
     return NoiseModel.from_backend(backend(name))
+
+
+def _big_endian(m):
+    """qiskit's little-endian k-qubit matrix -> first-listed qubit most significant."""
+    import numpy as np
+
+    k = int(round(np.log2(m.shape[0])))
+    if k == 1:
+        return m
+    perm = list(range(k))[::-1]
+    return m.reshape((2,) * (2 * k)).transpose(perm + [k + p for p in perm]).reshape(m.shape)
+
+
+@lru_cache(maxsize=None)
+def channels(name: str) -> tuple[dict, dict]:
+    """The device's noise as plain arrays for nasfw's density-matrix evaluator: Kraus operators per
+    (gate, physical qubits) and a readout confusion matrix P(measured j | prepared i) per qubit. Built with
+    qiskit-aer's own calibration-to-noise functions (the ones `NoiseModel.from_backend` uses: a depolarising
+    error sized so that, composed with T1/T2 relaxation over the gate's duration, the gate error equals the
+    calibrated one), so the two simulators see the same noise."""
+    import numpy as np
+    from qiskit.quantum_info import Kraus
+    from qiskit_aer.noise.device import basic_device_gate_errors, basic_device_readout_errors
+
+    target = backend(name).target
+    gates = {}
+    for gate, qubits, error in basic_device_gate_errors(target=target):
+        gates[(gate, tuple(qubits))] = [_big_endian(np.asarray(k)) for k in Kraus(error).data]
+    readout = {int(q[0]): np.asarray(err.probabilities, dtype=float)
+               for q, err in basic_device_readout_errors(target=target)}
+    return gates, readout

@@ -74,6 +74,9 @@ _FIXED = {
     "h": [[1 / math.sqrt(2), 1 / math.sqrt(2)], [1 / math.sqrt(2), -1 / math.sqrt(2)]],
     "sx": [[0.5 + 0.5j, 0.5 - 0.5j], [0.5 - 0.5j, 0.5 + 0.5j]], "s": [[1, 0], [0, 1j]],
     "t": [[1, 0], [0, complex(math.cos(math.pi / 4), math.sin(math.pi / 4))]],
+    # principal square root of H ("SHadamard", the first layer of the RXYZ SuperCircuit): (1+i)/2 I + (1-i)/2 H
+    "sh": [[0.5 + 0.5j + (0.5 - 0.5j) / math.sqrt(2), (0.5 - 0.5j) / math.sqrt(2)],
+           [(0.5 - 0.5j) / math.sqrt(2), 0.5 + 0.5j - (0.5 - 0.5j) / math.sqrt(2)]],
 }
 
 
@@ -155,7 +158,10 @@ TWO_Q: dict[str, tuple[int, Callable]] = {"rzz": (1, rzz), "rxx": (1, rxx), "ryy
                                           "cu3": (3, lambda a, b, c: controlled(u3(a, b, c)))}
 FIXED_2Q = {"cx": lambda d: controlled(fixed("x", d)), "cz": lambda d: controlled(fixed("z", d)),
             "swap": lambda d: torch.tensor([[1, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 1]],
-                                           dtype=CDTYPE, device=d).unsqueeze(0)}
+                                           dtype=CDTYPE, device=d).unsqueeze(0),
+            # square root of SWAP (the RXYZ+U1+CU3 space): (1+i)/2 I + (1-i)/2 SWAP
+            "sswap": lambda d: torch.tensor([[1, 0, 0, 0], [0, 0.5 + 0.5j, 0.5 - 0.5j, 0], [0, 0.5 - 0.5j, 0.5 + 0.5j, 0],
+                                             [0, 0, 0, 1]], dtype=CDTYPE, device=d).unsqueeze(0)}
 
 
 def n_params(name: str) -> int:
