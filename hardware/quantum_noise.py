@@ -25,7 +25,7 @@ def device_names() -> tuple[str, ...]:
     """'quito', 'lima', ... for every FakeXxxV2 backend of the installed qiskit-ibm-runtime."""
     fp = _provider()
     return tuple(sorted(n[4:-2].lower() for n in dir(fp) if n.startswith("Fake") and n.endswith("V2")
-                        and n not in ("FakeBackendV2",)))
+                        and n != "FakeBackendV2" and not n.startswith("FakeProvider")))
 
 
 @lru_cache(maxsize=None)
@@ -35,7 +35,11 @@ def backend(name: str):
     if key not in device_names():
         raise ConfigError(unknown_name("quantum device", name, device_names()))
     cls = next(getattr(fp, n) for n in dir(fp) if n.lower() == f"fake{key}v2")
-    return cls()
+    import warnings
+
+    with warnings.catch_warnings():  # newer fake devices warn that their numbers are not typical; we list them
+        warnings.simplefilter("ignore")
+        return cls()
 
 
 def _median(values: list[float]) -> float | None:
@@ -48,12 +52,14 @@ def summary(name: str) -> dict[str, Any]:
     b = backend(name)
     t = b.target
     two_q = next((g for g in TWO_QUBIT_GATES if g in t.operation_names), None)
-    one_q = [p.error for g in ("sx", "x") if g in t.operation_names for p in t[g].values() if p is not None]
+    one_q = [p.error for g in ("sx", "x", "u2", "u3") if g in t.operation_names for p in t[g].values()
+             if p is not None and p.error is not None]
     props = [t.qubit_properties[q] for q in range(b.num_qubits)] if t.qubit_properties else []
     return {
         "device": name.lower(),
         "qubits": b.num_qubits,
-        "basis_gates": [g for g in t.operation_names if g not in ("measure", "reset", "delay")],
+        "basis_gates": [g for g in t.operation_names if g not in ("measure", "reset", "delay", "if_else",
+                                                                  "switch_case", "for_loop", "while_loop")],
         "two_qubit_gate": two_q,
         "coupling_edges": len(list(b.coupling_map.get_edges())) if b.coupling_map else 0,
         "median_1q_error": _median(one_q),

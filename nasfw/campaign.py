@@ -42,7 +42,7 @@ FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
     "workers": ((int,), "a positive integer"),
     "resources": ((dict,), "per-trial resources {cpus: N, gpus: N} (backend ray)"),
     "out": ((str,), "a folder path"),
-    "phases": ((dict,), "{supernet: true|false|{...}, finalize: {top_k: N, export: [formats]}}"),
+    "phases": ((dict,), "{supernet: true|false|{...}, finalize: {top_k: N, export: [formats], task: {...}}}"),
     "evaluation": ((dict,), "{timeout_s, retries, max_duplicates, checkpoint_every_s}"),
 }
 REQUIRED = ("space", "task", "objectives", "searcher", "budget")
@@ -132,18 +132,33 @@ def load_yaml(path: str | Path) -> dict:
     return data
 
 
+def _check_preset(preset: dict, where: str) -> None:
+    n = preset.get("evaluations")
+    if not _is(n, (int,)) or n <= 0:
+        raise _type_error(f"{where}.evaluations", n, "a positive integer")
+    for k in preset:
+        if k != "evaluations" and (k not in FIELDS or k in ("budget", "budgets", "name", "plugin")):
+            raise ConfigError(unknown_name(f"{where} field", k, ["evaluations"] + [
+                f for f in FIELDS if f not in ("budget", "budgets", "name", "plugin")]))
+
+
 def resolve_budget(raw: dict, value: str | int | None) -> dict:
-    """--budget N or --budget small|medium|large (presets come from the campaign's `budgets`)."""
+    """--budget N or --budget small|medium|large (presets come from the campaign's `budgets`). A preset is a
+    number of evaluations, or a mapping {evaluations: N, <campaign field>: <override>, ...}."""
     if value is None:
         return raw
     presets = {**DEFAULT_PRESETS, **(raw.get("budgets") or {})}
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         value = int(value)
+    out = dict(raw)
     if isinstance(value, str):
         if value not in presets:
             raise ConfigError(unknown_name("budget preset", value, presets) + " (or a positive integer)")
         value = presets[value]
-    out = dict(raw)
+        if isinstance(value, dict):  # a preset that also changes settings, e.g. a paper's full recipe
+            _check_preset(value, "budgets preset")
+            out = merge(raw, {k: v for k, v in value.items() if k != "evaluations"})
+            value = value["evaluations"]
     budget = dict(raw.get("budget") or {}) if isinstance(raw.get("budget"), dict) else {}
     budget["evaluations"] = value
     out["budget"] = budget
@@ -222,8 +237,11 @@ def parse(raw: Any, where: str = "campaign") -> Campaign:
     if n is None and t is None:
         raise ConfigError(f"{where}.budget needs 'evaluations' and/or 'wall_time_s'")
     for k, v in (raw.get("budgets") or {}).items():
-        if not _is(v, (int,)) or v <= 0:
-            raise _type_error(f"{where}.budgets.{k}", v, "a positive integer")
+        if isinstance(v, dict):
+            _check_preset(v, f"{where}.budgets.{k}")
+        elif not _is(v, (int,)) or v <= 0:
+            raise _type_error(f"{where}.budgets.{k}", v, "a positive integer, or a mapping with 'evaluations' and "
+                              "campaign fields to override")
 
     hardware = []
     hw = raw.get("hardware") or []
@@ -263,8 +281,11 @@ def parse(raw: Any, where: str = "campaign") -> Campaign:
             raise _type_error(f"{where}.phases.finalize.top_k", v, "a positive integer")
         if k == "export" and (not isinstance(v, list) or not all(isinstance(x, str) for x in v)):
             raise _type_error(f"{where}.phases.finalize.export", v, "a list of format names, e.g. [onnx]")
-        if k not in ("top_k", "export"):
-            raise ConfigError(unknown_name(f"{where}.phases.finalize field", k, ["top_k", "export"]))
+        if k == "task" and not (isinstance(v, dict) or v is False):
+            raise _type_error(f"{where}.phases.finalize.task", v, "a mapping of options for the task's finalize "
+                              "step, or false to skip it")
+        if k not in ("top_k", "export", "task"):
+            raise ConfigError(unknown_name(f"{where}.phases.finalize field", k, ["top_k", "export", "task"]))
 
     evaluation = raw.get("evaluation") or {}
     for k, v in evaluation.items():

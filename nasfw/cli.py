@@ -233,14 +233,33 @@ def cmd_hardware(args) -> int:
         from nasfw.errors import unknown_name
 
         raise ConfigError(unknown_name("plugin", args.plugin, reg.plugins))
+    # a cost model may list the devices it can target (register(..., devices=callable)): shown with a plugin
+    devices = []
+    if args.plugin:
+        for r in rows:
+            lister = reg.entry("cost_models", r["name"]).extra.get("devices")
+            if lister is not None:
+                devices += [{"cost_model": r["name"], **d} for d in lister()]
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps({"cost_models": rows, "devices": devices} if args.plugin else rows, indent=2))
     else:
         from nasfw.report import table_text
 
         print(table_text(["name", "plugin", "cheap", "description"],
                          [[r["name"], r["plugin"], "yes" if r["cheap"] else "no", r["description"]] for r in rows]))
+        if devices:
+            cols = [k for k in devices[0] if k != "cost_model"]
+            print(f"\ndevices ({len(devices)}):")
+            print(table_text(cols, [[_cell(d.get(c)) for c in cols] for d in devices]))
     return 0
+
+
+def _cell(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, list):
+        return ",".join(map(str, v))
+    return "" if v is None else str(v)
 
 
 # --- parser -----------------------------------------------------------------------------------------

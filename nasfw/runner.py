@@ -113,7 +113,11 @@ def use_registry(registry: Registry, plugins_dirs: tuple) -> None:
 
 def _phase_supernet(campaign: Campaign, comps: Components, store: Store) -> None:
     want = campaign.phases.get("supernet", True)
-    if not want or not hasattr(comps.task, "train_supernet") or store.get_meta("supernet_done"):
+    if not want or not hasattr(comps.task, "train_supernet"):
+        return
+    if store.get_meta("supernet_done"):
+        if hasattr(comps.task, "load_supernet"):  # resuming: the weights trained before the interruption
+            comps.task.load_supernet(Path(campaign.out))
         return
     opts = want if isinstance(want, dict) else {}
     comps.task.train_supernet(Path(campaign.out), **opts)
@@ -219,6 +223,10 @@ def finalize(campaign: Campaign, comps: Components, store: Store) -> dict:
         for fmt in fin.get("export", []):
             exported += [str(p) for p in comps.task.export(top[0].arch, out / "export", fmt)]
     summary["exported"] = exported
+    if top and hasattr(comps.task, "finalize") and fin.get("task") is not False:
+        # the paper's last steps that only the task knows (train the winner from scratch, prune, re-evaluate
+        # on the reference simulator, baselines); its report is kept in the summary
+        summary["task"] = comps.task.finalize(top[0].arch, out, **(fin.get("task") or {}))
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     if store.get_meta("stopped"):
         summary["stopped"] = store.get_meta("stopped")

@@ -24,7 +24,14 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from nasfw.search_spaces import quantum_sim as qs
+
 CDTYPE = torch.complex64
+
+# qiskit's single-qubit gates whose angles may depend on the inputs after transpiling (older devices have
+# a u1/u2/u3 basis), as torch matrices
+_PARAM_1Q = {"u3": qs.u3, "u": qs.u3, "u2": lambda phi, lam: qs.u3(torch.full_like(phi, np.pi / 2), phi, lam),
+             "rx": qs.rx, "ry": qs.ry}
 
 
 @dataclass
@@ -33,7 +40,9 @@ class _Step:
     superop: torch.Tensor | None = None  # (4^k, 4^k): a fixed gate fused with its noise channel
     rz_const: float = 0.0                # an input-dependent RZ: angle = rz_const + x @ rz_coef
     rz_coef: torch.Tensor | None = None
-    after: torch.Tensor | None = None    # noise channel following an input-dependent RZ
+    after: torch.Tensor | None = None    # noise channel following an input-dependent gate
+    gate: str = ""                       # an input-dependent single-qubit gate other than RZ (u3, u2, rx, ry)
+    angles: list = field(default_factory=list)  # its angles as (const, coef) pairs
 
 
 def superop_from_kraus(kraus: Sequence[np.ndarray]) -> np.ndarray:
@@ -88,13 +97,18 @@ class DensityProgram:
             kraus = noise.get((name, phys))
             symbolic = [p for p in op.params if isinstance(p, ParameterExpression) and p.parameters]
             if symbolic:
-                if name not in ("rz", "p", "u1"):
-                    raise ValueError(f"input-dependent {name!r} gate after transpiling; only RZ-type angles may "
-                                     "depend on the inputs (transpile to a basis with rz)")
-                const, coef = _affine(op.params[0], index, len(inputs))
                 after = torch.tensor(superop_from_kraus(kraus), dtype=CDTYPE) if kraus else None
-                sign = 1.0 if name == "rz" else 1.0  # p/u1 differ from rz by a global phase only
-                steps.append(_Step(wires, rz_const=const * sign, rz_coef=torch.tensor(coef * sign), after=after))
+                if name in ("rz", "p", "u1"):  # p/u1 differ from rz by a global phase only
+                    const, coef = _affine(op.params[0], index, len(inputs))
+                    steps.append(_Step(wires, rz_const=const, rz_coef=torch.tensor(coef), after=after))
+                elif name in _PARAM_1Q:
+                    angles = [_affine(p, index, len(inputs)) if isinstance(p, ParameterExpression) and p.parameters
+                              else (float(p), np.zeros(len(inputs))) for p in op.params]
+                    steps.append(_Step(wires, gate=name, after=after,
+                                       angles=[(c, torch.tensor(k)) for c, k in angles]))
+                else:
+                    raise ValueError(f"input-dependent {name!r} gate after transpiling; supported: rz, p, u1, "
+                                     f"{', '.join(_PARAM_1Q)}")
                 continue
             u = _matrix(op)
             ks = [k @ u for k in kraus] if kraus else [u]
@@ -117,7 +131,13 @@ class DensityProgram:
         rho = torch.zeros((b,) + (2,) * (2 * n), dtype=CDTYPE)
         rho.view(b, -1)[:, 0] = 1.0
         for st in self.steps:
-            if st.rz_coef is not None:
+            if st.gate:
+                theta = [c + x.double() @ k.double() for c, k in st.angles]
+                u = _PARAM_1Q[st.gate](*[t.float() for t in theta])  # (B, 2, 2)
+                rho = _apply_1q_unitary(rho, u, st.wires[0], n)
+                if st.after is not None:
+                    rho = _apply_superop(rho, st.after, st.wires, n)
+            elif st.rz_coef is not None:
                 theta = st.rz_const + x.double() @ st.rz_coef.double()
                 e = torch.exp(1j * theta).to(CDTYPE)
                 f = torch.stack([torch.stack([torch.ones_like(e), e.conj()], -1),
@@ -220,6 +240,15 @@ def _apply_superop(rho: torch.Tensor, s: torch.Tensor, wires: tuple[int, ...], n
     shape = t.shape
     t = t.reshape(-1, 4 ** k) @ s.T
     return torch.movedim(t.reshape(shape), dst, src)
+
+
+def _apply_1q_unitary(rho: torch.Tensor, u: torch.Tensor, w: int, n: int) -> torch.Tensor:
+    """U rho U^dagger with a per-input (B, 2, 2) U on local qubit w."""
+    t = torch.movedim(rho, (1 + w, 1 + n + w), (-2, -1))  # (B, ..., 2[row], 2[col])
+    shape = t.shape
+    t = t.reshape(shape[0], -1, 2, 2)
+    t = torch.matmul(torch.matmul(u[:, None], t), u.conj().transpose(-1, -2)[:, None])
+    return torch.movedim(t.reshape(shape), (-2, -1), (1 + w, 1 + n + w))
 
 
 def _apply_diag_factor(rho: torch.Tensor, f: torch.Tensor, w: int, n: int) -> torch.Tensor:

@@ -209,15 +209,21 @@ class SubCircuit(nn.Module):
         self.offsets = [sum(sizes[:i]) for i in range(len(sizes))]
         self.register_buffer("mask", torch.ones_like(self.theta))
 
-    def gates(self) -> list[tuple[str, tuple[int, ...], torch.Tensor | None]]:
-        """(gate, wires, angles or None) in order; masked (pruned) angles are zero."""
+    def gates(self, drop_identities: bool = False) -> list[tuple[str, tuple[int, ...], torch.Tensor | None]]:
+        """(gate, wires, angles or None) in order; masked (pruned) angles are zero. With `drop_identities`,
+        as deployed: a gate whose angles are all below 1e-3 (modulo 2 pi) is the identity and is left out."""
         theta = self.theta * self.mask
         out, t = [], 0
         for op in self.op_list:
             if op.slot:
                 n = qs.n_params(op.gate)
-                out.append((op.gate, op.wires, theta[self.offsets[t]:self.offsets[t] + n]))
+                angles = theta[self.offsets[t]:self.offsets[t] + n]
                 t += 1
+                if drop_identities:
+                    folded = torch.remainder(angles.detach() + math.pi, 2 * math.pi) - math.pi
+                    if bool((folded.abs() < 1e-3).all()):
+                        continue
+                out.append((op.gate, op.wires, angles))
             else:
                 out.append((op.gate, op.wires, None))
         return out
@@ -272,7 +278,7 @@ def to_qiskit(module: "SubCircuit", measure: bool = True):
     qc = qiskit.QuantumCircuit(module.n_wires, module.n_wires if measure else 0)
     for gate, wire, f in module.encoder:
         qc.append(qiskit_gate(gate, [x[f]]), [wire])
-    for gate, wires, angles in module.gates():
+    for gate, wires, angles in module.gates(drop_identities=True):
         params = [float(a) for a in angles.detach()] if angles is not None else []
         qc.append(qiskit_gate(gate, params), list(wires))
     if measure:

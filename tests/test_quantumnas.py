@@ -1,0 +1,189 @@
+"""QuantumNAS plugin: SuperCircuit spaces, weight sharing, pruning, data, the task, and a small campaign."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+qiskit = pytest.importorskip("qiskit")
+pytest.importorskip("qiskit_aer")
+pytest.importorskip("qiskit_ibm_runtime")
+
+from nasfw.errors import ConfigError  # noqa: E402
+from nasfw.plugins.quantumnas import train as qt  # noqa: E402
+from nasfw.plugins.quantumnas.data import load_qml  # noqa: E402
+from nasfw.plugins.quantumnas.task import QuantumNASTask  # noqa: E402
+from nasfw.search_spaces.supercircuit import (SPACES, SuperCircuit, subcircuit_ops, supercircuit_space,  # noqa: E402
+                                             to_qiskit)
+
+
+def z_of(qc, x):
+    from qiskit.quantum_info import Pauli, Statevector
+
+    sv = Statevector(qc.assign_parameters([float(v) for v in x]))
+    n = qc.num_qubits
+    return np.array([sv.expectation_value(Pauli("".join("Z" if k == q else "I" for k in reversed(range(n))))).real
+                     for q in range(n)])
+
+
+@pytest.mark.parametrize("name", sorted(SPACES))
+def test_every_space_runs_as_qiskit_runs_it(name):
+    sc = SuperCircuit(name, 4, seed=1)
+    arch = sc.space.sample(3)
+    sc.activate(arch)
+    x = torch.rand(2, 16) * np.pi
+    with torch.no_grad():
+        ours = sc(x)
+        sub = sc.extract(arch)
+        assert torch.allclose(sub(x), ours, atol=1e-6)  # the standalone SubCircuit inherits the weights
+    ref = z_of(to_qiskit(sub, measure=False), x[0])
+    assert np.abs(ref - ours[0].numpy()).max() < 1e-5
+
+
+def test_paper_space_sizes():
+    assert len(SPACES) == 6
+    assert SuperCircuit("u3cu3", 4).n_blocks == 8
+    assert SuperCircuit("rxyz_u1_cu3", 4).n_blocks == 4  # the 11-layer space
+    full = SuperCircuit("u3cu3", 4)
+    assert full.n_params(full.largest()) == 8 * (4 * 3 + 4 * 3)
+
+
+def test_share_front_and_block_count():
+    space = supercircuit_space("u3cu3", 4, n_blocks=3, device_qubits=5)
+    arch = {"n_blocks": 2, "b0.0.u3": 2, "b0.1.cu3": 3, "b1.0.u3": 4, "b1.1.cu3": 1, "layout": [4, 0, 2, 1]}
+    space.validate(arch)
+    ops = subcircuit_ops("u3cu3", 4, arch)
+    assert [(o.gate, o.wires) for o in ops[:5]] == [("u3", (0,)), ("u3", (1,)), ("cu3", (0, 1)), ("cu3", (1, 2)),
+                                                    ("cu3", (2, 3))]
+    assert ops[2].slot == ("b0.1.cu3", 0)  # the first gates of a layer share the first weights
+    assert len(ops) == 2 + 3 + 4 + 1
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        a = space.sample(rng)
+        assert len(set(a["layout"])) == 4 and all(0 <= q < 5 for q in a["layout"])
+        assert all(f"b{b}.0.u3" not in a for b in range(a["n_blocks"], 3))  # switched-off blocks are absent
+        child = space.crossover(a, space.mutate(a, rng, 0.4), rng)
+        assert len(set(child["layout"])) == 4  # repaired: distinct physical qubits
+
+
+def test_bad_space_options_are_clear():
+    with pytest.raises(ConfigError, match="circuit"):
+        supercircuit_space("u3cu4")
+    with pytest.raises(ConfigError, match="device_qubits"):
+        supercircuit_space("u3cu3", 4, device_qubits=3)
+
+
+def test_pruning_zeroes_the_smallest_angles_and_drops_identity_gates():
+    d = load_qml("digits", [0, 1, 2, 3], 16, n_valid=50, n_test=50)
+    sc = SuperCircuit("u3cu3", 4, n_blocks=2)
+    sub = sc.extract(sc.largest())
+    with torch.no_grad():
+        sub.theta[:3] = 1e-4  # one whole U3 gate near zero: the identity
+    history = qt.prune(sub, d.train, 4, final=0.5, initial=0.1, steps=3, epochs_per_step=1)
+    assert history[-1] == pytest.approx(0.5, abs=0.02)
+    assert torch.all(sub.theta[sub.mask == 0] == 0)
+    kept = sub.gates(drop_identities=True)
+    assert len(kept) < len(sub.gates())
+    qc = to_qiskit(sub)
+    assert sum(1 for i in qc.data if i.operation.name in ("u", "cu3")) == len(kept)
+    x = d.valid.x[:4]
+    with torch.no_grad():  # dropping identities changes nothing
+        assert torch.allclose(torch.tensor(np.stack([z_of(to_qiskit(sub, measure=False), r) for r in x])).float(),
+                              sub(x), atol=1e-5)
+
+
+def test_datasets(tmp_path, shared_data):
+    d = load_qml("mnist", [3, 6], 16, n_valid=100, n_test=100)
+    assert d.n_classes == 2 and d.train.x.shape[1] == 16 and len(d.train) == 1000 - 200
+    assert set(d.train.y.tolist()) == {0, 1}
+    d = load_qml("digits", list(range(10)), 36, n_valid=100, n_test=100)
+    assert d.train.x.shape[1] == 36
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "mine.npz", x=rng.random((60, 16)), y=rng.integers(0, 2, 60))
+    d = load_qml(str(tmp_path / "mine.npz"), [0, 1], 16, n_valid=10, n_test=10)
+    assert len(d.train) == 40
+    d = load_qml(str(shared_data / "mnist_t10k"), [0, 1, 2, 3], 16, n_valid=500, n_test=300)
+    assert len(d.train) + len(d.valid) + len(d.test) == 980 + 1135 + 1032 + 1010
+    with pytest.raises(ConfigError, match="task_options.dataset"):
+        load_qml("cifar", [0, 1])
+    np.savez(tmp_path / "bad.npz", a=np.zeros(3))
+    with pytest.raises(ConfigError, match="'x' and 'y'"):
+        load_qml(str(tmp_path / "bad.npz"), [0, 1])
+    with pytest.raises(ConfigError, match="classes"):
+        load_qml("digits", [0, 11])
+
+
+def test_task_scores_under_noise_and_checks_the_layout(tmp_path):
+    task = QuantumNASTask(dataset="digits", n_blocks=2, device="lima", n_valid=40, n_test=40)
+    task.train_supernet(tmp_path, epochs=2, progress=False)
+    arch = task.supercircuit.space.sample(0)
+    m = task.evaluate(arch)
+    for k in ("loss", "accuracy", "noise_free_loss", "noise_free_accuracy", "params", "depth", "fidelity", "proxy"):
+        assert k in m and np.isfinite(m[k])
+    assert 0 < m["fidelity"] < 1 and m["loss"] >= 0
+    with pytest.raises(ConfigError, match="layout"):
+        task.evaluate({**arch, "layout": [0, 0, 1, 2]})
+    other = QuantumNASTask(dataset="digits", n_blocks=2, device="lima", n_valid=40, n_test=40)
+    other.load_supernet(tmp_path)  # what --resume does after the SuperCircuit phase
+    assert all(torch.equal(a, b) for a, b in zip(task.supercircuit.parameters(), other.supercircuit.parameters()))
+    with pytest.raises(ConfigError, match="noise"):
+        QuantumNASTask(noise="exact")
+    with pytest.raises(ConfigError, match="quantum device"):
+        QuantumNASTask(device="quitto")
+
+
+def test_small_campaign_end_to_end(tmp_path, run_cli):
+    cfg = tmp_path / "q.yaml"
+    cfg.write_text(json.dumps({
+        "plugin": "quantumnas", "name": "q-tiny",
+        "space_options": {"circuit": "zz_ry", "n_wires": 4, "n_blocks": 2, "device": "belem"},
+        "task_options": {"dataset": "digits", "classes": [0, 1], "circuit": "zz_ry", "n_wires": 4, "n_blocks": 2,
+                         "device": "belem", "n_valid": 40, "n_test": 30},
+        "searcher": {"name": "ofa-evolution", "settings": {"population_size": 4, "parent_ratio": 0.25,
+                                                           "mutation_ratio": 0.5, "mutate_prob": 0.4}},
+        "budget": {"evaluations": 8}, "workers": 1,
+        "phases": {"supernet": {"epochs": 2},
+                   "finalize": {"export": ["qasm"],
+                                "task": {"scratch_epochs": 2, "prune_steps": 2, "prune_epochs": 1, "shots": 1024,
+                                         "search_population": 4, "baselines": ["human", "sabre"]}}}}))
+    out = tmp_path / "run"
+    r = run_cli("search", "--config", str(cfg), "--out", str(out), "--no-progress")
+    assert r.returncode == 0, r.stderr
+    report = json.loads((out / "quantumnas.json").read_text())
+    names = [row["name"] for row in report["rows"]]
+    assert names == ["searched", "searched + pruned", "human design", "searched, SABRE layout"]
+    for row in report["rows"]:
+        assert 0 <= row["aer_accuracy"] <= 1
+        assert abs(row["aer_accuracy"] - row["torch_noisy_accuracy"]) < 0.2  # same noise, 1024 shots
+    qasm3 = (out / "export" / "searched.qasm3").read_text()
+    assert "OPENQASM 3" in qasm3 and "input float" in qasm3
+    assert (out / "export" / "searched_pruned.ansatz.qasm2").read_text().startswith("OPENQASM 2.0")
+    layout = json.loads((out / "export" / "searched.layout.json").read_text())
+    best = json.loads((out / "best.json").read_text())
+    assert layout["initial_layout"] == best["arch"]["layout"]
+    assert "| searched |" in (out / "quantumnas.md").read_text()
+
+
+def test_hardware_lists_the_fake_devices(run_cli):
+    r = run_cli("hardware", "--plugin", "quantumnas", "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    by_name = {d["device"]: d for d in data["devices"]}
+    for dev in ("yorktown", "santiago", "belem", "quito", "lima", "athens", "manila", "jakarta", "guadalupe",
+                "montreal"):
+        assert dev in by_name
+    assert by_name["quito"]["qubits"] == 5 and "cx" in by_name["quito"]["basis_gates"]
+    assert 0 < by_name["quito"]["median_2q_error"] < 0.1
+
+
+def test_budget_preset_with_overrides():
+    from nasfw.campaign import parse, resolve_budget
+    from nasfw.plugins.quantumnas import DEFAULT_CAMPAIGN
+
+    raw = resolve_budget(DEFAULT_CAMPAIGN, "paper")
+    c = parse(raw)
+    assert c.budget_evaluations == 1600
+    assert c.searcher_settings["population_size"] == 40 and c.task_options["n_valid"] == 500
+    assert c.phases["supernet"]["epochs"] == 200
+    with pytest.raises(ConfigError, match="evaluations"):
+        parse({**DEFAULT_CAMPAIGN, "budgets": {"x": {"searcher": {}}}})
