@@ -99,8 +99,12 @@ def _is(value: Any, types: tuple[type, ...]) -> bool:
 
 
 def merge(base: dict, override: dict) -> dict:
-    """Override a default campaign with a user's: mappings merge one level deep, the rest replaces."""
+    """Override a default campaign with a user's: mappings merge one level deep, the rest replaces. Options
+    of a space or task the user replaced by another do not carry over."""
     out = copy.deepcopy(base)
+    for owner, opts in (("space", "space_options"), ("task", "task_options")):
+        if owner in override and override[owner] != base.get(owner):
+            out.pop(opts, None)
     for k, v in override.items():
         if k in ("searcher", "phases", "evaluation", "task_options", "space_options") and isinstance(v, dict) \
                 and isinstance(out.get(k), dict):

@@ -116,6 +116,10 @@ def nasfw_register_search_spaces(register) -> None:
 def nasfw_register_tasks(register) -> None:
     from nasfw.plugins.quantumnas.task import QuantumNASTask
 
+    from nasfw.plugins.quantumnas.vqe import VQETask
+
+    register("quantumnas-vqe", VQETask, "VQE ground-state energy (pyscf + openfermion Jordan-Wigner; h2, lih, h2o, "
+             "ch4, beh2 or a geometry) with inherited SuperCircuit weights under a fake IBMQ device's noise")
     register("quantumnas-qml", QuantumNASTask, "QML classification (MNIST, digits, .npz) scored under a fake IBMQ "
              "device's noise with inherited SuperCircuit weights")
 

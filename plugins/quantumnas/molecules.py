@@ -1,0 +1,111 @@
+"""Molecular Hamiltonians for VQE: pyscf's restricted Hartree-Fock integrals, an active space, and
+openfermion's Jordan-Wigner mapping to a sum of Pauli strings; exact diagonalisation as the reference.
+
+The molecules of the QuantumNAS paper come as presets (geometry in Angstrom, basis, active space); any other
+is given in the campaign as {geometry: [[atom, [x, y, z]], ...], basis, charge, spin, active: {occupied:
+[...], active: [...]}} with spatial-orbital indices."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nasfw.errors import ConfigError
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "h2": {"geometry": [["H", [0, 0, 0]], ["H", [0, 0, 0.7414]]], "basis": "sto-3g"},
+    "lih": {"geometry": [["Li", [0, 0, 0]], ["H", [0, 0, 1.45]]], "basis": "sto-3g",
+            "active": {"occupied": [0], "active": [1, 2]}},
+    "h2o": {"geometry": [["O", [0, 0, 0.1173]], ["H", [0, 0.7572, -0.4692]], ["H", [0, -0.7572, -0.4692]]],
+            "basis": "sto-3g", "active": {"occupied": [0, 1, 2], "active": [3, 4, 5]}},
+    "ch4": {"geometry": [["C", [0, 0, 0]], ["H", [0.6276, 0.6276, 0.6276]], ["H", [0.6276, -0.6276, -0.6276]],
+                         ["H", [-0.6276, 0.6276, -0.6276]], ["H", [-0.6276, -0.6276, 0.6276]]],
+            "basis": "sto-3g", "active": {"occupied": [0, 1, 2], "active": [3, 4, 5]}},
+    "beh2": {"geometry": [["Be", [0, 0, 0]], ["H", [0, 0, 1.3264]], ["H", [0, 0, -1.3264]]], "basis": "sto-3g",
+             "active": {"occupied": [0, 1], "active": [2, 3, 4]}},
+}
+
+
+@dataclass
+class Hamiltonian:
+    terms: list[tuple[float, str]]  # (coefficient, Pauli string over the qubits, qubit 0 first), no identity
+    constant: float                  # the identity term (nuclear repulsion, core energy)
+    n_qubits: int
+    exact: float                     # ground-state energy of the qubit Hamiltonian (exact diagonalisation)
+    hf: float                        # Hartree-Fock energy
+    n_electrons: int                 # electrons in the active space
+
+    def matrix(self) -> np.ndarray:
+        """Dense 2^n x 2^n matrix, qubit 0 the most significant bit."""
+        paulis = {"I": np.eye(2), "X": np.array([[0, 1], [1, 0]]), "Y": np.array([[0, -1j], [1j, 0]]),
+                  "Z": np.diag([1.0, -1.0])}
+        m = self.constant * np.eye(2 ** self.n_qubits, dtype=complex)
+        for c, s in self.terms:
+            op = np.array([[1.0]])
+            for ch in s:
+                op = np.kron(op, paulis[ch])
+            m = m + c * op
+        return m
+
+
+def molecule_spec(molecule: str | dict) -> dict:
+    if isinstance(molecule, str):
+        if molecule.lower() not in PRESETS:
+            from nasfw.errors import unknown_name
+
+            raise ConfigError(unknown_name("task_options.molecule", molecule, PRESETS))
+        return PRESETS[molecule.lower()]
+    if not isinstance(molecule, dict) or "geometry" not in molecule:
+        raise ConfigError(f"task_options.molecule = {molecule!r}; give a preset name ({', '.join(PRESETS)}) or a "
+                          "mapping with geometry, basis and optionally charge, spin, active")
+    return molecule
+
+
+def build(molecule: str | dict) -> Hamiltonian:
+    try:
+        import openfermion as of
+        from pyscf import ao2mo, gto, scf
+    except ImportError:
+        raise ConfigError("VQE needs pyscf and openfermion: pip install 'nasfw[quantum]'") from None
+    spec = molecule_spec(molecule)
+    try:
+        mol = gto.M(atom=[(a, tuple(xyz)) for a, xyz in spec["geometry"]], basis=spec.get("basis", "sto-3g"),
+                    charge=spec.get("charge", 0), spin=spec.get("spin", 0), unit="Angstrom", verbose=0)
+    except Exception as e:  # pyscf reports bad atoms/bases with assorted exception types
+        raise ConfigError(f"task_options.molecule: pyscf cannot build {spec}: {e}") from None
+    mf = scf.RHF(mol).run()
+    c = mf.mo_coeff
+    n = c.shape[1]
+    h1 = c.T @ mf.get_hcore() @ c
+    eri = ao2mo.restore(1, ao2mo.kernel(mol, c), n)  # chemists' (pq|rs)
+    two = np.asarray(eri.transpose(0, 2, 3, 1), order="C")  # openfermion's order
+    active = spec.get("active") or {}
+    occ, act = list(active.get("occupied", [])), list(active.get("active", range(n)))
+    if any(not 0 <= i < n for i in occ + act):
+        raise ConfigError(f"task_options.molecule.active: orbital indices must be in 0..{n - 1}; got {active}")
+    core, h1a, twoa = of.ops.representations.get_active_space_integrals(h1, two, occ, act)
+    one_so, two_so = of.chem.molecular_data.spinorb_from_spatial(h1a, twoa)
+    op = of.InteractionOperator(mol.energy_nuc() + core, one_so, 0.5 * two_so)
+    qubit_op = of.jordan_wigner(of.get_fermion_operator(op))
+    n_qubits = 2 * len(act)
+    terms, constant = [], 0.0
+    for term, coeff in qubit_op.terms.items():
+        if abs(coeff) < 1e-12:
+            continue
+        if not term:
+            constant += float(np.real(coeff))
+            continue
+        s = ["I"] * n_qubits
+        for q, p in term:
+            s[q] = p
+        terms.append((float(np.real(coeff)), "".join(s)))
+    n_el = mol.nelectron - 2 * len(occ)
+    h = Hamiltonian(terms, constant, n_qubits, 0.0, float(mf.e_tot), n_el)
+    h.exact = float(np.linalg.eigvalsh(h.matrix())[0]) if n_qubits <= 12 else float("nan")
+    return h
+
+
+def hartree_fock_bits(h: Hamiltonian) -> list[int]:
+    """Jordan-Wigner occupation of the HF state: the first n_electrons spin-orbitals filled."""
+    return [1 if q < h.n_electrons else 0 for q in range(h.n_qubits)]
