@@ -30,7 +30,10 @@ def device_names() -> tuple[str, ...]:
 
 @lru_cache(maxsize=None)
 def backend(name: str):
+    """A fake device by name ('quito', 'FakeLimaV2', ...), or a user's backend-properties JSON by path."""
     fp = _provider()
+    if name.lower().endswith(".json"):
+        return _from_properties(name)
     key = name.lower().removeprefix("fake").removesuffix("v2")
     if key not in device_names():
         raise ConfigError(unknown_name("quantum device", name, device_names()))
@@ -40,6 +43,54 @@ def backend(name: str):
     with warnings.catch_warnings():  # newer fake devices warn that their numbers are not typical; we list them
         warnings.simplefilter("ignore")
         return cls()
+
+
+def _from_properties(path: str):
+    """A backend built from an IBM backend-properties JSON (the `props_*.json` format: qubits with T1, T2,
+    readout_error, prob_meas*_prep*; gates with gate_error and gate_length). The configuration the file lacks
+    is derived from it: qubit count, basis gates and coupling map from the gates it calibrates."""
+    import copy
+    import json
+    from pathlib import Path
+
+    from qiskit_ibm_runtime.fake_provider.fake_backend import FakeBackendV2
+
+    p = Path(path)
+    try:
+        props = json.loads(p.read_text())
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"device {path!r}: cannot read a backend-properties JSON: {e}") from None
+    if not isinstance(props, dict) or "qubits" not in props or "gates" not in props:
+        raise ConfigError(f"device {path!r}: a backend-properties JSON needs 'qubits' and 'gates' "
+                          "(the props_*.json format of IBM backends)")
+    n = len(props["qubits"])
+    names = sorted({g["gate"] for g in props["gates"]})
+    edges = sorted({tuple(g["qubits"]) for g in props["gates"] if len(g["qubits"]) == 2})
+    template = backend("quito")._conf_dict  # a configuration of the same family, reshaped below
+    conf = copy.deepcopy(template)
+    conf.update({"backend_name": p.stem, "n_qubits": n, "basis_gates": names,
+                 "coupling_map": [list(e) for e in edges],
+                 "gates": [{"name": g, "parameters": [], "qasm_def": "", "coupling_map":
+                            [list(e) for e in edges] if g in TWO_QUBIT_GATES else [[q] for q in range(n)]}
+                           for g in names]})
+    for k in ("meas_map",):
+        conf[k] = [list(range(n))]
+
+    class UserBackend(FakeBackendV2):
+        backend_name = p.stem
+        dirname = str(p.parent)
+        props_filename = p.name
+        conf_filename = None
+
+        def _get_conf_dict_from_json(self):
+            return conf
+
+    try:
+        b = UserBackend()
+        b.target  # build now, so a malformed file fails here with its name
+    except Exception as e:  # qiskit raises assorted types for malformed calibration data
+        raise ConfigError(f"device {path!r}: qiskit cannot build a device from it: {type(e).__name__}: {e}") from None
+    return b
 
 
 def _median(values: list[float]) -> float | None:

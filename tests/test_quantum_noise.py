@@ -29,3 +29,32 @@ def test_noise_model_and_clear_errors():
     assert "cx" in nm.noise_instructions and "measure" in nm.noise_instructions
     with pytest.raises(ConfigError, match="unknown quantum device 'qiuto'; did you mean 'quito'"):
         qn.summary("qiuto")
+
+
+def test_device_from_a_users_backend_properties_json(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    import numpy as np
+    import qiskit_ibm_runtime
+
+    from nasfw.errors import ConfigError
+    from nasfw.hardware import quantum_noise as qn
+
+    src = Path(qiskit_ibm_runtime.fake_provider.__file__).parent / "backends" / "lima" / "props_lima.json"
+    mine = tmp_path / "my_device.json"
+    shutil.copy(src, mine)
+    b = qn.backend(str(mine))
+    assert b.num_qubits == 5 and "cx" in b.target.operation_names
+    assert sorted(b.coupling_map.get_edges()) == sorted(qn.backend("lima").coupling_map.get_edges())
+    g_user, r_user = qn.channels(str(mine))
+    g_ref, r_ref = qn.channels("lima")
+    assert set(g_user) == set(g_ref)
+    for k in g_ref:  # the same calibration gives the same channels (compared as superoperators)
+        s = lambda ks: sum(np.kron(m, m.conj()) for m in ks)  # noqa: E731
+        assert np.abs(s(g_user[k]) - s(g_ref[k])).max() < 1e-9
+    assert all(np.allclose(r_user[q], r_ref[q]) for q in r_ref)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"qubits": []}')
+    with pytest.raises(ConfigError, match="'qubits' and 'gates'"):
+        qn.backend(str(bad))

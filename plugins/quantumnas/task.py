@@ -70,10 +70,12 @@ class QuantumNASTask:
     # -- weight sharing -------------------------------------------------------------------------------------
     def train_supernet(self, run_dir: Path, epochs: int = 20, lr: float = 5e-3, weight_decay: float = 1e-4,
                        warmup_epochs: int = 2, sampling: str = "restricted",
-                       sampling_options: dict | None = None, progress: bool = True) -> list[float]:
-        """SuperCircuit training with weight sharing: one sampled SubCircuit per batch of 256, Adam, warm-up
-        then cosine. `sampling`: uniform, restricted (consecutive SubCircuits differ in few layers), or
-        progressive (restricted to many blocks first, all block counts by the end)."""
+                       sampling_options: dict | None = None, batch_size: int | None = None,
+                       progress: bool = True) -> list[float]:
+        """SuperCircuit training with weight sharing: one sampled SubCircuit per batch (256, the task's
+        `batch_size`, unless given here), Adam, warm-up then cosine. `sampling`: uniform, restricted
+        (consecutive SubCircuits differ in few layers), or progressive (many blocks first, all block counts by
+        the end). Weight sharing needs many steps: on a small dataset a smaller batch buys them."""
         d, n_classes = self.data, self.data.n_classes
         opts = dict(sampling_options or {})
         if sampling == "progressive" and "stages" not in opts:
@@ -92,7 +94,8 @@ class QuantumNASTask:
         def on_epoch(epoch: int, loss: float) -> None:
             bar.set_postfix(loss=f"{loss:.3f}")
             bar.update(1)
-        history = train_supernet(self.supercircuit, lambda: batches(d.train, self.batch_size, rng),
+        bs = batch_size or self.batch_size
+        history = train_supernet(self.supercircuit, lambda: batches(d.train, bs, rng),
                                  lambda m, b: qt.nll(m(b[0]), b[1], n_classes), cfg, on_epoch)
         bar.close()
         self.trained = True
