@@ -227,6 +227,10 @@ def finalize(campaign: Campaign, comps: Components, store: Store) -> dict:
         # the paper's last steps that only the task knows (train the winner from scratch, prune, re-evaluate
         # on the reference simulator, baselines); its report is kept in the summary
         summary["task"] = comps.task.finalize(top[0].arch, out, **(fin.get("task") or {}))
+    if top:  # every run folder carries its plots and report.md, as `nasfw report` writes them
+        from nasfw.report import write_report
+
+        summary["report"] = write_report(out)["report"]
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     if store.get_meta("stopped"):
         summary["stopped"] = store.get_meta("stopped")

@@ -153,7 +153,14 @@ class DensityProgram:
     def probabilities(self, x: torch.Tensor | np.ndarray, shots: int | None = None,
                       seed: int = 0) -> torch.Tensor:
         """Joint distribution of the classical bits, readout error included, (B, 2^n_clbits), clbit 0 most
-        significant. With `shots`, an empirical distribution sampled from it, as hardware would give."""
+        significant. With `shots`, an empirical distribution sampled from it, as hardware would give. Inputs
+        are processed in chunks that keep the density matrices under about 256 MB."""
+        x = torch.as_tensor(np.asarray(x), dtype=torch.float32)
+        if x.dim() == 1:
+            x = x[None]
+        chunk = max(1, 2 ** 25 // 4 ** self.n_qubits)
+        if len(x) > chunk:
+            return torch.cat([self.probabilities(x[i:i + chunk], shots, seed + i) for i in range(0, len(x), chunk)])
         rho = self.density(x)
         n, b = self.n_qubits, rho.shape[0]
         p = torch.diagonal(rho, dim1=-2, dim2=-1).real.clamp_min(0).reshape((b,) + (2,) * n)

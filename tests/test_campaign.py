@@ -123,10 +123,17 @@ def test_run_folder_guards(tmp_path):
         run({**BASE, "seed": 5}, tmp_path, resume=True)
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "experiments").glob("*.yaml")), ids=lambda p: p.stem)
+def _experiment(path):
+    """QuantumNAS experiments train circuits and run qiskit-aer (minutes each): they run with the slow tests."""
+    slow = path.stem.startswith("quantumnas")
+    return pytest.param(path, id=path.stem, marks=[pytest.mark.slow] if slow else [])
+
+
+@pytest.mark.parametrize("path", [_experiment(p) for p in sorted((ROOT / "experiments").glob("*.yaml"))])
 def test_experiments_run_at_small_budget(path, run_cli, tmp_path):
     raw = yaml.safe_load(path.read_text())
-    p = run_cli("search", "--config", path, "--budget", "small", "--out", tmp_path / "run", "--no-progress")
+    p = run_cli("search", "--config", path, "--budget", "small", "--out", tmp_path / "run", "--no-progress",
+                timeout=900)
     assert p.returncode == 0, p.stderr
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["evaluations"] > 0 and "best" in summary

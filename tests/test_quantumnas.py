@@ -162,6 +162,7 @@ def test_small_campaign_end_to_end(tmp_path, run_cli):
     best = json.loads((out / "best.json").read_text())
     assert layout["initial_layout"] == best["arch"]["layout"]
     assert "| searched |" in (out / "quantumnas.md").read_text()
+    assert (out / "report" / "best_so_far.png").stat().st_size > 1000  # the engine's plots in the run folder
 
 
 def test_hardware_lists_the_fake_devices(run_cli):

@@ -24,3 +24,19 @@ def test_budget_can_grow_on_resume(run_cli, tmp_path):
     run_cli(*args, "--budget", "250", "--resume", check=True)
     s = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert s["evaluations"] == 250
+
+
+def test_the_readme_quantumnas_command(run_cli, tmp_path):
+    """`nasfw search --plugin quantumnas --budget small`: SuperCircuit, search, finalize with every baseline."""
+    p = run_cli("search", "--plugin", "quantumnas", "--budget", "small", "--out", tmp_path / "run", "--no-progress",
+                timeout=900)
+    assert p.returncode == 0, p.stderr
+    report = json.loads((tmp_path / "run" / "quantumnas.json").read_text())
+    names = [r["name"] for r in report["rows"]]
+    assert names == ["searched", "searched + pruned", "human design", "random circuit", "noise-unaware search",
+                     "searched, fixed mapping", "searched, SABRE layout"]
+    human = report["rows"][2]
+    assert human["noise_free_accuracy"] > 0.7  # the whole 8-block circuit learns MNIST-4
+    for r in report["rows"]:
+        assert abs(r["aer_accuracy"] - r["torch_noisy_accuracy"]) < 0.1
+    assert (tmp_path / "run" / "export" / "searched.qasm3").exists()

@@ -44,9 +44,9 @@ class QuantumNASTask:
         qubits = quantum_noise.backend(self.device).num_qubits  # a clear error for an unknown device
         if n_wires > qubits:
             raise ConfigError(f"task_options.n_wires = {n_wires} exceeds the {qubits} qubits of {self.device!r}")
-        if noise == "density" and qubits > 12 and n_wires > 10:
-            raise ConfigError(f"task_options.noise = 'density' on {n_wires} wires is too large for a density "
-                              "matrix; use noise: proxy")
+        if noise == "density" and n_wires > 8:
+            raise ConfigError(f"task_options.noise = 'density' with n_wires = {n_wires}: a density matrix per input "
+                              "is too large beyond 8 qubits (plus routing ancillas); use noise: proxy")
         self.circuit, self.n_wires, self.n_blocks, self.noise = circuit, n_wires, n_blocks, noise
         self.classes, self.dataset = list(classes), dataset
         self.n_valid, self.n_test, self.batch_size, self.seed = n_valid, n_test, batch_size, seed

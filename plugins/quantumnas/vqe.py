@@ -166,10 +166,36 @@ class VQETask:
             history.append(float(e.detach()))
         return history
 
+    def _uccsd_row(self, steps: int, lr: float) -> dict[str, Any]:
+        import qiskit
+
+        from nasfw.plugins.quantumnas.uccsd import UCCSD
+
+        ucc = UCCSD(self.n_wires, self.h.n_electrons)
+        opt = torch.optim.Adam([ucc.theta], lr=lr)
+        start = self._start()
+        for _ in range(steps):
+            opt.zero_grad()
+            psi = ucc.state(start)
+            e = (psi.conj() @ (self.hmat @ psi)).real
+            e.backward()
+            opt.step()
+        with torch.no_grad():
+            psi = ucc.state(start)
+            e0 = float((psi.conj() @ (self.hmat @ psi)).real)
+        tq = qiskit.transpile(ucc.qiskit_circuit(self.hf), quantum_noise.backend(self.device),
+                              optimization_level=self.level, initial_layout=list(range(self.n_wires)),
+                              seed_transpiler=self.seed)
+        return {"name": "UCCSD", "params": ucc.n_params, "noise_free_energy": e0,
+                "error_mha": 1000 * (e0 - self.h.exact), "torch_noisy_energy": self.noisy_energy(tq),
+                "aer_noisy_energy": self.aer_energy(tq), **qc.stats(tq, self.device),
+                "layout": qc.initial_layout(tq)}
+
     def finalize(self, arch: dict, run_dir: Path, steps: int = 300, lr: float = 5e-2, restarts: int = 3,
-                 **_: Any) -> dict[str, Any]:
+                 uccsd: bool = True, **_: Any) -> dict[str, Any]:
         """Train the winner from scratch (best of `restarts` initialisations) and the whole SuperCircuit (the
-        human design) the same way; energies noise-free, under noise in torch, and on qiskit-aer."""
+        human design) the same way, and the UCCSD baseline; energies noise-free, under noise in torch, and on
+        qiskit-aer."""
         rows = []
         for name, a, layout in (("searched", arch, arch.get("layout")),
                                 ("human design", self.supercircuit.largest(), list(range(self.n_wires)))):
@@ -188,6 +214,8 @@ class VQETask:
                          "error_mha": 1000 * (e0 - self.h.exact), "torch_noisy_energy": self.noisy_energy(tq),
                          "aer_noisy_energy": self.aer_energy(tq), **qc.stats(tq, self.device),
                          "layout": qc.initial_layout(tq)})
+        if uccsd:
+            rows.append(self._uccsd_row(steps, lr))
         report = {"exact": self.h.exact, "hartree_fock": self.h.hf, "device": self.device, "rows": rows}
         (Path(run_dir) / "vqe.json").write_text(json.dumps(report, indent=2))
         lines = [f"# VQE on {self.device}: exact {self.h.exact:.6f} Ha, Hartree-Fock {self.h.hf:.6f} Ha\n",

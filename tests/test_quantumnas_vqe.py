@@ -1,0 +1,106 @@
+"""QuantumNAS VQE: Hamiltonians from pyscf + openfermion against the shipped FCI energies, joint Pauli-string
+expectations, noisy energies equal to qiskit-aer's, the UCCSD baseline, and a small campaign."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("pyscf")
+pytest.importorskip("openfermion")
+pytest.importorskip("qiskit_aer")
+
+from nasfw.errors import ConfigError  # noqa: E402
+from nasfw.plugins.quantumnas.molecules import build  # noqa: E402
+from nasfw.plugins.quantumnas.vqe import VQETask  # noqa: E402
+
+
+def fci_from_shared(shared_data, name):
+    import openfermion as of
+
+    files = sorted((shared_data / "molecules").glob(f"{name}*.hdf5"))
+    if not files:
+        pytest.skip(f"no {name} molecule file in ../shared/data/molecules")
+    m = of.MolecularData(filename=str(files[0]).removesuffix(".hdf5"))
+    m.load()
+    return m.fci_energy
+
+
+def test_h2_hamiltonian_matches_the_reference_fci(shared_data):
+    h = build("h2")
+    assert h.n_qubits == 4 and h.n_electrons == 2
+    assert h.exact == pytest.approx(-1.1372701747, abs=1e-8)
+    assert h.exact == pytest.approx(fci_from_shared(shared_data, "H2"), abs=1e-8)
+    assert h.hf == pytest.approx(-1.1166843871, abs=1e-6)
+
+
+def test_energy_is_the_sum_of_joint_pauli_expectations():
+    t = VQETask("h2", n_blocks=2, noise="none")
+    sub = t.supercircuit.extract(t.supercircuit.largest())
+    with torch.no_grad():
+        e = float(t.energy(sub.gates()))
+        s = t._start()
+        for gate, wires, angles in sub.gates():
+            from nasfw.search_spaces import quantum_sim as qs
+
+            s = qs.apply(s, gate, wires, tuple(angles) if angles is not None else ())
+    psi = s.reshape(-1).numpy().astype(complex)
+    from qiskit.quantum_info import SparsePauliOp, Statevector
+
+    # qiskit: the state in little-endian order and each Pauli string as one joint operator
+    n = t.n_wires
+    sv = Statevector(psi.reshape((2,) * n).transpose(list(range(n))[::-1]).reshape(-1))
+    ref = t.h.constant + sum(c * sv.expectation_value(SparsePauliOp(s[::-1])).real for c, s in t.h.terms)
+    assert e == pytest.approx(ref, abs=1e-5)
+    z_only = [(c, s) for c, s in t.h.terms if set(s) <= {"I", "Z"}]
+    assert len(z_only) < len(t.h.terms)  # X/Y strings are there, so a product of single-qubit <Z> cannot do
+
+
+def test_h2_vqe_noise_free_within_chemical_accuracy_and_noisy_energy_equals_aer():
+    t = VQETask("h2", n_blocks=2, device="quito")
+    sub = t.supercircuit.extract(t.supercircuit.largest())
+    sub.reinitialise(0)
+    history = t.fit(sub, steps=300)
+    assert history[-1] - t.h.exact < 1.6e-3
+    tq = t.transpile(sub, [4, 3, 1, 0])
+    noisy = t.noisy_energy(tq)
+    assert noisy == pytest.approx(t.aer_energy(tq), abs=1e-5)
+    assert noisy > history[-1] + 0.01  # the device noise costs energy
+
+
+def test_uccsd_baseline():
+    t = VQETask("h2", device="lima")
+    row = t._uccsd_row(steps=150, lr=5e-2)
+    assert row["params"] == 2 and row["error_mha"] < 1.6
+    assert row["torch_noisy_energy"] == pytest.approx(row["aer_noisy_energy"], abs=1e-5)
+
+
+def test_molecule_errors_are_clear():
+    with pytest.raises(ConfigError, match="molecule"):
+        build("h3o")
+    with pytest.raises(ConfigError, match="geometry"):
+        build({"basis": "sto-3g"})
+    with pytest.raises(ConfigError, match="active"):
+        build({"geometry": [["H", [0, 0, 0]], ["H", [0, 0, 0.74]]], "active": {"active": [0, 7]}})
+    lih = build("lih")
+    assert lih.n_qubits == 4 and lih.exact < lih.hf
+
+
+def test_vqe_campaign_end_to_end(tmp_path, run_cli):
+    cfg = tmp_path / "vqe.yaml"
+    cfg.write_text(json.dumps({
+        "name": "vqe-tiny", "plugin": "quantumnas", "space": "supercircuit",
+        "space_options": {"circuit": "u3cu3", "n_wires": 4, "n_blocks": 2, "device": "manila"},
+        "task": "quantumnas-vqe",
+        "task_options": {"molecule": "h2", "circuit": "u3cu3", "n_blocks": 2, "device": "manila"},
+        "objectives": [{"metric": "energy", "direction": "min"}],
+        "searcher": {"name": "random"}, "budget": {"evaluations": 6}, "workers": 1,
+        "phases": {"supernet": {"epochs": 3, "steps_per_epoch": 2},
+                   "finalize": {"export": ["json"], "task": {"steps": 40, "restarts": 1}}}}))
+    out = tmp_path / "run"
+    r = run_cli("search", "--config", str(cfg), "--out", str(out), "--no-progress")
+    assert r.returncode == 0, r.stderr
+    report = json.loads((out / "vqe.json").read_text())
+    assert [row["name"] for row in report["rows"]] == ["searched", "human design", "UCCSD"]
+    assert report["exact"] == pytest.approx(-1.1372701747, abs=1e-8)
+    assert np.isfinite([row["aer_noisy_energy"] for row in report["rows"]]).all()
