@@ -211,7 +211,7 @@ class SubCircuit(nn.Module):
 
     def gates(self, drop_identities: bool = False) -> list[tuple[str, tuple[int, ...], torch.Tensor | None]]:
         """(gate, wires, angles or None) in order; masked (pruned) angles are zero. With `drop_identities`,
-        as deployed: a gate whose angles are all below 1e-3 (modulo 2 pi) is the identity and is left out."""
+        as deployed: a gate whose angles are all below 1e-3 (modulo 4 pi) is the identity and is left out."""
         theta = self.theta * self.mask
         out, t = [], 0
         for op in self.op_list:
@@ -220,7 +220,8 @@ class SubCircuit(nn.Module):
                 angles = theta[self.offsets[t]:self.offsets[t] + n]
                 t += 1
                 if drop_identities:
-                    folded = torch.remainder(angles.detach() + math.pi, 2 * math.pi) - math.pi
+                    # modulo 4 pi: a 2 pi rotation flips the sign, which a control turns into a relative phase
+                    folded = torch.remainder(angles.detach() + 2 * math.pi, 4 * math.pi) - 2 * math.pi
                     if bool((folded.abs() < 1e-3).all()):
                         continue
                 out.append((op.gate, op.wires, angles))

@@ -188,3 +188,30 @@ def test_budget_preset_with_overrides():
     assert c.phases["supernet"]["epochs"] == 200
     with pytest.raises(ConfigError, match="evaluations"):
         parse({**DEFAULT_CAMPAIGN, "budgets": {"x": {"searcher": {}}}})
+
+
+def test_angle_periods_respect_controls():
+    """CU3(2 pi, 0, 0) is controlled -I, a CZ-like phase, not the identity; CU3(4 pi, 0, 0) is the identity."""
+    import math
+
+    sc = SuperCircuit("u3cu3", 2, n_blocks=1)
+    arch = {"n_blocks": 1, "b0.0.u3": 1, "b0.1.cu3": 1}
+    sub = sc.extract(arch)
+    with torch.no_grad():
+        sub.theta.copy_(torch.tensor([0.3, 0.2, 0.1, 2 * math.pi, 0.0, 0.0]))
+    assert [g for g, _, _ in sub.gates(drop_identities=True)] == ["u3", "cu3"]
+    with torch.no_grad():
+        sub.theta[3] = 4 * math.pi
+    assert [g for g, _, _ in sub.gates(drop_identities=True)] == ["u3"]
+    assert float(qt.wrapped(torch.tensor(2 * math.pi)).abs()) == pytest.approx(2 * math.pi)
+
+
+def test_pruning_a_trained_circuit_keeps_it_working():
+    d = load_qml("digits", [0, 1, 2, 3], 16, n_valid=50, n_test=150)
+    sc = SuperCircuit("u3cu3", 4, n_blocks=3)
+    sub = sc.extract(sc.largest())
+    sub.reinitialise(1)
+    qt.train(sub, d.train, 4, 40, lr=5e-2)
+    before = qt.evaluate(sub, d.test, 4)[1]
+    qt.prune(sub, d.train, 4, final=0.1, initial=0.05, steps=2, epochs_per_step=2)
+    assert before > 0.6 and qt.evaluate(sub, d.test, 4)[1] > before - 0.1

@@ -1,7 +1,7 @@
 """Training a SubCircuit (from scratch or fine-tuning) and iterative magnitude pruning of its rotation angles.
 
-Pruning follows QuantumNAS: the angles closest to zero (modulo 2 pi) are fixed at zero, the sparsity rising
-on a cubic schedule (Zhu & Gupta) from `initial` to `final` over `steps` rounds, with a short fine-tune
+Pruning follows QuantumNAS: the angles closest to zero (modulo 4 pi, see `wrapped`) are fixed at zero, the
+sparsity rising on a cubic schedule (Zhu & Gupta) from `initial` to `final` over `steps` rounds, with a short fine-tune
 (Adam, lr 2e-3) after each round. A gate whose angles are all pruned, or all below 1e-3, is the identity
 and is removed when the circuit is deployed (`SubCircuit.gates(drop_identities=True)`)."""
 from __future__ import annotations
@@ -66,8 +66,9 @@ def train(module: torch.nn.Module, split: Split, n_classes: int, epochs: int, lr
 
 
 def wrapped(theta: torch.Tensor) -> torch.Tensor:
-    """Angles folded into [-pi, pi): a rotation by 2 pi k is no rotation."""
-    return torch.remainder(theta + math.pi, 2 * math.pi) - math.pi
+    """Angles folded into [-2 pi, 2 pi). The period is 4 pi, not 2 pi: RX(t + 2 pi) = -RX(t) is only a global
+    phase on its own, but inside a controlled gate (CU3, CRX) the sign becomes a relative phase."""
+    return torch.remainder(theta + 2 * math.pi, 4 * math.pi) - 2 * math.pi
 
 
 def prune(module, split: Split, n_classes: int, final: float = 0.1, initial: float = 0.05, steps: int = 4,
