@@ -182,6 +182,8 @@ def cmd_export(args) -> int:
     (out / "best.json").write_text(json.dumps({"arch": arch, "metrics": metrics}, indent=2))
     files = [out / "best.json"]
     task = reg.task(camp.task, **camp.task_options)
+    if hasattr(task, "load_supernet"):  # the trained supernet's weights, as the search used them
+        task.load_supernet(Path(args.run))
     for fmt in args.format or []:
         if not hasattr(task, "export"):
             raise ConfigError(f"task {camp.task!r} cannot export; only best.json was written")
