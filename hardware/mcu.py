@@ -1,0 +1,165 @@
+"""Microcontroller cost model (MCUNet/TinyNAS): peak SRAM, Flash, MACs and parameters of an MBConv network
+from its OFA/ProxylessNAS JSON net config (the format MCUNet releases its models in).
+
+The network is turned into a table of layers (numpy arrays, one row per conv) and every figure is a
+vectorised reduction over it, so a constraint check costs microseconds and no torch model is built.
+
+Peak SRAM modes (kB = 1024 bytes; activations int8, or int4 with `bits=4`):
+- `per-layer`: the largest input + output of any layer; inside a residual block the block's input stays
+  alive until the addition, so it is added to every layer of the block but the first (whose input it is).
+- `in-place-depthwise`: as per-layer, but a depthwise conv overwrites its input channel by channel (the
+  MCUNetV2 convention): it needs max(input, output) instead of their sum.
+
+Flash = weights (`bits` each) + 8 bytes per output channel (int32 bias and requantisation scale) + the
+device's code-size constant. The TinyEngine memory planner (`tinyengine` mode) is not implemented yet.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nasfw.errors import ConfigError, unknown_name
+
+MODES = ("per-layer", "in-place-depthwise")
+KIND = {"conv": 0, "pw": 1, "dw": 2, "fc": 3}
+
+
+@dataclass
+class LayerTable:
+    kind: np.ndarray      # KIND codes
+    cin: np.ndarray
+    cout: np.ndarray
+    k: np.ndarray
+    hin: np.ndarray
+    hout: np.ndarray
+    keep: np.ndarray      # bytes of a residual block's input kept alive during this layer (per activation unit)
+
+    @property
+    def in_act(self) -> np.ndarray:
+        return self.cin * self.hin ** 2
+
+    @property
+    def out_act(self) -> np.ndarray:
+        return self.cout * self.hout ** 2
+
+    @property
+    def weights(self) -> np.ndarray:
+        per_out = np.where(self.kind == KIND["dw"], self.k ** 2, self.cin * self.k ** 2)
+        return per_out * self.cout
+
+    @property
+    def macs(self) -> np.ndarray:
+        return self.weights * self.hout ** 2
+
+
+def _conv_out(h: int, stride: int) -> int:
+    return (h + stride - 1) // stride
+
+
+def layer_table(config: dict, resolution: int | None = None) -> LayerTable:
+    """Rows for the first conv, every MBConv block (expand 1x1, depthwise, project 1x1; ZeroLayer blocks skipped),
+    the feature-mix layer if any, and the classifier (a 1x1 'conv' on the pooled features)."""
+    try:
+        r = int(resolution or config["resolution"])
+        rows: list[tuple] = []
+        fc = config["first_conv"]
+        h = _conv_out(r, fc["stride"])
+        rows.append((KIND["conv"], fc["in_channels"], fc["out_channels"], fc["kernel_size"], r, h, 0))
+        for i, b in enumerate(config["blocks"]):
+            m = b["mobile_inverted_conv"]
+            if m.get("name") == "ZeroLayer":
+                continue
+            cin, cout, k, s, e = (m["in_channels"], m["out_channels"], m["kernel_size"], m["stride"],
+                                  m["expand_ratio"])
+            mid = m.get("mid_channels") or int(round(cin * e))
+            keep = cin * h * h if b.get("shortcut") is not None else 0
+            ho = _conv_out(h, s)
+            if e != 1:
+                rows.append((KIND["pw"], cin, mid, 1, h, h, 0))
+                rows.append((KIND["dw"], mid, mid, k, h, ho, keep))
+            else:
+                rows.append((KIND["dw"], mid, mid, k, h, ho, 0))
+            rows.append((KIND["pw"], mid, cout, 1, ho, ho, keep))
+            h = ho
+        fm = config.get("feature_mix_layer")
+        if fm:
+            rows.append((KIND["pw"], fm["in_channels"], fm["out_channels"], 1, h, h, 0))
+        cl = config.get("classifier")
+        if cl:
+            rows.append((KIND["fc"], cl["in_features"], cl["out_features"], 1, 1, 1, 0))
+    except (KeyError, TypeError) as e:
+        raise ConfigError(f"net config: missing or malformed field {e}; expected the OFA/ProxylessNAS JSON format "
+                          "(first_conv, blocks[].mobile_inverted_conv, classifier, resolution)") from None
+    a = np.array(rows, dtype=np.int64)
+    return LayerTable(*[a[:, i] for i in range(7)])
+
+
+def peak_sram_bytes(t: LayerTable, mode: str = "per-layer", bits: int = 8) -> int:
+    if mode not in MODES:
+        raise ConfigError(unknown_name("option memory", mode, MODES))
+    act_in, act_out = t.in_act, t.out_act
+    if mode == "in-place-depthwise":
+        need = np.where(t.kind == KIND["dw"], np.maximum(act_in, act_out), act_in + act_out) + t.keep
+    else:
+        need = act_in + act_out + t.keep
+    return int(np.ceil(need.max() * bits / 8))
+
+
+def flash_bytes(t: LayerTable, code_kb: float = 0.0, bits: int = 8) -> int:
+    return int(np.ceil(t.weights.sum() * bits / 8) + 8 * t.cout.sum() + code_kb * 1024)
+
+
+def params(t: LayerTable) -> int:
+    """Parameters of the torch model: weights, two batch-norm parameters per conv output channel, and the
+    classifier's bias (what torchvision's tables count)."""
+    fc = t.kind == KIND["fc"]
+    return int(t.weights.sum() + 2 * t.cout[~fc].sum() + t.cout[fc].sum())
+
+
+@dataclass(frozen=True)
+class Device:
+    name: str
+    sram_kb: float
+    flash_kb: float
+    code_kb: float = 0.0
+    description: str = ""
+
+
+def load_devices(path: str | Path | None = None) -> dict[str, Device]:
+    import yaml
+
+    path = Path(path) if path else Path(__file__).with_name("data") / "mcu_devices.yaml"
+    raw = yaml.safe_load(path.read_text())
+    return {k: Device(k, **v) for k, v in raw.items()}
+
+
+class MCUCost:
+    """Cost model of one microcontroller; `evaluate` takes an OFA/MCUNet JSON net config."""
+
+    cheap = True
+
+    def __init__(self, device: str = "stm32f746", memory: str = "per-layer", bits: int = 8,
+                 resolution: int | None = None, sram_kb: float | None = None, flash_kb: float | None = None,
+                 code_kb: float | None = None):
+        devices = load_devices()
+        if device not in devices:
+            raise ConfigError(unknown_name("device", device, devices))
+        if memory not in MODES:
+            raise ConfigError(unknown_name("option memory", memory, MODES))
+        if bits not in (4, 8):
+            raise ConfigError(f"option bits = {bits!r}; allowed: 8, 4")
+        d = devices[device]
+        self.device = Device(d.name, sram_kb or d.sram_kb, flash_kb or d.flash_kb,
+                             d.code_kb if code_kb is None else code_kb)
+        self.memory, self.bits, self.resolution = memory, bits, resolution
+
+    def evaluate(self, config: Any) -> dict[str, float]:
+        t = layer_table(config, self.resolution)
+        sram = peak_sram_bytes(t, self.memory, self.bits) / 1024
+        flash = flash_bytes(t, self.device.code_kb, self.bits) / 1024
+        return {"peak_sram_kb": sram, "flash_kb": flash, "macs_m": float(t.macs.sum()) / 1e6,
+                "params_m": params(t) / 1e6, "sram_fits": float(sram <= self.device.sram_kb),
+                "flash_fits": float(flash <= self.device.flash_kb)}

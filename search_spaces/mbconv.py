@@ -1,0 +1,49 @@
+"""MBConv networks in the OFA/ProxylessNAS JSON net-config format (the format MCUNet releases its models in).
+
+So far: MobileNetV2 at any width multiplier and resolution as such a config, the reference every MCU cost
+model is checked against. The TinyNAS search space over these configs (kernels, expand ratios, depths,
+widths, resolutions) builds on it.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+# MobileNetV2 (Sandler et al.): expand ratio t, channels c, repeats n, first stride s
+MBV2_SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
+                 (6, 320, 1, 1))
+
+
+def make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> int:
+    """Round channels to a multiple of 8, never more than 10% down (the rule of the MobileNet reference code)."""
+    min_value = min_value or divisor
+    new = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    if new < 0.9 * v:
+        new += divisor
+    return new
+
+
+def _block(cin: int, cout: int, k: int, s: int, e: int, residual: bool) -> dict[str, Any]:
+    return {"name": "MobileInvertedResidualBlock",
+            "mobile_inverted_conv": {"name": "MBInvertedConvLayer", "in_channels": cin, "out_channels": cout,
+                                     "kernel_size": k, "stride": s, "expand_ratio": e, "mid_channels": None,
+                                     "act_func": "relu6", "use_se": False},
+            "shortcut": {"name": "IdentityLayer", "in_channels": cin, "out_channels": cout} if residual else None}
+
+
+def mobilenetv2_config(width_mult: float = 1.0, resolution: int = 224, n_classes: int = 1000) -> dict[str, Any]:
+    first = make_divisible(32 * width_mult)
+    last = make_divisible(1280 * max(1.0, width_mult))
+    blocks, cin = [], first
+    for t, c, n, s in MBV2_SETTINGS:
+        cout = make_divisible(c * width_mult)
+        for i in range(n):
+            stride = s if i == 0 else 1
+            blocks.append(_block(cin, cout, 3, stride, t, stride == 1 and cin == cout))
+            cin = cout
+    return {"name": "MobileNetV2", "resolution": resolution,
+            "first_conv": {"name": "ConvLayer", "kernel_size": 3, "stride": 2, "in_channels": 3, "out_channels": first,
+                           "act_func": "relu6"},
+            "blocks": blocks,
+            "feature_mix_layer": {"name": "ConvLayer", "kernel_size": 1, "stride": 1, "in_channels": cin,
+                                  "out_channels": last, "act_func": "relu6"},
+            "classifier": {"name": "LinearLayer", "in_features": last, "out_features": n_classes, "bias": True}}

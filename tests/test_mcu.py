@@ -1,0 +1,71 @@
+"""Microcontroller cost model against the figures MCUNet and TinyEngine publish for their released configs,
+and MobileNetV2 against torchvision's reference table."""
+import csv
+import json
+
+import pytest
+
+from nasfw.errors import ConfigError
+from nasfw.hardware.mcu import MCUCost, layer_table, params, peak_sram_bytes
+from nasfw.search_spaces.mbconv import mobilenetv2_config
+
+# per-layer peak SRAM (MCUNet README) and TinyEngine Flash (TinyEngine README), kB
+PUBLISHED = {"mbv2-w0.35-r144": (303, 839), "mcunet-320kb-1mb": (333, 835), "proxyless-w0.3-r176": (242, 842)}
+
+
+def config(shared_data, name):
+    return json.loads((shared_data / "mcunet_configs" / f"{name}_imagenet.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_released_configs_match_the_published_memory(shared_data, name):
+    sram, flash = PUBLISHED[name]
+    m = MCUCost("stm32f746").evaluate(config(shared_data, name))
+    assert abs(m["peak_sram_kb"] - sram) <= 1
+    assert abs(m["flash_kb"] - flash) <= 3
+    assert MCUCost("stm32f746", memory="in-place-depthwise").evaluate(config(shared_data, name))["peak_sram_kb"] \
+        <= m["peak_sram_kb"]
+
+
+def test_mobilenetv2_macs_params_and_in_place_sram_are_exact(shared_data):
+    t = layer_table(mobilenetv2_config(1.0, 224))
+    with open(shared_data / "reference" / "torchvision_0.29.1_weights_meta.csv") as f:
+        row = next(r for r in csv.DictReader(f) if "mobilenetv2" in r["file"])
+    assert params(t) == int(row["num_params"])
+    assert round(t.macs.sum() / 1e9, 3) == float(row["gflops_ops"])
+    assert peak_sram_bytes(t, "in-place-depthwise") / 1024 == 1372
+
+
+def test_mobilenetv2_matches_a_torch_count():
+    import torch
+    from torch import nn
+
+    cfg = mobilenetv2_config(0.35, 144)
+    layers = []
+    fc = cfg["first_conv"]
+    layers += [nn.Conv2d(3, fc["out_channels"], 3, 2, 1, bias=False), nn.BatchNorm2d(fc["out_channels"])]
+    for b in cfg["blocks"]:
+        m = b["mobile_inverted_conv"]
+        mid = m["in_channels"] * m["expand_ratio"]
+        if m["expand_ratio"] != 1:
+            layers += [nn.Conv2d(m["in_channels"], mid, 1, bias=False), nn.BatchNorm2d(mid)]
+        layers += [nn.Conv2d(mid, mid, 3, m["stride"], 1, groups=mid, bias=False), nn.BatchNorm2d(mid),
+                   nn.Conv2d(mid, m["out_channels"], 1, bias=False), nn.BatchNorm2d(m["out_channels"])]
+    fm = cfg["feature_mix_layer"]
+    layers += [nn.Conv2d(fm["in_channels"], fm["out_channels"], 1, bias=False), nn.BatchNorm2d(fm["out_channels"]),
+               nn.Flatten(), nn.Linear(fm["out_channels"], 1000)]
+    n_torch = sum(p.numel() for p in nn.Sequential(*layers).parameters())
+    assert params(layer_table(cfg)) == n_torch
+    del torch
+
+
+def test_cli_cost_and_clear_errors(shared_data, run_cli):
+    path = shared_data / "mcunet_configs" / "mbv2-w0.35-r144_imagenet.json"
+    r = run_cli("cost", "--hardware", "stm32f412", "--model", path, "--option", "memory=in-place-depthwise", "--json")
+    assert r.returncode == 0, r.stderr
+    m = json.loads(r.stdout)["metrics"]
+    assert m["peak_sram_kb"] < 303 and m["macs_m"] == pytest.approx(23.5, abs=0.05)
+    r = run_cli("cost", "--hardware", "stm32f412", "--model", path, "--option", "memory=tinyengin")
+    assert r.returncode == 2 and "memory" in r.stderr
+    with pytest.raises(ConfigError, match="first_conv"):
+        layer_table({"blocks": []})
