@@ -47,3 +47,54 @@ def mobilenetv2_config(width_mult: float = 1.0, resolution: int = 224, n_classes
             "feature_mix_layer": {"name": "ConvLayer", "kernel_size": 1, "stride": 1, "in_channels": cin,
                                   "out_channels": last, "act_func": "relu6"},
             "classifier": {"name": "LinearLayer", "in_features": last, "out_features": n_classes, "bias": True}}
+
+
+# --- the TinyNAS / OFA MBConv space ---------------------------------------------------------------------------
+# ProxylessNAS widths: first conv, the expand-1 block, six searched stages; strides of the searched stages.
+PROXYLESS_WIDTHS = (32, 16, 24, 40, 80, 96, 192, 320)
+MBV2_WIDTHS = (32, 16, 24, 32, 64, 96, 160, 320)
+STAGE_STRIDES = (2, 2, 2, 1, 2, 1)
+KERNELS, EXPANDS, DEPTHS = (3, 5, 7), (3, 4, 5, 6), (2, 3, 4)
+
+
+def mbconv_space(widths: str = "proxyless"):
+    """Per stage a depth (the last stage is a single block), per block a kernel and an expand ratio; blocks
+    beyond a stage's depth are absent from the arch. Width multiplier and resolution belong to the space's
+    options (`to_config`), as TinyNAS fixes them in its first stage."""
+    from nasfw.decisions import Choice
+    from nasfw.space import Space
+
+    if widths not in ("proxyless", "mobilenetv2"):
+        from nasfw.errors import ConfigError
+
+        raise ConfigError(f"space_options.widths = {widths!r}; allowed: proxyless, mobilenetv2")
+    ds: list = []
+    n_stages = len(STAGE_STRIDES)
+    for s in range(n_stages):
+        depths = DEPTHS if s < n_stages - 1 else (1,)
+        ds.append(Choice(f"s{s}.depth", list(depths)))
+        for b in range(max(depths)):
+            when = {f"s{s}.depth": [d for d in depths if d > b]} if b >= min(depths) else None
+            ds.append(Choice(f"s{s}.b{b}.k", list(KERNELS), when=when))
+            ds.append(Choice(f"s{s}.b{b}.e", list(EXPANDS), when=when))
+    return Space(ds, name=f"mbconv-{widths}")
+
+
+def to_config(arch: dict, width_mult: float = 1.0, resolution: int = 224, widths: str = "proxyless",
+              n_classes: int = 1000) -> dict[str, Any]:
+    """The arch as an OFA/ProxylessNAS JSON net config (no feature-mix layer, as MCUNet's models)."""
+    base = PROXYLESS_WIDTHS if widths == "proxyless" else MBV2_WIDTHS
+    ch = [make_divisible(c * width_mult) for c in base]
+    blocks = [_block(ch[0], ch[1], 3, 1, 1, False)]
+    cin = ch[1]
+    for s, stride in enumerate(STAGE_STRIDES):
+        cout = ch[s + 2]
+        for b in range(arch[f"s{s}.depth"]):
+            st = stride if b == 0 else 1
+            blocks.append(_block(cin, cout, arch[f"s{s}.b{b}.k"], st, arch[f"s{s}.b{b}.e"], st == 1 and cin == cout))
+            cin = cout
+    return {"name": "ProxylessNASNets", "resolution": resolution,
+            "first_conv": {"name": "ConvLayer", "kernel_size": 3, "stride": 2, "in_channels": 3, "out_channels": ch[0],
+                           "act_func": "relu6"},
+            "blocks": blocks, "feature_mix_layer": None,
+            "classifier": {"name": "LinearLayer", "in_features": cin, "out_features": n_classes, "bias": True}}

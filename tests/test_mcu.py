@@ -69,3 +69,42 @@ def test_cli_cost_and_clear_errors(shared_data, run_cli):
     assert r.returncode == 2 and "memory" in r.stderr
     with pytest.raises(ConfigError, match="first_conv"):
         layer_table({"blocks": []})
+
+
+def test_the_space_reproduces_a_released_mcunet_config(shared_data):
+    from nasfw.search_spaces.mbconv import mbconv_space, to_config
+
+    ref = config(shared_data, "mcunet-320kb-1mb")
+    arch = {}
+    blocks = [b["mobile_inverted_conv"] for b in ref["blocks"][1:]]
+    depths = [4, 3, 3, 3, 3, 1]
+    i = 0
+    for s, d in enumerate(depths):
+        arch[f"s{s}.depth"] = d
+        for b in range(d):
+            arch[f"s{s}.b{b}.k"], arch[f"s{s}.b{b}.e"] = blocks[i]["kernel_size"], blocks[i]["expand_ratio"]
+            i += 1
+    mbconv_space().validate(arch)
+    mine = to_config(arch, width_mult=0.5, resolution=176)
+    key = lambda c: [(b["mobile_inverted_conv"]["in_channels"], b["mobile_inverted_conv"]["out_channels"],  # noqa
+                      b["mobile_inverted_conv"]["kernel_size"], b["mobile_inverted_conv"]["stride"],
+                      b["mobile_inverted_conv"]["expand_ratio"], b["shortcut"] is not None) for b in c["blocks"]]
+    assert key(mine) == key(ref)
+    cost = MCUCost("stm32f746")
+    assert cost.evaluate(mine) == cost.evaluate(ref)
+
+
+def test_fast_summary_equals_the_table_reductions():
+    from nasfw.hardware.mcu import flash_bytes, layer_rows
+    from nasfw.search_spaces.mbconv import mbconv_space, to_config
+
+    space = mbconv_space()
+    for i in range(20):
+        cfg = to_config(space.sample(i), 0.5, 160)
+        t = layer_table(cfg)
+        for mode in ("per-layer", "in-place-depthwise"):
+            m = MCUCost("stm32f746", memory=mode, code_kb=0).evaluate(cfg)
+            assert m["peak_sram_kb"] * 1024 == peak_sram_bytes(t, mode)
+            assert m["flash_kb"] * 1024 == flash_bytes(t)
+            assert m["macs_m"] * 1e6 == pytest.approx(t.macs.sum()) and m["params_m"] * 1e6 == pytest.approx(params(t))
+        assert len(layer_rows(cfg)) == len(t.kind)
