@@ -108,3 +108,21 @@ def test_fast_summary_equals_the_table_reductions():
             assert m["flash_kb"] * 1024 == flash_bytes(t)
             assert m["macs_m"] * 1e6 == pytest.approx(t.macs.sum()) and m["params_m"] * 1e6 == pytest.approx(params(t))
         assert len(layer_rows(cfg)) == len(t.kind)
+
+
+def test_torch_model_and_onnx_from_a_config(shared_data, tmp_path):
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    from nasfw.search_spaces.mbconv import build_model, export_onnx
+
+    cfg = config(shared_data, "proxyless-w0.3-r176")  # has ZeroLayer blocks and a feature-mix layer
+    model = build_model(cfg).eval()
+    assert sum(p.numel() for p in model.parameters()) == params(layer_table(cfg))
+    x = torch.randn(1, 3, 176, 176)
+    path = export_onnx(cfg, tmp_path / "net.onnx", model)
+    out = ort.InferenceSession(str(path)).run(None, {"image": x.numpy()})[0]
+    with torch.no_grad():
+        ref = model(x).numpy()
+    assert out.shape == (1, 1000) and np.abs(out - ref).max() < 1e-3
