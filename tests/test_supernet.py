@@ -108,6 +108,15 @@ def test_samplers_behave():
     assert {p.subnets(0.1)[0]["w1"] for _ in range(30)} == {32}
     assert {p.subnets(0.6)[0]["w1"] for _ in range(60)} == {16, 32}
     assert {p.subnets(0.9)[0]["w1"] for _ in range(60)} == {8, 16, 32}
+    pr = ProgressiveSchedule(net.space, stages=[(0.0, {"w1": [32]}), (0.5, {})], max_changes=1)
+    prev = pr.subnets(0.1)[0]
+    for step in range(60):  # restricted within each stage, and the stage restriction holds
+        cur = pr.subnets(0.1 if step < 30 else 0.7)[0]
+        if step < 30:
+            assert cur["w1"] == 32
+        if step != 30:
+            assert sum(cur[k] != prev[k] for k in cur) <= 1
+        prev = cur
     assert len(UniformSampler(net.space).subnets(0.0)) == 1
     with pytest.raises(ConfigError, match="not a decision"):
         ProgressiveSchedule(net.space, stages=[(0.0, {"depth": [1]})])

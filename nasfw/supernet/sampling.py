@@ -61,10 +61,13 @@ class RestrictedSampler(UniformSampler):
 
 
 class ProgressiveSchedule(UniformSampler):
-    """`stages`: list of (start_progress in [0,1), {decision: allowed values}); later stages widen."""
+    """`stages`: list of (start_progress in [0,1), {decision: allowed values}); later stages widen. With
+    `max_changes`, sampling inside a stage is restricted as well (QuantumNAS's restricted sampling with
+    progressive blocks): consecutive subnets differ in at most that many decisions where the stage allows."""
 
-    def __init__(self, space: Space, seed: int = 0, stages: Sequence = (), **_: Any):
+    def __init__(self, space: Space, seed: int = 0, stages: Sequence = (), max_changes: int | None = None, **_: Any):
         super().__init__(space, seed)
+        self.restricted = RestrictedSampler(space, seed, max_changes) if max_changes else None
         self.stages = sorted([(float(p), dict(r)) for p, r in stages], key=lambda s: s[0])
         for p, r in self.stages:
             for k in r:
@@ -80,9 +83,20 @@ class ProgressiveSchedule(UniformSampler):
 
     def subnets(self, progress: float, supernet: Any = None) -> list[Arch]:
         allowed = self.restriction(progress)
+        ok = lambda a: all(a.get(k) in v for k, v in allowed.items() if k in a)  # noqa: E731
+        if self.restricted is not None:
+            last = self.restricted.last
+            for _ in range(100):
+                cand = self.restricted.subnets(progress)[0]
+                if ok(cand):
+                    return [cand]
+                self.restricted.last = last  # a rejected step: walk on from the last accepted subnet
+            self.restricted.last = None  # the stage moved away from the walk: restart it inside the stage
         for _ in range(10000):
             arch = self.space.sample(self.rng)
-            if all(arch.get(k) in v for k, v in allowed.items() if k in arch):
+            if ok(arch):
+                if self.restricted is not None:
+                    self.restricted.last = arch
                 return [arch]
         raise ConfigError(f"progressive schedule: no architecture satisfies the restriction {allowed}")
 

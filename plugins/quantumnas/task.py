@@ -78,10 +78,11 @@ class QuantumNASTask:
         the end). Weight sharing needs many steps: on a small dataset a smaller batch buys them."""
         d, n_classes = self.data, self.data.n_classes
         opts = dict(sampling_options or {})
-        if sampling == "progressive" and "stages" not in opts:
+        if sampling == "progressive" and "stages" not in opts:  # restricted sampling with progressive blocks
             nb = self.supercircuit.n_blocks
             opts["stages"] = [(i / 3, {"n_blocks": list(range(max(1, nb - (nb * (i + 1)) // 3), nb + 1))})
                               for i in range(3)]
+            opts.setdefault("max_changes", 2)
         cfg = TrainConfig(epochs=epochs, lr=lr, weight_decay=weight_decay, warmup_epochs=warmup_epochs,
                           sampling=sampling, sampling_options=opts, seed=self.seed)
         import numpy as np
