@@ -10,8 +10,15 @@ Peak SRAM modes (kB = 1024 bytes; activations int8, or int4 with `bits=4`):
 - `in-place-depthwise`: as per-layer, but a depthwise conv overwrites its input channel by channel (the
   MCUNetV2 convention): it needs max(input, output) instead of their sum.
 
+- `tinyengine`: TinyEngine's planner. One activation buffer sized for the worst layer, where a depthwise conv
+  works in place with a two-channel scratch and a layer whose output feeds a later residual addition needs
+  room for its input only; plus the largest im2col buffer (16-bit, two columns of a conv; the padded plane of
+  a depthwise conv) and the largest kernel buffer (16-bit weights of a k>1 conv). TinyEngine's planner code
+  also reserves a separate residual buffer; its published figures (295 / 260 / 259 kB for the three released
+  configs) do not include it, and neither does this mode unless `residual_buffer=True`.
+
 Flash = weights (`bits` each) + 8 bytes per output channel (int32 bias and requantisation scale) + the
-device's code-size constant. The TinyEngine memory planner (`tinyengine` mode) is not implemented yet.
+device's code-size constant.
 """
 from __future__ import annotations
 
@@ -23,7 +30,7 @@ import numpy as np
 
 from nasfw.errors import ConfigError, unknown_name
 
-MODES = ("per-layer", "in-place-depthwise")
+MODES = ("per-layer", "in-place-depthwise", "tinyengine")
 KIND = {"conv": 0, "pw": 1, "dw": 2, "fc": 3}
 
 
@@ -101,6 +108,57 @@ def layer_rows(config: dict, resolution: int | None = None) -> list[tuple]:
     return rows
 
 
+def tinyengine_sram_bytes(config: dict, resolution: int | None = None, residual_buffer: bool = False,
+                          bits: int = 8) -> int:
+    """Peak SRAM under TinyEngine's buffer plan (see the module docstring)."""
+    ops: list[list] = []  # [op, cin, cout, k, hin, hout, feeds_residual]
+    try:
+        r = int(resolution or config["resolution"])
+        fc = config["first_conv"]
+        h = _conv_out(r, fc["stride"])
+        ops.append(["conv", fc["in_channels"], fc["out_channels"], fc["kernel_size"], r, h, False])
+        for b in config["blocks"]:
+            m = b["mobile_inverted_conv"]
+            if m.get("name") == "ZeroLayer":
+                continue
+            cin, cout, k, s, e = (m["in_channels"], m["out_channels"], m["kernel_size"], m["stride"],
+                                  m["expand_ratio"])
+            mid = m.get("mid_channels") or int(round(cin * e))
+            ho = _conv_out(h, s)
+            residual = b.get("shortcut") is not None
+            if residual:
+                ops[-1][6] = True  # the block's input is kept for the addition
+            if e != 1:
+                ops.append(["conv", cin, mid, 1, h, h, False])
+            ops += [["dw", mid, mid, k, h, ho, False], ["conv", mid, cout, 1, ho, ho, False]]
+            if residual:
+                ops.append(["add", cout, cout, 1, ho, ho, False])
+            h = ho
+        fm = config.get("feature_mix_layer")
+        if fm:
+            ops.append(["conv", fm["in_channels"], fm["out_channels"], 1, h, h, False])
+        cl = config["classifier"]
+        ops.append(["pool", cl["in_features"], cl["in_features"], h, h, 1, False])
+        ops.append(["fc", cl["in_features"], cl["out_features"], 1, 1, 1, False])
+    except (KeyError, TypeError) as e:
+        raise ConfigError(f"net config: missing or malformed field {e}") from None
+    act = res = im2col = kernel = 0
+    for op, cin, cout, k, hin, hout, feeds_residual in ops:
+        a_in, a_out = cin * hin * hin, cout * hout * hout
+        if op == "dw":
+            a_out = 2 * hin * hin  # in place: two channels of scratch
+            im2col = max(im2col, 2 * (hin + 2 * (k // 2)) ** 2)
+        elif op == "conv":
+            im2col = max(im2col, 4 * k * k * cin)
+            if k > 1:
+                kernel = max(kernel, 2 * k * k * cin * cout)
+        elif op == "add":
+            res = max(res, a_in)
+        act = max(act, a_in if feeds_residual else a_in + a_out)
+    acts = act + (res if residual_buffer else 0)
+    return -(-acts * bits // 8) + im2col + kernel  # the im2col and kernel buffers are 16-bit either way
+
+
 def summary(rows: list[tuple], mode: str = "per-layer", bits: int = 8) -> tuple[int, int, int, int]:
     """(peak SRAM bytes, weight count, output channels, MACs) in one pass of plain Python: for the ~60 rows of
     a network this is several times faster than numpy's per-call overhead, which is what lets a search filter
@@ -120,8 +178,8 @@ def summary(rows: list[tuple], mode: str = "per-layer", bits: int = 8) -> tuple[
 
 
 def peak_sram_bytes(t: LayerTable, mode: str = "per-layer", bits: int = 8) -> int:
-    if mode not in MODES:
-        raise ConfigError(unknown_name("option memory", mode, MODES))
+    if mode not in MODES[:2]:
+        raise ConfigError(unknown_name("memory mode of a layer table", mode, MODES[:2]))
     act_in, act_out = t.in_act, t.out_act
     if mode == "in-place-depthwise":
         need = np.where(t.kind == KIND["dw"], np.maximum(act_in, act_out), act_in + act_out) + t.keep
@@ -180,7 +238,10 @@ class MCUCost:
 
     def evaluate(self, config: Any) -> dict[str, float]:
         rows = layer_rows(config, self.resolution)
-        peak, weights, chans, macs = summary(rows, self.memory, self.bits)
+        peak, weights, chans, macs = summary(rows, self.memory if self.memory != "tinyengine" else "per-layer",
+                                             self.bits)
+        if self.memory == "tinyengine":
+            peak = tinyengine_sram_bytes(config, self.resolution, bits=self.bits)
         fc_out = sum(r[2] for r in rows if r[0] == KIND["fc"])
         sram = peak / 1024
         flash = (-(-weights * self.bits // 8) + 8 * chans + self.device.code_kb * 1024) / 1024
