@@ -1,0 +1,63 @@
+"""Elastic kernel, width and batch norm: static extractions compute what the elastic layers compute, the
+kernel transforms start as a centre crop, and channel sorting keeps the network's function."""
+import pytest
+import torch
+from torch import nn
+
+from nasfw.supernet.elastic import ElasticBatchNorm, ElasticConv, ElasticDepthwiseConv, sort_channels
+
+
+def test_kernel_transform_starts_as_centre_crop_and_learns_apart():
+    torch.manual_seed(0)
+    dw = ElasticDepthwiseConv(8, (3, 5, 7))
+    assert torch.equal(dw.kernel_weight(5), dw.weight[:, :, 1:6, 1:6])
+    assert torch.equal(dw.kernel_weight(3), dw.weight[:, :, 2:5, 2:5])
+    x = torch.randn(2, 8, 9, 9)
+    dw.active_k = 3
+    loss = dw(x).pow(2).mean()
+    loss.backward()
+    assert dw.transforms["3"].grad is not None and dw.transforms["3"].grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="kernel 4"):
+        dw.kernel_weight(4)
+
+
+@pytest.mark.parametrize("k,c", [(7, 8), (5, 6), (3, 4)])
+def test_static_layers_equal_the_elastic_ones(k, c):
+    torch.manual_seed(1)
+    pw = ElasticConv(8, 16)
+    dw = ElasticDepthwiseConv(16, (3, 5, 7), stride=2)
+    bn = ElasticBatchNorm(16)
+    with torch.no_grad():
+        dw.transforms["5"].add_(0.01 * torch.randn(25, 25))
+        dw.transforms["3"].add_(0.01 * torch.randn(9, 9))
+        bn.running_mean.normal_()
+        bn.running_var.uniform_(0.5, 2)
+    bn.eval()
+    pw.active_out, dw.active_k = 2 * c, k
+    x = torch.randn(2, c, 11, 11)
+    elastic = dw(bn(pw(x)))
+    static = nn.Sequential(pw.static(c, 2 * c), bn.static(2 * c), dw.static(2 * c, k)).eval()
+    assert torch.allclose(static(x), elastic, atol=1e-5)
+
+
+def test_sorting_channels_keeps_the_function_and_puts_important_ones_first():
+    torch.manual_seed(2)
+    a, bn, b = ElasticConv(4, 12), ElasticBatchNorm(12), ElasticConv(12, 6)
+    with torch.no_grad():
+        bn.running_mean.normal_()
+        bn.running_var.uniform_(0.5, 2)
+    net = lambda x: b(torch.relu(bn(a(x))))  # noqa: E731
+    bn.eval()
+    x = torch.randn(3, 4, 5, 5)
+    before = net(x)
+    sort_channels(a, bn, b)
+    assert torch.allclose(net(x), before, atol=1e-5)
+    norms = a.weight.abs().reshape(12, -1).sum(1)
+    assert torch.all(norms[:-1] >= norms[1:])
+
+
+def test_batch_norm_updates_only_the_active_channels():
+    bn = ElasticBatchNorm(8)
+    bn.train()
+    bn(torch.randn(16, 4, 3, 3) + 5)
+    assert torch.all(bn.running_mean[:4] > 0.3) and torch.all(bn.running_mean[4:] == 0)
