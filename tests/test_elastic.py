@@ -61,3 +61,40 @@ def test_batch_norm_updates_only_the_active_channels():
     bn.train()
     bn(torch.randn(16, 4, 3, 3) + 5)
     assert torch.all(bn.running_mean[:4] > 0.3) and torch.all(bn.running_mean[4:] == 0)
+
+
+def test_mbconv_supernet_extracts_the_subnet_its_config_describes(tmp_path):
+    from nasfw.hardware.mcu import layer_table, params
+    from nasfw.search_spaces.mbconv import MBConvSuperNet, export_onnx
+
+    torch.manual_seed(3)
+    net = MBConvSuperNet(width_mult=0.35, n_classes=10)
+    net.reorganize()  # importance order must not change what the largest subnet computes
+    x = torch.randn(2, 3, 64, 64)
+    for seed in range(3):
+        arch = net.space.sample(seed)
+        net.activate(arch)
+        net.eval()
+        with torch.no_grad():
+            ref = net(x)
+        sub = net.extract(arch).eval()
+        with torch.no_grad():
+            assert torch.allclose(sub(x), ref, atol=1e-4)
+        cfg = net.config(arch, 64)
+        assert sum(p.numel() for p in sub.parameters()) == params(layer_table(cfg))
+    path = export_onnx(cfg, tmp_path / "sub.onnx", sub)
+    assert path.stat().st_size > 1000
+
+
+def test_mbconv_supernet_trains_with_sandwich_sampling():
+    from nasfw.search_spaces.mbconv import MBConvSuperNet
+    from nasfw.supernet.train import TrainConfig, train_supernet
+
+    torch.manual_seed(4)
+    net = MBConvSuperNet(width_mult=0.25, n_classes=2)
+    x = torch.randn(32, 3, 32, 32)
+    y = (x[:, 0].mean((1, 2)) > 0).long()
+    hist = train_supernet(net, lambda: [(x, y)] * 4, lambda m, b: nn.functional.cross_entropy(m(b[0]), b[1]),
+                          TrainConfig(epochs=6, lr=0.01, sampling="sandwich", sampling_options={"n_random": 2},
+                                      warmup_epochs=0))
+    assert hist[-1] < hist[0]
