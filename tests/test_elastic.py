@@ -98,3 +98,20 @@ def test_mbconv_supernet_trains_with_sandwich_sampling():
                           TrainConfig(epochs=6, lr=0.01, sampling="sandwich", sampling_options={"n_random": 2},
                                       warmup_epochs=0))
     assert hist[-1] < hist[0]
+
+
+def test_extracted_mbconv_subnet_recalibrates_its_batch_norm():
+    from nasfw.search_spaces.mbconv import MBConvSuperNet
+    from nasfw.supernet.bn import recalibrate_bn
+
+    torch.manual_seed(5)
+    net = MBConvSuperNet(width_mult=0.25, n_classes=3)
+    arch = net.space.sample(7)
+    sub = net.extract(arch)
+    x = torch.randn(16, 3, 32, 32) * 2 + 1
+    recalibrate_bn(sub, [(x, None)] * 3)
+    first_bn = sub[0][1]  # the stem's batch norm sees the input conv's output
+    with torch.no_grad():
+        h = sub[0][0](x)
+    assert torch.allclose(first_bn.running_mean, h.mean((0, 2, 3)), atol=1e-4)
+    assert not torch.allclose(first_bn.running_mean, net.stem[1].running_mean)  # the supernet is untouched
