@@ -3,6 +3,7 @@ pool of N spawned worker processes; the driver stays the only writer of the stor
 from __future__ import annotations
 
 import concurrent.futures as cf
+from concurrent.futures.process import BrokenProcessPool
 import multiprocessing as mp
 import time
 
@@ -44,8 +45,25 @@ class LocalBackend:
             result, started, duration, worker = evaluate(self.spec, arch)
             self.ready.append((arch, result, started, duration, worker))
             return
-        fut = self._pool().submit(evaluate, self.spec, arch)
+        try:
+            fut = self._pool().submit(evaluate, self.spec, arch)
+        except BrokenProcessPool:  # a worker died since the last wait(): collect that pool's outcomes first
+            self._harvest_broken()
+            fut = self._pool().submit(evaluate, self.spec, arch)
         self.running[fut] = (arch, time.time())
+
+    def _harvest_broken(self) -> None:
+        """Every evaluation of a broken pool: its result if it finished, otherwise lost with it."""
+        now = time.time()
+        for fut, (arch, started) in self.running.items():
+            if fut.done() and fut.exception() is None:
+                self.ready.append((arch, *fut.result()))
+            else:
+                err = fut.exception() if fut.done() else None
+                msg = f"{type(err).__name__}: {err}" if err else "the process pool broke"
+                self.ready.append((arch, Result(LOST, {}, f"worker died: {msg}"), started, now - started, "lost"))
+        self.running = {}
+        self.close()
 
     def busy(self) -> bool:
         return bool(self.running or self.ready)

@@ -207,3 +207,37 @@ def test_a_plugin_added_in_code_evaluates_in_the_driver(tmp_path):
                "budget": 4, "out": str(tmp_path / "run")})
     s = run_campaign(c, reg, progress=False)
     assert s["ok"] == 4 and s["best"]["metrics"]["score"] == 4.0
+
+
+def test_submitting_to_a_pool_a_worker_just_broke_loses_nothing():
+    """A worker dies between two wait() calls; the next submit must not raise (BrokenProcessPool) but report
+    the dead evaluation as lost and run the new one on a fresh pool."""
+    import time
+
+    from nasfw.backends import LocalBackend
+    from nasfw.evaluation import EvaluatorSpec
+    from nasfw.space import Space
+
+    spec = EvaluatorSpec("toy", {"die_op": "c"}, (), (str(PLUGIN_DIR),))
+    backend = LocalBackend(spec, workers=2)
+    space = Registry([PLUGIN_DIR]).space("toy")
+    rng = __import__("numpy").random.default_rng(0)
+    dying = {**space.sample(rng), "op": "c"}
+    fine = {**space.sample(rng), "op": "a"}
+    try:
+        backend.submit(dying)
+        deadline = time.time() + 60
+        pool = backend.pool
+        while not getattr(pool, "_broken", False) and time.time() < deadline:
+            time.sleep(0.05)
+        assert getattr(pool, "_broken", False), "the dying worker did not break the pool"
+        backend.submit(fine)
+        results = []
+        while backend.busy() and time.time() < deadline:
+            results += backend.wait()
+        status = {r[0]["op"]: r[1].status for r in results}
+        assert status == {"c": "lost", "a": "ok"}
+        assert all("worker died" in r[1].error for r in results if r[1].status == "lost")
+    finally:
+        backend.close()
+    assert isinstance(space, Space)
