@@ -13,31 +13,22 @@ import time
 import torch
 
 from nasfw.hardware.mcu import MODES, MCUCost
-from nasfw.search_spaces.mbconv import mbconv_space, to_config
+from nasfw.search_spaces.mbconv import build_model, mbconv_space, to_config
 
 
 def torch_peak(cfg: dict) -> float:
-    """Largest input + output of any conv, measured by running the network (no residual bookkeeping)."""
+    """Largest input + output of any conv of the network `build_model` makes, measured by running it (no
+    residual bookkeeping)."""
     from torch import nn
 
-    layers, cin = [], 3
-    fc = cfg["first_conv"]
-    layers.append(nn.Conv2d(3, fc["out_channels"], 3, 2, 1, bias=False))
-    for b in cfg["blocks"]:
-        m = b["mobile_inverted_conv"]
-        mid = m["in_channels"] * m["expand_ratio"]
-        if m["expand_ratio"] != 1:
-            layers.append(nn.Conv2d(m["in_channels"], mid, 1, bias=False))
-        k = m["kernel_size"]
-        layers += [nn.Conv2d(mid, mid, k, m["stride"], k // 2, groups=mid, bias=False),
-                   nn.Conv2d(mid, m["out_channels"], 1, bias=False)]
+    net = build_model(cfg).eval()
     peak = [0]
 
     def hook(mod, inp, out):
         peak[0] = max(peak[0], inp[0].numel() + out.numel())
-    net = nn.Sequential(*layers)
-    for layer in layers:
-        layer.register_forward_hook(hook)
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d):
+            m.register_forward_hook(hook)
     with torch.no_grad():
         net(torch.zeros(1, 3, cfg["resolution"], cfg["resolution"]))
     return peak[0] / 1024

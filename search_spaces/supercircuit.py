@@ -175,13 +175,9 @@ class SuperCircuit(SuperNet):
     def state(self, x: torch.Tensor, ops: Sequence[Op] | None = None) -> torch.Tensor:
         if x.dim() != 2 or x.shape[1] != self.n_features:
             raise ValueError(f"SuperCircuit expects inputs of shape (batch, {self.n_features}), got {tuple(x.shape)}")
-        s = qs.zero_state(self.n_wires, batch=x.shape[0], device=x.device)
-        for gate, wire, f in self.encoder:
-            s = qs.apply(s, gate, (wire,), (x[:, f],))
-        for op in (self._ops if ops is None else ops):
-            params = tuple(self.weight(op)) if op.slot else ()
-            s = qs.apply(s, op.gate, op.wires, params)
-        return s
+        ops = self._ops if ops is None else ops
+        gates = [(op.gate, op.wires, self.weight(op) if op.slot else None) for op in ops]
+        return run_circuit(self.n_wires, self.encoder, x, gates)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """<Z> of every wire, (batch, n_wires)."""
@@ -230,12 +226,7 @@ class SubCircuit(nn.Module):
         return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s = qs.zero_state(self.n_wires, batch=x.shape[0], device=x.device)
-        for gate, wire, f in self.encoder:
-            s = qs.apply(s, gate, (wire,), (x[:, f],))
-        for gate, wires, angles in self.gates():
-            s = qs.apply(s, gate, wires, tuple(angles) if angles is not None else ())
-        return qs.expval_z(s)
+        return qs.expval_z(run_circuit(self.n_wires, self.encoder, x, self.gates()))
 
     def reinitialise(self, seed: int = 0) -> None:
         """Fresh weights: training the SubCircuit from scratch, as the paper does for the winner."""
@@ -243,6 +234,16 @@ class SubCircuit(nn.Module):
         with torch.no_grad():
             self.theta.copy_((torch.rand(self.theta.shape, generator=g) * 2 - 1) * math.pi)
             self.mask.fill_(1.0)
+
+
+def run_circuit(n_wires: int, encoder, x: torch.Tensor, gates) -> torch.Tensor:
+    """State after the encoder (feature f on its wire) and `gates` as (gate, wires, angles or None)."""
+    s = qs.zero_state(n_wires, batch=x.shape[0], device=x.device)
+    for gate, wire, f in encoder:
+        s = qs.apply(s, gate, (wire,), (x[:, f],))
+    for gate, wires, angles in gates:
+        s = qs.apply(s, gate, wires, tuple(angles) if angles is not None else ())
+    return s
 
 
 def _pkey(key: str) -> str:

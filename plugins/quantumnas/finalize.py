@@ -109,11 +109,11 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
         z_torch = qc.program(tq, inputs, task.device).expval_z(d.test.x) if task.noise == "density" else None
         z_aer = qc.aer_expval(tq, inputs, d.test.x.numpy(), task.device, shots=shots, seed=seed)
         nf_loss, nf_acc = qt.evaluate(module, d.test, n_classes)
+        aer_loss, aer_acc = qt.score(torch.as_tensor(z_aer), d.test.y, n_classes)
         r = {"name": name, "params": int((module.mask > 0).sum()), "layout": qc.initial_layout(tq),
              "noise_free_accuracy": nf_acc,
              "torch_noisy_accuracy": qt.score(z_torch, d.test.y, n_classes)[1] if z_torch is not None else None,
-             "aer_accuracy": qt.score(torch.as_tensor(z_aer), d.test.y, n_classes)[1],
-             "aer_loss": qt.score(torch.as_tensor(z_aer), d.test.y, n_classes)[0],
+             "aer_accuracy": aer_acc, "aer_loss": aer_loss,
              **qc.stats(tq, task.device), "arch": a}
         rows.append(r)
         bar.update(1)
