@@ -208,12 +208,30 @@ class Device:
     description: str = ""
 
 
+BUILTIN_DEVICES = Path(__file__).with_name("data") / "mcu_devices.yaml"
+
+
 def load_devices(path: str | Path | None = None) -> dict[str, Device]:
+    """The shipped devices, and with `path` a user's YAML of more (same fields: sram_kb, flash_kb, optional
+    code_kb and description), which may also redefine a shipped one."""
     import yaml
 
-    path = Path(path) if path else Path(__file__).with_name("data") / "mcu_devices.yaml"
-    raw = yaml.safe_load(path.read_text())
-    return {k: Device(k, **v) for k, v in raw.items()}
+    out = {k: Device(k, **v) for k, v in yaml.safe_load(BUILTIN_DEVICES.read_text()).items()}
+    if path is None:
+        return out
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"option devices = {str(path)!r}: no such YAML file")
+    raw = yaml.safe_load(p.read_text()) or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"option devices = {str(path)!r}: expected a mapping of device name to its fields")
+    for name, fields in raw.items():
+        if not isinstance(fields, dict) or not {"sram_kb", "flash_kb"} <= set(fields) or \
+                not set(fields) <= {"sram_kb", "flash_kb", "code_kb", "description"}:
+            raise ConfigError(f"device {name!r} in {p.name}: needs sram_kb and flash_kb (optional code_kb, "
+                              f"description); got {fields!r}")
+        out[name] = Device(name, **fields)
+    return out
 
 
 class MCUCost:
@@ -223,8 +241,8 @@ class MCUCost:
 
     def __init__(self, device: str = "stm32f746", memory: str = "per-layer", bits: int = 8,
                  resolution: int | None = None, sram_kb: float | None = None, flash_kb: float | None = None,
-                 code_kb: float | None = None):
-        devices = load_devices()
+                 code_kb: float | None = None, devices: str | None = None):
+        devices = load_devices(devices)
         if device not in devices:
             raise ConfigError(unknown_name("device", device, devices))
         if memory not in MODES:

@@ -82,6 +82,35 @@ def ofa_mbv3_keys(ks: Sequence[int], e: Sequence[int], d: Sequence[int], resolut
     return keys
 
 
+def config_keys(config: dict) -> list[str]:
+    """Layer keys, in the same format, of an OFA/ProxylessNAS/MCUNet JSON net config (MBConv blocks without SE
+    or h-swish): what `nasfw lut build` measures for such a space and what predicts its networks."""
+    try:
+        r = int(config["resolution"])
+        fc = config["first_conv"]
+        h = (r - 1) // fc["stride"] + 1
+        keys = [f"Conv-input:{r}x{r}x{fc['in_channels']}-output:{h}x{h}x{fc['out_channels']}"]
+        c = fc["out_channels"]
+        for b in config["blocks"]:
+            m = b["mobile_inverted_conv"]
+            if m.get("name") == "ZeroLayer":
+                continue
+            cin, cout, k, st = m["in_channels"], m["out_channels"], m["kernel_size"], m["stride"]
+            mid = m.get("mid_channels") or int(round(cin * m["expand_ratio"]))
+            ho = (h - 1) // st + 1
+            keys.append(_mb(h, cin, ho, cout, mid, k, st, int(b.get("shortcut") is not None), 0, 0))
+            h, c = ho, cout
+        fm = config.get("feature_mix_layer")
+        if fm:
+            keys.append(f"Conv_1-input:{h}x{h}x{c}-output:{h}x{h}x{fm['out_channels']}")
+            c = fm["out_channels"]
+        keys += [f"AvgPool2D-input:{h}x{h}x{c}-output:1x1x{c}",
+                 f"Logits-input:1x1x{c}-output:{config['classifier']['out_features']}"]
+    except (KeyError, TypeError) as e:
+        raise ConfigError(f"not a JSON net config (first_conv, blocks, classifier, resolution): missing {e}") from None
+    return keys
+
+
 DEFAULT_TABLES = Path(__file__).with_name("data") / "ofa_note10_lut"
 
 

@@ -256,6 +256,37 @@ def cmd_hardware(args) -> int:
     return 0
 
 
+def cmd_lut(args) -> int:
+    """`nasfw lut build`: the task measures a latency table of its space on this machine (optional task
+    method `build_lut(out, **options)`)."""
+    from nasfw.campaign import load_yaml, merge, parse
+
+    reg = _registry(args)
+    user = load_yaml(args.config) if args.config else {}
+    plugin = args.plugin or user.get("plugin")
+    if not plugin and not args.config:
+        raise ConfigError("nasfw lut build needs --plugin NAME or --config FILE")
+    raw = merge(reg.campaign(plugin) if plugin else {}, user)
+    campaign = parse(raw)
+    task = reg.task(campaign.task, **campaign.task_options)
+    if not hasattr(task, "build_lut"):
+        raise ConfigError(f"task {campaign.task!r} cannot build a latency lookup table")
+    opts = {k: getattr(args, k) for k in ("repeats", "warmup", "threads", "check", "calibrate") if getattr(args, k) is not None}
+    if args.resolutions:
+        opts["resolutions"] = [int(r) for r in args.resolutions.split(",")]
+    result = task.build_lut(Path(args.out), progress=not args.no_progress, **opts)
+    for r, path in result["tables"].items():
+        print(f"resolution {r}: {path}")
+    print(f"{result['layers']} layers timed with onnxruntime ({result['threads']} thread(s), median of "
+          f"{result['repeats']}); per-layer overhead {result['per_layer_overhead_ms']:.4f} ms subtracted, estimated "
+          f"from {result['calibration_subnets']} whole subnets")
+    chk = result.get("check")
+    if chk:
+        print(f"check on {chk['subnets']} random subnets: predicted vs measured latency, mean |error| "
+              f"{chk['mean_abs_error_pct']:.1f}%, max {chk['max_abs_error_pct']:.1f}%, Spearman {chk['spearman']:.3f}")
+    return 0
+
+
 def _cell(v) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
@@ -322,6 +353,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--plugin")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_hardware)
+
+    s = sub.add_parser("lut", help="latency lookup tables")
+    lut = s.add_subparsers(dest="lut_command", required=True)
+    s = lut.add_parser("build", parents=[common], help="time every layer of a plugin's space with onnxruntime")
+    s.add_argument("--plugin", help="the plugin whose default campaign names the space and task")
+    s.add_argument("--config", help="campaign YAML (overrides the plugin default)")
+    s.add_argument("--out", required=True, help="folder for the <resolution>_lookup_table.yaml files")
+    s.add_argument("--resolutions", help="comma-separated input sizes (default: the space's)")
+    s.add_argument("--repeats", type=int, help="timed runs per layer (default 50)")
+    s.add_argument("--warmup", type=int, help="untimed runs first (default 10)")
+    s.add_argument("--threads", type=int, help="onnxruntime threads (default 1)")
+    s.add_argument("--check", type=int, help="random subnets timed whole against the table (default 20)")
+    s.add_argument("--calibrate", type=int, help="other random subnets that estimate the per-layer overhead "
+                   "(default 10; 0: none)")
+    s.add_argument("--no-progress", action="store_true")
+    s.set_defaults(func=cmd_lut)
     return p
 
 

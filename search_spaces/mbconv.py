@@ -1,13 +1,13 @@
-"""MBConv networks in the OFA/ProxylessNAS JSON net-config format (the format MCUNet releases its models in).
-
-So far: MobileNetV2 at any width multiplier and resolution as such a config, the reference every MCU cost
-model is checked against. The TinyNAS search space over these configs (kernels, expand ratios, depths,
-widths, resolutions) builds on it.
+"""MBConv networks in the OFA/ProxylessNAS JSON net-config format (the format MCUNet releases its models in):
+MobileNetV2 at any width and resolution (the reference every MCU cost model is checked against), the TinyNAS
+search space over such configs (kernels, expand ratios, depths; width and resolution), the torch model and
+ONNX export of a config. The weight-shared supernet of the space is in `mbconv_supernet`.
 """
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Any
+from typing import Any, Sequence
+
+from nasfw.errors import ConfigError
 
 # MobileNetV2 (Sandler et al.): expand ratio t, channels c, repeats n, first stride s
 MBV2_SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
@@ -31,9 +31,12 @@ def _block(cin: int, cout: int, k: int, s: int, e: int, residual: bool) -> dict[
             "shortcut": {"name": "IdentityLayer", "in_channels": cin, "out_channels": cout} if residual else None}
 
 
-def mobilenetv2_config(width_mult: float = 1.0, resolution: int = 224, n_classes: int = 1000) -> dict[str, Any]:
+def mobilenetv2_config(width_mult: float = 1.0, resolution: int = 224, n_classes: int = 1000,
+                       scale_last: bool = False) -> dict[str, Any]:
+    """`scale_last`: the feature-mix layer scales with the width too (MCUNet's scaled-down MobileNetV2s, e.g.
+    448 channels at w0.35) rather than never dropping below 1280 (the ImageNet reference)."""
     first = make_divisible(32 * width_mult)
-    last = make_divisible(1280 * max(1.0, width_mult))
+    last = make_divisible(1280 * (width_mult if scale_last else max(1.0, width_mult)))
     blocks, cin = [], first
     for t, c, n, s in MBV2_SETTINGS:
         cout = make_divisible(c * width_mult)
@@ -58,18 +61,27 @@ STAGE_STRIDES = (2, 2, 2, 1, 2, 1)
 KERNELS, EXPANDS, DEPTHS = (3, 5, 7), (3, 4, 5, 6), (2, 3, 4)
 
 
-def mbconv_space(widths: str = "proxyless"):
+def mbconv_space(widths: str = "proxyless", width_mult: float | None = None,
+                 resolutions: Sequence[int] | None = None):
     """Per stage a depth (the last stage is a single block), per block a kernel and an expand ratio; blocks
-    beyond a stage's depth are absent from the arch. Width multiplier and resolution belong to the space's
-    options (`to_config`), as TinyNAS fixes them in its first stage."""
+    beyond a stage's depth are absent from the arch. With `width_mult` and `resolutions` (TinyNAS's stage-1
+    choice), the arch carries them too, as a fixed `width` and an elastic `resolution` decision, so that it
+    describes a whole network (`to_config(arch)`) and a cost model needs nothing beside it."""
     from nasfw.decisions import Choice
     from nasfw.space import Space
 
     if widths not in ("proxyless", "mobilenetv2"):
-        from nasfw.errors import ConfigError
-
         raise ConfigError(f"space_options.widths = {widths!r}; allowed: proxyless, mobilenetv2")
     ds: list = []
+    if width_mult is not None:
+        if not 0 < float(width_mult) <= 4:
+            raise ConfigError(f"space_options.width_mult = {width_mult!r}; allowed: a number in (0, 4]")
+        ds.append(Choice("width", [float(width_mult)]))
+    if resolutions is not None:
+        res = [resolutions] if isinstance(resolutions, int) else list(resolutions)
+        if not res or any(not isinstance(r, int) or r < 16 for r in res):
+            raise ConfigError(f"space_options.resolutions = {resolutions!r}; allowed: input sizes (integers >= 16)")
+        ds.append(Choice("resolution", sorted(res)))
     n_stages = len(STAGE_STRIDES)
     for s in range(n_stages):
         depths = DEPTHS if s < n_stages - 1 else (1,)
@@ -81,9 +93,12 @@ def mbconv_space(widths: str = "proxyless"):
     return Space(ds, name=f"mbconv-{widths}")
 
 
-def to_config(arch: dict, width_mult: float = 1.0, resolution: int = 224, widths: str = "proxyless",
+def to_config(arch: dict, width_mult: float | None = None, resolution: int | None = None, widths: str = "proxyless",
               n_classes: int = 1000) -> dict[str, Any]:
-    """The arch as an OFA/ProxylessNAS JSON net config (no feature-mix layer, as MCUNet's models)."""
+    """The arch as an OFA/ProxylessNAS JSON net config (no feature-mix layer, as MCUNet's models). Width and
+    resolution come from the arguments, else from the arch (`width`, `resolution`), else 1.0 and 224."""
+    width_mult = width_mult if width_mult is not None else float(arch.get("width", 1.0))
+    resolution = resolution if resolution is not None else int(arch.get("resolution", 224))
     base = PROXYLESS_WIDTHS if widths == "proxyless" else MBV2_WIDTHS
     ch = [make_divisible(c * width_mult) for c in base]
     blocks = [_block(ch[0], ch[1], 3, 1, 1, False)]
@@ -156,115 +171,7 @@ def export_onnx(config: dict[str, Any], path, model=None, opset: int = 17):
     return path
 
 
-# --- the weight-shared MBConv supernet ----------------------------------------------------------------------------
-@lru_cache(maxsize=1)
-def _supernet_classes():
-    """Built on first use, so that reading configs needs no torch import."""
-    import torch
-    from torch import nn
+def MBConvSuperNet(*args, **kwargs):  # noqa: N802 - the class lives in mbconv_supernet (it needs torch)
+    from nasfw.search_spaces.mbconv_supernet import MBConvSuperNet as cls
 
-    from nasfw.supernet.base import SuperNet
-    from nasfw.supernet.elastic import ElasticBatchNorm, ElasticConv, ElasticDepthwiseConv, sort_channels
-
-    class ElasticMBBlock(nn.Module):
-        def __init__(self, cin: int, cout: int, stride: int):
-            super().__init__()
-            mid = cin * max(EXPANDS)
-            self.cin, self.cout, self.stride = cin, cout, stride
-            self.expand, self.bn1 = ElasticConv(cin, mid), ElasticBatchNorm(mid)
-            self.dw, self.bn2 = ElasticDepthwiseConv(mid, KERNELS, stride), ElasticBatchNorm(mid)
-            self.project, self.bn3 = ElasticConv(mid, cout), ElasticBatchNorm(cout)
-            self.residual = stride == 1 and cin == cout
-
-        def set(self, k: int, e: int) -> None:
-            self.expand.active_out, self.dw.active_k = self.cin * e, k
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            y = nn.functional.relu6(self.bn1(self.expand(x)))
-            y = nn.functional.relu6(self.bn2(self.dw(y)))
-            y = self.bn3(self.project(y))
-            return x + y if self.residual else y
-
-        def static(self) -> nn.Module:
-            mid = self.expand.active_out
-            body = nn.Sequential(self.expand.static(self.cin, mid), self.bn1.static(mid), nn.ReLU6(),
-                                 self.dw.static(mid), self.bn2.static(mid), nn.ReLU6(),
-                                 self.project.static(mid, self.cout), self.bn3.static(self.cout))
-            return _Residual(body) if self.residual else body
-
-        def reorganize(self) -> None:
-            """Most important expanded channels first, so every expand ratio keeps the best ones."""
-            order = sort_channels(self.expand, self.bn1, self.dw)
-            with torch.no_grad():
-                for name in ("weight", "bias", "running_mean", "running_var"):
-                    getattr(self.bn2, name).copy_(getattr(self.bn2, name)[order])
-                self.project.weight.copy_(self.project.weight[:, order])
-
-    class _Residual(nn.Module):
-        def __init__(self, body: nn.Module):
-            super().__init__()
-            self.body = body
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return x + self.body(x)
-
-    class MBConvSuperNet(SuperNet):
-        """Every subnet of `mbconv_space` in one network: elastic kernel and expand ratio per block, elastic
-        depth per stage (the first blocks run). `extract(arch)` is a plain torch network whose JSON config is
-        `to_config(arch, width_mult, ...)` (so the MCU cost model and the network agree)."""
-
-        def __init__(self, width_mult: float = 1.0, widths: str = "proxyless", n_classes: int = 10):
-            super().__init__(mbconv_space(widths))
-            base = PROXYLESS_WIDTHS if widths == "proxyless" else MBV2_WIDTHS
-            ch = [make_divisible(c * width_mult) for c in base]
-            self.width_mult, self.widths, self.n_classes = width_mult, widths, n_classes
-            self.stem = nn.Sequential(nn.Conv2d(3, ch[0], 3, 2, 1, bias=False), nn.BatchNorm2d(ch[0]), nn.ReLU6(),
-                                      nn.Conv2d(ch[0], ch[0], 3, 1, 1, groups=ch[0], bias=False),
-                                      nn.BatchNorm2d(ch[0]), nn.ReLU6(),
-                                      nn.Conv2d(ch[0], ch[1], 1, bias=False), nn.BatchNorm2d(ch[1]))
-            self.stages = nn.ModuleList()
-            cin = ch[1]
-            for s, stride in enumerate(STAGE_STRIDES):
-                n = max(DEPTHS) if s < len(STAGE_STRIDES) - 1 else 1
-                blocks = nn.ModuleList([ElasticMBBlock(cin if b == 0 else ch[s + 2], ch[s + 2],
-                                                       stride if b == 0 else 1) for b in range(n)])
-                self.stages.append(blocks)
-                cin = ch[s + 2]
-            self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, n_classes))
-            self.activate(self.largest())
-
-        def activate(self, arch: dict) -> None:
-            super().activate(arch)
-            for s, blocks in enumerate(self.stages):
-                for b in range(arch[f"s{s}.depth"]):
-                    blocks[b].set(arch[f"s{s}.b{b}.k"], arch[f"s{s}.b{b}.e"])
-
-        def _active_blocks(self, arch: dict) -> list:
-            return [blk for s, blocks in enumerate(self.stages) for blk in blocks[: arch[f"s{s}.depth"]]]
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            x = self.stem(x)
-            for blk in self._active_blocks(self.active):
-                x = blk(x)
-            return self.head(x)
-
-        def extract(self, arch: dict) -> nn.Module:
-            self.activate(arch)
-            import copy
-
-            return nn.Sequential(copy.deepcopy(self.stem), *[blk.static() for blk in self._active_blocks(arch)],
-                                 copy.deepcopy(self.head))
-
-        def reorganize(self) -> None:
-            for blocks in self.stages:
-                for blk in blocks:
-                    blk.reorganize()
-
-        def config(self, arch: dict, resolution: int) -> dict:
-            return to_config(arch, self.width_mult, resolution, self.widths, self.n_classes)
-
-    return MBConvSuperNet
-
-
-def MBConvSuperNet(*args, **kwargs):  # noqa: N802 - a class built lazily
-    return _supernet_classes()(*args, **kwargs)
+    return cls(*args, **kwargs)

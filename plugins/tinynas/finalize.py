@@ -1,0 +1,171 @@
+"""TinyNAS's last steps for the searched network: fine-tune it from its inherited weights, optionally train it
+and the MobileNetV2 baseline from scratch with the same recipe, export ONNX + the JSON net config, and report
+SRAM, Flash, MACs, parameters, accuracy and latency (onnxruntime on this machine; a lookup table's prediction
+when one is given) in `tinynas.json` and `tinynas.md`.
+
+The baseline is MCUNet's: MobileNetV2 scaled down (width multiplier, last channel scaled too, and input
+resolution among the space's) to the largest-MACs network that fits the same SRAM and Flash.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from nasfw.errors import ConfigError
+from nasfw.plugins.tinynas.data import batches
+from nasfw.search_spaces.mbconv import build_model, export_onnx, mobilenetv2_config
+
+BASELINE_WIDTHS = tuple(round(0.05 * i, 2) for i in range(20, 1, -1))  # 1.0 down to 0.1
+
+
+def fit_mobilenetv2(cost, resolutions, n_classes: int) -> dict | None:
+    """The largest-MACs scaled-down MobileNetV2 within the device's SRAM and Flash (None if none fits)."""
+    best = None
+    for w in BASELINE_WIDTHS:
+        for r in resolutions:
+            cfg = mobilenetv2_config(w, r, n_classes, scale_last=True)
+            m = cost.evaluate(cfg)
+            if m["sram_fits"] and m["flash_fits"] and (best is None or m["macs_m"] > best[1]["macs_m"]):
+                best = (cfg, m, w)
+    if best is None:
+        return None
+    cfg, m, w = best
+    return {"config": cfg, "metrics": m, "width": w}
+
+
+def train_model(net: torch.nn.Module, data, resolution: int, epochs: int, lr: float, batch_size: int = 64,
+                weight_decay: float = 3e-5, seed: int = 0, desc: str = "train", progress: bool = True
+                ) -> torch.nn.Module:
+    """Adam with a cosine learning rate; the plain recipe every network of the comparison gets."""
+    from tqdm import tqdm
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
+    steps = epochs * math.ceil(len(data.train) / batch_size)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1))
+    bar = tqdm(total=epochs, desc=desc, disable=None if progress else True, leave=False, dynamic_ncols=True)
+    for _ in range(epochs):
+        net.train()
+        for x, y in batches(data.train, batch_size, rng, resolution):
+            opt.zero_grad()
+            F.cross_entropy(net(x), y).backward()
+            opt.step()
+            sched.step()
+        bar.update(1)
+    bar.close()
+    return net.eval()
+
+
+def onnx_check(net: torch.nn.Module, config: dict, path: Path, threads: int = 1) -> dict[str, float]:
+    """Export, then onnxruntime's output against torch's and the measured latency (batch 1)."""
+    from nasfw.hardware.onnx_timing import session, time_session
+
+    export_onnx(config, path, net)
+    r = int(config["resolution"])
+    x = torch.randn(1, 3, r, r, generator=torch.Generator().manual_seed(0))
+    sess = session(path, threads)
+    feed = {sess.get_inputs()[0].name: x.numpy()}
+    with torch.no_grad():
+        diff = float(np.abs(sess.run(None, feed)[0] - net.eval()(x).numpy()).max())
+    return {"onnx_max_abs_diff": diff, "onnx_latency_ms": time_session(sess, feed, 10, 50)[0]}
+
+
+def export(task, arch: dict, net: torch.nn.Module, out_dir: Path, fmt: str) -> list[Path]:
+    if fmt not in ("onnx", "json", "pt"):
+        raise ConfigError(f"phases.finalize.export: {fmt!r}; the tinynas task exports 'onnx', 'json' or 'pt'")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cfg = task.config(arch)
+    if fmt == "json":
+        p = out_dir / "best.net.json"
+        p.write_text(json.dumps(cfg, indent=2))
+    elif fmt == "pt":
+        p = out_dir / "best.pt"
+        torch.save(net.state_dict(), p)
+    else:
+        p = export_onnx(cfg, out_dir / "best.onnx", net)
+    return [Path(p)]
+
+
+def finalize(task, arch: dict, run_dir: Path, finetune_epochs: int = 3, lr: float = 1e-3, scratch_epochs: int = 0,
+             scratch_lr: float = 3e-3, baseline: bool = True, lut: str | None = None, progress: bool = True
+             ) -> dict[str, Any]:
+    if finetune_epochs < 0 or scratch_epochs < 0:
+        raise ConfigError(f"phases.finalize.task: finetune_epochs = {finetune_epochs}, scratch_epochs = "
+                          f"{scratch_epochs}; both must be >= 0")
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    d, out = task.data, run_dir / "tinynas"
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = task.config(arch)
+    r = int(cfg["resolution"])
+    from nasfw.plugins.tinynas.task import score
+
+    rows: list[dict[str, Any]] = []
+
+    def row(name: str, config: dict, net, how: str) -> dict[str, Any]:
+        m = task.cost.evaluate(config)
+        res = int(config["resolution"])
+        loss, acc = score(net, d.test, res)
+        entry = {"network": name, "training": how, "resolution": res, "test_accuracy": acc, "test_loss": loss,
+                 "peak_sram_kb": m["peak_sram_kb"], "flash_kb": m["flash_kb"], "macs_m": m["macs_m"],
+                 "params_m": m["params_m"], "fits": bool(m["sram_fits"] and m["flash_fits"])}
+        if lut or task.lut:
+            from nasfw.hardware.phone_lut import PhoneLUT, config_keys
+
+            entry["lut_latency_ms"] = PhoneLUT.load(lut or task.lut).predict(config_keys(config), res)
+        rows.append(entry)
+        return entry
+
+    net = task.subnet(arch)
+    row("searched", cfg, net, "inherited (BN recalibrated)")
+    if finetune_epochs:
+        net = train_model(net, d, r, finetune_epochs, lr, task.batch_size, seed=task.seed, desc="fine-tune",
+                          progress=progress)
+        row("searched", cfg, net, f"fine-tuned {finetune_epochs} epochs")
+    best = dict(rows[-1])
+    best.update(onnx_check(net, cfg, out / "searched.onnx"))
+    (out / "searched.net.json").write_text(json.dumps(cfg, indent=2))
+    torch.save(net.state_dict(), out / "searched.pt")
+    if scratch_epochs:
+        torch.manual_seed(task.seed)
+        fresh = train_model(build_model(cfg), d, r, scratch_epochs, scratch_lr, task.batch_size, seed=task.seed,
+                            desc="searched, scratch", progress=progress)
+        row("searched", cfg, fresh, f"from scratch {scratch_epochs} epochs")
+    base = fit_mobilenetv2(task.cost, task.resolutions, d.n_classes) if baseline else None
+    if baseline and base is None:
+        rows.append({"network": "MobileNetV2", "training": "no scaled-down MobileNetV2 fits the device"})
+    elif base is not None:
+        epochs = scratch_epochs or finetune_epochs
+        torch.manual_seed(task.seed)
+        bnet = train_model(build_model(base["config"]), d, int(base["config"]["resolution"]), epochs, scratch_lr,
+                           task.batch_size, seed=task.seed, desc="MobileNetV2, scratch", progress=progress)
+        row(f"MobileNetV2-w{base['width']:g}-r{base['config']['resolution']}", base["config"], bnet,
+            f"from scratch {epochs} epochs")
+        (out / "mobilenetv2.net.json").write_text(json.dumps(base["config"], indent=2))
+    report = {"device": task.device, "memory": task.memory, "sram_kb": task.cost.device.sram_kb,
+              "flash_kb": task.cost.device.flash_kb, "dataset": d.source, "n_test": len(d.test), "arch": arch,
+              "best": best, "rows": rows}
+    (out / "tinynas.json").write_text(json.dumps(report, indent=2))
+    (out / "tinynas.md").write_text(markdown(report))
+    return report
+
+
+def markdown(report: dict[str, Any]) -> str:
+    cols = ["network", "training", "resolution", "test_accuracy", "peak_sram_kb", "flash_kb", "macs_m", "params_m",
+            "lut_latency_ms"]
+    cols = [c for c in cols if any(c in r for r in report["rows"])]
+    fmt = lambda v: f"{v:.2f}" if isinstance(v, float) else ("" if v is None else str(v))  # noqa: E731
+    lines = [f"# TinyNAS on {report['device']} ({report['sram_kb']:g} kB SRAM, {report['flash_kb']:g} kB Flash, "
+             f"memory {report['memory']})", "", f"Data: {report['dataset']}, {report['n_test']} test images.", "",
+             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(fmt(r.get(c)) for c in cols) + " |" for r in report["rows"]]
+    b = report["best"]
+    lines += ["", f"Exported: searched.onnx (onnxruntime vs torch max |diff| {b['onnx_max_abs_diff']:.2e}, "
+                  f"{b['onnx_latency_ms']:.2f} ms on this machine, 1 thread), searched.net.json, searched.pt."]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,177 @@
+"""The TinyNAS task (MCUNet stage 2): train the weight-shared MBConv supernet of the space stage 1 chose, then
+score each subnet with its inherited weights after recalibrating its batch norm on training images, on a
+validation split the training never saw. The memory constraint is applied before any of this, by the
+campaign's microcontroller cost model (a candidate that does not fit is never evaluated).
+
+Supernet training (`sampling`): `progressive` (Once-for-All's progressive shrinking: the largest network
+first, then elastic kernel, then depth, then expand ratio), `uniform` (the largest first, then every
+decision elastic), `sandwich` (largest, smallest and random subnets each step). Every step trains
+`n_subnets` subnets (4, as MCUNet) at their own input resolution, their gradients added.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from nasfw.errors import ConfigError
+from nasfw.plugins.tinynas.data import ImageData, batches, load_images, resize
+from nasfw.search_spaces.mbconv import mbconv_space
+from nasfw.supernet.bn import recalibrate_bn
+from nasfw.supernet.train import TrainConfig, train_supernet
+
+WEIGHTS = "supernet.pt"
+SAMPLINGS = ("progressive", "uniform", "sandwich")
+
+
+class TinyNASTask:
+    def __init__(self, dataset: str = "mnist", width_mult: float = 0.25, resolutions: Sequence[int] = (48, 56, 64),
+                 widths: str = "proxyless", n_valid: int | None = None, n_test: int | None = None, batch_size: int = 64,
+                 bn_batches: int = 4, device: str = "stm32f401", memory: str = "tinyengine",
+                 sram_kb: float | None = None, flash_kb: float | None = None, lut: str | None = None, seed: int = 0):
+        from nasfw.hardware.mcu import MCUCost
+
+        self.space = mbconv_space(widths, width_mult, resolutions)  # clear errors for bad widths / resolutions
+        self.resolutions = sorted([resolutions] if isinstance(resolutions, int) else resolutions)
+        if batch_size < 1 or bn_batches < 1:
+            raise ConfigError(f"task_options.batch_size = {batch_size}, bn_batches = {bn_batches}: both must be >= 1")
+        self.cost = MCUCost(device, memory=memory, sram_kb=sram_kb, flash_kb=flash_kb)  # checks device and mode
+        self.dataset, self.width_mult, self.widths = dataset, float(width_mult), widths
+        self.n_valid, self.n_test, self.batch_size, self.bn_batches = n_valid, n_test, batch_size, bn_batches
+        self.device, self.memory, self.lut, self.seed = device, memory, lut, seed
+        self._data: ImageData | None = None
+        self._supernet = None
+        self.trained = False
+
+    @property
+    def data(self) -> ImageData:
+        if self._data is None:
+            self._data = load_images(self.dataset, max(self.resolutions), self.n_valid, self.n_test, self.seed)
+        return self._data
+
+    @property
+    def supernet(self):
+        if self._supernet is None:
+            from nasfw.search_spaces.mbconv_supernet import MBConvSuperNet
+
+            torch.manual_seed(self.seed)
+            self._supernet = MBConvSuperNet(self.width_mult, self.widths, self.data.n_classes, self.resolutions)
+        return self._supernet
+
+    def config(self, arch: dict) -> dict:
+        return self.supernet.config(arch)
+
+    # -- weight sharing -------------------------------------------------------------------------------------
+    def sampling_options(self, sampling: str, epochs: int, largest_epochs: int, n_subnets: int) -> dict:
+        if sampling == "sandwich":
+            return {"n_random": max(0, n_subnets - 2)}
+        largest = {d.name: [d.options[-1]] for d in self.space._by_name.values() if d.name != "resolution"}
+        start = min(largest_epochs, epochs - 1) / epochs
+        stages: list = [(0.0, largest)]
+        if sampling == "uniform":
+            stages.append((start, {}))
+        else:  # progressive shrinking: kernel, then depth, then expand ratio become elastic
+            keep = lambda part: {k: v for k, v in largest.items() if k.endswith(part)}  # noqa: E731
+            third = (1 - start) / 3
+            stages += [(start, {**keep(".depth"), **keep(".e")}), (start + third, keep(".e")), (start + 2 * third, {})]
+        return {"stages": stages, "n_subnets": n_subnets}
+
+    def train_supernet(self, run_dir: Path, epochs: int = 6, lr: float = 3e-3, weight_decay: float = 3e-5,
+                       warmup_epochs: int = 1, sampling: str = "progressive", n_subnets: int = 4,
+                       largest_epochs: int = 1, batch_size: int | None = None, optimizer: str = "adam",
+                       progress: bool = True) -> list[float]:
+        if sampling not in SAMPLINGS:
+            raise ConfigError(f"phases.supernet.sampling = {sampling!r}; allowed: {', '.join(SAMPLINGS)}")
+        if n_subnets < 1 or largest_epochs < 0:
+            raise ConfigError(f"phases.supernet.n_subnets = {n_subnets} (>= 1), largest_epochs = {largest_epochs} "
+                              "(>= 0)")
+        d, net = self.data, self.supernet
+        cfg = TrainConfig(epochs=epochs, lr=lr, weight_decay=weight_decay, warmup_epochs=warmup_epochs,
+                          optimizer=optimizer, seed=self.seed,
+                          sampling="sandwich" if sampling == "sandwich" else "progressive",
+                          sampling_options=self.sampling_options(sampling, epochs, largest_epochs, n_subnets))
+        rng = np.random.default_rng(self.seed)
+        bar = _bar(epochs, "supernet", progress)
+
+        def on_epoch(epoch: int, loss: float) -> None:
+            if epoch + 1 == largest_epochs and sampling != "sandwich":
+                net.reorganize()  # most important channels first, before expand ratios become elastic
+            bar.set_postfix(loss=f"{loss:.3f}")
+            bar.update(1)
+        history = train_supernet(net, lambda: batches(d.train, batch_size or self.batch_size, rng),
+                                 lambda m, b: F.cross_entropy(m(resize(b[0], m.active.get("resolution"))), b[1]),
+                                 cfg, on_epoch)
+        bar.close()
+        self.trained = True
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        torch.save(net.state_dict(), Path(run_dir) / WEIGHTS)
+        return history
+
+    def load_supernet(self, run_dir: Path) -> None:
+        path = Path(run_dir) / WEIGHTS
+        if path.exists():
+            self.supernet.load_state_dict(torch.load(path))
+            self.trained = True
+
+    def shared_state(self) -> dict[str, Any]:
+        return {"weights": {k: v.detach().clone() for k, v in self.supernet.state_dict().items()},
+                "trained": self.trained}
+
+    def use_shared_state(self, state: dict[str, Any]) -> None:
+        self.supernet.load_state_dict(state["weights"])
+        self.trained = state["trained"]
+
+    # -- scoring ---------------------------------------------------------------------------------------------
+    def subnet(self, arch: dict, recalibrate: bool = True) -> torch.nn.Module:
+        """A standalone network with the inherited weights, its batch norm re-estimated on training images."""
+        self.space.validate(arch)
+        net = self.supernet.extract(arch)
+        if recalibrate:
+            r = int(arch.get("resolution", max(self.resolutions)))
+            recalibrate_bn(net, batches(self.data.train, self.batch_size, np.random.default_rng(self.seed), r),
+                           self.bn_batches)
+        return net.eval()
+
+    def evaluate(self, arch: dict) -> dict[str, float]:
+        torch.set_num_threads(1)
+        net = self.subnet(arch)
+        loss, acc = score(net, self.data.valid, int(arch.get("resolution", max(self.resolutions))))
+        return {"accuracy": acc, "loss": loss}
+
+    # -- finishing -------------------------------------------------------------------------------------------
+    def finalize(self, arch: dict, run_dir: Path, **options: Any) -> dict[str, Any]:
+        from nasfw.plugins.tinynas.finalize import finalize
+
+        return finalize(self, arch, Path(run_dir), **options)
+
+    def export(self, arch: dict, out_dir: Path, fmt: str) -> list[Path]:
+        from nasfw.plugins.tinynas.finalize import export
+
+        return export(self, arch, self.subnet(arch), Path(out_dir), fmt)
+
+    def build_lut(self, out: Path, **options: Any) -> dict[str, Any]:
+        from nasfw.plugins.tinynas.lut import build_lut
+
+        return build_lut(self.space, Path(out), widths=self.widths, n_classes=self.data.n_classes, **options)
+
+
+@torch.no_grad()
+def score(net: torch.nn.Module, split, resolution: int, batch_size: int = 500) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy (%) of `net` on `split` at `resolution`."""
+    net.eval()
+    loss, correct = 0.0, 0
+    for x, y in batches(split, batch_size, None, resolution):
+        out = net(x)
+        loss += float(F.cross_entropy(out, y, reduction="sum"))
+        correct += int((out.argmax(1) == y).sum())
+    return loss / len(split), 100.0 * correct / len(split)
+
+
+def _bar(total: int, desc: str, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, disable=None if enabled else True, leave=False, dynamic_ncols=True)
+

@@ -1,0 +1,153 @@
+"""TinyNAS stage 2: the MBConv space as whole networks, supernet training schedules, the task (inherited weights
+after BN recalibration), the MobileNetV2 baseline, the data loaders, and a whole campaign on digits."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from nasfw.errors import ConfigError
+
+
+def test_space_with_width_and_resolution_describes_whole_networks():
+    from nasfw.plugins.tinynas import MCUArchCost
+    from nasfw.search_spaces.mbconv import mbconv_space, to_config
+
+    space = mbconv_space(width_mult=0.25, resolutions=[48, 64])
+    arch = space.sample(3)
+    assert arch["width"] == 0.25 and arch["resolution"] in (48, 64)
+    cfg = to_config(arch, n_classes=10)
+    assert cfg["resolution"] == arch["resolution"] and cfg["first_conv"]["out_channels"] == 8
+    cost = MCUArchCost("stm32f401", memory="tinyengine")
+    assert cost.evaluate(arch) == cost.evaluate(cfg)  # an arch and its JSON config cost the same
+    with pytest.raises(ConfigError, match="resolutions"):
+        mbconv_space(width_mult=0.25, resolutions=[8])
+    with pytest.raises(ConfigError, match="width_mult"):
+        mbconv_space(width_mult=-1, resolutions=[48])
+
+
+def test_user_devices_file(tmp_path):
+    from nasfw.hardware.mcu import MCUCost
+
+    f = tmp_path / "boards.yaml"
+    f.write_text("my-board: {sram_kb: 48, flash_kb: 192, code_kb: 20}\n")
+    cost = MCUCost("my-board", devices=str(f))
+    assert (cost.device.sram_kb, cost.device.flash_kb, cost.device.code_kb) == (48, 192, 20)
+    f.write_text("bad: {sram_kb: 48}\n")
+    with pytest.raises(ConfigError, match="needs sram_kb and flash_kb"):
+        MCUCost("bad", devices=str(f))
+
+
+def test_progressive_shrinking_trains_the_largest_first_then_widens():
+    from nasfw.plugins.tinynas.task import TinyNASTask
+    from nasfw.supernet.sampling import make_sampler
+
+    task = TinyNASTask(dataset="digits", width_mult=0.25, resolutions=[32, 40])
+    opts = task.sampling_options("progressive", epochs=8, largest_epochs=2, n_subnets=4)
+    sampler = make_sampler("progressive", task.space, seed=0, **opts)
+    largest = {k: v for k, v in task.supernet.largest().items() if k != "resolution"}
+    first = sampler.subnets(0.1)
+    assert all({k: v for k, v in a.items() if k != "resolution"} == largest for a in first)
+    kernels = sampler.subnets(0.3)  # elastic kernel only: depth and expand still the largest
+    assert all(a["s0.depth"] == 4 and a["s1.b2.e"] == 6 for a in kernels)
+    late = [a for _ in range(20) for a in sampler.subnets(0.95)]
+    assert len({a["s0.depth"] for a in late}) > 1 and len({a["s1.b0.e"] for a in late}) > 1
+    assert len(sampler.subnets(0.95)) == 4
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from nasfw.plugins.tinynas.task import TinyNASTask
+
+    task = TinyNASTask(dataset="digits", width_mult=0.25, resolutions=[32], n_valid=300, n_test=300,
+                       device="stm32f401", bn_batches=2)
+    run = tmp_path_factory.mktemp("tinynas")
+    task.train_supernet(run, epochs=5, lr=1e-2, sampling="uniform", largest_epochs=1, batch_size=32,
+                        progress=False)
+    return task, run
+
+
+def test_inherited_subnets_learn_and_recalibrate_their_own_batch_norm(trained):
+    task, run = trained
+    largest = task.supernet.largest()
+    before = {k: v.clone() for k, v in task.supernet.state_dict().items()}
+    m = task.evaluate(largest)
+    assert m["accuracy"] > 50  # ten classes: chance is 10%
+    assert task.evaluate(largest) == m  # deterministic
+    small = task.evaluate(task.supernet.smallest())
+    assert small["accuracy"] > 20
+    after = task.supernet.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # scoring never touches the supernet
+    other = type(task)(dataset="digits", width_mult=0.25, resolutions=[32], n_valid=300, n_test=300, bn_batches=2)
+    other.load_supernet(run)
+    assert other.evaluate(largest) == m
+
+
+def test_finalize_fine_tunes_exports_and_compares_with_mobilenetv2(trained, tmp_path):
+    import onnx
+
+    task, _ = trained
+    arch = task.supernet.smallest()
+    report = task.finalize(arch, tmp_path, finetune_epochs=1, scratch_epochs=1, progress=False)
+    names = [(r["network"], r["training"]) for r in report["rows"]]
+    assert names[0] == ("searched", "inherited (BN recalibrated)")
+    assert any(n.startswith("MobileNetV2-w") for n, _ in names)
+    base = [r for r in report["rows"] if r["network"].startswith("MobileNetV2")][0]
+    assert base["fits"] and base["peak_sram_kb"] <= 64 and base["flash_kb"] <= 256
+    assert report["best"]["onnx_max_abs_diff"] < 1e-3
+    onnx.checker.check_model(str(tmp_path / "tinynas" / "searched.onnx"))
+    cfg = json.loads((tmp_path / "tinynas" / "searched.net.json").read_text())
+    assert cfg == task.config(arch)
+    assert "| searched |" in (tmp_path / "tinynas" / "tinynas.md").read_text()
+
+
+def test_fit_mobilenetv2_is_the_largest_that_fits():
+    from nasfw.hardware.mcu import MCUCost
+    from nasfw.plugins.tinynas.finalize import fit_mobilenetv2
+    from nasfw.search_spaces.mbconv import mobilenetv2_config
+
+    cost = MCUCost("stm32f401", memory="tinyengine")
+    fit = fit_mobilenetv2(cost, [48, 64], 10)
+    assert fit["metrics"]["sram_fits"] and fit["metrics"]["flash_fits"]
+    w = fit["width"]
+    bigger = cost.evaluate(mobilenetv2_config(round(w + 0.05, 2), fit["config"]["resolution"], 10, scale_last=True))
+    assert not (bigger["sram_fits"] and bigger["flash_fits"])
+    assert fit_mobilenetv2(MCUCost("stm32f401", sram_kb=2), [64], 10) is None
+
+
+def test_data_loaders(tmp_path):
+    from PIL import Image
+
+    from nasfw.plugins.tinynas.data import load_images
+
+    x = np.random.default_rng(0).integers(0, 255, size=(40, 12, 12, 3)).astype(np.uint8)  # channels last
+    np.savez(tmp_path / "d.npz", x=x, y=np.arange(40) % 4)
+    d = load_images(str(tmp_path / "d.npz"), resolution=16, n_valid=5, n_test=5)
+    assert d.train.x.shape == (30, 3, 16, 16) and d.n_classes == 4
+    for c in ("cat", "dog"):
+        (tmp_path / "imgs" / c).mkdir(parents=True)
+        for i in range(6):
+            Image.fromarray(x[i]).save(tmp_path / "imgs" / c / f"{i}.png")
+    d = load_images(str(tmp_path / "imgs"), resolution=20, n_valid=2, n_test=2)
+    assert d.train.x.shape == (8, 3, 20, 20) and d.n_classes == 2
+    assert abs(float(d.train.x.mean())) < 1e-3
+    with pytest.raises(ConfigError, match="n_valid"):
+        load_images("digits", 16, n_valid=2000, n_test=1)
+    with pytest.raises(ConfigError, match="allowed: 'mnist', 'digits'"):
+        load_images("no-such-dataset", 16)
+
+
+def test_ofa_evolution_breeds_a_whole_population_on_top_of_the_parents():
+    from nasfw.searchers.base import OK, Result
+    from nasfw.searchers.evolution import OFAEvolution
+    from nasfw.search_spaces.mbconv import mbconv_space
+
+    s = OFAEvolution(mbconv_space(), population_size=10, parent_ratio=0.2, n_children=10)
+    first = [s.ask() for _ in range(10)]
+    for i, a in enumerate(first):
+        s.tell(a, Result(OK, {"accuracy": float(i)}))
+    assert len(s.population) == 2 and len(s._children()) == 10
+    with pytest.raises(ConfigError, match="n_children"):
+        OFAEvolution(mbconv_space(), n_children=-1)
