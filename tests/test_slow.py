@@ -40,3 +40,19 @@ def test_the_readme_quantumnas_command(run_cli, tmp_path):
     for r in report["rows"]:
         assert abs(r["aer_accuracy"] - r["torch_noisy_accuracy"]) < 0.1
     assert (tmp_path / "run" / "export" / "searched.qasm3").exists()
+
+
+def test_the_readme_tinynas_command(run_cli, tmp_path):
+    """`nasfw search --plugin tinynas --budget small`: supernet, constraint-aware evolution, fine-tune, exports,
+    the MobileNetV2 baseline; every evaluated subnet fits the 64 kB / 256 kB device."""
+    p = run_cli("search", "--plugin", "tinynas", "--budget", "small", "--out", tmp_path / "run", "--no-progress",
+                timeout=900)
+    assert p.returncode == 0, p.stderr
+    report = json.loads((tmp_path / "run" / "tinynas" / "tinynas.json").read_text())
+    rows = {(r["network"].split("-")[0], r["training"].split(" ")[0]): r for r in report["rows"]}
+    assert rows[("searched", "fine-tuned")]["test_accuracy"] > 90  # MNIST, 10 classes
+    assert all(r["fits"] for r in report["rows"])
+    top = json.loads((tmp_path / "run" / "top.json").read_text())
+    assert all(e["metrics"]["peak_sram_kb"] <= 64 and e["metrics"]["flash_kb"] <= 256 for e in top)
+    assert (tmp_path / "run" / "export" / "best.onnx").exists()
+    assert (tmp_path / "run" / "export" / "best.net.json").exists()

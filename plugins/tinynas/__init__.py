@@ -48,7 +48,7 @@ DEFAULT_CAMPAIGN = {
     "out": "runs/tinynas",
     "phases": {"supernet": {"epochs": 5, "lr": 1e-2, "sampling": "progressive", "n_subnets": 4, "largest_epochs": 1},
                "finalize": {"top_k": 5, "export": ["onnx", "json"],
-                            "task": {"finetune_epochs": 2, "scratch_epochs": 0}}},
+                            "task": {"finetune_epochs": 2, "scratch_epochs": 4}}},
 }
 
 
