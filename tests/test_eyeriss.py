@@ -1,0 +1,79 @@
+"""The Eyeriss-like analytical model: the Timeloop exercise's anchor, the compute bound, rejected mappings,
+and the vectorised path agreeing with the one-mapping path."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nasfw.errors import ConfigError
+from nasfw.hardware.eyeriss import D, DIMS, Layer, Mapping, eyeriss_v1, evaluate, evaluate_batch
+
+REF = Layer("timeloop-ref", K=32, C=3, Y=112, X=112, R=3, S=3, stride=2)
+# row-stationary: filter rows x input channels down the 12 rows, 14 output rows across; a filter row (S) and
+# 16 output channels stay in each PE's scratchpads
+RS = Mapping(spatial=[{"R": 3, "C": 3}, {"Y": 14}], rf={"S": 3, "K": 16}, glb={"K": 2, "X": 56},
+             glb_order="NCRSKYX", dram_order="NKCYXRS")
+
+
+def test_timeloop_reference_layer_under_row_stationary():
+    assert REF.macs == 10_838_016
+    r = evaluate(REF, eyeriss_v1(), RS)
+    assert r["valid"], r["reason"]
+    assert r["cycles"] == 86_016 and r["utilization"] == pytest.approx(0.75)
+    b = r["energy_breakdown_pj"]
+    assert sum(b.values()) == pytest.approx(r["energy_pj"]) and b["dram"] > b["glb"]
+    # DRAM moves at least every input, weight and output word once
+    assert r["accesses"]["dram"] >= 3 * 225 * 225 + 32 * 3 * 9 + 32 * 112 * 112
+
+
+def test_no_mapping_beats_the_compute_bound():
+    acc = eyeriss_v1()
+    rng = np.random.default_rng(0)
+    n = 2000
+    dims = np.tile(REF.dims, (n, 1))
+    sp = np.ones((n, 2, 7), dtype=np.int64)
+    sp[:, 0, D["K"]] = rng.integers(1, 13, n)
+    sp[:, 1, D["Y"]] = rng.integers(1, 15, n)
+    rf = np.ones((n, 7), dtype=np.int64)
+    rf[:, D["S"]] = rng.choice([1, 3], n)
+    glb = np.ones((n, 7), dtype=np.int64)
+    glb[:, D["X"]] = rng.integers(1, 20, n)
+    orders = np.stack([rng.permutation(7) for _ in range(n)])
+    r = evaluate_batch(dims, np.full(n, 2), np.zeros(n, bool), acc, sp, rf, glb, orders, orders[:, ::-1].copy())
+    ok = r["valid"]
+    assert ok.sum() > 100
+    assert (r["cycles"][ok] >= REF.macs / acc.n_pes).all()
+    assert (r["utilization"][ok] <= 1.0).all()
+    i = int(np.flatnonzero(ok)[0])  # the vectorised path equals the one-mapping path
+    m = Mapping(spatial=[{d: int(sp[i, a, D[d]]) for d in DIMS} for a in range(2)],
+                rf={d: int(rf[i, D[d]]) for d in DIMS}, glb={d: int(glb[i, D[d]]) for d in DIMS},
+                glb_order="".join(DIMS[j] for j in orders[i]), dram_order="".join(DIMS[j] for j in orders[i, ::-1]))
+    one = evaluate(REF, acc, m)
+    assert one["energy_pj"] == pytest.approx(r["energy_pj"][i]) and one["cycles"] == r["cycles"][i]
+
+
+def test_invalid_mappings_say_why():
+    acc = eyeriss_v1()
+    too_wide = Mapping(spatial=[{"K": 13}, {"Y": 14}], rf={"S": 3}, glb={})
+    assert evaluate(REF, acc, too_wide)["reason"] == "spatial factors exceed the PE array"
+    big_rf = Mapping(spatial=[{"R": 3}, {"Y": 14}], rf={"S": 3, "K": 32, "C": 3}, glb={})
+    r = evaluate(REF, acc, big_rf)
+    assert not r["valid"] and "scratchpad" in r["reason"] and r["edp"] == float("inf")
+    with pytest.raises(ConfigError, match="unknown loop dimension"):
+        evaluate(REF, acc, Mapping(spatial=[{"Q": 2}, {}], rf={}, glb={}))
+    with pytest.raises(ConfigError, match="permutation"):
+        evaluate(REF, acc, Mapping(spatial=[{}, {}], rf={}, glb={}, glb_order="KCY"))
+    with pytest.raises(ConfigError, match="array dimension"):
+        evaluate(REF, acc, Mapping(spatial=[{}], rf={}, glb={}))
+    with pytest.raises(ConfigError, match="depthwise"):
+        Layer("dw", K=32, C=32, Y=8, X=8, R=3, S=3, depthwise=True)
+
+
+def test_depthwise_layers_read_one_input_channel_per_output_channel():
+    acc = eyeriss_v1()
+    dw = Layer("dw", K=32, C=1, Y=56, X=56, R=3, S=3, depthwise=True)
+    m = Mapping(spatial=[{"R": 3, "K": 4}, {"Y": 14}], rf={"S": 3}, glb={"X": 56, "K": 2})
+    r = evaluate(dw, acc, m)
+    assert r["valid"], r["reason"]
+    assert r["macs"] == 32 * 56 * 56 * 9
+    assert r["accesses"]["dram"] >= 32 * 58 * 58 + 32 * 56 * 56  # every input channel and output once
