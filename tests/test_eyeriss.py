@@ -77,3 +77,35 @@ def test_depthwise_layers_read_one_input_channel_per_output_channel():
     assert r["valid"], r["reason"]
     assert r["macs"] == 32 * 56 * 56 * 9
     assert r["accesses"]["dram"] >= 32 * 58 * 58 + 32 * 56 * 56  # every input channel and output once
+
+
+@pytest.mark.parametrize("net,entry", [("vgg16", "VGG16_Weights"), ("resnet50", "ResNet50_Weights"),
+                                       ("mobilenetv2", "MobileNet_V2_QuantizedWeights"),
+                                       ("squeezenet", "SqueezeNet1_0_Weights"), ("mnasnet", "MNASNet1_0_Weights")])
+def test_benchmark_networks_have_torchvisions_macs(net, entry, shared_data):
+    import csv
+
+    from nasfw.hardware.workloads import network
+
+    rows = {r["weights_class"]: r for r in csv.DictReader(open(shared_data / "reference" /
+                                                               "torchvision_0.29.1_weights_meta.csv"))}
+    gmacs = sum(layer.macs for layer in network(net)) / 1e9
+    assert gmacs == pytest.approx(float(rows[entry]["gflops_ops"]), abs=6e-4)
+
+
+def test_layers_from_torch_and_onnx_agree(tmp_path):
+    import torch
+    from torch import nn
+
+    from nasfw.hardware.workloads import from_onnx, from_torch, network
+
+    model = nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1), nn.ReLU(), nn.Conv2d(16, 16, 3, 1, 1, groups=16),
+                          nn.Conv2d(16, 32, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10))
+    a = from_torch(model, (1, 3, 32, 32))
+    torch.onnx.export(model.eval(), (torch.zeros(1, 3, 32, 32),), str(tmp_path / "m.onnx"), dynamo=False)
+    b = from_onnx(tmp_path / "m.onnx")
+    key = lambda L: [(x.K, x.C, x.Y, x.X, x.R, x.S, x.stride, x.depthwise) for x in L]  # noqa: E731
+    assert key(a) == key(b) == [(16, 3, 16, 16, 3, 3, 2, False), (16, 1, 16, 16, 3, 3, 1, True),
+                                (32, 16, 16, 16, 1, 1, 1, False), (10, 32, 1, 1, 1, 1, 1, False)]
+    with pytest.raises(ConfigError, match="unknown benchmark network"):
+        network("alexnet2")

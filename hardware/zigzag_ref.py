@@ -1,0 +1,86 @@
+"""ZigZag (`zigzag-dse`, extra `[hw]`) as the independent reference for `hardware/eyeriss.py`: the same layer,
+the same accelerator (the project's Eyeriss v1 YAML in hardware/data/zigzag/) and the same mapping, given
+completely (spatial unrolling plus a full temporal ordering), so ZigZag evaluates that one mapping instead of
+searching. Loop names translate N->B, Y->OY, X->OX, R->FY, S->FX; a depthwise layer's channels are ZigZag's
+group dimension G."""
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nasfw.errors import ConfigError
+from nasfw.hardware.eyeriss import DIMS, Layer, Mapping
+
+EYERISS_V1_YAML = Path(__file__).with_name("data") / "zigzag" / "eyeriss_v1.yaml"
+NAMES = {"N": "B", "K": "K", "C": "C", "Y": "OY", "X": "OX", "R": "FY", "S": "FX"}
+
+
+def _name(layer: Layer, d: str) -> str:
+    return "G" if layer.depthwise and d == "K" else NAMES[d]
+
+
+def workload(layer: Layer, precision: int = 16) -> list[dict[str, Any]]:
+    if layer.depthwise:
+        eq, dims = "O[b][g][oy][ox]+=W[g][fy][fx]*I[b][g][iy][ix]", ["B", "G", "OY", "OX", "FY", "FX"]
+        sizes = [layer.N, layer.K, layer.Y, layer.X, layer.R, layer.S]
+    else:
+        eq, dims = "O[b][k][oy][ox]+=W[k][c][fy][fx]*I[b][c][iy][ix]", ["B", "K", "C", "OY", "OX", "FY", "FX"]
+        sizes = [layer.N, layer.K, layer.C, layer.Y, layer.X, layer.R, layer.S]
+    return [{"id": 0, "name": layer.name, "operator_type": "Conv", "equation": eq, "loop_dims": dims,
+             "loop_sizes": [int(s) for s in sizes],
+             "dimension_relations": [f"ix={layer.stride}*ox+1*fx", f"iy={layer.stride}*oy+1*fy"],
+             "operand_precision": {"W": precision, "I": precision, "O": precision, "O_final": precision}}]
+
+
+def mapping_yaml(layer: Layer, m: Mapping) -> list[dict[str, Any]]:
+    """ZigZag's mapping: the spatial unrolling per array dimension and every temporal loop, innermost first
+    (register-file loops, then the GLB's in reverse order, then DRAM's), so nothing is left to search."""
+    spatial = {}
+    for a, s in enumerate(m.spatial):
+        spatial[f"D{a + 1}"] = [f"{_name(layer, d)}, {int(f)}" for d, f in s.items() if int(f) > 1] or \
+            [f"{_name(layer, 'K')}, 1"]
+    sp_total = {d: 1 for d in DIMS}
+    for s in m.spatial:
+        for d, f in s.items():
+            sp_total[d] *= int(f)
+    temporal: list[list[Any]] = []
+    inner = {d: int(m.rf.get(d, 1)) * sp_total[d] * int(m.glb.get(d, 1)) for d in DIMS}
+    dram = m.dram or {d: -(-getattr(layer, d) // inner[d]) for d in DIMS}
+    for d in DIMS:
+        if int(m.rf.get(d, 1)) > 1:
+            temporal.append([_name(layer, d), int(m.rf[d])])
+    for factors, order in ((m.glb, m.glb_order), (dram, m.dram_order)):
+        for d in reversed(order):
+            if int(factors.get(d, 1)) > 1:
+                temporal.append([_name(layer, d), int(factors[d])])
+    total = {d: int(m.rf.get(d, 1)) * sp_total[d] * int(m.glb.get(d, 1)) * int(dram.get(d, 1)) for d in DIMS}
+    uneven = [d for d in DIMS if total[d] != getattr(layer, d)]
+    if uneven:
+        raise ConfigError(f"ZigZag needs loop factors that divide the layer exactly; {uneven} of {layer.name!r} do not")
+    return [{"name": "default", "spatial_mapping": spatial, "temporal_ordering": temporal,
+             "memory_operand_links": {"O": "O", "W": "I2", "I": "I1"}}]
+
+
+def evaluate(layer: Layer, m: Mapping, accelerator: str | Path = EYERISS_V1_YAML) -> dict[str, float]:
+    """ZigZag's energy (its units: the YAML's per-access costs), latency (cycles) and EDP of one mapping."""
+    try:
+        from zigzag.api import get_hardware_performance_zigzag
+    except ImportError:
+        raise ConfigError("the ZigZag cross-check needs zigzag-dse and six: pip install 'nasfw[hw]'") from None
+    logging.getLogger("zigzag").setLevel(logging.ERROR)
+    with tempfile.TemporaryDirectory() as tmp:
+        mpath = Path(tmp) / "mapping.yaml"
+        mpath.write_text(yaml.safe_dump(mapping_yaml(layer, m)))
+        level = logging.getLogger().level
+        logging.getLogger().setLevel(logging.ERROR)
+        try:
+            energy, latency, cmes = get_hardware_performance_zigzag(
+                workload(layer), str(accelerator), str(mpath), opt="EDP", dump_folder=tmp,
+                loma_show_progress_bar=False)
+        finally:
+            logging.getLogger().setLevel(level)
+    return {"energy": float(energy), "cycles": float(latency), "edp": float(energy) * float(latency)}
