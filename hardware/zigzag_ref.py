@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from nasfw.errors import ConfigError
-from nasfw.hardware.eyeriss import DIMS, Layer, Mapping
+from nasfw.hardware.eyeriss import DIMS, Accelerator, Layer, Mapping
 
 EYERISS_V1_YAML = Path(__file__).with_name("data") / "zigzag" / "eyeriss_v1.yaml"
 NAMES = {"N": "B", "K": "K", "C": "C", "Y": "OY", "X": "OX", "R": "FY", "S": "FX"}
@@ -65,7 +65,39 @@ def mapping_yaml(layer: Layer, m: Mapping) -> list[dict[str, Any]]:
              "memory_operand_links": {"O": "O", "W": "I2", "I": "I1"}}]
 
 
-def evaluate(layer: Layer, m: Mapping, accelerator: str | Path = EYERISS_V1_YAML) -> dict[str, float]:
+def accelerator_yaml(acc: Accelerator) -> dict[str, Any]:
+    """A ZigZag description of one of our accelerators: per-PE register file(s), a global buffer serving the
+    array (holding `glb_tensors`; the others go from DRAM to the PEs), DRAM; Eyeriss's per-word costs scaled
+    to ZigZag's per-port-width accesses as in the shipped Eyeriss v1 file."""
+    ops = {"I": "I1", "W": "I2", "O": "O"}
+    word = 8 * acc.word_bytes
+    dims = [f"D{a + 1}" for a in range(len(acc.array))]
+
+    def memory(size_bits: int, operands: list[str], cost: float, width_words: int, served: list[str]) -> dict:
+        alloc = []
+        for o in operands:
+            alloc += [f"{o}, fh", f"{o}, tl"] + ([f"{o}, fl", f"{o}, th"] if o == "O" else [])
+        return {"size": int(size_bits), "r_cost": cost * width_words, "w_cost": cost * width_words, "area": 0,
+                "latency": 1, "operands": operands,
+                "ports": [{"name": "rw_port_1", "type": "read_write", "bandwidth_min": word,
+                           "bandwidth_max": word * width_words, "allocation": alloc}],
+                "served_dimensions": [] if not served else served}
+    c = acc.costs
+    mems: dict[str, Any] = {}
+    if isinstance(acc.rf_words, dict):
+        for t, o in ops.items():
+            mems[f"rf_{t}"] = memory(acc.rf_words.get(t, 0) * word, [o], c["rf"], 1, [])
+    else:
+        mems["rf"] = memory(acc.rf_words * word, list(ops.values()), c["rf"], 1, [])
+    mems["glb"] = memory(acc.glb_bytes * 8, [ops[t] for t in ("I", "W", "O") if t in acc.glb_tensors], c["glb"], 64,
+                         dims)
+    mems["dram"] = memory(10 ** 10, list(ops.values()), c["dram"], 16, dims)
+    return {"name": acc.name, "memories": mems,
+            "operational_array": {"unit_energy": c["mac"], "unit_area": 1, "dimensions": dims,
+                                  "sizes": [int(a) for a in acc.array]}}
+
+
+def evaluate(layer: Layer, m: Mapping, accelerator: str | Path | Accelerator = EYERISS_V1_YAML) -> dict[str, float]:
     """ZigZag's energy (its units: the YAML's per-access costs), latency (cycles) and EDP of one mapping."""
     try:
         from zigzag.api import get_hardware_performance_zigzag
@@ -73,6 +105,9 @@ def evaluate(layer: Layer, m: Mapping, accelerator: str | Path = EYERISS_V1_YAML
         raise ConfigError("the ZigZag cross-check needs zigzag-dse and six: pip install 'nasfw[hw]'") from None
     logging.getLogger("zigzag").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory() as tmp:
+        if isinstance(accelerator, Accelerator):
+            (Path(tmp) / "accelerator.yaml").write_text(yaml.safe_dump(accelerator_yaml(accelerator)))
+            accelerator = Path(tmp) / "accelerator.yaml"
         mpath = Path(tmp) / "mapping.yaml"
         mpath.write_text(yaml.safe_dump(mapping_yaml(layer, m)))
         level = logging.getLogger().level

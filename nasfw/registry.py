@@ -28,7 +28,8 @@ from nasfw.errors import ConfigError, PluginError, unknown_name
 
 ENTRY_POINT_GROUP = "nasfw"
 DEFAULT_PLUGINS = (("core", "nasfw.builtin"), ("nasbench201", "nasfw.plugins.nasbench201"),
-                   ("quantumnas", "nasfw.plugins.quantumnas"), ("tinynas", "nasfw.plugins.tinynas"))
+                   ("quantumnas", "nasfw.plugins.quantumnas"), ("tinynas", "nasfw.plugins.tinynas"),
+                   ("naas", "nasfw.plugins.naas"))
 ALWAYS = ("core",)
 KINDS = ("search_spaces", "cost_models", "tasks", "searchers", "campaigns")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")

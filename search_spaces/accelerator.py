@@ -1,12 +1,14 @@
 """NAAS's search spaces (Lin, Yang, Han, DAC 2021): the accelerator and, per layer, the compiler mapping.
 
-Accelerator: the PE array's dimensionality (1-3) and sizes (steps of 2), which loop dimension each array
-dimension unrolls, per-PE register file (steps of 16 bytes) and global buffer (steps of 16 bytes). The
+Accelerator: the number of PEs (steps of 8), the array's dimensionality (1-3) and shape (sizes in steps of 2,
+their product within the PEs), which loop dimension each array dimension unrolls, the per-PE register file
+(steps of 16 bytes) and the global buffer (steps of 16 bytes, a fraction of the on-chip budget the register
+files leave). The
 parallel dimensions come from NAAS's *importance encoding*: one value per loop dimension (K, C, Y, X, R, S);
 the k most important are unrolled, most important first. The *index encoding* (the paper's ablation) picks
 each array dimension's loop dimension by an index instead; a repeated index is a different, worse-behaved
-search space, which is the point of the ablation. Resource caps (PEs, on-chip bytes) are constraints the
-campaign applies with the `accelerator-resources` cost model.
+search space, which is the point of the ablation. The baseline's resources (PEs, on-chip bytes) cap every
+arch by construction.
 
 Mapping: per loop dimension a tiling ratio for the register file and for the global buffer (what fraction
 of the remaining extent the level covers, on a log scale) and, for the global buffer and DRAM, a loop-order
@@ -25,24 +27,23 @@ PARALLEL = ("K", "C", "Y", "X", "R", "S")  # the loop dimensions an array dimens
 ENCODINGS = ("importance", "index")
 
 
-def accelerator_space(encoding: str = "importance", max_size: int = 64, max_rf_bytes: int = 512,
-                      max_glb_kb: int = 256):
+def accelerator_space(encoding: str = "importance", max_pes: int = 168, max_rf_bytes: int = 512):
+    """`max_pes` and the on-chip budget (given when decoding) are the baseline's resources: every arch of the
+    space fits them by construction (the global buffer takes a fraction of what the register files leave)."""
     from nasfw.decisions import Float, IntRange
     from nasfw.space import Space
 
     if encoding not in ENCODINGS:
         raise ConfigError(f"space_options.encoding = {encoding!r}; allowed: {', '.join(ENCODINGS)}")
-    if max_size < 2 or max_rf_bytes < 16 or max_glb_kb < 1:
-        raise ConfigError(f"space_options: max_size = {max_size} (>= 2), max_rf_bytes = {max_rf_bytes} (>= 16), "
-                          f"max_glb_kb = {max_glb_kb} (>= 1)")
-    ds: list = [IntRange("dims", 1, 3)]
-    ds += [IntRange(f"size{a}", 2, max_size - max_size % 2, 2) for a in range(3)]
+    if max_pes < 8 or max_rf_bytes < 16:
+        raise ConfigError(f"space_options: max_pes = {max_pes} (>= 8), max_rf_bytes = {max_rf_bytes} (>= 16)")
+    ds: list = [IntRange("pes", 8, max_pes - max_pes % 8, 8), IntRange("dims", 1, 3),
+                Float("shape0", 0.0, 1.0), Float("shape1", 0.0, 1.0)]
     if encoding == "importance":
         ds += [Float(f"imp.{d}", 0.0, 1.0) for d in PARALLEL]
     else:
         ds += [IntRange(f"par{a}", 0, len(PARALLEL) - 1) for a in range(3)]
-    ds += [IntRange("rf_bytes", 16, max_rf_bytes - max_rf_bytes % 16, 16),
-           IntRange("glb_bytes", 1024, max_glb_kb * 1024, 16)]
+    ds += [IntRange("rf_bytes", 16, max_rf_bytes - max_rf_bytes % 16, 16), Float("glb_frac", 0.02, 1.0)]
     return Space(ds, name=f"naas-accelerator-{encoding}")
 
 
@@ -55,43 +56,86 @@ def parallel_dims(arch: dict[str, Any]) -> list[str]:
     return [PARALLEL[int(arch[f"par{a}"])] for a in range(n)]
 
 
+def _even(v: float) -> int:
+    return max(2, int(v) - int(v) % 2)
+
+
 def array_sizes(arch: dict[str, Any]) -> tuple[int, ...]:
-    return tuple(int(arch[f"size{a}"]) for a in range(int(arch["dims"])))
+    """Sizes (steps of 2) whose product is at most `pes`: the shape values split log(pes) between the
+    dimensions."""
+    pes, n = int(arch["pes"]), int(arch["dims"])
+    if n == 1:
+        return (pes,)
+    first = _even(pes ** (0.15 + 0.7 * float(arch["shape0"])))
+    rest = max(2, pes // first)
+    if n == 2:
+        return (first, _even(rest))
+    second = _even(rest ** (0.15 + 0.7 * float(arch["shape1"])))
+    return (first, second, _even(max(2, rest // second)))
 
 
-def resources(arch: dict[str, Any]) -> dict[str, float]:
+def buffers(arch: dict[str, Any], onchip_bytes: int) -> tuple[int, int]:
+    """(register-file bytes per PE, global-buffer bytes): the global buffer takes `glb_frac` of the on-chip
+    budget the register files leave, in steps of 16 bytes."""
+    rf = int(arch["rf_bytes"])
     n_pes = int(np.prod(array_sizes(arch)))
-    return {"n_pes": float(n_pes), "onchip_bytes": float(n_pes * int(arch["rf_bytes"]) + int(arch["glb_bytes"]))}
+    left = onchip_bytes - n_pes * rf
+    glb = int(left * float(arch["glb_frac"])) // 16 * 16
+    return rf, glb
+
+
+def resources(arch: dict[str, Any], onchip_bytes: int) -> dict[str, float]:
+    n_pes = int(np.prod(array_sizes(arch)))
+    rf, glb = buffers(arch, onchip_bytes)
+    return {"n_pes": float(n_pes), "onchip_bytes": float(n_pes * rf + max(glb, 0)), "glb_bytes": float(glb),
+            "rf_bytes": float(rf)}
 
 
 # --- mappings ------------------------------------------------------------------------------------------
 MAPPING_WIDTH = 4 * len(LOOP_DIMS)  # rf ratio, glb ratio, glb order, dram order per loop dimension
 
 
+def _divisors(n: int) -> np.ndarray:
+    return np.array([d for d in range(1, int(n) + 1) if n % d == 0], dtype=np.int64)
+
+
 def spatial_factors(dims: np.ndarray, par: list[str], sizes: tuple[int, ...]) -> np.ndarray:
-    """(A, 7) spatial factors for one layer: array dimension a unrolls min(size, what is left) of its loop
-    dimension (two array dimensions on the same loop dimension share it)."""
+    """(A, 7) spatial factors for one layer: array dimension a unrolls the largest divisor of what is left of
+    its loop dimension that fits its size (exact factors: no padded iterations, and ZigZag can run them)."""
     out = np.ones((len(sizes), len(LOOP_DIMS)), dtype=np.int64)
     left = dims.astype(np.int64).copy()
     for a, (d, s) in enumerate(zip(par, sizes)):
         i = LOOP_DIMS.index(d)
-        f = int(min(s, left[i]))
+        div = _divisors(left[i])
+        f = int(div[div <= s].max())
         out[a, i] = f
-        left[i] = -(-left[i] // f)
+        left[i] //= f
+    return out
+
+
+def _snap(left: np.ndarray, target: np.ndarray, divisors: list[np.ndarray]) -> np.ndarray:
+    """Per candidate and dimension, the largest divisor of `left` (n, 7) not above `target` (n, 7);
+    `divisors[j]` holds every divisor of the layer's extent j, which includes those of any `left`."""
+    out = np.ones_like(left)
+    for j, div in enumerate(divisors):
+        ok = (left[:, j, None] % div[None, :] == 0) & (div[None, :] <= target[:, j, None])
+        out[:, j] = np.where(ok, div[None, :], 1).max(axis=1)
     return out
 
 
 def decode_mappings(dims: np.ndarray, spatial: np.ndarray, vectors: np.ndarray) -> dict[str, np.ndarray]:
     """Loop factors and orders from mapping vectors in [0, 1] (n, 28), for one layer `dims` (7,) and its
-    spatial factors (A, 7): register-file factor = ceil(left ** ratio), likewise the global buffer's on what
-    the register file leaves; DRAM covers the rest. Orders: larger importance outermost."""
+    spatial factors (A, 7): the register file covers about left ** ratio of what the array leaves (snapped to
+    a divisor), the global buffer likewise of what the register file leaves, DRAM the rest. Orders: larger
+    importance outermost."""
     v = np.clip(np.asarray(vectors, dtype=float), 0.0, 1.0)
     n, L = len(v), len(LOOP_DIMS)
-    left = -(-dims[None, :] // spatial.prod(axis=0)[None, :])
-    rf = np.maximum(1, np.minimum(left, np.ceil(left ** v[:, :L] - 1e-9))).astype(np.int64)
-    left2 = -(-left // rf)
-    glb = np.maximum(1, np.minimum(left2, np.ceil(left2 ** v[:, L:2 * L] - 1e-9))).astype(np.int64)
+    left = np.broadcast_to(dims // spatial.prod(axis=0), (n, L)).astype(np.int64)
+    divisors = [_divisors(int(x)) for x in dims // spatial.prod(axis=0)]
+    rf = _snap(left, np.round(left ** v[:, :L]), divisors)
+    left2 = left // rf
+    glb = _snap(left2, np.round(left2 ** v[:, L:2 * L]), divisors)
     glb_order = np.argsort(-v[:, 2 * L:3 * L], axis=1, kind="stable")
     dram_order = np.argsort(-v[:, 3 * L:], axis=1, kind="stable")
     return {"spatial": np.broadcast_to(spatial, (n, *spatial.shape)).copy(), "rf": rf, "glb": glb,
-            "glb_order": glb_order, "dram_order": dram_order}
+            "dram": left2 // glb, "glb_order": glb_order, "dram_order": dram_order}

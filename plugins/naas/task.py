@@ -1,0 +1,120 @@
+"""The NAAS task: an accelerator arch of `naas-accelerator` is built within the baseline's resources (PEs,
+on-chip bytes, NoC and DRAM bandwidth), every layer of the benchmark networks gets its own mapping from the
+inner search, and the fitness is the geometric mean over networks of the network EDP (energy x cycles).
+
+`mapping: search` is full NAAS (connectivity from the arch, mappings searched); `mapping: row-stationary` is
+the sizing-only ablation: a 2-D array with Eyeriss's connectivity and its row-stationary mapping, only the
+sizes searched. The baseline (Eyeriss v1 with row-stationary mappings by default) is scored once and every
+evaluation reports its speed-up and energy saving against it.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from nasfw.errors import ConfigError, unknown_name
+from nasfw.hardware.eyeriss import Accelerator, eyeriss_v1
+from nasfw.hardware.workloads import NETWORKS, network
+from nasfw.plugins.naas.mapper import fixed_layer, network_cost, search_layer
+from nasfw.search_spaces.accelerator import array_sizes, buffers, parallel_dims
+
+MAPPINGS = ("search", "row-stationary")
+
+
+class UnmappableAccelerator(ValueError):
+    """An accelerator the network cannot run on (no valid mapping, no room for a buffer): a failed evaluation,
+    which the searcher ranks last."""
+BASELINES = {"eyeriss-v1": eyeriss_v1}
+
+
+def baseline_onchip_bytes(acc: Accelerator) -> int:
+    rf = sum(acc.rf_words.values()) if isinstance(acc.rf_words, dict) else acc.rf_words
+    return acc.n_pes * rf * acc.word_bytes + acc.glb_bytes
+
+
+class NAASTask:
+    def __init__(self, networks: Sequence[str] = ("mobilenetv2", "squeezenet", "mnasnet"), baseline: str = "eyeriss-v1",
+                 mapping: str = "search", n_random: int = 128, rounds: int = 2, seed: int = 0):
+        for n in networks:
+            if n not in NETWORKS:
+                raise ConfigError(unknown_name("task_options.networks entry", n, NETWORKS))
+        if not networks:
+            raise ConfigError("task_options.networks is empty; name at least one of " + ", ".join(NETWORKS))
+        if baseline not in BASELINES:
+            raise ConfigError(unknown_name("task_options.baseline", baseline, BASELINES))
+        if mapping not in MAPPINGS:
+            raise ConfigError(f"task_options.mapping = {mapping!r}; allowed: {', '.join(MAPPINGS)}")
+        if n_random < 1 or rounds < 0:
+            raise ConfigError(f"task_options.n_random = {n_random} (>= 1), rounds = {rounds} (>= 0)")
+        self.networks, self.mapping, self.n_random, self.rounds, self.seed = list(networks), mapping, n_random, \
+            rounds, seed
+        self.baseline = BASELINES[baseline]()
+        self.onchip_bytes = baseline_onchip_bytes(self.baseline)
+        self.layers = {n: network(n) for n in self.networks}
+        self._baseline_cost: dict[str, dict] | None = None
+
+    # -- the accelerator of an arch ---------------------------------------------------------------------
+    def accelerator(self, arch: dict[str, Any]) -> tuple[Accelerator, list[str]]:
+        a = dict(arch)
+        if self.mapping == "row-stationary":
+            a["dims"] = 2  # Eyeriss's connectivity: only the sizes are searched
+        sizes = array_sizes(a)
+        rf, glb = buffers(a, self.onchip_bytes)
+        if glb < 1024:
+            raise UnmappableAccelerator(f"arch leaves a {glb}-byte global buffer (< 1 kB) after {int(np.prod(sizes))} PEs "
+                                  f"x {rf} B register files within {self.onchip_bytes} B on chip")
+        b = self.baseline
+        acc = Accelerator("naas", sizes, rf // b.word_bytes, glb, b.word_bytes, b.noc_words_per_cycle,
+                          b.dram_words_per_cycle, ("W", "I", "O"), dict(b.costs), b.pj_scale)
+        return acc, (parallel_dims(a) if self.mapping == "search" else ["R", "Y"])
+
+    def network_costs(self, arch: dict[str, Any], n_random: int | None = None, rounds: int | None = None,
+                      keep_layers: bool = False) -> dict[str, dict]:
+        acc, par = self.accelerator(arch)
+        rng = np.random.default_rng(self.seed)
+        out = {}
+        for name, layers in self.layers.items():
+            if self.mapping == "search":
+                res = [search_layer(layer, acc, par, acc.array, rng, n_random or self.n_random,
+                                    self.rounds if rounds is None else rounds) for layer in layers]
+            else:
+                res = [fixed_layer(layer, acc, "row-stationary") for layer in layers]
+            bad = [layer.name for layer, r in zip(layers, res) if r.mapping is None]
+            if bad:
+                raise UnmappableAccelerator(f"no valid mapping on this accelerator for {len(bad)} layer(s) of {name}, "
+                                      f"e.g. {bad[0]}")
+            out[name] = network_cost(res)
+            if keep_layers:
+                out[name]["layers"] = list(zip(layers, res))
+        return out
+
+    def baseline_costs(self) -> dict[str, dict]:
+        if self._baseline_cost is None:
+            self._baseline_cost = {name: network_cost([fixed_layer(layer, self.baseline) for layer in layers])
+                                   for name, layers in self.layers.items()}
+        return self._baseline_cost
+
+    # -- scoring ---------------------------------------------------------------------------------------------
+    def evaluate(self, arch: dict[str, Any]) -> dict[str, float]:
+        costs, base = self.network_costs(arch), self.baseline_costs()
+        acc, _ = self.accelerator(arch)
+        m: dict[str, float] = {"n_pes": float(acc.n_pes), "glb_kb": acc.glb_bytes / 1024,
+                               "rf_bytes": float(acc.rf_words * acc.word_bytes)}
+        for name, c in costs.items():
+            m[f"{name}.edp"] = c["edp"]
+            m[f"{name}.energy_uj"] = c["energy_pj"] / 1e6
+            m[f"{name}.cycles"] = c["cycles"]
+        geo = lambda xs: float(math.exp(sum(math.log(x) for x in xs) / len(xs)))  # noqa: E731
+        m["edp_geomean"] = geo([c["edp"] for c in costs.values()])
+        m["speedup_geomean"] = geo([base[n]["cycles"] / c["cycles"] for n, c in costs.items()])
+        m["energy_saving_geomean"] = geo([base[n]["energy_pj"] / c["energy_pj"] for n, c in costs.items()])
+        m["edp_gain_geomean"] = geo([base[n]["edp"] / c["edp"] for n, c in costs.items()])
+        return m
+
+    def finalize(self, arch: dict[str, Any], run_dir: Path, **options: Any) -> dict[str, Any]:
+        from nasfw.plugins.naas.finalize import finalize
+
+        return finalize(self, arch, Path(run_dir), **options)
