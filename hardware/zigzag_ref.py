@@ -74,14 +74,19 @@ def accelerator_yaml(acc: Accelerator) -> dict[str, Any]:
     dims = [f"D{a + 1}" for a in range(len(acc.array))]
 
     def memory(size_bits: int, operands: list[str], cost: float, width_words: int, served: list[str]) -> dict:
-        alloc = []
-        for o in operands:
-            alloc += [f"{o}, fh", f"{o}, tl"] + ([f"{o}, fl", f"{o}, th"] if o == "O" else [])
+        port = lambda name, kind, alloc: {"name": name, "type": kind, "bandwidth_min": word,  # noqa: E731
+                                          "bandwidth_max": word * width_words, "allocation": alloc}
+        if served:  # shared buffers: one read-write port, as in the shipped Eyeriss v1 file
+            alloc = []
+            for o in operands:
+                alloc += [f"{o}, fh", f"{o}, tl"] + ([f"{o}, fl", f"{o}, th"] if o == "O" else [])
+            ports = [port("rw_port_1", "read_write", alloc)]
+        else:  # register files: a read port towards the MACs, a write port from above
+            rd = [a for o in operands for a in ([f"{o}, tl"] + ([f"{o}, th"] if o == "O" else []))]
+            wr = [a for o in operands for a in ([f"{o}, fh"] + ([f"{o}, fl"] if o == "O" else []))]
+            ports = [port("r_port_1", "read", rd), port("w_port_1", "write", wr)]
         return {"size": int(size_bits), "r_cost": cost * width_words, "w_cost": cost * width_words, "area": 0,
-                "latency": 1, "operands": operands,
-                "ports": [{"name": "rw_port_1", "type": "read_write", "bandwidth_min": word,
-                           "bandwidth_max": word * width_words, "allocation": alloc}],
-                "served_dimensions": [] if not served else served}
+                "latency": 1, "operands": operands, "ports": ports, "served_dimensions": list(served)}
     c = acc.costs
     mems: dict[str, Any] = {}
     if isinstance(acc.rf_words, dict):
@@ -93,7 +98,7 @@ def accelerator_yaml(acc: Accelerator) -> dict[str, Any]:
                          dims)
     mems["dram"] = memory(10 ** 10, list(ops.values()), c["dram"], 16, dims)
     return {"name": acc.name, "memories": mems,
-            "operational_array": {"unit_energy": c["mac"], "unit_area": 1, "dimensions": dims,
+            "operational_array": {"unit_energy": c["mac"], "unit_area": 1, "dimensions": list(dims),
                                   "sizes": [int(a) for a in acc.array]}}
 
 
@@ -106,7 +111,8 @@ def evaluate(layer: Layer, m: Mapping, accelerator: str | Path | Accelerator = E
     logging.getLogger("zigzag").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory() as tmp:
         if isinstance(accelerator, Accelerator):
-            (Path(tmp) / "accelerator.yaml").write_text(yaml.safe_dump(accelerator_yaml(accelerator)))
+            # the memories' order is the hierarchy, inner first: no key sorting
+            (Path(tmp) / "accelerator.yaml").write_text(yaml.safe_dump(accelerator_yaml(accelerator), sort_keys=False))
             accelerator = Path(tmp) / "accelerator.yaml"
         mpath = Path(tmp) / "mapping.yaml"
         mpath.write_text(yaml.safe_dump(mapping_yaml(layer, m)))
