@@ -56,22 +56,24 @@ def parallel_dims(arch: dict[str, Any]) -> list[str]:
     return [PARALLEL[int(arch[f"par{a}"])] for a in range(n)]
 
 
-def _even(v: float) -> int:
-    return max(2, int(v) - int(v) % 2)
+def _even(v: float, high: int) -> int:
+    """v rounded down to an even size in [2, high]."""
+    v = int(min(max(v, 2), high))
+    return v - v % 2
 
 
 def array_sizes(arch: dict[str, Any]) -> tuple[int, ...]:
     """Sizes (steps of 2) whose product is at most `pes`: the shape values split log(pes) between the
-    dimensions."""
+    dimensions, each leaving room for the ones after it."""
     pes, n = int(arch["pes"]), int(arch["dims"])
     if n == 1:
         return (pes,)
-    first = _even(pes ** (0.15 + 0.7 * float(arch["shape0"])))
-    rest = max(2, pes // first)
+    first = _even(pes ** (0.15 + 0.7 * float(arch["shape0"])), pes // (2 if n == 2 else 4))
+    rest = pes // first
     if n == 2:
-        return (first, _even(rest))
-    second = _even(rest ** (0.15 + 0.7 * float(arch["shape1"])))
-    return (first, second, _even(max(2, rest // second)))
+        return (first, _even(rest, rest))
+    second = _even(rest ** (0.15 + 0.7 * float(arch["shape1"])), rest // 2)
+    return (first, second, _even(rest // second, rest // second))
 
 
 def buffers(arch: dict[str, Any], onchip_bytes: int) -> tuple[int, int]:

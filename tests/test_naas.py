@@ -1,0 +1,93 @@
+"""NAAS: the accelerator space stays within the baseline's resources, mapping vectors decode to exact loop
+factors, the inner search improves on its random start, the task scores against Eyeriss, and a small campaign
+runs end to end with ZigZag's verdict in the report."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from nasfw.errors import ConfigError
+from nasfw.hardware.eyeriss import Layer, eyeriss_v1, evaluate_batch
+from nasfw.search_spaces.accelerator import (LOOP_DIMS, MAPPING_WIDTH, accelerator_space, array_sizes, buffers,
+                                             decode_mappings, parallel_dims, resources, spatial_factors)
+
+ONCHIP = 168 * 520 + 108 * 1024  # Eyeriss v1: 168 PEs x (12 + 224 + 24) 16-bit words, 108 kB global buffer
+
+
+def test_every_accelerator_fits_the_baselines_resources():
+    for enc in ("importance", "index"):
+        space = accelerator_space(enc)
+        for i in range(300):
+            arch = space.sample(i)
+            sizes = array_sizes(arch)
+            assert len(sizes) == arch["dims"] and all(s % 2 == 0 and s >= 2 for s in sizes)
+            assert np.prod(sizes) <= arch["pes"] <= 168 and arch["pes"] % 8 == 0
+            r = resources(arch, ONCHIP)
+            assert r["onchip_bytes"] <= ONCHIP and r["glb_bytes"] % 16 == 0 and r["rf_bytes"] % 16 == 0
+            assert len(parallel_dims(arch)) == arch["dims"]
+    arch = {"pes": 168, "dims": 2, "shape0": 0.5, "shape1": 0.5, "imp.K": 0.1, "imp.C": 0.9, "imp.Y": 0.8,
+            "imp.X": 0.2, "imp.R": 0.3, "imp.S": 0.0, "rf_bytes": 64, "glb_frac": 0.5}
+    assert parallel_dims(arch) == ["C", "Y"]  # the two most important loop dimensions, most important first
+    assert parallel_dims({"dims": 3, "par0": 0, "par1": 0, "par2": 5}) == ["K", "K", "S"]  # index encoding
+    assert buffers(arch, ONCHIP)[1] == (ONCHIP - int(np.prod(array_sizes(arch))) * 64) // 2 // 16 * 16
+    with pytest.raises(ConfigError, match="encoding"):
+        accelerator_space("one-hot")
+
+
+def test_mapping_vectors_decode_to_exact_factors():
+    layer = Layer("l", K=96, C=24, Y=56, X=56, R=3, S=3)
+    sp = spatial_factors(layer.dims, ["C", "Y"], (12, 14))
+    assert sp[0, LOOP_DIMS.index("C")] == 12 and sp[1, LOOP_DIMS.index("Y")] == 14
+    m = decode_mappings(layer.dims, sp, np.random.default_rng(0).random((500, MAPPING_WIDTH)))
+    covered = m["rf"] * m["glb"] * m["dram"] * m["spatial"].prod(axis=1)
+    assert (covered == layer.dims).all()
+    assert all(sorted(o) == list(range(7)) for o in m["glb_order"])
+    assert len({tuple(r) for r in m["rf"]}) > 20  # the vectors reach many different tilings
+
+
+def test_inner_search_improves_on_its_random_start():
+    from nasfw.plugins.naas.mapper import search_layer
+
+    acc = eyeriss_v1()
+    layer = Layer("conv", K=64, C=64, Y=28, X=28, R=3, S=3)
+    rng = np.random.default_rng(1)
+    start = search_layer(layer, acc, ["C", "Y"], acc.array, np.random.default_rng(1), n_random=64, rounds=0)
+    better = search_layer(layer, acc, ["C", "Y"], acc.array, rng, n_random=64, rounds=3)
+    assert better.energy_pj * better.cycles <= start.energy_pj * start.cycles
+    assert better.cycles >= layer.macs / acc.n_pes and better.mapping is not None
+    dims = layer.dims[None]
+    r = evaluate_batch(dims, np.array([1]), np.array([False]), acc, np.ones((1, 2, 7), int), np.ones((1, 7), int),
+                       np.ones((1, 7), int), np.arange(7)[None], np.arange(7)[None])
+    assert r["cycles"][0] == layer.macs  # one PE doing everything: the compute bound
+
+
+def test_task_scores_against_eyeriss_and_the_sizing_only_ablation():
+    from nasfw.plugins.naas.task import NAASTask
+
+    task = NAASTask(networks=["squeezenet"], n_random=32, rounds=1)
+    arch = {"pes": 168, "dims": 2, "shape0": 0.5, "shape1": 0.5, "imp.K": 0.1, "imp.C": 0.9, "imp.Y": 0.8,
+            "imp.X": 0.2, "imp.R": 0.3, "imp.S": 0.0, "rf_bytes": 256, "glb_frac": 0.9}
+    m = task.evaluate(arch)
+    assert m["edp_geomean"] == pytest.approx(m["squeezenet.edp"])
+    base = task.baseline_costs()["squeezenet"]
+    assert m["edp_gain_geomean"] == pytest.approx(base["edp"] / m["squeezenet.edp"])
+    sizing = NAASTask(networks=["squeezenet"], mapping="row-stationary").evaluate(arch)
+    assert sizing["squeezenet.edp"] != m["squeezenet.edp"]
+    with pytest.raises(ConfigError, match="unknown task_options.networks entry"):
+        NAASTask(networks=["resnet5"])
+    with pytest.raises(ConfigError, match="mapping"):
+        NAASTask(mapping="weight")
+
+
+def test_default_campaign_end_to_end(run_cli, tmp_path):
+    p = run_cli("search", "--plugin", "naas", "--budget", "12", "--out", tmp_path / "run", "--no-progress",
+                timeout=600)
+    assert p.returncode == 0, p.stderr
+    report = json.loads((tmp_path / "run" / "naas" / "naas.json").read_text())
+    assert [r["network"] for r in report["rows"]] == ["mobilenetv2", "squeezenet", "mnasnet"]
+    for r in report["rows"]:
+        assert r["naas_edp"] > 0 and r["zigzag_naas_edp"] > 0 and r["zigzag_baseline_edp"] > 0
+    assert report["accelerator"]["n_pes"] <= 168
+    assert "| geometric mean |" in (tmp_path / "run" / "naas" / "naas.md").read_text()
