@@ -60,14 +60,17 @@ def weight_stationary(layer: Layer, acc: Accelerator) -> Mapping:
     rows, cols = _two_d(acc)
     c = _div(layer.C, rows)
     k = _div(layer.K, cols)
-    m = Mapping([{"C": c}, {"K": k}], {"R": _div(layer.R, 3), "S": _div(layer.S, 3)}, {}, "NKCRSYX", "NKCYXRS")
+    r = _div(layer.R, min(_rf_cap(acc, "W"), _rf_cap(acc, "I")))
+    s = _div(layer.S, min(_rf_cap(acc, "W"), _rf_cap(acc, "I")) // r)
+    m = Mapping([{"C": c}, {"K": k}], {"R": r, "S": s}, {}, "NKCRSYX", "NKCYXRS")
     return _fit_glb(layer, acc, m, ("X", "Y", "C", "K"))
 
 
 def output_stationary(layer: Layer, acc: Accelerator) -> Mapping:
     rows, cols = _two_d(acc)
     y, x = _div(layer.Y, rows), _div(layer.X, cols)
-    m = Mapping([{"Y": y}, {"X": x}], {"C": _div(layer.C, 4)}, {}, "NKYXCRS", "NKYXCRS")
+    c = _div(layer.C, min(_rf_cap(acc, "W"), _rf_cap(acc, "I")))
+    m = Mapping([{"Y": y}, {"X": x}], {"C": c}, {}, "NKYXCRS", "NKYXCRS")
     return _fit_glb(layer, acc, m, ("R", "S", "C", "K"))
 
 

@@ -111,6 +111,51 @@ def eyeriss_v1() -> Accelerator:
                        glb_tensors=("I", "O"))
 
 
+def nvdla_like() -> Accelerator:
+    """NVDLA-like resources (the nv_large configuration): 16 x 64 MACs (output x input channels, its
+    weight-stationary atomic-K x atomic-C), a 512 KB convolution buffer, a few registers per MAC."""
+    return Accelerator("nvdla-like", (16, 64), {"W": 1, "I": 1, "O": 2}, 512 * 1024, dram_words_per_cycle=32.0,
+                       noc_words_per_cycle=128.0)
+
+
+def shidiannao_like() -> Accelerator:
+    """ShiDianNao-like resources (Du et al., ISCA'15): 8 x 8 PEs holding output pixels (output-stationary),
+    256 KB of on-chip buffers (NBin, NBout, SB), a few registers per PE."""
+    return Accelerator("shidiannao-like", (8, 8), {"W": 1, "I": 2, "O": 1}, 256 * 1024, dram_words_per_cycle=8.0,
+                       noc_words_per_cycle=32.0)
+
+
+PRESETS = {"eyeriss-v1": eyeriss_v1, "nvdla-like": nvdla_like, "shidiannao-like": shidiannao_like}
+
+
+def load_accelerator(source: str) -> Accelerator:
+    """A preset by name, or a user's accelerator from YAML (name, array, rf_words, glb_bytes, and optionally
+    word_bytes, noc_words_per_cycle, dram_words_per_cycle, glb_tensors, costs, pj_scale)."""
+    from pathlib import Path
+
+    if source in PRESETS:
+        return PRESETS[source]()
+    p = Path(source)
+    if not p.is_file():
+        raise ConfigError(f"accelerator {source!r}: neither a preset ({', '.join(PRESETS)}) nor a YAML file")
+    import yaml
+
+    raw = yaml.safe_load(p.read_text()) or {}
+    fields = set(Accelerator.__dataclass_fields__)
+    bad = sorted(set(raw) - fields)
+    missing = sorted({"array", "rf_words", "glb_bytes"} - set(raw))
+    if bad or missing:
+        raise ConfigError(f"accelerator file {p.name}: " + (f"unknown field(s) {bad}; " if bad else "") +
+                          (f"missing {missing}; " if missing else "") + f"fields: {sorted(fields)}")
+    raw.setdefault("name", p.stem)
+    raw["array"] = tuple(int(a) for a in raw["array"])
+    if "glb_tensors" in raw:
+        raw["glb_tensors"] = tuple(raw["glb_tensors"])
+    if "costs" in raw:
+        raw["costs"] = {**EYERISS_COSTS, **raw["costs"]}
+    return Accelerator(**raw)
+
+
 @dataclass
 class Mapping:
     """Loop factors per level ({dim: factor}, missing = 1) and the GLB and DRAM loop orders (outer to inner).

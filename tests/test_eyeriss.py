@@ -109,3 +109,24 @@ def test_layers_from_torch_and_onnx_agree(tmp_path):
                                 (32, 16, 16, 16, 1, 1, 1, False), (10, 32, 1, 1, 1, 1, 1, False)]
     with pytest.raises(ConfigError, match="unknown benchmark network"):
         network("alexnet2")
+
+
+def test_presets_and_user_accelerators(tmp_path):
+    from nasfw.hardware.dataflows import dataflow
+    from nasfw.hardware.eyeriss import load_accelerator
+
+    for name, df in (("eyeriss-v1", "row-stationary"), ("nvdla-like", "weight-stationary"),
+                     ("shidiannao-like", "output-stationary")):
+        acc = load_accelerator(name)
+        r = evaluate(REF, acc, dataflow(df, REF, acc))
+        assert r["valid"], (name, r["reason"])
+        assert r["cycles"] >= REF.macs / acc.n_pes
+    f = tmp_path / "mine.yaml"
+    f.write_text("array: [8, 16]\nrf_words: 64\nglb_bytes: 65536\ncosts: {dram: 100}\n")
+    acc = load_accelerator(str(f))
+    assert acc.name == "mine" and acc.n_pes == 128 and acc.costs["dram"] == 100 and acc.costs["glb"] == 6
+    f.write_text("array: [8, 16]\nrf_words: 64\n")
+    with pytest.raises(ConfigError, match="missing \\['glb_bytes'\\]"):
+        load_accelerator(str(f))
+    with pytest.raises(ConfigError, match="neither a preset"):
+        load_accelerator("tpu-v9")

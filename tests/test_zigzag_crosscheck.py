@@ -32,3 +32,10 @@ def test_edp_ranking_and_magnitudes_agree_with_zigzag():
     assert any(layer.depthwise for layer in layers)
     for q, f in ((o[:, 0] / r[:, 0], ENERGY_FACTOR), (o[:, 1] / r[:, 1], CYCLES_FACTOR)):
         assert ((1 / f <= q) & (q <= f)).all(), q
+
+
+def test_generated_description_equals_the_shipped_eyeriss_file():
+    acc = eyeriss_v1()
+    layer = network("mobilenetv2")[3]
+    m = dataflow("row-stationary", layer, acc)
+    assert zigzag_ref.evaluate(layer, m, acc) == zigzag_ref.evaluate(layer, m)

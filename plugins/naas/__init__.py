@@ -46,11 +46,13 @@ class AcceleratorResources:
     def __init__(self, baseline: str = "eyeriss-v1"):
         from nasfw.plugins.naas.task import BASELINES, baseline_onchip_bytes
 
+        from nasfw.hardware.eyeriss import load_accelerator
+
         if baseline not in BASELINES:
             from nasfw.errors import ConfigError, unknown_name
 
             raise ConfigError(unknown_name("option baseline", baseline, BASELINES))
-        self.onchip = baseline_onchip_bytes(BASELINES[baseline]())
+        self.onchip = baseline_onchip_bytes(load_accelerator(baseline))
 
     def evaluate(self, arch: dict) -> dict[str, float]:
         from nasfw.search_spaces.accelerator import resources

@@ -33,7 +33,7 @@ def finalize(task, arch: dict[str, Any], run_dir: Path, n_random: int = 512, rou
     ours = task.network_costs(arch, n_random, rounds, keep_layers=True)
     rows = []
     for name, layers in task.layers.items():
-        base_pairs = [(layer, fixed_layer(layer, task.baseline)) for layer in layers]
+        base_pairs = [(layer, fixed_layer(layer, task.baseline, task.baseline_dataflow)) for layer in layers]
         base_e = sum(r.energy_pj for _, r in base_pairs)
         base_c = sum(r.cycles for _, r in base_pairs)
         o = ours[name]
@@ -49,7 +49,8 @@ def finalize(task, arch: dict[str, Any], run_dir: Path, n_random: int = 512, rou
         rows.append(row)
     report = {"arch": arch, "accelerator": {"array": list(acc.array), "parallel": par, "n_pes": acc.n_pes,
                                             "rf_bytes": acc.rf_words * acc.word_bytes, "glb_bytes": acc.glb_bytes},
-              "baseline": task.baseline.name, "mapping": task.mapping, "rows": rows,
+              "baseline": task.baseline.name, "baseline_dataflow": task.baseline_dataflow, "mapping": task.mapping,
+              "rows": rows,
               "geomean": {k: _geo(r[k] for r in rows) for k in rows[0] if k.endswith(("speedup", "saving", "gain"))}}
     out = run_dir / "naas"
     out.mkdir(parents=True, exist_ok=True)
@@ -61,7 +62,7 @@ def finalize(task, arch: dict[str, Any], run_dir: Path, n_random: int = 512, rou
 def markdown(report: dict[str, Any]) -> str:
     a = report["accelerator"]
     zz = "zigzag_edp_gain" in report["rows"][0]
-    lines = [f"# NAAS against {report['baseline']} (row-stationary)", "",
+    lines = [f"# NAAS against {report['baseline']} ({report['baseline_dataflow']})", "",
              f"Searched accelerator: {' x '.join(map(str, a['array']))} PEs unrolling {', '.join(a['parallel'])}; "
              f"{a['rf_bytes']} B register file per PE; {a['glb_bytes'] / 1024:.1f} kB global buffer "
              f"(mappings: {report['mapping']}).", "",

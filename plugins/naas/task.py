@@ -4,7 +4,8 @@ inner search, and the fitness is the geometric mean over networks of the network
 
 `mapping: search` is full NAAS (connectivity from the arch, mappings searched); `mapping: row-stationary` is
 the sizing-only ablation: a 2-D array with Eyeriss's connectivity and its row-stationary mapping, only the
-sizes searched. The baseline (Eyeriss v1 with row-stationary mappings by default) is scored once and every
+sizes searched. The baseline (Eyeriss v1 with row-stationary mappings by default; NVDLA-like with
+weight-stationary, ShiDianNao-like with output-stationary) sets the resources, is scored once, and every
 evaluation reports its speed-up and energy saving against it.
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from nasfw.errors import ConfigError, unknown_name
-from nasfw.hardware.eyeriss import Accelerator, eyeriss_v1
+from nasfw.hardware.eyeriss import Accelerator, load_accelerator
 from nasfw.hardware.workloads import NETWORKS, network
 from nasfw.plugins.naas.mapper import fixed_layer, network_cost, search_layer
 from nasfw.search_spaces.accelerator import array_sizes, buffers, parallel_dims
@@ -27,7 +28,8 @@ MAPPINGS = ("search", "row-stationary")
 class UnmappableAccelerator(ValueError):
     """An accelerator the network cannot run on (no valid mapping, no room for a buffer): a failed evaluation,
     which the searcher ranks last."""
-BASELINES = {"eyeriss-v1": eyeriss_v1}
+# a baseline is an accelerator preset with its own dataflow
+BASELINES = {"eyeriss-v1": "row-stationary", "nvdla-like": "weight-stationary", "shidiannao-like": "output-stationary"}
 
 
 def baseline_onchip_bytes(acc: Accelerator) -> int:
@@ -51,7 +53,7 @@ class NAASTask:
             raise ConfigError(f"task_options.n_random = {n_random} (>= 1), rounds = {rounds} (>= 0)")
         self.networks, self.mapping, self.n_random, self.rounds, self.seed = list(networks), mapping, n_random, \
             rounds, seed
-        self.baseline = BASELINES[baseline]()
+        self.baseline, self.baseline_dataflow = load_accelerator(baseline), BASELINES[baseline]
         self.onchip_bytes = baseline_onchip_bytes(self.baseline)
         self.layers = {n: network(n) for n in self.networks}
         self._baseline_cost: dict[str, dict] | None = None
@@ -61,6 +63,9 @@ class NAASTask:
         a = dict(arch)
         if self.mapping == "row-stationary":
             a["dims"] = 2  # Eyeriss's connectivity: only the sizes are searched
+        if int(a["pes"]) > self.baseline.n_pes:
+            raise UnmappableAccelerator(f"arch has {a['pes']} PEs, more than the baseline's {self.baseline.n_pes}: "
+                                        f"set space_options.max_pes to {self.baseline.n_pes}")
         sizes = array_sizes(a)
         rf, glb = buffers(a, self.onchip_bytes)
         if glb < 1024:
@@ -93,7 +98,8 @@ class NAASTask:
 
     def baseline_costs(self) -> dict[str, dict]:
         if self._baseline_cost is None:
-            self._baseline_cost = {name: network_cost([fixed_layer(layer, self.baseline) for layer in layers])
+            self._baseline_cost = {name: network_cost([fixed_layer(layer, self.baseline, self.baseline_dataflow)
+                                                       for layer in layers])
                                    for name, layers in self.layers.items()}
         return self._baseline_cost
 
