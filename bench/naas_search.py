@@ -99,6 +99,7 @@ def main() -> None:
         rs = [r["metrics"] for r in results if r["config"] == name]
         f = lambda k: f"{statistics.mean(m[k] for m in rs):.2f} +- {statistics.pstdev([m[k] for m in rs]):.2f}"  # noqa
         print(f"| {name} | {f('edp_gain_geomean')} | {f('speedup_geomean')} | {f('energy_saving_geomean')} |")
+    (out / "bench.json").write_text(json.dumps({"runs": results}, indent=2, default=str))
     best = min((r for r in results if r["config"] == "NAAS (importance, CMA-ES)"),
                key=lambda r: r["metrics"]["edp_geomean"])
     report = NAASTask().finalize(best["arch"], out, n_random=512, rounds=4, zigzag=True)
