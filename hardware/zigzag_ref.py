@@ -81,10 +81,12 @@ def accelerator_yaml(acc: Accelerator) -> dict[str, Any]:
             for o in operands:
                 alloc += [f"{o}, fh", f"{o}, tl"] + ([f"{o}, fl", f"{o}, th"] if o == "O" else [])
             ports = [port("rw_port_1", "read_write", alloc)]
-        else:  # register files: a read port towards the MACs, a write port from above
-            rd = [a for o in operands for a in ([f"{o}, tl"] + ([f"{o}, th"] if o == "O" else []))]
-            wr = [a for o in operands for a in ([f"{o}, fh"] + ([f"{o}, fl"] if o == "O" else []))]
-            ports = [port("r_port_1", "read", rd), port("w_port_1", "write", wr)]
+        else:  # register files: per operand a read port towards the MACs and a write port from above (a shared
+            # register file is multi-ported, as our model assumes: one MAC a cycle reads all its operands)
+            ports = []
+            for i, o in enumerate(operands, 1):
+                ports += [port(f"r_port_{i}", "read", [f"{o}, tl"] + ([f"{o}, th"] if o == "O" else [])),
+                          port(f"w_port_{i}", "write", [f"{o}, fh"] + ([f"{o}, fl"] if o == "O" else []))]
         return {"size": int(size_bits), "r_cost": cost * width_words, "w_cost": cost * width_words, "area": 0,
                 "latency": 1, "operands": operands, "ports": ports, "served_dimensions": list(served)}
     c = acc.costs
