@@ -161,7 +161,8 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
 
 def table(report: dict) -> str:
     head = (f"# QuantumNAS on {report['device']}\n\n{report['dataset']}, classes {report['classes']}, "
-            f"{report['test_samples']} test inputs, qiskit-aer with the device noise model (density matrix up to 10 active qubits, noisy state-vector trajectories beyond), "
+            f"{report['test_samples']} test inputs, qiskit-aer with the device noise model (density matrix up to 10 "
+            "active qubits, noisy state-vector trajectories beyond), "
             f"{report['shots']} shots.\n\n"
             "| circuit | params | layout | depth | 2q gates | est. fidelity | noise-free acc | torch noisy acc "
             "| aer acc |\n|---|---|---|---|---|---|---|---|---|\n")
