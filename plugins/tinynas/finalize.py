@@ -99,7 +99,6 @@ def finalize(task, arch: dict, run_dir: Path, finetune_epochs: int = 3, lr: floa
     if finetune_epochs < 0 or scratch_epochs < 0:
         raise ConfigError(f"phases.finalize.task: finetune_epochs = {finetune_epochs}, scratch_epochs = "
                           f"{scratch_epochs}; both must be >= 0")
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     d, out = task.data, run_dir / "tinynas"
     out.mkdir(parents=True, exist_ok=True)
     cfg = task.config(arch)
