@@ -1,58 +1,141 @@
-"""QuantumNAS's comparison table over several seeds: runs the MNIST-4 experiment of each device
-(experiments/quantumnas-mnist4-DEVICE.yaml) once per seed and prints each row's qiskit-aer accuracy as mean
-and standard deviation, so that differences can be read against seed-to-seed spread (one run's 300 test
-inputs alone give about +-2.7 points).
+"""QuantumNAS's comparison table over several seeds, and the paper's claims read against their uncertainty.
 
-    python bench/quantumnas_seeds.py --devices quito,lima --seeds 3 --out runs/bench-quantumnas
+Runs the MNIST-4 experiment of each device (experiments/quantumnas-mnist4-DEVICE.yaml) once per seed (the seed
+drives the data split, the SuperCircuit's initialisation and the searchers), then prints
+
+- each row's qiskit-aer accuracy as mean +- standard deviation over the seeds;
+- each claim of the paper as a paired difference (the two rows of one run share the test inputs, the data and
+  the SuperCircuit), with its mean over seeds, a 95% confidence interval (Student t) and a verdict: `holds`
+  when the interval lies above zero, `reversed` when below, `not resolved` otherwise.
+
+A run's 300 held-out test images alone give about +-2.7 points; `--test-data` points at a larger test set with
+the same classes (MNIST's official test set as idx files, for example) so that differences of a few points can
+be resolved. `--random-circuits K` trains K random circuits at the searched parameter count per run and compares
+with their mean (one random circuit says little about random circuits).
+
+    python bench/quantumnas_seeds.py --devices quito,lima --seeds 5 --test-data ../shared/data/mnist_t10k \\
+        --n-test 1000 --random-circuits 3 --jobs 2 --out runs/bench-quantumnas-claims
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import json
+import math
 import statistics
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+RANDOM = "random circuit"
+# (claim, row a, row b): the claim holds when a's accuracy exceeds b's
+CLAIMS = [
+    ("searched + pruned beats noise-unaware search", "searched + pruned", "noise-unaware search"),
+    ("noise-unaware search beats the human design", "noise-unaware search", "human design"),
+    ("noise-unaware search beats random circuits", "noise-unaware search", RANDOM),
+    ("searched + pruned beats the human design", "searched + pruned", "human design"),
+    ("searched + pruned beats random circuits (same params)", "searched + pruned", RANDOM),
+    ("searched mapping beats a fixed mapping", "searched", "searched, fixed mapping"),
+    ("searched mapping beats SABRE's layout", "searched", "searched, SABRE layout"),
+    ("pruning adds accuracy", "searched + pruned", "searched"),
+]
+T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26, 10: 2.23}
+
+
+def run_one(device: str, seed: int, a: argparse.Namespace) -> Path:
+    out = Path(a.out) / f"{device}-seed{seed}"
+    if (out / "quantumnas.json").exists():
+        return out
+    cfg = yaml.safe_load((ROOT / "experiments" / f"quantumnas-mnist4-{device}.yaml").read_text())
+    cfg["seed"] = seed
+    task = {**cfg.get("task_options", {}), "seed": seed}
+    if a.test_data:
+        task.update(test_dataset=str(Path(a.test_data).resolve()), n_test=a.n_test)
+    cfg["task_options"] = task
+    if a.random_circuits > 1:
+        # a campaign's phases merge one level deep: spell out the whole finalize phase of the default campaign
+        from nasfw.plugins.quantumnas import DEFAULT_CAMPAIGN
+
+        phases = cfg.setdefault("phases", {})
+        fin = copy.deepcopy(phases.get("finalize", DEFAULT_CAMPAIGN["phases"]["finalize"]))
+        fin["task"] = {**fin.get("task", {}), "random_circuits": a.random_circuits}
+        phases["finalize"] = fin
+    Path(a.out).mkdir(parents=True, exist_ok=True)
+    cfg_path = Path(a.out) / f"{device}-seed{seed}.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    cmd = [sys.executable, "-m", "nasfw.cli", "search", "--config", str(cfg_path), "--out", str(out),
+           "--no-progress"] + (["--budget", a.budget] if a.budget else [])
+    if out.exists():
+        cmd.append("--resume")
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return out
+
+
+def accuracies(run: Path) -> tuple[dict[str, float], dict[str, float]]:
+    """Row name -> aer accuracy and parameter count; random circuits folded into their mean."""
+    acc: dict[str, list[float]] = {}
+    params: dict[str, list[int]] = {}
+    for r in json.loads((run / "quantumnas.json").read_text())["rows"]:
+        name = RANDOM if r["name"].startswith(RANDOM) else r["name"]
+        acc.setdefault(name, []).append(r["aer_accuracy"])
+        params.setdefault(name, []).append(r["params"])
+    return ({k: statistics.mean(v) for k, v in acc.items()}, {k: statistics.mean(v) for k, v in params.items()})
+
+
+def verdict(diffs: list[float]) -> tuple[float, float, str]:
+    """Mean, half-width of the 95% interval, verdict."""
+    m = statistics.mean(diffs)
+    if len(diffs) < 2:
+        return m, math.inf, "not resolved"
+    half = T95.get(len(diffs) - 1, 1.96) * statistics.stdev(diffs) / math.sqrt(len(diffs))
+    return m, half, "holds" if m - half > 0 else "reversed" if m + half < 0 else "not resolved"
+
+
+def report(device: str, runs: list[Path]) -> str:
+    per_run = [accuracies(r) for r in runs]
+    n = len(runs)
+    lines = [f"\n{device}: MNIST-4, qiskit-aer accuracy over {n} seeds (mean +- sd; per seed)",
+             "| circuit | params (mean) | aer accuracy | per seed |", "|---|---|---|---|"]
+    for name in per_run[0][0]:
+        accs = [acc[name] for acc, _ in per_run]
+        sd = statistics.stdev(accs) if n > 1 else 0.0
+        p = statistics.mean(params[name] for _, params in per_run)
+        lines.append(f"| {name} | {p:.0f} | {statistics.mean(accs):.3f} +- {sd:.3f} | "
+                     + ", ".join(f"{x:.3f}" for x in accs) + " |")
+    lines += [f"\n{device}: the claims as paired differences in accuracy points (95% interval over {n} seeds)",
+              "| claim | difference | 95% interval | per seed | verdict |", "|---|---|---|---|---|"]
+    for claim, a, b in CLAIMS:
+        if a not in per_run[0][0] or b not in per_run[0][0]:
+            continue
+        diffs = [100 * (acc[a] - acc[b]) for acc, _ in per_run]
+        m, half, v = verdict(diffs)
+        lines.append(f"| {claim} | {m:+.1f} | [{m - half:+.1f}, {m + half:+.1f}] | "
+                     + ", ".join(f"{d:+.1f}" for d in diffs) + f" | {v} |")
+    return "\n".join(lines)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--devices", default="quito,lima")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--out", default="runs/bench-quantumnas")
     ap.add_argument("--budget", default=None, help="a budget preset or number for every run")
+    ap.add_argument("--test-data", default=None, help="a dataset used as the test split (e.g. MNIST idx files)")
+    ap.add_argument("--n-test", type=int, default=1000, help="test samples drawn from --test-data")
+    ap.add_argument("--random-circuits", type=int, default=1, help="random circuits per run")
+    ap.add_argument("--jobs", type=int, default=1, help="runs at a time")
     a = ap.parse_args()
-    for device in a.devices.split(","):
-        rows: dict[str, list[float]] = {}
-        params: dict[str, list[int]] = {}
-        for seed in range(a.seeds):
-            out = Path(a.out) / f"{device}-seed{seed}"
-            if not (out / "quantumnas.json").exists():
-                # the seed drives the searcher, the data split and the SuperCircuit's initialisation
-                cfg = yaml.safe_load((ROOT / "experiments" / f"quantumnas-mnist4-{device}.yaml").read_text())
-                cfg["seed"] = seed
-                cfg["task_options"] = {**cfg.get("task_options", {}), "seed": seed}
-                Path(a.out).mkdir(parents=True, exist_ok=True)
-                cfg_path = Path(a.out) / f"{device}-seed{seed}.yaml"
-                cfg_path.write_text(yaml.safe_dump(cfg))
-                cmd = [sys.executable, "-m", "nasfw.cli", "search", "--config", str(cfg_path), "--out", str(out),
-                       "--no-progress"] + (["--budget", a.budget] if a.budget else [])
-                if out.exists():
-                    cmd.append("--resume")
-                subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-            for r in json.loads((out / "quantumnas.json").read_text())["rows"]:
-                rows.setdefault(r["name"], []).append(r["aer_accuracy"])
-                params.setdefault(r["name"], []).append(r["params"])
-        print(f"\n{device}: MNIST-4, qiskit-aer accuracy over {a.seeds} seeds (mean +- sd; per seed)")
-        print("| circuit | params (mean) | aer accuracy | per seed |\n|---|---|---|---|")
-        for name, accs in rows.items():
-            sd = statistics.stdev(accs) if len(accs) > 1 else 0.0
-            print(f"| {name} | {statistics.mean(params[name]):.0f} | {statistics.mean(accs):.3f} +- {sd:.3f} | "
-                  + ", ".join(f"{x:.3f}" for x in accs) + " |")
+    devices = a.devices.split(",")
+    jobs = [(d, s) for d in devices for s in range(a.seeds)]
+    with ThreadPoolExecutor(max(1, a.jobs)) as pool:
+        done = list(pool.map(lambda j: run_one(j[0], j[1], a), jobs))
+    text = "\n".join(report(d, [p for (dd, _), p in zip(jobs, done) if dd == d]) for d in devices)
+    print(text)
+    (Path(a.out) / "claims.md").write_text(text + "\n")
 
 
 if __name__ == "__main__":

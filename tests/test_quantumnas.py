@@ -104,6 +104,16 @@ def test_datasets(tmp_path, shared_data):
     assert len(d.train) == 40
     d = load_qml(str(shared_data / "mnist_t10k"), [0, 1, 2, 3], 16, n_valid=500, n_test=300)
     assert len(d.train) + len(d.valid) + len(d.test) == 980 + 1135 + 1032 + 1010
+    # a separate test set: the main source is split into validation and training only
+    plain = load_qml("mnist", [0, 1, 2, 3], 16, n_valid=300, n_test=300, seed=1)
+    d = load_qml("mnist", [0, 1, 2, 3], 16, n_valid=300, n_test=2000, seed=1,
+                 test_dataset=str(shared_data / "mnist_t10k"))
+    assert len(d.test) == 2000 and len(d.valid) == 300 and len(d.train) == len(plain.train) + 300
+    assert set(d.test.y.tolist()) == {0, 1, 2, 3} and "test: MNIST idx files" in d.source
+    with pytest.raises(ConfigError, match="task_options.test_dataset = 'nowhere'"):
+        load_qml("digits", [0, 1], 16, n_valid=10, n_test=10, test_dataset="nowhere")
+    with pytest.raises(ConfigError, match="n_test = 9000"):
+        load_qml("mnist", [0, 1, 2, 3], 16, n_test=9000, test_dataset=str(shared_data / "mnist_t10k"))
     with pytest.raises(ConfigError, match="task_options.dataset"):
         load_qml("cifar", [0, 1])
     np.savez(tmp_path / "bad.npz", a=np.zeros(3))
@@ -145,13 +155,16 @@ def test_small_campaign_end_to_end(tmp_path, run_cli):
         "phases": {"supernet": {"epochs": 2},
                    "finalize": {"export": ["qasm"],
                                 "task": {"scratch_epochs": 2, "prune_steps": 2, "prune_epochs": 1, "shots": 1024,
-                                         "search_population": 4, "baselines": ["human", "sabre"]}}}}))
+                                         "search_population": 4, "baselines": ["human", "random", "sabre"],
+                                         "random_circuits": 2}}}}))
     out = tmp_path / "run"
     r = run_cli("search", "--config", str(cfg), "--out", str(out), "--no-progress")
     assert r.returncode == 0, r.stderr
     report = json.loads((out / "quantumnas.json").read_text())
     names = [row["name"] for row in report["rows"]]
-    assert names == ["searched", "searched + pruned", "human design", "searched, SABRE layout"]
+    assert names == ["searched", "searched + pruned", "human design", "random circuit 1", "random circuit 2",
+                     "searched, SABRE layout"]
+    assert report["rows"][3]["arch"] != report["rows"][4]["arch"]
     for row in report["rows"]:
         assert 0 <= row["aer_accuracy"] <= 1
         assert abs(row["aer_accuracy"] - row["torch_noisy_accuracy"]) < 0.2  # same noise, 1024 shots

@@ -38,7 +38,7 @@ class QMLData:
     source: str
 
 
-def _load_raw(dataset: str) -> tuple[np.ndarray, np.ndarray, bool, str]:
+def _load_raw(dataset: str, field: str = "dataset") -> tuple[np.ndarray, np.ndarray, bool, str]:
     """Images (N, H, W) in [0, 1] (or features (N, F)), labels, whether they are images, a description."""
     if dataset == "mnist":
         try:
@@ -58,16 +58,16 @@ def _load_raw(dataset: str) -> tuple[np.ndarray, np.ndarray, bool, str]:
     if path.suffix == ".npz" and path.is_file():
         with np.load(path) as f:
             if "x" not in f or "y" not in f:
-                raise ConfigError(f"task_options.dataset = {dataset!r}: the .npz must hold arrays 'x' and 'y'; "
+                raise ConfigError(f"task_options.{field} = {dataset!r}: the .npz must hold arrays 'x' and 'y'; "
                                   f"it holds {sorted(f.files)}")
             x, y = np.asarray(f["x"], dtype=np.float64), np.asarray(f["y"]).astype(np.int64)
         if x.ndim not in (2, 3) or len(x) != len(y):
-            raise ConfigError(f"task_options.dataset = {dataset!r}: x must be (N, H, W) or (N, F) with N = len(y); "
+            raise ConfigError(f"task_options.{field} = {dataset!r}: x must be (N, H, W) or (N, F) with N = len(y); "
                               f"got x {x.shape}, y {y.shape}")
         if x.ndim == 3 and x.max() > 1.0:
             x = x / 255.0
         return x, y, x.ndim == 3, f"{path.name}"
-    raise ConfigError(f"task_options.dataset = {dataset!r}; allowed: 'mnist', 'digits', a path to an .npz file "
+    raise ConfigError(f"task_options.{field} = {dataset!r}; allowed: 'mnist', 'digits', a path to an .npz file "
                       "with x and y, or a folder with MNIST idx files")
 
 
@@ -91,13 +91,13 @@ def features(images: np.ndarray, grid: int, crop: bool = True) -> torch.Tensor:
     return t.reshape(len(t), -1)
 
 
-def load_qml(dataset: str = "mnist", classes: Sequence[int] = (0, 1, 2, 3), n_features: int = 16,
-             n_valid: int = 500, n_test: int = 300, seed: int = 0) -> QMLData:
-    x, y, images, source = _load_raw(str(dataset))
-    classes = list(classes)
+def _prepare(dataset: str, classes: list[int], n_features: int, field: str = "dataset"
+             ) -> tuple[torch.Tensor, np.ndarray, str]:
+    """Features and labels (remapped to 0..n_classes-1) of the given classes of one source."""
+    x, y, images, source = _load_raw(str(dataset), field)
     missing = [c for c in classes if c not in set(y.tolist())]
     if len(classes) < 2 or missing:
-        raise ConfigError(f"task_options.classes = {classes}; need at least two classes present in the data "
+        raise ConfigError(f"task_options.classes = {classes}; need at least two classes present in the {field} "
                           f"(labels present: {sorted(set(y.tolist()))})")
     keep = np.isin(y, classes)
     x, y = x[keep], y[keep]
@@ -110,16 +110,36 @@ def load_qml(dataset: str = "mnist", classes: Sequence[int] = (0, 1, 2, 3), n_fe
         feats = features(x, grid)
     else:
         if x.shape[1] != n_features:
-            raise ConfigError(f"task_options.dataset: the .npz has {x.shape[1]} features per sample; the encoder "
+            raise ConfigError(f"task_options.{field}: the .npz has {x.shape[1]} features per sample; the encoder "
                               f"takes {n_features}")
         feats = torch.as_tensor(x, dtype=torch.float32)
-    order = np.random.default_rng(seed).permutation(len(y))
-    if n_valid + n_test >= len(order):
-        raise ConfigError(f"task_options: n_valid ({n_valid}) + n_test ({n_test}) leave no training data "
+    return feats, y, source
+
+
+def load_qml(dataset: str = "mnist", classes: Sequence[int] = (0, 1, 2, 3), n_features: int = 16,
+             n_valid: int = 500, n_test: int = 300, seed: int = 0, test_dataset: str | None = None) -> QMLData:
+    """Train / validation / test splits. With `test_dataset` (another source with the same classes, such as
+    MNIST's official test set as idx files) the test split is `n_test` of its samples and `dataset` is split
+    into validation and training only: a larger test set than a small source can spare."""
+    classes = list(classes)
+    feats, y, source = _prepare(dataset, classes, n_features)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(y))
+    held = 0 if test_dataset else n_test
+    if n_valid + held >= len(order):
+        raise ConfigError(f"task_options: n_valid ({n_valid}) + n_test ({held}) leave no training data "
                           f"out of {len(order)} samples")
-    parts = np.split(order, [n_test, n_test + n_valid])
+    parts = np.split(order, [held, held + n_valid])
     yt = torch.as_tensor(y)
     test, valid, train = (Split(feats[p], yt[p]) for p in parts)
+    if test_dataset:
+        tx, ty, tsource = _prepare(test_dataset, classes, n_features, "test_dataset")
+        if n_test > len(ty):
+            raise ConfigError(f"task_options.n_test = {n_test}: the test dataset {tsource} has {len(ty)} samples of "
+                              f"classes {classes}")
+        pick = rng.permutation(len(ty))[:n_test]
+        test = Split(tx[pick], torch.as_tensor(ty)[pick])
+        source = f"{source}; test: {tsource}"
     return QMLData(train, valid, test, len(classes), n_features, source)
 
 

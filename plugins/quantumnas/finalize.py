@@ -6,7 +6,8 @@ and evaluated on the test inputs with qiskit-aer (`AerSimulator(method="density_
 trained from scratch and evaluated the same way:
 
 - human: the whole SuperCircuit (every gate of every block), mapping 0..n-1;
-- random: a random SubCircuit with the parameter count closest to the searched one, mapping 0..n-1;
+- random: random SubCircuits with the parameter count closest to the searched one, mapping 0..n-1
+  (`random_circuits` of them, each its own row: one random circuit says little about random circuits);
 - noise-unaware: the same evolution, fitness = noise-free validation loss, mapping 0..n-1;
 - fixed-mapping: the searched circuit (weights as trained) on qubits 0..n-1;
 - sabre: the searched circuit placed by qiskit's SABRE layout instead of the searched mapping.
@@ -72,11 +73,13 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
              prune_final: float = 0.1, prune_initial: float = 0.05, prune_steps: int = 4, prune_epochs: int = 2,
              prune_lr: float = 2e-3, baselines: Sequence[str] = BASELINES, shots: int = 8192,
              search_population: int = 20, search_generations: int | None = None, mutate_prob: float = 0.4,
-             progress: bool = True) -> dict[str, Any]:
+             random_circuits: int = 1, progress: bool = True) -> dict[str, Any]:
     """`search_generations` of the noise-unaware baseline: by default as many evaluations as the run made."""
     unknown = [b for b in baselines if b not in BASELINES]
     if unknown:
         raise ConfigError(f"phases.finalize.task.baselines: {unknown}; allowed: {list(BASELINES)}")
+    if not isinstance(random_circuits, int) or random_circuits < 1:
+        raise ConfigError(f"phases.finalize.task.random_circuits = {random_circuits!r}; it must be an integer >= 1")
     if not 0 <= prune_final < 1:
         raise ConfigError(f"phases.finalize.task.prune_final = {prune_final}; it must be in [0, 1)")
     if search_generations is None:
@@ -91,7 +94,8 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
     from tqdm import tqdm
 
     # steps: train, evaluate, prune, evaluate, then per baseline prepare + evaluate
-    bar = tqdm(total=4 + 2 * len(baselines), desc="finalize", disable=None if progress else True, leave=False,
+    n_rows = len(baselines) + (random_circuits - 1 if "random" in baselines else 0)
+    bar = tqdm(total=4 + 2 * n_rows, desc="finalize", disable=None if progress else True, leave=False,
                dynamic_ncols=True)
 
     def scratch(a: dict):
@@ -135,8 +139,12 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
             a = task.supercircuit.largest()
             row("human design", scratch(a), a, trivial)
         elif b == "random":
-            a = _closest_params(task, int(searched.theta.numel()), np.random.default_rng(seed))
-            row("random circuit", scratch(a), a, trivial)
+            rng = np.random.default_rng(seed)
+            for i in range(random_circuits):
+                a = _closest_params(task, int(searched.theta.numel()), rng)
+                row("random circuit" + (f" {i + 1}" if random_circuits > 1 else ""), scratch(a), a, trivial)
+                if i < random_circuits - 1:
+                    bar.update(1)
         elif b == "noise-unaware":
             a = noise_unaware_search(task, search_population, search_generations, mutate_prob, seed)
             row("noise-unaware search", scratch(a), a, trivial)

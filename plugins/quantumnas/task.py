@@ -36,7 +36,7 @@ class QuantumNASTask:
     def __init__(self, dataset: str = "mnist", classes: Sequence[int] = (0, 1, 2, 3), circuit: str = "u3cu3",
                  n_wires: int = 4, n_blocks: int | None = None, device: str = "quito", noise: str = "density",
                  n_valid: int = 500, n_test: int = 300, n_features: int | None = None, batch_size: int = 256,
-                 optimization_level: int = 2, seed: int = 0):
+                 optimization_level: int = 2, seed: int = 0, test_dataset: str | None = None):
         space_def(circuit)  # a clear error for an unknown circuit name
         if noise not in NOISE_MODES:
             raise ConfigError(f"task_options.noise = {noise!r}; allowed: {', '.join(NOISE_MODES)}")
@@ -50,6 +50,7 @@ class QuantumNASTask:
         self.circuit, self.n_wires, self.n_blocks, self.noise = circuit, n_wires, n_blocks, noise
         self.classes, self.dataset = list(classes), dataset
         self.n_valid, self.n_test, self.batch_size, self.seed = n_valid, n_test, batch_size, seed
+        self.test_dataset = test_dataset
         self.n_features = n_features or default_features(n_wires)
         self.optimization_level = optimization_level
         self.device_qubits = qubits
@@ -61,7 +62,8 @@ class QuantumNASTask:
     @property
     def data(self) -> QMLData:
         if self._data is None:
-            self._data = load_qml(self.dataset, self.classes, self.n_features, self.n_valid, self.n_test, self.seed)
+            self._data = load_qml(self.dataset, self.classes, self.n_features, self.n_valid, self.n_test, self.seed,
+                                   self.test_dataset)
             if self._data.n_classes > self.n_wires:
                 raise ConfigError(f"task_options.classes: {self._data.n_classes} classes cannot be read from "
                                   f"{self.n_wires} qubits")
