@@ -56,6 +56,9 @@ def run_one(device: str, seed: int, a: argparse.Namespace) -> Path:
     if a.test_data:
         task.update(test_dataset=str(Path(a.test_data).resolve()), n_test=a.n_test)
     cfg["task_options"] = task
+    if a.objective:
+        metric, _, direction = a.objective.partition(":")
+        cfg["objectives"] = [{"metric": metric, "direction": direction or "min"}]
     if a.random_circuits > 1:
         # a campaign's phases merge one level deep: spell out the whole finalize phase of the default campaign
         from nasfw.plugins.quantumnas import DEFAULT_CAMPAIGN
@@ -128,6 +131,7 @@ def main() -> None:
     ap.add_argument("--n-test", type=int, default=1000, help="test samples drawn from --test-data")
     ap.add_argument("--random-circuits", type=int, default=1, help="random circuits per run")
     ap.add_argument("--jobs", type=int, default=1, help="runs at a time")
+    ap.add_argument("--objective", default=None, help="the search's fitness, METRIC:min|max (e.g. loss:min)")
     a = ap.parse_args()
     devices = a.devices.split(",")
     jobs = [(d, s) for d in devices for s in range(a.seeds)]

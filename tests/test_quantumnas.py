@@ -231,3 +231,25 @@ def test_pruning_a_trained_circuit_keeps_it_working():
     before = qt.evaluate(sub, d.test, 4)[1]
     qt.prune(sub, d.train, 4, final=0.1, initial=0.05, steps=2, epochs_per_step=2)
     assert before > 0.6 and qt.evaluate(sub, d.test, 4)[1] > before - 0.1
+
+
+def test_calibrated_loss_ignores_a_uniform_shrinkage_but_not_the_ranking():
+    import torch.nn.functional as F
+
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 4, (200,), generator=g)
+    z = 0.3 * torch.randn(200, 4, generator=g)
+    z[torch.arange(200), y] += 0.4  # informative outputs
+    plain, _ = qt.score(z, y, 4)
+    cal = qt.calibrated_loss(z, y, 4)
+    assert cal <= plain
+    # shrinking every output tenfold (what depolarising noise does) leaves it nearly unchanged, the plain loss not
+    assert abs(qt.calibrated_loss(0.1 * z, y, 4) - cal) < 1e-3
+    assert qt.score(0.1 * z, y, 4)[0] > plain + 0.05
+    # against a fine scan of the temperature
+    t = torch.linspace(0.05, 50, 20000)
+    scan = float(min(F.nll_loss(F.log_softmax(ti * z, 1), y) for ti in t[::10]))
+    assert abs(cal - scan) < 2e-3
+    # outputs that carry less information score worse
+    noisy = z + 0.5 * torch.randn(200, 4, generator=g)
+    assert qt.calibrated_loss(noisy, y, 4) > cal + 0.05

@@ -8,7 +8,8 @@ trained from scratch and evaluated the same way:
 - human: the whole SuperCircuit (every gate of every block), mapping 0..n-1;
 - random: random SubCircuits with the parameter count closest to the searched one, mapping 0..n-1
   (`random_circuits` of them, each its own row: one random circuit says little about random circuits);
-- noise-unaware: the same evolution, fitness = noise-free validation loss, mapping 0..n-1;
+- noise-unaware: the same evolution with the campaign's fitness measured noise-free (`noise_free_<metric>`;
+  noise-free loss where the campaign's metric has no noise-free twin), mapping 0..n-1;
 - fixed-mapping: the searched circuit (weights as trained) on qubits 0..n-1;
 - sabre: the searched circuit placed by qiskit's SABRE layout instead of the searched mapping.
 """
@@ -37,22 +38,46 @@ def _without_layout(space: Space) -> Space:
     return Space([d for d in space.decisions if d.name != "layout"], name=space.name + "-nomap")
 
 
-def noise_unaware_search(task, population: int, generations: int, mutate_prob: float, seed: int) -> dict:
-    """Evolution over the SubCircuit alone, scored by noise-free validation loss with inherited weights."""
+NOISE_FREE = {"loss": ("noise_free_loss", "min"), "accuracy": ("noise_free_accuracy", "max"),
+              "calibrated_loss": ("noise_free_calibrated_loss", "min")}
+
+
+def unaware_objective(run_dir: Path) -> Objective:
+    """The campaign's first objective measured without noise: the noise-unaware twin of the search."""
+    import yaml
+
+    path = Path(run_dir) / "campaign.yaml"
+    objectives = (yaml.safe_load(path.read_text()) or {}).get("objectives") if path.exists() else None
+    metric = objectives[0].get("metric") if objectives else "loss"
+    name, direction = NOISE_FREE.get(metric, NOISE_FREE["loss"])
+    return Objective(name, direction)
+
+
+def noise_unaware_search(task, population: int, generations: int, mutate_prob: float, seed: int,
+                         objective: Objective | None = None) -> dict:
+    """Evolution over the SubCircuit alone, scored noise-free with inherited weights."""
+    objective = objective or Objective("noise_free_loss", "min")
     space = _without_layout(task.supercircuit.space)
     searcher = make_searcher(OFAEvolution, space, {"population_size": population, "parent_ratio": 0.25,
                                                    "mutation_ratio": 0.5, "mutate_prob": mutate_prob},
-                             objectives=[Objective("noise_free_loss", "min")], seed=seed)
-    d, best = task.data, (float("inf"), None)
+                             objectives=[objective], seed=seed)
+    d = task.data
+    sign = 1.0 if objective.direction == "min" else -1.0
+    best: tuple[float, dict | None] = (float("inf"), None)
     seen: dict[str, float] = {}
     for _ in range(population * generations):
         arch = searcher.ask()
         key = space.key(arch)
         if key not in seen:
-            seen[key], _ = qt.evaluate(task.supercircuit.extract(arch), d.valid, d.n_classes)
-        searcher.tell(arch, Result(metrics={"noise_free_loss": seen[key]}))
-        if seen[key] < best[0]:
-            best = (seen[key], arch)
+            with torch.no_grad():
+                z = task.supercircuit.extract(arch)(d.valid.x)
+            loss, acc = qt.score(z, d.valid.y, d.n_classes)
+            seen[key] = {"noise_free_loss": loss, "noise_free_accuracy": acc,
+                         "noise_free_calibrated_loss": qt.calibrated_loss(z, d.valid.y, d.n_classes)
+                         }[objective.metric]
+        searcher.tell(arch, Result(metrics={objective.metric: seen[key]}))
+        if sign * seen[key] < best[0]:
+            best = (sign * seen[key], arch)
     return best[1]
 
 
@@ -146,7 +171,8 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
                 if i < random_circuits - 1:
                     bar.update(1)
         elif b == "noise-unaware":
-            a = noise_unaware_search(task, search_population, search_generations, mutate_prob, seed)
+            a = noise_unaware_search(task, search_population, search_generations, mutate_prob, seed,
+                                     unaware_objective(run_dir))
             row("noise-unaware search", scratch(a), a, trivial)
         elif b == "fixed-mapping":
             row("searched, fixed mapping", searched, arch, trivial)

@@ -3,11 +3,12 @@ the inherited weights under the device's noise.
 
 Fitness (`noise` option): `density` (default) compiles the candidate to the device with its mapping and runs
 the validation inputs through the torch density-matrix evaluator with the calibrated noise, giving `loss`
-and `accuracy` as the paper's noise-adaptive search uses them; `proxy` skips the noisy run and gives
+and `accuracy` as the paper's noise-adaptive search uses them, and `calibrated_loss` (the loss at the best
+single temperature, blind to a uniform shrinkage of the outputs); `proxy` skips the noisy run and gives
 `proxy` = noise-free accuracy x estimated success probability of the compiled circuit (for devices too large
 for a density matrix); `none` gives only noise-free metrics (the noise-unaware baseline). Noise-free
-`noise_free_loss`/`noise_free_accuracy`, `params`, and the compiled `depth`/`gates`/`two_qubit_gates`/
-`fidelity` are always there (the last four unless `noise` is `none`).
+`noise_free_loss`/`noise_free_accuracy`/`noise_free_calibrated_loss`, `params`, and the compiled `depth`/
+`gates`/`two_qubit_gates`/`fidelity` are always there (the last four unless `noise` is `none`).
 """
 from __future__ import annotations
 
@@ -141,6 +142,7 @@ class QuantumNASTask:
         if self.noise == "density":
             z = qc.program(tq, inputs, self.device).expval_z(split.x)
             metrics["loss"], metrics["accuracy"] = qt.score(z, split.y, self.data.n_classes)
+            metrics["calibrated_loss"] = qt.calibrated_loss(z, split.y, self.data.n_classes)
         return metrics, (tq, inputs)
 
     def evaluate(self, arch: dict) -> dict[str, float]:
@@ -149,7 +151,10 @@ class QuantumNASTask:
         sub = self.supercircuit.extract(arch)
         d = self.data
         metrics = {"params": float(sub.theta.numel())}
-        metrics["noise_free_loss"], metrics["noise_free_accuracy"] = qt.evaluate(sub, d.valid, d.n_classes)
+        with torch.no_grad():
+            z = sub(d.valid.x)
+        metrics["noise_free_loss"], metrics["noise_free_accuracy"] = qt.score(z, d.valid.y, d.n_classes)
+        metrics["noise_free_calibrated_loss"] = qt.calibrated_loss(z, d.valid.y, d.n_classes)
         if self.noise != "none":
             noisy, _ = self.noisy_score(sub, layout, d.valid)
             metrics.update(noisy)
