@@ -1,0 +1,75 @@
+"""Does pruning add accuracy under a device's noise? Takes finished QuantumNAS runs (the folders
+bench/quantumnas_seeds.py leaves, or any `nasfw search --plugin quantumnas` run), prunes each searched circuit's
+trained angles to several sparsities with the run's own fine-tuning recipe, and evaluates every version with
+qiskit-aer on the run's test inputs under the run's device noise. Prints accuracy, two-qubit gates and the
+paired gain over the unpruned circuit, per run and averaged.
+
+    python bench/quantumnas_pruning.py runs/bench-claims/quito-seed* --sparsities 0.1,0.3,0.5
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import statistics
+from pathlib import Path
+
+import torch
+import yaml
+
+from nasfw.plugins.quantumnas import compile as qc
+from nasfw.plugins.quantumnas import train as qt
+from nasfw.plugins.quantumnas.task import QuantumNASTask
+
+
+def measure(run: Path, sparsities: list[float], epochs: int, lr: float, batch_size: int, shots: int) -> list[dict]:
+    cfg = yaml.safe_load((run / "campaign.yaml").read_text())
+    task = QuantumNASTask(**cfg["task_options"])
+    d = task.data
+    arch = json.loads((run / "quantumnas.json").read_text())["rows"][0]["arch"]
+    trained = task.supercircuit.extract(arch)
+    trained.load_state_dict(torch.load(run / "export" / "searched.pt"))
+    rows = []
+    for final in [0.0] + sparsities:
+        m = copy.deepcopy(trained)
+        if final:
+            qt.prune(m, d.train, d.n_classes, final=final, initial=min(0.05, final), steps=4,
+                     epochs_per_step=epochs, lr=lr, batch_size=batch_size, seed=task.seed)
+        tq, inputs = qc.transpile(m, task.device, arch.get("layout"), task.optimization_level, seed=task.seed)
+        z = qc.aer_expval(tq, inputs, d.test.x.numpy(), task.device, shots=shots, seed=task.seed)
+        rows.append({"sparsity": final, "aer_accuracy": qt.score(torch.as_tensor(z), d.test.y, d.n_classes)[1],
+                     "noise_free_accuracy": qt.evaluate(m, d.test, d.n_classes)[1],
+                     **{k: v for k, v in qc.stats(tq, task.device).items() if k in ("two_qubit_gates", "gates")}})
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("runs", nargs="+", type=Path)
+    ap.add_argument("--sparsities", default="0.1,0.3,0.5")
+    ap.add_argument("--epochs", type=int, default=2, help="fine-tuning epochs per pruning round")
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--shots", type=int, default=8192)
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    sparsities = [float(s) for s in a.sparsities.split(",")]
+    gains: dict[float, list[float]] = {s: [] for s in sparsities}
+    print("| run | sparsity | 2q gates | gates | noise-free acc | aer acc | gain (points) |\n|---|---|---|---|---|---|---|")
+    for run in a.runs:
+        rows = measure(run, sparsities, a.epochs, a.lr, a.batch_size, a.shots)
+        base = rows[0]["aer_accuracy"]
+        for r in rows:
+            gain = 100 * (r["aer_accuracy"] - base)
+            if r["sparsity"]:
+                gains[r["sparsity"]].append(gain)
+            print(f"| {run.name} | {r['sparsity']:.2f} | {int(r['two_qubit_gates'])} | {int(r['gates'])} | "
+                  f"{r['noise_free_accuracy']:.3f} | {r['aer_accuracy']:.3f} | {gain:+.1f} |", flush=True)
+    print("\n| sparsity | mean gain (points) | sd | runs |\n|---|---|---|---|")
+    for s, g in gains.items():
+        sd = statistics.stdev(g) if len(g) > 1 else 0.0
+        print(f"| {s:.2f} | {statistics.mean(g):+.1f} | {sd:.1f} | {len(g)} |")
+
+
+if __name__ == "__main__":
+    main()
