@@ -85,7 +85,7 @@ def wrapped(theta: torch.Tensor) -> torch.Tensor:
 
 
 def prune(module, split: Split, n_classes: int, final: float = 0.1, initial: float = 0.05, steps: int = 4,
-          epochs_per_step: int = 1, lr: float = 2e-3, seed: int = 0,
+          epochs_per_step: int = 1, lr: float = 2e-3, seed: int = 0, batch_size: int = 256,
           on_step: Callable[[], None] | None = None) -> list[float]:
     """Iterative magnitude pruning of `module.theta` (a SubCircuit), in place; returns the sparsity per round."""
     if not 0 <= initial <= final < 1:
@@ -102,7 +102,8 @@ def prune(module, split: Split, n_classes: int, final: float = 0.1, initial: flo
             if k:
                 module.mask[torch.argsort(mag)[:k]] = 0.0
             module.theta.mul_(module.mask)
-        train(module, split, n_classes, epochs_per_step, lr=lr, warmup_epochs=0, seed=seed + s, on_step=on_step)
+        train(module, split, n_classes, epochs_per_step, lr=lr, warmup_epochs=0, seed=seed + s,
+              batch_size=batch_size, on_step=on_step)
         history.append(float(1 - module.mask.mean()))
     return history
 
