@@ -253,3 +253,15 @@ def test_calibrated_loss_ignores_a_uniform_shrinkage_but_not_the_ranking():
     # outputs that carry less information score worse
     noisy = z + 0.5 * torch.randn(200, 4, generator=g)
     assert qt.calibrated_loss(noisy, y, 4) > cal + 0.05
+
+
+def test_noise_unaware_baseline_uses_the_campaigns_metric_without_noise(tmp_path):
+    from nasfw.plugins.quantumnas.finalize import unaware_objective
+
+    assert unaware_objective(tmp_path) == unaware_objective(tmp_path / "missing")
+    assert unaware_objective(tmp_path).metric == "noise_free_loss"
+    for metric, direction, twin in (("calibrated_loss", "min", "noise_free_calibrated_loss"),
+                                    ("accuracy", "max", "noise_free_accuracy"), ("loss", "min", "noise_free_loss")):
+        (tmp_path / "campaign.yaml").write_text(f"objectives:\n- metric: {metric}\n  direction: {direction}\n")
+        o = unaware_objective(tmp_path)
+        assert (o.metric, o.direction) == (twin, "max" if metric == "accuracy" else "min")
