@@ -47,7 +47,8 @@ DEFAULT_CAMPAIGN = {
     # fewer steps than full MNIST), so the quick default trains at 5e-2 for 100 epochs (about 80% noise-free
     # for the whole circuit) and the SuperCircuit with batches of 32 (4,400 weight-sharing steps). Uniform
     # sampling: over three seeds its inherited accuracies ranked 30 SubCircuits as training them from scratch did
-    # with Spearman 0.55 on average, restricted sampling 0.25 and the sandwich rule 0.05 (docs/results-quantumnas.md)
+    # with Spearman 0.52 on average, restricted sampling 0.21, progressive blocks 0.54 in twice the time
+    # (bench/quantumnas_supercircuit.py, docs/results-quantumnas.md)
     "phases": {"supernet": {"epochs": 100, "lr": 5e-2, "batch_size": 32, "sampling": "uniform",
                             "warmup_epochs": 5},
                "finalize": {"top_k": 5, "export": ["qasm", "json"],

@@ -69,12 +69,7 @@ def noise_unaware_search(task, population: int, generations: int, mutate_prob: f
         arch = searcher.ask()
         key = space.key(arch)
         if key not in seen:
-            with torch.no_grad():
-                z = task.supercircuit.extract(arch)(d.valid.x)
-            loss, acc = qt.score(z, d.valid.y, d.n_classes)
-            seen[key] = {"noise_free_loss": loss, "noise_free_accuracy": acc,
-                         "noise_free_calibrated_loss": qt.calibrated_loss(z, d.valid.y, d.n_classes)
-                         }[objective.metric]
+            seen[key] = qt.noise_free_metrics(task.supercircuit.extract(arch), d.valid, d.n_classes)[objective.metric]
         searcher.tell(arch, Result(metrics={objective.metric: seen[key]}))
         if sign * seen[key] < best[0]:
             best = (sign * seen[key], arch)

@@ -151,10 +151,7 @@ class QuantumNASTask:
         sub = self.supercircuit.extract(arch)
         d = self.data
         metrics = {"params": float(sub.theta.numel())}
-        with torch.no_grad():
-            z = sub(d.valid.x)
-        metrics["noise_free_loss"], metrics["noise_free_accuracy"] = qt.score(z, d.valid.y, d.n_classes)
-        metrics["noise_free_calibrated_loss"] = qt.calibrated_loss(z, d.valid.y, d.n_classes)
+        metrics.update(qt.noise_free_metrics(sub, d.valid, d.n_classes))
         if self.noise != "none":
             noisy, _ = self.noisy_score(sub, layout, d.valid)
             metrics.update(noisy)

@@ -44,6 +44,15 @@ def calibrated_loss(z: torch.Tensor, y: torch.Tensor, n_classes: int) -> float:
 
 
 @torch.no_grad()
+def noise_free_metrics(module: torch.nn.Module, split: Split, n_classes: int) -> dict[str, float]:
+    """`noise_free_loss`, `noise_free_accuracy` and `noise_free_calibrated_loss` of one forward pass."""
+    z = module(split.x)
+    loss, acc = score(z, split.y, n_classes)
+    return {"noise_free_loss": loss, "noise_free_accuracy": acc,
+            "noise_free_calibrated_loss": calibrated_loss(z, split.y, n_classes)}
+
+
+@torch.no_grad()
 def evaluate(module: torch.nn.Module, split: Split, n_classes: int) -> tuple[float, float]:
     return score(module(split.x), split.y, n_classes)
 
