@@ -19,7 +19,6 @@ with their mean (one random circuit says little about random circuits).
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import math
 import statistics
@@ -59,14 +58,9 @@ def run_one(device: str, seed: int, a: argparse.Namespace) -> Path:
     if a.objective:
         metric, _, direction = a.objective.partition(":")
         cfg["objectives"] = [{"metric": metric, "direction": direction or "min"}]
-    if a.random_circuits > 1:
-        # a campaign's phases merge one level deep: spell out the whole finalize phase of the default campaign
-        from nasfw.plugins.quantumnas import DEFAULT_CAMPAIGN
-
-        phases = cfg.setdefault("phases", {})
-        fin = copy.deepcopy(phases.get("finalize", DEFAULT_CAMPAIGN["phases"]["finalize"]))
-        fin["task"] = {**fin.get("task", {}), "random_circuits": a.random_circuits}
-        phases["finalize"] = fin
+    if a.random_circuits > 1:  # phases merge all the way down: the rest of the finalize phase stays the default's
+        cfg.setdefault("phases", {}).setdefault("finalize", {}).setdefault("task", {})["random_circuits"] = \
+            a.random_circuits
     Path(a.out).mkdir(parents=True, exist_ok=True)
     cfg_path = Path(a.out) / f"{device}-seed{seed}.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))

@@ -98,9 +98,18 @@ def _is(value: Any, types: tuple[type, ...]) -> bool:
     return isinstance(value, types)
 
 
+def _merge_deep(base: dict, override: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in override.items():
+        out[k] = _merge_deep(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+    return out
+
+
 def merge(base: dict, override: dict) -> dict:
-    """Override a default campaign with a user's: mappings merge one level deep, the rest replaces. Options
-    of a space or task the user replaced by another do not carry over."""
+    """Override a default campaign with a user's: mappings merge one level deep, `phases` all the way down (a
+    user who sets `phases.finalize.task.shots` keeps the default's other finalize settings), the rest replaces.
+    Options of a space or task the user replaced by another do not carry over, nor, for another task, the
+    default's phase settings below the phase names (they are options of the task's own methods)."""
     out = copy.deepcopy(base)
     for owner, opts in (("space", "space_options"), ("task", "task_options")):
         if owner in override and override[owner] != base.get(owner):
@@ -110,6 +119,8 @@ def merge(base: dict, override: dict) -> dict:
                 and isinstance(out.get(k), dict):
             if k == "searcher" and v.get("name") not in (None, out[k].get("name")):
                 out[k] = copy.deepcopy(v)  # another searcher: its settings do not carry over
+            elif k == "phases" and override.get("task", base.get("task")) == base.get("task"):
+                out[k] = _merge_deep(out[k], v)  # phase options belong to the task: another task's start afresh
             else:
                 out[k] = {**out[k], **copy.deepcopy(v)}
         else:

@@ -6,7 +6,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nasfw.campaign import parse, resolve_budget
+from nasfw.campaign import merge, parse, resolve_budget
 from nasfw.errors import ConfigError, NasfwError
 from nasfw.registry import Registry
 from nasfw.runner import run_campaign
@@ -46,6 +46,21 @@ def test_budget_presets():
     assert parse(resolve_budget(raw, "12")).budget_evaluations == 12
     with pytest.raises(ConfigError, match="unknown budget preset 'smal'; did you mean 'small'"):
         resolve_budget(raw, "smal")
+
+
+def test_phases_merge_all_the_way_down_for_the_same_task():
+    base = {**BASE, "phases": {"supernet": {"epochs": 100, "lr": 0.05},
+                               "finalize": {"top_k": 5, "export": ["json"], "task": {"epochs": 100, "shots": 8192}}}}
+    out = merge(base, {"phases": {"finalize": {"task": {"shots": 256}}}})
+    assert out["phases"]["finalize"] == {"top_k": 5, "export": ["json"], "task": {"epochs": 100, "shots": 256}}
+    assert out["phases"]["supernet"] == {"epochs": 100, "lr": 0.05}
+    assert base["phases"]["finalize"]["task"]["shots"] == 8192  # the default itself is left alone
+    # lists replace, they do not append
+    assert merge(base, {"phases": {"finalize": {"export": ["qasm"]}}})["phases"]["finalize"]["export"] == ["qasm"]
+    # another task: the default's settings under each phase name are its task's options, and do not carry over
+    other = merge(base, {"task": "other", "phases": {"finalize": {"task": {"steps": 3}}}})
+    assert other["phases"]["finalize"] == {"task": {"steps": 3}}
+    assert other["phases"]["supernet"] == {"epochs": 100, "lr": 0.05}
 
 
 yaml_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),

@@ -35,7 +35,8 @@ DEFAULT_CAMPAIGN = {
                   "task_options": {"n_valid": 500},  # merged into the campaign's own task options
                   "searcher": {"name": "ofa-evolution", "settings": {"population_size": 40, "parent_ratio": 0.25,
                                                                      "mutation_ratio": 0.5, "mutate_prob": 0.4}},
-                  "phases": {"supernet": {"epochs": 200, "lr": 5e-3, "sampling": "progressive", "warmup_epochs": 5},
+                  "phases": {"supernet": {"epochs": 200, "lr": 5e-3, "batch_size": 256, "sampling": "progressive",
+                                          "warmup_epochs": 5},
                              "finalize": {"top_k": 5, "export": ["qasm", "json"],
                                           "task": {"scratch_epochs": 200, "lr": 5e-3, "prune_final": 0.1,
                                                    "search_population": 40}}}},
