@@ -20,20 +20,15 @@ from pathlib import Path
 
 def measure(run: Path, max_layouts: int) -> dict:
     import torch
-    import yaml
 
     from nasfw.hardware import quantum_noise
     from nasfw.plugins.quantumnas import compile as qc
     from nasfw.plugins.quantumnas import train as qt
-    from nasfw.plugins.quantumnas.task import QuantumNASTask
+    from nasfw.plugins.quantumnas.finalize import load_searched
 
     torch.set_num_threads(1)
-    cfg = yaml.safe_load((run / "campaign.yaml").read_text())
-    task = QuantumNASTask(**cfg["task_options"])
+    task, arch, module = load_searched(run)
     d, dev = task.data, task.device
-    arch = json.loads((run / "quantumnas.json").read_text())["rows"][0]["arch"]
-    module = task.supercircuit.extract(arch)
-    module.load_state_dict(torch.load(run / "export" / "searched.pt"))
 
     def accuracy(layout, method=None) -> tuple[float, tuple[int, ...]]:
         tq, inputs = qc.transpile(module, dev, layout, task.optimization_level, method, seed=task.seed)

@@ -10,25 +10,19 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import statistics
 from pathlib import Path
 
 import torch
-import yaml
 
 from nasfw.plugins.quantumnas import compile as qc
 from nasfw.plugins.quantumnas import train as qt
-from nasfw.plugins.quantumnas.task import QuantumNASTask
+from nasfw.plugins.quantumnas.finalize import load_searched
 
 
 def measure(run: Path, sparsities: list[float], epochs: int, lr: float, batch_size: int, shots: int) -> list[dict]:
-    cfg = yaml.safe_load((run / "campaign.yaml").read_text())
-    task = QuantumNASTask(**cfg["task_options"])
+    task, arch, trained = load_searched(run)
     d = task.data
-    arch = json.loads((run / "quantumnas.json").read_text())["rows"][0]["arch"]
-    trained = task.supercircuit.extract(arch)
-    trained.load_state_dict(torch.load(run / "export" / "searched.pt"))
     rows = []
     for final in [0.0] + sparsities:
         m = copy.deepcopy(trained)

@@ -192,6 +192,21 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
             "aer_accuracy": {r["name"]: round(r["aer_accuracy"], 4) for r in rows}}
 
 
+def load_searched(run_dir: Path):
+    """A finished run read back: its task (from the run's campaign.yaml), the searched arch (with its layout) and
+    the searched circuit with the weights finalize trained, for benches that re-evaluate finished runs."""
+    import yaml
+
+    from nasfw.plugins.quantumnas.task import QuantumNASTask
+
+    run_dir = Path(run_dir)
+    task = QuantumNASTask(**yaml.safe_load((run_dir / "campaign.yaml").read_text())["task_options"])
+    arch = json.loads((run_dir / "quantumnas.json").read_text())["rows"][0]["arch"]
+    module = task.supercircuit.extract(arch)
+    module.load_state_dict(torch.load(run_dir / "export" / "searched.pt"))
+    return task, arch, module
+
+
 def table(report: dict) -> str:
     head = (f"# QuantumNAS on {report['device']}\n\n{report['dataset']}, classes {report['classes']}, "
             f"{report['test_samples']} test inputs, qiskit-aer with the device noise model (density matrix up to 10 "
