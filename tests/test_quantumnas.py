@@ -162,9 +162,18 @@ def test_small_campaign_end_to_end(tmp_path, run_cli):
     assert r.returncode == 0, r.stderr
     report = json.loads((out / "quantumnas.json").read_text())
     names = [row["name"] for row in report["rows"]]
-    assert names == ["searched", "searched + pruned", "human design", "random circuit 1", "random circuit 2",
-                     "searched, SABRE layout"]
-    assert report["rows"][3]["arch"] != report["rows"][4]["arch"]
+    assert names == ["searched", "searched, search's mapping", "searched + pruned", "human design",
+                     "random circuit 1", "random circuit 2", "searched, SABRE layout"]
+    assert report["rows"][4]["arch"] != report["rows"][5]["arch"]
+    # the trained circuit re-chose its layout (remap: 40 from the default campaign) among the search's layouts,
+    # the search's own first and the fixed one second, on the validation inputs
+    best = json.loads((out / "best.json").read_text())
+    scored = [tuple(r["layout"]) for r in report["remap"]]
+    assert report["search_layout"] == best["arch"]["layout"] == list(scored[0]) and (0, 1, 2, 3) in scored[:2]
+    assert len(set(scored)) == len(scored) and tuple(report["layout"]) in scored
+    assert min(report["remap"], key=lambda r: r["calibrated_loss"])["layout"] == report["layout"]
+    assert report["rows"][1]["arch"]["layout"] == report["search_layout"]
+    assert report["rows"][0]["arch"]["layout"] == report["rows"][2]["arch"]["layout"] == report["layout"]
     for row in report["rows"]:
         assert 0 <= row["aer_accuracy"] <= 1
         assert abs(row["aer_accuracy"] - row["torch_noisy_accuracy"]) < 0.2  # same noise, 1024 shots
@@ -175,8 +184,7 @@ def test_small_campaign_end_to_end(tmp_path, run_cli):
     back = qiskit.qasm2.loads(qasm2_text, custom_instructions=qiskit.qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
     assert set(back.count_ops()) <= {"rz", "sx", "x", "cx", "measure", "barrier"}
     layout = json.loads((out / "export" / "searched.layout.json").read_text())
-    best = json.loads((out / "best.json").read_text())
-    assert layout["initial_layout"] == best["arch"]["layout"]
+    assert layout["initial_layout"] == report["layout"]
     assert "| searched |" in (out / "quantumnas.md").read_text()
     assert (out / "report" / "best_so_far.png").stat().st_size > 1000  # the engine's plots in the run folder
 
@@ -191,6 +199,36 @@ def test_hardware_lists_the_fake_devices(run_cli):
         assert dev in by_name
     assert by_name["quito"]["qubits"] == 5 and "cx" in by_name["quito"]["basis_gates"]
     assert 0 < by_name["quito"]["median_2q_error"] < 0.1
+
+
+def test_remap_moves_a_trained_circuit_off_a_bad_readout_qubit():
+    """Lagos's qubit 2 misreads 46% of the time; a trained circuit on it re-chooses a layout without it."""
+    from nasfw.cost import Objective
+    from nasfw.plugins.quantumnas import remap as qr
+    from nasfw.plugins.quantumnas.task import QuantumNASTask
+
+    task = QuantumNASTask(dataset="digits", n_blocks=2, device="lagos", n_valid=100, n_test=40)
+    sub = task.supercircuit.extract(task.supercircuit.largest())
+    sub.reinitialise(0)
+    qt.train(sub, task.data.train, 4, 15, lr=5e-2)
+    bad, good = [2, 1, 0, 3], [0, 1, 3, 5]
+    best, scored = qr.remap(task, sub, [bad, good], Objective("calibrated_loss", "min"))
+    assert best == good and scored[0]["calibrated_loss"] > scored[1]["calibrated_loss"] + 0.1
+    assert scored[0]["accuracy"] < scored[1]["accuracy"]
+    assert qr.remap(task, sub, [bad, good], Objective("accuracy", "max"))[0] == good
+    # a noise-free metric cannot tell layouts apart: the noisy twin decides
+    assert qr.score_metric(Objective("noise_free_loss", "min"), "density").metric == "calibrated_loss"
+    assert qr.score_metric(Objective("noise_free_loss", "min"), "proxy").metric == "fidelity"
+
+
+def test_finalize_rejects_a_bad_remap(tmp_path):
+    from nasfw.plugins.quantumnas.finalize import finalize
+    from nasfw.plugins.quantumnas.task import QuantumNASTask
+
+    task = QuantumNASTask(dataset="digits", n_blocks=1, n_valid=20, n_test=20)
+    for bad in (-1, 2.5, True):
+        with pytest.raises(ConfigError, match="remap"):
+            finalize(task, task.supercircuit.largest(), tmp_path, remap=bad)
 
 
 def test_budget_preset_with_overrides():

@@ -12,6 +12,10 @@ trained from scratch and evaluated the same way:
   noise-free loss where the campaign's metric has no noise-free twin), mapping 0..n-1;
 - fixed-mapping: the searched circuit (weights as trained) on qubits 0..n-1;
 - sabre: the searched circuit placed by qiskit's SABRE layout instead of the searched mapping.
+
+With `remap` > 0 (the default campaign) the trained circuit first re-chooses its layout among the search's best
+ones for its final weights (`remap.py` says why); the searched and pruned rows use that layout and the row
+"searched, search's mapping" keeps the layout the search chose.
 """
 from __future__ import annotations
 
@@ -42,14 +46,20 @@ NOISE_FREE = {"loss": ("noise_free_loss", "min"), "accuracy": ("noise_free_accur
               "calibrated_loss": ("noise_free_calibrated_loss", "min")}
 
 
-def unaware_objective(run_dir: Path) -> Objective:
-    """The campaign's first objective measured without noise: the noise-unaware twin of the search."""
+def campaign_objective(run_dir: Path) -> Objective:
+    """The run's first objective as its campaign.yaml states it (the noisy loss where there is none)."""
     import yaml
 
     path = Path(run_dir) / "campaign.yaml"
     objectives = (yaml.safe_load(path.read_text()) or {}).get("objectives") if path.exists() else None
-    metric = objectives[0].get("metric") if objectives else "loss"
-    name, direction = NOISE_FREE.get(metric, NOISE_FREE["loss"])
+    if not objectives:
+        return Objective("loss", "min")
+    return Objective(objectives[0].get("metric", "loss"), objectives[0].get("direction", "min"))
+
+
+def unaware_objective(run_dir: Path) -> Objective:
+    """The campaign's first objective measured without noise: the noise-unaware twin of the search."""
+    name, direction = NOISE_FREE.get(campaign_objective(run_dir).metric, NOISE_FREE["loss"])
     return Objective(name, direction)
 
 
@@ -94,8 +104,9 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
              prune_lr: float = 2e-3, prune_batch_size: int = 32, baselines: Sequence[str] = BASELINES,
              shots: int = 8192,
              search_population: int = 20, search_generations: int | None = None, mutate_prob: float = 0.4,
-             random_circuits: int = 1, progress: bool = True) -> dict[str, Any]:
-    """`search_generations` of the noise-unaware baseline: by default as many evaluations as the run made.
+             random_circuits: int = 1, remap: int = 0, progress: bool = True) -> dict[str, Any]:
+    """`remap`: how many of the search's best layouts the trained circuit is re-scored on (0: keep the search's).
+    `search_generations` of the noise-unaware baseline: by default as many evaluations as the run made.
     The pruning fine-tune takes batches of `prune_batch_size` (32): on a small training set batches of 256 give
     a handful of steps a round, too few to recover from removing angles (measured: 50% sparsity left 27%
     accuracy where batches of 32 kept 63%, Lima, docs/results-quantumnas.md)."""
@@ -104,6 +115,9 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
         raise ConfigError(f"phases.finalize.task.baselines: {unknown}; allowed: {list(BASELINES)}")
     if not isinstance(random_circuits, int) or random_circuits < 1:
         raise ConfigError(f"phases.finalize.task.random_circuits = {random_circuits!r}; it must be an integer >= 1")
+    if not isinstance(remap, int) or isinstance(remap, bool) or remap < 0:
+        raise ConfigError(f"phases.finalize.task.remap = {remap!r}; it must be an integer >= 0 (0 keeps the "
+                          "search's layout)")
     if not 0 <= prune_final < 1:
         raise ConfigError(f"phases.finalize.task.prune_final = {prune_final}; it must be in [0, 1)")
     if search_generations is None:
@@ -119,7 +133,7 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
 
     # steps: train, evaluate, prune, evaluate, then per baseline prepare + evaluate
     n_rows = len(baselines) + (random_circuits - 1 if "random" in baselines else 0)
-    bar = tqdm(total=4 + 2 * n_rows, desc="finalize", disable=None if progress else True, leave=False,
+    bar = tqdm(total=4 + 2 * n_rows + bool(remap), desc="finalize", disable=None if progress else True, leave=False,
                dynamic_ncols=True)
 
     def scratch(a: dict):
@@ -150,7 +164,21 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
     bar.set_postfix_str("train from scratch")
     searched = scratch(arch)
     bar.update(1)
-    row("searched", searched, arch, layout)
+    search_layout, remap_scores = layout, []
+    if remap and task.noise != "none" and "layout" in arch:
+        from nasfw.plugins.quantumnas import remap as qr
+
+        bar.set_postfix_str("re-map")
+        layouts = qr.candidates(run_dir, search_layout, task.n_wires, remap)
+        layout, remap_scores = qr.remap(task, searched, layouts, campaign_objective(run_dir))
+        arch = {**arch, "layout": layout}
+    first = row("searched", searched, arch, layout)
+    if remap_scores:  # the layout the search chose, beside the one re-chosen for the trained weights
+        if search_layout == layout:
+            rows.append({**first, "name": "searched, search's mapping", "arch": {**arch, "layout": search_layout}})
+            bar.update(1)
+        else:
+            row("searched, search's mapping", searched, {**arch, "layout": search_layout}, search_layout)
     pruned = copy.deepcopy(searched)
     bar.set_postfix_str("prune")
     sparsity = qt.prune(pruned, d.train, n_classes, final=prune_final, initial=prune_initial, steps=prune_steps,
@@ -185,7 +213,8 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
         files += [str(p) for p in qc.export_qasm(module, tq, run_dir / "export", name, task.device)]
         torch.save(module.state_dict(), run_dir / "export" / f"{name}.pt")
     report = {"device": task.device, "dataset": d.source, "classes": task.classes, "test_samples": len(d.test),
-              "shots": shots, "pruning_sparsity": sparsity, "rows": rows, "files": files}
+              "shots": shots, "pruning_sparsity": sparsity, "search_layout": search_layout, "layout": layout,
+              "remap": remap_scores, "rows": rows, "files": files}
     (run_dir / "quantumnas.json").write_text(json.dumps(report, indent=2, default=str))
     (run_dir / "quantumnas.md").write_text(table(report))
     return {"table": str(run_dir / "quantumnas.md"),
