@@ -216,9 +216,15 @@ def test_remap_moves_a_trained_circuit_off_a_bad_readout_qubit():
     assert best == good and scored[0]["calibrated_loss"] > scored[1]["calibrated_loss"] + 0.1
     assert scored[0]["accuracy"] < scored[1]["accuracy"]
     assert qr.remap(task, sub, [bad, good], Objective("accuracy", "max"))[0] == good
+    # without a density matrix (noise: proxy) the estimated success probability of the compiled circuit decides
+    proxy = QuantumNASTask(dataset="digits", n_blocks=2, device="lagos", noise="proxy", n_valid=100, n_test=40)
+    best, scored = qr.remap(proxy, sub, [bad, good, [3, 5, 4, 6]], Objective("calibrated_loss", "min"))
+    assert "calibrated_loss" not in scored[0] and best == max(scored, key=lambda r: r["fidelity"])["layout"]
     # a noise-free metric cannot tell layouts apart: the noisy twin decides
     assert qr.score_metric(Objective("noise_free_loss", "min"), "density").metric == "calibrated_loss"
     assert qr.score_metric(Objective("noise_free_loss", "min"), "proxy").metric == "fidelity"
+    assert qr.score_metric(Objective("calibrated_loss", "min"), "proxy").metric == "fidelity"
+    assert qr.score_metric(Objective("two_qubit_gates", "min"), "proxy").metric == "two_qubit_gates"
 
 
 def test_finalize_rejects_a_bad_remap(tmp_path):

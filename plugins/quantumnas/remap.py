@@ -20,7 +20,10 @@ from typing import Any
 
 from nasfw.cost import Objective
 
-NOISY = ("loss", "accuracy", "calibrated_loss", "proxy", "fidelity")
+# what a layout changes, by the task's noise mode: the compiled circuit's figures, and under `density` the noisy
+# validation scores
+COMPILED = ("proxy", "fidelity", "depth", "gates", "two_qubit_gates")
+BY_NOISE = {"density": ("loss", "accuracy", "calibrated_loss") + COMPILED, "proxy": COMPILED}
 
 
 def candidates(run_dir: Path, searched: list[int], n_wires: int, limit: int) -> list[tuple[int, ...]]:
@@ -38,9 +41,9 @@ def candidates(run_dir: Path, searched: list[int], n_wires: int, limit: int) -> 
 
 
 def score_metric(objective: Objective, noise: str) -> Objective:
-    """What the layouts are compared by: the search's own metric where it measures noise, otherwise the noisy
-    twin the task has (a noise-free metric cannot tell layouts apart)."""
-    if objective.metric in NOISY:
+    """What the layouts are compared by: the search's own metric where a layout changes it, otherwise the noisy
+    figure the task's noise mode has (a noise-free metric cannot tell layouts apart)."""
+    if objective.metric in BY_NOISE.get(noise, ()):
         return objective
     return Objective("calibrated_loss", "min") if noise == "density" else Objective("fidelity", "max")
 
