@@ -98,20 +98,26 @@ def report(device: str, runs: list[Path]) -> str:
     n = len(runs)
     lines = [f"\n{device}: MNIST-4, qiskit-aer accuracy over {n} seeds (mean +- sd; per seed)",
              "| circuit | params (mean) | aer accuracy | per seed |", "|---|---|---|---|"]
-    for name in per_run[0][0]:
-        accs = [acc[name] for acc, _ in per_run]
-        sd = statistics.stdev(accs) if n > 1 else 0.0
-        p = statistics.mean(params[name] for _, params in per_run)
-        lines.append(f"| {name} | {p:.0f} | {statistics.mean(accs):.3f} +- {sd:.3f} | "
-                     + ", ".join(f"{x:.3f}" for x in accs) + " |")
+    # runs finished by other versions may lack a row (the search's-mapping row came with `remap`): each row and
+    # claim is read over the runs that have it, and says so when that is not all of them
+    names = list(dict.fromkeys(name for acc, _ in per_run for name in acc))
+    for name in names:
+        have = [(acc, params) for acc, params in per_run if name in acc]
+        accs = [acc[name] for acc, _ in have]
+        sd = statistics.stdev(accs) if len(accs) > 1 else 0.0
+        p = statistics.mean(params[name] for _, params in have)
+        label = name if len(have) == n else f"{name} ({len(have)} of {n} runs)"
+        lines.append(f"| {label} | {p:.0f} | {statistics.mean(accs):.3f} +- {sd:.3f} | "
+                     + ", ".join(f"{acc[name]:.3f}" if name in acc else "-" for acc, _ in per_run) + " |")
     lines += [f"\n{device}: the claims as paired differences in accuracy points (95% interval over {n} seeds)",
               "| claim | difference | 95% interval | per seed | verdict |", "|---|---|---|---|---|"]
     for claim, a, b in CLAIMS:
-        if a not in per_run[0][0] or b not in per_run[0][0]:
+        diffs = [100 * (acc[a] - acc[b]) for acc, _ in per_run if a in acc and b in acc]
+        if not diffs:
             continue
-        diffs = [100 * (acc[a] - acc[b]) for acc, _ in per_run]
         m, half, v = verdict(diffs)
-        lines.append(f"| {claim} | {m:+.1f} | [{m - half:+.1f}, {m + half:+.1f}] | "
+        label = claim if len(diffs) == n else f"{claim} ({len(diffs)} of {n} runs)"
+        lines.append(f"| {label} | {m:+.1f} | [{m - half:+.1f}, {m + half:+.1f}] | "
                      + ", ".join(f"{d:+.1f}" for d in diffs) + f" | {v} |")
     return "\n".join(lines)
 
