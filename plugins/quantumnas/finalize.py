@@ -129,11 +129,12 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
     d, n_classes, seed = task.data, task.data.n_classes, task.seed
     trivial = list(range(task.n_wires))
     layout = task.check_layout(arch) or trivial
+    remapping = bool(remap) and task.noise != "none" and "layout" in arch
     from tqdm import tqdm
 
     # steps: train, evaluate, prune, evaluate, then per baseline prepare + evaluate
     n_rows = len(baselines) + (random_circuits - 1 if "random" in baselines else 0)
-    bar = tqdm(total=4 + 2 * n_rows + bool(remap), desc="finalize", disable=None if progress else True, leave=False,
+    bar = tqdm(total=4 + 2 * n_rows + remapping, desc="finalize", disable=None if progress else True, leave=False,
                dynamic_ncols=True)
 
     def scratch(a: dict):
@@ -165,7 +166,7 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
     searched = scratch(arch)
     bar.update(1)
     search_layout, remap_scores = layout, []
-    if remap and task.noise != "none" and "layout" in arch:
+    if remapping:
         from nasfw.plugins.quantumnas import remap as qr
 
         bar.set_postfix_str("re-map")
