@@ -1,7 +1,8 @@
 """Does re-choosing the mapping for the trained weights pay? Takes finished QuantumNAS runs and does what
 finalize's `remap` option does (plugins/quantumnas/remap.py): the run's searched circuit, with the weights
 finalize trained, re-scored on the search's best layouts (the search's own, the fixed one, then the best
-evaluations' distinct layouts, `--candidates` in all) with the run's fitness on the validation inputs; the best
+evaluations' distinct layouts, `--candidates` in all) with the run's fitness on the validation inputs, read
+with `--shots` measurements (`--exact`: the exact expectations, as before finalize read them so); the best
 is then evaluated on the test inputs with qiskit-aer (8192 shots, the device noise model), as finalize's rows
 are. The searched and the pruned circuit are both re-placed. Prints, per run and as paired differences with a
 95% interval over the runs of each device, the re-chosen layout against the search's layout and the fixed one
@@ -25,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quantumnas_seeds import verdict  # noqa: E402
 
 
-def measure(run: Path, n_candidates: int, shots: int) -> dict:
+def measure(run: Path, n_candidates: int, shots: int, exact: bool = False) -> dict:
     import torch
 
     from nasfw.plugins.quantumnas import compile as qc
@@ -40,7 +41,7 @@ def measure(run: Path, n_candidates: int, shots: int) -> dict:
     pruned = task.supercircuit.extract(arch)
     pruned.load_state_dict(torch.load(run / "export" / "searched_pruned.pt"))
     layouts = qr.candidates(run, search_layout, task.n_wires, n_candidates)
-    chosen, _ = qr.remap(task, searched, layouts, campaign_objective(run))
+    chosen, _ = qr.remap(task, searched, layouts, campaign_objective(run), shots=None if exact else shots)
     d = task.data
 
     def aer(module) -> float:
@@ -62,9 +63,12 @@ def main() -> None:
     ap.add_argument("--candidates", type=int, default=40, help="layouts re-scored per run (finalize's remap)")
     ap.add_argument("--shots", type=int, default=8192)
     ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--exact", action="store_true",
+                    help="choose by exact expectations instead of the outputs as --shots measurements read them")
     a = ap.parse_args()
+    n = len(a.runs)
     with ProcessPoolExecutor(a.jobs) as pool:
-        rows = list(pool.map(measure, a.runs, [a.candidates] * len(a.runs), [a.shots] * len(a.runs)))
+        rows = list(pool.map(measure, a.runs, [a.candidates] * n, [a.shots] * n, [a.exact] * n))
     print("qiskit-aer accuracy on each run's test inputs\n")
     print("| run | search's layout | re-chosen | search's | fixed | re-chosen acc | pruned, re-chosen |")
     print("|---|---|---|---|---|---|---|")

@@ -55,6 +55,8 @@ def run_one(device: str, seed: int, a: argparse.Namespace) -> Path:
     task = {**cfg.get("task_options", {}), "seed": seed}
     if a.test_data:
         task.update(test_dataset=str(Path(a.test_data).resolve()), n_test=a.n_test)
+    if a.fitness_shots:
+        task["shots"] = a.fitness_shots
     cfg["task_options"] = task
     if a.objective:
         metric, _, direction = a.objective.partition(":")
@@ -133,6 +135,8 @@ def main() -> None:
     ap.add_argument("--random-circuits", type=int, default=1, help="random circuits per run")
     ap.add_argument("--jobs", type=int, default=1, help="runs at a time")
     ap.add_argument("--objective", default=None, help="the search's fitness, METRIC:min|max (e.g. loss:min)")
+    ap.add_argument("--fitness-shots", type=int, default=None,
+                    help="read the search's noisy fitness with this many shots (task_options.shots)")
     a = ap.parse_args()
     devices = a.devices.split(",")
     jobs = [(d, s) for d in devices for s in range(a.seeds)]

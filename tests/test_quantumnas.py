@@ -216,6 +216,9 @@ def test_remap_moves_a_trained_circuit_off_a_bad_readout_qubit():
     assert best == good and scored[0]["calibrated_loss"] > scored[1]["calibrated_loss"] + 0.1
     assert scored[0]["accuracy"] < scored[1]["accuracy"]
     assert qr.remap(task, sub, [bad, good], Objective("accuracy", "max"))[0] == good
+    # read with finite shots (as finalize does, with its own shots) the scores move, the choice not
+    best, read = qr.remap(task, sub, [bad, good], Objective("calibrated_loss", "min"), shots=256)
+    assert best == good and read[1]["calibrated_loss"] != scored[1]["calibrated_loss"]
     # without a density matrix (noise: proxy) the estimated success probability of the compiled circuit decides
     proxy = QuantumNASTask(dataset="digits", n_blocks=2, device="lagos", noise="proxy", n_valid=100, n_test=40)
     best, scored = qr.remap(proxy, sub, [bad, good, [3, 5, 4, 6]], Objective("calibrated_loss", "min"))
@@ -225,6 +228,21 @@ def test_remap_moves_a_trained_circuit_off_a_bad_readout_qubit():
     assert qr.score_metric(Objective("noise_free_loss", "min"), "proxy").metric == "fidelity"
     assert qr.score_metric(Objective("calibrated_loss", "min"), "proxy").metric == "fidelity"
     assert qr.score_metric(Objective("two_qubit_gates", "min"), "proxy").metric == "two_qubit_gates"
+
+
+def test_fitness_read_with_shots():
+    """`task_options.shots`: the noisy fitness from sampled outcomes, the same for the same circuit."""
+    from nasfw.plugins.quantumnas.task import QuantumNASTask
+
+    kw = dict(dataset="digits", n_blocks=1, n_valid=60, n_test=20)
+    exact, shot = QuantumNASTask(**kw), QuantumNASTask(**kw, shots=64)
+    arch = {**exact.supercircuit.largest(), "layout": [0, 1, 2, 3]}
+    a, b = exact.evaluate(arch), shot.evaluate(arch)
+    assert a["noise_free_loss"] == b["noise_free_loss"] and a["loss"] != b["loss"]
+    assert abs(a["loss"] - b["loss"]) < 0.2 and shot.evaluate(arch)["loss"] == b["loss"]
+    for bad in (0, -5, 2.5, True):
+        with pytest.raises(ConfigError, match="shots"):
+            QuantumNASTask(**kw, shots=bad)
 
 
 def test_finalize_rejects_a_bad_remap(tmp_path):

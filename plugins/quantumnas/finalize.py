@@ -171,7 +171,7 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
 
         bar.set_postfix_str("re-map")
         layouts = qr.candidates(run_dir, search_layout, task.n_wires, remap)
-        layout, remap_scores = qr.remap(task, searched, layouts, campaign_objective(run_dir))
+        layout, remap_scores = qr.remap(task, searched, layouts, campaign_objective(run_dir), shots=shots)
         arch = {**arch, "layout": layout}
     first = row("searched", searched, arch, layout)
     if remap_scores:  # the layout the search chose, beside the one re-chosen for the trained weights

@@ -8,7 +8,7 @@ noisy loss) and then only hurt the retrained circuit, which has no such flaw. Me
 and lost 18 points against the fixed mapping (docs/results-quantumnas.md).
 
 So after training, the circuit is re-scored on a few layouts with the search's own fitness on the validation
-inputs (never the test inputs) and keeps the best: the search's layout first (it wins ties), the fixed layout
+inputs (never the test inputs), its outputs read with the deployment's shots, and keeps the best: the search's layout first (it wins ties), the fixed layout
 0..n-1, then the distinct layouts of the run's best evaluations. Those layouts are the ones the noise-adaptive
 search already found good, so the re-scoring stays the paper's noise-adaptive mapping, only with the final
 weights. The paper itself deploys the search's layout; the `paper` budget preset turns this off (`remap: 0`).
@@ -48,15 +48,18 @@ def score_metric(objective: Objective, noise: str) -> Objective:
     return Objective("calibrated_loss", "min") if noise == "density" else Objective("fidelity", "max")
 
 
-def remap(task, module, layouts: list[list[int]], objective: Objective) -> tuple[list[int], list[dict[str, Any]]]:
+def remap(task, module, layouts: list[list[int]], objective: Objective, shots: int | None = None
+          ) -> tuple[list[int], list[dict[str, Any]]]:
     """The best of `layouts` for `module`'s weights on the validation inputs (the first of equals), and every
-    layout's validation metrics."""
+    layout's validation metrics; with `shots`, the outputs as that many measurements read them (finalize passes
+    its own shots: the calibrated loss of exact expectations would welcome a layout that shrinks <Z> to the
+    size of the shot noise)."""
     obj = score_metric(objective, task.noise)
     split = task.data.valid
     nf_acc = None
     scored = []
     for layout in layouts:
-        metrics, _ = task.noisy_score(module, layout, split)
+        metrics, _ = task.noisy_score(module, layout, split, shots=shots)
         if obj.metric == "proxy":
             if nf_acc is None:
                 from nasfw.plugins.quantumnas import train as qt

@@ -4,9 +4,11 @@ the inherited weights under the device's noise.
 Fitness (`noise` option): `density` (default) compiles the candidate to the device with its mapping and runs
 the validation inputs through the torch density-matrix evaluator with the calibrated noise, giving `loss`
 and `accuracy` as the paper's noise-adaptive search uses them, and `calibrated_loss` (the loss at the best
-single temperature, blind to a uniform shrinkage of the outputs); `proxy` skips the noisy run and gives
-`proxy` = noise-free accuracy x estimated success probability of the compiled circuit (for devices too large
-for a density matrix); `none` gives only noise-free metrics (the noise-unaware baseline). Noise-free
+single temperature, blind to a uniform shrinkage of the outputs); with `shots` the outputs are read as that
+many measurements would read them (sampled from the noisy distribution), so that a circuit whose <Z> has shrunk
+to the size of the shot noise is scored as a device would score it, not by its exact argmax. `proxy` skips the
+noisy run and gives `proxy` = noise-free accuracy x estimated success probability of the compiled circuit (for
+devices too large for a density matrix); `none` gives only noise-free metrics (the noise-unaware baseline). Noise-free
 `noise_free_loss`/`noise_free_accuracy`/`noise_free_calibrated_loss`, `params`, and the compiled `depth`/
 `gates`/`two_qubit_gates`/`fidelity` are always there (the last four unless `noise` is `none`).
 """
@@ -37,8 +39,12 @@ class QuantumNASTask:
     def __init__(self, dataset: str = "mnist", classes: Sequence[int] = (0, 1, 2, 3), circuit: str = "u3cu3",
                  n_wires: int = 4, n_blocks: int | None = None, device: str = "quito", noise: str = "density",
                  n_valid: int = 500, n_test: int = 300, n_features: int | None = None, batch_size: int = 256,
-                 optimization_level: int = 2, seed: int = 0, test_dataset: str | None = None):
+                 optimization_level: int = 2, seed: int = 0, test_dataset: str | None = None,
+                 shots: int | None = None):
         space_def(circuit)  # a clear error for an unknown circuit name
+        if shots is not None and (not isinstance(shots, int) or isinstance(shots, bool) or shots < 1):
+            raise ConfigError(f"task_options.shots = {shots!r}; it must be a positive integer (measurements per "
+                              "input that read the noisy fitness) or null for exact expectations")
         if noise not in NOISE_MODES:
             raise ConfigError(f"task_options.noise = {noise!r}; allowed: {', '.join(NOISE_MODES)}")
         self.device = device.lower()
@@ -52,6 +58,7 @@ class QuantumNASTask:
         self.classes, self.dataset = list(classes), dataset
         self.n_valid, self.n_test, self.batch_size, self.seed = n_valid, n_test, batch_size, seed
         self.test_dataset = test_dataset
+        self.shots = shots
         self.n_features = n_features or default_features(n_wires)
         self.optimization_level = optimization_level
         self.device_qubits = qubits
@@ -133,14 +140,16 @@ class QuantumNASTask:
                               f"{self.device!r} (0..{self.device_qubits - 1})")
         return list(layout)
 
-    def noisy_score(self, module, layout: list[int] | None, split, layout_method: str | None = None
-                    ) -> tuple[dict[str, float], Any]:
-        """Compile `module` with `layout`, then loss/accuracy under the device noise on `split` (torch)."""
+    def noisy_score(self, module, layout: list[int] | None, split, layout_method: str | None = None,
+                    shots: int | None = None) -> tuple[dict[str, float], Any]:
+        """Compile `module` with `layout`, then loss/accuracy under the device noise on `split` (torch): the
+        exact expectations, or with `shots` as that many measurements would estimate them."""
         tq, inputs = qc.transpile(module, self.device, layout, self.optimization_level, layout_method,
                                   seed=self.seed)
         metrics = qc.stats(tq, self.device)
         if self.noise == "density":
-            z = qc.program(tq, inputs, self.device).expval_z(split.x)
+            # with shots, the outcomes sampled from the noisy distribution (the same seed for every circuit)
+            z = qc.program(tq, inputs, self.device).expval_z(split.x, shots=shots or None, seed=self.seed)
             metrics["loss"], metrics["accuracy"] = qt.score(z, split.y, self.data.n_classes)
             metrics["calibrated_loss"] = qt.calibrated_loss(z, split.y, self.data.n_classes)
         return metrics, (tq, inputs)
@@ -153,7 +162,7 @@ class QuantumNASTask:
         metrics = {"params": float(sub.theta.numel())}
         metrics.update(qt.noise_free_metrics(sub, d.valid, d.n_classes))
         if self.noise != "none":
-            noisy, _ = self.noisy_score(sub, layout, d.valid)
+            noisy, _ = self.noisy_score(sub, layout, d.valid, shots=self.shots)
             metrics.update(noisy)
             metrics["proxy"] = metrics["noise_free_accuracy"] * metrics["fidelity"]
         return metrics
