@@ -53,8 +53,10 @@ def measure(run: Path, n_candidates: int, shots: int, exact: bool = False) -> di
     search_row = rows.get("searched, search's mapping", rows["searched"])
     return {"run": run.name, "device": task.device, "search_layout": list(search_layout), "layout": chosen,
             "candidates": len(layouts), "search": search_row, "fixed": rows["searched, fixed mapping"],
-            "remapped": aer(searched), "pruned_search": rows["searched + pruned"] if chosen == search_layout
-            or "searched, search's mapping" not in rows else None, "pruned_remapped": aer(pruned)}
+            "remapped": aer(searched), "pruned_remapped": aer(pruned),
+            # the run's pruned row, where it sits on the search's layout (runs finalized with remap moved it)
+            "pruned_search": rows["searched + pruned"] if report.get("layout", search_layout) == search_layout
+            else None}
 
 
 def main() -> None:
