@@ -162,14 +162,23 @@ def test_small_campaign_end_to_end(tmp_path, run_cli):
     assert r.returncode == 0, r.stderr
     report = json.loads((out / "quantumnas.json").read_text())
     names = [row["name"] for row in report["rows"]]
-    assert names == ["searched", "searched, search's mapping", "searched + pruned", "human design",
-                     "random circuit 1", "random circuit 2", "searched, SABRE layout"]
-    assert report["rows"][4]["arch"] != report["rows"][5]["arch"]
+    assert names == ["searched", "searched, search's mapping", "searched, search's winner", "searched + pruned",
+                     "human design", "random circuit 1", "random circuit 2", "searched, SABRE layout"]
+    assert report["rows"][5]["arch"] != report["rows"][6]["arch"]
+    # retrain: 5 from the default campaign: the search's winner first among distinct circuits, each trained from
+    # scratch and scored on the validation inputs under the noise; the best by the calibrated loss was kept
+    tried = report["retrain"]
+    best_arch = json.loads((out / "best.json").read_text())["arch"]
+    assert tried[0]["arch"] == best_arch and 1 < len(tried) <= 5
+    chosen = min(tried, key=lambda r: r["calibrated_loss"])
+    assert {k: v for k, v in report["rows"][0]["arch"].items() if k != "layout"} == \
+        {k: v for k, v in chosen["arch"].items() if k != "layout"}
+    assert {k: v for k, v in report["rows"][2]["arch"].items() if k != "layout"} == \
+        {k: v for k, v in best_arch.items() if k != "layout"}
     # the trained circuit re-chose its layout (remap: 40 from the default campaign) among the search's layouts,
     # the search's own first and the fixed one second, on the validation inputs
-    best = json.loads((out / "best.json").read_text())
     scored = [tuple(r["layout"]) for r in report["remap"]]
-    assert report["search_layout"] == best["arch"]["layout"] == list(scored[0]) and (0, 1, 2, 3) in scored[:2]
+    assert report["search_layout"] == chosen["arch"]["layout"] == list(scored[0]) and (0, 1, 2, 3) in scored[:2]
     assert len(set(scored)) == len(scored) and tuple(report["layout"]) in scored
     assert min(report["remap"], key=lambda r: r["calibrated_loss"])["layout"] == report["layout"]
     assert report["rows"][1]["arch"]["layout"] == report["search_layout"]
@@ -253,6 +262,49 @@ def test_finalize_rejects_a_bad_remap(tmp_path):
     for bad in (-1, 2.5, True):
         with pytest.raises(ConfigError, match="remap"):
             finalize(task, task.supercircuit.largest(), tmp_path, remap=bad)
+
+
+def test_finalize_rejects_a_bad_retrain(tmp_path):
+    from nasfw.plugins.quantumnas.finalize import finalize
+    from nasfw.plugins.quantumnas.task import QuantumNASTask
+
+    task = QuantumNASTask(dataset="digits", n_blocks=1, n_valid=20, n_test=20)
+    for field in ("retrain", "retrain_layouts"):
+        for bad in (0, 1.5, False):
+            with pytest.raises(ConfigError, match=field):
+                finalize(task, task.supercircuit.largest(), tmp_path, **{field: bad})
+
+
+def test_retrain_candidates_are_distinct_circuits_and_the_best_trained_one_wins():
+    from nasfw.cost import Objective
+    from nasfw.plugins.quantumnas import retrain as qrt
+    from nasfw.plugins.quantumnas import train as qt
+    from nasfw.plugins.quantumnas.task import QuantumNASTask
+
+    task = QuantumNASTask(dataset="digits", classes=[0, 1], n_blocks=2, n_valid=60, n_test=20, noise="none")
+    big = task.supercircuit.largest()
+    # a one-block circuit is the same circuit whatever its inactive second block says
+    one = {**big, "n_blocks": 1}
+    same = {**one, **{k: 1 for k in big if k.startswith("b1.")}}
+    assert task.supercircuit.ops(one) == task.supercircuit.ops(same) and one != same
+    cands = qrt.distinct_circuits(task, [one, same, big, one], limit=5)
+    assert cands == [one, big]
+    assert qrt.distinct_circuits(task, [one, same, big], limit=1) == [one]
+
+    def train(a):
+        m = task.supercircuit.extract(a)
+        m.reinitialise(0)
+        qt.train(m, task.data.train, 2, 15 if a["n_blocks"] == 2 else 0, lr=5e-2, seed=0)
+        return m
+
+    score = lambda m, a: qt.noise_free_metrics(m, task.data.valid, 2)  # noqa: E731
+    pick, modules, scored = qrt.choose(cands, train, score, Objective("noise_free_loss", "min"))
+    # the untrained one-block circuit sits at chance; the trained two-block one is chosen
+    assert pick == 1 and len(modules) == 2 and scored[1]["noise_free_loss"] < scored[0]["noise_free_loss"]
+    assert scored[1]["params"] == task.supercircuit.n_params(big)
+    # ties go to the first candidate (the search's winner)
+    pick, _, _ = qrt.choose([one, one], train, score, Objective("noise_free_loss", "min"))
+    assert pick == 0
 
 
 def test_budget_preset_with_overrides():

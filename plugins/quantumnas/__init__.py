@@ -39,7 +39,7 @@ DEFAULT_CAMPAIGN = {
                                           "warmup_epochs": 5},
                              "finalize": {"top_k": 5, "export": ["qasm", "json"],
                                           "task": {"scratch_epochs": 200, "lr": 5e-3, "prune_final": 0.1,
-                                                   "search_population": 40, "remap": 0}}}},
+                                                   "search_population": 40, "remap": 0, "retrain": 1}}}},
     },
     "seed": 0,
     "workers": 2,
@@ -54,9 +54,12 @@ DEFAULT_CAMPAIGN = {
                             "warmup_epochs": 5},
                # remap: the trained circuit re-chooses its layout among the search's 40 best for its own weights
                # (remap.py): on Lagos the search's layout, chosen for the inherited weights, lost 18 points on one
-               # seed of 8; re-chosen, the 8 seeds gained 3.5 points on average (docs/results-quantumnas.md)
+               # seed of 8; re-chosen, the 8 seeds gained 3.5 points on average (docs/results-quantumnas.md).
+               # retrain: the run's 5 best distinct circuits are trained from scratch and the best on the validation
+               # inputs under the noise is kept (retrain.py): inherited weights rank circuits only weakly here
                "finalize": {"top_k": 5, "export": ["qasm", "json"],
-                            "task": {"scratch_epochs": 100, "lr": 5e-2, "search_population": 20, "remap": 40}}},
+                            "task": {"scratch_epochs": 100, "lr": 5e-2, "search_population": 20, "remap": 40,
+                                     "retrain": 5}}},
 }
 
 

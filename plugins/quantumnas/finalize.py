@@ -13,9 +13,12 @@ trained from scratch and evaluated the same way:
 - fixed-mapping: the searched circuit (weights as trained) on qubits 0..n-1;
 - sabre: the searched circuit placed by qiskit's SABRE layout instead of the searched mapping.
 
-With `remap` > 0 (the default campaign) the trained circuit first re-chooses its layout among the search's best
-ones for its final weights (`remap.py` says why); the searched and pruned rows use that layout and the row
-"searched, search's mapping" keeps the layout the search chose.
+With `retrain` > 1 (the default campaign) the run's `retrain` best distinct circuits are trained from scratch
+and the one the campaign's fitness prefers on the validation inputs becomes the searched circuit (`retrain.py`
+says why); the noise-unaware search chooses among its own best the same way, by its noise-free fitness. The row
+"searched, search's winner" keeps the search's own winner. With `remap` > 0 (the default campaign) the trained
+circuit then re-chooses its layout among the search's best ones for its final weights (`remap.py`); the searched
+and pruned rows use that layout and the row "searched, search's mapping" keeps the layout the search chose.
 """
 from __future__ import annotations
 
@@ -64,8 +67,9 @@ def unaware_objective(run_dir: Path) -> Objective:
 
 
 def noise_unaware_search(task, population: int, generations: int, mutate_prob: float, seed: int,
-                         objective: Objective | None = None) -> dict:
-    """Evolution over the SubCircuit alone, scored noise-free with inherited weights."""
+                         objective: Objective | None = None) -> list[dict]:
+    """Evolution over the SubCircuit alone, scored noise-free with inherited weights: every arch it scored, best
+    first."""
     objective = objective or Objective("noise_free_loss", "min")
     space = _without_layout(task.supercircuit.space)
     searcher = make_searcher(OFAEvolution, space, {"population_size": population, "parent_ratio": 0.25,
@@ -73,17 +77,15 @@ def noise_unaware_search(task, population: int, generations: int, mutate_prob: f
                              objectives=[objective], seed=seed)
     d = task.data
     sign = 1.0 if objective.direction == "min" else -1.0
-    best: tuple[float, dict | None] = (float("inf"), None)
-    seen: dict[str, float] = {}
+    seen: dict[str, tuple[float, int, dict]] = {}
     for _ in range(population * generations):
         arch = searcher.ask()
         key = space.key(arch)
         if key not in seen:
-            seen[key] = qt.noise_free_metrics(task.supercircuit.extract(arch), d.valid, d.n_classes)[objective.metric]
-        searcher.tell(arch, Result(metrics={objective.metric: seen[key]}))
-        if sign * seen[key] < best[0]:
-            best = (sign * seen[key], arch)
-    return best[1]
+            value = qt.noise_free_metrics(task.supercircuit.extract(arch), d.valid, d.n_classes)[objective.metric]
+            seen[key] = (sign * value, len(seen), arch)  # the first of equals ranks first
+        searcher.tell(arch, Result(metrics={objective.metric: sign * seen[key][0]}))
+    return [a for _, _, a in sorted(seen.values(), key=lambda t: t[:2])]
 
 
 def _closest_params(task, target: int, rng: np.random.Generator, tries: int = 500) -> dict:
@@ -104,8 +106,11 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
              prune_lr: float = 2e-3, prune_batch_size: int = 32, baselines: Sequence[str] = BASELINES,
              shots: int = 8192,
              search_population: int = 20, search_generations: int | None = None, mutate_prob: float = 0.4,
-             random_circuits: int = 1, remap: int = 0, progress: bool = True) -> dict[str, Any]:
-    """`remap`: how many of the search's best layouts the trained circuit is re-scored on (0: keep the search's).
+             random_circuits: int = 1, remap: int = 0, retrain: int = 1, retrain_layouts: int = 4,
+             progress: bool = True) -> dict[str, Any]:
+    """`retrain`: how many of the search's best distinct circuits are trained from scratch to choose the final
+    one (1: the search's winner alone), each scored on `retrain_layouts` layouts.
+    `remap`: how many of the search's best layouts the trained circuit is re-scored on (0: keep the search's).
     `search_generations` of the noise-unaware baseline: by default as many evaluations as the run made.
     The pruning fine-tune takes batches of `prune_batch_size` (32): on a small training set batches of 256 give
     a handful of steps a round, too few to recover from removing angles (measured: 50% sparsity left 27%
@@ -118,6 +123,10 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
     if not isinstance(remap, int) or isinstance(remap, bool) or remap < 0:
         raise ConfigError(f"phases.finalize.task.remap = {remap!r}; it must be an integer >= 0 (0 keeps the "
                           "search's layout)")
+    for field, value in (("retrain", retrain), ("retrain_layouts", retrain_layouts)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"phases.finalize.task.{field} = {value!r}; it must be an integer >= 1 (retrain 1 "
+                              "keeps the search's winner)")
     if not 0 <= prune_final < 1:
         raise ConfigError(f"phases.finalize.task.prune_final = {prune_final}; it must be in [0, 1)")
     if search_generations is None:
@@ -132,10 +141,12 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
     remapping = bool(remap) and task.noise != "none" and "layout" in arch
     from tqdm import tqdm
 
-    # steps: train, evaluate, prune, evaluate, then per baseline prepare + evaluate
+    # steps: train, evaluate, prune, evaluate, then per baseline prepare + evaluate; with `retrain`, one per
+    # candidate trained and two for the search's winner's row
     n_rows = len(baselines) + (random_circuits - 1 if "random" in baselines else 0)
-    bar = tqdm(total=4 + 2 * n_rows + remapping, desc="finalize", disable=None if progress else True, leave=False,
-               dynamic_ncols=True)
+    unaware_retrain = retrain if "noise-unaware" in baselines else 0
+    steps = 4 + 2 * n_rows + remapping + (retrain + 2 if retrain > 1 else 0) + unaware_retrain
+    bar = tqdm(total=steps, desc="finalize", disable=None if progress else True, leave=False, dynamic_ncols=True)
 
     def scratch(a: dict):
         m = task.supercircuit.extract(a)
@@ -162,16 +173,48 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
         bar.update(1)
         return r
 
+    from nasfw.plugins.quantumnas import remap as qr
+    from nasfw.plugins.quantumnas import retrain as qrt
+
+    campaign = campaign_objective(run_dir)
+
+    def remapped(module, a: dict, limit: int) -> tuple[list[int], list[dict]]:
+        """The best layout for `module`'s weights among `limit` of the search's (its own first)."""
+        own = task.check_layout(a) or trivial
+        if task.noise == "none":
+            return own, []
+        layouts = qr.candidates(run_dir, own, task.n_wires, limit) if "layout" in a else [own]
+        return qr.remap(task, module, layouts, campaign, shots=shots)
+
+    # what the trained candidates are compared by: the campaign's noisy metric (the proxy recomputed with the trained
+    # weights' noise-free accuracy), its noise-free twin where the task runs without noise
+    retrain_objective = unaware_objective(run_dir) if task.noise == "none" else (
+        campaign if campaign.metric == "proxy" else qr.score_metric(campaign, task.noise))
+
+    def noisy_fitness(module, a: dict) -> dict[str, Any]:
+        lay, scored = remapped(module, a, retrain_layouts)
+        metrics = {"layout": lay, **qt.noise_free_metrics(module, d.valid, n_classes)}
+        metrics.update(next((r for r in scored if r["layout"] == lay), {}))
+        if "fidelity" in metrics:
+            metrics["proxy"] = metrics["noise_free_accuracy"] * metrics["fidelity"]
+        return metrics
+
+    retrain_scores: list[dict] = []
+    winner, winner_module = arch, None
     bar.set_postfix_str("train from scratch")
-    searched = scratch(arch)
+    if retrain > 1:
+        cands = qrt.run_candidates(run_dir, task, arch, retrain)
+        pick, modules, retrain_scores = qrt.choose(cands, scratch, noisy_fitness, retrain_objective,
+                                                   progress=lambda: bar.update(1))
+        arch, searched, winner_module = cands[pick], modules[pick], modules[0]
+        layout = task.check_layout(arch) or trivial
+    else:
+        searched = scratch(arch)
     bar.update(1)
     search_layout, remap_scores = layout, []
     if remapping:
-        from nasfw.plugins.quantumnas import remap as qr
-
         bar.set_postfix_str("re-map")
-        layouts = qr.candidates(run_dir, search_layout, task.n_wires, remap)
-        layout, remap_scores = qr.remap(task, searched, layouts, campaign_objective(run_dir), shots=shots)
+        layout, remap_scores = remapped(searched, arch, remap)
         arch = {**arch, "layout": layout}
     first = row("searched", searched, arch, layout)
     if remap_scores:  # the layout the search chose, beside the one re-chosen for the trained weights
@@ -180,6 +223,16 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
             bar.update(1)
         else:
             row("searched, search's mapping", searched, {**arch, "layout": search_layout}, search_layout)
+    if winner_module is not None:  # the search's own winner, trained and re-mapped the same way
+        if winner_module is searched:
+            rows.append({**first, "name": "searched, search's winner"})
+            bar.update(2)
+        else:
+            bar.set_postfix_str("re-map the search's winner")
+            w_layout = remapped(winner_module, winner, remap)[0] if remapping else (task.check_layout(winner)
+                                                                                   or trivial)
+            bar.update(1)
+            row("searched, search's winner", winner_module, {**winner, "layout": w_layout}, w_layout)
     pruned = copy.deepcopy(searched)
     bar.set_postfix_str("prune")
     sparsity = qt.prune(pruned, d.train, n_classes, final=prune_final, initial=prune_initial, steps=prune_steps,
@@ -199,9 +252,13 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
                 if i < random_circuits - 1:
                     bar.update(1)
         elif b == "noise-unaware":
-            a = noise_unaware_search(task, search_population, search_generations, mutate_prob, seed,
-                                     unaware_objective(run_dir))
-            row("noise-unaware search", scratch(a), a, trivial)
+            objective = unaware_objective(run_dir)
+            ranked = noise_unaware_search(task, search_population, search_generations, mutate_prob, seed, objective)
+            cands = qrt.distinct_circuits(task, ranked, max(1, unaware_retrain))
+            pick, modules, unaware_scores = qrt.choose(
+                cands, scratch, lambda m, a: qt.noise_free_metrics(m, d.valid, n_classes), objective,
+                progress=lambda: bar.update(1))
+            row("noise-unaware search", modules[pick], cands[pick], trivial)
         elif b == "fixed-mapping":
             row("searched, fixed mapping", searched, arch, trivial)
         elif b == "sabre":
@@ -215,7 +272,7 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
         torch.save(module.state_dict(), run_dir / "export" / f"{name}.pt")
     report = {"device": task.device, "dataset": d.source, "classes": task.classes, "test_samples": len(d.test),
               "shots": shots, "pruning_sparsity": sparsity, "search_layout": search_layout, "layout": layout,
-              "remap": remap_scores, "rows": rows, "files": files}
+              "remap": remap_scores, "retrain": retrain_scores, "rows": rows, "files": files}
     (run_dir / "quantumnas.json").write_text(json.dumps(report, indent=2, default=str))
     (run_dir / "quantumnas.md").write_text(table(report))
     return {"table": str(run_dir / "quantumnas.md"),
