@@ -33,9 +33,11 @@ def test_the_readme_quantumnas_command(run_cli, tmp_path):
     assert p.returncode == 0, p.stderr
     report = json.loads((tmp_path / "run" / "quantumnas.json").read_text())
     names = [r["name"] for r in report["rows"]]
-    assert names == ["searched", "searched, search's mapping", "searched + pruned", "human design", "random circuit",
-                     "noise-unaware search", "searched, fixed mapping", "searched, SABRE layout"]
-    human = report["rows"][3]
+    assert names == ["searched", "searched, search's mapping", "searched, search's winner", "searched + pruned",
+                     "human design", "random circuit", "noise-unaware search", "searched, fixed mapping",
+                     "searched, SABRE layout"]
+    assert 1 < len(report["retrain"]) <= 5  # the search's best circuits trained from scratch, the best kept
+    human = report["rows"][4]
     assert human["noise_free_accuracy"] > 0.7  # the whole 8-block circuit learns MNIST-4
     for r in report["rows"]:
         assert abs(r["aer_accuracy"] - r["torch_noisy_accuracy"]) < 0.1
