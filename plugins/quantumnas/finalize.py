@@ -77,15 +77,15 @@ def noise_unaware_search(task, population: int, generations: int, mutate_prob: f
                              objectives=[objective], seed=seed)
     d = task.data
     sign = 1.0 if objective.direction == "min" else -1.0
-    seen: dict[str, tuple[float, int, dict]] = {}
+    seen: dict[str, tuple[float, dict]] = {}  # insertion order: the first of equals ranks first
     for _ in range(population * generations):
         arch = searcher.ask()
         key = space.key(arch)
         if key not in seen:
-            value = qt.noise_free_metrics(task.supercircuit.extract(arch), d.valid, d.n_classes)[objective.metric]
-            seen[key] = (sign * value, len(seen), arch)  # the first of equals ranks first
-        searcher.tell(arch, Result(metrics={objective.metric: sign * seen[key][0]}))
-    return [a for _, _, a in sorted(seen.values(), key=lambda t: t[:2])]
+            seen[key] = (qt.noise_free_metrics(task.supercircuit.extract(arch), d.valid, d.n_classes)[objective.metric],
+                         arch)
+        searcher.tell(arch, Result(metrics={objective.metric: seen[key][0]}))
+    return [a for _, a in sorted(seen.values(), key=lambda t: sign * t[0])]
 
 
 def _closest_params(task, target: int, rng: np.random.Generator, tries: int = 500) -> dict:
@@ -254,8 +254,8 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
         elif b == "noise-unaware":
             objective = unaware_objective(run_dir)
             ranked = noise_unaware_search(task, search_population, search_generations, mutate_prob, seed, objective)
-            cands = qrt.distinct_circuits(task, ranked, max(1, unaware_retrain))
-            pick, modules, unaware_scores = qrt.choose(
+            cands = qrt.distinct_circuits(task, ranked, retrain)
+            pick, modules, _ = qrt.choose(
                 cands, scratch, lambda m, a: qt.noise_free_metrics(m, d.valid, n_classes), objective,
                 progress=lambda: bar.update(1))
             row("noise-unaware search", modules[pick], cands[pick], trivial)

@@ -14,7 +14,7 @@ one, the search's best: see `remap.candidates`) so that a layout chosen for the 
 a good circuit; the winner is then re-mapped as usual.
 
 This is the usual last step of weight-sharing NAS (train the top-k, keep the best on validation); the paper
-deploys the search's winner directly, and the `paper` budget preset keeps that (`retrain: 0`).
+deploys the search's winner directly, and the `paper` budget preset keeps that (`retrain: 1`).
 """
 from __future__ import annotations
 
