@@ -53,6 +53,9 @@ def superop_from_kraus(kraus: Sequence[np.ndarray]) -> np.ndarray:
     return s.reshape(d * d, d * d)
 
 
+MAX_QUBITS = 12  # 4^12 complex64 numbers = 128 MiB per input; at 14 qubits it is 2 GiB, at 16 qubits 32 GiB
+
+
 @dataclass
 class DensityProgram:
     n_qubits: int
@@ -79,6 +82,9 @@ class DensityProgram:
                 if p not in used:
                     used.append(p)
         used.sort()
+        if len(used) > MAX_QUBITS:
+            raise ValueError(f"the compiled circuit touches {len(used)} qubits (its wires plus routing ancillas); the "
+                             f"density-matrix evaluator holds 4^n numbers per input and stops at {MAX_QUBITS}")
         local = {p: i for i, p in enumerate(used)}
         index = {p: i for i, p in enumerate(inputs)}
         steps: list[_Step] = []

@@ -90,3 +90,13 @@ def test_wrong_input_width_is_a_clear_error():
     _, _, prog = compiled()
     with pytest.raises(ValueError, match="16"):
         prog.density(np.zeros((1, 3)))
+
+
+def test_a_circuit_too_wide_for_a_density_matrix_is_refused_before_allocating():
+    import qiskit
+
+    qc = qiskit.QuantumCircuit(13, 13)
+    qc.h(range(13))
+    qc.measure(range(13), range(13))
+    with pytest.raises(ValueError, match="touches 13 qubits.*stops at 12"):
+        DensityProgram.from_qiskit(qc, {}, {})

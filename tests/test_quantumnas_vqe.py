@@ -34,6 +34,65 @@ def test_h2_hamiltonian_matches_the_reference_fci(shared_data):
     assert h.hf == pytest.approx(-1.1166843871, abs=1e-6)
 
 
+def test_full_space_lih_matches_the_reference_fci(shared_data):
+    """12 qubits, no active space: the exact energy is the 4-electron ground state, FCI in the shipped file."""
+    lih = build({"geometry": [["Li", [0, 0, 0]], ["H", [0, 0, 1.45]]], "basis": "sto-3g"})
+    assert lih.n_qubits == 12 and lih.n_electrons == 4
+    assert lih.exact == pytest.approx(fci_from_shared(shared_data, "H1-Li1"), abs=1e-7)
+
+
+@pytest.mark.parametrize("name", ["h2", "lih", "h2o", "ch4", "beh2"])
+def test_preset_exact_energies_equal_pyscf_casci(name):
+    """Exact diagonalisation of the qubit Hamiltonian in the molecule's electron count against pyscf's own
+    CASCI over the same frozen core and active orbitals."""
+    from pyscf import gto, mcscf, scf
+
+    from nasfw.plugins.quantumnas.molecules import PRESETS
+
+    h = build(name)
+    spec = PRESETS[name]
+    mol = gto.M(atom=[(a, tuple(x)) for a, x in spec["geometry"]], basis=spec["basis"], verbose=0)
+    mf = scf.RHF(mol).run()
+    act = spec.get("active", {}).get("active", list(range(mf.mo_coeff.shape[1])))
+    cas = mcscf.CASCI(mf, len(act), h.n_electrons)
+    cas.verbose = 0
+    assert h.n_qubits == 2 * len(act)
+    assert h.exact == pytest.approx(cas.kernel(cas.sort_mo(act, base=0))[0], abs=1e-8)
+    assert h.exact < h.hf
+
+
+def test_an_active_space_that_splits_degenerate_orbitals_is_refused():
+    """CH4's three highest occupied orbitals are degenerate: freezing one of them makes the Hamiltonian depend on
+    which rotation of the set pyscf returns."""
+    from nasfw.plugins.quantumnas.molecules import PRESETS
+
+    ch4 = {**PRESETS["ch4"], "active": {"occupied": [0, 1, 2], "active": [3, 4, 5]}}
+    with pytest.raises(ConfigError, match=r"task_options.molecule.active.*orbitals 2 and 3 are degenerate"):
+        build(ch4)
+
+
+def test_a_molecule_too_large_for_the_noisy_evaluator_is_a_clear_error():
+    lih10 = {"geometry": [["Li", [0, 0, 0]], ["H", [0, 0, 1.45]]], "basis": "sto-3g",
+             "active": {"occupied": [0], "active": [1, 2, 3, 4, 5]}}
+    with pytest.raises(ConfigError, match="needs 10 qubits; noise: density .* stops at 8"):
+        VQETask(lih10, device="guadalupe")
+    assert VQETask(lih10, n_blocks=1, device="guadalupe", noise="none").n_wires == 10
+
+
+def test_energies_are_exact_to_double_precision_despite_a_large_constant():
+    """H2O's constant is -73 Ha; its ground state, held in single precision as every simulated state is, must
+    give the exact energy and never less (the variational bound)."""
+    t = VQETask("h2o", n_blocks=1, device="jakarta", noise="none")
+    w, v = np.linalg.eigh(t.h.matrix())
+    n_el = np.array([bin(i).count("1") for i in range(2 ** t.n_wires)])
+    ground = min((k for k in range(len(w)) if n_el[np.argmax(abs(v[:, k]))] == t.h.n_electrons), key=lambda k: w[k])
+    psi = torch.tensor(v[:, ground], dtype=torch.complex64)
+    e = float(t._expect(psi))
+    assert t.h.exact - 1e-9 <= e < t.h.exact + 1e-8
+    rho = torch.outer(psi, psi.conj())
+    assert t._expect_rho(rho, t.hmat) == pytest.approx(e, abs=1e-9)
+
+
 def test_energy_is_the_sum_of_joint_pauli_expectations():
     t = VQETask("h2", n_blocks=2, noise="none")
     sub = t.supercircuit.extract(t.supercircuit.largest())
