@@ -96,6 +96,10 @@ def cmd_search(args) -> int:
         print(f"best {o.metric}: {best['metrics'].get(o.metric):.6g}  arch: {json.dumps(best['arch'])}")
     if summary.get("stopped"):
         print(f"stopped early: {summary['stopped']}")
+    if "first_error" in summary:
+        print(f"error: every evaluation failed, nothing was finalized; the first failed with: "
+              f"{summary['first_error']}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -169,9 +169,13 @@ class Registry:
             label = {"search_spaces": "search space", "cost_models": "hardware",
                      "campaigns": "plugin"}.get(kind, kind[:-1])
             msg = unknown_name(label, name, self.entries[kind])
+            # a name a broken plugin would have provided: say which plugins failed to load and why
             owner = next((p for p in self.failures if p == name), None)
             if owner:
                 msg += f" (plugin {owner!r} failed to load: {self.failures[owner]})"
+            elif self.failures:
+                msg += " (plugins that failed to load: " + "; ".join(
+                    f"{p!r}: {why}" for p, why in self.failures.items()) + ")"
             raise ConfigError(msg)
         return self.entries[kind][name]
 

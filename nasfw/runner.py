@@ -212,6 +212,11 @@ def finalize(campaign: Campaign, comps: Components, store: Store) -> dict:
     top = view.top(int(fin.get("top_k", 5)))
     rec = lambda e: {"arch": e.arch, "metrics": e.metrics, "evaluation": e.id}  # noqa: E731
     summary = view.summary()
+    if summary["evaluations"] and not summary["ok"] and summary["failed"]:
+        # nothing to finalize: say why, with the error every evaluation hit first (a plugin that did not load,
+        # a task option its factory refuses), so the command can fail instead of reporting an empty run
+        first = next((e for e in store.evaluations() if e.status == "failed"), None)
+        summary["first_error"] = first.error if first else None
     if top:
         (out / "best.json").write_text(json.dumps(rec(top[0]), indent=2))
         (out / "top.json").write_text(json.dumps([rec(e) for e in top], indent=2))

@@ -166,3 +166,14 @@ def test_hardware_files(run_cli, tmp_path):
         (tmp_path / "bad.yaml").write_text(text)
         p = run_cli("cost", "--plugins-dir", PLUGIN_DIR, "--hardware", tmp_path / "bad.yaml", "--arch", arch)
         assert p.returncode == 2 and needle in p.stderr and p.stderr.count("\n") == 1, p.stderr
+
+
+def test_a_run_whose_every_evaluation_failed_exits_non_zero_and_says_why(run_cli, tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(json.dumps({"space": "toy", "task": "toy", "task_options": {"fail_op": "*"},
+                               "objectives": [{"metric": "score"}], "searcher": "random", "budget": 4}))
+    p = run_cli("search", "--plugins-dir", PLUGIN_DIR, "--config", cfg, "--out", tmp_path / "run", "--no-progress")
+    assert p.returncode == 1
+    assert "every evaluation failed, nothing was finalized" in p.stderr
+    assert "toy evaluation failed on purpose" in p.stderr
+    assert "Traceback" not in p.stderr

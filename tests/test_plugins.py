@@ -24,6 +24,14 @@ def test_plugins_dir_loads_and_reports_broken_plugin():
     assert "nasbench201" in reg.plugins  # the broken one broke nothing else
 
 
+def test_an_unknown_name_names_the_plugins_that_failed_to_load():
+    """A task that a broken plugin would have provided is reported with that plugin's import error, not only
+    as an unknown name."""
+    reg = Registry([PLUGIN_DIR])
+    with pytest.raises(ConfigError, match=r"unknown task 'quantumnas-qmx'.*failed to load: 'broken': import failed"):
+        reg.task("quantumnas-qmx")
+
+
 def test_allow_and_deny_lists():
     reg = Registry([PLUGIN_DIR], env={"NASFW_PLUGINS": "toy"})
     assert set(reg.plugins) == {"core", "toy"}

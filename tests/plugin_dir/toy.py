@@ -50,7 +50,7 @@ class ToyTask:
         self.attempts[key] = self.attempts.get(key, 0) + 1
         if self.flaky and self.attempts[key] == 1:
             raise ConnectionError("transient failure on the first attempt")
-        if arch["op"] == self.fail_op:
+        if self.fail_op in (arch["op"], "*"):  # "*": every evaluation fails
             raise RuntimeError("toy evaluation failed on purpose")
         if arch["op"] == self.die_op:
             import os
