@@ -237,13 +237,10 @@ class SubCircuit(nn.Module):
 
 
 def run_circuit(n_wires: int, encoder, x: torch.Tensor, gates) -> torch.Tensor:
-    """State after the encoder (feature f on its wire) and `gates` as (gate, wires, angles or None)."""
-    s = qs.zero_state(n_wires, batch=x.shape[0], device=x.device)
-    for gate, wire, f in encoder:
-        s = qs.apply(s, gate, (wire,), (x[:, f],))
-    for gate, wires, angles in gates:
-        s = qs.apply(s, gate, wires, tuple(angles) if angles is not None else ())
-    return s
+    """State after the encoder (feature f on its wire; single-qubit rotations, so a product state) and `gates`
+    as (gate, wires, angles or None), the angles shared by the batch."""
+    s = qs.product_state(n_wires, [(gate, wire, (x[:, f],)) for gate, wire, f in encoder], x.shape[0], x.device)
+    return qs.run(s, gates)
 
 
 def _pkey(key: str) -> str:

@@ -379,3 +379,23 @@ def test_noise_unaware_baseline_uses_the_campaigns_metric_without_noise(tmp_path
         (tmp_path / "campaign.yaml").write_text(f"objectives:\n- metric: {metric}\n  direction: {direction}\n")
         o = unaware_objective(tmp_path)
         assert (o.metric, o.direction) == (twin, "max" if metric == "accuracy" else "min")
+
+
+@pytest.mark.parametrize("name", sorted(SPACES))
+def test_large_batches_take_the_unitary_path_and_agree(name):
+    """A batch larger than the state (40 > 16) runs the SubCircuit's unitary once; it must give qiskit's <Z>
+    for each sample and the same values and gradients as batches small enough to go gate by gate."""
+    sc = SuperCircuit(name, 4, seed=2)
+    sub = sc.extract(sc.space.sample(4))
+    x = torch.rand(40, 16) * np.pi
+    z = sub(x)
+    (z ** 2).sum().backward()
+    g_big = sub.theta.grad.clone()
+    sub.theta.grad = None
+    chunks = [sub(x[i:i + 8]) for i in range(0, 40, 8)]
+    sum((c ** 2).sum() for c in chunks).backward()
+    assert torch.allclose(z, torch.cat(chunks), atol=1e-5)
+    assert torch.allclose(g_big, sub.theta.grad, atol=1e-4)
+    qc = to_qiskit(sub, measure=False)
+    for i in (0, 39):
+        assert np.abs(z_of(qc, x[i]) - z[i].detach().numpy()).max() < 1e-5

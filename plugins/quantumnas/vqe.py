@@ -56,10 +56,7 @@ class VQETask:
 
     def energy(self, gates) -> torch.Tensor:
         """Noise-free <H> of the Hartree-Fock state followed by `gates` (differentiable)."""
-        s = self._start()
-        for gate, wires, angles in gates:
-            s = qs.apply(s, gate, wires, tuple(angles) if angles is not None else ())
-        return self._expect(s.reshape(-1))
+        return self._expect(qs.run(self._start(), gates).reshape(-1))
 
     def _expect(self, psi: torch.Tensor) -> torch.Tensor:
         """constant + <psi|H'|psi> / <psi|psi> in double precision. The states are single precision: their norm
