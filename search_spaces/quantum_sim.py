@@ -244,11 +244,11 @@ def run(state: torch.Tensor, gates) -> torch.Tensor:
     """Apply gates (name, wires, angles or None) whose angles are shared by the batch. Where the batch holds
     more states than the dimension, the circuit's unitary is built once on the basis states and applied to
     all of them in one product."""
+    if not gates:
+        return state
     mats = gate_matrices([(g, a) for g, _, a in gates], state.device)
     n, batch = state.dim() - 1, state.shape[0]
     d = 2 ** n
-    if not gates:
-        return state
     if d < batch:
         u = torch.eye(d, dtype=CDTYPE, device=state.device).reshape((d,) + (2,) * n)
         for (_, wires, _), m in zip(gates, mats):
