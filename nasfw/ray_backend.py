@@ -124,6 +124,48 @@ def _trial(config: dict, spec: EvaluatorSpec, metric: str, timeout_s: float | No
             "nasfw_worker": worker, "nasfw_score": float(result.metrics.get(metric, 0.0))}
 
 
+_TRIAL: type | None = None
+
+
+def trial_class() -> type:
+    """The Tune trainable, defined on first use so that importing nasfw never imports Ray.
+
+    A class, not a function: Tune runs a function trainable in a thread of its own, a new one per trial, and
+    some libraries do not survive that. qiskit 2.6 is one: imported first in a thread that then ends while its
+    objects live on (the plugin's caches keep them), the next thread that builds a circuit crashes the process
+    (SIGSEGV), and with actor reuse that was every other trial of a QuantumNAS campaign, recorded as lost. A
+    class trainable's `step` runs in the actor's main thread, where a local worker runs its evaluations too."""
+    global _TRIAL
+    if _TRIAL is not None:
+        return _TRIAL
+    from ray import tune
+
+    class NasfwTrial(tune.Trainable):
+        """One nasfw evaluation per trial; the actor is reused for the next one (`reset_config`)."""
+
+        def setup(self, config: dict, spec: EvaluatorSpec | None = None, metric: str = "",
+                  timeout_s: float | None = None) -> None:
+            self.arch, self.spec, self.metric, self.timeout_s = config["arch"], spec, metric, timeout_s
+
+        def step(self) -> dict:
+            out = _trial({"arch": self.arch}, self.spec, self.metric, self.timeout_s)
+            out["done"] = True
+            return out
+
+        def reset_config(self, new_config: dict) -> bool:
+            self.arch = new_config["arch"]
+            return True
+
+        def save_checkpoint(self, checkpoint_dir: str) -> None:
+            return None  # nothing to keep: the result is the trial, and nasfw resumes from its own store
+
+        def load_checkpoint(self, checkpoint: Any) -> None:
+            return None
+
+    _TRIAL = NasfwTrial
+    return _TRIAL
+
+
 _ADAPTER: type | None = None
 
 
@@ -230,7 +272,7 @@ def run_on_ray(driver: SearchDriver, spec: EvaluatorSpec, campaign: Campaign) ->
                 ref = ray.put(pickle.load(f))
             spec = dataclasses.replace(spec, shared_path=None, shared_ref=ref)
         trainable = tune.with_resources(
-            tune.with_parameters(_trial, spec=spec, metric=campaign.objectives[0].metric,
+            tune.with_parameters(trial_class(), spec=spec, metric=campaign.objectives[0].metric,
                                  timeout_s=campaign.evaluation.get("timeout_s")), resources(campaign))
         retries = int(campaign.evaluation.get("retries", 0))
         tuner = tune.Tuner(

@@ -192,3 +192,19 @@ def test_timeout_on_ray(run_cli, tmp_path):
         r = c.execute("SELECT status, error FROM evaluations").fetchall()
     assert len(r) == 6
     assert any(s == "failed" and e.startswith("timeout") for s, e in r)
+
+
+@pytest.mark.slow
+def test_trials_run_in_the_workers_main_thread_and_qiskit_survives_actor_reuse(run_cli, tmp_path):
+    """qiskit 2.6 crashes a process that first imported it in a thread which has ended, once another thread
+    builds a circuit: as Tune's function trainables ran trials, every other QuantumNAS trial was lost."""
+    from tests.conftest import PLUGIN_DIR
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("task_options: {qiskit_circuit: true}\nbackend: ray\nworkers: 2\nsearcher: random\n")
+    p = run_cli("search", "--config", cfg, "--plugins-dir", PLUGIN_DIR, "--plugin", "toy", "--budget", "8",
+                "--out", tmp_path / "run", "--no-progress", timeout=600)
+    assert p.returncode == 0, p.stderr
+    r = rows(tmp_path / "run")
+    assert [s for _, _, s in r] == ["ok"] * 8
+    assert all(m["main_thread"] == 1.0 for _, m, _ in r)

@@ -20,11 +20,13 @@ def toy_space():
 
 class ToyTask:
     def __init__(self, sleep: float = 0.0, fail_op: str = "", nan_op: str = "", hang_op: str = "",
-                 flaky: bool = False, die_op: str = "", shared_mb: float = 0.0):
+                 flaky: bool = False, die_op: str = "", shared_mb: float = 0.0, qiskit_circuit: bool = False):
         self.sleep, self.fail_op, self.nan_op, self.hang_op, self.flaky = sleep, fail_op, nan_op, hang_op, flaky
         self.attempts = {}
         self.die_op = die_op
         self.shared_mb = shared_mb
+        self.qiskit_circuit = qiskit_circuit
+        self.keep = []
         self.shared = None
         self.trained = None
 
@@ -61,6 +63,18 @@ class ToyTask:
         score = arch["width"] / 64 + sum(b["k"] * b["e"] for b in arch["blocks"]) / 60 - abs(math.log10(arch["lr"]) + 2)
         out = {"score": float("nan") if arch["op"] == self.nan_op else score,
                "size": arch["width"] * len(arch["blocks"])}
+        if self.qiskit_circuit:  # what a QuantumNAS evaluation does first: a circuit with free input angles
+            import threading
+
+            from qiskit import QuantumCircuit
+            from qiskit.circuit import ParameterVector
+
+            x = ParameterVector("x", 16)
+            qc = QuantumCircuit(4)
+            for i in range(4):
+                qc.ry(x[i], i)
+            self.keep.append(qc)  # as the plugin's caches keep the compiled circuits and fake devices
+            out["main_thread"] = float(threading.current_thread() is threading.main_thread())
         if self.shared is not None:
             out["shared_mb"] = len(self.shared["weights"]) / 2**20
             out["shared_trained"] = float(self.shared["trained"] or 0)
