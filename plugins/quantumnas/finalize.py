@@ -33,6 +33,7 @@ import torch
 from nasfw.cost import Objective
 from nasfw.errors import ConfigError
 from nasfw.plugins.quantumnas import compile as qc
+from nasfw.plugins.quantumnas.checkpoint import FinalizeStore, weights_digest
 from nasfw.plugins.quantumnas import train as qt
 from nasfw.searchers.base import Result, make_searcher
 from nasfw.searchers.evolution import OFAEvolution
@@ -148,11 +149,19 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
     steps = 4 + 2 * n_rows + remapping + (retrain + 2 if retrain > 1 else 0) + unaware_retrain
     bar = tqdm(total=steps, desc="finalize", disable=None if progress else True, leave=False, dynamic_ncols=True)
 
+    # every circuit trained and every aer evaluation is kept in run_dir/finalize as it finishes: an interrupted
+    # finalize, run again (`--resume`), picks up the finished ones (checkpoint.py)
+    store = FinalizeStore(run_dir, (task.device, task.optimization_level, seed, task.circuit, task.n_wires,
+                                    task.n_blocks, d.train.x, d.train.y, d.valid.x, d.valid.y, d.test.x, d.test.y))
+
     def scratch(a: dict):
-        m = task.supercircuit.extract(a)
-        m.reinitialise(seed)
-        qt.train(m, d.train, n_classes, scratch_epochs, lr=lr, seed=seed)
-        return m
+        def build():
+            m = task.supercircuit.extract(a)
+            m.reinitialise(seed)
+            qt.train(m, d.train, n_classes, scratch_epochs, lr=lr, seed=seed)
+            return m
+        key = ({k: v for k, v in a.items() if k != "layout"}, scratch_epochs, lr)
+        return store.module("scratch", key, lambda: task.supercircuit.extract(a), build)
 
     rows: list[dict[str, Any]] = []
 
@@ -161,7 +170,8 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
         tq, inputs = qc.transpile(module, task.device, lay, task.optimization_level, layout_method, seed=seed)
         # the torch density matrix beside aer where the task scores with it (up to 8 qubits)
         z_torch = qc.program(tq, inputs, task.device).expval_z(d.test.x) if task.noise == "density" else None
-        z_aer = qc.aer_expval(tq, inputs, d.test.x.numpy(), task.device, shots=shots, seed=seed)
+        z_aer = store.value("aer", (weights_digest(module), lay, layout_method, shots),
+                            lambda: qc.aer_expval(tq, inputs, d.test.x.numpy(), task.device, shots=shots, seed=seed))
         nf_loss, nf_acc = qt.evaluate(module, d.test, n_classes)
         aer_loss, aer_acc = qt.score(torch.as_tensor(z_aer), d.test.y, n_classes)
         r = {"name": name, "params": int((module.mask > 0).sum()), "layout": qc.initial_layout(tq),
@@ -233,10 +243,18 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
                                                                                    or trivial)
             bar.update(1)
             row("searched, search's winner", winner_module, {**winner, "layout": w_layout}, w_layout)
-    pruned = copy.deepcopy(searched)
     bar.set_postfix_str("prune")
-    sparsity = qt.prune(pruned, d.train, n_classes, final=prune_final, initial=prune_initial, steps=prune_steps,
-                        epochs_per_step=prune_epochs, lr=prune_lr, batch_size=prune_batch_size, seed=seed)
+    prune_key = (weights_digest(searched), prune_final, prune_initial, prune_steps, prune_epochs, prune_lr,
+                 prune_batch_size)
+
+    def prune():
+        m = copy.deepcopy(searched)
+        s = qt.prune(m, d.train, n_classes, final=prune_final, initial=prune_initial, steps=prune_steps,
+                     epochs_per_step=prune_epochs, lr=prune_lr, batch_size=prune_batch_size, seed=seed)
+        store.value("sparsity", prune_key, lambda: s)  # kept before the weights: a kept circuit has its sparsity
+        return m
+    pruned = store.module("pruned", prune_key, lambda: copy.deepcopy(searched), prune)
+    sparsity = [float(v) for v in store.value("sparsity", prune_key, lambda: [])]
     bar.update(1)
     row("searched + pruned", pruned, arch, layout)
     for b in baselines:

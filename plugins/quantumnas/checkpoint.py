@@ -1,0 +1,95 @@
+"""Finalize's finished work, kept in the run folder so that an interrupted finalize resumes where it stopped.
+
+The engine's store keeps every search evaluation, but finalize's own work (circuits trained from scratch: the
+search's best, the baselines, the noise-unaware search's best; the pruned circuit; each row's qiskit-aer
+evaluation) lived only in memory: a Ctrl-C during finalize threw away minutes of it (the default campaign's
+finalize is about 1.5 minutes, `--budget paper` trains for longer, and one MNIST-10 row is 5 minutes of aer
+trajectories). Each of those results is kept under `finalize/` as soon as it exists, named by a digest of
+everything it depends on (the data, the device, the circuit, the weights it started from and the options), and
+used again by a finalize that asks for the same thing. Every step is deterministic given its inputs, so a
+resumed finalize reports what an uninterrupted one would have; a changed option or changed data give another
+digest and are computed afresh. Files are written to a temporary name and renamed, so an interrupt never
+leaves a half-written one behind.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+FOLDER = "finalize"
+
+
+def digest(*parts: Any) -> str:
+    """A short stable name for `parts`: JSON-able values, arrays and tensors (by their bytes)."""
+    h = hashlib.sha256()
+    for p in parts:
+        if isinstance(p, torch.Tensor):
+            p = p.detach().cpu().numpy()
+        if isinstance(p, np.ndarray):
+            h.update(str((p.dtype.str, p.shape)).encode())
+            h.update(np.ascontiguousarray(p).tobytes())
+        else:
+            h.update(json.dumps(p, sort_keys=True, default=str).encode())
+        h.update(b"|")
+    return h.hexdigest()[:24]
+
+
+def weights_digest(module: torch.nn.Module) -> str:
+    return digest(*[t for _, t in sorted(module.state_dict().items())])
+
+
+class FinalizeStore:
+    """Results of finalize's steps in `run_dir/finalize`, each under a digest of its inputs and of `context`
+    (what every step depends on: data, device, seed)."""
+
+    def __init__(self, run_dir: Path, context: Any):
+        self.folder = Path(run_dir) / FOLDER
+        self.context = digest(context)
+        self.hits = 0
+        self.misses = 0
+
+    def _path(self, kind: str, key: Any, suffix: str) -> Path:
+        return self.folder / f"{kind}-{digest(self.context, kind, key)}{suffix}"
+
+    def _write(self, path: Path, save: Callable[[Path], None]) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        save(tmp)
+        os.replace(tmp, path)
+
+    def module(self, kind: str, key: Any, make: Callable[[], torch.nn.Module],
+               build: Callable[[], torch.nn.Module]) -> torch.nn.Module:
+        """`build()` (train a circuit), or the weights it gave before loaded into `make()` (the untrained
+        circuit)."""
+        path = self._path(kind, key, ".pt")
+        if path.exists():
+            m = make()
+            m.load_state_dict(torch.load(path))
+            self.hits += 1
+            return m
+        m = build()
+        self._write(path, lambda p: torch.save(m.state_dict(), p))
+        self.misses += 1
+        return m
+
+    def value(self, kind: str, key: Any, compute: Callable[[], Any]) -> Any:
+        """`compute()` (an array, or numbers that make one), or what it returned before, as an array."""
+        path = self._path(kind, key, ".npy")
+        if path.exists():
+            self.hits += 1
+            return np.load(path, allow_pickle=False)
+        out = compute()
+        arr = np.asarray(out)
+
+        def save(p: Path) -> None:
+            with open(p, "wb") as f:
+                np.save(f, arr, allow_pickle=False)
+        self._write(path, save)
+        self.misses += 1
+        return out
