@@ -35,6 +35,13 @@ class Counting:
         return self.fn(*a, **k)
 
 
+def method(counter: Counting):
+    """The counter as a method: Python binds functions, not callable objects, to instances."""
+    def m(self, *a, **k):
+        return counter(self, *a, **k)
+    return m
+
+
 def rows(run_dir):
     return json.loads((run_dir / "quantumnas.json").read_text())["rows"]
 
@@ -79,3 +86,24 @@ def test_a_changed_option_is_computed_afresh(tmp_path, monkeypatch):
     train.calls = aer.calls = 0
     finalize(task, arch, tmp_path, **{**options, "scratch_epochs": 3})
     assert train.calls == 1 + 2 and aer.calls == 2  # retrained (1), pruned again (2 rounds), both rows again
+
+
+def test_vqe_finalize_keeps_its_finished_rows(tmp_path, monkeypatch):
+    from nasfw.plugins.quantumnas.vqe import VQETask
+
+    task = VQETask("h2", n_blocks=1, device="quito")
+    arch = task.supercircuit.space.sample(np.random.default_rng(0))
+    options = {"steps": 20, "restarts": 2}
+    task.finalize(arch, tmp_path / "whole", **options)
+    whole = json.loads((tmp_path / "whole" / "vqe.json").read_text())
+
+    real_aer, real_fit = VQETask.aer_energy, VQETask.fit
+    monkeypatch.setattr(VQETask, "aer_energy", method(Counting(real_aer, interrupt_at=2)))  # the human design's row
+    with pytest.raises(KeyboardInterrupt):
+        task.finalize(arch, tmp_path / "run", **options)
+    aer, fit = Counting(real_aer), Counting(real_fit)
+    monkeypatch.setattr(VQETask, "aer_energy", method(aer))
+    monkeypatch.setattr(VQETask, "fit", method(fit))
+    task.finalize(arch, tmp_path / "run", **options)
+    assert fit.calls == 2 and aer.calls == 2  # the human design (2 starts) and UCCSD; the searched row was kept
+    assert json.loads((tmp_path / "run" / "vqe.json").read_text()) == whole

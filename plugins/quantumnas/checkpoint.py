@@ -4,7 +4,7 @@ The engine's store keeps every search evaluation, but finalize's own work (circu
 search's best, the baselines, the noise-unaware search's best; the pruned circuit; each row's qiskit-aer
 evaluation) lived only in memory: a Ctrl-C during finalize threw away minutes of it (the default campaign's
 finalize is about 1.5 minutes, `--budget paper` trains for longer, and one MNIST-10 row is 5 minutes of aer
-trajectories). Each of those results is kept under `finalize/` as soon as it exists, named by a digest of
+trajectories; a VQE row trains its ansatz from three starts). Each of those results is kept under `finalize/` as soon as it exists, named by a digest of
 everything it depends on (the data, the device, the circuit, the weights it started from and the options), and
 used again by a finalize that asks for the same thing. Every step is deterministic given its inputs, so a
 resumed finalize reports what an uninterrupted one would have; a changed option or changed data give another
@@ -93,3 +93,14 @@ class FinalizeStore:
         self._write(path, save)
         self.misses += 1
         return out
+
+    def record(self, kind: str, key: Any, compute: Callable[[], dict]) -> dict:
+        """`compute()` (a JSON-able dict: a finished report row), or what it returned before."""
+        path = self._path(kind, key, ".json")
+        if path.exists():
+            self.hits += 1
+            return json.loads(path.read_text())
+        out = compute()
+        self._write(path, lambda p: p.write_text(json.dumps(out)))
+        self.misses += 1
+        return json.loads(json.dumps(out))  # the same types a resumed run reads back

@@ -201,31 +201,41 @@ class VQETask:
                 "aer_noisy_energy": self.aer_energy(tq), **qc.stats(tq, self.device),
                 "layout": qc.initial_layout(tq)}
 
+    def _row(self, name: str, a: dict, layout: list[int] | None, steps: int, lr: float, restarts: int
+             ) -> dict[str, Any]:
+        """An ansatz trained from scratch (the best of `restarts` initialisations), its energies noise-free, under
+        the noise in torch and on qiskit-aer."""
+        best = None
+        for r in range(restarts):
+            m = self.supercircuit.extract(a)
+            m.reinitialise(self.seed + r)
+            h = self.fit(m, steps, lr)
+            if best is None or h[-1] < best[0]:
+                best = (h[-1], m)
+        m = best[1]
+        with torch.no_grad():
+            e0 = float(self.energy(m.gates()))
+        tq = self.transpile(m, layout)
+        return {"name": name, "params": int(m.theta.numel()), "noise_free_energy": e0,
+                "error_mha": 1000 * (e0 - self.h.exact), "torch_noisy_energy": self.noisy_energy(tq),
+                "aer_noisy_energy": self.aer_energy(tq), **qc.stats(tq, self.device), "layout": qc.initial_layout(tq)}
+
     def finalize(self, arch: dict, run_dir: Path, steps: int = 300, lr: float = 5e-2, restarts: int = 3,
                  uccsd: bool = True, **_: Any) -> dict[str, Any]:
         """Train the winner from scratch (best of `restarts` initialisations) and the whole SuperCircuit (the
         human design) the same way, and the UCCSD baseline; energies noise-free, under noise in torch, and on
         qiskit-aer."""
-        rows = []
-        for name, a, layout in (("searched", arch, arch.get("layout")),
-                                ("human design", self.supercircuit.largest(), list(range(self.n_wires)))):
-            best = None
-            for r in range(restarts):
-                m = self.supercircuit.extract(a)
-                m.reinitialise(self.seed + r)
-                h = self.fit(m, steps, lr)
-                if best is None or h[-1] < best[0]:
-                    best = (h[-1], m)
-            m = best[1]
-            with torch.no_grad():
-                e0 = float(self.energy(m.gates()))
-            tq = self.transpile(m, layout)
-            rows.append({"name": name, "params": int(m.theta.numel()), "noise_free_energy": e0,
-                         "error_mha": 1000 * (e0 - self.h.exact), "torch_noisy_energy": self.noisy_energy(tq),
-                         "aer_noisy_energy": self.aer_energy(tq), **qc.stats(tq, self.device),
-                         "layout": qc.initial_layout(tq)})
+        from nasfw.plugins.quantumnas.checkpoint import FinalizeStore
+
+        # each finished row is kept in run_dir/finalize: `--resume` after an interrupt redoes only the others
+        store = FinalizeStore(run_dir, (self.h.exact, self.h.hf, self.hmat.numpy(), self.hf, self.device, self.level,
+                                        self.seed, self.supercircuit.circuit, self.supercircuit.n_blocks))
+        rows = [store.record("vqe-row", (name, a, layout, steps, lr, restarts),
+                             lambda name=name, a=a, layout=layout: self._row(name, a, layout, steps, lr, restarts))
+                for name, a, layout in (("searched", arch, arch.get("layout")),
+                                        ("human design", self.supercircuit.largest(), list(range(self.n_wires))))]
         if uccsd:
-            rows.append(self._uccsd_row(steps, lr))
+            rows.append(store.record("vqe-row", ("UCCSD", steps, lr), lambda: self._uccsd_row(steps, lr)))
         report = {"exact": self.h.exact, "hartree_fock": self.h.hf, "device": self.device, "rows": rows}
         (Path(run_dir) / "vqe.json").write_text(json.dumps(report, indent=2))
         lines = [f"# VQE on {self.device}: exact {self.h.exact:.6f} Ha, Hartree-Fock {self.h.hf:.6f} Ha\n",
