@@ -71,6 +71,10 @@ def test_bad_space_options_are_clear():
         supercircuit_space("u3cu4")
     with pytest.raises(ConfigError, match="device_qubits"):
         supercircuit_space("u3cu3", 4, device_qubits=3)
+    from nasfw.plugins.quantumnas import supercircuit
+
+    with pytest.raises(ConfigError, match=r"space_options.n_wires = 30 exceeds the 5 qubits of device 'quito'"):
+        supercircuit(n_wires=30, device="quito")
 
 
 def test_pruning_zeroes_the_smallest_angles_and_drops_identity_gates():

@@ -4,6 +4,7 @@ inherited weights under the device's calibrated noise; train the winner from scr
 evaluate it with qiskit-aer beside the baselines."""
 from __future__ import annotations
 
+from nasfw.errors import ConfigError
 from nasfw.hooks import hookimpl
 
 DEFAULT_CAMPAIGN = {
@@ -72,6 +73,9 @@ def supercircuit(circuit: str = "u3cu3", n_wires: int = 4, n_blocks: int | None 
         from nasfw.hardware.quantum_noise import backend
 
         qubits = backend(device).num_qubits
+        if isinstance(n_wires, int) and n_wires > qubits:
+            raise ConfigError(f"space_options.n_wires = {n_wires} exceeds the {qubits} qubits of device {device!r}; "
+                              f"allowed: at most {qubits}, or a larger device (`nasfw hardware --plugin quantumnas`)")
     return supercircuit_space(circuit, n_wires, n_blocks, qubits)
 
 
