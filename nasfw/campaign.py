@@ -114,6 +114,9 @@ def merge(base: dict, override: dict) -> dict:
     for owner, opts in (("space", "space_options"), ("task", "task_options")):
         if owner in override and override[owner] != base.get(owner):
             out.pop(opts, None)
+    if "task" in override and override["task"] != base.get("task") and isinstance(out.get("phases"), dict):
+        # the phases still run (or stay off), with the new task's own defaults
+        out["phases"] = {name: ({} if isinstance(v, dict) else v) for name, v in out["phases"].items()}
     for k, v in override.items():
         if k in ("searcher", "phases", "evaluation", "task_options", "space_options") and isinstance(v, dict) \
                 and isinstance(out.get(k), dict):

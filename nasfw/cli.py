@@ -72,9 +72,9 @@ def cmd_search(args) -> int:
         raw = load_yaml(Path(raw["out"]) / "campaign.yaml")
     campaign = parse(raw)
     if args.dry_run:
-        from nasfw.runner import build
+        from nasfw.runner import build, check_phase_options
 
-        build(campaign, reg)  # every name and option resolved, as a real run would
+        check_phase_options(campaign, build(campaign, reg).task)  # every name and option resolved, as a run would
         if campaign.backend == "ray":
             from nasfw.ray_backend import check_ray, plan
 

@@ -8,6 +8,7 @@ from `DEFAULT_PLUGINS`. ``NASFW_PLUGINS=a,b`` loads only those (the engine's own
 """
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import importlib
 import importlib.metadata
@@ -235,19 +236,33 @@ def load_hardware_file(path: str, registry: "Registry") -> tuple[str, dict]:
     return data["cost_model"], dict(data.get("options") or {})
 
 
-def check_options(factory: Callable, options: dict, what: str) -> None:
-    """Reject options a factory does not take, naming the ones it does."""
+def options_of(target: Callable) -> Callable:
+    """Decorator for a task method that hands its keyword options on to `target(task, ...)`: the options are
+    checked against `target`'s signature (a typo in `phases.finalize.task` fails before the search)."""
+    def mark(method: Callable) -> Callable:
+        method.__signature__ = inspect.signature(target)  # type: ignore[attr-defined]
+        return method
+    return mark
+
+
+def check_options(factory: Callable, options: dict, what: str, skip: int = 0) -> None:
+    """Reject options a factory does not take, naming the ones it does. `skip`: leading positional parameters
+    the caller fills itself (a phase method's arch and run folder), neither options nor missing."""
     try:
         sig = inspect.signature(factory)
     except (TypeError, ValueError):
         return
-    params = sig.parameters
+    params = dict(sig.parameters)
     if any(p.kind == p.VAR_KEYWORD for p in params.values()):
         return
+    for k in [k for k, p in params.items() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][:skip]:
+        del params[k]
     allowed = [k for k, p in params.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
     for k in options:
         if k not in allowed:
-            raise ConfigError(f"{what} has no option {k!r}; allowed: {allowed}")
+            close = difflib.get_close_matches(str(k), allowed, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"{what} has no option {k!r}{hint}; allowed: {allowed}")
     missing = [k for k, p in params.items() if p.default is p.empty and p.kind in (p.KEYWORD_ONLY,
                p.POSITIONAL_OR_KEYWORD) and k not in options]
     if missing:

@@ -88,6 +88,7 @@ def prepare_run_dir(campaign: Campaign, resume: bool) -> Store:
 def run_campaign(campaign: Campaign, registry: Registry, resume: bool = False, progress: bool = True,
                  plugins_dirs: tuple = ()) -> dict:
     comps = build(campaign, registry)
+    check_phase_options(campaign, comps.task)
     use_registry(registry, plugins_dirs)
     if campaign.backend == "ray":
         from nasfw.ray_backend import check_ray
@@ -100,6 +101,20 @@ def run_campaign(campaign: Campaign, registry: Registry, resume: bool = False, p
         return finalize(campaign, comps, store)
     finally:
         store.close()
+
+
+def check_phase_options(campaign: Campaign, task: Any) -> None:
+    """Phase settings are options of the task's own methods: one they do not take fails now, in a second, not
+    after the search (and a corrected campaign is another campaign, which `--resume` would refuse)."""
+    from nasfw.registry import check_options
+
+    sup = campaign.phases.get("supernet", True)
+    if isinstance(sup, dict) and hasattr(task, "train_supernet"):
+        check_options(task.train_supernet, sup, "phases.supernet", skip=1)
+    fin = campaign.phases.get("finalize")
+    opts = fin.get("task") if isinstance(fin, dict) else None
+    if isinstance(opts, dict) and hasattr(task, "finalize"):
+        check_options(task.finalize, opts, "phases.finalize.task", skip=2)
 
 
 def use_registry(registry: Registry, plugins_dirs: tuple) -> None:

@@ -60,7 +60,9 @@ def test_phases_merge_all_the_way_down_for_the_same_task():
     # another task: the default's settings under each phase name are its task's options, and do not carry over
     other = merge(base, {"task": "other", "phases": {"finalize": {"task": {"steps": 3}}}})
     assert other["phases"]["finalize"] == {"task": {"steps": 3}}
-    assert other["phases"]["supernet"] == {"epochs": 100, "lr": 0.05}
+    assert other["phases"]["supernet"] == {}  # the phase runs, with the other task's defaults
+    assert merge(base, {"task": "other"})["phases"] == {"supernet": {}, "finalize": {}}
+    assert merge({**base, "phases": {"supernet": False}}, {"task": "other"})["phases"] == {"supernet": False}
 
 
 yaml_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),

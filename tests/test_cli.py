@@ -177,3 +177,20 @@ def test_a_run_whose_every_evaluation_failed_exits_non_zero_and_says_why(run_cli
     assert "every evaluation failed, nothing was finalized" in p.stderr
     assert "toy evaluation failed on purpose" in p.stderr
     assert "Traceback" not in p.stderr
+
+
+def test_phase_options_are_checked_before_any_work(run_cli, tmp_path):
+    """Phase settings are options of the task's methods; a typo fails in seconds, not after the search."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("phases: {supernet: {epochz: 2}}\n")
+    p = run_cli("search", "--config", cfg, "--plugins-dir", PLUGIN_DIR, "--plugin", "toy", "--out", tmp_path / "run")
+    assert p.returncode == 2
+    assert "phases.supernet has no option 'epochz' (did you mean 'epochs'?); allowed: ['epochs']" in p.stderr
+    assert not (tmp_path / "run").exists()
+    cfg.write_text("phases: {finalize: {task: {shotz: 100}}}\n")
+    p = run_cli("search", "--config", cfg, "--plugin", "quantumnas", "--dry-run")
+    assert p.returncode == 2 and "phases.finalize.task has no option 'shotz' (did you mean 'shots'?)" in p.stderr
+    # the default's QML phase settings do not reach another task (VQE's methods take other options)
+    cfg.write_text("task: quantumnas-vqe\ntask_options: {molecule: h2}\nphases: {finalize: {task: {steps: 5}}}\n")
+    p = run_cli("search", "--config", cfg, "--plugin", "quantumnas", "--dry-run")
+    assert p.returncode == 0, p.stderr

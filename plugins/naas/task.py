@@ -19,7 +19,9 @@ import numpy as np
 from nasfw.errors import ConfigError, unknown_name
 from nasfw.hardware.eyeriss import Accelerator, load_accelerator
 from nasfw.hardware.workloads import NETWORKS, network
+from nasfw.plugins.naas.finalize import finalize as run_finalize
 from nasfw.plugins.naas.mapper import fixed_layer, network_cost, search_layer
+from nasfw.registry import options_of
 from nasfw.search_spaces.accelerator import array_sizes, buffers, parallel_dims
 
 MAPPINGS = ("search", "row-stationary")
@@ -120,7 +122,6 @@ class NAASTask:
         m["edp_gain_geomean"] = geo([base[n]["edp"] / c["edp"] for n, c in costs.items()])
         return m
 
+    @options_of(run_finalize)
     def finalize(self, arch: dict[str, Any], run_dir: Path, **options: Any) -> dict[str, Any]:
-        from nasfw.plugins.naas.finalize import finalize
-
-        return finalize(self, arch, Path(run_dir), **options)
+        return run_finalize(self, arch, Path(run_dir), **options)

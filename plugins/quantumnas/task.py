@@ -24,6 +24,8 @@ from nasfw.hardware import quantum_noise
 from nasfw.plugins.quantumnas import compile as qc
 from nasfw.plugins.quantumnas import train as qt
 from nasfw.plugins.quantumnas.data import QMLData, load_qml
+from nasfw.plugins.quantumnas.finalize import finalize as run_finalize
+from nasfw.registry import options_of
 from nasfw.search_spaces.supercircuit import SuperCircuit, space_def
 from nasfw.supernet.train import TrainConfig, train_supernet
 
@@ -42,6 +44,20 @@ class QuantumNASTask:
                  optimization_level: int = 2, seed: int = 0, test_dataset: str | None = None,
                  shots: int | None = None):
         space_def(circuit)  # a clear error for an unknown circuit name
+        if isinstance(classes, (str, bytes)) or not isinstance(classes, Sequence) or len(classes) < 2 or \
+                not all(isinstance(c, int) and not isinstance(c, bool) for c in classes) or \
+                len(set(classes)) != len(classes):
+            raise ConfigError(f"task_options.classes = {classes!r}; it must be a list of at least two distinct integer "
+                              "labels, e.g. [0, 1, 2, 3]")
+        for field, value, low in (("n_valid", n_valid, 1), ("n_test", n_test, 1), ("batch_size", batch_size, 1),
+                                  ("n_features", n_features, 1), ("seed", seed, 0)):
+            if value is None and field == "n_features":
+                continue
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ConfigError(f"task_options.{field} = {value!r}; it must be an integer >= {low}")
+        if optimization_level not in (0, 1, 2, 3) or isinstance(optimization_level, bool):
+            raise ConfigError(f"task_options.optimization_level = {optimization_level!r}; allowed: 0, 1, 2, 3 "
+                              "(qiskit.transpile's levels)")
         if shots is not None and (not isinstance(shots, int) or isinstance(shots, bool) or shots < 1):
             raise ConfigError(f"task_options.shots = {shots!r}; it must be a positive integer (measurements per "
                               "input that read the noisy fitness) or null for exact expectations")
@@ -168,10 +184,9 @@ class QuantumNASTask:
         return metrics
 
     # -- finishing -------------------------------------------------------------------------------------------
+    @options_of(run_finalize)
     def finalize(self, arch: dict, run_dir: Path, **options: Any) -> dict[str, Any]:
-        from nasfw.plugins.quantumnas.finalize import finalize
-
-        return finalize(self, arch, Path(run_dir), **options)
+        return run_finalize(self, arch, Path(run_dir), **options)
 
     def export(self, arch: dict, out_dir: Path, fmt: str) -> list[Path]:
         if fmt not in ("qasm", "json"):

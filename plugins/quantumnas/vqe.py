@@ -31,6 +31,11 @@ class VQETask:
         space_def(circuit)
         if noise not in ("density", "none"):
             raise ConfigError(f"task_options.noise = {noise!r}; allowed: density, none")
+        if optimization_level not in (0, 1, 2, 3) or isinstance(optimization_level, bool):
+            raise ConfigError(f"task_options.optimization_level = {optimization_level!r}; allowed: 0, 1, 2, 3 "
+                              "(qiskit.transpile's levels)")
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise ConfigError(f"task_options.seed = {seed!r}; it must be an integer >= 0")
         self.h = build(molecule)
         self.device, self.noise, self.seed, self.level = device.lower(), noise, seed, optimization_level
         qubits = quantum_noise.backend(self.device).num_qubits
@@ -221,7 +226,7 @@ class VQETask:
                 "aer_noisy_energy": self.aer_energy(tq), **qc.stats(tq, self.device), "layout": qc.initial_layout(tq)}
 
     def finalize(self, arch: dict, run_dir: Path, steps: int = 300, lr: float = 5e-2, restarts: int = 3,
-                 uccsd: bool = True, **_: Any) -> dict[str, Any]:
+                 uccsd: bool = True) -> dict[str, Any]:
         """Train the winner from scratch (best of `restarts` initialisations) and the whole SuperCircuit (the
         human design) the same way, and the UCCSD baseline; energies noise-free, under noise in torch, and on
         qiskit-aer."""

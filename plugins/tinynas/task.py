@@ -19,6 +19,8 @@ import torch.nn.functional as F
 
 from nasfw.errors import ConfigError
 from nasfw.plugins.tinynas.data import ImageData, batches, load_images, resize
+from nasfw.plugins.tinynas.finalize import finalize as run_finalize
+from nasfw.registry import options_of
 from nasfw.search_spaces.mbconv import mbconv_space
 from nasfw.supernet.bn import recalibrate_bn
 from nasfw.supernet.train import TrainConfig, train_supernet
@@ -142,10 +144,9 @@ class TinyNASTask:
         return {"accuracy": acc, "loss": loss}
 
     # -- finishing -------------------------------------------------------------------------------------------
+    @options_of(run_finalize)
     def finalize(self, arch: dict, run_dir: Path, **options: Any) -> dict[str, Any]:
-        from nasfw.plugins.tinynas.finalize import finalize
-
-        return finalize(self, arch, Path(run_dir), **options)
+        return run_finalize(self, arch, Path(run_dir), **options)
 
     def export(self, arch: dict, out_dir: Path, fmt: str) -> list[Path]:
         from nasfw.plugins.tinynas.finalize import export
