@@ -126,7 +126,7 @@ def cmd_plugins(args) -> int:
 
 
 def cmd_show(args) -> int:
-    from nasfw.report import table_rows, table_text
+    from nasfw.report import final_table, table_rows, table_text
     from nasfw.results import RunView
 
     view = RunView.open(args.run)
@@ -150,6 +150,11 @@ def cmd_show(args) -> int:
         print()
         print(f"Pareto front ({len(front)}):")
         print(table_text(*table_rows(view, front)))
+    final = final_table(args.run)
+    if final:
+        print()
+        print(f"final evaluation ({final[0]}):")
+        print(final[1].rstrip())
     return 0
 
 

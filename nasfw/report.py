@@ -75,7 +75,27 @@ def plot_pareto(view: RunView, path: Path, x_metric: str | None = None) -> Path 
     return path
 
 
-def write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int = 10) -> dict:
+def final_table(run_dir: str | Path, path: str | None = None) -> tuple[str, str] | None:
+    """(file name, markdown) of the table the task's finalize wrote (QuantumNAS: the searched circuit beside its
+    baselines on the reference simulator), named by `path` or by the run's summary.json; None without one."""
+    run_dir = Path(run_dir)
+    if path is None:
+        try:
+            path = (json.loads((run_dir / "summary.json").read_text()).get("task") or {}).get("table")
+        except (OSError, ValueError, AttributeError):
+            return None
+    if not path:
+        return None
+    for candidate in (Path(path), run_dir / Path(path).name):  # the run folder may have moved since
+        if candidate.is_file():
+            return candidate.name, candidate.read_text()
+    return None
+
+
+def write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int = 10,
+                 table: str | None = None) -> dict:
+    """report.md with the run's summary, its top architectures, Pareto front, the task's final table (`table`,
+    or the one summary.json names) and the plots."""
     view = RunView.open(run_dir)
     folder = Path(out) if out else Path(run_dir) / "report"
     folder.mkdir(parents=True, exist_ok=True)
@@ -93,6 +113,14 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int 
     lines += ["", "## Top architectures", "", table_markdown(view, view.top(top_k)), ""]
     if len(view.campaign.objectives) > 1:
         lines += ["## Pareto front", "", table_markdown(view, view.pareto()), ""]
+    final = final_table(run_dir, table)
+    if final:
+        body = final[1].strip().splitlines()
+        if body and body[0].startswith("# "):
+            body = body[1:]  # its own title: the section names it
+        while body and not body[0].strip():
+            body = body[1:]
+        lines += [f"## Final evaluation ({final[0]})", ""] + body + [""]
     lines += ["## Plots", ""] + [f"![{f.stem}]({f.name})" for f in files]
     md = folder / "report.md"
     md.write_text("\n".join(lines) + "\n")

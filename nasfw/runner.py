@@ -250,7 +250,7 @@ def finalize(campaign: Campaign, comps: Components, store: Store) -> dict:
     if top:  # every run folder carries its plots and report.md, as `nasfw report` writes them
         from nasfw.report import write_report
 
-        summary["report"] = write_report(out)["report"]
+        summary["report"] = write_report(out, table=(summary.get("task") or {}).get("table"))["report"]
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     if store.get_meta("stopped"):
         summary["stopped"] = store.get_meta("stopped")

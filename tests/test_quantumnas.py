@@ -208,6 +208,11 @@ def test_small_campaign_end_to_end(tmp_path, run_cli):
     assert layout["initial_layout"] == report["layout"]
     assert "| searched |" in (out / "quantumnas.md").read_text()
     assert (out / "report" / "best_so_far.png").stat().st_size > 1000  # the engine's plots in the run folder
+    # the baselines table is part of the run's report and of `nasfw show`
+    report_md = (out / "report" / "report.md").read_text()
+    assert "## Final evaluation (quantumnas.md)" in report_md and "| human design |" in report_md
+    shown = run_cli("show", str(out)).stdout
+    assert "final evaluation (quantumnas.md):" in shown and "| searched + pruned |" in shown
 
 
 def test_hardware_lists_the_fake_devices(run_cli):
