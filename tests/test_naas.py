@@ -91,3 +91,4 @@ def test_default_campaign_end_to_end(run_cli, tmp_path):
         assert r["naas_edp"] > 0 and r["zigzag_naas_edp"] > 0 and r["zigzag_baseline_edp"] > 0
     assert report["accelerator"]["n_pes"] <= 168
     assert "| geometric mean |" in (tmp_path / "run" / "naas" / "naas.md").read_text()
+    assert "## Final evaluation (naas.md)" in (tmp_path / "run" / "report" / "report.md").read_text()

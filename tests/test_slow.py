@@ -58,3 +58,4 @@ def test_the_readme_tinynas_command(run_cli, tmp_path):
     assert all(e["metrics"]["peak_sram_kb"] <= 64 and e["metrics"]["flash_kb"] <= 256 for e in top)
     assert (tmp_path / "run" / "export" / "best.onnx").exists()
     assert (tmp_path / "run" / "export" / "best.net.json").exists()
+    assert "## Final evaluation (tinynas.md)" in (tmp_path / "run" / "report" / "report.md").read_text()

@@ -56,7 +56,7 @@ def finalize(task, arch: dict[str, Any], run_dir: Path, n_random: int = 512, rou
     out.mkdir(parents=True, exist_ok=True)
     (out / "naas.json").write_text(json.dumps(report, indent=2))
     (out / "naas.md").write_text(markdown(report))
-    return report
+    return {**report, "table": str(out / "naas.md")}  # the table report.md and `nasfw show` carry
 
 
 def markdown(report: dict[str, Any]) -> str:

@@ -152,7 +152,7 @@ def finalize(task, arch: dict, run_dir: Path, finetune_epochs: int = 3, lr: floa
               "best": best, "rows": rows}
     (out / "tinynas.json").write_text(json.dumps(report, indent=2))
     (out / "tinynas.md").write_text(markdown(report))
-    return report
+    return {**report, "table": str(out / "tinynas.md")}  # the table report.md and `nasfw show` carry
 
 
 def markdown(report: dict[str, Any]) -> str:
