@@ -46,13 +46,11 @@ def weights_digest(module: torch.nn.Module) -> str:
 
 class FinalizeStore:
     """Results of finalize's steps in `run_dir/finalize`, each under a digest of its inputs and of `context`
-    (what every step depends on: data, device, seed)."""
+    (what every step depends on: data, device, seed; arrays and tensors count by their bytes)."""
 
-    def __init__(self, run_dir: Path, context: Any):
+    def __init__(self, run_dir: Path, *context: Any):
         self.folder = Path(run_dir) / FOLDER
-        self.context = digest(context)
-        self.hits = 0
-        self.misses = 0
+        self.context = digest(*context)
 
     def _path(self, kind: str, key: Any, suffix: str) -> Path:
         return self.folder / f"{kind}-{digest(self.context, kind, key)}{suffix}"
@@ -71,18 +69,15 @@ class FinalizeStore:
         if path.exists():
             m = make()
             m.load_state_dict(torch.load(path))
-            self.hits += 1
             return m
         m = build()
         self._write(path, lambda p: torch.save(m.state_dict(), p))
-        self.misses += 1
         return m
 
     def value(self, kind: str, key: Any, compute: Callable[[], Any]) -> Any:
         """`compute()` (an array, or numbers that make one), or what it returned before, as an array."""
         path = self._path(kind, key, ".npy")
         if path.exists():
-            self.hits += 1
             return np.load(path, allow_pickle=False)
         out = compute()
         arr = np.asarray(out)
@@ -91,16 +86,13 @@ class FinalizeStore:
             with open(p, "wb") as f:
                 np.save(f, arr, allow_pickle=False)
         self._write(path, save)
-        self.misses += 1
         return out
 
     def record(self, kind: str, key: Any, compute: Callable[[], dict]) -> dict:
         """`compute()` (a JSON-able dict: a finished report row), or what it returned before."""
         path = self._path(kind, key, ".json")
         if path.exists():
-            self.hits += 1
             return json.loads(path.read_text())
         out = compute()
         self._write(path, lambda p: p.write_text(json.dumps(out)))
-        self.misses += 1
         return json.loads(json.dumps(out))  # the same types a resumed run reads back

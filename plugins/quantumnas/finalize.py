@@ -33,8 +33,8 @@ import torch
 from nasfw.cost import Objective
 from nasfw.errors import ConfigError
 from nasfw.plugins.quantumnas import compile as qc
-from nasfw.plugins.quantumnas.checkpoint import FinalizeStore, weights_digest
 from nasfw.plugins.quantumnas import train as qt
+from nasfw.plugins.quantumnas.checkpoint import FinalizeStore, weights_digest
 from nasfw.searchers.base import Result, make_searcher
 from nasfw.searchers.evolution import OFAEvolution
 from nasfw.space import Space
@@ -151,8 +151,8 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
 
     # every circuit trained and every aer evaluation is kept in run_dir/finalize as it finishes: an interrupted
     # finalize, run again (`--resume`), picks up the finished ones (checkpoint.py)
-    store = FinalizeStore(run_dir, (task.device, task.optimization_level, seed, task.circuit, task.n_wires,
-                                    task.n_blocks, d.train.x, d.train.y, d.valid.x, d.valid.y, d.test.x, d.test.y))
+    store = FinalizeStore(run_dir, task.device, task.optimization_level, seed, task.circuit, task.n_wires,
+                          task.n_blocks, d.train.x, d.train.y, d.valid.x, d.valid.y, d.test.x, d.test.y)
 
     def scratch(a: dict):
         def build():

@@ -233,8 +233,8 @@ class VQETask:
         from nasfw.plugins.quantumnas.checkpoint import FinalizeStore
 
         # each finished row is kept in run_dir/finalize: `--resume` after an interrupt redoes only the others
-        store = FinalizeStore(run_dir, (self.h.exact, self.h.hf, self.hmat.numpy(), self.hf, self.device, self.level,
-                                        self.seed, self.supercircuit.circuit, self.supercircuit.n_blocks))
+        store = FinalizeStore(run_dir, self.h.exact, self.h.hf, self.hmat.numpy(), self.hf, self.device, self.level,
+                              self.seed, self.supercircuit.circuit, self.supercircuit.n_blocks)
         rows = [store.record("vqe-row", (name, a, layout, steps, lr, restarts),
                              lambda name=name, a=a, layout=layout: self._row(name, a, layout, steps, lr, restarts))
                 for name, a, layout in (("searched", arch, arch.get("layout")),
