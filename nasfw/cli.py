@@ -170,7 +170,7 @@ def cmd_report(args) -> int:
 
 def cmd_export(args) -> int:
     from nasfw.results import RunView
-    from nasfw.runner import build_space
+    from nasfw.runner import build_space, check_export_formats
 
     reg = _registry(args)
     view = RunView.open(args.run)
@@ -186,16 +186,15 @@ def cmd_export(args) -> int:
         if not top:
             raise ConfigError(f"run {args.run!r} has no successful evaluation to export")
         arch, metrics = top[0].arch, top[0].metrics
+    task = reg.task(camp.task, **camp.task_options)
+    check_export_formats(task, args.format or [], "--format")  # before anything is written
     out = Path(args.out or Path(args.run) / "export")
     out.mkdir(parents=True, exist_ok=True)
     (out / "best.json").write_text(json.dumps({"arch": arch, "metrics": metrics}, indent=2))
     files = [out / "best.json"]
-    task = reg.task(camp.task, **camp.task_options)
     if hasattr(task, "load_supernet"):  # the trained supernet's weights, as the search used them
         task.load_supernet(Path(args.run))
     for fmt in args.format or []:
-        if not hasattr(task, "export"):
-            raise ConfigError(f"task {camp.task!r} cannot export; only best.json was written")
         files += task.export(arch, out, fmt)
     for f in files:
         print(f)

@@ -11,12 +11,12 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from nasfw.backends import make_backend
 from nasfw.driver import SearchDriver
 from nasfw.campaign import Campaign
-from nasfw.errors import StoreError
+from nasfw.errors import ConfigError, StoreError
 from nasfw.evaluation import EvaluatorSpec, Pipeline
 from nasfw.registry import Registry
 from nasfw.searchers.base import Result, make_searcher
@@ -115,6 +115,20 @@ def check_phase_options(campaign: Campaign, task: Any) -> None:
     opts = fin.get("task") if isinstance(fin, dict) else None
     if isinstance(opts, dict) and hasattr(task, "finalize"):
         check_options(task.finalize, opts, "phases.finalize.task", skip=2)
+    if isinstance(fin, dict):
+        check_export_formats(task, fin.get("export") or [], "phases.finalize.export")
+
+
+def check_export_formats(task: Any, formats: Sequence[str], field: str) -> None:
+    """Formats a task cannot write fail before any work, under the name the user typed them (`field`). A task
+    lists what it writes in `export_formats`; one without that list is trusted to say so itself."""
+    if formats and not hasattr(task, "export"):
+        raise ConfigError(f"{field}: {list(formats)}; the task {type(task).__name__} has no export (a run writes "
+                          "best.json for it; leave the formats out)")
+    allowed = getattr(task, "export_formats", None)
+    bad = [f for f in formats if allowed is not None and f not in allowed]
+    if bad:
+        raise ConfigError(f"{field}: {bad[0]!r} is not a format this task writes; allowed: {list(allowed)}")
 
 
 def use_registry(registry: Registry, plugins_dirs: tuple) -> None:

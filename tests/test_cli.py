@@ -194,3 +194,20 @@ def test_phase_options_are_checked_before_any_work(run_cli, tmp_path):
     cfg.write_text("task: quantumnas-vqe\ntask_options: {molecule: h2}\nphases: {finalize: {task: {steps: 5}}}\n")
     p = run_cli("search", "--config", cfg, "--plugin", "quantumnas", "--dry-run")
     assert p.returncode == 0, p.stderr
+
+
+def test_export_formats_are_checked_under_the_name_typed(nb_run, run_cli, tmp_path):
+    """A format the task does not write fails before anything is written, naming `--format` on the command line
+    and `phases.finalize.export` in a campaign file."""
+    p = run_cli("export", nb_run, "--format", "qasm", "--out", tmp_path / "x")
+    assert p.returncode == 2
+    assert "--format: 'qasm' is not a format this task writes; allowed: ['json', 'onnx', 'pt']" in p.stderr
+    assert not (tmp_path / "x").exists()
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("phases: {finalize: {export: [qasm, onnx]}}\n")
+    p = run_cli("search", "--config", cfg, "--plugin", "quantumnas", "--dry-run")
+    assert p.returncode == 2
+    assert "phases.finalize.export: 'onnx' is not a format this task writes; allowed: ['qasm', 'json']" in p.stderr
+    cfg.write_text("phases: {finalize: {export: [json]}}\n")
+    p = run_cli("search", "--config", cfg, "--plugins-dir", PLUGIN_DIR, "--plugin", "toy", "--dry-run")
+    assert p.returncode == 2 and "phases.finalize.export: ['json']; the task" in p.stderr and "has no export" in p.stderr

@@ -48,9 +48,15 @@ def test_mnist10_experiment_at_a_tiny_budget(run_cli, tmp_path):
     p = run_cli("search", "--config", cfg, "--no-progress", timeout=900)
     assert p.returncode == 0, p.stderr
     report = json.loads((tmp_path / "run" / "quantumnas.json").read_text())
-    assert [r["name"] for r in report["rows"]] == ["searched", "searched + pruned", "human design"]
+    assert [r["name"] for r in report["rows"]] == [
+        "searched", "searched + pruned", "human design", "random circuit", "noise-unaware search",
+        "searched, fixed mapping", "searched, SABRE layout"]
     for r in report["rows"]:
         assert 0 <= r["aer_accuracy"] <= 1 and r["torch_noisy_accuracy"] is None  # proxy: no density matrix
     human = report["rows"][2]
     assert human["params"] == 240 and human["two_qubit_gates"] > report["rows"][0]["two_qubit_gates"]
     assert len(report["layout"]) == 10 and len(set(report["layout"])) == 10
+    rows = {r["name"]: r for r in report["rows"]}
+    assert rows["searched, fixed mapping"]["layout"] == list(range(10))
+    assert rows["searched, fixed mapping"]["params"] == rows["searched"]["params"]
+    assert abs(rows["random circuit"]["params"] - rows["searched"]["params"]) <= 12  # closest of 500 samples

@@ -163,3 +163,41 @@ def test_vqe_campaign_end_to_end(tmp_path, run_cli):
     assert [row["name"] for row in report["rows"]] == ["searched", "human design", "UCCSD"]
     assert report["exact"] == pytest.approx(-1.1372701747, abs=1e-8)
     assert np.isfinite([row["aer_noisy_energy"] for row in report["rows"]]).all()
+    # the trained searched ansatz is in the run folder; its OpenQASM 2, run as qiskit reads it, gives the row's
+    # noise-free energy with the exported Hamiltonian
+    meta = json.loads((out / "export" / "searched.layout.json").read_text())
+    assert meta["initial_layout"] == report["rows"][0]["layout"]
+    assert meta["count_ops"].get("cx", 0) == report["rows"][0]["two_qubit_gates"]
+    assert _energy_of_exported(out / "export" / "searched.qasm2", meta) == pytest.approx(
+        report["rows"][0]["noise_free_energy"], abs=1e-5)
+    assert (out / "export" / "searched.qasm3").read_text().startswith("OPENQASM 3")
+    # `nasfw export` writes the candidate with its inherited weights, and names a format it cannot write
+    r = run_cli("export", str(out), "--format", "qasm", "--format", "json", "--out", str(tmp_path / "x"))
+    assert r.returncode == 0, r.stderr
+    best = json.loads((tmp_path / "x" / "best.circuit.json").read_text())
+    meta = json.loads((tmp_path / "x" / "best.inherited.layout.json").read_text())
+    assert _energy_of_exported(tmp_path / "x" / "best.inherited.qasm2", meta) == pytest.approx(
+        best["noise_free_energy"], abs=1e-5)
+    r = run_cli("export", str(out), "--format", "onnx")
+    assert r.returncode == 2 and "--format: 'onnx' is not a format this task writes" in r.stderr
+
+
+def _energy_of_exported(qasm2_path, meta) -> float:
+    """<H> of an exported circuit, read back by qiskit: each logical qubit's Pauli placed on the physical qubit
+    measured into its clbit."""
+    from qiskit import qasm2
+    from qiskit.quantum_info import SparsePauliOp, Statevector
+
+    circ = qasm2.load(str(qasm2_path), custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)  # sx, as qiskit dumps it
+    measured = {circ.find_bit(i.clbits[0]).index: circ.find_bit(i.qubits[0]).index
+                for i in circ.data if i.operation.name == "measure"}
+    circ.remove_final_measurements()
+    n = circ.num_qubits
+    terms = []
+    for string, c in meta["hamiltonian"]["terms"]:
+        label = ["I"] * n
+        for i, ch in enumerate(string):
+            label[n - 1 - measured[i]] = ch  # qiskit labels: qubit 0 rightmost
+        terms.append(("".join(label), c))
+    op = SparsePauliOp.from_list(terms)
+    return meta["hamiltonian"]["constant"] + float(Statevector(circ).expectation_value(op).real)

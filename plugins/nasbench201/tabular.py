@@ -57,6 +57,8 @@ class NB201Tabular:
     """`evaluate(arch)` -> accuracy (mean over seeds, or one seed drawn per query with `seed_mode: sample`),
     train_time_s, latency_ms, params_m."""
 
+    export_formats = ("json", "onnx", "pt")
+
     def __init__(self, dataset: str = "cifar10", path: str | None = None, seed_mode: str = "mean",
                  seed: int = 0):
         if seed_mode not in ("mean", "sample"):
@@ -111,7 +113,7 @@ class NB201Tabular:
             p = folder / "model_state_dict.pt"
             torch.save(NB201Network(arch).state_dict(), p)
             return [p]
-        raise ConfigError(f"export format {fmt!r} is not allowed for nasbench201; allowed: 'json', 'onnx', 'pt'")
+        raise ConfigError(f"export format {fmt!r}: the nasbench201 task exports {list(self.export_formats)}")
 
 
 class NB201ParamsCost:

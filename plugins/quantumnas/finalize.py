@@ -47,7 +47,9 @@ def _without_layout(space: Space) -> Space:
 
 
 NOISE_FREE = {"loss": ("noise_free_loss", "min"), "accuracy": ("noise_free_accuracy", "max"),
-              "calibrated_loss": ("noise_free_calibrated_loss", "min")}
+              "calibrated_loss": ("noise_free_calibrated_loss", "min"),
+              # the proxy is noise-free accuracy x estimated success probability: without the noise, the accuracy
+              "proxy": ("noise_free_accuracy", "max")}
 
 
 def campaign_objective(run_dir: Path) -> Objective:

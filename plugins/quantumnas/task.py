@@ -38,6 +38,8 @@ def default_features(n_wires: int) -> int:
 
 
 class QuantumNASTask:
+    export_formats = ("qasm", "json")
+
     def __init__(self, dataset: str = "mnist", classes: Sequence[int] = (0, 1, 2, 3), circuit: str = "u3cu3",
                  n_wires: int = 4, n_blocks: int | None = None, device: str = "quito", noise: str = "density",
                  n_valid: int = 500, n_test: int = 300, n_features: int | None = None, batch_size: int = 256,
@@ -189,8 +191,8 @@ class QuantumNASTask:
         return run_finalize(self, arch, Path(run_dir), **options)
 
     def export(self, arch: dict, out_dir: Path, fmt: str) -> list[Path]:
-        if fmt not in ("qasm", "json"):
-            raise ConfigError(f"phases.finalize.export: {fmt!r}; the quantumnas task exports 'qasm' or 'json'")
+        if fmt not in self.export_formats:
+            raise ConfigError(f"export format {fmt!r}: the quantumnas task exports {list(self.export_formats)}")
         sub = self.supercircuit.extract(arch)
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -26,6 +26,8 @@ from nasfw.supernet.train import TrainConfig, train_supernet
 
 
 class VQETask:
+    export_formats = ("qasm", "json")
+
     def __init__(self, molecule: str | dict = "h2", circuit: str = "u3cu3", n_blocks: int | None = None,
                  device: str = "quito", noise: str = "density", optimization_level: int = 2, seed: int = 0):
         space_def(circuit)
@@ -206,10 +208,8 @@ class VQETask:
                 "aer_noisy_energy": self.aer_energy(tq), **qc.stats(tq, self.device),
                 "layout": qc.initial_layout(tq)}
 
-    def _row(self, name: str, a: dict, layout: list[int] | None, steps: int, lr: float, restarts: int
-             ) -> dict[str, Any]:
-        """An ansatz trained from scratch (the best of `restarts` initialisations), its energies noise-free, under
-        the noise in torch and on qiskit-aer."""
+    def _trained(self, a: dict, steps: int, lr: float, restarts: int):
+        """An ansatz trained from scratch: the best of `restarts` initialisations."""
         best = None
         for r in range(restarts):
             m = self.supercircuit.extract(a)
@@ -217,7 +217,10 @@ class VQETask:
             h = self.fit(m, steps, lr)
             if best is None or h[-1] < best[0]:
                 best = (h[-1], m)
-        m = best[1]
+        return best[1]
+
+    def _row(self, name: str, m, layout: list[int] | None) -> dict[str, Any]:
+        """A trained ansatz's energies noise-free, under the noise in torch and on qiskit-aer."""
         with torch.no_grad():
             e0 = float(self.energy(m.gates()))
         tq = self.transpile(m, layout)
@@ -230,18 +233,26 @@ class VQETask:
         """Train the winner from scratch (best of `restarts` initialisations) and the whole SuperCircuit (the
         human design) the same way, and the UCCSD baseline; energies noise-free, under noise in torch, and on
         qiskit-aer."""
-        from nasfw.plugins.quantumnas.checkpoint import FinalizeStore
+        from nasfw.plugins.quantumnas.checkpoint import FinalizeStore, weights_digest
 
         # each finished row is kept in run_dir/finalize: `--resume` after an interrupt redoes only the others
         store = FinalizeStore(run_dir, self.h.exact, self.h.hf, self.hmat.numpy(), self.hf, self.device, self.level,
                               self.seed, self.supercircuit.circuit, self.supercircuit.n_blocks)
-        rows = [store.record("vqe-row", (name, a, layout, steps, lr, restarts),
-                             lambda name=name, a=a, layout=layout: self._row(name, a, layout, steps, lr, restarts))
-                for name, a, layout in (("searched", arch, arch.get("layout")),
-                                        ("human design", self.supercircuit.largest(), list(range(self.n_wires))))]
+        rows, files = [], []
+        for name, a, layout in (("searched", arch, arch.get("layout")),
+                                ("human design", self.supercircuit.largest(), list(range(self.n_wires)))):
+            circuit = {k: v for k, v in a.items() if k != "layout"}
+            m = store.module("vqe-trained", (circuit, steps, lr, restarts), lambda a=a: self.supercircuit.extract(a),
+                             lambda a=a: self._trained(a, steps, lr, restarts))
+            rows.append(store.record("vqe-row", (name, weights_digest(m), layout),
+                                     lambda name=name, m=m, layout=layout: self._row(name, m, layout)))
+            if name == "searched":
+                files += self.export_circuit(m, layout, Path(run_dir) / "export", "searched")
+                torch.save(m.state_dict(), Path(run_dir) / "export" / "searched.pt")
         if uccsd:
             rows.append(store.record("vqe-row", ("UCCSD", steps, lr), lambda: self._uccsd_row(steps, lr)))
-        report = {"exact": self.h.exact, "hartree_fock": self.h.hf, "device": self.device, "rows": rows}
+        report = {"exact": self.h.exact, "hartree_fock": self.h.hf, "device": self.device, "rows": rows,
+                  "files": [str(f) for f in files]}
         (Path(run_dir) / "vqe.json").write_text(json.dumps(report, indent=2))
         lines = [f"# VQE on {self.device}: exact {self.h.exact:.6f} Ha, Hartree-Fock {self.h.hf:.6f} Ha\n",
                  "| ansatz | params | noise-free (Ha) | error (mHa) | torch noisy (Ha) | aer noisy (Ha) | depth |",
@@ -251,3 +262,45 @@ class VQETask:
         (Path(run_dir) / "vqe.md").write_text("\n".join(lines) + "\n")
         return {"table": str(Path(run_dir) / "vqe.md"),
                 "error_mha": {r["name"]: round(r["error_mha"], 4) for r in rows}}
+
+    # -- export ---------------------------------------------------------------------------------------------
+    def export_circuit(self, module, layout: list[int] | None, out_dir: Path, name: str) -> list[Path]:
+        """The compiled state-preparation circuit (Hartree-Fock X gates, then the ansatz, every angle bound) as
+        OpenQASM 3 and 2, and beside it the layout, the transpile statistics and the qubit Hamiltonian, so that
+        the energy can be estimated on the device (or any estimator) without nasfw."""
+        from qiskit import qasm2, qasm3
+
+        tq = self.transpile(module, layout)
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        paths = [out_dir / f"{name}.qasm3", out_dir / f"{name}.qasm2", out_dir / f"{name}.layout.json"]
+        paths[0].write_text(qasm3.dumps(tq))
+        paths[1].write_text(qasm2.dumps(tq))
+        meta = {"device": self.device, "initial_layout": qc.initial_layout(tq), "transpiled": qc.stats(tq, self.device),
+                "count_ops": {k: int(v) for k, v in tq.count_ops().items()},
+                "hamiltonian": {"constant": self.h.constant, "n_qubits": self.h.n_qubits,
+                                "pauli_order": "character i acts on logical qubit i, measured into clbit i (qubit 0 first: "
+                                               "reversed, a string is a qiskit SparsePauliOp label)",
+                                "terms": [[string, float(c)] for c, string in self.h.terms]},
+                "exact_energy": self.h.exact, "hartree_fock_energy": self.h.hf}
+        paths[2].write_text(json.dumps(meta, indent=2))
+        return paths
+
+    def export(self, arch: dict, out_dir: Path, fmt: str) -> list[Path]:
+        """The candidate with the weights it inherits from the SuperCircuit (`nasfw export`; finalize exports
+        the one it trained from scratch)."""
+        if fmt not in self.export_formats:
+            raise ConfigError(f"export format {fmt!r}: the quantumnas-vqe task exports {list(self.export_formats)}")
+        sub = self.supercircuit.extract(arch)
+        out_dir = Path(out_dir)
+        if fmt == "qasm":
+            return self.export_circuit(sub, arch.get("layout"), out_dir, "best.inherited")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        p = out_dir / "best.circuit.json"
+        with torch.no_grad():
+            energy = float(self.energy(sub.gates()))
+        p.write_text(json.dumps({"arch": arch, "circuit": self.supercircuit.circuit, "n_wires": self.n_wires,
+                                 "hartree_fock_bits": [int(b) for b in self.hf], "noise_free_energy": energy,
+                                 "gates": [[g, list(w), a.tolist() if a is not None else []]
+                                           for g, w, a in sub.gates(drop_identities=True)]}, indent=2))
+        return [p]

@@ -78,8 +78,8 @@ def onnx_check(net: torch.nn.Module, config: dict, path: Path, threads: int = 1)
 
 
 def export(task, arch: dict, net: torch.nn.Module, out_dir: Path, fmt: str) -> list[Path]:
-    if fmt not in ("onnx", "json", "pt"):
-        raise ConfigError(f"phases.finalize.export: {fmt!r}; the tinynas task exports 'onnx', 'json' or 'pt'")
+    if fmt not in task.export_formats:
+        raise ConfigError(f"export format {fmt!r}: the tinynas task exports {list(task.export_formats)}")
     out_dir.mkdir(parents=True, exist_ok=True)
     cfg = task.config(arch)
     if fmt == "json":
