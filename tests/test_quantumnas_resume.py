@@ -1,5 +1,6 @@
 """An interrupted QuantumNAS finalize loses nothing it finished: trained circuits and aer rows come back."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -105,5 +106,8 @@ def test_vqe_finalize_keeps_its_finished_rows(tmp_path, monkeypatch):
     monkeypatch.setattr(VQETask, "aer_energy", method(aer))
     monkeypatch.setattr(VQETask, "fit", method(fit))
     task.finalize(arch, tmp_path / "run", **options)
-    assert fit.calls == 2 and aer.calls == 2  # the human design (2 starts) and UCCSD; the searched row was kept
-    assert json.loads((tmp_path / "run" / "vqe.json").read_text()) == whole
+    # the searched row was kept, and the human design's trained ansatz: only its aer row and UCCSD's run again
+    assert fit.calls == 0 and aer.calls == 2
+    again = json.loads((tmp_path / "run" / "vqe.json").read_text())
+    assert again["rows"] == whole["rows"] and again["exact"] == whole["exact"]
+    assert [Path(f).name for f in again["files"]] == [Path(f).name for f in whole["files"]]

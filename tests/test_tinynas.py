@@ -103,6 +103,37 @@ def test_finalize_fine_tunes_exports_and_compares_with_mobilenetv2(trained, tmp_
     assert "| searched |" in (tmp_path / "tinynas" / "tinynas.md").read_text()
 
 
+def test_interrupted_finalize_resumes_without_training_again(trained, tmp_path, monkeypatch):
+    """Each trained network is kept as it finishes: a finalize stopped in its second training, run again, trains
+    only the two it had not finished and reports exactly the rows of an uninterrupted finalize."""
+    from nasfw.plugins.tinynas import finalize as tf
+
+    task, _ = trained
+    arch = task.supernet.smallest()
+    whole = task.finalize(arch, tmp_path / "whole", finetune_epochs=1, scratch_epochs=1, progress=False)
+    real, calls = tf.train_model, []
+
+    def stopping(*args, **kw):
+        calls.append(kw["desc"])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kw)
+    monkeypatch.setattr(tf, "train_model", stopping)
+    with pytest.raises(KeyboardInterrupt):
+        task.finalize(arch, tmp_path / "run", finetune_epochs=1, scratch_epochs=1, progress=False)
+    assert calls == ["fine-tune", "searched, scratch"]
+    calls.clear()
+    monkeypatch.setattr(tf, "train_model", lambda *a, **kw: calls.append(kw["desc"]) or real(*a, **kw))
+    again = task.finalize(arch, tmp_path / "run", finetune_epochs=1, scratch_epochs=1, progress=False)
+    assert calls == ["searched, scratch", "MobileNetV2, scratch"]
+    assert again["rows"] == whole["rows"]
+    calls.clear()
+    task.finalize(arch, tmp_path / "run", finetune_epochs=1, scratch_epochs=1, progress=False)
+    assert calls == []
+    task.finalize(arch, tmp_path / "run", finetune_epochs=2, scratch_epochs=1, progress=False)
+    assert calls == ["fine-tune"]  # another option: only what depends on it is trained again
+
+
 def test_fit_mobilenetv2_is_the_largest_that_fits():
     from nasfw.hardware.mcu import MCUCost
     from nasfw.plugins.tinynas.finalize import fit_mobilenetv2

@@ -34,7 +34,7 @@ from nasfw.cost import Objective
 from nasfw.errors import ConfigError
 from nasfw.plugins.quantumnas import compile as qc
 from nasfw.plugins.quantumnas import train as qt
-from nasfw.plugins.quantumnas.checkpoint import FinalizeStore, weights_digest
+from nasfw.finalize_store import FinalizeStore, weights_digest
 from nasfw.searchers.base import Result, make_searcher
 from nasfw.searchers.evolution import OFAEvolution
 from nasfw.space import Space

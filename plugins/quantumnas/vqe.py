@@ -233,7 +233,7 @@ class VQETask:
         """Train the winner from scratch (best of `restarts` initialisations) and the whole SuperCircuit (the
         human design) the same way, and the UCCSD baseline; energies noise-free, under noise in torch, and on
         qiskit-aer."""
-        from nasfw.plugins.quantumnas.checkpoint import FinalizeStore, weights_digest
+        from nasfw.finalize_store import FinalizeStore, weights_digest
 
         # each finished row is kept in run_dir/finalize: `--resume` after an interrupt redoes only the others
         store = FinalizeStore(run_dir, self.h.exact, self.h.hf, self.hmat.numpy(), self.hf, self.device, self.level,

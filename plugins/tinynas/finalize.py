@@ -5,6 +5,9 @@ when one is given) in `tinynas.json` and `tinynas.md`.
 
 The baseline is MCUNet's: MobileNetV2 scaled down (width multiplier, last channel scaled too, and input
 resolution among the space's) to the largest-MACs network that fits the same SRAM and Flash.
+
+Each network trained here is kept in `finalize/` as it finishes (`nasfw.finalize_store`): `--resume` after an
+interrupt trains only what had not finished, and reports what an uninterrupted run would have.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from nasfw.errors import ConfigError
+from nasfw.finalize_store import FinalizeStore, weights_digest
 from nasfw.plugins.tinynas.data import batches
 from nasfw.search_spaces.mbconv import build_model, export_onnx, mobilenetv2_config
 
@@ -121,29 +125,37 @@ def finalize(task, arch: dict, run_dir: Path, finetune_epochs: int = 3, lr: floa
         rows.append(entry)
         return entry
 
+    store = FinalizeStore(run_dir, task.device, task.memory, task.seed, task.batch_size, d.train.x, d.train.y,
+                          d.test.x, d.test.y)
     net = task.subnet(arch)
     row("searched", cfg, net, "inherited (BN recalibrated)")
     if finetune_epochs:
-        net = train_model(net, d, r, finetune_epochs, lr, task.batch_size, seed=task.seed, desc="fine-tune",
-                          progress=progress)
+        start = weights_digest(net)
+        net = store.module("finetune", (cfg, finetune_epochs, lr, start), lambda: task.subnet(arch, recalibrate=False),
+                           lambda: train_model(net, d, r, finetune_epochs, lr, task.batch_size, seed=task.seed,
+                                               desc="fine-tune", progress=progress)).eval()
         row("searched", cfg, net, f"fine-tuned {finetune_epochs} epochs")
     best = dict(rows[-1])
     best.update(onnx_check(net, cfg, out / "searched.onnx"))
     (out / "searched.net.json").write_text(json.dumps(cfg, indent=2))
     torch.save(net.state_dict(), out / "searched.pt")
+
+    def scratch(config: dict, epochs: int, desc: str) -> torch.nn.Module:
+        def build() -> torch.nn.Module:
+            torch.manual_seed(task.seed)
+            return train_model(build_model(config), d, int(config["resolution"]), epochs, scratch_lr, task.batch_size,
+                               seed=task.seed, desc=desc, progress=progress)
+        return store.module("scratch", (config, epochs, scratch_lr), lambda: build_model(config), build).eval()
+
     if scratch_epochs:
-        torch.manual_seed(task.seed)
-        fresh = train_model(build_model(cfg), d, r, scratch_epochs, scratch_lr, task.batch_size, seed=task.seed,
-                            desc="searched, scratch", progress=progress)
+        fresh = scratch(cfg, scratch_epochs, "searched, scratch")
         row("searched", cfg, fresh, f"from scratch {scratch_epochs} epochs")
     base = fit_mobilenetv2(task.cost, task.resolutions, d.n_classes) if baseline else None
     if baseline and base is None:
         rows.append({"network": "MobileNetV2", "training": "no scaled-down MobileNetV2 fits the device"})
     elif base is not None:
         epochs = scratch_epochs or finetune_epochs
-        torch.manual_seed(task.seed)
-        bnet = train_model(build_model(base["config"]), d, int(base["config"]["resolution"]), epochs, scratch_lr,
-                           task.batch_size, seed=task.seed, desc="MobileNetV2, scratch", progress=progress)
+        bnet = scratch(base["config"], epochs, "MobileNetV2, scratch")
         row(f"MobileNetV2-w{base['width']:g}-r{base['config']['resolution']}", base["config"], bnet,
             f"from scratch {epochs} epochs")
         (out / "mobilenetv2.net.json").write_text(json.dumps(base["config"], indent=2))

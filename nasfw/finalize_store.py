@@ -1,15 +1,14 @@
-"""Finalize's finished work, kept in the run folder so that an interrupted finalize resumes where it stopped.
+"""A paper's last steps (finalize), kept in the run folder so that an interrupted finalize resumes where it stopped.
 
-The engine's store keeps every search evaluation, but finalize's own work (circuits trained from scratch: the
-search's best, the baselines, the noise-unaware search's best; the pruned circuit; each row's qiskit-aer
-evaluation) lived only in memory: a Ctrl-C during finalize threw away minutes of it (the default campaign's
-finalize is about 1.5 minutes, `--budget paper` trains for longer, and one MNIST-10 row is 5 minutes of aer
-trajectories; a VQE row trains its ansatz from three starts). Each of those results is kept under `finalize/` as soon as it exists, named by a digest of
-everything it depends on (the data, the device, the circuit, the weights it started from and the options), and
-used again by a finalize that asks for the same thing. Every step is deterministic given its inputs, so a
-resumed finalize reports what an uninterrupted one would have; a changed option or changed data give another
-digest and are computed afresh. Files are written to a temporary name and renamed, so an interrupt never
-leaves a half-written one behind.
+The store keeps every search evaluation, but finalize's own work (networks and circuits trained from scratch or
+fine-tuned, baselines, each reference-simulator evaluation) would live only in memory: a Ctrl-C during finalize
+would throw away minutes of it (QuantumNAS: circuits trained from scratch and qiskit-aer rows, one MNIST-10 row is
+minutes of trajectories; TinyNAS: the fine-tune and the MobileNetV2 baseline). Each result is kept under
+`finalize/` as soon as it exists, named by a digest of everything it depends on (the data, the device, the
+architecture, the weights it started from and the options), and used again by a finalize that asks for the same
+thing. Every step is deterministic given its inputs, so a resumed finalize reports what an uninterrupted one
+would have; a changed option or changed data give another digest and are computed afresh. Files are written to
+a temporary name and renamed, so an interrupt never leaves a half-written one behind.
 """
 from __future__ import annotations
 
