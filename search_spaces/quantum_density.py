@@ -68,9 +68,11 @@ class DensityProgram:
     # -- building ------------------------------------------------------------------------------------------
     @classmethod
     def from_qiskit(cls, circuit: Any, noise: dict[tuple[str, tuple[int, ...]], list[np.ndarray]],
-                    readout: dict[int, np.ndarray], inputs: Sequence[Any] = ()) -> "DensityProgram":
+                    readout: dict[int, np.ndarray], inputs: Sequence[Any] = (),
+                    max_qubits: int = MAX_QUBITS) -> "DensityProgram":
         """`circuit`: transpiled, measurements at the end; `inputs`: the circuit's free Parameters in feature
-        order; `noise[(gate, physical qubits)]`: Kraus operators applied after that gate."""
+        order; `noise[(gate, physical qubits)]`: Kraus operators applied after that gate. `max_qubits`: the
+        trajectory evaluator, which holds states rather than density matrices, builds on this program too."""
         from qiskit.circuit import ParameterExpression
 
         used: list[int] = []
@@ -82,9 +84,10 @@ class DensityProgram:
                 if p not in used:
                     used.append(p)
         used.sort()
-        if len(used) > MAX_QUBITS:
+        if len(used) > max_qubits:
             raise ValueError(f"the compiled circuit touches {len(used)} qubits (its wires plus routing ancillas); the "
-                             f"density-matrix evaluator holds 4^n numbers per input and stops at {MAX_QUBITS}")
+                             f"{'density-matrix' if max_qubits == MAX_QUBITS else 'trajectory'} evaluator stops at "
+                             f"{max_qubits}")
         local = {p: i for i, p in enumerate(used)}
         index = {p: i for i, p in enumerate(inputs)}
         steps: list[_Step] = []

@@ -271,6 +271,31 @@ def test_fitness_read_with_shots():
             QuantumNASTask(**kw, shots=bad)
 
 
+def test_fitness_from_trajectories():
+    """`noise: trajectories`: the noisy fitness from sampled noise histories, close to the density matrix's at
+    4 qubits, and the mode that scores 10-qubit circuits, which the density matrix refuses."""
+    from nasfw.plugins.quantumnas.task import QuantumNASTask
+
+    kw = dict(dataset="digits", n_blocks=1, n_valid=60, n_test=20)
+    exact, traj = QuantumNASTask(**kw), QuantumNASTask(**kw, noise="trajectories", trajectories=200)
+    arch = {**exact.supercircuit.largest(), "layout": [0, 1, 2, 3]}
+    a, b = exact.evaluate(arch), traj.evaluate(arch)
+    assert a["noise_free_loss"] == b["noise_free_loss"] and a["loss"] != b["loss"]
+    assert abs(a["loss"] - b["loss"]) < 0.02 and abs(a["accuracy"] - b["accuracy"]) <= 0.05
+    assert traj.evaluate(arch)["loss"] == b["loss"]  # the same seed, the same histories
+    for bad in (1, 2.5, True):
+        with pytest.raises(ConfigError, match="task_options.trajectories"):
+            QuantumNASTask(**kw, noise="trajectories", trajectories=bad)
+    with pytest.raises(ConfigError, match="shots goes with noise: density"):
+        QuantumNASTask(**kw, noise="trajectories", shots=64)
+    with pytest.raises(ConfigError, match="use noise: trajectories"):
+        QuantumNASTask(n_wires=10, n_blocks=1, device="guadalupe")
+    ten = QuantumNASTask(dataset="digits", n_wires=10, n_blocks=1, device="guadalupe", noise="trajectories",
+                         trajectories=4, n_valid=6, n_test=4)
+    m = ten.evaluate(ten.supercircuit.space.sample(0))
+    assert 0 <= m["accuracy"] <= 1 and np.isfinite(m["loss"]) and m["two_qubit_gates"] > 0
+
+
 def test_finalize_rejects_a_bad_remap(tmp_path):
     from nasfw.plugins.quantumnas.finalize import finalize
     from nasfw.plugins.quantumnas.task import QuantumNASTask

@@ -14,6 +14,7 @@ import torch
 
 from nasfw.hardware import quantum_noise
 from nasfw.search_spaces.quantum_density import DensityProgram
+from nasfw.search_spaces.quantum_trajectories import TrajectoryProgram
 from nasfw.search_spaces.supercircuit import SubCircuit, to_qiskit
 
 
@@ -47,6 +48,20 @@ def transpile(module: SubCircuit, device: str, layout: Sequence[int] | None, opt
 def program(tq: Any, inputs: Sequence[Any], device: str) -> DensityProgram:
     gates, readout = quantum_noise.channels(device)
     return DensityProgram.from_qiskit(tq, gates, readout, inputs)
+
+
+def trajectory_program(tq: Any, inputs: Sequence[Any], device: str) -> TrajectoryProgram:
+    gates, readout = quantum_noise.channels(device)
+    return TrajectoryProgram.from_qiskit(tq, gates, readout, inputs)
+
+
+def noisy_expval_z(tq: Any, inputs: Sequence[Any], device: str, x: Any, noise: str, trajectories: int = 32,
+                   shots: int | None = None, seed: int = 0) -> torch.Tensor:
+    """<Z> per clbit under the device noise with the task's torch evaluator: the exact density matrix
+    (`density`; with `shots`, sampled as measurements), or `trajectories` sampled noise histories per input."""
+    if noise == "trajectories":
+        return trajectory_program(tq, inputs, device).expval_z(x, trajectories=trajectories, seed=seed)
+    return program(tq, inputs, device).expval_z(x, shots=shots or None, seed=seed)
 
 
 def stats(tq: Any, device: str) -> dict[str, float]:

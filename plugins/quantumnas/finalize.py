@@ -170,8 +170,9 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
     def row(name: str, module, a: dict, lay: list[int] | None, layout_method: str | None = None) -> dict:
         bar.set_postfix_str(f"aer: {name}")
         tq, inputs = qc.transpile(module, task.device, lay, task.optimization_level, layout_method, seed=seed)
-        # the torch density matrix beside aer where the task scores with it (up to 8 qubits)
-        z_torch = qc.program(tq, inputs, task.device).expval_z(d.test.x) if task.noise == "density" else None
+        # the task's torch evaluator beside aer (density matrix up to 8 qubits, or trajectories)
+        z_torch = (qc.noisy_expval_z(tq, inputs, task.device, d.test.x, task.noise, task.trajectories, seed=seed)
+                   if task.noise in ("density", "trajectories") else None)
         z_aer = store.value("aer", (weights_digest(module), lay, layout_method, shots),
                             lambda: qc.aer_expval(tq, inputs, d.test.x.numpy(), task.device, shots=shots, seed=seed))
         nf_loss, nf_acc = qt.evaluate(module, d.test, n_classes)

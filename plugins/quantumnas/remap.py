@@ -24,6 +24,7 @@ from nasfw.cost import Objective
 # validation scores
 COMPILED = ("fidelity", "depth", "gates", "two_qubit_gates")
 BY_NOISE = {"density": ("loss", "accuracy", "calibrated_loss") + COMPILED, "proxy": COMPILED}
+BY_NOISE["trajectories"] = BY_NOISE["density"]
 
 
 def candidates(run_dir: Path, searched: list[int], n_wires: int, limit: int) -> list[tuple[int, ...]]:
@@ -47,7 +48,7 @@ def score_metric(objective: Objective, noise: str) -> Objective:
         return Objective("fidelity", "max")
     if objective.metric in BY_NOISE.get(noise, ()):
         return objective
-    return Objective("calibrated_loss", "min") if noise == "density" else Objective("fidelity", "max")
+    return Objective("calibrated_loss", "min") if noise in ("density", "trajectories") else Objective("fidelity", "max")
 
 
 def remap(task, module, layouts: list[list[int]], objective: Objective, shots: int | None = None

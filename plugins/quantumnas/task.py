@@ -8,7 +8,9 @@ single temperature, blind to a uniform shrinkage of the outputs); with `shots` t
 many measurements would read them (sampled from the noisy distribution), so that a circuit whose <Z> has shrunk
 to the size of the shot noise is scored as a device would score it, not by its exact argmax. `proxy` skips the
 noisy run and gives `proxy` = noise-free accuracy x estimated success probability of the compiled circuit (for
-devices too large for a density matrix); `none` gives only noise-free metrics (the noise-unaware baseline). Noise-free
+devices too large for a density matrix); `trajectories` gives what `density` gives from `trajectories` sampled
+noise histories per input (state vectors: 10 qubits and their routing ancillas, where a density matrix per input
+is out of reach); `none` gives only noise-free metrics (the noise-unaware baseline). Noise-free
 `noise_free_loss`/`noise_free_accuracy`/`noise_free_calibrated_loss`, `params`, and the compiled `depth`/
 `gates`/`two_qubit_gates`/`fidelity` are always there (the last four unless `noise` is `none`).
 """
@@ -29,7 +31,7 @@ from nasfw.registry import options_of
 from nasfw.search_spaces.supercircuit import SuperCircuit, space_def
 from nasfw.supernet.train import TrainConfig, train_supernet
 
-NOISE_MODES = ("density", "proxy", "none")
+NOISE_MODES = ("density", "trajectories", "proxy", "none")
 WEIGHTS = "supercircuit.pt"
 
 
@@ -44,7 +46,7 @@ class QuantumNASTask:
                  n_wires: int = 4, n_blocks: int | None = None, device: str = "quito", noise: str = "density",
                  n_valid: int = 500, n_test: int = 300, n_features: int | None = None, batch_size: int = 256,
                  optimization_level: int = 2, seed: int = 0, test_dataset: str | None = None,
-                 shots: int | None = None):
+                 shots: int | None = None, trajectories: int = 32):
         space_def(circuit)  # a clear error for an unknown circuit name
         if isinstance(classes, (str, bytes)) or not isinstance(classes, Sequence) or len(classes) < 2 or \
                 not all(isinstance(c, int) and not isinstance(c, bool) for c in classes) or \
@@ -65,18 +67,25 @@ class QuantumNASTask:
                               "input that read the noisy fitness) or null for exact expectations")
         if noise not in NOISE_MODES:
             raise ConfigError(f"task_options.noise = {noise!r}; allowed: {', '.join(NOISE_MODES)}")
+        if not isinstance(trajectories, int) or isinstance(trajectories, bool) or trajectories < 2:
+            raise ConfigError(f"task_options.trajectories = {trajectories!r}; it must be an integer >= 2 (sampled noise "
+                              "histories per input with noise: trajectories)")
+        if noise == "trajectories" and shots is not None:
+            raise ConfigError("task_options.shots goes with noise: density; noise: trajectories reads exact <Z> "
+                              "of each sampled state (set trajectories instead)")
         self.device = device.lower()
         qubits = quantum_noise.backend(self.device).num_qubits  # a clear error for an unknown device
         if n_wires > qubits:
             raise ConfigError(f"task_options.n_wires = {n_wires} exceeds the {qubits} qubits of {self.device!r}")
         if noise == "density" and n_wires > 8:
             raise ConfigError(f"task_options.noise = 'density' with n_wires = {n_wires}: a density matrix per input "
-                              "is too large beyond 8 qubits (plus routing ancillas); use noise: proxy")
+                              "is too large beyond 8 qubits (plus routing ancillas); use noise: trajectories (or "
+                              "proxy, which runs no noisy simulation)")
         self.circuit, self.n_wires, self.n_blocks, self.noise = circuit, n_wires, n_blocks, noise
         self.classes, self.dataset = list(classes), dataset
         self.n_valid, self.n_test, self.batch_size, self.seed = n_valid, n_test, batch_size, seed
         self.test_dataset = test_dataset
-        self.shots = shots
+        self.shots, self.trajectories = shots, trajectories
         self.n_features = n_features or default_features(n_wires)
         self.optimization_level = optimization_level
         self.device_qubits = qubits
@@ -165,9 +174,9 @@ class QuantumNASTask:
         tq, inputs = qc.transpile(module, self.device, layout, self.optimization_level, layout_method,
                                   seed=self.seed)
         metrics = qc.stats(tq, self.device)
-        if self.noise == "density":
+        if self.noise in ("density", "trajectories"):
             # with shots, the outcomes sampled from the noisy distribution (the same seed for every circuit)
-            z = qc.program(tq, inputs, self.device).expval_z(split.x, shots=shots or None, seed=self.seed)
+            z = qc.noisy_expval_z(tq, inputs, self.device, split.x, self.noise, self.trajectories, shots, self.seed)
             metrics["loss"], metrics["accuracy"] = qt.score(z, split.y, self.data.n_classes)
             metrics["calibrated_loss"] = qt.calibrated_loss(z, split.y, self.data.n_classes)
         return metrics, (tq, inputs)
