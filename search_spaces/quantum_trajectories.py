@@ -106,10 +106,11 @@ class TrajectoryProgram:
         return psi
 
     def expval_z(self, x: torch.Tensor | np.ndarray, trajectories: int = 32, seed: int = 0,
-                 max_bytes: int = 2 ** 28, sem: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+                 max_bytes: int = 2 ** 22, sem: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Mean over trajectories of each trajectory's exact <Z> per classical bit, with the readout confusion
         applied (and with `sem`, its standard error over the trajectories); inputs go in chunks that keep the
-        states under `max_bytes`."""
+        states under `max_bytes` (small: every step makes a few passes over the states, and states that stay in
+        the cache run about 3x faster at 14 qubits than 256 MB chunks did)."""
         x = torch.as_tensor(np.asarray(x), dtype=torch.float64)
         if x.dim() == 1:
             x = x[None]
