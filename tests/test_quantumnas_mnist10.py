@@ -41,6 +41,7 @@ def test_mnist10_experiment_at_a_tiny_budget(run_cli, tmp_path):
                                                              "mutation_ratio": 0.5, "mutate_prob": 0.4}}
     raw["phases"]["supernet"].update({"epochs": 1})
     raw["phases"]["finalize"]["task"].update({"scratch_epochs": 1, "shots": 32, "prune_steps": 1,
+                                              "torch_trajectories": 4,
                                               "prune_epochs": 1, "search_population": 4})
     raw["out"] = str(tmp_path / "run")
     cfg = tmp_path / "mnist10.yaml"
@@ -52,7 +53,8 @@ def test_mnist10_experiment_at_a_tiny_budget(run_cli, tmp_path):
         "searched", "searched + pruned", "human design", "random circuit", "noise-unaware search",
         "searched, fixed mapping", "searched, SABRE layout"]
     for r in report["rows"]:
-        assert 0 <= r["aer_accuracy"] <= 1 and r["torch_noisy_accuracy"] is None  # proxy: no density matrix
+        # proxy fitness, and finalize's torch column from trajectories (torch_trajectories)
+        assert 0 <= r["aer_accuracy"] <= 1 and 0 <= r["torch_noisy_accuracy"] <= 1
     human = report["rows"][2]
     assert human["params"] == 240 and human["two_qubit_gates"] > report["rows"][0]["two_qubit_gates"]
     assert len(report["layout"]) == 10 and len(set(report["layout"])) == 10

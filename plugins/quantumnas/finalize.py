@@ -110,11 +110,13 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
              shots: int = 8192,
              search_population: int = 20, search_generations: int | None = None, mutate_prob: float = 0.4,
              random_circuits: int = 1, remap: int = 0, retrain: int = 1, retrain_layouts: int = 4,
-             progress: bool = True) -> dict[str, Any]:
+             torch_trajectories: int = 0, progress: bool = True) -> dict[str, Any]:
     """`retrain`: how many of the search's best distinct circuits are trained from scratch to choose the final
     one (1: the search's winner alone), each scored on `retrain_layouts` layouts.
     `remap`: how many of the search's best layouts the trained circuit is re-scored on (0: keep the search's).
     `search_generations` of the noise-unaware baseline: by default as many evaluations as the run made.
+    `torch_trajectories`: where the task scores without a torch noisy simulation (`noise: proxy`, e.g. 10 qubits),
+    each row's torch column from that many noise trajectories per test input (0: none), beside aer.
     The pruning fine-tune takes batches of `prune_batch_size` (32): on a small training set batches of 256 give
     a handful of steps a round, too few to recover from removing angles (measured: 50% sparsity left 27%
     accuracy where batches of 32 kept 63%, Lima, docs/results-quantumnas.md)."""
@@ -130,6 +132,10 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ConfigError(f"phases.finalize.task.{field} = {value!r}; it must be an integer >= 1 (retrain 1 "
                               "keeps the search's winner)")
+    if not isinstance(torch_trajectories, int) or isinstance(torch_trajectories, bool) or torch_trajectories < 0 \
+            or torch_trajectories == 1:
+        raise ConfigError(f"phases.finalize.task.torch_trajectories = {torch_trajectories!r}; it must be 0 (none) or "
+                          "an integer >= 2")
     if not 0 <= prune_final < 1:
         raise ConfigError(f"phases.finalize.task.prune_final = {prune_final}; it must be in [0, 1)")
     if search_generations is None:
@@ -171,8 +177,15 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
         bar.set_postfix_str(f"aer: {name}")
         tq, inputs = qc.transpile(module, task.device, lay, task.optimization_level, layout_method, seed=seed)
         # the task's torch evaluator beside aer (density matrix up to 8 qubits, or trajectories)
-        z_torch = (qc.noisy_expval_z(tq, inputs, task.device, d.test.x, task.noise, task.trajectories, seed=seed)
-                   if task.noise in ("density", "trajectories") else None)
+        if task.noise in ("density", "trajectories"):
+            z_torch = qc.noisy_expval_z(tq, inputs, task.device, d.test.x, task.noise, task.trajectories, seed=seed)
+        elif torch_trajectories:
+            z_torch = store.value("torch-trajectories", (weights_digest(module), lay, layout_method, torch_trajectories),
+                                  lambda: qc.noisy_expval_z(tq, inputs, task.device, d.test.x, "trajectories",
+                                                            torch_trajectories, seed=seed).numpy())
+            z_torch = torch.as_tensor(z_torch)
+        else:
+            z_torch = None
         z_aer = store.value("aer", (weights_digest(module), lay, layout_method, shots),
                             lambda: qc.aer_expval(tq, inputs, d.test.x.numpy(), task.device, shots=shots, seed=seed))
         nf_loss, nf_acc = qt.evaluate(module, d.test, n_classes)
@@ -291,8 +304,11 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
         tq, _ = qc.transpile(module, task.device, layout, task.optimization_level, seed=seed)
         files += [str(p) for p in qc.export_qasm(module, tq, run_dir / "export", name, task.device)]
         torch.save(module.state_dict(), run_dir / "export" / f"{name}.pt")
+    torch_evaluator = ("density matrix" if task.noise == "density" else
+                       f"{task.trajectories} trajectories per input" if task.noise == "trajectories" else
+                       f"{torch_trajectories} trajectories per input" if torch_trajectories else None)
     report = {"device": task.device, "dataset": d.source, "classes": task.classes, "test_samples": len(d.test),
-              "shots": shots, "pruning_sparsity": sparsity, "search_layout": search_layout, "layout": layout,
+              "shots": shots, "torch_evaluator": torch_evaluator, "pruning_sparsity": sparsity, "search_layout": search_layout, "layout": layout,
               "remap": remap_scores, "retrain": retrain_scores, "rows": rows, "files": files}
     (run_dir / "quantumnas.json").write_text(json.dumps(report, indent=2, default=str))
     (run_dir / "quantumnas.md").write_text(table(report))
@@ -319,7 +335,7 @@ def table(report: dict) -> str:
     head = (f"# QuantumNAS on {report['device']}\n\n{report['dataset']}, classes {report['classes']}, "
             f"{report['test_samples']} test inputs, qiskit-aer with the device noise model (density matrix up to 10 "
             "active qubits, noisy state-vector trajectories beyond), "
-            f"{report['shots']} shots.\n\n"
+            f"{report['shots']} shots; torch noisy: {report.get('torch_evaluator') or 'not run'}.\n\n"
             "| circuit | params | layout | depth | 2q gates | est. fidelity | noise-free acc | torch noisy acc "
             "| aer acc |\n|---|---|---|---|---|---|---|---|---|\n")
     lines = [f"| {r['name']} | {r['params']} | {r['layout']} | {int(r['depth'])} | {int(r['two_qubit_gates'])} | "
