@@ -315,6 +315,9 @@ def test_finalize_rejects_a_bad_retrain(tmp_path):
         for bad in (0, 1.5, False):
             with pytest.raises(ConfigError, match=field):
                 finalize(task, task.supercircuit.largest(), tmp_path, **{field: bad})
+    for bad in (1, -2, 2.5, True):
+        with pytest.raises(ConfigError, match="torch_trajectories = "):
+            finalize(task, task.supercircuit.largest(), tmp_path, torch_trajectories=bad)
 
 
 def test_retrain_candidates_are_distinct_circuits_and_the_best_trained_one_wins():
