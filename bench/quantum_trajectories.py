@@ -35,24 +35,6 @@ def circuit(device: str, n_wires: int, blocks: int, seed: int):
     return tq, sorted(qc.parameters, key=lambda p: p.index), arch
 
 
-def aer_z(tq, inputs, x: np.ndarray, device: str, shots: int, threads: int) -> np.ndarray:
-    from qiskit_aer import AerSimulator
-
-    from nasfw.hardware.quantum_noise import noise_model
-
-    sim = AerSimulator(method="statevector", noise_model=noise_model(device), seed_simulator=0,
-                       max_parallel_threads=threads)
-    bound = [tq.assign_parameters({p: float(v) for p, v in zip(inputs, row)}) for row in x]
-    result = sim.run(bound, shots=shots).result()
-    n = tq.num_clbits
-    out = np.zeros((len(x), n))
-    for i in range(len(x)):
-        for bits, c in result.get_counts(i).items():
-            bits = bits[::-1]
-            out[i] += c * np.array([1.0 if bits[q] == "0" else -1.0 for q in range(n)])
-    return out / shots
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--device", default="guadalupe")
@@ -67,7 +49,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from nasfw.hardware.quantum_noise import channels
-    from nasfw.plugins.quantumnas.compile import stats
+    from nasfw.plugins.quantumnas.compile import aer_expval, stats
     from nasfw.search_spaces.quantum_trajectories import TrajectoryProgram
 
     tq, inputs, arch = circuit(args.device, args.wires, args.blocks, args.seed)
@@ -80,7 +62,7 @@ def main() -> None:
     x = np.random.default_rng(args.seed).uniform(0, np.pi, (args.inputs, 36))
 
     t = time.perf_counter()
-    z_aer = aer_z(tq, inputs, x, args.device, args.shots, args.threads)
+    z_aer = aer_expval(tq, inputs, x, args.device, args.shots, threads=args.threads)  # trajectories past 10 qubits
     t_aer = time.perf_counter() - t
     t = time.perf_counter()
     z, sem = prog.expval_z(x, trajectories=args.trajectories, seed=args.seed, sem=True)

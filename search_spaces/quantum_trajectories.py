@@ -62,11 +62,7 @@ class TrajectoryProgram:
             if st.superop is not None:
                 self.ops.append(self._channel(st.wires, st.superop))
                 continue
-            if st.gate:
-                angles = st.angles
-                gate = st.gate
-            else:
-                angles, gate = [(st.rz_const, st.rz_coef)], "rz"
+            gate, angles = (st.gate, st.angles) if st.gate else ("rz", [(st.rz_const, st.rz_coef)])
             op = self._channel(st.wires, st.after) if st.after is not None else _Op(st.wires)
             op.gate, op.angles = gate, [(float(c), torch.as_tensor(k, dtype=torch.float64)) for c, k in angles]
             self.ops.append(op)

@@ -92,7 +92,7 @@ def initial_layout(tq: Any) -> list[int]:
 
 
 def aer_expval(tq: Any, inputs: Sequence[Any], x: np.ndarray, device: str, shots: int = 8192,
-               seed: int = 0) -> np.ndarray:
+               seed: int = 0, threads: int = 0) -> np.ndarray:
     """<Z> per clbit from qiskit-aer with NoiseModel.from_backend, `shots` shots per input: the reference
     evaluation of a finished circuit (density-matrix method up to 10 active qubits, trajectories beyond)."""
     from qiskit_aer import AerSimulator
@@ -101,7 +101,8 @@ def aer_expval(tq: Any, inputs: Sequence[Any], x: np.ndarray, device: str, shots
             for q in inst.qubits}
     # the density matrix up to 10 qubits; beyond, aer's noisy state-vector trajectories
     method = "density_matrix" if len(used) <= 10 else "statevector"
-    sim = AerSimulator(method=method, noise_model=quantum_noise.noise_model(device), seed_simulator=seed)
+    sim = AerSimulator(method=method, noise_model=quantum_noise.noise_model(device), seed_simulator=seed,
+                       max_parallel_threads=threads)  # 0: all cores
     bound = [tq.assign_parameters({p: float(v) for p, v in zip(inputs, row)}) for row in np.asarray(x)]
     result = sim.run(bound, shots=shots).result()
     n = tq.num_clbits
