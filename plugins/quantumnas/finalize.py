@@ -166,7 +166,7 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
         def build():
             m = task.supercircuit.extract(a)
             m.reinitialise(seed)
-            qt.train(m, d.train, n_classes, scratch_epochs, lr=lr, seed=seed)
+            qt.train(m, d.train, n_classes, scratch_epochs, lr=lr, seed=seed, device=task.torch_device)
             return m
         key = ({k: v for k, v in a.items() if k != "layout"}, scratch_epochs, lr)
         return store.module("scratch", key, lambda: task.supercircuit.extract(a), build)
@@ -266,7 +266,8 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
     def prune():
         m = copy.deepcopy(searched)
         s = qt.prune(m, d.train, n_classes, final=prune_final, initial=prune_initial, steps=prune_steps,
-                     epochs_per_step=prune_epochs, lr=prune_lr, batch_size=prune_batch_size, seed=seed)
+                     epochs_per_step=prune_epochs, lr=prune_lr, batch_size=prune_batch_size, seed=seed,
+                     device=task.torch_device)
         store.value("sparsity", prune_key, lambda: s)  # kept before the weights: a kept circuit has its sparsity
         return m
     pruned = store.module("pruned", prune_key, lambda: copy.deepcopy(searched), prune)

@@ -30,6 +30,8 @@ from nasfw.plugins.quantumnas.finalize import finalize as run_finalize
 from nasfw.registry import options_of
 from nasfw.search_spaces.supercircuit import SuperCircuit, space_def
 from nasfw.supernet.train import TrainConfig, train_supernet
+from nasfw.torch_device import on_device
+from nasfw.torch_device import resolve as resolve_device
 
 NOISE_MODES = ("density", "trajectories", "proxy", "none")
 WEIGHTS = "supercircuit.pt"
@@ -46,7 +48,7 @@ class QuantumNASTask:
                  n_wires: int = 4, n_blocks: int | None = None, device: str = "quito", noise: str = "density",
                  n_valid: int = 500, n_test: int = 300, n_features: int | None = None, batch_size: int = 256,
                  optimization_level: int = 2, seed: int = 0, test_dataset: str | None = None,
-                 shots: int | None = None, trajectories: int = 32):
+                 shots: int | None = None, trajectories: int = 32, torch_device: str = "cpu"):
         space_def(circuit)  # a clear error for an unknown circuit name
         if isinstance(classes, (str, bytes)) or not isinstance(classes, Sequence) or len(classes) < 2 or \
                 not all(isinstance(c, int) and not isinstance(c, bool) for c in classes) or \
@@ -73,6 +75,7 @@ class QuantumNASTask:
         if noise == "trajectories" and shots is not None:
             raise ConfigError("task_options.shots goes with noise: density; noise: trajectories reads exact <Z> "
                               "of each sampled state (set trajectories instead)")
+        self.torch_device = resolve_device(torch_device, "task_options.torch_device")
         self.device = device.lower()
         qubits = quantum_noise.backend(self.device).num_qubits  # a clear error for an unknown device
         if n_wires > qubits:
@@ -112,7 +115,8 @@ class QuantumNASTask:
         """SuperCircuit training with weight sharing: one sampled SubCircuit per batch (256, the task's
         `batch_size`, unless given here), Adam, warm-up then cosine. `sampling`: uniform, restricted
         (consecutive SubCircuits differ in few layers), or progressive (many blocks first, all block counts by
-        the end). Weight sharing needs many steps: on a small dataset a smaller batch buys them."""
+        the end). Weight sharing needs many steps: on a small dataset a smaller batch buys them. Runs on the
+        task's `torch_device`; the weights end on CPU, where the search evaluates them."""
         d, n_classes = self.data, self.data.n_classes
         opts = dict(sampling_options or {})
         if sampling == "progressive" and "stages" not in opts:  # restricted sampling with progressive blocks
@@ -133,8 +137,10 @@ class QuantumNASTask:
             bar.set_postfix(loss=f"{loss:.3f}")
             bar.update(1)
         bs = batch_size or self.batch_size
-        history = train_supernet(self.supercircuit, lambda: batches(d.train, bs, rng),
-                                 lambda m, b: qt.nll(m(b[0]), b[1], n_classes), cfg, on_epoch)
+        train = qt.split_on(d.train, self.torch_device)
+        with on_device(self.supercircuit, self.torch_device):
+            history = train_supernet(self.supercircuit, lambda: batches(train, bs, rng),
+                                     lambda m, b: qt.nll(m(b[0]), b[1], n_classes), cfg, on_epoch)
         bar.close()
         self.trained = True
         run_dir = Path(run_dir)

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from nasfw.supernet.train import lr_factor
+from nasfw.torch_device import on_device
 from nasfw.plugins.quantumnas.compile import logits
 from nasfw.plugins.quantumnas.data import Split, batches
 
@@ -59,11 +60,27 @@ def evaluate(module: torch.nn.Module, split: Split, n_classes: int) -> tuple[flo
 
 def train(module: torch.nn.Module, split: Split, n_classes: int, epochs: int, lr: float = 5e-3,
           weight_decay: float = 1e-4, batch_size: int = 256, warmup_epochs: float = 1, seed: int = 0,
-          on_step: Callable[[], None] | None = None) -> list[float]:
-    """Adam with warm-up then cosine decay; returns the mean loss per epoch."""
-    params = [p for p in module.parameters() if p.requires_grad]
-    if not params or epochs <= 0:
+          on_step: Callable[[], None] | None = None, device: torch.device | str = "cpu") -> list[float]:
+    """Adam with warm-up then cosine decay; returns the mean loss per epoch. Trains on `device` (the module
+    and the training split go there for the call) and leaves the module on CPU."""
+    if not [p for p in module.parameters() if p.requires_grad] or epochs <= 0:
         return []
+    with on_device(module, torch.device(device)):
+        return _train(module, split_on(split, device), n_classes, epochs, lr, weight_decay, batch_size,
+                      warmup_epochs, seed, on_step)
+
+
+def split_on(split: Split, device: torch.device | str) -> Split:
+    """The split's tensors on `device` (the same object where they are there already)."""
+    device = torch.device(device)
+    if split.x.device == device:
+        return split
+    return Split(split.x.to(device), split.y.to(device))
+
+
+def _train(module: torch.nn.Module, split: Split, n_classes: int, epochs: int, lr: float, weight_decay: float,
+           batch_size: int, warmup_epochs: float, seed: int, on_step: Callable[[], None] | None) -> list[float]:
+    params = [p for p in module.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     rng = np.random.default_rng(seed)
     n_batches = max(1, math.ceil(len(split) / batch_size))
@@ -95,7 +112,7 @@ def wrapped(theta: torch.Tensor) -> torch.Tensor:
 
 def prune(module, split: Split, n_classes: int, final: float = 0.1, initial: float = 0.05, steps: int = 4,
           epochs_per_step: int = 1, lr: float = 2e-3, seed: int = 0, batch_size: int = 256,
-          on_step: Callable[[], None] | None = None) -> list[float]:
+          on_step: Callable[[], None] | None = None, device: torch.device | str = "cpu") -> list[float]:
     """Iterative magnitude pruning of `module.theta` (a SubCircuit), in place; returns the sparsity per round."""
     if not 0 <= initial <= final < 1:
         raise ValueError(f"pruning sparsity must satisfy 0 <= initial ({initial}) <= final ({final}) < 1")
@@ -112,7 +129,7 @@ def prune(module, split: Split, n_classes: int, final: float = 0.1, initial: flo
                 module.mask[torch.argsort(mag)[:k]] = 0.0
             module.theta.mul_(module.mask)
         train(module, split, n_classes, epochs_per_step, lr=lr, warmup_epochs=0, seed=seed + s,
-              batch_size=batch_size, on_step=on_step)
+              batch_size=batch_size, on_step=on_step, device=device)
         history.append(float(1 - module.mask.mean()))
     return history
 

@@ -1,0 +1,53 @@
+"""Where a plugin trains: the `torch_device` option of its task, checked when the campaign is read.
+
+Training is the one step that gains from a GPU (the SuperCircuit of a 10-qubit space, a supernet); the searches'
+evaluations stay on CPU, where they run one per core or Ray worker, so a task moves its module to the device for
+a training call and back afterwards (`on_device`). A device this torch cannot use is refused up front with the
+field, the value and what would work, rather than a CUDA error after the data is loaded.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+import torch
+
+from nasfw.errors import ConfigError
+
+ALLOWED = "cpu, cuda, cuda:N or auto (cuda where torch sees a GPU, else cpu)"
+
+
+def resolve(value: object, field: str) -> torch.device:
+    """The torch.device that `value` names; `auto` is cuda where this torch sees a GPU, else cpu."""
+    if value is None:
+        return torch.device("cpu")
+    if not isinstance(value, str):
+        raise ConfigError(f"{field} = {value!r}; allowed: {ALLOWED}")
+    if value == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(value)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"{field} = {value!r} is not a torch device; allowed: {ALLOWED}") from None
+    if dev.type == "cpu":
+        return dev
+    if dev.type != "cuda":
+        raise ConfigError(f"{field} = {value!r}; allowed: {ALLOWED}")
+    if not torch.cuda.is_available():
+        raise ConfigError(f"{field} = {value!r}, but this torch ({torch.__version__}) sees no CUDA device; "
+                          "use cpu (or auto), or install a CUDA build of torch on a machine with a GPU")
+    if dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ConfigError(f"{field} = {value!r}, but torch sees {torch.cuda.device_count()} CUDA device(s) "
+                          f"(cuda:0..cuda:{torch.cuda.device_count() - 1})")
+    return dev
+
+
+@contextmanager
+def on_device(module: torch.nn.Module, device: torch.device) -> Iterator[torch.nn.Module]:
+    """`module` on `device` for the block, back on CPU after it (also when the block raises), so that what is
+    saved, pickled to workers or evaluated afterwards is where the rest of the campaign expects it."""
+    module.to(device)
+    try:
+        yield module
+    finally:
+        module.to("cpu")
