@@ -166,6 +166,7 @@ def _phase_search(campaign: Campaign, comps: Components, store: Store, resume: b
         store.add(key, arch, res.metrics, res.status, res.error, 0.0, "driver", now, now)
     pipeline.on_infeasible = record_infeasible
 
+    _seed_initial(campaign, comps)
     if resume:
         _replay(store, searcher, pipeline)
     spec = EvaluatorSpec(campaign.task, campaign.task_options, tuple(comps.expensive), tuple(plugins_dirs),
@@ -181,6 +182,18 @@ def _phase_search(campaign: Campaign, comps: Components, store: Store, resume: b
     finally:
         driver.close()
     driver.finish()
+
+
+def _seed_initial(campaign: Campaign, comps: Components) -> None:
+    """A task with `initial_archs(space, rng)` proposes the search's first candidates (QuantumNAS: circuits on
+    the trivial and SABRE layouts); each is checked against the space like any arch. On resume a checkpoint
+    replaces them with those still untried."""
+    if not hasattr(comps.task, "initial_archs"):
+        return
+    import numpy as np
+
+    archs = comps.task.initial_archs(comps.space, np.random.default_rng(campaign.seed))
+    comps.searcher.seed_initial([comps.space.validate(a, f"initial_archs()[{i}]") for i, a in enumerate(archs)])
 
 
 def _write_shared(campaign: Campaign, comps: Components) -> str | None:

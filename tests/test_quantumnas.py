@@ -444,3 +444,41 @@ def test_large_batches_take_the_unitary_path_and_agree(name):
     qc = to_qiskit(sub, measure=False)
     for i in (0, 39):
         assert np.abs(z_of(qc, x[i]) - z[i].detach().numpy()).max() < 1e-5
+
+
+def test_seed_layouts_start_the_search_on_the_trivial_and_sabre_layouts(tmp_path, run_cli):
+    """`seed_layouts`: the search's first candidates are random SubCircuits on the trivial layout and on SABRE's
+    layout for each, evaluated before any random pair even when the budget is smaller than a generation."""
+    from nasfw.results import RunView
+
+    cfg = tmp_path / "q.yaml"
+    opts = {"circuit": "u3cu3", "n_wires": 4, "n_blocks": 2, "device": "guadalupe"}
+    cfg.write_text(json.dumps({
+        "plugin": "quantumnas", "name": "q-seeded", "space_options": opts,
+        "task_options": {**opts, "dataset": "digits", "classes": [0, 1], "n_valid": 20, "n_test": 20,
+                         "noise": "proxy", "seed_layouts": {"trivial": 1, "sabre": 2}},
+        "budget": {"evaluations": 4}, "workers": 1,
+        "phases": {"supernet": {"epochs": 1}, "finalize": {"task": False}}}))
+    # the default objective (calibrated_loss) is not there under the proxy: the first evaluation, kept, stops
+    # the run instead of a search that ranks every candidate as -inf
+    r = run_cli("search", "--config", cfg, "--out", tmp_path / "bad", "--no-progress")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "objectives[0].metric = 'calibrated_loss': the task reported no such metric (did you mean " \
+           "'noise_free_calibrated_loss'?); it reported: depth, fidelity," in r.stderr
+    assert len(RunView.open(tmp_path / "bad").evaluations) == 1
+    campaign = json.loads(cfg.read_text())
+    cfg.write_text(json.dumps({**campaign, "objectives": [{"metric": "proxy", "direction": "max"}]}))
+    r = run_cli("search", "--config", cfg, "--out", tmp_path / "run", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    evals = sorted(RunView.open(tmp_path / "run").evaluations, key=lambda e: e.id)
+    layouts = [e.arch["layout"] for e in evals]
+    assert layouts[0] == [0, 1, 2, 3] and len(evals) == 4
+    # the first three are what the task proposes (the campaign's seed, 0), SubCircuits and layouts alike
+    task = QuantumNASTask(**opts, dataset="digits", classes=[0, 1], noise="proxy",
+                          seed_layouts={"trivial": 1, "sabre": 2})
+    seeds = task.initial_archs(supercircuit_space("u3cu3", 4, 2, 16), np.random.default_rng(0))
+    assert [e.arch for e in evals[:3]] == seeds
+    assert all(len(set(a["layout"])) == 4 and a["layout"] != [0, 1, 2, 3] for a in seeds[1:])
+    with pytest.raises(ConfigError, match=r"task_options.seed_layouts = \{'dense': 2\}; it must map layout kinds "
+                                          r"\(trivial, sabre\)"):
+        QuantumNASTask(seed_layouts={"dense": 2})

@@ -151,3 +151,23 @@ def test_failed_and_infeasible_results_do_not_enter_population(task):
     a = s.ask()
     s.tell(a, Result(OK, task.evaluate(a)))
     assert len(s.population) == 1
+
+
+@pytest.mark.parametrize("name", ["random", "evolution", "ofa-evolution", "nsga2", "bayes", "tune-optuna"])
+def test_seeded_candidates_are_tried_first_and_survive_a_checkpoint(name, task):
+    """`seed_initial`: the given archs are the first evaluated (in the first generation for the generational
+    searchers), exactly as given; the ones not yet asked are in the checkpoint."""
+    space = nasbench201_space()
+    seeds = [space.sample(np.random.default_rng(100 + i)) for i in range(3)]
+    settings = {"population_size": 6} if name in ("evolution", "ofa-evolution", "nsga2") else {}
+    s = make_searcher(CLS[name], space, settings, seed=0)
+    s.seed_initial(seeds)
+    first = s.ask()
+    resumed = make_searcher(CLS[name], space, settings, seed=5)
+    resumed.load_state_dict(s.state_dict())
+    asked = [first] + [s.ask() for _ in range(5)]
+    keys = [space.key(a) for a in asked]
+    assert keys[:3] == [space.key(a) for a in seeds]  # first and in order (a generation hands them out first)
+    assert space.key(resumed.ask()) == keys[1]  # the checkpoint kept the two not yet asked
+    s2 = make_searcher(CLS[name], space, settings, seed=0)
+    assert not any(space.key(s2.ask()) in {space.key(a) for a in seeds} for _ in range(6))

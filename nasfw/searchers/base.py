@@ -58,6 +58,8 @@ class Searcher(ABC):
         self.rng = np.random.default_rng(seed)
         self.feasible = feasible
         self.n_told = 0
+        # candidates to try before any random one (`seed_initial`): the first draws of `random_arch`
+        self.initial: list[Arch] = []
 
     # --- protocol -------------------------------------------------------------------------------
     def ask(self) -> Arch:
@@ -98,7 +100,16 @@ class Searcher(ABC):
             arch = make()
         return arch
 
+    def seed_initial(self, archs: Sequence[Arch]) -> None:
+        """Known starting points (a task's layouts, a user's earlier best) that take the place of the first
+        random draws: the initial population of the evolutionary searchers, random search's first candidates,
+        Optuna's first trials. Each is evaluated as given, cheap constraints included; a searcher that draws
+        nothing at random (the RL controller) ignores them."""
+        self.initial.extend(copy.deepcopy(list(archs)))
+
     def random_arch(self) -> Arch:
+        if self.initial:
+            return self.initial.pop(0)
         return self.propose(lambda: self.space.sample(self.rng))
 
     # --- checkpoints ------------------------------------------------------------------------------
@@ -106,6 +117,7 @@ class Searcher(ABC):
         state = {k: copy.deepcopy(getattr(self, k)) for k in self._state}
         state["rng"] = self.rng.bit_generator.state
         state["n_told"] = self.n_told
+        state["initial"] = copy.deepcopy(self.initial)
         state["searcher"] = self.name
         return state
 
@@ -116,6 +128,7 @@ class Searcher(ABC):
             setattr(self, k, copy.deepcopy(state[k]))
         self.rng.bit_generator.state = state["rng"]
         self.n_told = state["n_told"]
+        self.initial = copy.deepcopy(state.get("initial", []))  # checkpoints of earlier versions have none
 
 
 class GenerationalSearcher(Searcher):
@@ -144,6 +157,12 @@ class GenerationalSearcher(Searcher):
     @abstractmethod
     def _next_generation(self, pool: list) -> list:
         ...
+
+    def initial_population(self, n: int) -> list[Arch]:
+        """`n` random archs, the seeded ones (`seed_initial`) among them and placed where `_ask` hands them
+        out first, so that a budget smaller than a generation still evaluates them."""
+        seeds, self.initial = self.initial[:n], self.initial[n:]
+        return [self.random_arch() for _ in range(n - len(seeds))] + seeds[::-1]
 
     def reset_pending(self) -> None:
         self.pending = 0

@@ -129,6 +129,8 @@ class OptunaSearcher(Searcher):
     def _ask(self) -> Arch:
         from optuna.trial import TrialState
 
+        if self.initial:  # seeded candidates are Optuna's first trials
+            self.study.enqueue_trial(params_of(self.space, self.initial.pop(0))[0], skip_if_exists=False)
         trial = self.study.ask()
         arch = suggest(trial, self.space, self.rng)
         key = self.space.key(arch)

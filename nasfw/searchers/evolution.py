@@ -96,7 +96,7 @@ class OFAEvolution(GenerationalSearcher):
 
     def _children(self) -> list[Arch]:
         if not self.population:
-            return [self.random_arch() for _ in range(self.population_size)]
+            return self.initial_population(self.population_size)
         parents = [a for _, a in self.population]
         pick = lambda: parents[int(self.rng.integers(len(parents)))]  # noqa: E731
         kids = []

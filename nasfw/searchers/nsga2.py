@@ -104,7 +104,7 @@ class NSGA2(GenerationalSearcher):
 
     def _children(self) -> list[Arch]:
         if len(self.population) < 2:
-            return [self.random_arch() for _ in range(self.population_size)]
+            return self.initial_population(self.population_size)
         pts, viol = [p[0] for p in self.population], [p[1] for p in self.population]
         ranks = [(0, 0.0)] * len(self.population)
         for r, front in enumerate(non_dominated_sort(pts, viol)):

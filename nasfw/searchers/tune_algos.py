@@ -50,6 +50,8 @@ class TuneOptunaSearch(Searcher):
         self.pending: dict[str, list[str]] = {}
 
     def _ask(self) -> Arch:
+        if self.initial:  # a seeded candidate: told back like any arch Tune did not suggest
+            return self.initial.pop(0)
         trial_id = f"nasfw-{next(self.ids)}"
         config = self.algo.suggest(trial_id)
         if not isinstance(config, dict) or "__arch" not in config:

@@ -48,7 +48,8 @@ class QuantumNASTask:
                  n_wires: int = 4, n_blocks: int | None = None, device: str = "quito", noise: str = "density",
                  n_valid: int = 500, n_test: int = 300, n_features: int | None = None, batch_size: int = 256,
                  optimization_level: int = 2, seed: int = 0, test_dataset: str | None = None,
-                 shots: int | None = None, trajectories: int = 32, torch_device: str = "cpu"):
+                 shots: int | None = None, trajectories: int = 32, torch_device: str = "cpu",
+                 seed_layouts: dict[str, int] | None = None):
         space_def(circuit)  # a clear error for an unknown circuit name
         if isinstance(classes, (str, bytes)) or not isinstance(classes, Sequence) or len(classes) < 2 or \
                 not all(isinstance(c, int) and not isinstance(c, bool) for c in classes) or \
@@ -76,6 +77,7 @@ class QuantumNASTask:
             raise ConfigError("task_options.shots goes with noise: density; noise: trajectories reads exact <Z> "
                               "of each sampled state (set trajectories instead)")
         self.torch_device = resolve_device(torch_device, "task_options.torch_device")
+        self.seed_layouts = _check_seed_layouts(seed_layouts)
         self.device = device.lower()
         qubits = quantum_noise.backend(self.device).num_qubits  # a clear error for an unknown device
         if n_wires > qubits:
@@ -162,6 +164,27 @@ class QuantumNASTask:
         self.supercircuit.load_state_dict(state["weights"])
         self.trained = state["trained"]
 
+    def initial_archs(self, space, rng) -> list[dict]:
+        """The search's first candidates under `seed_layouts`: random SubCircuits placed on the trivial layout
+        (wire i on qubit i) or on the layout qiskit's SABRE picks for that SubCircuit. On a 16- or 27-qubit
+        device a population drawn over all k-permutations of the qubits rarely holds a layout as good as
+        either, and 100 evaluations did not find one on Guadalupe (docs/results-quantumnas.md, MNIST-10);
+        seeded, the evolution starts from them and can only improve on them."""
+        if not self.seed_layouts or not any(d.name == "layout" for d in space.decisions):
+            return []
+        out = []
+        for kind, count in self.seed_layouts.items():
+            for i in range(count):
+                arch = space.sample(rng)
+                if kind == "trivial":
+                    arch["layout"] = list(range(self.n_wires))
+                else:
+                    tq, _ = qc.transpile(self.supercircuit.extract(arch), self.device, None,
+                                         self.optimization_level, "sabre", seed=self.seed + i)
+                    arch["layout"] = qc.initial_layout(tq)
+                out.append(arch)
+        return out
+
     # -- scoring ---------------------------------------------------------------------------------------------
     def check_layout(self, arch: dict) -> list[int] | None:
         layout = arch.get("layout")
@@ -221,6 +244,19 @@ class QuantumNASTask:
             return [p]
         tq, _ = qc.transpile(sub, self.device, self.check_layout(arch), self.optimization_level, seed=self.seed)
         return qc.export_qasm(sub, tq, out_dir, "best.inherited", self.device)
+
+
+SEED_LAYOUTS = ("trivial", "sabre")
+
+
+def _check_seed_layouts(value: Any) -> dict[str, int]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or any(k not in SEED_LAYOUTS for k in value) or \
+            any(not isinstance(v, int) or isinstance(v, bool) or v < 0 for v in value.values()):
+        raise ConfigError(f"task_options.seed_layouts = {value!r}; it must map layout kinds ({', '.join(SEED_LAYOUTS)}) "
+                          "to how many random SubCircuits on that layout start the search, e.g. {trivial: 2, sabre: 4}")
+    return dict(value)
 
 
 def _bar(total: int, desc: str, enabled: bool):
