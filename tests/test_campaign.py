@@ -155,7 +155,18 @@ BY_HAND = {"quantumnas-mnist10-guadalupe"}
                                   if p.stem not in BY_HAND])
 def test_experiments_run_at_small_budget(path, run_cli, tmp_path):
     raw = yaml.safe_load(path.read_text())
-    p = run_cli("search", "--config", path, "--budget", "small", "--out", tmp_path / "run", "--no-progress",
+    config = path
+    if raw.get("task", "quantumnas-qml") == "quantumnas-qml" and raw.get("plugin") == "quantumnas":
+        # the MNIST campaigns' training and aer rows at full size are 4-6 minutes each, their figures measured
+        # by hand (docs/results-quantumnas.md); here each file runs end to end on its own device with the
+        # training, shots and test set cut down, every baseline included
+        config = tmp_path / path.name
+        config.write_text(yaml.safe_dump(merge(raw, {
+            "task_options": {"n_test": 60},
+            "phases": {"supernet": {"epochs": 5},
+                       "finalize": {"task": {"scratch_epochs": 5, "retrain": 2, "remap": 4, "shots": 1024,
+                                             "search_population": 6}}}})))
+    p = run_cli("search", "--config", config, "--budget", "small", "--out", tmp_path / "run", "--no-progress",
                 timeout=900)
     assert p.returncode == 0, p.stderr
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
