@@ -2,6 +2,7 @@
 trajectories, side by side, on a 10-qubit U3+CU3 SubCircuit compiled to a 16-qubit fake device.
 
     python bench/quantum_trajectories.py --inputs 8 --shots 256 --trajectories 32     # about 2 minutes
+    python bench/quantum_trajectories.py --inputs 4 --torch-device cuda --device-inputs 300   # with a GPU
 
 Both simulate the same transpiled circuit under the device's calibrated noise. aer draws one trajectory per shot
 and reads one bit string from it; nasfw reads each trajectory's exact <Z> and applies the readout error to it,
@@ -45,6 +46,9 @@ def main() -> None:
     ap.add_argument("--trajectories", type=int, default=32)
     ap.add_argument("--threads", type=int, default=1, help="threads for both simulators")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--torch-device", default=None, help="also time nasfw's trajectories there (e.g. cuda)")
+    ap.add_argument("--device-inputs", type=int, default=None,
+                    help="inputs timed on --torch-device (default --inputs; the first --inputs are compared with aer)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -81,6 +85,23 @@ def main() -> None:
           f"{np.sqrt(np.mean(sem ** 2)):.4f} |")
     print(f"| nasfw at aer's error | {need:.1f} trajectories | {t_equal:.2f} | {t_equal / args.inputs:.3f} | "
           f"{np.sqrt(np.mean(err_aer ** 2)):.4f} |")
+    if args.torch_device:
+        prog.expval_z(x[:1], trajectories=args.trajectories, device=args.torch_device)  # warm-up, operators moved
+        if torch.device(args.torch_device).type == "cuda":
+            torch.cuda.synchronize()
+        n_dev = max(args.device_inputs or args.inputs, args.inputs)
+        xd = np.concatenate([x, np.random.default_rng(args.seed + 1).uniform(0, np.pi, (n_dev - args.inputs, 36))])
+        t = time.perf_counter()
+        zg, semg = prog.expval_z(xd, trajectories=args.trajectories, seed=args.seed, sem=True,
+                                 device=args.torch_device)
+        t_dev = (time.perf_counter() - t) / n_dev  # per input; the result is back on CPU: synchronised
+        zg, semg = zg[:args.inputs].numpy(), semg[:args.inputs].numpy()
+        print(f"| nasfw trajectories on {args.torch_device} ({n_dev} inputs) | {args.trajectories} trajectories | "
+              f"{t_dev * n_dev:.2f} | {t_dev:.4f} | {float(np.sqrt(np.mean(semg ** 2))):.4f} |")
+        devg = np.abs(zg - z_aer) / np.sqrt(semg ** 2 + err_aer ** 2)
+        print(f"{args.torch_device}: per input {t_ours / args.inputs / t_dev:.0f}x faster than nasfw on "
+              f"{args.threads} CPU thread(s), {t_aer / args.inputs / t_dev:.0f}x than aer at the samples given; "
+              f"agreement with aer: mean {devg.mean():.2f}, max {devg.max():.2f} combined errors")
     print(f"speed-up at equal precision: {t_aer / t_equal:.1f}x; at the samples given: {t_aer / t_ours:.1f}x")
     print(f"agreement: |z_nasfw - z_aer| / combined error: mean {dev.mean():.2f}, max {dev.max():.2f} over "
           f"{dev.size} values; mean |<Z>| {np.abs(z_aer).mean():.3f}")

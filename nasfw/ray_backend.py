@@ -17,7 +17,7 @@ from typing import Any
 
 from nasfw.campaign import Campaign
 from nasfw.driver import SearchDriver
-from nasfw.errors import ConfigError
+from nasfw.errors import ConfigError, NasfwError
 from nasfw.evaluation import EvaluatorSpec, evaluate
 from nasfw.searchers.base import FAILED, LOST, Result
 
@@ -185,6 +185,7 @@ def adapter_class() -> type:
             super().__init__(metric="nasfw_score", mode="max")
             self.driver = driver
             self.live: dict[str, tuple[Any, float]] = {}
+            self.stopped: NasfwError | None = None  # a user's error met while recording, raised after fit()
 
         def __getstate__(self) -> dict:
             state = dict(self.__dict__)
@@ -193,6 +194,8 @@ def adapter_class() -> type:
 
         def suggest(self, trial_id: str):
             d = self.driver
+            if self.stopped is not None:
+                return TuneSearcher.FINISHED if not self.live else None
             if not d.want_more():
                 done = d.exhausted or d.out_of_time() or (d.budget is not None and d.n_done >= d.budget)
                 return TuneSearcher.FINISHED if done and not self.live else None
@@ -211,7 +214,11 @@ def adapter_class() -> type:
                                    started, time.time() - started, "ray")
                 return
             res = Result(result["nasfw_status"], json.loads(result["nasfw_metrics"]), result["nasfw_error"] or None)
-            self.driver.record(arch, res, result["nasfw_started"], result["nasfw_duration"], result["nasfw_worker"])
+            try:  # recorded before any check can raise; Tune would wrap an exception raised here in its own
+                self.driver.record(arch, res, result["nasfw_started"], result["nasfw_duration"],
+                                   result["nasfw_worker"])
+            except NasfwError as e:
+                self.stopped = self.stopped or e
 
         def save(self, checkpoint_path: str) -> None:
             with open(checkpoint_path, "wb") as f:
@@ -275,13 +282,16 @@ def run_on_ray(driver: SearchDriver, spec: EvaluatorSpec, campaign: Campaign) ->
             tune.with_parameters(trial_class(), spec=spec, metric=campaign.objectives[0].metric,
                                  timeout_s=campaign.evaluation.get("timeout_s")), resources(campaign))
         retries = int(campaign.evaluation.get("retries", 0))
+        adapter = adapter_class()(driver)
         tuner = tune.Tuner(
             trainable,
-            tune_config=tune.TuneConfig(search_alg=adapter_class()(driver), num_samples=-1,
+            tune_config=tune.TuneConfig(search_alg=adapter, num_samples=-1,
                                         max_concurrent_trials=campaign.workers, reuse_actors=True),
             run_config=tune.RunConfig(storage_path=str(Path(campaign.out).resolve() / "ray"), name="tune",
                                       verbose=0, failure_config=tune.FailureConfig(max_failures=retries)))
         tuner.fit()
+        if adapter.stopped is not None:
+            raise adapter.stopped
     finally:
         if started_here:
             ray.shutdown()

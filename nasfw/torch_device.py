@@ -1,8 +1,10 @@
 """Where a plugin trains: the `torch_device` option of its task, checked when the campaign is read.
 
-Training is the one step that gains from a GPU (the SuperCircuit of a 10-qubit space, a supernet); the searches'
+Training is the step a campaign runs on a GPU (the SuperCircuit of a 10-qubit space, a supernet); the searches'
 evaluations stay on CPU, where they run one per core or Ray worker, so a task moves its module to the device for
-a training call and back afterwards (`on_device`). A device this torch cannot use is refused up front with the
+a training call and back afterwards (`on_device`), and what it keeps or hands to workers is on CPU. (QuantumNAS's
+trajectory evaluator takes a `device` of its own and gains most there, but a campaign does not route its
+evaluations to a GPU yet.) A device this torch cannot use is refused up front with the
 field, the value and what would work, rather than a CUDA error after the data is loaded.
 """
 from __future__ import annotations

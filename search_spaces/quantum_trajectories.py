@@ -58,6 +58,7 @@ class TrajectoryProgram:
         self.n_qubits, self.measured, self.readout = prog.n_qubits, prog.measured, prog.readout
         self.physical, self.n_features = prog.physical, prog.n_features
         self.ops: list[_Op] = []
+        self._ops_on: dict[torch.device, list[_Op]] = {}
         for st in prog.steps:
             if st.superop is not None:
                 self.ops.append(self._channel(st.wires, st.superop))
@@ -78,20 +79,32 @@ class TrajectoryProgram:
         return cls(DensityProgram.from_qiskit(circuit, noise, readout, inputs, max_qubits=MAX_QUBITS))
 
     # -- running -----------------------------------------------------------------------------------------------
-    def states(self, x: torch.Tensor | np.ndarray, trajectories: int, seed: int = 0) -> torch.Tensor:
-        """Final states, (B * trajectories, 2, ..., 2), input-major (the trajectories of input 0 first)."""
+    def _ops_for(self, device: torch.device) -> list[_Op]:
+        """The program's operators on `device` (moved once per device and kept)."""
+        if device.type == "cpu":
+            return self.ops
+        if device not in self._ops_on:
+            mv = lambda t: None if t is None else t.to(device)  # noqa: E731
+            self._ops_on[device] = [_Op(o.wires, mv(o.kraus), mv(o.povm), o.gate, o.angles) for o in self.ops]
+        return self._ops_on[device]
+
+    def states(self, x: torch.Tensor | np.ndarray, trajectories: int, seed: int = 0,
+               device: torch.device | str = "cpu") -> torch.Tensor:
+        """Final states, (B * trajectories, 2, ..., 2), input-major (the trajectories of input 0 first), on
+        `device` (a GPU draws other random numbers than the CPU for the same seed: same statistics)."""
         x = torch.as_tensor(np.asarray(x), dtype=torch.float64)
         if x.dim() == 1:
             x = x[None]
         if x.shape[1] != self.n_features:
             raise ValueError(f"inputs have {x.shape[1]} features; the program was compiled for {self.n_features}")
+        device = torch.device(device)
         n, b = self.n_qubits, x.shape[0] * trajectories
-        gen = torch.Generator().manual_seed(seed)
-        psi = torch.zeros((b,) + (2,) * n, dtype=CDTYPE)
+        gen = torch.Generator(device=device).manual_seed(seed)
+        psi = torch.zeros((b,) + (2,) * n, dtype=CDTYPE, device=device)
         psi.view(b, -1)[:, 0] = 1.0
-        for op in self.ops:
+        for op in self._ops_for(device):
             if op.gate:
-                theta = [(c + x @ k).float().repeat_interleave(trajectories) for c, k in op.angles]
+                theta = [(c + x @ k).float().repeat_interleave(trajectories).to(device) for c, k in op.angles]
                 if op.gate == "rz":
                     u = _rz(theta[0])
                 else:
@@ -102,27 +115,32 @@ class TrajectoryProgram:
         return psi
 
     def expval_z(self, x: torch.Tensor | np.ndarray, trajectories: int = 32, seed: int = 0,
-                 max_bytes: int = 2 ** 22, sem: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+                 max_bytes: int | None = None, sem: bool = False, device: torch.device | str = "cpu"
+                 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Mean over trajectories of each trajectory's exact <Z> per classical bit, with the readout confusion
-        applied (and with `sem`, its standard error over the trajectories); inputs go in chunks that keep the
-        states under `max_bytes` (small: every step makes a few passes over the states, and states that stay in
-        the cache run about 3x faster at 14 qubits than 256 MB chunks did)."""
+        applied (and with `sem`, its standard error over the trajectories), returned on CPU; inputs go in chunks
+        that keep the states under `max_bytes`. On CPU 4 MiB (every step makes a few passes over the states, and
+        states that stay in the cache run about 3x faster at 14 qubits than 256 MB chunks did); on a GPU 1 GiB,
+        where a launch per step for few amplitudes is what costs."""
         x = torch.as_tensor(np.asarray(x), dtype=torch.float64)
         if x.dim() == 1:
             x = x[None]
+        device = torch.device(device)
+        if max_bytes is None:
+            max_bytes = 2 ** 22 if device.type == "cpu" else 2 ** 30
         chunk = max(1, max_bytes // (8 * 2 ** self.n_qubits * trajectories))
         out, err = [], []
         for i in range(0, len(x), chunk):
-            psi = self.states(x[i:i + chunk], trajectories, seed + i)
+            psi = self.states(x[i:i + chunk], trajectories, seed + i, device)
             p = psi.abs().square()
             z = []
             for c, q in enumerate(self.measured):
                 marg = torch.movedim(p, q + 1, -1).reshape(p.shape[0], -1, 2).sum(1)  # (b, 2): P(0), P(1)
                 marg = marg / marg.sum(-1, keepdim=True)
-                m = torch.tensor(self.readout[c], dtype=marg.dtype)
+                m = torch.tensor(self.readout[c], dtype=marg.dtype, device=device)
                 read = marg @ m  # P(read j) = sum_i P(i) P(j | i)
                 z.append(read[:, 0] - read[:, 1])
-            z = torch.stack(z, -1).reshape(-1, trajectories, len(self.measured))
+            z = torch.stack(z, -1).reshape(-1, trajectories, len(self.measured)).cpu()
             out.append(z.mean(1))
             err.append(z.std(1) / trajectories ** 0.5 if trajectories > 1 else torch.full_like(z[:, 0], float("nan")))
         return (torch.cat(out), torch.cat(err)) if sem else torch.cat(out)

@@ -208,3 +208,18 @@ def test_trials_run_in_the_workers_main_thread_and_qiskit_survives_actor_reuse(r
     r = rows(tmp_path / "run")
     assert [s for _, _, s in r] == ["ok"] * 8
     assert all(m["main_thread"] == 1.0 for _, m, _ in r)
+
+
+@pytest.mark.slow
+def test_an_objective_the_task_does_not_report_stops_a_ray_run_as_a_local_one(run_cli, tmp_path):
+    """The driver's check raises inside Tune's callback; the adapter holds the error until Tune has finished,
+    so the user sees the same one-line message as locally, with the evaluations kept."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("objectives: [{metric: acuracy, direction: max}]\n")
+    for backend in ("local", "ray"):
+        p = run_cli("search", "--plugin", "nasbench201", "--config", cfg, "--budget", "6", "--workers", "1",
+                    "--backend", backend, "--out", tmp_path / backend, "--no-progress", timeout=600)
+        assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+        assert "objectives[0].metric = 'acuracy': the task reported no such metric (did you mean 'accuracy'?)" \
+            in p.stderr
+        assert 1 <= n_rows(tmp_path / backend) <= 2

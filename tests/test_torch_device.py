@@ -66,3 +66,28 @@ def test_quantumnas_trains_on_cuda_as_on_cpu(tmp_path):
     for a, b in zip(out["cpu"][0] + out["cpu"][1], out["cuda"][0] + out["cuda"][1]):
         assert a == pytest.approx(b, abs=1e-4)
     assert out["cpu"][2]["noise_free_accuracy"] == pytest.approx(out["cuda"][2]["noise_free_accuracy"], abs=0.021)
+
+
+@pytest.mark.skipif(not HAS_CUDA, reason="needs torch with a CUDA device (run where one is lent)")
+def test_noisy_trajectories_on_cuda_agree_with_cpu():
+    """Other random numbers on the GPU, the same statistics: every <Z> within 5 combined standard errors."""
+    pytest.importorskip("qiskit_ibm_runtime")
+    import numpy as np
+    import qiskit
+
+    from nasfw.hardware.quantum_noise import backend, channels
+    from nasfw.search_spaces.quantum_trajectories import TrajectoryProgram
+    from nasfw.search_spaces.supercircuit import SuperCircuit, to_qiskit
+
+    sc = SuperCircuit("u3cu3", 6, 2, 16, n_features=16, seed=0)
+    arch = sc.space.sample(1)
+    qc = to_qiskit(sc.extract(arch))
+    tq = qiskit.transpile(qc, backend("guadalupe"), optimization_level=2, initial_layout=arch["layout"],
+                          seed_transpiler=0)
+    g, ro = channels("guadalupe")
+    prog = TrajectoryProgram.from_qiskit(tq, g, ro, sorted(qc.parameters, key=lambda p: p.index))
+    x = np.random.default_rng(0).uniform(0, np.pi, (6, 16))
+    zc, ec = prog.expval_z(x, trajectories=256, sem=True)
+    zg, eg = prog.expval_z(x, trajectories=256, sem=True, device="cuda")
+    assert zg.device.type == "cpu"
+    assert float(((zc - zg).abs() / (ec ** 2 + eg ** 2).sqrt().clamp_min(1e-6)).max()) < 5
