@@ -56,13 +56,11 @@ def trajectory_program(tq: Any, inputs: Sequence[Any], device: str) -> Trajector
 
 
 def noisy_expval_z(tq: Any, inputs: Sequence[Any], device: str, x: Any, noise: str, trajectories: int = 32,
-                   shots: int | None = None, seed: int = 0, torch_device: torch.device | str = "cpu") -> torch.Tensor:
+                   shots: int | None = None, seed: int = 0) -> torch.Tensor:
     """<Z> per clbit under the device noise with the task's torch evaluator: the exact density matrix
-    (`density`; with `shots`, sampled as measurements), or `trajectories` sampled noise histories per input
-    (on `torch_device`: state vectors of 12-16 qubits x inputs x trajectories are where a GPU pays)."""
+    (`density`; with `shots`, sampled as measurements), or `trajectories` sampled noise histories per input."""
     if noise == "trajectories":
-        return trajectory_program(tq, inputs, device).expval_z(x, trajectories=trajectories, seed=seed,
-                                                               device=torch_device)
+        return trajectory_program(tq, inputs, device).expval_z(x, trajectories=trajectories, seed=seed)
     return program(tq, inputs, device).expval_z(x, shots=shots or None, seed=seed)
 
 
