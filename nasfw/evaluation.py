@@ -45,9 +45,11 @@ def _components(spec: EvaluatorSpec):
     k = spec.key()
     if k not in _CACHE:
         from nasfw.registry import get_registry
+        from nasfw.torch_device import evaluation_only
 
         reg = get_registry(spec.plugins_dirs)
-        task = reg.task(spec.task, **spec.task_options)
+        with evaluation_only():  # this task only evaluates: no GPU needed here even if the driver trains on one
+            task = reg.task(spec.task, **spec.task_options)
         shared = _load_shared(spec)
         if shared is not None:
             task.use_shared_state(shared)

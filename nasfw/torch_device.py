@@ -6,6 +6,11 @@ a training call and back afterwards (`on_device`), and what it keeps or hands to
 trajectory evaluator takes a `device` of its own and gains most there, but a campaign does not route its
 evaluations to a GPU yet.) A device this torch cannot use is refused up front with the
 field, the value and what would work, rather than a CUDA error after the data is loaded.
+
+That check belongs to the process that trains (the driver). An evaluation worker rebuilds the task from the same
+options but never trains, and on a Ray cluster it may sit on a node without a GPU: tasks built inside
+`evaluation_only()` still have the value's spelling checked, and a device this process cannot use becomes CPU
+there instead of an error that would fail every evaluation of a campaign the driver accepted.
 """
 from __future__ import annotations
 
@@ -17,6 +22,18 @@ import torch
 from nasfw.errors import ConfigError
 
 ALLOWED = "cpu, cuda, cuda:N or auto (cuda where torch sees a GPU, else cpu)"
+_evaluation_only = False
+
+
+@contextmanager
+def evaluation_only() -> Iterator[None]:
+    """Within the block, `resolve` gives CPU for a CUDA device this process cannot use (see the module note)."""
+    global _evaluation_only
+    before, _evaluation_only = _evaluation_only, True
+    try:
+        yield
+    finally:
+        _evaluation_only = before
 
 
 def resolve(value: object, field: str) -> torch.device:
@@ -35,6 +52,9 @@ def resolve(value: object, field: str) -> torch.device:
         return dev
     if dev.type != "cuda":
         raise ConfigError(f"{field} = {value!r}; allowed: {ALLOWED}")
+    if _evaluation_only and (not torch.cuda.is_available()
+                             or (dev.index is not None and dev.index >= torch.cuda.device_count())):
+        return torch.device("cpu")
     if not torch.cuda.is_available():
         raise ConfigError(f"{field} = {value!r}, but this torch ({torch.__version__}) sees no CUDA device; "
                           "use cpu (or auto), or install a CUDA build of torch on a machine with a GPU")

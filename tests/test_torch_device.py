@@ -91,3 +91,23 @@ def test_noisy_trajectories_on_cuda_agree_with_cpu():
     zg, eg = prog.expval_z(x, trajectories=256, sem=True, device="cuda")
     assert zg.device.type == "cpu"
     assert float(((zc - zg).abs() / (ec ** 2 + eg ** 2).sqrt().clamp_min(1e-6)).max()) < 5
+
+
+def test_an_evaluation_worker_without_that_gpu_evaluates_on_cpu():
+    """Workers rebuild the task from the driver's options but never train: on a node without the driver's GPU
+    (here cuda:7, which no machine this runs on has) they evaluate on CPU instead of failing every evaluation,
+    while the same options still refuse to build a task that would train."""
+    pytest.importorskip("qiskit_ibm_runtime")
+    from nasfw.evaluation import EvaluatorSpec, _components, evaluate
+    from nasfw.plugins.quantumnas.task import QuantumNASTask
+    from nasfw.searchers.base import OK
+
+    opts = dict(dataset="digits", classes=[0, 1, 2, 3], n_blocks=2, device="quito", n_valid=50, n_test=50)
+    with pytest.raises(ConfigError, match=r"task_options.torch_device = 'cuda:7'"):
+        QuantumNASTask(**opts, torch_device="cuda:7")
+    with pytest.raises(ConfigError, match=r"task_options.torch_device = 'gpu' is not a torch device"):
+        _components(EvaluatorSpec("quantumnas-qml", dict(opts, torch_device="gpu"), ()))  # also in workers
+    arch = dict(QuantumNASTask(**opts).supercircuit.largest(), layout=[0, 1, 2, 3])
+    result, _, _, _ = evaluate(EvaluatorSpec("quantumnas-qml", dict(opts, torch_device="cuda:7"), ()), arch)
+    assert result.status == OK, result.error
+    assert 0.0 <= result.metrics["noise_free_accuracy"] <= 1.0
