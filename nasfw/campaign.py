@@ -33,7 +33,7 @@ FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
     "hardware": ((list, str), "a list of cost-model names or {name, options} mappings"),
     "objectives": ((list,), "a list of {metric, direction: max|min}"),
     "constraints": ((list,), "a list of {metric, max and/or min}"),
-    "searcher": ((str, dict), "a searcher name or {name, settings}"),
+    "searcher": ((str, dict), "a searcher name or {name, settings, initial}"),
     "budget": ((dict, int), "{evaluations: N, wall_time_s: S} or a positive integer"),
     "budgets": ((dict,), "named budget presets, e.g. {small: 20, medium: 100}"),
     "seed": ((int,), "an integer"),
@@ -67,6 +67,7 @@ class Campaign:
     hardware: list[tuple[str, dict]] = field(default_factory=list)
     constraints: list[Constraint] = field(default_factory=list)
     searcher_settings: dict = field(default_factory=dict)
+    searcher_initial: list | dict | None = None  # the user's first candidates: archs, or {run, top}
     seed: int = 0
     backend: str = "local"
     address: str | None = None
@@ -121,7 +122,9 @@ def merge(base: dict, override: dict) -> dict:
         if k in ("searcher", "phases", "evaluation", "task_options", "space_options") and isinstance(v, dict) \
                 and isinstance(out.get(k), dict):
             if k == "searcher" and v.get("name") not in (None, out[k].get("name")):
-                out[k] = copy.deepcopy(v)  # another searcher: its settings do not carry over
+                # another searcher: its settings do not carry over; the starting archs are the search's, and do
+                kept = {"initial": out[k]["initial"]} if "initial" in out[k] else {}
+                out[k] = {**kept, **copy.deepcopy(v)}
             elif k == "phases" and override.get("task", base.get("task")) == base.get("task"):
                 out[k] = _merge_deep(out[k], v)  # phase options belong to the task: another task's start afresh
             else:
@@ -158,6 +161,28 @@ def _check_preset(preset: dict, where: str) -> None:
         if k != "evaluations" and (k not in FIELDS or k in ("budget", "budgets", "name", "plugin")):
             raise ConfigError(unknown_name(f"{where} field", k, ["evaluations"] + [
                 f for f in FIELDS if f not in ("budget", "budgets", "name", "plugin")]))
+
+
+def _check_initial(v: Any, where: str) -> None:
+    """`searcher.initial`: a list of archs (each checked against the space when the run is built), or
+    `{run: FOLDER, top: N}`, the N best of an earlier run (a warm start on another device or budget)."""
+    if v is None:
+        return
+    if isinstance(v, list):
+        for i, a in enumerate(v):
+            if not isinstance(a, dict):
+                raise _type_error(f"{where}[{i}]", a, "an arch: a mapping of decision names to values")
+        return
+    if not isinstance(v, dict):
+        raise _type_error(where, v, "a list of archs, or {run: FOLDER, top: N} (an earlier run's N best)")
+    extra = set(v) - {"run", "top"}
+    if extra:
+        raise ConfigError(unknown_name(f"{where} field", sorted(extra)[0], ["run", "top"]))
+    if not isinstance(v.get("run"), str) or not v["run"]:
+        raise _type_error(f"{where}.run", v.get("run"), "the folder of an earlier nasfw run")
+    top = v.get("top", 5)
+    if not _is(top, (int,)) or top <= 0:
+        raise _type_error(f"{where}.top", top, "a positive integer (how many of that run's best to start from)")
 
 
 def resolve_budget(raw: dict, value: str | int | None) -> dict:
@@ -231,9 +256,10 @@ def parse(raw: Any, where: str = "campaign") -> Campaign:
     searcher = raw["searcher"]
     if isinstance(searcher, str):
         searcher = {"name": searcher}
-    extra = set(searcher) - {"name", "settings"}
+    extra = set(searcher) - {"name", "settings", "initial"}
     if extra:
-        raise ConfigError(unknown_name(f"{where}.searcher field", sorted(extra)[0], ["name", "settings"]))
+        raise ConfigError(unknown_name(f"{where}.searcher field", sorted(extra)[0], ["name", "settings", "initial"]))
+    _check_initial(searcher.get("initial"), f"{where}.searcher.initial")
     if not isinstance(searcher.get("name"), str):
         raise _type_error(f"{where}.searcher.name", searcher.get("name"), "a searcher name")
     settings = searcher.get("settings") or {}
@@ -313,6 +339,7 @@ def parse(raw: Any, where: str = "campaign") -> Campaign:
             raise _type_error(f"{where}.evaluation.{k}", v, "a non-negative number")
 
     return Campaign(
+        searcher_initial=copy.deepcopy(searcher.get("initial")),
         space=raw["space"], task=raw["task"], objectives=objectives, searcher=searcher["name"],
         budget_evaluations=n, budget_wall_time_s=None if t is None else float(t), plugin=raw.get("plugin"),
         name=raw.get("name", raw.get("plugin") or "campaign"), description=raw.get("description", ""),

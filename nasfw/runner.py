@@ -31,6 +31,7 @@ class Components:
     task: Any
     cheap: list
     expensive: list[tuple[str, dict]]
+    initial: list  # the campaign's `searcher.initial`, checked against the space
 
 
 def build_space(campaign: Campaign, registry: Registry) -> Space:
@@ -53,7 +54,27 @@ def build(campaign: Campaign, registry: Registry) -> Components:
     cls = registry.searcher_class(campaign.searcher)
     searcher = make_searcher(cls, space, campaign.searcher_settings, objectives=campaign.objectives,
                              constraints=campaign.constraints, seed=campaign.seed)
-    return Components(space, searcher, task, cheap, expensive)
+    return Components(space, searcher, task, cheap, expensive, user_initial(campaign, space))
+
+
+def user_initial(campaign: Campaign, space: Space) -> list:
+    """The archs of `searcher.initial` (given, or an earlier run's best), each checked against this campaign's
+    space now, before any training, under the name that says where it came from."""
+    spec = campaign.searcher_initial
+    if spec is None:
+        return []
+    if isinstance(spec, list):
+        return [space.validate(a, f"searcher.initial[{i}]") for i, a in enumerate(spec)]
+    from nasfw.results import RunView
+
+    run = Path(spec["run"])
+    if not (run / Store.FILENAME).is_file():
+        raise ConfigError(f"searcher.initial.run = {spec['run']!r}: no nasfw run there (no {Store.FILENAME})")
+    best = RunView.open(run).top(spec.get("top", 5))
+    if not best:
+        raise ConfigError(f"searcher.initial.run = {spec['run']!r} has no successful evaluation to start from")
+    return [space.validate(e.arch, f"searcher.initial (run {spec['run']!r}, its best #{i + 1})")
+            for i, e in enumerate(best)]
 
 
 def prepare_run_dir(campaign: Campaign, resume: bool) -> Store:
@@ -185,9 +206,10 @@ def _phase_search(campaign: Campaign, comps: Components, store: Store, resume: b
 
 
 def _seed_initial(campaign: Campaign, comps: Components) -> None:
-    """A task with `initial_archs(space, rng)` proposes the search's first candidates (QuantumNAS: circuits on
-    the trivial and SABRE layouts); each is checked against the space like any arch. On resume a checkpoint
-    replaces them with those still untried."""
+    """The search's first candidates: the campaign's `searcher.initial`, then those of a task with
+    `initial_archs(space, rng)` (QuantumNAS: circuits on the trivial and SABRE layouts), each checked against
+    the space like any arch. On resume a checkpoint replaces them with those still untried."""
+    comps.searcher.seed_initial(comps.initial)
     if not hasattr(comps.task, "initial_archs"):
         return
     import numpy as np

@@ -275,3 +275,52 @@ def test_submitting_to_a_pool_a_worker_just_broke_loses_nothing():
     finally:
         backend.close()
     assert isinstance(space, Space)
+
+
+@pytest.mark.parametrize("initial,needle", [
+    (3, "campaign.searcher.initial = 3 is not allowed; allowed: a list of archs, or {run: FOLDER, top: N}"),
+    ([{"op": "a"}, 5], "campaign.searcher.initial[1] = 5 is not allowed; allowed: an arch"),
+    ({"run": "runs/x", "topp": 2}, "unknown campaign.searcher.initial field 'topp'; did you mean 'top'"),
+    ({"run": "runs/x", "top": 0}, "campaign.searcher.initial.top = 0 is not allowed; allowed: a positive integer"),
+    ({"top": 3}, "campaign.searcher.initial.run = None is not allowed; allowed: the folder of an earlier"),
+])
+def test_initial_archs_schema_errors(initial, needle):
+    with pytest.raises(ConfigError) as e:
+        parse({**BASE, "searcher": {"name": "evolution", "initial": initial}})
+    assert needle in str(e.value)
+
+
+def test_another_searcher_keeps_the_starting_archs_but_not_the_settings():
+    base = {**BASE, "searcher": {"name": "evolution", "settings": {"population": 8}, "initial": [{"op": "a"}]}}
+    assert merge(base, {"searcher": {"name": "bayes"}})["searcher"] == {"name": "bayes", "initial": [{"op": "a"}]}
+
+
+def test_a_users_initial_archs_are_evaluated_first_and_an_earlier_runs_best_can_start_a_search(tmp_path):
+    """`searcher.initial` as archs, then as {run, top}: the first evaluations of the new run are exactly those
+    archs, in order; a bad one is refused before the run folder exists, naming where it came from."""
+    import numpy as np
+
+    from nasfw.results import RunView
+
+    space = Registry([PLUGIN_DIR]).space("toy")
+    rng = np.random.default_rng(7)
+    given = [space.sample(rng) for _ in range(3)]
+    for searcher in ("evolution", "random", "bayes"):
+        run({**BASE, "budget": 8, "searcher": {"name": searcher, "initial": given}}, tmp_path / searcher)
+        first = [e.arch for e in RunView.open(tmp_path / searcher / "run").evaluations[:3]]
+        assert first == given, searcher
+
+    bad = [dict(given[0], width=9)]
+    with pytest.raises(NasfwError, match=r"searcher.initial\[0\].width = 9"):
+        run({**BASE, "searcher": {"name": "evolution", "initial": bad}}, tmp_path / "bad")
+    assert not (tmp_path / "bad" / "run").exists()
+
+    earlier = RunView.open(tmp_path / "evolution" / "run")
+    top = [e.arch for e in earlier.top(2)]
+    warm = {**BASE, "budget": 5, "searcher": {"name": "evolution",
+                                               "initial": {"run": str(tmp_path / "evolution" / "run"), "top": 2}}}
+    run(warm, tmp_path / "warm")
+    assert [e.arch for e in RunView.open(tmp_path / "warm" / "run").evaluations[:2]] == top
+    with pytest.raises(ConfigError, match=r"searcher.initial.run = '.*nowhere': no nasfw run there"):
+        run({**warm, "searcher": {"name": "evolution", "initial": {"run": str(tmp_path / "nowhere")}}},
+            tmp_path / "w2")
