@@ -4,7 +4,7 @@ An architecture is a plain JSON dict ``{decision name: value}``; a `Repeat` hold
 Every decision can also be *walked* as a sequence of categorical steps (``walk``/``steps``): that one
 mechanism serves uniform sampling, the RL controller (which picks each step from a softmax) and the
 Optuna adapter (which suggests each decision define-by-run), so conditional and repeated decisions
-work identically for every searcher. The decisions themselves live in `nasfw.decisions`.
+work identically for every searcher. The decisions themselves live in `nasfw.decisions` and `nasfw.list_decisions`.
 """
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from nasfw.decisions import (FLOAT_BINS, Arch, Choice, Chooser, Decision, Float, IntRange, Permutation, Repeat, Tie,
-                             _fail, as_rng)
+from nasfw.decisions import FLOAT_BINS, Arch, Choice, Chooser, Decision, Float, IntRange, Tie, _fail, as_rng
+from nasfw.list_decisions import Permutation, Repeat
 from nasfw.errors import SpaceError
 
 __all__ = ["Arch", "Choice", "Chooser", "Decision", "Float", "IntRange", "Permutation", "Repeat", "Space", "Tie",

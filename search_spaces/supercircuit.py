@@ -22,7 +22,8 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from nasfw.decisions import Choice, Permutation
+from nasfw.decisions import Choice
+from nasfw.list_decisions import Permutation
 from nasfw.errors import ConfigError, unknown_name
 from nasfw.search_spaces import quantum_sim as qs
 from nasfw.space import Arch, Space

@@ -1,0 +1,195 @@
+"""The decisions whose value is a list: an ordered selection of distinct items (`Permutation`: a qubit mapping,
+a loop order) and a variable number of copies of a body of decisions (`Repeat`: elastic depth). They walk,
+encode and validate like the scalar decisions of `nasfw.decisions`, element by element.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+from nasfw.decisions import Decision, _fail
+from nasfw.errors import SpaceError
+
+
+class Permutation(Decision):
+    """An ordered selection of k distinct items out of n (qubit mappings, loop orders)."""
+
+    kind = "permutation"
+
+    def __init__(self, name: str, items: "int | Sequence[Any]", k: "int | None" = None, when=None):
+        super().__init__(name, when)
+        if isinstance(items, (int, np.integer)) and not isinstance(items, bool):
+            items = list(range(int(items)))
+        if not isinstance(items, (list, tuple)) or not items:
+            raise SpaceError(f"{name}.items must be a positive count or a non-empty list, got {items!r}")
+        self.items = list(items)
+        self.k = len(self.items) if k is None else k
+        if not isinstance(self.k, int) or not 1 <= self.k <= len(self.items):
+            raise SpaceError(f"{name}.k must be an integer in 1..{len(self.items)}, got {k!r}")
+        self._index = {json.dumps(o): i for i, o in enumerate(self.items)}
+
+    def slots(self, prefix):
+        return [(f"{prefix}[{i}]", len(self.items)) for i in range(self.k)]
+
+    def walk(self, choose, prefix):
+        mask = np.ones(len(self.items), dtype=bool)
+        out = []
+        for i in range(self.k):
+            j = choose(f"{prefix}[{i}]", len(self.items), mask.copy())
+            mask[j] = False
+            out.append(self.items[j])
+        return out
+
+    def steps(self, value, prefix):
+        mask = np.ones(len(self.items), dtype=bool)
+        res = []
+        for i, v in enumerate(value):
+            j = self._index[json.dumps(v)]
+            res.append((f"{prefix}[{i}]", len(self.items), mask.copy(), j))
+            mask[j] = False
+        return res
+
+    def mutate(self, value, rng):
+        value = list(value)
+        unused = [x for x in self.items if x not in value]
+        if unused and rng.random() < 0.5:
+            value[int(rng.integers(self.k))] = unused[int(rng.integers(len(unused)))]
+        elif self.k > 1:
+            i, j = rng.choice(self.k, size=2, replace=False)
+            value[i], value[j] = value[j], value[i]
+        elif unused:
+            value[0] = unused[int(rng.integers(len(unused)))]
+        return value
+
+    def crossover(self, a, b, rng):
+        # position-wise pick, then repair duplicates with unused items (mapping repair of QuantumNAS)
+        child = [a[i] if rng.random() < 0.5 else b[i] for i in range(self.k)]
+        return self.repair(child, rng)
+
+    def repair(self, value: list, rng: np.random.Generator) -> list:
+        seen, out = set(), []
+        unused = [x for x in self.items if x not in value]
+        rng.shuffle(unused)
+        for v in value:
+            key = json.dumps(v)
+            if key in seen:
+                v = unused.pop()
+                key = json.dumps(v)
+            seen.add(key)
+            out.append(v)
+        return out
+
+    def validate(self, value, path):
+        allowed = f"{self.k} distinct items of {self.items!r}"
+        if not isinstance(value, list) or len(value) != self.k:
+            raise _fail(path, value, allowed)
+        keys = [json.dumps(v) for v in value]
+        if any(k not in self._index for k in keys) or len(set(keys)) != len(keys):
+            raise _fail(path, value, allowed)
+
+    def width(self):
+        return self.k
+
+    def encode(self, value):
+        return [float(self._index[json.dumps(v)]) for v in value]
+
+    def decode(self, vec):
+        idx = [int(round(v)) for v in vec]
+        if any(not 0 <= i < len(self.items) for i in idx) or len(set(idx)) != len(idx):
+            raise SpaceError(f"{self.name}: encoded {list(vec)!r} is not {self.k} distinct indices < {len(self.items)}")
+        return [self.items[i] for i in idx]
+
+    def count(self):
+        return float(math.perm(len(self.items), self.k))
+
+    def to_dict(self):
+        return {**super().to_dict(), "items": self.items, "k": self.k}
+
+
+class Repeat(Decision):
+    """Between `min` and `max` copies of a body of decisions (elastic depth); absent copies are
+    marked NaN in the encoding so every architecture has the same vector length."""
+
+    kind = "repeat"
+
+    def __init__(self, name: str, body: Sequence[Decision], min: int = 1, max: int = 1, when=None):
+        super().__init__(name, when)
+        ints = all(isinstance(v, int) and not isinstance(v, bool) for v in (min, max))
+        if not ints or not 0 <= min <= max:
+            raise SpaceError(f"{name}: need integers 0 <= min <= max, got min={min!r}, max={max!r}")
+        from nasfw.space import Space  # a repeat's body is itself a small space
+
+        self.min, self.max = min, max
+        self.inner = Space(body, name=name)
+
+    def slots(self, prefix):
+        out = [(f"{prefix}.n", self.max - self.min + 1)]
+        for i in range(self.max):
+            out += self.inner.slots(f"{prefix}[{i}]")
+        return out
+
+    def walk(self, choose, prefix):
+        n = self.min + choose(f"{prefix}.n", self.max - self.min + 1, None)
+        return [self.inner.walk(choose, f"{prefix}[{i}]") for i in range(n)]
+
+    def steps(self, value, prefix):
+        res = [(f"{prefix}.n", self.max - self.min + 1, None, len(value) - self.min)]
+        for i, item in enumerate(value):
+            res += self.inner.steps(item, f"{prefix}[{i}]")
+        return res
+
+    def sample(self, rng):
+        n = int(rng.integers(self.min, self.max + 1))
+        return [self.inner.sample(rng) for _ in range(n)]
+
+    def mutate(self, value, rng, prob: float = 0.0):
+        value = [dict(v) for v in value]
+        r = rng.random()
+        if r < 0.3 and self.max > self.min:  # change the depth
+            n = int(rng.integers(self.min, self.max + 1))
+            value = value[:n] + [self.inner.sample(rng) for _ in range(n - len(value))]
+        elif value:
+            i = int(rng.integers(len(value)))
+            value[i] = self.inner.mutate(value[i], rng, prob=prob)
+        return value
+
+    def crossover(self, a, b, rng):
+        n = len(a) if rng.random() < 0.5 else len(b)
+        out = []
+        for i in range(n):
+            if i < len(a) and i < len(b):
+                out.append(self.inner.crossover(a[i], b[i], rng))
+            else:
+                out.append(dict(a[i] if i < len(a) else b[i]))
+        return out
+
+    def validate(self, value, path):
+        if not isinstance(value, list) or not self.min <= len(value) <= self.max:
+            raise _fail(path, value if not isinstance(value, list) else f"<{len(value)} items>",
+                        f"a list of {self.min}..{self.max} items")
+        for i, item in enumerate(value):
+            self.inner.validate(item, f"{path}[{i}]")
+
+    def width(self):
+        return 1 + self.max * self.inner.width()
+
+    def encode(self, value):
+        w = self.inner.width()
+        out = [float(len(value))]
+        for i in range(self.max):
+            out += self.inner.encode(value[i]).tolist() if i < len(value) else [math.nan] * w
+        return out
+
+    def decode(self, vec):
+        n, w = int(round(vec[0])), self.inner.width()
+        return [self.inner.decode(np.asarray(vec[1 + i * w: 1 + (i + 1) * w])) for i in range(n)]
+
+    def count(self):
+        c = self.inner.size()
+        return float(sum(c ** n for n in range(self.min, self.max + 1)))
+
+    def to_dict(self):
+        return {**Decision.to_dict(self), "min": self.min, "max": self.max, "body": self.inner.to_dict()["decisions"]}
