@@ -11,15 +11,14 @@ import time
 from nasfw.campaign import Campaign
 from nasfw.cost import scalarize
 from nasfw.evaluation import Pipeline
+from nasfw.progress import progress_bar
 from nasfw.searchers.base import FAILED, LOST, OK, Result
 from nasfw.space import Arch
 from nasfw.store import Store
 
 
 def _progress(total: int | None, initial: int, enabled: bool):
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=initial, disable=not enabled, unit="eval", dynamic_ncols=True, desc="search")
+    return progress_bar(total, "search", enabled, leave=True, initial=initial, unit="eval")
 
 
 class SearchDriver:

@@ -148,14 +148,14 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
     trivial = list(range(task.n_wires))
     layout = task.check_layout(arch) or trivial
     remapping = bool(remap) and task.noise != "none" and "layout" in arch
-    from tqdm import tqdm
+    from nasfw.progress import progress_bar
 
     # steps: train, evaluate, prune, evaluate, then per baseline prepare + evaluate; with `retrain`, one per
     # candidate trained and two for the search's winner's row
     n_rows = len(baselines) + (random_circuits - 1 if "random" in baselines else 0)
     unaware_retrain = retrain if "noise-unaware" in baselines else 0
     steps = 4 + 2 * n_rows + remapping + (retrain + 2 if retrain > 1 else 0) + unaware_retrain
-    bar = tqdm(total=steps, desc="finalize", disable=None if progress else True, leave=False, dynamic_ncols=True)
+    bar = progress_bar(steps, "finalize", progress)
 
     # every circuit trained and every aer evaluation is kept in run_dir/finalize as it finishes: an interrupted
     # finalize, run again (`--resume`), picks up the finished ones (checkpoint.py)

@@ -260,6 +260,6 @@ def _check_seed_layouts(value: Any) -> dict[str, int]:
 
 
 def _bar(total: int, desc: str, enabled: bool):
-    from tqdm import tqdm
+    from nasfw.progress import progress_bar
 
-    return tqdm(total=total, desc=desc, disable=None if enabled else True, leave=False, dynamic_ncols=True)
+    return progress_bar(total, desc, enabled)

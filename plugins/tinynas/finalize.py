@@ -47,14 +47,14 @@ def train_model(net: torch.nn.Module, data, resolution: int, epochs: int, lr: fl
                 weight_decay: float = 3e-5, seed: int = 0, desc: str = "train", progress: bool = True
                 ) -> torch.nn.Module:
     """Adam with a cosine learning rate; the plain recipe every network of the comparison gets."""
-    from tqdm import tqdm
+    from nasfw.progress import progress_bar
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
     steps = epochs * math.ceil(len(data.train) / batch_size)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1))
-    bar = tqdm(total=epochs, desc=desc, disable=None if progress else True, leave=False, dynamic_ncols=True)
+    bar = progress_bar(epochs, desc, progress)
     for _ in range(epochs):
         net.train()
         for x, y in batches(data.train, batch_size, rng, resolution):

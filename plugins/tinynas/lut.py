@@ -74,7 +74,7 @@ def build_lut(space, out: Path, widths: str = "proxyless", n_classes: int = 10, 
     if repeats < 3 or warmup < 0 or threads < 1 or check < 0 or calibrate < 0:
         raise ConfigError(f"nasfw lut build: repeats = {repeats} (>= 3), warmup = {warmup} (>= 0), threads = "
                           f"{threads} (>= 1), check = {check} (>= 0), calibrate = {calibrate} (>= 0)")
-    from tqdm import tqdm
+    from nasfw.progress import progress_bar
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -89,8 +89,8 @@ def build_lut(space, out: Path, widths: str = "proxyless", n_classes: int = 10, 
                 for key, mod, shape in _layers(to_config(arch, resolution=r, widths=widths, n_classes=n_classes)):
                     layers.setdefault(key, (mod, shape))
         raw[r] = {key: time_onnx(_onnx_bytes(mod, shape), shape, threads, warmup, repeats)
-                  for key, (mod, shape) in tqdm(layers.items(), desc=f"lut r{r}", leave=False,
-                                                disable=None if progress else True)}
+                  for key, (mod, shape) in progress_bar(len(layers), f"lut r{r}", progress,
+                                                        iterable=layers.items())}
     # a layer run alone pays a fixed cost (the call, binding its input, allocating its output) that a whole
     # network pays once: estimated per layer from whole calibration subnets (not the checked ones), subtracted
     per_layer = 0.0

@@ -174,7 +174,7 @@ def score(net: torch.nn.Module, split, resolution: int, batch_size: int = 500) -
 
 
 def _bar(total: int, desc: str, enabled: bool):
-    from tqdm import tqdm
+    from nasfw.progress import progress_bar
 
-    return tqdm(total=total, desc=desc, disable=None if enabled else True, leave=False, dynamic_ncols=True)
+    return progress_bar(total, desc, enabled)
 

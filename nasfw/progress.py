@@ -1,0 +1,26 @@
+"""The progress bar of every long phase, the engine's search and the plugins' training and finalize alike.
+
+tqdm's own default (`disable=None`) hides a bar when its stream is not a terminal. Campaigns run for hours under
+nohup, a scheduler or a Ray job whose output goes to a file, and there a hidden bar leaves a 40-minute finalize
+silent right after a search that was reported step by step. So a bar shows wherever it is enabled, and
+`--no-progress` is the one switch that turns them all off.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+
+def progress_bar(total: int | None, desc: str, enabled: bool = True, *, leave: bool | None = None,
+                 **options: Any):
+    """A tqdm bar for `total` steps of the phase `desc`; a disabled bar accepts the same calls and prints nothing.
+
+    `leave` by default: on a terminal a phase's bar gives its line back when the phase ends; in a file its last
+    state stays, so the log keeps how long each phase took.
+    """
+    from tqdm import tqdm
+
+    if leave is None:
+        stream = options.get("file") or sys.stderr
+        leave = not (hasattr(stream, "isatty") and stream.isatty())
+    return tqdm(total=total, desc=desc, disable=not enabled, leave=leave, dynamic_ncols=True, **options)

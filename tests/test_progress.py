@@ -1,0 +1,31 @@
+"""Progress bars show where campaigns actually run: output redirected to a file, not a terminal."""
+import pytest
+
+from nasfw.progress import progress_bar
+
+
+def test_a_phase_bar_writes_to_a_file_and_nothing_when_disabled(tmp_path):
+    log = tmp_path / "log"
+    with log.open("w") as f:  # a file is not a terminal: tqdm's own default would hide the bar here
+        bar = progress_bar(3, "finalize", True, file=f)
+        for _ in range(3):
+            bar.update(1)
+        bar.close()
+        quiet = progress_bar(3, "quiet", False, file=f)
+        quiet.update(3)
+        quiet.close()
+    text = log.read_text()
+    assert "finalize" in text and "3/3" in text
+    assert "quiet" not in text
+
+
+def test_a_plugin_phase_reports_its_epochs_when_stderr_is_not_a_terminal(tmp_path, capsys):
+    pytest.importorskip("qiskit_aer")
+    from nasfw.plugins.quantumnas.task import QuantumNASTask
+
+    task = QuantumNASTask(dataset="digits", n_blocks=2, device="lima", n_valid=40, n_test=40)
+    task.train_supernet(tmp_path, epochs=2)
+    err = capsys.readouterr().err
+    assert "supercircuit" in err and "2/2" in err and "loss=" in err
+    task.train_supernet(tmp_path, epochs=1, progress=False)
+    assert "supercircuit" not in capsys.readouterr().err
