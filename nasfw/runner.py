@@ -117,9 +117,9 @@ def run_campaign(campaign: Campaign, registry: Registry, resume: bool = False, p
         check_ray(campaign)  # resources and address, before any work
     store = prepare_run_dir(campaign, resume)
     try:
-        _phase_supernet(campaign, comps, store)
+        _phase_supernet(campaign, comps, store, progress)
         _phase_search(campaign, comps, store, resume, progress, plugins_dirs)
-        return finalize(campaign, comps, store)
+        return finalize(campaign, comps, store, progress)
     finally:
         store.close()
 
@@ -161,7 +161,19 @@ def use_registry(registry: Registry, plugins_dirs: tuple) -> None:
     registry_module._DEFAULT = registry
 
 
-def _phase_supernet(campaign: Campaign, comps: Components, store: Store) -> None:
+def with_progress(method: Any, options: dict, progress: bool) -> dict:
+    """A phase method's options with the run's progress switch added, where the method declares `progress`
+    (a plugin's own phase without one is called as before); a `progress` the campaign sets itself wins."""
+    import inspect
+
+    try:
+        declared = "progress" in inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        declared = False
+    return {"progress": progress, **options} if declared else dict(options)
+
+
+def _phase_supernet(campaign: Campaign, comps: Components, store: Store, progress: bool = True) -> None:
     want = campaign.phases.get("supernet", True)
     if not want or not hasattr(comps.task, "train_supernet"):
         return
@@ -170,7 +182,7 @@ def _phase_supernet(campaign: Campaign, comps: Components, store: Store) -> None
             comps.task.load_supernet(Path(campaign.out))
         return
     opts = want if isinstance(want, dict) else {}
-    comps.task.train_supernet(Path(campaign.out), **opts)
+    comps.task.train_supernet(Path(campaign.out), **with_progress(comps.task.train_supernet, opts, progress))
     store.set_meta("supernet_done", True)
 
 
@@ -266,7 +278,7 @@ def _replay(store: Store, searcher, pipeline: Pipeline) -> None:
             searcher.tell(e.arch, res)
 
 
-def finalize(campaign: Campaign, comps: Components, store: Store) -> dict:
+def finalize(campaign: Campaign, comps: Components, store: Store, progress: bool = True) -> dict:
     """Write best.json, top.json and (several objectives) pareto.json; export the best if the task can."""
     from nasfw.results import RunView
 
@@ -295,7 +307,8 @@ def finalize(campaign: Campaign, comps: Components, store: Store) -> dict:
     if top and hasattr(comps.task, "finalize") and fin.get("task") is not False:
         # the paper's last steps that only the task knows (train the winner from scratch, prune, re-evaluate
         # on the reference simulator, baselines); its report is kept in the summary
-        summary["task"] = comps.task.finalize(top[0].arch, out, **(fin.get("task") or {}))
+        summary["task"] = comps.task.finalize(top[0].arch, out, **with_progress(comps.task.finalize,
+                                                                               fin.get("task") or {}, progress))
     if top:  # every run folder carries its plots and report.md, as `nasfw report` writes them
         from nasfw.report import write_report
 

@@ -29,3 +29,22 @@ def test_a_plugin_phase_reports_its_epochs_when_stderr_is_not_a_terminal(tmp_pat
     assert "supercircuit" in err and "2/2" in err and "loss=" in err
     task.train_supernet(tmp_path, epochs=1, progress=False)
     assert "supercircuit" not in capsys.readouterr().err
+
+
+def test_the_runs_switch_reaches_phase_methods_that_declare_progress():
+    from nasfw.runner import with_progress
+
+    def declares(run_dir, epochs=1, progress=True):
+        return progress
+
+    def does_not(run_dir, epochs=1):
+        return epochs
+
+    def forwards(run_dir, **options):  # a third-party phase that forwards blindly is left as it was
+        return options
+
+    assert with_progress(declares, {"epochs": 3}, False) == {"progress": False, "epochs": 3}
+    assert with_progress(does_not, {"epochs": 3}, False) == {"epochs": 3}
+    assert with_progress(forwards, {}, False) == {}
+    # a campaign that sets the option itself keeps its value
+    assert with_progress(declares, {"progress": True}, False) == {"progress": True}

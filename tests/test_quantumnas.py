@@ -172,6 +172,8 @@ def test_small_campaign_end_to_end(tmp_path, run_cli):
     out = tmp_path / "run"
     r = run_cli("search", "--config", str(cfg), "--out", str(out), "--no-progress")
     assert r.returncode == 0, r.stderr
+    # --no-progress reaches the plugin's own phases, not only the search
+    assert "supercircuit:" not in r.stderr and "finalize:" not in r.stderr and "search:" not in r.stderr
     report = json.loads((out / "quantumnas.json").read_text())
     names = [row["name"] for row in report["rows"]]
     assert names == ["searched", "searched, search's mapping", "searched, search's winner", "searched + pruned",
@@ -198,6 +200,14 @@ def test_small_campaign_end_to_end(tmp_path, run_cli):
     for row in report["rows"]:
         assert 0 <= row["aer_accuracy"] <= 1
         assert abs(row["aer_accuracy"] - row["torch_noisy_accuracy"]) < 0.2  # same noise, 1024 shots
+    searched_acc = report["rows"][0]["aer_accuracy"]
+    for row in report["rows"][1:]:  # each row against the searched circuit, paired on the test inputs
+        paired = row["aer_vs_searched"]
+        assert abs(paired["difference"] - 100 * (row["aer_accuracy"] - searched_acc)) < 1e-3
+        # the accuracy gap is the discordant inputs' balance
+        assert paired["only_this"] - paired["only_reference"] == round(paired["difference"] * report["test_samples"] / 100)
+        assert 0 < paired["p_value"] <= 1
+    assert "aer_vs_searched" not in report["rows"][0]
     qasm3 = (out / "export" / "searched.qasm3").read_text()
     assert "OPENQASM 3" in qasm3 and "input float" in qasm3
     qasm2_text = (out / "export" / "searched_pruned.ansatz.qasm2").read_text()

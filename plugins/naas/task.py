@@ -123,5 +123,5 @@ class NAASTask:
         return m
 
     @options_of(run_finalize)
-    def finalize(self, arch: dict[str, Any], run_dir: Path, **options: Any) -> dict[str, Any]:
-        return run_finalize(self, arch, Path(run_dir), **options)
+    def finalize(self, arch: dict[str, Any], run_dir: Path, progress: bool = True, **options: Any) -> dict[str, Any]:
+        return run_finalize(self, arch, Path(run_dir), progress=progress, **options)

@@ -34,6 +34,7 @@ from nasfw.cost import Objective
 from nasfw.errors import ConfigError
 from nasfw.plugins.quantumnas import compile as qc
 from nasfw.plugins.quantumnas import train as qt
+from nasfw.plugins.quantumnas.paired import describe, paired_difference
 from nasfw.finalize_store import FinalizeStore, weights_digest
 from nasfw.searchers.base import Result, make_searcher
 from nasfw.searchers.evolution import OFAEvolution
@@ -194,7 +195,9 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
              "noise_free_accuracy": nf_acc,
              "torch_noisy_accuracy": qt.score(z_torch, d.test.y, n_classes)[1] if z_torch is not None else None,
              "aer_accuracy": aer_acc, "aer_loss": aer_loss,
-             **qc.stats(tq, task.device), "arch": a}
+             **qc.stats(tq, task.device), "arch": a,
+             # the test inputs aer classifies right (a row copied for another name keeps them): rows compare paired
+             "_aer_correct": qt.correct(torch.as_tensor(z_aer), d.test.y, n_classes).numpy()}
         rows.append(r)
         bar.update(1)
         return r
@@ -300,6 +303,9 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
             row("searched, SABRE layout", searched, arch, None, layout_method="sabre")
         bar.update(1)
     bar.close()
+    correct = [r.pop("_aer_correct") for r in rows]
+    for r, c in zip(rows[1:], correct[1:]):  # every row against the searched circuit, input by input (paired.py)
+        r["aer_vs_searched"] = paired_difference(c, correct[0])
     files = []
     for name, module in (("searched", searched), ("searched_pruned", pruned)):
         tq, _ = qc.transpile(module, task.device, layout, task.optimization_level, seed=seed)
@@ -337,10 +343,13 @@ def table(report: dict) -> str:
             f"{report['test_samples']} test inputs, qiskit-aer with the device noise model (density matrix up to 10 "
             "active qubits, noisy state-vector trajectories beyond), "
             f"{report['shots']} shots; torch noisy: {report.get('torch_evaluator') or 'not run'}.\n\n"
+            "aer vs searched: the row's aer accuracy minus the searched circuit's, in points, paired on the test "
+            "inputs (n:m = inputs only this row / only the searched circuit classifies right; exact McNemar "
+            "p-value).\n\n"
             "| circuit | params | layout | depth | 2q gates | est. fidelity | noise-free acc | torch noisy acc "
-            "| aer acc |\n|---|---|---|---|---|---|---|---|---|\n")
+            "| aer acc | aer vs searched |\n|---|---|---|---|---|---|---|---|---|---|\n")
     lines = [f"| {r['name']} | {r['params']} | {r['layout']} | {int(r['depth'])} | {int(r['two_qubit_gates'])} | "
              f"{r['fidelity']:.3f} | {r['noise_free_accuracy']:.3f} | "
              f"{'-' if r['torch_noisy_accuracy'] is None else format(r['torch_noisy_accuracy'], '.3f')} | "
-             f"{r['aer_accuracy']:.3f} |" for r in report["rows"]]
+             f"{r['aer_accuracy']:.3f} | {describe(r.get('aer_vs_searched'))} |" for r in report["rows"]]
     return head + "\n".join(lines) + "\n"

@@ -27,8 +27,13 @@ def score(z: torch.Tensor, y: torch.Tensor, n_classes: int) -> tuple[float, floa
     """(loss, accuracy) of <Z> readouts against labels."""
     z = torch.as_tensor(z, dtype=torch.float32)
     loss = float(nll(z, y, n_classes))
-    acc = float((logits(z, n_classes).argmax(1) == y).float().mean())
+    acc = float(correct(z, y, n_classes).float().mean())
     return loss, acc
+
+
+def correct(z: torch.Tensor, y: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """Per input, whether the <Z> readouts classify it right (what two circuits are compared on, paired)."""
+    return logits(torch.as_tensor(z, dtype=torch.float32), n_classes).argmax(1) == y
 
 
 def calibrated_loss(z: torch.Tensor, y: torch.Tensor, n_classes: int) -> float:

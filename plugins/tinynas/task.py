@@ -147,8 +147,8 @@ class TinyNASTask:
 
     # -- finishing -------------------------------------------------------------------------------------------
     @options_of(run_finalize)
-    def finalize(self, arch: dict, run_dir: Path, **options: Any) -> dict[str, Any]:
-        return run_finalize(self, arch, Path(run_dir), **options)
+    def finalize(self, arch: dict, run_dir: Path, progress: bool = True, **options: Any) -> dict[str, Any]:
+        return run_finalize(self, arch, Path(run_dir), progress=progress, **options)
 
     def export(self, arch: dict, out_dir: Path, fmt: str) -> list[Path]:
         from nasfw.plugins.tinynas.finalize import export
