@@ -27,6 +27,7 @@ from nasfw.plugins.quantumnas import compile as qc
 from nasfw.plugins.quantumnas import train as qt
 from nasfw.plugins.quantumnas.data import QMLData, load_qml
 from nasfw.plugins.quantumnas.finalize import finalize as run_finalize
+from nasfw.progress import progress_bar
 from nasfw.registry import options_of
 from nasfw.search_spaces.supercircuit import SuperCircuit, space_def
 from nasfw.supernet.train import TrainConfig, train_supernet
@@ -133,7 +134,7 @@ class QuantumNASTask:
         from nasfw.plugins.quantumnas.data import batches
 
         rng = np.random.default_rng(self.seed)
-        bar = _bar(epochs, "supercircuit", progress)
+        bar = progress_bar(epochs, "supercircuit", progress)
 
         def on_epoch(epoch: int, loss: float) -> None:
             bar.set_postfix(loss=f"{loss:.3f}")
@@ -257,9 +258,3 @@ def _check_seed_layouts(value: Any) -> dict[str, int]:
         raise ConfigError(f"task_options.seed_layouts = {value!r}; it must map layout kinds ({', '.join(SEED_LAYOUTS)}) "
                           "to how many random SubCircuits on that layout start the search, e.g. {trivial: 2, sabre: 4}")
     return dict(value)
-
-
-def _bar(total: int, desc: str, enabled: bool):
-    from nasfw.progress import progress_bar
-
-    return progress_bar(total, desc, enabled)

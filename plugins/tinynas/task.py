@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from nasfw.errors import ConfigError
 from nasfw.plugins.tinynas.data import ImageData, batches, load_images, resize
 from nasfw.plugins.tinynas.finalize import finalize as run_finalize
+from nasfw.progress import progress_bar
 from nasfw.registry import options_of
 from nasfw.search_spaces.mbconv import mbconv_space
 from nasfw.supernet.bn import recalibrate_bn
@@ -98,7 +99,7 @@ class TinyNASTask:
                           sampling="sandwich" if sampling == "sandwich" else "progressive",
                           sampling_options=self.sampling_options(sampling, epochs, largest_epochs, n_subnets))
         rng = np.random.default_rng(self.seed)
-        bar = _bar(epochs, "supernet", progress)
+        bar = progress_bar(epochs, "supernet", progress)
 
         def on_epoch(epoch: int, loss: float) -> None:
             if epoch + 1 == largest_epochs and sampling != "sandwich":
@@ -171,10 +172,3 @@ def score(net: torch.nn.Module, split, resolution: int, batch_size: int = 500) -
         loss += float(F.cross_entropy(out, y, reduction="sum"))
         correct += int((out.argmax(1) == y).sum())
     return loss / len(split), 100.0 * correct / len(split)
-
-
-def _bar(total: int, desc: str, enabled: bool):
-    from nasfw.progress import progress_bar
-
-    return progress_bar(total, desc, enabled)
-
