@@ -11,7 +11,8 @@ drives the data split, the SuperCircuit's initialisation and the searchers), the
 A run's 300 held-out test images alone give about +-2.7 points; `--test-data` points at a larger test set with
 the same classes (MNIST's official test set as idx files, for example) so that differences of a few points can
 be resolved. `--random-circuits K` trains K random circuits at the searched parameter count per run and compares
-with their mean (one random circuit says little about random circuits).
+with their mean (one random circuit says little about random circuits). `--noise-scale K` runs every row on the
+device with its calibrated errors K times as large (how the claims depend on the noise's strength).
 
     python bench/quantumnas_seeds.py --devices quito,lima --seeds 5 --test-data ../shared/data/mnist_t10k \\
         --n-test 1000 --random-circuits 3 --jobs 2 --out runs/bench-quantumnas-claims
@@ -58,6 +59,8 @@ def run_one(device: str, seed: int, a: argparse.Namespace) -> Path:
         task.update(test_dataset=str(Path(a.test_data).resolve()), n_test=a.n_test)
     if a.fitness_shots:
         task["shots"] = a.fitness_shots
+    if a.noise_scale != 1:  # the device with its calibrated errors scaled, for search, baselines and aer alike
+        task["noise_scale"] = a.noise_scale
     cfg["task_options"] = task
     if a.objective:
         metric, _, direction = a.objective.partition(":")
@@ -138,12 +141,15 @@ def main() -> None:
     ap.add_argument("--objective", default=None, help="the search's fitness, METRIC:min|max (e.g. loss:min)")
     ap.add_argument("--fitness-shots", type=int, default=None,
                     help="read the search's noisy fitness with this many shots (task_options.shots)")
+    ap.add_argument("--noise-scale", type=float, default=1.0,
+                    help="every calibrated error of the device times this (task_options.noise_scale)")
     a = ap.parse_args()
     devices = a.devices.split(",")
     jobs = [(d, s) for d in devices for s in range(a.seeds)]
     with ThreadPoolExecutor(max(1, a.jobs)) as pool:
         done = list(pool.map(lambda j: run_one(j[0], j[1], a), jobs))
-    text = "\n".join(report(d, [p for (dd, _), p in zip(jobs, done) if dd == d]) for d in devices)
+    label = (lambda d: d) if a.noise_scale == 1 else (lambda d: f"{d}, errors x{a.noise_scale:g}")
+    text = "\n".join(report(label(d), [p for (dd, _), p in zip(jobs, done) if dd == d]) for d in devices)
     print(text)
     (Path(a.out) / "claims.md").write_text(text + "\n")
 

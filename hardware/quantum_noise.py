@@ -1,6 +1,11 @@
 """Quantum devices and their noise: the calibration snapshots qiskit-ibm-runtime ships as fake backends
 (the retired IBMQ machines QuantumNAS was evaluated on), summarised for listing, and turned into qiskit-aer
-noise models. Nothing is downloaded: the snapshots are inside the installed package."""
+noise models. Nothing is downloaded: the snapshots are inside the installed package.
+
+A device key names a device and, optionally, a noise scale: 'lima' is the calibration as shipped, 'lima@x3' the
+same device with every error three times as likely (`device_key`). Every consumer (qiskit's transpiler, aer's
+noise model, nasfw's density-matrix and trajectory evaluators, the fidelity estimate) reads the device through
+`backend(key)`, so a scaled device is one object that all of them see alike."""
 from __future__ import annotations
 
 import statistics
@@ -10,6 +15,8 @@ from typing import Any
 from nasfw.errors import ConfigError, unknown_name
 
 TWO_QUBIT_GATES = ("cx", "ecr", "cz")
+SCALE_MARK = "@x"
+MAX_NOISE_SCALE = 100.0
 
 
 def _provider():
@@ -28,9 +35,41 @@ def device_names() -> tuple[str, ...]:
                         and n != "FakeBackendV2" and not n.startswith("FakeProvider")))
 
 
+def device_key(name: str, noise_scale: float = 1.0, field: str = "task_options.noise_scale") -> str:
+    """The key of device `name` with its calibrated errors scaled by `noise_scale` ('lima', 'lima@x3').
+
+    Scaling is the knob noise-injection studies turn (torchquantum's NoiseModelTQ calls it `factor`): how does a
+    result change on a device that is k times noisier, or quieter? The calibration stays the device's own, qubit
+    by qubit and gate by gate; only its magnitude moves."""
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"device = {name!r}; it must be a device name (`nasfw hardware --plugin quantumnas` lists "
+                          "them) or the path of a backend-properties JSON")
+    if isinstance(noise_scale, bool) or not isinstance(noise_scale, (int, float)) or \
+            not 0 < noise_scale <= MAX_NOISE_SCALE:
+        raise ConfigError(f"{field} = {noise_scale!r}; it must be a number in (0, {MAX_NOISE_SCALE:g}]: the factor "
+                          "on every calibrated error (1 = the device as calibrated)")
+    name = name.lower() if not name.lower().endswith(".json") else name
+    return name if noise_scale == 1 else f"{name}{SCALE_MARK}{float(noise_scale):g}"
+
+
+def split_key(key: str) -> tuple[str, float]:
+    """'lima@x3' -> ('lima', 3.0); a plain name -> (name, 1.0)."""
+    head, mark, tail = key.rpartition(SCALE_MARK)
+    if mark:
+        try:
+            return head, float(tail)
+        except ValueError:
+            pass
+    return key, 1.0
+
+
 @lru_cache(maxsize=None)
 def backend(name: str):
-    """A fake device by name ('quito', 'FakeLimaV2', ...), or a user's backend-properties JSON by path."""
+    """A fake device by name ('quito', 'FakeLimaV2', ...), or a user's backend-properties JSON by path; a key
+    with a noise scale ('lima@x3') gives that device with its errors scaled."""
+    base_name, scale = split_key(name)
+    if base_name != name:
+        return backend(base_name) if scale == 1 else _scaled(backend(base_name), scale)
     fp = _provider()
     if name.lower().endswith(".json"):
         return _from_properties(name)
@@ -43,6 +82,33 @@ def backend(name: str):
     with warnings.catch_warnings():  # newer fake devices warn that their numbers are not typical; we list them
         warnings.simplefilter("ignore")
         return cls()
+
+
+def _scaled(base, scale: float):
+    """`base` with every gate error and readout error multiplied by `scale` and T1/T2 divided by it, so that
+    the relaxation part of each gate's error scales with the rest. Errors are capped where they stop being
+    physical: a gate at the completely depolarising channel's d/(d+1), a readout at a coin flip. The scaled
+    numbers go into the calibration record itself, from which qiskit then builds the target as for any device."""
+    import copy
+
+    base.target  # loads the calibration record
+    props = copy.deepcopy(base._props_dict)
+    for qubit in props["qubits"]:
+        for item in qubit:
+            if item["name"] in ("T1", "T2") and item.get("value"):
+                item["value"] = item["value"] / scale
+            elif item["name"] in ("readout_error", "prob_meas0_prep1", "prob_meas1_prep0") and \
+                    item.get("value") is not None:
+                item["value"] = min(0.5, item["value"] * scale)
+    for gate in props["gates"]:
+        dim = 2 ** len(gate["qubits"])
+        for item in gate["parameters"]:
+            if item["name"] == "gate_error" and item.get("value") is not None:
+                item["value"] = min(dim / (dim + 1), item["value"] * scale)
+    scaled = copy.copy(base)
+    scaled._props_dict, scaled._target = props, None
+    scaled.target  # build now, from the scaled record
+    return scaled
 
 
 def _from_properties(path: str):

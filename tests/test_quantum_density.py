@@ -30,7 +30,8 @@ def bind(tq, inputs, row):
 @pytest.mark.parametrize("circuit,device,layout", [("u3cu3", "quito", (0, 1, 2, 3)),
                                                    ("zz_ry", "lima", (4, 3, 1, 0)),
                                                    ("rxyz", "quito", (1, 3, 4, 2)),
-                                                   ("u3cu3", "yorktown", (2, 0, 1, 3))])
+                                                   ("u3cu3", "yorktown", (2, 0, 1, 3)),
+                                                   ("u3cu3", "lima@x4", (0, 1, 2, 3))])  # errors scaled
 def test_density_matrix_equals_aer(circuit, device, layout):
     from qiskit_aer import AerSimulator
 

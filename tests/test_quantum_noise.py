@@ -58,3 +58,45 @@ def test_device_from_a_users_backend_properties_json(tmp_path):
     bad.write_text('{"qubits": []}')
     with pytest.raises(ConfigError, match="'qubits' and 'gates'"):
         qn.backend(str(bad))
+
+
+def test_a_scaled_device_multiplies_every_calibrated_error():
+    base, scaled = qn.backend("lima"), qn.backend(qn.device_key("lima", 3))
+    assert qn.device_key("Lima", 1) == "lima" and qn.device_key("lima", 3) == "lima@x3"
+    assert qn.backend("lima@x1") is base  # one object per device, whichever way it is named
+    assert base.coupling_map.get_edges() == scaled.coupling_map.get_edges()
+    for gate in ("sx", "x", "cx"):
+        for qargs, p in base.target[gate].items():
+            assert scaled.target[gate][qargs].error == pytest.approx(3 * p.error)
+            assert scaled.target[gate][qargs].duration == p.duration
+    for qargs, p in base.target["measure"].items():
+        assert scaled.target["measure"][qargs].error == pytest.approx(min(0.5, 3 * p.error))
+    for q in range(base.num_qubits):
+        assert scaled.target.qubit_properties[q].t1 == pytest.approx(base.target.qubit_properties[q].t1 / 3)
+        assert scaled.target.qubit_properties[q].t2 == pytest.approx(base.target.qubit_properties[q].t2 / 3)
+    # past the physical bounds the errors stop: a coin-flip readout, the completely depolarising gate
+    loud = qn.backend("lima@x100")
+    assert max(p.error for p in loud.target["measure"].values()) == 0.5
+    assert max(p.error for p in loud.target["cx"].values()) == pytest.approx(0.8)
+    assert qn.summary("lima@x0.5")["median_2q_error"] == pytest.approx(qn.summary("lima")["median_2q_error"] / 2)
+
+
+@pytest.mark.parametrize("scale", [0, -1, "3", True, 101, float("nan")])
+def test_a_bad_noise_scale_is_named(scale):
+    with pytest.raises(ConfigError, match=r"task_options\.noise_scale = .*\(0, 100\]"):
+        qn.device_key("lima", scale)
+
+
+def test_a_users_json_device_keeps_its_path_and_scales(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    import qiskit_ibm_runtime
+
+    src = Path(qiskit_ibm_runtime.fake_provider.__file__).parent / "backends" / "lima" / "props_lima.json"
+    mine = tmp_path / "My_Device.json"  # upper case: the path must reach the file as written
+    shutil.copy(src, mine)
+    key = qn.device_key(str(mine), 2)
+    assert key == f"{mine}@x2"
+    cx = qn.backend(str(mine)).target["cx"]
+    assert all(qn.backend(key).target["cx"][q].error == pytest.approx(2 * p.error) for q, p in cx.items())

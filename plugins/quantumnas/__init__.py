@@ -105,11 +105,12 @@ class CompiledCircuit:
     cheap = False
 
     def __init__(self, device: str = "quito", circuit: str = "u3cu3", n_wires: int = 4, n_blocks: int | None = None,
-                 optimization_level: int = 2, seed: int = 0):
-        from nasfw.hardware.quantum_noise import backend
+                 optimization_level: int = 2, seed: int = 0, noise_scale: float = 1.0):
+        from nasfw.hardware.quantum_noise import backend, device_key
         from nasfw.search_spaces.supercircuit import SuperCircuit
 
-        self.device, self.level, self.seed = device, optimization_level, seed
+        self.device = device_key(device, noise_scale, "hardware_options.noise_scale")
+        self.level, self.seed = optimization_level, seed
         self.sc = SuperCircuit(circuit, n_wires, n_blocks, backend(device).num_qubits, seed=seed)
 
     def evaluate(self, arch: dict) -> dict[str, float]:

@@ -50,7 +50,7 @@ class QuantumNASTask:
                  n_valid: int = 500, n_test: int = 300, n_features: int | None = None, batch_size: int = 256,
                  optimization_level: int = 2, seed: int = 0, test_dataset: str | None = None,
                  shots: int | None = None, trajectories: int = 32, torch_device: str = "cpu",
-                 seed_layouts: dict[str, int] | None = None):
+                 seed_layouts: dict[str, int] | None = None, noise_scale: float = 1.0):
         space_def(circuit)  # a clear error for an unknown circuit name
         if isinstance(classes, (str, bytes)) or not isinstance(classes, Sequence) or len(classes) < 2 or \
                 not all(isinstance(c, int) and not isinstance(c, bool) for c in classes) or \
@@ -79,7 +79,7 @@ class QuantumNASTask:
                               "of each sampled state (set trajectories instead)")
         self.torch_device = resolve_device(torch_device, "task_options.torch_device")
         self.seed_layouts = _check_seed_layouts(seed_layouts)
-        self.device = device.lower()
+        self.device = quantum_noise.device_key(device, noise_scale)  # 'lima', or 'lima@x3' with scaled errors
         qubits = quantum_noise.backend(self.device).num_qubits  # a clear error for an unknown device
         if n_wires > qubits:
             raise ConfigError(f"task_options.n_wires = {n_wires} exceeds the {qubits} qubits of {self.device!r}")

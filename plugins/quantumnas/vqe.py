@@ -29,7 +29,8 @@ class VQETask:
     export_formats = ("qasm", "json")
 
     def __init__(self, molecule: str | dict = "h2", circuit: str = "u3cu3", n_blocks: int | None = None,
-                 device: str = "quito", noise: str = "density", optimization_level: int = 2, seed: int = 0):
+                 device: str = "quito", noise: str = "density", optimization_level: int = 2, seed: int = 0,
+                 noise_scale: float = 1.0):
         space_def(circuit)
         if noise not in ("density", "none"):
             raise ConfigError(f"task_options.noise = {noise!r}; allowed: density, none")
@@ -39,7 +40,8 @@ class VQETask:
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise ConfigError(f"task_options.seed = {seed!r}; it must be an integer >= 0")
         self.h = build(molecule)
-        self.device, self.noise, self.seed, self.level = device.lower(), noise, seed, optimization_level
+        self.device = quantum_noise.device_key(device, noise_scale)
+        self.noise, self.seed, self.level = noise, seed, optimization_level
         qubits = quantum_noise.backend(self.device).num_qubits
         if self.h.n_qubits > qubits:
             raise ConfigError(f"task_options.molecule needs {self.h.n_qubits} qubits; {self.device!r} has {qubits}")
