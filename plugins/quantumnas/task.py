@@ -13,6 +13,9 @@ noise histories per input (state vectors: 10 qubits and their routing ancillas, 
 is out of reach); `none` gives only noise-free metrics (the noise-unaware baseline). Noise-free
 `noise_free_loss`/`noise_free_accuracy`/`noise_free_calibrated_loss`, `params`, and the compiled `depth`/
 `gates`/`two_qubit_gates`/`fidelity` are always there (the last four unless `noise` is `none`).
+
+`noise_scale` K puts the task on its device with every calibrated error K times as likely (hardware.quantum_noise's
+device key 'lima@x4'): the search, the baselines and the aer rows of finalize all read that one scaled device.
 """
 from __future__ import annotations
 
