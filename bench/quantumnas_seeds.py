@@ -148,8 +148,8 @@ def main() -> None:
     jobs = [(d, s) for d in devices for s in range(a.seeds)]
     with ThreadPoolExecutor(max(1, a.jobs)) as pool:
         done = list(pool.map(lambda j: run_one(j[0], j[1], a), jobs))
-    label = (lambda d: d) if a.noise_scale == 1 else (lambda d: f"{d}, errors x{a.noise_scale:g}")
-    text = "\n".join(report(label(d), [p for (dd, _), p in zip(jobs, done) if dd == d]) for d in devices)
+    scaled = "" if a.noise_scale == 1 else f", errors x{a.noise_scale:g}"
+    text = "\n".join(report(d + scaled, [p for (dd, _), p in zip(jobs, done) if dd == d]) for d in devices)
     print(text)
     (Path(a.out) / "claims.md").write_text(text + "\n")
 

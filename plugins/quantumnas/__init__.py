@@ -111,7 +111,7 @@ class CompiledCircuit:
 
         self.device = device_key(device, noise_scale, "hardware_options.noise_scale")
         self.level, self.seed = optimization_level, seed
-        self.sc = SuperCircuit(circuit, n_wires, n_blocks, backend(device).num_qubits, seed=seed)
+        self.sc = SuperCircuit(circuit, n_wires, n_blocks, backend(self.device).num_qubits, seed=seed)
 
     def evaluate(self, arch: dict) -> dict[str, float]:
         from nasfw.plugins.quantumnas import compile as qc
