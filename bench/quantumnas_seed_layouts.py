@@ -1,11 +1,12 @@
-"""Does seeding the mapping search pay? The MNIST-10 campaign (10 qubits on the 16-qubit Guadalupe, proxy
-fitness, 100 evaluations) searched with and without `task_options.seed_layouts` from the same trained
-SuperCircuit, for several campaign seeds: prints, per seed and on average, the best proxy found, its estimated
+"""Does seeding the mapping search pay, or drawing its layouts along the coupling map? The MNIST-10 campaign (10
+qubits on the 16-qubit Guadalupe, proxy fitness, 100 evaluations) searched from the same trained SuperCircuit
+from a random start (the paper's), with `task_options.seed_layouts`, and with `space_options.layout_sampling:
+connected`, for several campaign seeds: prints, per seed and on average, the best proxy found, its estimated
 fidelity, its two-qubit gates after routing on its own layout beside the same circuit on the trivial and on
 SABRE's layout (what the mapping search is up against), and how many of the search's 10 best kept a seeded
 layout.
 
-    python bench/quantumnas_seed_layouts.py --seeds 3 --seed-layouts trivial=2,sabre=6
+    python bench/quantumnas_seed_layouts.py --seeds 3 --seed-layouts trivial=2,sabre=6 --starts random,seeded,connected
 
 The searches run in this process through the engine's own pieces (the campaign's searcher, the evaluation
 pipeline, the task's evaluate), one evaluation at a time, as a one-worker campaign runs them.
@@ -27,6 +28,7 @@ from nasfw.registry import get_registry
 from nasfw.runner import build
 from nasfw.searchers.base import OK, Result
 
+STARTS = ("random", "seeded", "connected")
 CONFIG = Path(__file__).resolve().parents[1] / "experiments" / "quantumnas-mnist10-guadalupe.yaml"
 
 
@@ -54,7 +56,11 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--seed-layouts", default="trivial=2,sabre=6", help="kind=count,...")
     ap.add_argument("--epochs", type=int, default=None, help="SuperCircuit epochs (default: the campaign's 30)")
+    ap.add_argument("--starts", default="random,seeded,connected", help="of random, seeded, connected")
     a = ap.parse_args()
+    starts = a.starts.split(",")
+    if any(s not in STARTS for s in starts):
+        ap.error(f"--starts {a.starts!r}: each must be one of {', '.join(STARTS)}")
     seed_layouts = {k: int(v) for k, v in (kv.split("=") for kv in a.seed_layouts.split(","))}
     reg = get_registry(())
     user = load_yaml(CONFIG)
@@ -74,7 +80,12 @@ def main() -> None:
         seeded.task.use_shared_state(state)
         proposals = seeded.task.initial_archs(seeded.space, np.random.default_rng(seed))
         seed_layouts_set = {tuple(p["layout"]) for p in proposals}
-        for name, comps, seeds in (("random start", plain, []), ("seeded", seeded, proposals)):
+        connected = build(parse(merge({**raw, "seed": seed}, {"space_options": {"layout_sampling": "connected"}})),
+                          reg)
+        connected.task.use_shared_state(state)
+        runs = {"random": ("random start", plain, []), "seeded": ("seeded", seeded, proposals),
+                "connected": ("connected", connected, [])}
+        for name, comps, seeds in (runs[s] for s in starts):
             evals = search(comps, campaign.budget_evaluations, seeds)
             ranked = sorted(evals, key=lambda e: -e[1]["proxy"])
             arch, best = ranked[0]
@@ -90,7 +101,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r[0]} | {r[1]} | {r[2]:.3f} | {r[3]:.3f} | {r[5]:.3f} | {r[4]:.0f} | {r[7]} | {r[8]} | {r[6]} |")
-    for name in ("random start", "seeded"):
+    for name in sorted({r[1] for r in rows}, key=[r[1] for r in rows].index):
         sel = [r for r in rows if r[1] == name]
         print(f"mean, {name}: proxy {statistics.mean(r[2] for r in sel):.3f}, fidelity "
               f"{statistics.mean(r[3] for r in sel):.3f}, 2-qubit gates on its layout "

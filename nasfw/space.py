@@ -267,7 +267,7 @@ _TYPES: dict[str, tuple[type, tuple[str, ...], tuple[str, ...]]] = {
     "choice": (Choice, ("options",), ()),
     "int": (IntRange, ("low", "high"), ("step",)),
     "float": (Float, ("low", "high"), ("log",)),
-    "permutation": (Permutation, ("items",), ("k",)),
+    "permutation": (Permutation, ("items",), ("k", "edges")),
     "tie": (Tie, ("of",), ()),
     "repeat": (Repeat, ("body", "min", "max"), ()),
 }

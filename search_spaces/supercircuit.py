@@ -75,8 +75,11 @@ def space_def(name: str) -> SpaceDef:
 
 
 def supercircuit_space(circuit: str = "u3cu3", n_wires: int = 4, n_blocks: int | None = None,
-                       device_qubits: int | None = None, min_front: int = 1) -> Space:
-    """The SubCircuit space of a SuperCircuit; with `device_qubits`, also the qubit mapping."""
+                       device_qubits: int | None = None, min_front: int = 1,
+                       layout_edges: list[list[int]] | None = None) -> Space:
+    """The SubCircuit space of a SuperCircuit; with `device_qubits`, also the qubit mapping. `layout_edges` (the
+    device's coupling map, as plain pairs) makes sampling and mutation of the mapping follow it; the space of
+    mappings stays all of them."""
     d = space_def(circuit)
     blocks = d.blocks if n_blocks is None else n_blocks
     if not isinstance(n_wires, int) or n_wires < 2:
@@ -96,7 +99,7 @@ def supercircuit_space(circuit: str = "u3cu3", n_wires: int = 4, n_blocks: int |
             decisions.append(Choice(f"b{b}.{i}.{layer.gate}", list(range(min(min_front, n_ops), n_ops + 1)),
                                     when=when))
     if device_qubits is not None:
-        decisions.append(Permutation("layout", device_qubits, k=n_wires))
+        decisions.append(Permutation("layout", device_qubits, k=n_wires, edges=layout_edges))
     return Space(decisions, name=f"supercircuit-{circuit}")
 
 

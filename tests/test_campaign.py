@@ -149,7 +149,7 @@ def _experiment(path):
 # MNIST-10 on 10 qubits needs 21 to 84 minutes (qiskit-aer trajectories beyond 10 qubits): measured by hand, their
 # command and figures in docs/results-quantumnas.md; CI's 60 minutes (45 without them) cannot hold them
 BY_HAND = {"quantumnas-mnist10-guadalupe", "quantumnas-mnist10-guadalupe-trajectories",
-           "quantumnas-mnist10-guadalupe-seeded"}
+           "quantumnas-mnist10-guadalupe-seeded", "quantumnas-mnist10-guadalupe-connected"}
 
 
 @pytest.mark.parametrize("name", sorted(BY_HAND))

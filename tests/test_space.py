@@ -17,6 +17,7 @@ def mixed_space() -> Space:
         Float("lr", 1e-4, 1e-1, log=True),
         Float("ratio", 0.0, 1.0),
         Permutation("mapping", 6, k=4),
+        Permutation("placement", 7, k=4, edges=[[i, i + 1] for i in range(6)]),
         Repeat("blocks", [Choice("k", [3, 5, 7]), Choice("act", ["relu", "swish"]),
                           IntRange("e", 3, 6, when=None)], min=1, max=4),
         Choice("se", [0, 1], when={"op": ["conv"]}),
@@ -166,3 +167,65 @@ def test_float_log_scale_sampling_is_log_uniform():
     vals = np.array([f.sample(np.random.default_rng(i))["lr"] for i in range(2000)])
     frac_below = float(np.mean(vals < 1e-2))  # half the log range
     assert 0.45 < frac_below < 0.55
+
+
+LINE = [[i, i + 1] for i in range(7)]  # items 0-1-2-...-7 on a line
+
+
+def _contiguous(value: list) -> bool:
+    return max(value) - min(value) == len(value) - 1
+
+
+def test_permutation_with_edges_samples_walks():
+    """Along a line a walk only ever takes the next free neighbour of the set, so every sample is a contiguous
+    run of the line with neighbours at consecutive positions, where uniform samples rarely are."""
+    along = Permutation("p", 8, k=4, edges=LINE)
+    uniform = Permutation("p", 8, k=4)
+    rng = np.random.default_rng(0)
+    walks = [along.sample(rng) for _ in range(300)]
+    assert all(_contiguous(v) for v in walks)
+    assert sum(all(abs(a - b) == 1 for a, b in zip(v, v[1:])) for v in walks) > 100
+    assert len({tuple(v) for v in walks}) >= 10  # every window of the line, both directions
+    assert sum(_contiguous(uniform.sample(rng)) for _ in range(300)) < 60
+    for v in walks:
+        along.validate(v, "p")
+
+
+def test_permutation_with_edges_mutates_along_them():
+    """A mutation swaps two elements or moves one onto a free item next to the others; a crossover repairs a
+    duplicate with a free item next to what it kept."""
+    along = Permutation("p", 8, k=4, edges=LINE)
+    rng = np.random.default_rng(1)
+    moved = 0
+    for _ in range(300):
+        v = along.sample(rng)
+        m = along.mutate(v, rng)
+        along.validate(m, "p")
+        if set(m) == set(v):
+            assert sorted(m) == sorted(v) and m != v  # a swap
+        else:
+            moved += 1
+            (new,) = set(m) - set(v)
+            rest = [x for x in m if x != new]
+            assert any(abs(new - x) == 1 for x in rest)
+    assert 60 < moved < 240
+    child = along.repair([2, 3, 3, 4], rng)
+    along.validate(child, "p")
+    assert child[:2] == [2, 3] and child[3] == 4 and child[2] in (1, 5)
+    one = Permutation("q", 8, k=1, edges=LINE)
+    assert all(abs(one.mutate([3], rng)[0] - 3) == 1 for _ in range(20))
+
+
+def test_permutation_edges_round_trip_and_errors():
+    along = Permutation("p", 5, k=3, edges=[[0, 1], [1, 2]])
+    loaded = Space.from_dict({"decisions": [along.to_dict()]})
+    assert loaded.decisions[0].edges == [[0, 1], [1, 2]]
+    assert Permutation("p", 5, k=3).to_dict() == {"name": "p", "type": "permutation", "items": [0, 1, 2, 3, 4],
+                                                  "k": 3}
+    with pytest.raises(SpaceError, match=r"p.edges\[1\] = \[0, 9\]; each edge must be a pair of two different "
+                                         r"items of \[0, 1, 2, 3, 4\]"):
+        Permutation("p", 5, k=3, edges=[[0, 1], [0, 9]])
+    with pytest.raises(SpaceError, match=r"p.edges\[0\] = \[2, 2\]"):
+        Permutation("p", 5, k=3, edges=[[2, 2]])
+    with pytest.raises(SpaceError, match=r"p.edges = 'ring'; it must be a list of \[item, item\] pairs"):
+        Permutation("p", 5, k=3, edges="ring")

@@ -64,19 +64,36 @@ DEFAULT_CAMPAIGN = {
 }
 
 
-def supercircuit(circuit: str = "u3cu3", n_wires: int = 4, n_blocks: int | None = None, device: str | None = None):
-    """The SubCircuit space; with `device`, the qubit mapping onto that device's qubits too."""
+LAYOUT_SAMPLINGS = ("uniform", "connected")
+
+
+def supercircuit(circuit: str = "u3cu3", n_wires: int = 4, n_blocks: int | None = None, device: str | None = None,
+                 layout_sampling: str = "uniform"):
+    """The SubCircuit space; with `device`, the qubit mapping onto that device's qubits too. `layout_sampling`:
+    `uniform` (the paper's: any k of the device's qubits, in any order) or `connected` (the same mappings, but
+    new ones are drawn as walks along the coupling map, wire i+1 next to wire i, and a mutation moves a wire to
+    a qubit next to the others): on a 16- or 27-qubit device uniform layouts route badly."""
     from nasfw.search_spaces.supercircuit import supercircuit_space
 
-    qubits = None
+    if layout_sampling not in LAYOUT_SAMPLINGS:
+        raise ConfigError(f"space_options.layout_sampling = {layout_sampling!r}; allowed: "
+                          f"{', '.join(LAYOUT_SAMPLINGS)}")
+    qubits, edges = None, None
     if device is not None:
         from nasfw.hardware.quantum_noise import backend
 
-        qubits = backend(device).num_qubits
+        b = backend(device)
+        qubits = b.num_qubits
         if isinstance(n_wires, int) and n_wires > qubits:
             raise ConfigError(f"space_options.n_wires = {n_wires} exceeds the {qubits} qubits of device {device!r}; "
                               f"allowed: at most {qubits}, or a larger device (`nasfw hardware --plugin quantumnas`)")
-    return supercircuit_space(circuit, n_wires, n_blocks, qubits)
+        if layout_sampling == "connected" and b.coupling_map is not None:
+            edges = sorted({tuple(sorted(e)) for e in b.coupling_map.get_edges()})
+            edges = [list(e) for e in edges]
+    elif layout_sampling != "uniform":
+        raise ConfigError(f"space_options.layout_sampling = {layout_sampling!r} needs space_options.device (the "
+                          "coupling map to sample along); without a device the space has no qubit mapping")
+    return supercircuit_space(circuit, n_wires, n_blocks, qubits, layout_edges=edges)
 
 
 class CircuitParams:
