@@ -57,6 +57,7 @@ def main() -> None:
     ap.add_argument("--seed-layouts", default="trivial=2,sabre=6", help="kind=count,...")
     ap.add_argument("--epochs", type=int, default=None, help="SuperCircuit epochs (default: the campaign's 30)")
     ap.add_argument("--starts", default="random,seeded,connected", help="of random, seeded, connected")
+    ap.add_argument("--device", default=None, help="another fake device than the campaign's Guadalupe")
     a = ap.parse_args()
     starts = a.starts.split(",")
     if any(s not in STARTS for s in starts):
@@ -65,6 +66,8 @@ def main() -> None:
     reg = get_registry(())
     user = load_yaml(CONFIG)
     raw = merge(reg.campaign(user["plugin"]), user)
+    if a.device:
+        raw = merge(raw, {"space_options": {"device": a.device}, "task_options": {"device": a.device}})
     rows = []
     for seed in range(a.seeds):
         campaign = parse({**raw, "seed": seed})
@@ -95,7 +98,7 @@ def main() -> None:
             rows.append((seed, name, best["proxy"], best["fidelity"], best["two_qubit_gates"],
                          best["noise_free_accuracy"], kept, trivial, sabre))
             print(f"seed {seed} {name}: best proxy {best['proxy']:.3f}", flush=True)
-    print(f"\nMNIST-10 on Guadalupe, {campaign.budget_evaluations} evaluations, seed_layouts {seed_layouts}")
+    print(f"\nMNIST-10 on {raw['task_options']['device']}, {campaign.budget_evaluations} evaluations, seed_layouts {seed_layouts}")
     print("| seed | start | best proxy | est. fidelity | noise-free acc. (val.) | 2-qubit gates: its layout | "
           "trivial | SABRE | seeded layouts in top 10 |")
     print("|---|---|---|---|---|---|---|---|---|")
