@@ -79,15 +79,14 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             plain.task.train_supernet(tmp, progress=False, **supernet)
         state = plain.task.shared_state()
-        seeded = build(parse(merge({**raw, "seed": seed}, {"task_options": {"seed_layouts": seed_layouts}})), reg)
-        seeded.task.use_shared_state(state)
-        proposals = seeded.task.initial_archs(seeded.space, np.random.default_rng(seed))
-        seed_layouts_set = {tuple(p["layout"]) for p in proposals}
-        connected = build(parse(merge({**raw, "seed": seed}, {"space_options": {"layout_sampling": "connected"}})),
-                          reg)
-        connected.task.use_shared_state(state)
-        runs = {"random": ("random start", plain, []), "seeded": ("seeded", seeded, proposals),
-                "connected": ("connected", connected, [])}
+        runs = {"random": ("random start", plain, [])}  # the other starts, built only when asked for
+        for kind, overrides in (("seeded", {"task_options": {"seed_layouts": seed_layouts}}),
+                                ("connected", {"space_options": {"layout_sampling": "connected"}})):
+            if kind in starts:
+                comps = build(parse(merge({**raw, "seed": seed}, overrides)), reg)
+                comps.task.use_shared_state(state)
+                runs[kind] = (kind, comps, comps.task.initial_archs(comps.space, np.random.default_rng(seed)))
+        seed_layouts_set = {tuple(p["layout"]) for p in runs.get("seeded", ("", None, []))[2]}
         for name, comps, seeds in (runs[s] for s in starts):
             evals = search(comps, campaign.budget_evaluations, seeds)
             ranked = sorted(evals, key=lambda e: -e[1]["proxy"])

@@ -88,8 +88,7 @@ def supercircuit(circuit: str = "u3cu3", n_wires: int = 4, n_blocks: int | None 
             raise ConfigError(f"space_options.n_wires = {n_wires} exceeds the {qubits} qubits of device {device!r}; "
                               f"allowed: at most {qubits}, or a larger device (`nasfw hardware --plugin quantumnas`)")
         if layout_sampling == "connected" and b.coupling_map is not None:
-            edges = sorted({tuple(sorted(e)) for e in b.coupling_map.get_edges()})
-            edges = [list(e) for e in edges]
+            edges = [list(e) for e in sorted({tuple(sorted(e)) for e in b.coupling_map.get_edges()})]  # undirected
     elif layout_sampling != "uniform":
         raise ConfigError(f"space_options.layout_sampling = {layout_sampling!r} needs space_options.device (the "
                           "coupling map to sample along); without a device the space has no qubit mapping")
