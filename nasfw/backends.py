@@ -1,20 +1,32 @@
 """Where expensive evaluations run. The local backend uses the driver itself (one worker, no timeout) or a
-pool of N spawned worker processes; the driver stays the only writer of the store either way."""
+pool of N spawned worker processes; the driver stays the only writer of the store either way.
+
+With `evaluation.timeout_s`, an evaluation's clock starts when its worker begins it, not when the driver
+hands it over: each worker reports the start on a queue once its process is up and its task is built, so a
+slow process start (a loaded machine, a pool restarted after a timeout) does not count against the
+evaluation. The start and setup have their own, generous limit (`SETUP_LIMIT_S`)."""
 from __future__ import annotations
 
 import concurrent.futures as cf
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+import itertools
 import multiprocessing as mp
 import time
+from typing import Any
 
-from nasfw.evaluation import EvaluatorSpec, evaluate
+from nasfw.evaluation import SETUP_LIMIT_S, EvaluatorSpec, evaluate, prepare
 from nasfw.searchers.base import FAILED, LOST, Result
 from nasfw.space import Arch
 
 Done = tuple[Arch, Result, float, float, str]  # arch, result, started, duration, worker
 
+_STARTS: Any = None  # in a worker process: the queue it reports the start of each evaluation on
 
-def _init_worker() -> None:
+
+def _init_worker(starts: Any = None) -> None:
+    global _STARTS
+    _STARTS = starts
     try:  # two busy processes on two cores: one thread each (see the project's facts on threads)
         import torch
 
@@ -23,18 +35,37 @@ def _init_worker() -> None:
         pass
 
 
+def _evaluate_in_worker(spec: EvaluatorSpec, arch: Arch, token: int):
+    prepare(spec)
+    if _STARTS is not None:
+        _STARTS.put((token, time.time()))
+    return evaluate(spec, arch)
+
+
+@dataclass
+class _Running:
+    arch: Arch
+    token: int
+    submitted: float
+    started: float | None = None  # when the worker began it (reported on the queue)
+
+
 class LocalBackend:
     def __init__(self, spec: EvaluatorSpec, workers: int = 1, timeout_s: float | None = None):
         self.spec, self.workers, self.timeout_s = spec, workers, timeout_s or None
         self.inline = workers == 1 and self.timeout_s is None
         self.pool: cf.ProcessPoolExecutor | None = None
-        self.running: dict[cf.Future, tuple[Arch, float]] = {}
+        self.starts: Any = None
+        self.running: dict[cf.Future, _Running] = {}
         self.ready: list[Done] = []
+        self._tokens = itertools.count()
 
     def _pool(self) -> cf.ProcessPoolExecutor:
         if self.pool is None:
-            self.pool = cf.ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"),
-                                               initializer=_init_worker)
+            ctx = mp.get_context("spawn")
+            self.starts = ctx.SimpleQueue() if self.timeout_s else None  # a new pool, a new queue
+            self.pool = cf.ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
+                                               initargs=(self.starts,))
         return self.pool
 
     def free_slots(self) -> int:
@@ -45,23 +76,25 @@ class LocalBackend:
             result, started, duration, worker = evaluate(self.spec, arch)
             self.ready.append((arch, result, started, duration, worker))
             return
+        token = next(self._tokens)
         try:
-            fut = self._pool().submit(evaluate, self.spec, arch)
+            fut = self._pool().submit(_evaluate_in_worker, self.spec, arch, token)
         except BrokenProcessPool:  # a worker died since the last wait(): collect that pool's outcomes first
             self._harvest_broken()
-            fut = self._pool().submit(evaluate, self.spec, arch)
-        self.running[fut] = (arch, time.time())
+            fut = self._pool().submit(_evaluate_in_worker, self.spec, arch, token)
+        self.running[fut] = _Running(arch, token, time.time())
 
     def _harvest_broken(self) -> None:
         """Every evaluation of a broken pool: its result if it finished, otherwise lost with it."""
         now = time.time()
-        for fut, (arch, started) in self.running.items():
+        for fut, run in self.running.items():
             if fut.done() and fut.exception() is None:
-                self.ready.append((arch, *fut.result()))
+                self.ready.append((run.arch, *fut.result()))
             else:
                 err = fut.exception() if fut.done() else None
                 msg = f"{type(err).__name__}: {err}" if err else "the process pool broke"
-                self.ready.append((arch, Result(LOST, {}, f"worker died: {msg}"), started, now - started, "lost"))
+                self.ready.append((run.arch, Result(LOST, {}, f"worker died: {msg}"), run.submitted,
+                                   now - run.submitted, "lost"))
         self.running = {}
         self.close()
 
@@ -80,38 +113,54 @@ class LocalBackend:
         out: list[Done] = []
         broken = False
         for fut in done:
-            arch, started = self.running.pop(fut)
+            run = self.running.pop(fut)
             try:
                 result, st, duration, worker = fut.result()
-                out.append((arch, result, st, duration, worker))
+                out.append((run.arch, result, st, duration, worker))
             except Exception as e:  # a worker process that died (killed, out of memory)
-                out.append((arch, Result(LOST, {}, f"worker died: {type(e).__name__}: {e}"), started,
-                            time.time() - started, "lost"))
+                out.append((run.arch, Result(LOST, {}, f"worker died: {type(e).__name__}: {e}"), run.submitted,
+                            time.time() - run.submitted, "lost"))
                 broken = True
         if broken:
             self._restart()
         if self.timeout_s:
-            now = time.time()
-            late = [f for f, (_, st) in self.running.items() if now - st > self.timeout_s]
-            if late:
-                for f in late:
-                    arch, st = self.running.pop(f)
-                    out.append((arch, Result(FAILED, {}, f"timeout: still running after {self.timeout_s:g} s"),
-                                st, now - st, "timeout"))
-                self._restart()  # the only way to stop a hung evaluation is to end its process
+            out += self._time_out()
+        return out
+
+    def _note_starts(self) -> None:
+        by_token = {run.token: run for run in self.running.values()}
+        while self.starts is not None and not self.starts.empty():
+            token, t = self.starts.get()
+            if token in by_token:
+                by_token[token].started = t
+
+    def _time_out(self) -> list[Done]:
+        """Fail what has run past the limit (or never began within the setup limit), then restart the pool."""
+        self._note_starts()
+        now, out = time.time(), []
+        for f, run in list(self.running.items()):
+            if run.started is not None and now - run.started > self.timeout_s:
+                why = f"timeout: still running after {self.timeout_s:g} s"
+            elif run.started is None and now - run.submitted > max(SETUP_LIMIT_S, self.timeout_s):
+                why = (f"timeout: the worker did not begin it within {max(SETUP_LIMIT_S, self.timeout_s):g} s "
+                       "(process start and task setup)")
+            else:
+                continue
+            del self.running[f]
+            st = run.started if run.started is not None else run.submitted
+            out.append((run.arch, Result(FAILED, {}, why), st, now - st, "timeout"))
+        if out:
+            self._restart()  # the only way to stop a hung evaluation is to end its process
         return out
 
     def _restart(self) -> None:
         """Kill the pool and resubmit what was still running on it."""
         if self.pool is None:
             return
-        pending = [(a, st) for a, st in self.running.values()]
-        for p in list(getattr(self.pool, "_processes", {}).values()):
-            p.kill()
-        self.pool.shutdown(wait=False, cancel_futures=True)
-        self.pool = None
+        pending = [run.arch for run in self.running.values()]
+        self.close()
         self.running = {}
-        for arch, _ in pending:
+        for arch in pending:
             self.submit(arch)
 
     def close(self) -> None:
@@ -120,7 +169,6 @@ class LocalBackend:
                 p.kill()
             self.pool.shutdown(wait=False, cancel_futures=True)
             self.pool = None
-
 
 def make_backend(name: str, spec: EvaluatorSpec, workers: int, timeout_s: float | None) -> LocalBackend:
     from nasfw.errors import ConfigError

@@ -58,6 +58,20 @@ def _components(spec: EvaluatorSpec):
     return _CACHE[k]
 
 
+# how long a worker may take to start and build its task before an evaluation's own time limit begins
+SETUP_LIMIT_S = 600.0
+
+
+def prepare(spec: EvaluatorSpec) -> None:
+    """Build a spec's components ahead of the first evaluation, so that `evaluation.timeout_s` bounds the
+    evaluation itself and not the process start, imports and task construction (seconds on a loaded machine,
+    and paid by every Ray trial). A failure here is left for `evaluate` to record, with its retries."""
+    try:
+        _components(spec)
+    except Exception:
+        pass
+
+
 def _load_shared(spec: EvaluatorSpec) -> Any:
     if spec.shared_ref is not None:
         import ray

@@ -7,6 +7,7 @@ recipe is put in the object store once (`tune.with_parameters`), not shipped wit
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pickle
@@ -18,7 +19,7 @@ from typing import Any
 from nasfw.campaign import Campaign
 from nasfw.driver import SearchDriver
 from nasfw.errors import ConfigError, NasfwError
-from nasfw.evaluation import EvaluatorSpec, evaluate
+from nasfw.evaluation import SETUP_LIMIT_S, EvaluatorSpec, evaluate, prepare
 from nasfw.searchers.base import FAILED, LOST, Result
 
 CONNECT_TIMEOUT_S = 3.0
@@ -96,21 +97,43 @@ def plan(campaign: Campaign) -> str:
 
 def _evaluate_with_timeout(spec: EvaluatorSpec, arch: dict, timeout_s: float):
     """A hung evaluation can only be stopped by ending its process: with a timeout, the trial evaluates in a
-    child process that is killed when the time is up (that costs a process start per trial)."""
+    child process that is killed when the time is up (that costs a process start per trial). The clock starts
+    once the child is up and has built the task, so that start does not count against the evaluation. The
+    child is not connected to Ray: shared state reaches it as a file the trial writes from the object store."""
     import concurrent.futures as cf
     import multiprocessing as mp
 
-    started = time.time()
+    shared_file = None
+    if spec.shared_ref is not None:
+        import tempfile
+
+        import ray
+
+        with tempfile.NamedTemporaryFile("wb", prefix="nasfw-shared-", suffix=".pkl", delete=False) as f:
+            pickle.dump(ray.get(spec.shared_ref), f, protocol=pickle.HIGHEST_PROTOCOL)
+        shared_file = f.name
+        spec = dataclasses.replace(spec, shared_path=shared_file, shared_ref=None)
     pool = cf.ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"))
+    setup_limit = max(SETUP_LIMIT_S, timeout_s)
     try:
-        return pool.submit(evaluate, spec, arch).result(timeout=timeout_s)
-    except cf.TimeoutError:
-        return (Result(FAILED, {}, f"timeout: still running after {timeout_s:g} s"), started,
-                time.time() - started, "timeout")
+        started = time.time()
+        try:
+            pool.submit(prepare, spec).result(timeout=setup_limit)
+        except cf.TimeoutError:
+            return (Result(FAILED, {}, f"timeout: the worker did not begin it within {setup_limit:g} s "
+                                       "(process start and task setup)"), started, time.time() - started, "timeout")
+        started = time.time()
+        try:
+            return pool.submit(evaluate, spec, arch).result(timeout=timeout_s)
+        except cf.TimeoutError:
+            return (Result(FAILED, {}, f"timeout: still running after {timeout_s:g} s"), started,
+                    time.time() - started, "timeout")
     finally:
         for p in list(getattr(pool, "_processes", {}).values()):
             p.kill()
         pool.shutdown(wait=False, cancel_futures=True)
+        if shared_file is not None:
+            os.unlink(shared_file)
 
 
 def _trial(config: dict, spec: EvaluatorSpec, metric: str, timeout_s: float | None = None) -> dict:
@@ -273,8 +296,6 @@ def run_on_ray(driver: SearchDriver, spec: EvaluatorSpec, campaign: Campaign) ->
         started_here = True
     try:
         if spec.shared_path is not None:  # into the object store once, for every node of the cluster
-            import dataclasses
-
             with open(spec.shared_path, "rb") as f:
                 ref = ray.put(pickle.load(f))
             spec = dataclasses.replace(spec, shared_path=None, shared_ref=ref)

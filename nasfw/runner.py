@@ -108,6 +108,8 @@ def prepare_run_dir(campaign: Campaign, resume: bool) -> Store:
 
 def run_campaign(campaign: Campaign, registry: Registry, resume: bool = False, progress: bool = True,
                  plugins_dirs: tuple = ()) -> dict:
+    # absolute: a Ray trial runs in a working folder of its own, where a relative --plugins-dir finds nothing
+    plugins_dirs = tuple(str(Path(d).resolve()) for d in plugins_dirs)
     comps = build(campaign, registry)
     check_phase_options(campaign, comps.task)
     use_registry(registry, plugins_dirs)

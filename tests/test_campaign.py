@@ -123,13 +123,17 @@ def test_two_worker_processes(tmp_path):
 
 
 def test_timeout_is_recorded_and_campaign_goes_on(tmp_path):
-    s = run({**BASE, "workers": 2, "budget": 10, "task_options": {"hang_op": "b"},
+    # the task takes longer to build than the limit: the clock starts when the worker begins the evaluation,
+    # so only the hanging ones time out, also after each restart of the pool (which builds the task again)
+    s = run({**BASE, "workers": 2, "budget": 10, "task_options": {"hang_op": "b", "setup_sleep": 2.5},
              "evaluation": {"timeout_s": 2}, "searcher": "random"}, tmp_path)
     from nasfw.results import RunView
 
     view = RunView.open(tmp_path / "run")
     assert s["evaluations"] == 10
-    assert any(e.error and e.error.startswith("timeout") for e in view.evaluations)
+    hung = [e for e in view.evaluations if e.arch["op"] == "b"]
+    assert hung and all(e.status == "failed" and e.error == "timeout: still running after 2 s" for e in hung)
+    assert all(e.status == "ok" and e.duration_s < 2 for e in view.evaluations if e.arch["op"] != "b")
 
 
 def test_run_folder_guards(tmp_path):
@@ -334,3 +338,26 @@ def test_a_users_initial_archs_are_evaluated_first_and_an_earlier_runs_best_can_
     with pytest.raises(ConfigError, match=r"searcher.initial.run = '.*nowhere': no nasfw run there"):
         run({**warm, "searcher": {"name": "evolution", "initial": {"run": str(tmp_path / "nowhere")}}},
             tmp_path / "w2")
+
+
+def test_a_worker_that_never_begins_is_timed_out_by_the_setup_limit(monkeypatch):
+    """The evaluation's clock starts when the worker begins it; a task whose construction hangs is caught by
+    the separate setup limit (lowered here from 600 s), with a reason that says which limit it was."""
+    import time
+
+    from nasfw import backends
+    from nasfw.evaluation import EvaluatorSpec
+
+    monkeypatch.setattr(backends, "SETUP_LIMIT_S", 1.0)
+    spec = EvaluatorSpec("toy", {"setup_sleep": 3600}, (), (str(PLUGIN_DIR),))
+    backend = backends.LocalBackend(spec, workers=1, timeout_s=0.5)
+    arch = Registry([PLUGIN_DIR]).space("toy").sample(__import__("numpy").random.default_rng(0))
+    try:
+        backend.submit(arch)
+        deadline, results = time.time() + 120, []
+        while not results and time.time() < deadline:
+            results += backend.wait(poll_s=0.2)
+        assert [r[1].status for r in results] == ["failed"]
+        assert results[0][1].error == "timeout: the worker did not begin it within 1 s (process start and task setup)"
+    finally:
+        backend.close()

@@ -20,7 +20,9 @@ def toy_space():
 
 class ToyTask:
     def __init__(self, sleep: float = 0.0, fail_op: str = "", nan_op: str = "", hang_op: str = "",
-                 flaky: bool = False, die_op: str = "", shared_mb: float = 0.0, qiskit_circuit: bool = False):
+                 flaky: bool = False, die_op: str = "", shared_mb: float = 0.0, qiskit_circuit: bool = False,
+                 setup_sleep: float = 0.0):
+        time.sleep(setup_sleep)  # a task that takes a while to build (a dataset, a device's calibration)
         self.sleep, self.fail_op, self.nan_op, self.hang_op, self.flaky = sleep, fail_op, nan_op, hang_op, flaky
         self.attempts = {}
         self.die_op = die_op
