@@ -133,7 +133,7 @@ def test_timeout_is_recorded_and_campaign_goes_on(tmp_path):
     assert s["evaluations"] == 10
     hung = [e for e in view.evaluations if e.arch["op"] == "b"]
     assert hung and all(e.status == "failed" and e.error == "timeout: still running after 2 s" for e in hung)
-    assert all(e.status == "ok" and e.duration_s < 2 for e in view.evaluations if e.arch["op"] != "b")
+    assert all(e.status == "ok" for e in view.evaluations if e.arch["op"] != "b")
 
 
 def test_run_folder_guards(tmp_path):
