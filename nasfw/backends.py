@@ -170,6 +170,7 @@ class LocalBackend:
             self.pool.shutdown(wait=False, cancel_futures=True)
             self.pool = None
 
+
 def make_backend(name: str, spec: EvaluatorSpec, workers: int, timeout_s: float | None) -> LocalBackend:
     from nasfw.errors import ConfigError
 
