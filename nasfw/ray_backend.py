@@ -167,8 +167,12 @@ def trial_class() -> type:
         """One nasfw evaluation per trial; the actor is reused for the next one (`reset_config`)."""
 
         def setup(self, config: dict, spec: EvaluatorSpec | None = None, metric: str = "",
-                  timeout_s: float | None = None) -> None:
+                  timeout_s: float | None = None, workdir: str = "") -> None:
             self.arch, self.spec, self.metric, self.timeout_s = config["arch"], spec, metric, timeout_s
+            # Tune starts a trial in a folder of its own; relative paths in task options (a user's table or
+            # dataset) mean the driver's working folder, as on the local backend, wherever that folder exists
+            if workdir and os.path.isdir(workdir):
+                os.chdir(workdir)
 
         def step(self) -> dict:
             out = _trial({"arch": self.arch}, self.spec, self.metric, self.timeout_s)
@@ -301,7 +305,8 @@ def run_on_ray(driver: SearchDriver, spec: EvaluatorSpec, campaign: Campaign) ->
             spec = dataclasses.replace(spec, shared_path=None, shared_ref=ref)
         trainable = tune.with_resources(
             tune.with_parameters(trial_class(), spec=spec, metric=campaign.objectives[0].metric,
-                                 timeout_s=campaign.evaluation.get("timeout_s")), resources(campaign))
+                                 timeout_s=campaign.evaluation.get("timeout_s"), workdir=os.getcwd()),
+            resources(campaign))
         retries = int(campaign.evaluation.get("retries", 0))
         adapter = adapter_class()(driver)
         tuner = tune.Tuner(

@@ -25,8 +25,13 @@ def n_rows(run) -> int:
 
 
 @pytest.mark.slow
-def test_ray_and_local_backends_give_identical_results(run_cli, tmp_path):
-    common = ["search", "--plugin", "nasbench201", "--budget", "8", "--workers", "1", "--no-progress"]
+def test_ray_and_local_backends_give_identical_results(run_cli, tmp_path, nb201_table):
+    """The table is named relative to the working folder, as a user's own file would be: Tune starts trials in
+    folders of their own, and they must still read it (before, every Ray trial failed with 'no such file')."""
+    shutil.copy(nb201_table, tmp_path / "table.pkl")
+    (tmp_path / "c.yaml").write_text("task_options: {path: table.pkl}\n")
+    common = ["search", "--plugin", "nasbench201", "--config", "c.yaml", "--budget", "8", "--workers", "1",
+              "--no-progress"]
     run_cli(*common, "--out", tmp_path / "local", check=True)
     p = run_cli(*common, "--backend", "ray", "--out", tmp_path / "ray", timeout=600)
     assert p.returncode == 0, p.stderr
