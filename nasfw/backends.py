@@ -15,7 +15,7 @@ import multiprocessing as mp
 import time
 from typing import Any
 
-from nasfw.evaluation import SETUP_LIMIT_S, EvaluatorSpec, evaluate, prepare
+from nasfw.evaluation import SETUP_LIMIT_S, EvaluatorSpec, evaluate, prepare, timeout_error
 from nasfw.searchers.base import FAILED, LOST, Result
 from nasfw.space import Arch
 
@@ -53,6 +53,7 @@ class _Running:
 class LocalBackend:
     def __init__(self, spec: EvaluatorSpec, workers: int = 1, timeout_s: float | None = None):
         self.spec, self.workers, self.timeout_s = spec, workers, timeout_s or None
+        self.setup_limit_s = max(SETUP_LIMIT_S, self.timeout_s or 0.0)
         self.inline = workers == 1 and self.timeout_s is None
         self.pool: cf.ProcessPoolExecutor | None = None
         self.starts: Any = None
@@ -140,10 +141,9 @@ class LocalBackend:
         now, out = time.time(), []
         for f, run in list(self.running.items()):
             if run.started is not None and now - run.started > self.timeout_s:
-                why = f"timeout: still running after {self.timeout_s:g} s"
-            elif run.started is None and now - run.submitted > max(SETUP_LIMIT_S, self.timeout_s):
-                why = (f"timeout: the worker did not begin it within {max(SETUP_LIMIT_S, self.timeout_s):g} s "
-                       "(process start and task setup)")
+                why = timeout_error(self.timeout_s)
+            elif run.started is None and now - run.submitted > self.setup_limit_s:
+                why = timeout_error(self.setup_limit_s, began=False)
             else:
                 continue
             del self.running[f]

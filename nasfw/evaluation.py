@@ -62,6 +62,13 @@ def _components(spec: EvaluatorSpec):
 SETUP_LIMIT_S = 600.0
 
 
+def timeout_error(limit_s: float, began: bool = True) -> str:
+    """The reason a timed-out evaluation is recorded with, naming the limit that ran out (same on every backend)."""
+    if began:
+        return f"timeout: still running after {limit_s:g} s"
+    return f"timeout: the worker did not begin it within {limit_s:g} s (process start and task setup)"
+
+
 def prepare(spec: EvaluatorSpec) -> None:
     """Build a spec's components ahead of the first evaluation, so that `evaluation.timeout_s` bounds the
     evaluation itself and not the process start, imports and task construction (seconds on a loaded machine,

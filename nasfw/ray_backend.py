@@ -19,7 +19,7 @@ from typing import Any
 from nasfw.campaign import Campaign
 from nasfw.driver import SearchDriver
 from nasfw.errors import ConfigError, NasfwError
-from nasfw.evaluation import SETUP_LIMIT_S, EvaluatorSpec, evaluate, prepare
+from nasfw.evaluation import SETUP_LIMIT_S, EvaluatorSpec, evaluate, prepare, timeout_error
 from nasfw.searchers.base import FAILED, LOST, Result
 
 CONNECT_TIMEOUT_S = 3.0
@@ -120,14 +120,13 @@ def _evaluate_with_timeout(spec: EvaluatorSpec, arch: dict, timeout_s: float):
         try:
             pool.submit(prepare, spec).result(timeout=setup_limit)
         except cf.TimeoutError:
-            return (Result(FAILED, {}, f"timeout: the worker did not begin it within {setup_limit:g} s "
-                                       "(process start and task setup)"), started, time.time() - started, "timeout")
+            return (Result(FAILED, {}, timeout_error(setup_limit, began=False)), started, time.time() - started,
+                    "timeout")
         started = time.time()
         try:
             return pool.submit(evaluate, spec, arch).result(timeout=timeout_s)
         except cf.TimeoutError:
-            return (Result(FAILED, {}, f"timeout: still running after {timeout_s:g} s"), started,
-                    time.time() - started, "timeout")
+            return Result(FAILED, {}, timeout_error(timeout_s)), started, time.time() - started, "timeout"
     finally:
         for p in list(getattr(pool, "_processes", {}).values()):
             p.kill()
