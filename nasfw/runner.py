@@ -44,6 +44,8 @@ def build(campaign: Campaign, registry: Registry) -> Components:
     """Resolve every name in the campaign (and every option) before anything runs."""
     space = build_space(campaign, registry)
     task = registry.task(campaign.task, **campaign.task_options)
+    if hasattr(task, "check_space"):
+        task.check_space(space)  # archs the task cannot read would fail only after the supernet has trained
     cheap, expensive = [], []
     for name, opts in campaign.hardware:
         model = registry.cost_model(name, **opts)

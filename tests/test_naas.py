@@ -36,6 +36,17 @@ def test_every_accelerator_fits_the_baselines_resources():
         accelerator_space("one-hot")
 
 
+def test_a_space_larger_than_the_baseline_is_refused_before_any_work():
+    """ShiDianNao-like has 64 PEs; with the default space (up to 168) most archs were unmappable and failed."""
+    from nasfw.plugins.naas.task import NAASTask
+
+    task = NAASTask(networks=["squeezenet"], baseline="shidiannao-like")
+    with pytest.raises(ConfigError, match="space_options.max_pes = 168 exceeds the 64 PEs of task_options.baseline "
+                                          "'shidiannao-like'; allowed: at most 64"):
+        task.check_space(accelerator_space("importance", max_pes=168))
+    task.check_space(accelerator_space("index", max_pes=64))  # within the baseline: accepted, either encoding
+
+
 def test_mapping_vectors_decode_to_exact_factors():
     layer = Layer("l", K=96, C=24, Y=56, X=56, R=3, S=3)
     sp = spatial_factors(layer.dims, ["C", "Y"], (12, 14))

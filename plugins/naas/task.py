@@ -56,9 +56,20 @@ class NAASTask:
         self.networks, self.mapping, self.n_random, self.rounds, self.seed = list(networks), mapping, n_random, \
             rounds, seed
         self.baseline, self.baseline_dataflow = load_accelerator(baseline), BASELINES[baseline]
+        self.baseline_name = baseline
         self.onchip_bytes = baseline_onchip_bytes(self.baseline)
         self.layers = {n: network(n) for n in self.networks}
         self._baseline_cost: dict[str, dict] | None = None
+
+    def check_space(self, space) -> None:
+        """NAAS searches within the baseline's resources: a space with more PEs than the baseline has would
+        leave every arch above them unmappable (failed evaluations), so refuse it before any work."""
+        pes = {d["name"]: d for d in space.to_dict()["decisions"]}.get("pes")
+        top = None if pes is None else max(pes["options"]) if pes["type"] == "choice" else pes.get("high")
+        if top is not None and top > self.baseline.n_pes:
+            raise ConfigError(f"space_options.max_pes = {top} exceeds the {self.baseline.n_pes} PEs of "
+                              f"task_options.baseline {self.baseline_name!r}; allowed: at most {self.baseline.n_pes} "
+                              "(NAAS searches within the baseline's resources)")
 
     # -- the accelerator of an arch ---------------------------------------------------------------------
     def accelerator(self, arch: dict[str, Any]) -> tuple[Accelerator, list[str]]:

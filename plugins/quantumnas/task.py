@@ -33,6 +33,7 @@ from nasfw.plugins.quantumnas.finalize import finalize as run_finalize
 from nasfw.progress import progress_bar
 from nasfw.registry import options_of
 from nasfw.search_spaces.supercircuit import SuperCircuit, space_def
+from nasfw.space_cover import check_within
 from nasfw.supernet.train import TrainConfig, train_supernet
 from nasfw.torch_device import on_device
 from nasfw.torch_device import resolve as resolve_device
@@ -167,6 +168,12 @@ class QuantumNASTask:
     def use_shared_state(self, state: dict[str, Any]) -> None:
         self.supercircuit.load_state_dict(state["weights"])
         self.trained = state["trained"]
+
+    def check_space(self, space) -> None:
+        """The searched space must be this task's SuperCircuit on this device (the mapping may be left out:
+        the compiler then places the circuit)."""
+        check_within(space, self.supercircuit.space, "quantumnas-qml", "circuit, n_wires, n_blocks and device",
+                     optional=("layout",))
 
     def initial_archs(self, space, rng) -> list[dict]:
         """The search's first candidates under `seed_layouts`: random SubCircuits placed on the trivial layout

@@ -22,6 +22,7 @@ from nasfw.plugins.quantumnas import compile as qc
 from nasfw.plugins.quantumnas.molecules import build, hartree_fock_bits
 from nasfw.search_spaces import quantum_sim as qs
 from nasfw.search_spaces.supercircuit import SuperCircuit, space_def
+from nasfw.space_cover import check_within
 from nasfw.supernet.train import TrainConfig, train_supernet
 
 
@@ -160,6 +161,11 @@ class VQETask:
 
     def use_shared_state(self, state: dict) -> None:
         self.supercircuit.load_state_dict(state["weights"])
+
+    def check_space(self, space) -> None:
+        """The searched space must be this task's SuperCircuit: the molecule's qubits, on this device."""
+        check_within(space, self.supercircuit.space, "quantumnas-vqe", f"circuit, n_blocks and device (and "
+                     f"space_options.n_wires to the molecule's {self.n_wires} qubits)", optional=("layout",))
 
     def evaluate(self, arch: dict) -> dict[str, float]:
         torch.set_num_threads(1)

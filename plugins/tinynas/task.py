@@ -23,6 +23,7 @@ from nasfw.plugins.tinynas.finalize import finalize as run_finalize
 from nasfw.progress import progress_bar
 from nasfw.registry import options_of
 from nasfw.search_spaces.mbconv import mbconv_space
+from nasfw.space_cover import check_within
 from nasfw.supernet.bn import recalibrate_bn
 from nasfw.supernet.train import TrainConfig, train_supernet
 
@@ -128,6 +129,11 @@ class TinyNASTask:
     def use_shared_state(self, state: dict[str, Any]) -> None:
         self.supernet.load_state_dict(state["weights"])
         self.trained = state["trained"]
+
+    def check_space(self, space) -> None:
+        """The searched space must be the supernet's (its widths and width multiplier; resolutions among the
+        task's)."""
+        check_within(space, self.space, "tinynas", "widths, width_mult and resolutions")
 
     # -- scoring ---------------------------------------------------------------------------------------------
     def subnet(self, arch: dict, recalibrate: bool = True) -> torch.nn.Module:
