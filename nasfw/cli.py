@@ -35,6 +35,17 @@ def _options(pairs: list[str] | None, flag: str = "--option") -> dict:
     return out
 
 
+def _positive_int(text: str) -> int:
+    """An argparse type for counts such as --top (a negative one would slice from the end)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not allowed; allowed: a positive integer")
+    return value
+
+
 def _load_json_arg(value: str, what: str) -> Any:
     path = Path(value)
     text = path.read_text() if not value.lstrip().startswith("{") and path.is_file() else value
@@ -209,7 +220,11 @@ def cmd_cost(args) -> int:
         p = Path(args.model)
         if not p.is_file():
             raise ConfigError(f"--model {args.model!r}: no such file")
-        target: Any = json.loads(p.read_text()) if p.suffix == ".json" else p
+        try:
+            target: Any = json.loads(p.read_text()) if p.suffix == ".json" else p
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"--model {args.model!r} is not valid JSON: {e.msg} at line {e.lineno}, column "
+                              f"{e.colno}") from None
     elif args.arch:
         target = _load_json_arg(args.arch, "--arch")
         if isinstance(target, dict) and isinstance(target.get("arch"), dict):
@@ -332,14 +347,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("show", parents=[common], help="top-k table, Pareto front and progress of a run")
     s.add_argument("run")
-    s.add_argument("--top", type=int, default=10)
+    s.add_argument("--top", type=_positive_int, default=10, help="rows of the table (default 10)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_show)
 
     s = sub.add_parser("report", parents=[common], help="PNG plots and a markdown summary of a run")
     s.add_argument("run")
     s.add_argument("--out", help="folder for the report (default RUN/report)")
-    s.add_argument("--top", type=int, default=10)
+    s.add_argument("--top", type=_positive_int, default=10, help="rows of the table (default 10)")
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("export", parents=[common], help="the best architecture as JSON, and through the plugin")

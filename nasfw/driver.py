@@ -76,26 +76,28 @@ class SearchDriver:
             return  # recorded; the budget is for evaluations that ran
         self.n_done += 1
         if result.status == OK:
-            self._check_objectives(result.metrics)
+            self._check_metrics(result.metrics)
             self.best = self._better(self.best, result.metrics)
         self.bar.update(1)
         self._show_best()
         self.maybe_checkpoint()
 
-    def _check_objectives(self, metrics: dict) -> None:
+    def _check_metrics(self, metrics: dict) -> None:
         """An objective the task does not report would rank every candidate as -inf and the whole budget would
-        be spent on a random search; the first evaluation (already stored) stops the run with the metrics that
-        were there."""
-        for i, o in enumerate(self.campaign.objectives):
-            if o.metric not in metrics:
+        be spent on a random search; a constraint on a metric nothing reports would never be applied. The first
+        evaluation (already stored) stops the run with the metrics that were there."""
+        fields = [(f"objectives[{i}]", o.metric) for i, o in enumerate(self.campaign.objectives)]
+        fields += [(f"constraints[{i}]", c.metric) for i, c in enumerate(self.campaign.constraints)]
+        for field, metric in fields:
+            if metric not in metrics:
                 import difflib
 
                 from nasfw.errors import ConfigError
 
-                close = difflib.get_close_matches(o.metric, sorted(metrics), n=2, cutoff=0.5)
+                close = difflib.get_close_matches(metric, sorted(metrics), n=2, cutoff=0.5)
                 hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
-                raise ConfigError(f"objectives[{i}].metric = {o.metric!r}: the task reported no such metric{hint}; "
-                                  f"it reported: {', '.join(sorted(metrics))}")
+                raise ConfigError(f"{field}.metric = {metric!r}: neither the task nor a cost model reported such a "
+                                  f"metric{hint}; reported: {', '.join(sorted(metrics))}")
 
     def maybe_checkpoint(self, force: bool = False) -> None:
         if force or time.time() - self.last_ckpt >= self.every:

@@ -112,6 +112,17 @@ def test_failures_nan_and_constraints_are_recorded(tmp_path):
     assert {e.status for e in evo.evaluations} <= {"ok", "failed"}
 
 
+def test_a_constraint_on_a_metric_nothing_reports_stops_the_run(tmp_path):
+    """A typo in a constraint's metric used to leave the constraint unapplied for the whole run, silently."""
+    from nasfw.results import RunView
+
+    raw = {**BASE, "hardware": ["toy-size"], "constraints": [{"metric": "sise", "max": 100}], "budget": 5}
+    with pytest.raises(ConfigError, match=r"constraints\[0\]\.metric = 'sise': neither the task nor a cost model "
+                                          r"reported such a metric \(did you mean 'size'\?\); reported: "):
+        run(raw, tmp_path)
+    assert len(RunView.open(tmp_path / "run").evaluations) == 1  # the first evaluation, kept
+
+
 def test_two_worker_processes(tmp_path):
     # long enough that the second spawned worker is up before the first has done everything, even under load
     s = run({**BASE, "workers": 2, "budget": 12, "task_options": {"sleep": 0.5}}, tmp_path)

@@ -90,10 +90,15 @@ def test_cost_and_hardware(run_cli):
     (["show", "nowhere"], "'nowhere' is not a nasfw run folder"),
     (["search", "--plugin", "nasbench201", "--config", "{cfg}", "--dry-run"], "unknown search space 'nasbench21'"),
     (["search", "--plugin", "nasbench201", "--config", "{cfg2}", "--dry-run"], "unknown task 'nasbench'; did you mean"),
+    (["cost", "--hardware", "stm32f746", "--model", "broken.json"],
+     "--model 'broken.json' is not valid JSON: Expecting value at line 2, column 1"),
+    (["cost", "--hardware", "stm32f746", "--arch", '{"s0.depth": 5}'],
+     "stm32f746: arch.s0.depth = 5 is not allowed; allowed: one of [2, 3, 4]. The input is neither"),
 ])
 def test_bad_input_is_one_clean_line(run_cli, args, needle, tmp_path):
     (tmp_path / "space.yaml").write_text("space: nasbench21\n")
     (tmp_path / "task.yaml").write_text("task: nasbench\n")
+    (tmp_path / "broken.json").write_text('{"blocks":\n')
     args = [a.replace("{cfg}", str(tmp_path / "space.yaml")).replace("{cfg2}", str(tmp_path / "task.yaml"))
             for a in args]
     p = run_cli(*args)
@@ -211,3 +216,11 @@ def test_export_formats_are_checked_under_the_name_typed(nb_run, run_cli, tmp_pa
     cfg.write_text("phases: {finalize: {export: [json]}}\n")
     p = run_cli("search", "--config", cfg, "--plugins-dir", PLUGIN_DIR, "--plugin", "toy", "--dry-run")
     assert p.returncode == 2 and "phases.finalize.export: ['json']; the task" in p.stderr and "has no export" in p.stderr
+
+
+def test_top_must_be_a_positive_count(nb_run, run_cli):
+    """`--top -2` used to show all but the last two rows (a slice from the end) under the title 'top 3'."""
+    for command in ("show", "report"):
+        p = run_cli(command, nb_run, "--top", "-2")
+        assert p.returncode == 2 and "argument --top: -2 is not allowed; allowed: a positive integer" in p.stderr
+    assert "top 1:" in run_cli("show", nb_run, "--top", "1", check=True).stdout

@@ -473,8 +473,8 @@ def test_seed_layouts_start_the_search_on_the_trivial_and_sabre_layouts(tmp_path
     # the run instead of a search that ranks every candidate as -inf
     r = run_cli("search", "--config", cfg, "--out", tmp_path / "bad", "--no-progress")
     assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert "objectives[0].metric = 'calibrated_loss': the task reported no such metric (did you mean " \
-           "'noise_free_calibrated_loss'?); it reported: depth, fidelity," in r.stderr
+    assert "objectives[0].metric = 'calibrated_loss': neither the task nor a cost model reported such a metric " \
+           "(did you mean 'noise_free_calibrated_loss'?); reported: depth, fidelity," in r.stderr
     assert len(RunView.open(tmp_path / "bad").evaluations) == 1
     campaign = json.loads(cfg.read_text())
     cfg.write_text(json.dumps({**campaign, "objectives": [{"metric": "proxy", "direction": "max"}]}))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from nasfw.errors import ConfigError, SpaceError
 from nasfw.hooks import hookimpl
 
 DEFAULT_CAMPAIGN = {
@@ -74,8 +75,13 @@ class MCUArchCost:
 
     def evaluate(self, target: Any) -> dict[str, float]:
         if isinstance(target, dict) and "blocks" not in target:
-            from nasfw.search_spaces.mbconv import to_config
+            from nasfw.search_spaces.mbconv import mbconv_space, to_config
 
+            try:  # an arch from outside a campaign (`nasfw cost --arch`): say which decision is wrong
+                mbconv_space(self.widths).validate({k: v for k, v in target.items() if k not in ("width", "resolution")})
+            except SpaceError as e:
+                raise ConfigError(f"{self.name}: {e}. The input is neither an OFA/ProxylessNAS net config (it has no "
+                                  "'blocks') nor an arch of the MBConv space (as `nasfw show` prints it)") from None
             target = to_config(target, widths=self.widths, n_classes=self.n_classes)
         return self.mcu.evaluate(target)
 
