@@ -29,6 +29,6 @@ class StoreError(NasfwError):
 def unknown_name(kind: str, name: object, known: Iterable[str]) -> str:
     """'unknown searcher 'evolutoin'; did you mean 'evolution'? known: ...' (names the closest)."""
     known = sorted(known)
-    close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.5)
-    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.6)  # 0.5 offered 'core' for 'nope'
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ";"
     return f"unknown {kind} {name!r}{hint} known: {', '.join(known) if known else '(none)'}"
