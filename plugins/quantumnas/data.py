@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from nasfw.errors import ConfigError
+from nasfw.xy_npz import read_xy
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
@@ -56,11 +57,7 @@ def _load_raw(dataset: str, field: str = "dataset") -> tuple[np.ndarray, np.ndar
     if path.is_dir() and any(path.glob("t10k-images*")):
         return (*_read_idx(path), True, f"MNIST idx files in {path.name}")
     if path.suffix == ".npz" and path.is_file():
-        with np.load(path) as f:
-            if "x" not in f or "y" not in f:
-                raise ConfigError(f"task_options.{field} = {dataset!r}: the .npz must hold arrays 'x' and 'y'; "
-                                  f"it holds {sorted(f.files)}")
-            x, y = np.asarray(f["x"], dtype=np.float64), np.asarray(f["y"]).astype(np.int64)
+        x, y = read_xy(path, f"task_options.{field}")
         if x.ndim not in (2, 3) or len(x) != len(y):
             raise ConfigError(f"task_options.{field} = {dataset!r}: x must be (N, H, W) or (N, F) with N = len(y); "
                               f"got x {x.shape}, y {y.shape}")

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from nasfw.errors import ConfigError
+from nasfw.xy_npz import read_xy
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 
@@ -60,11 +61,7 @@ def _read_raw(dataset: str) -> tuple[np.ndarray, np.ndarray, str]:
 
 
 def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    with np.load(path) as f:
-        if "x" not in f or "y" not in f:
-            raise ConfigError(f"task_options.dataset = {str(path)!r}: the .npz must hold arrays 'x' and 'y'; it "
-                              f"holds {sorted(f.files)}")
-        x, y = np.asarray(f["x"], dtype=np.float32), np.asarray(f["y"])
+    x, y = read_xy(path, "task_options.dataset", np.float32)
     if x.ndim == 3:
         x = x[:, None]
     elif x.ndim == 4 and x.shape[-1] in (1, 3) and x.shape[1] not in (1, 3):

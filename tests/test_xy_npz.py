@@ -1,0 +1,45 @@
+"""A user's .npz of labelled arrays: what can be wrong with the file is one clean line, for every plugin."""
+import numpy as np
+import pytest
+
+from nasfw.errors import ConfigError
+from nasfw.plugins.quantumnas.data import load_qml
+from nasfw.plugins.tinynas.data import load_images
+from nasfw.xy_npz import read_xy
+
+
+def test_numeric_arrays_come_back_as_floats_and_integer_labels(tmp_path):
+    p = tmp_path / "ok.npz"
+    np.savez(p, x=np.arange(12, dtype=np.uint8).reshape(3, 4), y=np.array([0.0, 1.0, 2.0]))
+    x, y = read_xy(p, "task_options.dataset")
+    assert x.dtype == np.float64 and x[2, 3] == 11.0
+    assert y.dtype == np.int64 and y.tolist() == [0, 1, 2]
+    assert read_xy(p, "f", np.float32)[0].dtype == np.float32
+
+
+@pytest.mark.parametrize("arrays, needle", [
+    ({"a": np.zeros(3)}, "the .npz must hold arrays 'x' and 'y'; it holds ['a']"),
+    ({"x": np.full((4, 2), np.nan), "y": np.arange(4)}, "x holds 8 NaN or infinite values"),
+    ({"x": np.array(["a", "b"]), "y": np.arange(2)}, "x must hold numbers; it holds <U1"),
+    ({"x": np.zeros((2, 2)), "y": np.array(["cat", "dog"])},
+     "y must hold integer class labels; it holds <U3 (e.g. 'cat')"),
+    ({"x": np.zeros((2, 2)), "y": np.array([0.5, 1.0])}, "y must hold integer class labels; it holds float64"),
+    ({"x": np.array([[1, 2], [3]], dtype=object), "y": np.arange(2)}, "cannot be read as an .npz of numeric arrays"),
+])
+def test_what_is_wrong_with_the_file_is_named(tmp_path, arrays, needle):
+    p = tmp_path / "bad.npz"
+    np.savez(p, **arrays)
+    with pytest.raises(ConfigError) as e:
+        read_xy(p, "task_options.dataset")
+    assert str(e.value).startswith(f"task_options.dataset = {str(p)!r}: ") and needle in str(e.value)
+
+
+def test_both_plugins_read_through_it(tmp_path):
+    """Text labels used to raise deep inside the label remapping; NaN pixels trained on without a word."""
+    p = tmp_path / "d.npz"
+    np.savez(p, x=np.random.default_rng(0).random((40, 16)), y=np.array(["a", "b"] * 20))
+    with pytest.raises(ConfigError, match="y must hold integer class labels"):
+        load_qml(str(p), [0, 1], 16, n_valid=5, n_test=5)
+    np.savez(p, x=np.full((40, 8, 8), np.nan), y=np.arange(40) % 4)
+    with pytest.raises(ConfigError, match="x holds 2560 NaN or infinite values"):
+        load_images(str(p), resolution=16, n_valid=5, n_test=5)
