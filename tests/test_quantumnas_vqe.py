@@ -145,6 +145,26 @@ def test_molecule_errors_are_clear():
     assert lih.n_qubits == 4 and lih.exact < lih.hf
 
 
+@pytest.mark.parametrize("molecule, needle", [
+    ({"geometry": [["H", [0, 0]]]}, "geometry = [['H', [0, 0]]]; allowed: a list of [symbol, [x, y, z]]"),
+    ({"geometry": "H 0 0 0; H 0 0 0.74", "basiss": "sto-3g"}, "molecule field 'basiss'; did you mean 'basis'?"),
+    ({"geometry": "H 0 0 0; H 0 0 0"}, "atoms 0 (H) and 1 (H) are 0.000 A apart; allowed: at least 0.2 A"),
+    ({"geometry": "H 0 0 0; H 0 0 0.74; H 0 0 1.5"}, "Electron number 3 and spin 0 are not consistent"),
+    ({"geometry": "H 0 0 0; H 0 0 0.74", "basis": "nobasis"}, "Unknown basis format or basis name nobasis"),
+])
+def test_a_molecule_the_user_writes_gets_one_line_errors(molecule, needle):
+    """Atoms on top of each other raised numpy's LinAlgError from inside Hartree-Fock; pyscf's own text geometry
+    failed with 'not enough values to unpack'; a misspelt field was ignored."""
+    with pytest.raises(ConfigError) as e:
+        build(molecule)
+    assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+def test_pyscf_text_geometry_is_the_same_molecule():
+    text = build({"geometry": "H 0 0 0; H 0 0 0.7414", "basis": "sto-3g"})
+    assert text.exact == pytest.approx(build("h2").exact, abs=1e-10) and text.n_qubits == 4
+
+
 def test_vqe_campaign_end_to_end(tmp_path, run_cli):
     cfg = tmp_path / "vqe.yaml"
     cfg.write_text(json.dumps({

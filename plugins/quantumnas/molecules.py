@@ -2,10 +2,11 @@
 openfermion's Jordan-Wigner mapping to a sum of Pauli strings; exact diagonalisation as the reference.
 
 The molecules of the QuantumNAS paper come as presets (geometry in Angstrom, basis, active space); any other
-is given in the campaign as {geometry: [[atom, [x, y, z]], ...], basis, charge, spin, active: {occupied:
-[...], active: [...]}} with spatial-orbital indices."""
+is given in the campaign as {geometry: [[atom, [x, y, z]], ...] (or pyscf's text, "H 0 0 0; H 0 0 0.7414"),
+basis, charge, spin, active: {occupied: [...], active: [...]}} with spatial-orbital indices."""
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,11 +71,48 @@ def molecule_spec(molecule: str | dict) -> dict:
             from nasfw.errors import unknown_name
 
             raise ConfigError(unknown_name("task_options.molecule", molecule, PRESETS))
-        return PRESETS[molecule.lower()]
-    if not isinstance(molecule, dict) or "geometry" not in molecule:
+        molecule = PRESETS[molecule.lower()]
+    elif not isinstance(molecule, dict) or "geometry" not in molecule:
         raise ConfigError(f"task_options.molecule = {molecule!r}; give a preset name ({', '.join(PRESETS)}) or a "
                           "mapping with geometry, basis and optionally charge, spin, active")
-    return molecule
+    unknown = sorted(set(molecule) - set(MOLECULE_FIELDS))
+    if unknown:
+        from nasfw.errors import unknown_name
+
+        raise ConfigError(unknown_name("task_options.molecule field", unknown[0], MOLECULE_FIELDS))
+    return {**molecule, "geometry": _atoms(molecule["geometry"])}
+
+
+MOLECULE_FIELDS = ("geometry", "basis", "charge", "spin", "active")
+
+
+def _atoms(geometry: Any) -> str | list[tuple[str, tuple[float, float, float]]]:
+    """pyscf's own text ("H 0 0 0; H 0 0 0.7414") as it is, or [[symbol, [x, y, z]], ...] in Angstrom."""
+    if isinstance(geometry, str):
+        return geometry
+    ok = isinstance(geometry, list) and geometry and all(
+        isinstance(a, (list, tuple)) and len(a) == 2 and isinstance(a[0], str) and isinstance(a[1], (list, tuple))
+        and len(a[1]) == 3 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in a[1])
+        for a in geometry)
+    if not ok:
+        raise ConfigError(f"task_options.molecule.geometry = {geometry!r}; allowed: a list of [symbol, [x, y, z]] "
+                          "in Angstrom, e.g. [[H, [0, 0, 0]], [H, [0, 0, 0.7414]]], or pyscf's text "
+                          "'H 0 0 0; H 0 0 0.7414'")
+    return [(a, tuple(float(v) for v in xyz)) for a, xyz in geometry]
+
+
+MIN_DISTANCE_A = 0.2  # closer than any bond (H2's is 0.74 A): a typo in a coordinate, not a molecule
+
+
+def _check_distances(mol) -> None:
+    """Two atoms on top of each other make the overlap matrix singular deep inside pyscf's Hartree-Fock."""
+    xyz = mol.atom_coords(unit="Angstrom")
+    for i in range(len(xyz)):
+        for j in range(i):
+            d = float(np.linalg.norm(xyz[i] - xyz[j]))
+            if d < MIN_DISTANCE_A:
+                raise ConfigError(f"task_options.molecule.geometry: atoms {j} ({mol.atom_symbol(j)}) and {i} "
+                                  f"({mol.atom_symbol(i)}) are {d:.3f} A apart; allowed: at least {MIN_DISTANCE_A} A")
 
 
 def build(molecule: str | dict) -> Hamiltonian:
@@ -85,11 +123,17 @@ def build(molecule: str | dict) -> Hamiltonian:
         raise ConfigError("VQE needs pyscf and openfermion: pip install 'nasfw[quantum]'") from None
     spec = molecule_spec(molecule)
     try:
-        mol = gto.M(atom=[(a, tuple(xyz)) for a, xyz in spec["geometry"]], basis=spec.get("basis", "sto-3g"),
-                    charge=spec.get("charge", 0), spin=spec.get("spin", 0), unit="Angstrom", verbose=0)
+        with warnings.catch_warnings():  # pyscf warns before it raises (e.g. "try basis-set-exchange")
+            warnings.simplefilter("ignore")
+            mol = gto.M(atom=spec["geometry"], basis=spec.get("basis", "sto-3g"),
+                        charge=spec.get("charge", 0), spin=spec.get("spin", 0), unit="Angstrom", verbose=0)
     except Exception as e:  # pyscf reports bad atoms/bases with assorted exception types
-        raise ConfigError(f"task_options.molecule: pyscf cannot build {spec}: {e}") from None
-    mf = scf.RHF(mol).run()
+        raise ConfigError(f"task_options.molecule: pyscf cannot build {spec}: {' '.join(str(e).split())}") from None
+    _check_distances(mol)
+    try:
+        mf = scf.RHF(mol).run()
+    except np.linalg.LinAlgError as e:
+        raise ConfigError(f"task_options.molecule: Hartree-Fock failed on {spec}: {e}") from None
     c = mf.mo_coeff
     n = c.shape[1]
     h1 = c.T @ mf.get_hcore() @ c
