@@ -168,6 +168,9 @@ def test_data_loaders(tmp_path):
         load_images("digits", 16, n_valid=2000, n_test=1)
     with pytest.raises(ConfigError, match="allowed: 'mnist', 'digits'"):
         load_images("no-such-dataset", 16)
+    (tmp_path / "imgs" / "dog" / "broken.png").write_text("not a png")  # PIL's traceback before
+    with pytest.raises(ConfigError, match=r"cannot read the image '.*broken.png' \(UnidentifiedImageError"):
+        load_images(str(tmp_path / "imgs"), resolution=20, n_valid=2, n_test=2)
 
 
 def test_ofa_evolution_breeds_a_whole_population_on_top_of_the_parents():

@@ -84,7 +84,11 @@ def _read_folder(path: Path) -> tuple[np.ndarray, np.ndarray]:
         for f in sorted(d.iterdir()):
             if f.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
-            img = Image.open(f).convert("RGB")
+            try:
+                img = Image.open(f).convert("RGB")
+            except OSError as e:  # PIL's UnidentifiedImageError too: a truncated or mislabelled file
+                raise ConfigError(f"task_options.dataset = {str(path)!r}: cannot read the image {str(f)!r} "
+                                  f"({type(e).__name__}: {e}); remove it or replace it") from None
             size = size or img.size
             xs.append(np.asarray(img.resize(size), dtype=np.float32).transpose(2, 0, 1) / 255.0)
             ys.append(label)
