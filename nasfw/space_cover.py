@@ -18,6 +18,7 @@ from typing import Any, Iterable
 from nasfw.errors import ConfigError
 from nasfw.space import Space
 
+
 def _values(d: dict[str, Any]) -> "set | None":
     """The finite set of values a decision takes, or None when it is not a plain finite set."""
     if d["type"] == "choice":

@@ -65,6 +65,9 @@ def _degenerate_split(energies: np.ndarray, occ: list[int], act: list[int], tol:
     return None
 
 
+MOLECULE_FIELDS = ("geometry", "basis", "charge", "spin", "active")
+
+
 def molecule_spec(molecule: str | dict) -> dict:
     if isinstance(molecule, str):
         if molecule.lower() not in PRESETS:
@@ -81,9 +84,6 @@ def molecule_spec(molecule: str | dict) -> dict:
 
         raise ConfigError(unknown_name("task_options.molecule field", unknown[0], MOLECULE_FIELDS))
     return {**molecule, "geometry": _atoms(molecule["geometry"])}
-
-
-MOLECULE_FIELDS = ("geometry", "basis", "charge", "spin", "active")
 
 
 def _atoms(geometry: Any) -> str | list[tuple[str, tuple[float, float, float]]]:
