@@ -77,12 +77,17 @@ class MCUArchCost:
         if isinstance(target, dict) and "blocks" not in target:
             from nasfw.search_spaces.mbconv import mbconv_space, to_config
 
-            try:  # an arch from outside a campaign (`nasfw cost --arch`): say which decision is wrong
-                mbconv_space(self.widths).validate({k: v for k, v in target.items() if k not in ("width", "resolution")})
-            except SpaceError as e:
-                raise ConfigError(f"{self.name}: {e}. The input is neither an OFA/ProxylessNAS net config (it has no "
-                                  "'blocks') nor an arch of the MBConv space (as `nasfw show` prints it)") from None
-            target = to_config(target, widths=self.widths, n_classes=self.n_classes)
+            try:
+                target = to_config(target, widths=self.widths, n_classes=self.n_classes)
+            except (KeyError, TypeError):  # an arch from outside a campaign (`nasfw cost --arch`): which decision?
+                try:
+                    mbconv_space(self.widths).validate({k: v for k, v in target.items()
+                                                        if k not in ("width", "resolution")})
+                except SpaceError as e:
+                    raise ConfigError(f"{self.name}: {e}. The input is neither an OFA/ProxylessNAS net config (it "
+                                      "has no 'blocks') nor an arch of the MBConv space (as `nasfw show` prints "
+                                      "it)") from None
+                raise
         return self.mcu.evaluate(target)
 
 
