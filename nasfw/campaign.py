@@ -17,6 +17,7 @@ import yaml
 
 from nasfw.cost import Constraint, Objective
 from nasfw.errors import ConfigError, unknown_name
+from nasfw.option_types import check_seed
 
 DEFAULT_PRESETS = {"small": 20, "medium": 100, "large": 500}
 BACKENDS = ("local", "ray")
@@ -302,6 +303,7 @@ def parse(raw: Any, where: str = "campaign") -> Campaign:
     backend = raw.get("backend", "local")
     if backend not in BACKENDS:
         raise ConfigError(unknown_name(f"{where}.backend", backend, BACKENDS))
+    check_seed(raw.get("seed", 0), f"{where}.seed")
     workers = raw.get("workers", 1)
     if workers < 1:
         raise _type_error(f"{where}.workers", workers, "a positive integer")

@@ -294,7 +294,8 @@ def cmd_lut(args) -> int:
     task = reg.task(campaign.task, **campaign.task_options)
     if not hasattr(task, "build_lut"):
         raise ConfigError(f"task {campaign.task!r} cannot build a latency lookup table")
-    opts = {k: getattr(args, k) for k in ("repeats", "warmup", "threads", "check", "calibrate") if getattr(args, k) is not None}
+    opts = {k: getattr(args, k) for k in ("repeats", "warmup", "threads", "check", "calibrate")
+            if getattr(args, k) is not None}
     if args.resolutions:
         opts["resolutions"] = [int(r) for r in args.resolutions.split(",")]
     result = task.build_lut(Path(args.out), progress=not args.no_progress, **opts)

@@ -183,7 +183,7 @@ class Registry:
     def _build(self, kind: str, name: str, options: dict | None) -> Any:
         factory = self.entry(kind, name).obj
         options = dict(options or {})
-        check_options(factory, options, f"{kind[:-1].replace('_', ' ')} {name!r}")
+        options = check_options(factory, options, f"{kind[:-1].replace('_', ' ')} {name!r}")
         return factory(**options)
 
     def space(self, name: str, **options: Any):
@@ -241,20 +241,30 @@ def options_of(target: Callable) -> Callable:
     checked against `target`'s signature (a typo in `phases.finalize.task` fails before the search)."""
     def mark(method: Callable) -> Callable:
         method.__signature__ = inspect.signature(target)  # type: ignore[attr-defined]
+        method.__wrapped__ = target  # type: ignore[attr-defined]  # its type hints too
         return method
     return mark
 
 
-def check_options(factory: Callable, options: dict, what: str, skip: int = 0) -> None:
-    """Reject options a factory does not take, naming the ones it does. `skip`: leading positional parameters
-    the caller fills itself (a phase method's arch and run folder), neither options nor missing."""
+def check_options(factory: Callable, options: dict, what: str, skip: int = 0) -> dict:
+    """Reject options a factory does not take, naming the ones it does, and options of the wrong type, naming
+    what the factory's type hint allows (nasfw/option_types.py). Returns the options as the factory takes them
+    (YAML's `1e-3` text as a number). `skip`: leading positional parameters the caller fills itself (a phase
+    method's arch and run folder), neither options nor missing."""
+    from nasfw.option_types import check_seed, coerce_option, hints_of
+
     try:
         sig = inspect.signature(factory)
     except (TypeError, ValueError):
-        return
+        return dict(options)
     params = dict(sig.parameters)
+    hints = hints_of(factory)
+    checked = {k: coerce_option(v, hints[k], f"{what} option {k!r}") if k in hints and k in params else v
+               for k, v in options.items()}
+    if hints.get("seed") is int and "seed" in checked:  # the convention every plugin follows
+        check_seed(checked["seed"], f"{what} option 'seed'")
     if any(p.kind == p.VAR_KEYWORD for p in params.values()):
-        return
+        return checked
     for k in [k for k, p in params.items() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][:skip]:
         del params[k]
     allowed = [k for k, p in params.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
@@ -267,6 +277,7 @@ def check_options(factory: Callable, options: dict, what: str, skip: int = 0) ->
                p.POSITIONAL_OR_KEYWORD) and k not in options]
     if missing:
         raise ConfigError(f"{what} needs option(s) {missing}; given: {sorted(options) or 'none'}")
+    return checked
 
 
 _DEFAULT: Registry | None = None

@@ -135,11 +135,13 @@ def check_phase_options(campaign: Campaign, task: Any) -> None:
 
     sup = campaign.phases.get("supernet", True)
     if isinstance(sup, dict) and hasattr(task, "train_supernet"):
-        check_options(task.train_supernet, sup, "phases.supernet", skip=1)
+        campaign.phases = {**campaign.phases,
+                           "supernet": check_options(task.train_supernet, sup, "phases.supernet", skip=1)}
     fin = campaign.phases.get("finalize")
     opts = fin.get("task") if isinstance(fin, dict) else None
     if isinstance(opts, dict) and hasattr(task, "finalize"):
-        check_options(task.finalize, opts, "phases.finalize.task", skip=2)
+        fin = {**fin, "task": check_options(task.finalize, opts, "phases.finalize.task", skip=2)}
+        campaign.phases = {**campaign.phases, "finalize": fin}
     if isinstance(fin, dict):
         check_export_formats(task, fin.get("export") or [], "phases.finalize.export")
 

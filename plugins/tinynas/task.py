@@ -34,8 +34,9 @@ SAMPLINGS = ("progressive", "uniform", "sandwich")
 class TinyNASTask:
     export_formats = ("onnx", "json", "pt")
 
-    def __init__(self, dataset: str = "mnist", width_mult: float = 0.25, resolutions: Sequence[int] = (48, 56, 64),
-                 widths: str = "proxyless", n_valid: int | None = None, n_test: int | None = None, batch_size: int = 64,
+    def __init__(self, dataset: str = "mnist", width_mult: float = 0.25,
+                 resolutions: int | Sequence[int] = (48, 56, 64), widths: str = "proxyless",
+                 n_valid: int | None = None, n_test: int | None = None, batch_size: int = 64,
                  bn_batches: int = 4, device: str = "stm32f401", memory: str = "tinyengine",
                  sram_kb: float | None = None, flash_kb: float | None = None, lut: str | None = None, seed: int = 0):
         from nasfw.hardware.mcu import MCUCost

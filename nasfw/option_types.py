@@ -1,0 +1,155 @@
+"""Options checked against the type hints of the function that takes them.
+
+A plugin's factories and phase methods say what they take in their signatures (`batch_size: int`,
+`resolutions: int | Sequence[int]`); YAML hands them whatever the user wrote. Checking each option against its
+hint where the options are resolved turns `batch_size: x` into one line naming the option, the value and what is
+allowed, instead of a TypeError from deep inside training, and for every plugin without code of its own.
+
+Written here rather than taken from a validation library (pydantic, typeguard, beartype): those check Python
+values for programmers and report in their own terms; this needs only the few shapes plugin signatures use, a
+user's wording, and one YAML repair: YAML 1.1 reads `1e-3` (no dot) as text, so a number-typed option given
+such text gets the number. A hint this module cannot judge (a plugin's own class, a forward reference that does
+not resolve) lets the value through: the factory still sees it, as before (YAML never holds an instance of a
+plugin's class, so such a hint is the plugin's promise to convert, not a type to enforce).
+"""
+from __future__ import annotations
+
+import collections.abc as cabc
+import inspect
+import math
+import types
+import typing
+from pathlib import Path
+from typing import Any, Callable
+
+from nasfw.errors import ConfigError
+
+_SEQUENCES = (list, tuple, cabc.Sequence, cabc.Iterable, cabc.Collection)
+_MAPPINGS = (dict, cabc.Mapping, cabc.MutableMapping)
+# hint -> the values that fit it as they are (true/false is never taken for a number)
+_SCALARS: dict[Any, tuple[type, ...]] = {type(None): (type(None),), bool: (bool,), int: (int,), float: (int, float),
+                                         str: (str,), Path: (str, Path)}
+
+
+class _Mismatch(Exception):
+    pass
+
+
+def hints_of(func: Callable) -> dict[str, Any]:
+    """The resolved type hints of a function, a class's `__init__` or a `functools.partial`; {} where they do
+    not resolve (a plugin's forward reference), so nothing is checked rather than something wrongly refused."""
+    while hasattr(func, "func") and hasattr(func, "keywords"):  # functools.partial
+        func = func.func
+    if inspect.isclass(func):
+        func = func.__init__
+    func = getattr(func, "__wrapped__", func)
+    try:
+        return typing.get_type_hints(func)
+    except Exception:  # noqa: BLE001 - any failure to resolve means: do not judge
+        return {}
+
+
+def _number_text(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        raise _Mismatch from None
+    if not math.isfinite(x):
+        raise _Mismatch
+    return x
+
+
+def _coerce(value: Any, hint: Any) -> Any:
+    if hint is Any or hint is inspect.Parameter.empty or hint is object:
+        return value
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for a in args:  # exact matches first: `str | float` keeps '1e-3' as text
+            try:
+                return _coerce_exact(value, a)
+            except _Mismatch:
+                pass
+        for a in args:
+            try:
+                return _coerce(value, a)
+            except _Mismatch:
+                pass
+        raise _Mismatch
+    if origin is typing.Literal:
+        if value in args:
+            return value
+        raise _Mismatch
+    if hint is float and isinstance(value, str):
+        return _number_text(value)
+    if hint in _SCALARS:
+        if isinstance(value, _SCALARS[hint]) and (hint is bool or not isinstance(value, bool)):
+            return value
+        raise _Mismatch
+    if origin in _SEQUENCES or hint in _SEQUENCES:
+        if isinstance(value, (str, bytes, dict)) or not isinstance(value, (list, tuple)):
+            raise _Mismatch
+        if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
+            if len(args) != len(value):
+                raise _Mismatch
+            return type(value)(_coerce(v, a) for v, a in zip(value, args))
+        item = args[0] if args else Any
+        return type(value)(_coerce(v, item) for v in value)
+    if origin in _MAPPINGS or hint in _MAPPINGS:
+        if not isinstance(value, dict):
+            raise _Mismatch
+        kt, vt = args if len(args) == 2 else (Any, Any)
+        return {_coerce(k, kt): _coerce(v, vt) for k, v in value.items()}
+    return value  # a plugin's own class, a protocol, a TypeVar: the factory judges the value itself
+
+
+def _coerce_exact(value: Any, hint: Any) -> Any:
+    """A member of a union that takes the value as it is (no text-to-number repair)."""
+    if hint is float and isinstance(value, str):
+        raise _Mismatch
+    return _coerce(value, hint)
+
+
+def describe(hint: Any) -> str:
+    """What a hint allows, in a user's words."""
+    if hint is Any or hint is inspect.Parameter.empty:
+        return "anything"
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        parts = [describe(a) for a in args if a is not type(None)]
+        return " or ".join(parts) + (" or null" if type(None) in args else "")
+    if origin is typing.Literal:
+        return "one of " + ", ".join(map(repr, args))
+    names = {type(None): "null", bool: "true or false", int: "an integer", float: "a number", str: "a string",
+             Path: "a path"}
+    if hint in names:
+        return names[hint]
+    if origin in _SEQUENCES or hint in _SEQUENCES:
+        if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
+            return f"a list of {len(args)}: " + ", ".join(describe(a) for a in args)
+        return "a list" + (f" (each {describe(args[0])})" if args and args[0] is not Any else "")
+    if origin in _MAPPINGS or hint in _MAPPINGS:
+        if len(args) == 2 and args != (Any, Any):
+            return f"a mapping ({describe(args[0])} -> {describe(args[1])})"
+        return "a mapping"
+    return getattr(hint, "__name__", str(hint))
+
+
+SEED_RANGE = (0, 2**32 - 1)  # what numpy's SeedSequence, torch.manual_seed and optuna's samplers all take
+
+
+def check_seed(value: Any, field: str) -> None:
+    """A seed outside 0 .. 2**32-1 fails deep inside numpy (negative) or optuna (too large), after setup."""
+    if isinstance(value, bool) or not isinstance(value, int) or not SEED_RANGE[0] <= value <= SEED_RANGE[1]:
+        raise ConfigError(f"{field} = {value!r} is not allowed; allowed: an integer from {SEED_RANGE[0]} to "
+                          f"{SEED_RANGE[1]}")
+
+
+def coerce_option(value: Any, hint: Any, field: str) -> Any:
+    """`value` as the option `field` takes it (YAML's `1e-3` text as a number), or a ConfigError naming the
+    field, the value and what is allowed."""
+    try:
+        return _coerce(value, hint)
+    except _Mismatch:
+        raise ConfigError(f"{field} = {value!r} is not allowed; allowed: {describe(hint)}") from None

@@ -1,0 +1,161 @@
+"""Options checked against the type hints of the factories and phase methods that take them."""
+import functools
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+
+from nasfw.campaign import load_yaml, merge, parse
+from nasfw.errors import ConfigError
+from nasfw.option_types import coerce_option, describe, hints_of
+from nasfw.registry import Registry, check_options, get_registry
+from nasfw.runner import build, check_phase_options
+from tests.conftest import PLUGIN_DIR, ROOT
+
+
+@pytest.mark.parametrize("value,hint,expected", [
+    (3, int, 3), (3, float, 3), (2.5, float, 2.5), ("1e-3", float, 1e-3), ("2", float, 2.0),
+    (True, bool, True), ("x", str, "x"), (None, int | None, None), (5, int | None, 5),
+    (48, int | Sequence[int], 48), ([48, 56], int | Sequence[int], [48, 56]), (["a"], Sequence[str], ["a"]),
+    ({"trivial": 2}, dict[str, int] | None, {"trivial": 2}), ("h2", str | dict, "h2"), ({"geometry": []}, str | dict,
+                                                                                            {"geometry": []}),
+    ([1, "1e-2"], list[float], [1, 1e-2]), ("a", Literal["a", "b"], "a"), ("1e-3", str | float, "1e-3"),
+    ("runs/x", Path, "runs/x"), (object, Any, object),
+])
+def test_values_that_fit_their_hint_pass_as_the_factory_takes_them(value, hint, expected):
+    assert coerce_option(value, hint, "f") == expected
+
+
+@pytest.mark.parametrize("value,hint,allowed", [
+    ("x", int, "an integer"), (True, int, "an integer"), (2.5, int, "an integer"), ("fast", float, "a number"),
+    ("nan", float, "a number"), (True, float, "a number"), (1, bool, "true or false"), (5, str, "a string"),
+    (None, int, "an integer"), (2.5, int | None, "an integer or null"),
+    ("mobilenetv2", Sequence[str], "a list (each a string)"),  # a string is not a list of names
+    ([48, "x"], int | Sequence[int], "an integer or a list (each an integer)"),
+    ([1], dict[str, int] | None, "a mapping (a string -> an integer) or null"),
+    (3, str | dict, "a string or a mapping"),
+    ("c", Literal["a", "b"], "one of 'a', 'b'"), ({"a": 1}, list, "a list"),
+])
+def test_values_that_do_not_fit_name_the_field_the_value_and_what_is_allowed(value, hint, allowed):
+    with pytest.raises(ConfigError) as e:
+        coerce_option(value, hint, "task 't' option 'o'")
+    assert str(e.value) == f"task 't' option 'o' = {value!r} is not allowed; allowed: {allowed}"
+    assert describe(hint) == allowed
+
+
+class _Own:
+    pass
+
+
+def test_hints_this_module_cannot_judge_let_the_value_through():
+    def f(a: "NoSuchType" = None, b: _Own = None):  # noqa: F821 - a forward reference that does not resolve
+        pass
+    assert hints_of(f) == {}  # nothing is judged rather than something wrongly refused
+    assert check_options(f, {"a": "anything"}, "task 'f'") == {"a": "anything"}
+
+    def g(b: _Own = None, c: int = 0):
+        pass
+    # a plugin's own class: YAML never holds one, so the factory converts the value itself
+    assert check_options(g, {"b": {"from": "yaml"}}, "task 'g'") == {"b": {"from": "yaml"}}
+    with pytest.raises(ConfigError, match="option 'c' = 'x' is not allowed; allowed: an integer"):
+        check_options(g, {"b": 3, "c": "x"}, "task 'g'")
+
+
+def test_hints_come_through_classes_and_partials():
+    class Model:
+        def __init__(self, device: str = "x", n: int = 1, **options: Any):
+            pass
+    assert hints_of(functools.partial(Model, device="y"))["n"] is int
+    # **options: the named ones are still checked, the rest are the factory's own business
+    with pytest.raises(ConfigError, match="option 'n' = 'two' is not allowed; allowed: an integer"):
+        check_options(functools.partial(Model, device="y"), {"n": "two", "other": 1}, "cost model 'm'")
+    assert check_options(Model, {"other": "kept"}, "cost model 'm'") == {"other": "kept"}
+
+
+def test_every_first_party_factory_and_phase_method_has_hints_that_resolve():
+    """A factory whose hints do not resolve is silently unchecked; keep every shipped one checkable."""
+    reg = get_registry()
+    for kind in ("search_spaces", "tasks", "cost_models"):
+        for name in reg.names(kind):
+            obj = reg.entry(kind, name).obj
+            if getattr(obj, "__module__", "").startswith("tests") or name == "toy":
+                continue
+            hints = hints_of(obj)
+            assert hints or name == "nasbench201" and kind == "search_spaces", (kind, name)
+            if kind == "tasks":
+                for m in ("train_supernet", "finalize"):
+                    if hasattr(obj, m):
+                        assert hints_of(getattr(obj, m)), (name, m)
+
+
+@pytest.mark.parametrize("plugin,patch,needle", [
+    ("tinynas", {"task_options": {"batch_size": "x"}}, ("task 'tinynas' option 'batch_size' = 'x' is not allowed; "
+     "allowed: an integer")),
+    ("tinynas", {"task_options": {"resolutions": [48, "x"]}}, ("option 'resolutions' = [48, 'x'] is not allowed; "
+     "allowed: an integer or a list (each an integer)")),
+    ("naas", {"task_options": {"networks": "mobilenetv2"}}, ("task 'naas' option 'networks' = 'mobilenetv2' is not "
+     "allowed; allowed: a list (each a string)")),
+    ("naas", {"task_options": {"n_random": "x"}}, "task 'naas' option 'n_random' = 'x' is not allowed"),
+    ("quantumnas", {"space_options": {"n_blocks": 2.5}}, ("search space 'supercircuit' option 'n_blocks' = 2.5 is "
+     "not allowed; allowed: an integer or null")),
+    ("tinynas", {"task_options": {"seed": -1}}, ("task 'tinynas' option 'seed' = -1 is not allowed; allowed: an "
+     "integer from 0 to 4294967295")),
+    ("naas", {"task_options": {"seed": 2**33}}, "option 'seed' = 8589934592 is not allowed"),
+    ("nasbench201", {"seed": -1}, "campaign.seed = -1 is not allowed; allowed: an integer from 0 to 4294967295"),
+])
+def test_a_mistyped_option_of_a_shipped_plugin_fails_before_any_work(plugin, patch, needle, nb201_table):
+    reg = get_registry()
+    raw = merge(reg.campaign(plugin), patch)
+    if plugin == "nasbench201":
+        raw["task_options"] = {"path": nb201_table}
+    with pytest.raises(ConfigError) as e:
+        build(parse(raw), reg)
+    assert needle in str(e.value)
+
+
+def test_phase_options_are_checked_and_yaml_number_text_becomes_a_number(tmp_path):
+    """YAML 1.1 reads `lr: 1e-3` as text: the method that takes `lr: float` gets the number."""
+    reg = Registry(plugins_dirs=[PLUGIN_DIR])
+    base = {"space": "toy", "task": "toy", "objectives": [{"metric": "score"}], "searcher": "random", "budget": 2,
+            "task_options": {"sleep": "1e-3"}}
+    camp = parse({**base, "phases": {"supernet": {"epochs": 2}}})
+    comps = build(camp, reg)
+    assert comps.task.sleep == 1e-3
+    check_phase_options(camp, comps.task)
+    with pytest.raises(ConfigError, match=r"phases.supernet option 'epochs' = 'x' is not allowed; allowed: an "
+                                          r"integer"):
+        check_phase_options(parse({**base, "phases": {"supernet": {"epochs": "x"}}}), comps.task)
+
+
+def test_yaml_number_text_reaches_a_real_phase_method_as_a_number(tmp_path):
+    reg = get_registry()
+    raw = merge(reg.campaign("tinynas"), {"phases": {"supernet": {"lr": "1e-3"},
+                                                     "finalize": {"task": {"lr": "2e-4"}}}})
+    camp = parse(raw)
+    check_phase_options(camp, build(camp, reg).task)
+    assert camp.phases["supernet"]["lr"] == 1e-3 and camp.phases["finalize"]["task"]["lr"] == 2e-4
+    assert camp.raw["phases"]["supernet"]["lr"] == "1e-3"  # the campaign file as written is left alone
+
+
+def test_every_shipped_experiment_passes_the_option_checks():
+    """The type hints must accept what the project's own campaign files write."""
+    reg = get_registry()
+    for path in sorted((ROOT / "experiments").glob("*.yaml")):
+        raw = load_yaml(path)
+        if "plugin" in raw:
+            raw = merge(reg.campaign(raw["plugin"]), raw)
+        camp = parse(raw)
+        if not isinstance(camp.space, dict):
+            check_options(reg.entry("search_spaces", camp.space).obj, camp.space_options, path.name)
+        check_options(reg.entry("tasks", camp.task).obj, camp.task_options, path.name)
+        for name, options in camp.hardware:
+            if not name.endswith((".yaml", ".yml")):
+                check_options(reg.entry("cost_models", name).obj, options, path.name)
+        task_cls = reg.entry("tasks", camp.task).obj
+        sup = camp.phases.get("supernet")
+        if isinstance(sup, dict) and hasattr(task_cls, "train_supernet"):
+            check_options(task_cls.train_supernet, sup, path.name, skip=2)
+        fin = (camp.phases.get("finalize") or {}).get("task")
+        if isinstance(fin, dict) and hasattr(task_cls, "finalize"):
+            check_options(task_cls.finalize, fin, path.name, skip=3)
