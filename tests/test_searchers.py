@@ -136,11 +136,17 @@ def test_ppo_learns_and_mnasnet_reward():
 @pytest.mark.parametrize("bad,needle", [
     ({"population_size": 1}, "population_size = 1 must be >= 2"),
     ({"popsize": 10}, "popsize is not a setting of 'evolution'"),
-    ({"population_size": "ten"}, "must be a int"),
+    ({"population_size": "ten"}, "searcher.settings.population_size = 'ten' is not allowed; allowed: an integer"),
+    ({"mutate_prob": True}, "searcher.settings.mutate_prob = True is not allowed; allowed: a number"),
 ])
 def test_bad_settings_are_named(bad, needle):
     with pytest.raises(ConfigError, match=needle):
         make_searcher(CLS["evolution"], nasbench201_space(), bad)
+
+
+def test_yaml_number_text_is_a_number_for_a_float_setting():
+    """YAML 1.1 reads `mutate_prob: 1e-1` as text; the searcher gets the number."""
+    assert make_searcher(CLS["evolution"], nasbench201_space(), {"mutate_prob": "1e-1"}).mutate_prob == 0.1
 
 
 def test_failed_and_infeasible_results_do_not_enter_population(task):

@@ -17,6 +17,7 @@ import numpy as np
 
 from nasfw.cost import Constraint, Objective, scalarize
 from nasfw.errors import ConfigError, SpaceError
+from nasfw.option_types import coerce_option, hints_of
 from nasfw.space import Arch, Space
 
 OK, FAILED, INFEASIBLE = "ok", "failed", "infeasible"
@@ -191,10 +192,14 @@ def make_searcher(cls: type[Searcher], space: Space, settings: dict[str, Any] | 
     sig = inspect.signature(cls.__init__)
     base = set(inspect.signature(Searcher.__init__).parameters)
     allowed = {k: p for k, p in sig.parameters.items() if k not in base and p.kind == p.KEYWORD_ONLY}
+    hints = hints_of(cls)
     for k, v in settings.items():
         if k not in allowed:
             raise ConfigError(f"searcher.settings.{k} is not a setting of {cls.name!r}; allowed: {sorted(allowed)}")
-        default = allowed[k].default
+        if k in hints:  # the type hint says what is allowed (and takes YAML's `1e-3` text as a number)
+            settings[k] = coerce_option(v, hints[k], f"searcher.settings.{k}")
+            continue
+        default = allowed[k].default  # a searcher without hints: the default's type
         if default is not None and default is not inspect.Parameter.empty:
             ok = isinstance(v, type(default)) or (isinstance(default, float) and isinstance(v, int))
             if isinstance(v, bool) and not isinstance(default, bool):
