@@ -55,6 +55,17 @@ def _load_json_arg(value: str, what: str) -> Any:
         raise ConfigError(f"{what} is neither a JSON file nor JSON text: {e.msg} at column {e.colno}") from None
 
 
+def adopt_task_objectives(raw: dict, user: dict, default_task: str | None, reg) -> dict:
+    """A user who switches a plugin's default campaign to another of its tasks (`task: quantumnas-vqe`) and names
+    no objectives gets that task's own (its `default_objectives` attribute), not the replaced task's metric,
+    which the new task does not report (the run stopped at its first evaluation)."""
+    task = user.get("task")
+    if not isinstance(task, str) or task == default_task or "objectives" in user or default_task is None:
+        return raw
+    own = getattr(reg.entry("tasks", task).obj, "default_objectives", None)
+    return {**raw, "objectives": [dict(o) for o in own]} if own else raw
+
+
 # --- commands --------------------------------------------------------------------------------------
 def cmd_search(args) -> int:
     from nasfw.campaign import load_yaml, merge, parse, resolve_budget
@@ -68,7 +79,7 @@ def cmd_search(args) -> int:
         raw = reg.campaign(plugin)
     if not plugin and not args.config:
         raise ConfigError("nasfw search needs --plugin NAME or --config FILE")
-    raw = merge(raw, user)
+    raw = adopt_task_objectives(merge(raw, user), user, raw.get("task"), reg)
     if plugin:
         raw["plugin"] = plugin
     if args.searcher:

@@ -221,3 +221,28 @@ def _energy_of_exported(qasm2_path, meta) -> float:
         terms.append(("".join(label), c))
     op = SparsePauliOp.from_list(terms)
     return meta["hamiltonian"]["constant"] + float(Statevector(circ).expectation_value(op).real)
+
+
+def test_switching_the_default_campaign_to_vqe_searches_for_the_energy(tmp_path, run_cli):
+    """`plugin: quantumnas` with `task: quantumnas-vqe` and no objectives: the VQE task's own objective, not the
+    QML default's calibrated_loss, which the VQE task does not report (the run stopped at its first evaluation)."""
+    import yaml
+
+    switch = {"plugin": "quantumnas", "task": "quantumnas-vqe",
+              "space_options": {"circuit": "u3cu3", "n_wires": 4, "n_blocks": 2, "device": "quito"},
+              "task_options": {"molecule": "h2", "circuit": "u3cu3", "n_blocks": 2, "device": "quito"}}
+
+    def resolved(campaign):
+        cfg = tmp_path / "c.yaml"
+        cfg.write_text(json.dumps(campaign))
+        r = run_cli("search", "--config", str(cfg), "--dry-run", "--out", str(tmp_path / "run"))
+        assert r.returncode == 0, r.stderr
+        return yaml.safe_load(r.stdout[r.stdout.index("\nname:") + 1:])
+
+    assert resolved(switch)["objectives"] == [{"metric": "energy", "direction": "min"}]
+    # objectives the user writes win
+    mine = [{"metric": "noise_free_energy", "direction": "min"}]
+    assert resolved({**switch, "objectives": mine})["objectives"] == mine
+    # the default task itself keeps the default campaign's objectives
+    qml = resolved({"plugin": "quantumnas", "task": "quantumnas-qml"})
+    assert qml["objectives"] == [{"metric": "calibrated_loss", "direction": "min"}]

@@ -48,6 +48,8 @@ def default_features(n_wires: int) -> int:
 
 class QuantumNASTask:
     export_formats = ("qasm", "json")
+    # what a campaign switched to this task searches for when it names no objectives (see the plugin's default)
+    default_objectives = ({"metric": "calibrated_loss", "direction": "min"},)
 
     def __init__(self, dataset: str = "mnist", classes: Sequence[int] = (0, 1, 2, 3), circuit: str = "u3cu3",
                  n_wires: int = 4, n_blocks: int | None = None, device: str = "quito", noise: str = "density",
@@ -76,8 +78,8 @@ class QuantumNASTask:
         if noise not in NOISE_MODES:
             raise ConfigError(f"task_options.noise = {noise!r}; allowed: {', '.join(NOISE_MODES)}")
         if not isinstance(trajectories, int) or isinstance(trajectories, bool) or trajectories < 2:
-            raise ConfigError(f"task_options.trajectories = {trajectories!r}; it must be an integer >= 2 (sampled noise "
-                              "histories per input with noise: trajectories)")
+            raise ConfigError(f"task_options.trajectories = {trajectories!r}; it must be an integer >= 2 (sampled "
+                              "noise histories per input with noise: trajectories)")
         if noise == "trajectories" and shots is not None:
             raise ConfigError("task_options.shots goes with noise: density; noise: trajectories reads exact <Z> "
                               "of each sampled state (set trajectories instead)")
@@ -265,6 +267,7 @@ def _check_seed_layouts(value: Any) -> dict[str, int]:
         return {}
     if not isinstance(value, dict) or any(k not in SEED_LAYOUTS for k in value) or \
             any(not isinstance(v, int) or isinstance(v, bool) or v < 0 for v in value.values()):
-        raise ConfigError(f"task_options.seed_layouts = {value!r}; it must map layout kinds ({', '.join(SEED_LAYOUTS)}) "
-                          "to how many random SubCircuits on that layout start the search, e.g. {trivial: 2, sabre: 4}")
+        raise ConfigError(f"task_options.seed_layouts = {value!r}; it must map layout kinds "
+                          f"({', '.join(SEED_LAYOUTS)}) to how many random SubCircuits on that layout start the "
+                          "search, e.g. {trivial: 2, sabre: 4}")
     return dict(value)

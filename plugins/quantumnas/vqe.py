@@ -28,6 +28,8 @@ from nasfw.supernet.train import TrainConfig, train_supernet
 
 class VQETask:
     export_formats = ("qasm", "json")
+    # what a campaign switched to this task searches for when it names no objectives
+    default_objectives = ({"metric": "energy", "direction": "min"},)
 
     def __init__(self, molecule: str | dict = "h2", circuit: str = "u3cu3", n_blocks: int | None = None,
                  device: str = "quito", noise: str = "density", optimization_level: int = 2, seed: int = 0,
@@ -287,8 +289,8 @@ class VQETask:
         meta = {"device": self.device, "initial_layout": qc.initial_layout(tq), "transpiled": qc.stats(tq, self.device),
                 "count_ops": {k: int(v) for k, v in tq.count_ops().items()},
                 "hamiltonian": {"constant": self.h.constant, "n_qubits": self.h.n_qubits,
-                                "pauli_order": "character i acts on logical qubit i, measured into clbit i (qubit 0 first: "
-                                               "reversed, a string is a qiskit SparsePauliOp label)",
+                                "pauli_order": "character i acts on logical qubit i, measured into clbit i (qubit 0 "
+                                               "first: reversed, a string is a qiskit SparsePauliOp label)",
                                 "terms": [[string, float(c)] for c, string in self.h.terms]},
                 "exact_energy": self.h.exact, "hartree_fock_energy": self.h.hf}
         paths[2].write_text(json.dumps(meta, indent=2))
