@@ -149,7 +149,14 @@ def test_molecule_errors_are_clear():
     ({"geometry": [["H", [0, 0]]]}, "geometry = [['H', [0, 0]]]; allowed: a list of [symbol, [x, y, z]]"),
     ({"geometry": "H 0 0 0; H 0 0 0.74", "basiss": "sto-3g"}, "molecule field 'basiss'; did you mean 'basis'?"),
     ({"geometry": "H 0 0 0; H 0 0 0"}, "atoms 0 (H) and 1 (H) are 0.000 A apart; allowed: at least 0.2 A"),
-    ({"geometry": "H 0 0 0; H 0 0 0.74; H 0 0 1.5"}, "Electron number 3 and spin 0 are not consistent"),
+    ({"geometry": "H 0 0 0; H 0 0 0.74; H 0 0 1.5"},
+     "spin = 0: the molecule has 3 electrons (charge 0); allowed: 1, 3 (2S = unpaired electrons, not 2S+1)"),
+    ({"geometry": "H 0 0 0; H 0 0 0.74", "spin": 4},
+     "spin = 4: the molecule has 2 electrons (charge 0); allowed: 0, 2"),
+    ({"geometry": "H 0 0 0; H 0 0 0.74", "spin": -2}, "spin = -2 is not allowed; allowed: an integer >= 0"),
+    ({"geometry": "H 0 0 0; H 0 0 0.74", "spin": "1"}, "spin = '1' is not allowed; allowed: an integer >= 0"),
+    ({"geometry": "H 0 0 0; H 0 0 0.74", "charge": 0.5}, "charge = 0.5 is not allowed; allowed: an integer"),
+    ({"geometry": "H 0 0 0; H 0 0 0.74", "charge": 2}, "charge = 2 leaves 0 electrons; allowed: at most 1"),
     ({"geometry": "H 0 0 0; H 0 0 0.74", "basis": "nobasis"}, "Unknown basis format or basis name nobasis"),
 ])
 def test_a_molecule_the_user_writes_gets_one_line_errors(molecule, needle):
@@ -158,6 +165,46 @@ def test_a_molecule_the_user_writes_gets_one_line_errors(molecule, needle):
     with pytest.raises(ConfigError) as e:
         build(molecule)
     assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+def _sector_ground(h, n_alpha, n_beta):
+    """The lowest eigenvalue of the dense Hamiltonian over the basis states with n_alpha electrons on the even
+    (alpha) and n_beta on the odd (beta) spin-orbitals; qubit 0 is the most significant bit of h.matrix()."""
+    idx = []
+    for i in range(2 ** h.n_qubits):
+        bits = [(i >> (h.n_qubits - 1 - q)) & 1 for q in range(h.n_qubits)]
+        if sum(bits[0::2]) == n_alpha and sum(bits[1::2]) == n_beta:
+            idx.append(i)
+    m = h.matrix()
+    return float(np.linalg.eigvalsh(m[np.ix_(idx, idx)])[0])
+
+
+def _energy_of_bits(h, bits):
+    i = int("".join(map(str, bits)), 2)
+    return float(np.real(h.matrix()[i, i]))
+
+
+@pytest.mark.parametrize("geometry, spin, bits", [
+    ("H 0 0 0; H 0 0 0.74", 0, [1, 1, 0, 0]),
+    ("H 0 0 0; H 0 0 0.74", 2, [1, 0, 1, 0]),              # the triplet: both electrons alpha
+    ("H 0 0 0; H 0 0 0.9; H 0 0 1.8", 1, [1, 1, 1, 0, 0, 0]),
+    ("H 0 0 0; H 0 0 0.9; H 0 0 1.8", 3, [1, 0, 1, 0, 1, 0]),  # the quartet
+])
+def test_spin_sets_the_reference_state_and_the_exact_energy(geometry, spin, bits):
+    """`spin: 2` asked for H2's triplet, but the circuit started from the closed-shell determinant (whose energy is
+    not the reported Hartree-Fock energy) and `exact` was the singlet's. Now the Hartree-Fock bits hold
+    (n + spin) / 2 alpha electrons, their energy is pyscf's (RO)HF energy, and exact is the lowest state with
+    that Sz (checked on the dense matrix, independently of openfermion's sector restriction)."""
+    from nasfw.plugins.quantumnas.molecules import hartree_fock_bits
+
+    h = build({"geometry": geometry, "spin": spin})
+    assert hartree_fock_bits(h) == bits
+    assert _energy_of_bits(h, bits) == pytest.approx(h.hf, abs=1e-8)
+    n_alpha = (h.n_electrons + spin) // 2
+    assert h.exact == pytest.approx(_sector_ground(h, n_alpha, h.n_electrons - n_alpha), abs=1e-8)
+    assert h.exact <= h.hf + 1e-10
+    if spin == 2:  # the triplet lies above the singlet ground state
+        assert h.exact > build({"geometry": geometry}).exact + 0.1
 
 
 def test_pyscf_text_geometry_is_the_same_molecule():

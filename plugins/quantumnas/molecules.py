@@ -3,7 +3,9 @@ openfermion's Jordan-Wigner mapping to a sum of Pauli strings; exact diagonalisa
 
 The molecules of the QuantumNAS paper come as presets (geometry in Angstrom, basis, active space); any other
 is given in the campaign as {geometry: [[atom, [x, y, z]], ...] (or pyscf's text, "H 0 0 0; H 0 0 0.7414"),
-basis, charge, spin, active: {occupied: [...], active: [...]}} with spatial-orbital indices."""
+basis, charge, spin, active: {occupied: [...], active: [...]}} with spatial-orbital indices. `spin` is pyscf's
+2S (unpaired electrons): it picks the Hartree-Fock reference (restricted open-shell when non-zero) the circuits start
+from, and the Sz sector of the exact reference."""
 from __future__ import annotations
 
 import warnings
@@ -38,6 +40,7 @@ class Hamiltonian:
     exact: float                     # ground-state energy of the qubit Hamiltonian (exact diagonalisation)
     hf: float                        # Hartree-Fock energy
     n_electrons: int                 # electrons in the active space
+    spin: int = 0                    # 2S = N_alpha - N_beta, pyscf's `spin`
 
     def matrix(self, constant: bool = True) -> np.ndarray:
         """Dense 2^n x 2^n matrix, qubit 0 the most significant bit (qiskit's label order, unreversed).
@@ -83,6 +86,11 @@ def molecule_spec(molecule: str | dict) -> dict:
         from nasfw.errors import unknown_name
 
         raise ConfigError(unknown_name("task_options.molecule field", unknown[0], MOLECULE_FIELDS))
+    for field, low in (("charge", None), ("spin", 0)):
+        v = molecule.get(field, 0)
+        if isinstance(v, bool) or not isinstance(v, int) or (low is not None and v < low):
+            allowed = "an integer" if low is None else "an integer >= 0 (2S: unpaired electrons, not 2S+1)"
+            raise ConfigError(f"task_options.molecule.{field} = {v!r} is not allowed; allowed: {allowed}")
     return {**molecule, "geometry": _atoms(molecule["geometry"])}
 
 
@@ -126,9 +134,19 @@ def build(molecule: str | dict) -> Hamiltonian:
         with warnings.catch_warnings():  # pyscf warns before it raises (e.g. "try basis-set-exchange")
             warnings.simplefilter("ignore")
             mol = gto.M(atom=spec["geometry"], basis=spec.get("basis", "sto-3g"),
-                        charge=spec.get("charge", 0), spin=spec.get("spin", 0), unit="Angstrom", verbose=0)
+                        charge=spec.get("charge", 0), spin=None, unit="Angstrom", verbose=0)
     except Exception as e:  # pyscf reports bad atoms/bases with assorted exception types
         raise ConfigError(f"task_options.molecule: pyscf cannot build {spec}: {' '.join(str(e).split())}") from None
+    spin, n = spec.get("spin", 0), mol.nelectron
+    if n < 1:
+        raise ConfigError(f"task_options.molecule.charge = {mol.charge} leaves {n} electrons; allowed: at most "
+                          f"{mol.charge + n - 1}")
+    if spin % 2 != n % 2 or spin > n:
+        raise ConfigError(f"task_options.molecule.spin = {spin}: the molecule has {n} electrons (charge "
+                          f"{mol.charge}); allowed: {', '.join(map(str, range(n % 2, n + 1, 2)))} (2S = unpaired "
+                          "electrons, not 2S+1)")
+    mol.spin = spin
+    mol.build()
     _check_distances(mol)
     try:
         mf = scf.RHF(mol).run()
@@ -164,14 +182,30 @@ def build(molecule: str | dict) -> Hamiltonian:
             s[q] = p
         terms.append((float(np.real(coeff)), "".join(s)))
     n_el = mol.nelectron - 2 * len(occ)
-    h = Hamiltonian(terms, constant, n_qubits, 0.0, float(mf.e_tot), n_el)
-    # the exact energy is the ground state with the molecule's electron count (FCI in the active space): the
-    # whole Fock space may hold a lower state of an ion
-    sparse = of.get_sparse_operator(qubit_op, n_qubits=n_qubits)
-    h.exact = float(of.jw_get_ground_state_at_particle_number(sparse, n_el)[0]) if n_qubits <= 20 else float("nan")
+    if mol.spin > min(n_el, n_qubits - n_el):
+        raise ConfigError(f"task_options.molecule.spin = {mol.spin}: the active space holds {n_el} electrons in "
+                          f"{len(act)} orbitals, which leaves at most {min(n_el, n_qubits - n_el)} unpaired")
+    h = Hamiltonian(terms, constant, n_qubits, 0.0, float(mf.e_tot), n_el, mol.spin)
+    h.exact = exact_energy(qubit_op, h) if n_qubits <= 20 else float("nan")
     return h
 
 
+def exact_energy(qubit_op, h: Hamiltonian) -> float:
+    """The ground state with the molecule's electron count and spin projection (FCI in the active space, in
+    the sector of Sz = spin / 2, as Qiskit Nature's default filter takes it): the whole Fock space may hold a
+    lower state of an ion, and a molecule given `spin: 2` is asked for its lowest triplet, not its singlet."""
+    import openfermion as of
+    import scipy.sparse.linalg
+
+    sparse = of.get_sparse_operator(qubit_op, n_qubits=h.n_qubits)
+    sector = of.jw_sz_restrict_operator(sparse, h.spin / 2, n_electrons=h.n_electrons, n_qubits=h.n_qubits)
+    if sector.shape[0] <= 2048:
+        return float(np.linalg.eigvalsh(sector.toarray())[0])
+    return float(scipy.sparse.linalg.eigsh(sector, k=1, which="SA")[0][0])
+
+
 def hartree_fock_bits(h: Hamiltonian) -> list[int]:
-    """Jordan-Wigner occupation of the HF state: the first n_electrons spin-orbitals filled."""
-    return [1 if q < h.n_electrons else 0 for q in range(h.n_qubits)]
+    """Jordan-Wigner occupation of the HF state (spin-orbital 2i is orbital i's alpha, 2i+1 its beta): the lowest
+    (n + spin) / 2 alpha and (n - spin) / 2 beta spin-orbitals filled, the first n for a closed shell."""
+    n_alpha, n_beta = (h.n_electrons + h.spin) // 2, (h.n_electrons - h.spin) // 2
+    return [int(q // 2 < (n_alpha if q % 2 == 0 else n_beta)) for q in range(h.n_qubits)]
