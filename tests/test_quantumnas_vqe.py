@@ -184,27 +184,47 @@ def _energy_of_bits(h, bits):
     return float(np.real(h.matrix()[i, i]))
 
 
-@pytest.mark.parametrize("geometry, spin, bits", [
-    ("H 0 0 0; H 0 0 0.74", 0, [1, 1, 0, 0]),
-    ("H 0 0 0; H 0 0 0.74", 2, [1, 0, 1, 0]),              # the triplet: both electrons alpha
-    ("H 0 0 0; H 0 0 0.9; H 0 0 1.8", 1, [1, 1, 1, 0, 0, 0]),
-    ("H 0 0 0; H 0 0 0.9; H 0 0 1.8", 3, [1, 0, 1, 0, 1, 0]),  # the quartet
+O2 = "O 0 0 0; O 0 0 1.21"
+O2_PI = {"occupied": [0, 1, 2, 3, 4, 5, 6], "active": [7, 8, 9]}  # the antibonding pi* pair and the sigma* above
+
+
+@pytest.mark.parametrize("molecule, bits", [
+    ({"geometry": "H 0 0 0; H 0 0 0.74"}, [1, 1, 0, 0]),
+    ({"geometry": "H 0 0 0; H 0 0 0.9; H 0 0 1.8", "spin": 1}, [1, 1, 1, 0, 0, 0]),
+    ({"geometry": O2, "spin": 2, "active": O2_PI}, [1, 0, 1, 0, 0, 0]),  # triplet O2: both pi* electrons alpha
+    ({"geometry": O2, "spin": 0, "active": O2_PI}, [1, 1, 0, 0, 0, 0]),
 ])
-def test_spin_sets_the_reference_state_and_the_exact_energy(geometry, spin, bits):
-    """`spin: 2` asked for H2's triplet, but the circuit started from the closed-shell determinant (whose energy is
-    not the reported Hartree-Fock energy) and `exact` was the singlet's. Now the Hartree-Fock bits hold
-    (n + spin) / 2 alpha electrons, their energy is pyscf's (RO)HF energy, and exact is the lowest state with
-    that Sz (checked on the dense matrix, independently of openfermion's sector restriction)."""
+def test_spin_sets_the_reference_state(molecule, bits):
+    """`spin: 2` started the circuits from the closed-shell determinant, whose energy is not the (RO)HF energy the
+    report gave. Now the Hartree-Fock bits hold (n + spin) / 2 alpha electrons and their energy is pyscf's; the
+    exact reference is the ground state, which lies in the Sz = spin / 2 sector (checked on the dense matrix)."""
     from nasfw.plugins.quantumnas.molecules import hartree_fock_bits
 
-    h = build({"geometry": geometry, "spin": spin})
+    h = build(molecule)
+    spin = molecule.get("spin", 0)
     assert hartree_fock_bits(h) == bits
     assert _energy_of_bits(h, bits) == pytest.approx(h.hf, abs=1e-8)
     n_alpha = (h.n_electrons + spin) // 2
     assert h.exact == pytest.approx(_sector_ground(h, n_alpha, h.n_electrons - n_alpha), abs=1e-8)
     assert h.exact <= h.hf + 1e-10
-    if spin == 2:  # the triplet lies above the singlet ground state
-        assert h.exact > build({"geometry": geometry}).exact + 0.1
+    if molecule["geometry"] == O2:  # O2's ground state is the triplet: both spins give it; the triplet's HF is lower
+        assert h.exact == pytest.approx(-147.632275, abs=1e-5)
+        assert (h.hf < -147.63) == (spin == 2)
+
+
+@pytest.mark.parametrize("molecule, needle", [
+    ({"geometry": "H 0 0 0; H 0 0 0.74", "spin": 2},
+     ("spin = 2: its lowest state (-0.530773 Ha) lies above the ground state at 2 electrons (-1.137284 Ha, spin 0); "
+      "the searched circuits do not conserve spin and would find the ground state, so give spin: 0")),
+    ({"geometry": "H 0 0 0; H 0 0 0.9; H 0 0 1.8", "spin": 3}, "(-1.569980 Ha, spin 1)"),
+    ({"geometry": "H 0 0 0; H 0 0 1; H 0 0 2; H 0 0 3", "spin": 4}, "(-2.166387 Ha, spin 0)"),
+])
+def test_a_spin_above_the_ground_state_is_refused(molecule, needle):
+    """The searched circuits minimise over every spin: H2 given `spin: 2` reported its triplet as exact and the
+    circuits 600 mHa below it. Refused, naming the ground state's spin."""
+    with pytest.raises(ConfigError) as e:
+        build(molecule)
+    assert needle in str(e.value)
 
 
 def test_pyscf_text_geometry_is_the_same_molecule():

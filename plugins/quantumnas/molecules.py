@@ -5,7 +5,7 @@ The molecules of the QuantumNAS paper come as presets (geometry in Angstrom, bas
 is given in the campaign as {geometry: [[atom, [x, y, z]], ...] (or pyscf's text, "H 0 0 0; H 0 0 0.7414"),
 basis, charge, spin, active: {occupied: [...], active: [...]}} with spatial-orbital indices. `spin` is pyscf's
 2S (unpaired electrons): it picks the Hartree-Fock reference (restricted open-shell when non-zero) the circuits start
-from, and the Sz sector of the exact reference."""
+from; it must be the ground state's (see `exact_energy`)."""
 from __future__ import annotations
 
 import warnings
@@ -191,14 +191,32 @@ def build(molecule: str | dict) -> Hamiltonian:
 
 
 def exact_energy(qubit_op, h: Hamiltonian) -> float:
-    """The ground state with the molecule's electron count and spin projection (FCI in the active space, in
-    the sector of Sz = spin / 2, as Qiskit Nature's default filter takes it): the whole Fock space may hold a
-    lower state of an ion, and a molecule given `spin: 2` is asked for its lowest triplet, not its singlet."""
+    """The ground state with the molecule's electron count (FCI in the active space): the whole Fock space may hold
+    a lower state of an ion. The searched circuits do not conserve spin and minimise the energy over every spin, so a
+    `spin` whose lowest state (in the sector Sz = spin / 2) lies above that ground state asks for an excited state
+    they cannot target: refused, naming the spin the ground state has. Where the two agree (a triplet ground state
+    such as O2's, given `spin: 2`), the reference is that energy."""
     import openfermion as of
-    import scipy.sparse.linalg
 
     sparse = of.get_sparse_operator(qubit_op, n_qubits=h.n_qubits)
-    sector = of.jw_sz_restrict_operator(sparse, h.spin / 2, n_electrons=h.n_electrons, n_qubits=h.n_qubits)
+    ground = float(of.jw_get_ground_state_at_particle_number(sparse, h.n_electrons)[0])
+    if h.spin >= 2:
+        lowest = _lowest(of.jw_sz_restrict_operator(sparse, h.spin / 2, n_electrons=h.n_electrons,
+                                                    n_qubits=h.n_qubits))
+        if lowest > ground + 1e-6:
+            # the ground state's 2S: the highest Sz its multiplet reaches
+            ground_spin = next(s for s in range(h.spin - 2, -1, -2) if s < 2 or _lowest(of.jw_sz_restrict_operator(
+                sparse, s / 2, n_electrons=h.n_electrons, n_qubits=h.n_qubits)) <= ground + 1e-6)
+            raise ConfigError(f"task_options.molecule.spin = {h.spin}: its lowest state ({lowest:.6f} Ha) lies "
+                              f"above the ground state at {h.n_electrons} electrons ({ground:.6f} Ha, spin "
+                              f"{ground_spin}); the searched circuits do not conserve spin and would find the ground "
+                              f"state, so give spin: {ground_spin}")
+    return ground
+
+
+def _lowest(sector) -> float:
+    import scipy.sparse.linalg
+
     if sector.shape[0] <= 2048:
         return float(np.linalg.eigvalsh(sector.toarray())[0])
     return float(scipy.sparse.linalg.eigsh(sector, k=1, which="SA")[0][0])
