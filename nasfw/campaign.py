@@ -81,13 +81,43 @@ class Campaign:
 
     def fingerprint(self) -> str:
         """What identifies a campaign for --resume: everything but where and how fast it runs."""
-        keep = {k: v for k, v in self.raw.items() if k not in ("out", "workers", "backend", "address", "budget",
-                                                                  "budgets", "description", "evaluation", "phases",
-                                                                  "resources")}
+        keep = identity(self.raw)
         return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.raw, sort_keys=False)
+
+
+# where and how fast a campaign runs: may change on --resume
+NOT_IDENTITY = ("out", "workers", "backend", "address", "budget", "budgets", "description", "evaluation", "phases",
+                "resources")
+
+
+def identity(raw: dict) -> dict:
+    return {k: v for k, v in raw.items() if k not in NOT_IDENTITY}
+
+
+def identity_changes(before: dict, after: dict, limit: int = 4) -> list[str]:
+    """The fields that make `after` another campaign than `before` (a --resume that would mix two searches'
+    evaluations), one level into mappings: `searcher.name: 'evolution' -> 'bayes'`."""
+    def show(v: Any) -> str:
+        text = "(unset)" if v is _UNSET else json.dumps(v, sort_keys=True, default=str)
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    a, b, out = identity(before), identity(after), []
+    for k in sorted(set(a) | set(b)):
+        x, y = a.get(k, _UNSET), b.get(k, _UNSET)
+        if x == y:
+            continue
+        if isinstance(x, dict) and isinstance(y, dict):
+            out += [f"{k}.{kk}: {show(x.get(kk, _UNSET))} -> {show(y.get(kk, _UNSET))}"
+                    for kk in sorted(set(x) | set(y)) if x.get(kk, _UNSET) != y.get(kk, _UNSET)]
+        else:
+            out.append(f"{k}: {show(x)} -> {show(y)}")
+    return out[:limit] + ([f"and {len(out) - limit} more"] if len(out) > limit else [])
+
+
+_UNSET = object()
 
 
 def _type_error(path: str, value: Any, allowed: str) -> ConfigError:

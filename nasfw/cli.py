@@ -55,6 +55,17 @@ def _load_json_arg(value: str, what: str) -> Any:
         raise ConfigError(f"{what} is neither a JSON file nor JSON text: {e.msg} at column {e.colno}") from None
 
 
+def _stored_campaign(out: str | None) -> dict:
+    from nasfw.campaign import load_yaml
+
+    if not out:
+        raise ConfigError("--resume without --plugin or --config needs the run folder: pass --out RUN")
+    stored = Path(out) / "campaign.yaml"
+    if not stored.is_file():
+        raise ConfigError(f"--resume: {out!r} holds no run to resume (no campaign.yaml)")
+    return load_yaml(stored)
+
+
 def adopt_task_objectives(raw: dict, user: dict, default_task: str | None, reg) -> dict:
     """A user who switches a plugin's default campaign to another of its tasks (`task: quantumnas-vqe`) and names
     no objectives gets that task's own (its `default_objectives` attribute), not the replaced task's metric,
@@ -75,23 +86,22 @@ def cmd_search(args) -> int:
     raw: dict = {}
     user = load_yaml(args.config) if args.config else {}
     plugin = args.plugin or user.get("plugin")
-    if plugin:
-        raw = reg.campaign(plugin)
     if not plugin and not args.config:
-        raise ConfigError("nasfw search needs --plugin NAME or --config FILE")
-    raw = adopt_task_objectives(merge(raw, user), user, raw.get("task"), reg)
-    if plugin:
-        raw["plugin"] = plugin
+        if not args.resume:
+            raise ConfigError("nasfw search needs --plugin NAME or --config FILE (or --resume --out RUN)")
+        raw = _stored_campaign(args.out)  # `nasfw search --resume --out RUN`: the campaign the run was started with
+    else:
+        if plugin:
+            raw = reg.campaign(plugin)
+        raw = adopt_task_objectives(merge(raw, user), user, raw.get("task"), reg)
+        if plugin:
+            raw["plugin"] = plugin
     if args.searcher:
         raw = merge(raw, {"searcher": {"name": args.searcher}})
     for key in ("seed", "workers", "out", "backend", "address"):
         if getattr(args, key, None) is not None:
             raw[key] = getattr(args, key)
-    if args.resume and not args.out and not args.config and not plugin:
-        raise ConfigError("--resume needs the run folder: pass --out RUN (or the same --config)")
     raw = resolve_budget(raw, args.budget)
-    if args.resume and Path(raw.get("out", "")).joinpath("campaign.yaml").exists() and not (args.config or plugin):
-        raw = load_yaml(Path(raw["out"]) / "campaign.yaml")
     campaign = parse(raw)
     if args.dry_run:
         from nasfw.runner import build, check_phase_options

@@ -90,11 +90,14 @@ def prepare_run_dir(campaign: Campaign, resume: bool) -> Store:
     fp = store.get_meta("fingerprint")
     if resume:
         if fp != campaign.fingerprint():
-            other = (store.get_meta("campaign") or {}).get("name", "?")
+            from nasfw.campaign import identity_changes
+
+            before = store.get_meta("campaign") or {}
             store.close()
-            raise StoreError(f"--resume: the run in {str(out)!r} is from another campaign "
-                             f"({other!r}, fingerprint {fp}); "
-                             f"this campaign's fingerprint is {campaign.fingerprint()}")
+            changes = "; ".join(identity_changes(before, campaign.raw)) or f"fingerprint {fp}"
+            raise StoreError(f"--resume: the run in {str(out)!r} is from another campaign ({changes}); continue it "
+                             f"as it was started with `nasfw search --resume --out {out}` (a budget, workers, "
+                             "phases may change), or choose another --out")
     elif fp is not None and store.count() > 0:
         store.close()
         raise StoreError(f"output folder {str(out)!r} already holds a run; pass --resume to continue it or "

@@ -151,8 +151,10 @@ def test_run_folder_guards(tmp_path):
     run(BASE, tmp_path)
     with pytest.raises(NasfwError, match="already holds a run"):
         run(BASE, tmp_path)
-    with pytest.raises(NasfwError, match="from another campaign"):
+    with pytest.raises(NasfwError, match=r"from another campaign \(seed: \(unset\) -> 5\)"):
         run({**BASE, "seed": 5}, tmp_path, resume=True)
+    with pytest.raises(NasfwError, match=r"from another campaign \(objectives: \[\{\"metric\": \"score\"\}\] -> "):
+        run({**BASE, "objectives": [{"metric": "score", "direction": "min"}]}, tmp_path, resume=True)
 
 
 def _experiment(path):
