@@ -168,16 +168,21 @@ def cmd_show(args) -> int:
     if args.json:
         rec = lambda e: {"evaluation": e.id, "arch": e.arch, "metrics": e.metrics}  # noqa: E731
         print(json.dumps({"summary": summary, "top": [rec(e) for e in top], "pareto": [rec(e) for e in front],
-                          "best_so_far": view.best_so_far()}, indent=2))
+                          "best_so_far": view.best_so_far(), "failures": view.failures()}, indent=2))
         return 0
     s = summary
     budget = f" of {s['budget']}" if s["budget"] else ""
     print(f"{s['campaign']}  plugin={s['plugin']}  searcher={s['searcher']}")
     print(f"progress: {s['evaluations']}{budget} evaluations ({s['ok']} ok, {s['failed']} failed, "
           f"{s['infeasible']} infeasible skipped) in {s['elapsed_s']:.1f} s")
+    for f in view.failures():
+        print(f"  failed {f['count']}x (first: evaluation {f['first']}): {f['error']}")
     print()
-    print(f"top {len(top)}:")
-    print(table_text(*table_rows(view, top)))
+    if top:
+        print(f"top {len(top)}:")
+        print(table_text(*table_rows(view, top)))
+    else:
+        print("no successful evaluation yet")
     if front:
         print()
         print(f"Pareto front ({len(front)}):")

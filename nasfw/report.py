@@ -31,7 +31,10 @@ def plot_best_so_far(view: RunView, path: Path) -> Path:
     ax.set_xlabel("evaluation")
     ax.set_ylabel(o.metric)
     ax.set_title(f"{view.campaign.name}: best so far ({view.campaign.searcher})")
-    ax.legend(loc="lower right" if o.direction == "max" else "upper right")
+    if curve or ok:
+        ax.legend(loc="lower right" if o.direction == "max" else "upper right")
+    else:
+        ax.text(0.5, 0.5, "no successful evaluation", ha="center", va="center", transform=ax.transAxes)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -105,12 +108,18 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int 
         files.append(p)
     s = view.summary()
     lines = [f"# {s['campaign']}", "", f"- plugin: {s['plugin']}", f"- searcher: {s['searcher']}",
-             f"- evaluations: {s['evaluations']} of budget {s['budget']} ({s['ok']} ok, {s['failed']} failed, "
-             f"{s['infeasible']} rejected as infeasible before evaluation)", f"- elapsed: {s['elapsed_s']:.1f} s",
+             (f"- evaluations: {s['evaluations']} of budget {s['budget']} ({s['ok']} ok, {s['failed']} failed, "
+              f"{s['infeasible']} rejected as infeasible before evaluation)"), f"- elapsed: {s['elapsed_s']:.1f} s",
              f"- objectives: {', '.join(o['metric'] + ' (' + o['direction'] + ')' for o in s['objectives'])}"]
     if s["constraints"]:
         lines.append(f"- constraints: {json.dumps(s['constraints'])}")
-    lines += ["", "## Top architectures", "", table_markdown(view, view.top(top_k)), ""]
+    top = view.top(top_k)
+    lines += ["", "## Top architectures", "", table_markdown(view, top) if top else "No successful evaluation.", ""]
+    failures = view.failures()
+    if failures:
+        lines += ["## Failures (most frequent first)", "", "| count | first evaluation | error |", "|---|---|---|"]
+        lines += [f"| {f['count']} | {f['first']} | {' '.join(f['error'].replace('|', '/').split())} |"
+                  for f in failures] + [""]
     if len(view.campaign.objectives) > 1:
         lines += ["## Pareto front", "", table_markdown(view, view.pareto()), ""]
     final = final_table(run_dir, table)

@@ -63,6 +63,16 @@ class RunView:
                 out.append((n, o.sign * best))
         return out
 
+    def failures(self, limit: int = 5) -> list[dict]:
+        """The failed evaluations' errors, most frequent first, each with its count and first evaluation: a run
+        whose candidates all fail for one reason says so once."""
+        groups: dict[str, dict] = {}
+        for e in self.evaluations:
+            if e.status == "failed":
+                msg = e.error or "(no message)"
+                groups.setdefault(msg, {"error": msg, "count": 0, "first": e.id})["count"] += 1
+        return sorted(groups.values(), key=lambda g: (-g["count"], g["first"]))[:limit]
+
     def summary(self) -> dict:
         counts: dict[str, int] = {}
         for e in self.evaluations:

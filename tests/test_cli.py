@@ -193,6 +193,35 @@ def test_a_run_whose_every_evaluation_failed_exits_non_zero_and_says_why(run_cli
     assert "every evaluation failed, nothing was finalized" in p.stderr
     assert "toy evaluation failed on purpose" in p.stderr
     assert "Traceback" not in p.stderr
+    # show and report say why instead of an empty table (and the plot has no legend to warn about)
+    p = run_cli("show", tmp_path / "run", check=True)
+    assert "failed 4x (first: evaluation 1): RuntimeError: toy evaluation failed on purpose" in p.stdout
+    assert "no successful evaluation yet" in p.stdout and "top 0" not in p.stdout
+    p = run_cli("show", tmp_path / "run", "--json", check=True)
+    assert json.loads(p.stdout)["failures"][0]["count"] == 4
+    p = run_cli("report", tmp_path / "run", check=True)
+    assert "Warning" not in p.stderr, p.stderr
+    md = (tmp_path / "run" / "report" / "report.md").read_text()
+    assert "No successful evaluation." in md and "| 4 | 1 | RuntimeError: toy evaluation failed on purpose" in md
+
+
+def test_failures_are_grouped_most_frequent_first(tmp_path):
+    """A run where some candidates fail lists each distinct error once, with its count, beside the top table."""
+    from nasfw.campaign import parse
+    from nasfw.registry import Registry
+    from nasfw.results import RunView
+    from nasfw.runner import run_campaign
+
+    raw = {"space": "toy", "task": "toy", "task_options": {"fail_op": "a", "nan_op": "c"},
+           "objectives": [{"metric": "score"}], "searcher": "random", "budget": 30, "out": str(tmp_path / "run")}
+    run_campaign(parse(raw), Registry([PLUGIN_DIR]), progress=False, plugins_dirs=(str(PLUGIN_DIR),))
+    view = RunView.open(tmp_path / "run")
+    failed = [e for e in view.evaluations if e.status == "failed"]
+    groups = view.failures()
+    assert sum(g["count"] for g in groups) == len(failed) and len(groups) == len({e.error for e in failed}) == 2
+    assert groups[0]["count"] >= groups[1]["count"]
+    assert all(g["first"] == min(e.id for e in failed if e.error == g["error"]) for g in groups)
+    assert view.top(3)  # the "b" candidates succeed
 
 
 def test_phase_options_are_checked_before_any_work(run_cli, tmp_path):
