@@ -48,11 +48,28 @@ def _positive_int(text: str) -> int:
 
 def _load_json_arg(value: str, what: str) -> Any:
     path = Path(value)
-    text = path.read_text() if not value.lstrip().startswith("{") and path.is_file() else value
+    is_file = not value.lstrip().startswith(("{", "[")) and path.is_file()
+    text = path.read_text() if is_file else value
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
+        if is_file:
+            raise ConfigError(f"{what} {value!r} is not valid JSON: {e.msg} at line {e.lineno}, column "
+                              f"{e.colno}") from None
+        if value.endswith(".json") or "/" in value:
+            raise ConfigError(f"{what} {value!r}: no such file (and not JSON text)") from None
         raise ConfigError(f"{what} is neither a JSON file nor JSON text: {e.msg} at column {e.colno}") from None
+
+
+def _resolutions(text: str) -> list[int]:
+    try:
+        values = [int(r) for r in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise ConfigError(f"--resolutions {text!r} is not allowed; allowed: comma-separated positive integers, "
+                          "e.g. 48,64")
+    return values
 
 
 def _stored_campaign(out: str | None) -> dict:
@@ -323,7 +340,7 @@ def cmd_lut(args) -> int:
     opts = {k: getattr(args, k) for k in ("repeats", "warmup", "threads", "check", "calibrate")
             if getattr(args, k) is not None}
     if args.resolutions:
-        opts["resolutions"] = [int(r) for r in args.resolutions.split(",")]
+        opts["resolutions"] = _resolutions(args.resolutions)
     result = task.build_lut(Path(args.out), progress=not args.no_progress, **opts)
     for r, path in result["tables"].items():
         print(f"resolution {r}: {path}")

@@ -94,6 +94,14 @@ def test_cost_and_hardware(run_cli):
      "--model 'broken.json' is not valid JSON: Expecting value at line 2, column 1"),
     (["cost", "--hardware", "stm32f746", "--arch", '{"s0.depth": 5}'],
      "stm32f746: arch.s0.depth = 5 is not allowed; allowed: one of [2, 3, 4]. The input is neither"),
+    (["cost", "--hardware", "nb201-params", "--arch", "{}"], "arch.edge_1_0 is missing; allowed: "),  # KeyError before
+    (["cost", "--hardware", "nb201-params", "--arch", "{}", "--option", "channels=0"],
+     "hardware_options.channels = 0 is not allowed; allowed: a positive integer"),
+    (["cost", "--hardware", "nb201-params", "--arch", "best.json"], "--arch 'best.json': no such file (and not JSON"),
+    (["cost", "--hardware", "nb201-params", "--arch", "broken.json"],
+     "--arch 'broken.json' is not valid JSON: Expecting value at line 2, column 1"),
+    (["lut", "build", "--plugin", "tinynas", "--out", "lut", "--resolutions", "48,x"],
+     "--resolutions '48,x' is not allowed; allowed: comma-separated positive integers"),  # int()'s traceback before
 ])
 def test_bad_input_is_one_clean_line(run_cli, args, needle, tmp_path):
     (tmp_path / "space.yaml").write_text("space: nasbench21\n")

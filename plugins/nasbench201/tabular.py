@@ -124,9 +124,16 @@ class NB201ParamsCost:
     cheap = True
 
     def __init__(self, channels: int = 16, cells_per_stage: int = 5, num_classes: int = 10):
+        for field, v in (("channels", channels), ("cells_per_stage", cells_per_stage), ("num_classes", num_classes)):
+            if v < 1:
+                raise ConfigError(f"hardware_options.{field} = {v} is not allowed; allowed: a positive integer")
         self.c, self.n, self.k = channels, cells_per_stage, num_classes
 
     def evaluate(self, arch: dict) -> dict[str, float]:
         from nasfw.plugins.nasbench201.params import param_count
 
-        return {"params_m": param_count(arch, self.c, self.n, self.k) / 1e6}
+        try:
+            return {"params_m": param_count(arch, self.c, self.n, self.k) / 1e6}
+        except KeyError:  # an arch from outside a campaign (`nasfw cost --arch`): the space names what is missing
+            nasbench201_space().validate(arch, "arch")
+            raise
