@@ -72,8 +72,9 @@ def layer_table(config: dict, resolution: int | None = None) -> LayerTable:
 
 
 def layer_rows(config: dict, resolution: int | None = None) -> list[tuple]:
-    """(kind, cin, cout, k, hin, hout, keep) for the first conv, every MBConv block (expand 1x1, depthwise, project 1x1; ZeroLayer blocks skipped),
-    the feature-mix layer if any, and the classifier (a 1x1 'conv' on the pooled features)."""
+    """(kind, cin, cout, k, hin, hout, keep) for the first conv, every MBConv block (expand 1x1, depthwise,
+    project 1x1; ZeroLayer blocks skipped), the feature-mix layer if any, and the classifier (a 1x1 'conv' on the
+    pooled features)."""
     try:
         r = int(resolution or config["resolution"])
         rows: list[tuple] = []
@@ -249,6 +250,13 @@ class MCUCost:
             raise ConfigError(unknown_name("option memory", memory, MODES))
         if bits not in (4, 8):
             raise ConfigError(f"option bits = {bits!r}; allowed: 8, 4")
+        for field, v, low in (("sram_kb", sram_kb, 0), ("flash_kb", flash_kb, 0), ("code_kb", code_kb, None),
+                              ("resolution", resolution, 0)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or
+                                  (low is not None and v <= low)):
+                allowed = "a number >= 0" if low is None else f"a number > {low}"
+                raise ConfigError(f"option {field} = {v!r} is not allowed; allowed: {allowed} (or leave it out for "
+                                  "the device's own)")
         d = devices[device]
         self.device = Device(d.name, sram_kb or d.sram_kb, flash_kb or d.flash_kb,
                              d.code_kb if code_kb is None else code_kb)

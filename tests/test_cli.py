@@ -100,6 +100,10 @@ def test_cost_and_hardware(run_cli):
     (["cost", "--hardware", "nb201-params", "--arch", "best.json"], "--arch 'best.json': no such file (and not JSON"),
     (["cost", "--hardware", "nb201-params", "--arch", "broken.json"],
      "--arch 'broken.json' is not valid JSON: Expecting value at line 2, column 1"),
+    (["cost", "--hardware", "stm32f746", "--arch", "{}", "--option", "foo=1"],
+     "cost model 'stm32f746' has no option 'foo'; allowed: ['device', 'widths', 'n_classes', 'memory'"),  # traceback
+    (["cost", "--hardware", "stm32f746", "--arch", "{}", "--option", "sram_kb=-5"],
+     "option sram_kb = -5 is not allowed; allowed: a number > 0 (or leave it out for the device's own)"),
     (["lut", "build", "--plugin", "tinynas", "--out", "lut", "--resolutions", "48,x"],
      "--resolutions '48,x' is not allowed; allowed: comma-separated positive integers"),  # int()'s traceback before
 ])

@@ -67,10 +67,15 @@ class MCUArchCost:
     cheap = True
 
     def __init__(self, device: str = "stm32f746", widths: str = "proxyless", n_classes: int = 10,
-                 **options: Any):
+                 memory: str = "per-layer", bits: int = 8, resolution: int | None = None,
+                 sram_kb: float | None = None, flash_kb: float | None = None, code_kb: float | None = None,
+                 devices: str | None = None):
+        # MCUCost's options spelt out (not **options), so an unknown or mistyped one is named before any work
         from nasfw.hardware.mcu import MCUCost
 
-        self.mcu, self.widths, self.n_classes = MCUCost(device, **options), widths, n_classes
+        self.mcu = MCUCost(device, memory=memory, bits=bits, resolution=resolution, sram_kb=sram_kb,
+                           flash_kb=flash_kb, code_kb=code_kb, devices=devices)
+        self.widths, self.n_classes = widths, n_classes
         self.name = device
 
     def evaluate(self, target: Any) -> dict[str, float]:
