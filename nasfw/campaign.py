@@ -47,6 +47,9 @@ FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
     "evaluation": ((dict,), "{timeout_s, retries, max_duplicates, checkpoint_every_s}"),
 }
 REQUIRED = ("space", "task", "objectives", "searcher", "budget")
+EVALUATION_ALLOWED = {"timeout_s": "a non-negative number of seconds (0: no limit)",
+                      "retries": "a non-negative integer", "max_duplicates": "a non-negative integer",
+                      "checkpoint_every_s": "a non-negative number of seconds"}
 EVALUATION_FIELDS = {"timeout_s": (int, float), "retries": (int,), "max_duplicates": (int,),
                      "checkpoint_every_s": (int, float)}
 PHASE_FIELDS = {"supernet": (bool, dict), "finalize": (dict,)}
@@ -267,6 +270,10 @@ def parse(raw: Any, where: str = "campaign") -> Campaign:
             raise ConfigError(unknown_name(f"{p} field", sorted(extra)[0], ["metric", "direction"]))
         if o.get("direction", "max") not in ("max", "min"):
             raise _type_error(f"{p}.direction", o.get("direction"), "'max' or 'min'")
+        earlier = [j for j, x in enumerate(objectives) if x.metric == o["metric"]]
+        if earlier:
+            raise ConfigError(f"{p}.metric = {o['metric']!r} repeats {where}.objectives[{earlier[0]}]; each "
+                              "objective needs its own metric")
         objectives.append(Objective(o["metric"], o.get("direction", "max")))
 
     constraints = []
@@ -282,6 +289,8 @@ def parse(raw: Any, where: str = "campaign") -> Campaign:
                 raise _type_error(f"{p}.{b}", c[b], "a number")
         if "max" not in c and "min" not in c:
             raise ConfigError(f"{p} needs 'max' or 'min' (a bound on {c['metric']!r})")
+        if "max" in c and "min" in c and c["min"] > c["max"]:
+            raise ConfigError(f"{p}: min = {c['min']} is above max = {c['max']}; no {c['metric']} can meet both")
         constraints.append(Constraint(c["metric"], c.get("max"), c.get("min")))
 
     searcher = raw["searcher"]
@@ -368,7 +377,7 @@ def parse(raw: Any, where: str = "campaign") -> Campaign:
         if k not in EVALUATION_FIELDS:
             raise ConfigError(unknown_name(f"{where}.evaluation field", k, EVALUATION_FIELDS))
         if not _is(v, EVALUATION_FIELDS[k]) or v < 0:
-            raise _type_error(f"{where}.evaluation.{k}", v, "a non-negative number")
+            raise _type_error(f"{where}.evaluation.{k}", v, EVALUATION_ALLOWED[k])
 
     return Campaign(
         searcher_initial=copy.deepcopy(searcher.get("initial")),

@@ -143,6 +143,9 @@ def cmd_search(args) -> int:
     if best:
         o = campaign.objectives[0]
         print(f"best {o.metric}: {best['metrics'].get(o.metric):.6g}  arch: {json.dumps(best['arch'])}")
+        if best.get("violates"):
+            print(f"  no candidate met the constraints; this one comes closest, and breaks: "
+                  f"{'; '.join(best['violates'])}")
     if summary.get("stopped"):
         print(f"stopped early: {summary['stopped']}")
     if "first_error" in summary:
@@ -175,6 +178,7 @@ def cmd_plugins(args) -> int:
 
 
 def cmd_show(args) -> int:
+    from nasfw.cost import violated
     from nasfw.report import final_table, table_rows, table_text
     from nasfw.results import RunView
 
@@ -198,6 +202,9 @@ def cmd_show(args) -> int:
     if top:
         print(f"top {len(top)}:")
         print(table_text(*table_rows(view, top)))
+        broken = violated(view.campaign.constraints, top[0].metrics)
+        if broken:
+            print(f"no candidate meets the constraints; #1 comes closest, and breaks: {'; '.join(broken)}")
     else:
         print("no successful evaluation yet")
     if front:

@@ -82,6 +82,17 @@ def total_violation(constraints: Sequence[Constraint], metrics: Mapping[str, flo
     return sum(c.violation(metrics) for c in constraints)
 
 
+def violated(constraints: Sequence[Constraint], metrics: Mapping[str, float]) -> list[str]:
+    """The constraints these metrics break, as a person reads them: `peak_sram_kb <= 64 (is 81.2)`."""
+    out = []
+    for c in constraints:
+        if c.violation(metrics) > 0:
+            bound = " and ".join(([f">= {c.min:g}"] if c.min is not None else []) +
+                                 ([f"<= {c.max:g}"] if c.max is not None else []))
+            out.append(f"{c.metric} {bound} (is {metrics.get(c.metric, float('nan')):.4g})")
+    return out
+
+
 def objective_vector(objectives: Sequence[Objective], metrics: Mapping[str, float]) -> list[float]:
     """Larger-is-better values, -inf for a missing or NaN metric."""
     out = []

@@ -144,12 +144,14 @@ def table_rows(view: RunView, evals) -> tuple[list[str], list[list[str]]]:
         for k in e.metrics:
             if k not in metrics:
                 metrics.append(k)
-    head = ["#", "eval", *metrics[:6], "arch"]
+    fits = bool(view.campaign.constraints)  # a column saying which rows meet the constraints
+    head = ["#", "eval", *metrics[:6], *(["meets constraints"] if fits else []), "arch"]
     rows = []
     for i, e in enumerate(evals, 1):
         arch = json.dumps(e.arch, separators=(",", ":"))
+        meets = ["yes" if view.feasible(e) else "no"] if fits else []
         rows.append([str(i), str(e.id), *[f"{e.metrics[m]:.4g}" if m in e.metrics else "-" for m in metrics[:6]],
-                     arch if len(arch) <= 70 else arch[:67] + "..."])
+                     *meets, arch if len(arch) <= 70 else arch[:67] + "..."])
     return head, rows
 
 

@@ -16,6 +16,7 @@ from typing import Any, Sequence
 from nasfw.backends import make_backend
 from nasfw.driver import SearchDriver
 from nasfw.campaign import Campaign
+from nasfw.cost import violated
 from nasfw.errors import ConfigError, StoreError
 from nasfw.evaluation import EvaluatorSpec, Pipeline
 from nasfw.registry import Registry
@@ -306,6 +307,9 @@ def finalize(campaign: Campaign, comps: Components, store: Store, progress: bool
         (out / "best.json").write_text(json.dumps(rec(top[0]), indent=2))
         (out / "top.json").write_text(json.dumps([rec(e) for e in top], indent=2))
         summary["best"] = rec(top[0])
+        broken = violated(campaign.constraints, top[0].metrics)
+        if broken:  # no candidate met the constraints: the best is the one that comes closest, and says so
+            summary["best"]["violates"] = broken
     if len(campaign.objectives) > 1:
         (out / "pareto.json").write_text(json.dumps([rec(e) for e in view.pareto()], indent=2))
     exported = []

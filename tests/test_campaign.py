@@ -25,6 +25,11 @@ BASE = {"space": "toy", "task": "toy", "objectives": [{"metric": "score"}], "sea
     ({"constraints": [{"metric": "size"}]}, "needs 'max' or 'min'"),
     ({"backend": "slurm"}, "unknown campaign.backend 'slurm'"),
     ({"evaluation": {"timeout": 3}}, "unknown campaign.evaluation field 'timeout'; did you mean 'timeout_s'"),
+    ({"evaluation": {"retries": 1.5}}, "campaign.evaluation.retries = 1.5 is not allowed; allowed: a non-negative"),
+    ({"constraints": [{"metric": "size", "min": 5, "max": 1}]},
+     "campaign.constraints[0]: min = 5 is above max = 1; no size can meet both"),
+    ({"objectives": [{"metric": "score"}, {"metric": "score", "direction": "min"}]},
+     "campaign.objectives[1].metric = 'score' repeats campaign.objectives[0]"),
 ])
 def test_schema_errors_are_clear(patch, needle):
     with pytest.raises(ConfigError) as e:
@@ -110,6 +115,29 @@ def test_failures_nan_and_constraints_are_recorded(tmp_path):
     run({**raw, "searcher": "evolution"}, tmp_path / "evo")
     evo = RunView.open(tmp_path / "evo" / "run")
     assert {e.status for e in evo.evaluations} <= {"ok", "failed"}
+
+
+def test_a_run_where_no_candidate_meets_the_constraints_says_so(tmp_path, run_cli):
+    """The least-violating candidate was reported as "best" like any other; now the run, `nasfw show` and the
+    report say that nothing met the constraints and what the closest breaks."""
+    from nasfw.cost import violated
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(json.dumps({**BASE, "searcher": "random", "budget": 6, "hardware": ["toy-size"],
+                               "constraints": [{"metric": "score", "min": 50}]}))
+    p = run_cli("search", "--plugins-dir", PLUGIN_DIR, "--config", cfg, "--out", tmp_path / "run", "--no-progress")
+    assert p.returncode == 0, p.stderr
+    best = json.loads((tmp_path / "run" / "summary.json").read_text())["best"]
+    assert best["violates"] == [f"score >= 50 (is {best['metrics']['score']:.4g})"]
+    assert "no candidate met the constraints; this one comes closest, and breaks: score >= 50" in p.stdout
+    p = run_cli("show", tmp_path / "run", check=True)
+    assert "meets constraints" in p.stdout and "no candidate meets the constraints; #1 comes closest" in p.stdout
+    assert "| no |" in (tmp_path / "run" / "report" / "report.md").read_text()
+    from nasfw.cost import Constraint
+
+    both = [Constraint("size", max=64), Constraint("score", min=0.5)]
+    assert violated(both, {"size": 80, "score": 0.7}) == ["size <= 64 (is 80)"]
+    assert violated(both, {"size": 10, "score": 0.7}) == []
 
 
 def test_a_constraint_on_a_metric_nothing_reports_stops_the_run(tmp_path):
