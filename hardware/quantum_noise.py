@@ -65,15 +65,18 @@ def split_key(key: str) -> tuple[str, float]:
 
 @lru_cache(maxsize=None)
 def backend(name: str):
-    """A fake device by name ('quito', 'FakeLimaV2', ...), or a user's backend-properties JSON by path; a key
-    with a noise scale ('lima@x3') gives that device with its errors scaled."""
+    """A fake device by name ('quito', 'FakeLimaV2', 'ibmq_quito', ...), or a user's backend-properties JSON by
+    path; a key with a noise scale ('lima@x3') gives that device with its errors scaled."""
     base_name, scale = split_key(name)
     if base_name != name:
         return backend(base_name) if scale == 1 else _scaled(backend(base_name), scale)
     fp = _provider()
     if name.lower().endswith(".json"):
         return _from_properties(name)
-    key = name.lower().removeprefix("fake").removesuffix("v2")
+    key = name.lower()
+    for prefix in ("fake", "ibmq_", "ibm_"):  # FakeLimaV2 (qiskit), ibmq_lima / ibm_lagos (IBM's own names)
+        key = key.removeprefix(prefix)
+    key = key.removesuffix("v2")
     if key not in device_names():
         raise ConfigError(unknown_name("quantum device", name, device_names()))
     cls = next(getattr(fp, n) for n in dir(fp) if n.lower() == f"fake{key}v2")

@@ -31,6 +31,13 @@ def test_noise_model_and_clear_errors():
         qn.summary("qiuto")
 
 
+@pytest.mark.parametrize("name", ["FakeLimaV2", "FakeLima", "ibmq_lima", "IBMQ_Lima", "Lima"])
+def test_qiskit_and_ibm_names_of_a_device_are_the_device(name):
+    """Users copy device names from qiskit (FakeLimaV2) and from IBM's own pages (ibmq_lima, ibm_lagos)."""
+    assert qn.backend(name).num_qubits == 5 and qn.backend(name).name == qn.backend("lima").name
+    assert qn.backend("ibm_lagos").num_qubits == 7
+
+
 def test_device_from_a_users_backend_properties_json(tmp_path):
     import shutil
     from pathlib import Path
