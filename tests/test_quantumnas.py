@@ -152,6 +152,10 @@ def test_task_scores_under_noise_and_checks_the_layout(tmp_path):
                              ({"optimization_level": 5}, "allowed: 0, 1, 2, 3")):
         with pytest.raises(ConfigError, match=message):
             QuantumNASTask(**options)
+    # a class the dataset does not hold is named (it read "need at least two classes present" beside two present)
+    with pytest.raises(ConfigError, match=r"classes = \[0, 1, 11\]: \[11\] not among the dataset's labels; labels "
+                                          r"present: \[0, 1, 2"):
+        _ = QuantumNASTask(dataset="digits", classes=[0, 1, 11], n_valid=40, n_test=40).data
 
 
 def test_small_campaign_end_to_end(tmp_path, run_cli):
@@ -205,7 +209,8 @@ def test_small_campaign_end_to_end(tmp_path, run_cli):
         paired = row["aer_vs_searched"]
         assert abs(paired["difference"] - 100 * (row["aer_accuracy"] - searched_acc)) < 1e-3
         # the accuracy gap is the discordant inputs' balance
-        assert paired["only_this"] - paired["only_reference"] == round(paired["difference"] * report["test_samples"] / 100)
+        gap = round(paired["difference"] * report["test_samples"] / 100)
+        assert paired["only_this"] - paired["only_reference"] == gap
         assert 0 < paired["p_value"] <= 1
     assert "aer_vs_searched" not in report["rows"][0]
     qasm3 = (out / "export" / "searched.qasm3").read_text()
@@ -473,8 +478,8 @@ def test_seed_layouts_start_the_search_on_the_trivial_and_sabre_layouts(tmp_path
     # the run instead of a search that ranks every candidate as -inf
     r = run_cli("search", "--config", cfg, "--out", tmp_path / "bad", "--no-progress")
     assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert "objectives[0].metric = 'calibrated_loss': neither the task nor a cost model reported such a metric " \
-           "(did you mean 'noise_free_calibrated_loss'?); reported: depth, fidelity," in r.stderr
+    assert ("objectives[0].metric = 'calibrated_loss': neither the task nor a cost model reported such a metric "
+            "(did you mean 'noise_free_calibrated_loss'?); reported: depth, fidelity,") in r.stderr
     assert len(RunView.open(tmp_path / "bad").evaluations) == 1
     campaign = json.loads(cfg.read_text())
     cfg.write_text(json.dumps({**campaign, "objectives": [{"metric": "proxy", "direction": "max"}]}))

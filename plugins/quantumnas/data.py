@@ -94,8 +94,8 @@ def _prepare(dataset: str, classes: list[int], n_features: int, field: str = "da
     x, y, images, source = _load_raw(str(dataset), field)
     missing = [c for c in classes if c not in set(y.tolist())]
     if len(classes) < 2 or missing:
-        raise ConfigError(f"task_options.classes = {classes}; need at least two classes present in the {field} "
-                          f"(labels present: {sorted(set(y.tolist()))})")
+        why = f"{missing} not among the {field}'s labels" if missing else "need at least two classes"
+        raise ConfigError(f"task_options.classes = {classes}: {why}; labels present: {sorted(set(y.tolist()))}")
     keep = np.isin(y, classes)
     x, y = x[keep], y[keep]
     remap = {c: i for i, c in enumerate(classes)}
