@@ -140,7 +140,12 @@ def load_accelerator(source: str) -> Accelerator:
         raise ConfigError(f"accelerator {source!r}: neither a preset ({', '.join(PRESETS)}) nor a YAML file")
     import yaml
 
-    raw = yaml.safe_load(p.read_text()) or {}
+    try:
+        raw = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"accelerator file {p.name} is not valid YAML: {getattr(e, 'problem', e)}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"accelerator file {p.name} must hold a mapping (name, array, rf_words, glb_bytes, ...)")
     fields = set(Accelerator.__dataclass_fields__)
     bad = sorted(set(raw) - fields)
     missing = sorted({"array", "rf_words", "glb_bytes"} - set(raw))

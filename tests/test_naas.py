@@ -92,6 +92,46 @@ def test_task_scores_against_eyeriss_and_the_sizing_only_ablation():
         NAASTask(mapping="weight")
 
 
+def test_a_users_accelerator_file_is_a_baseline(tmp_path):
+    """NAAS's point is co-search within a given accelerator's resources; a user's own accelerator YAML (with the
+    dataflow its baseline mappings use) is that baseline, as the presets are (only the presets were accepted)."""
+    from nasfw.hardware.dataflows import dataflow
+    from nasfw.plugins.naas import AcceleratorResources
+    from nasfw.plugins.naas.task import NAASTask, baseline_onchip_bytes
+
+    npu = tmp_path / "npu.yaml"
+    npu.write_text("name: my-npu\narray: [12, 12]\nrf_words: 256\nglb_bytes: 65536\n")
+    task = NAASTask(networks=["squeezenet"], baseline=str(npu), baseline_dataflow="weight-stationary", n_random=16,
+                    rounds=1)
+    assert task.baseline.name == "my-npu" and task.baseline.n_pes == 144
+    assert task.onchip_bytes == 144 * 256 * 2 + 65536 == AcceleratorResources(str(npu)).onchip
+    # the baseline is scored with its own dataflow on its own array
+    layer = task.layers["squeezenet"][0]
+    assert dataflow("weight-stationary", layer, task.baseline).spatial
+    with pytest.raises(ConfigError, match="max_pes = 168 exceeds the 144 PEs"):
+        task.check_space(accelerator_space("importance", max_pes=168))
+    arch = {"pes": 144, "dims": 2, "shape0": 0.5, "shape1": 0.5, "imp.K": 0.9, "imp.C": 0.8, "imp.Y": 0.1,
+            "imp.X": 0.2, "imp.R": 0.3, "imp.S": 0.0, "rf_bytes": 256, "glb_frac": 0.5}
+    m = task.evaluate(arch)
+    base = task.baseline_costs()["squeezenet"]
+    assert m["edp_gain_geomean"] == pytest.approx(base["edp"] / m["squeezenet.edp"])
+    assert baseline_onchip_bytes(task.baseline) == task.onchip_bytes
+    with pytest.raises(ConfigError, match="task_options.baseline_dataflow is needed with an accelerator file"):
+        NAASTask(networks=["squeezenet"], baseline=str(npu))
+    with pytest.raises(ConfigError, match="unknown task_options.baseline_dataflow 'diagonal'"):
+        NAASTask(networks=["squeezenet"], baseline=str(npu), baseline_dataflow="diagonal")
+    with pytest.raises(ConfigError, match=r"unknown task_options.baseline 'eyeriss-v2'; did you mean 'eyeriss-v1'\?"
+                                          r".* \(or the path of an accelerator YAML\)"):
+        NAASTask(networks=["squeezenet"], baseline="eyeriss-v2")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("array: [12, 12\n")
+    with pytest.raises(ConfigError, match="accelerator file bad.yaml is not valid YAML"):
+        NAASTask(networks=["squeezenet"], baseline=str(bad), baseline_dataflow="row-stationary")
+    bad.write_text("- 12\n")
+    with pytest.raises(ConfigError, match="accelerator file bad.yaml must hold a mapping"):
+        NAASTask(networks=["squeezenet"], baseline=str(bad), baseline_dataflow="row-stationary")
+
+
 def test_default_campaign_end_to_end(run_cli, tmp_path):
     p = run_cli("search", "--plugin", "naas", "--budget", "12", "--out", tmp_path / "run", "--no-progress",
                 timeout=600)

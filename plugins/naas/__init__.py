@@ -44,15 +44,10 @@ class AcceleratorResources:
     name = "accelerator-resources"
 
     def __init__(self, baseline: str = "eyeriss-v1"):
-        from nasfw.plugins.naas.task import BASELINES, baseline_onchip_bytes
+        from nasfw.plugins.naas.task import baseline_onchip_bytes, resolve_baseline
 
-        from nasfw.hardware.eyeriss import load_accelerator
-
-        if baseline not in BASELINES:
-            from nasfw.errors import ConfigError, unknown_name
-
-            raise ConfigError(unknown_name("option baseline", baseline, BASELINES))
-        self.onchip = baseline_onchip_bytes(load_accelerator(baseline))
+        # the dataflow does not change the on-chip bytes; a file's is not needed here
+        self.onchip = baseline_onchip_bytes(resolve_baseline(baseline, "row-stationary", "hardware_options")[0])
 
     def evaluate(self, arch: dict) -> dict[str, float]:
         from nasfw.search_spaces.accelerator import resources

@@ -44,7 +44,8 @@ def finalize(task, arch: dict[str, Any], run_dir: Path, n_random: int = 512, rou
         if zigzag:
             zb, zn = _zigzag(base_pairs, task.baseline), _zigzag(o["layers"], acc)
             row.update({"zigzag_baseline_edp": zb["edp"], "zigzag_naas_edp": zn["edp"],
-                        "zigzag_speedup": zb["cycles"] / zn["cycles"], "zigzag_energy_saving": zb["energy"] / zn["energy"],
+                        "zigzag_speedup": zb["cycles"] / zn["cycles"],
+                        "zigzag_energy_saving": zb["energy"] / zn["energy"],
                         "zigzag_edp_gain": zb["edp"] / zn["edp"]})
         rows.append(row)
     report = {"arch": arch, "accelerator": {"array": list(acc.array), "parallel": par, "n_pes": acc.n_pes,
@@ -63,9 +64,9 @@ def markdown(report: dict[str, Any]) -> str:
     a = report["accelerator"]
     zz = "zigzag_edp_gain" in report["rows"][0]
     lines = [f"# NAAS against {report['baseline']} ({report['baseline_dataflow']})", "",
-             f"Searched accelerator: {' x '.join(map(str, a['array']))} PEs unrolling {', '.join(a['parallel'])}; "
-             f"{a['rf_bytes']} B register file per PE; {a['glb_bytes'] / 1024:.1f} kB global buffer "
-             f"(mappings: {report['mapping']}).", "",
+             (f"Searched accelerator: {' x '.join(map(str, a['array']))} PEs unrolling {', '.join(a['parallel'])}; "
+              f"{a['rf_bytes']} B register file per PE; {a['glb_bytes'] / 1024:.1f} kB global buffer "
+              f"(mappings: {report['mapping']})."), "",
              "| network | baseline EDP | NAAS EDP | speed-up | energy saving | EDP gain |" +
              (" EDP gain (ZigZag) |" if zz else ""),
              "|---|---|---|---|---|---|" + ("---|" if zz else "")]

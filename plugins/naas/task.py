@@ -34,28 +34,48 @@ class UnmappableAccelerator(ValueError):
 BASELINES = {"eyeriss-v1": "row-stationary", "nvdla-like": "weight-stationary", "shidiannao-like": "output-stationary"}
 
 
+def resolve_baseline(baseline: str, dataflow: str | None, field: str = "task_options") -> tuple[Accelerator, str]:
+    """A preset with its own dataflow, or a user's accelerator YAML (hardware/eyeriss.py `load_accelerator`) with
+    the dataflow its baseline mappings use: NAAS then searches within that accelerator's resources."""
+    from nasfw.hardware.dataflows import DATAFLOWS
+
+    if baseline in BASELINES:
+        acc, own = load_accelerator(baseline), BASELINES[baseline]
+    elif baseline.endswith((".yaml", ".yml")) or Path(baseline).is_file():
+        acc, own = load_accelerator(baseline), None
+    else:
+        raise ConfigError(unknown_name(f"{field}.baseline", baseline, BASELINES) +
+                          " (or the path of an accelerator YAML)")
+    flow = dataflow or own
+    if flow is None:
+        raise ConfigError(f"{field}.baseline_dataflow is needed with an accelerator file ({baseline!r}): the "
+                          f"dataflow its baseline mappings use; allowed: {', '.join(DATAFLOWS)}")
+    if flow not in DATAFLOWS:
+        raise ConfigError(unknown_name(f"{field}.baseline_dataflow", flow, DATAFLOWS))
+    return acc, flow
+
+
 def baseline_onchip_bytes(acc: Accelerator) -> int:
     rf = sum(acc.rf_words.values()) if isinstance(acc.rf_words, dict) else acc.rf_words
     return acc.n_pes * rf * acc.word_bytes + acc.glb_bytes
 
 
 class NAASTask:
-    def __init__(self, networks: Sequence[str] = ("mobilenetv2", "squeezenet", "mnasnet"), baseline: str = "eyeriss-v1",
-                 mapping: str = "search", n_random: int = 128, rounds: int = 2, seed: int = 0):
+    def __init__(self, networks: Sequence[str] = ("mobilenetv2", "squeezenet", "mnasnet"),
+                 baseline: str = "eyeriss-v1", mapping: str = "search", n_random: int = 128, rounds: int = 2,
+                 seed: int = 0, baseline_dataflow: str | None = None):
         for n in networks:
             if n not in NETWORKS:
                 raise ConfigError(unknown_name("task_options.networks entry", n, NETWORKS))
         if not networks:
             raise ConfigError("task_options.networks is empty; name at least one of " + ", ".join(NETWORKS))
-        if baseline not in BASELINES:
-            raise ConfigError(unknown_name("task_options.baseline", baseline, BASELINES))
         if mapping not in MAPPINGS:
             raise ConfigError(f"task_options.mapping = {mapping!r}; allowed: {', '.join(MAPPINGS)}")
         if n_random < 1 or rounds < 0:
             raise ConfigError(f"task_options.n_random = {n_random} (>= 1), rounds = {rounds} (>= 0)")
         self.networks, self.mapping, self.n_random, self.rounds, self.seed = list(networks), mapping, n_random, \
             rounds, seed
-        self.baseline, self.baseline_dataflow = load_accelerator(baseline), BASELINES[baseline]
+        self.baseline, self.baseline_dataflow = resolve_baseline(baseline, baseline_dataflow)
         self.baseline_name = baseline
         self.onchip_bytes = baseline_onchip_bytes(self.baseline)
         self.layers = {n: network(n) for n in self.networks}
@@ -82,8 +102,9 @@ class NAASTask:
         sizes = array_sizes(a)
         rf, glb = buffers(a, self.onchip_bytes)
         if glb < 1024:
-            raise UnmappableAccelerator(f"arch leaves a {glb}-byte global buffer (< 1 kB) after {int(np.prod(sizes))} PEs "
-                                  f"x {rf} B register files within {self.onchip_bytes} B on chip")
+            raise UnmappableAccelerator(f"arch leaves a {glb}-byte global buffer (< 1 kB) after "
+                                        f"{int(np.prod(sizes))} PEs x {rf} B register files within "
+                                        f"{self.onchip_bytes} B on chip")
         b = self.baseline
         acc = Accelerator("naas", sizes, rf // b.word_bytes, glb, b.word_bytes, b.noc_words_per_cycle,
                           b.dram_words_per_cycle, ("W", "I", "O"), dict(b.costs), b.pj_scale)
