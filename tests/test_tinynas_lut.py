@@ -55,6 +55,15 @@ def test_lut_build_times_every_layer_and_checks_whole_networks(tmp_path, capsys)
     arch = task.supernet.smallest()
     report = task.finalize(arch, tmp_path / "run", finetune_epochs=0, baseline=False, progress=False)
     assert report["rows"][0]["lut_latency_ms"] == pytest.approx(lut.predict(config_keys(task.config(arch)), 32))
+    # tables that miss a searched resolution, or a folder without tables, are refused when the task is built: they
+    # were read only in finalize, after the search and the training
+    from nasfw.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"task_options.lut = .* has no table for resolution\(s\) \[48\]; it has "
+                                          r"\[32\]"):
+        TinyNASTask(dataset="digits", width_mult=0.25, resolutions=[32, 48], lut=str(out))
+    with pytest.raises(ConfigError, match=r"task_options.lut = .*: latency tables: no \*_lookup_table.yaml in"):
+        TinyNASTask(dataset="digits", width_mult=0.25, resolutions=[32], lut=str(tmp_path / "run"))
 
 
 def test_lut_build_errors(tmp_path, capsys):

@@ -49,6 +49,8 @@ class TinyNASTask:
         self.dataset, self.width_mult, self.widths = dataset, float(width_mult), widths
         self.n_valid, self.n_test, self.batch_size, self.bn_batches = n_valid, n_test, batch_size, bn_batches
         self.device, self.memory, self.lut, self.seed = device, memory, lut, seed
+        if lut is not None:
+            check_lut(lut, self.resolutions, "task_options.lut")
         self._data: ImageData | None = None
         self._supernet = None
         self.trained = False
@@ -170,6 +172,21 @@ class TinyNASTask:
 
 
 @torch.no_grad()
+def check_lut(folder: str, resolutions: Sequence[int], field: str) -> None:
+    """The latency tables are read only in finalize, after the search and the training: a folder without them, or
+    without a searched resolution, fails here instead, before any work."""
+    from nasfw.hardware.phone_lut import PhoneLUT
+
+    try:
+        tables = PhoneLUT.load(folder).tables
+    except ConfigError as e:
+        raise ConfigError(f"{field} = {folder!r}: {e}") from None
+    missing = [r for r in resolutions if r not in tables]
+    if missing:
+        raise ConfigError(f"{field} = {folder!r} has no table for resolution(s) {missing}; it has {sorted(tables)} "
+                          "(`nasfw lut build --plugin tinynas` times every resolution of the space)")
+
+
 def score(net: torch.nn.Module, split, resolution: int, batch_size: int = 500) -> tuple[float, float]:
     """Mean cross-entropy and accuracy (%) of `net` on `split` at `resolution`."""
     net.eval()
