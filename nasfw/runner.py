@@ -146,6 +146,8 @@ def check_phase_options(campaign: Campaign, task: Any) -> None:
     if isinstance(opts, dict) and hasattr(task, "finalize"):
         fin = {**fin, "task": check_options(task.finalize, opts, "phases.finalize.task", skip=2)}
         campaign.phases = {**campaign.phases, "finalize": fin}
+        if hasattr(task, "check_finalize"):  # the values, not only names and types: before the search, not after
+            task.check_finalize(**fin["task"])
     if isinstance(fin, dict):
         check_export_formats(task, fin.get("export") or [], "phases.finalize.export")
 

@@ -253,6 +253,20 @@ def test_phase_options_are_checked_before_any_work(run_cli, tmp_path):
     assert p.returncode == 0, p.stderr
 
 
+@pytest.mark.parametrize("plugin, finalize, needle", [
+    ("quantumnas", "{baselines: [humann]}", "phases.finalize.task.baselines: ['humann']; allowed: ['human',"),
+    ("tinynas", "{lut: nolut}", "phases.finalize.task.lut = 'nolut': latency tables: no *_lookup_table.yaml in"),
+    ("naas", "{n_random: 0}", "phases.finalize.task.n_random = 0 (>= 1)"),
+])
+def test_finalize_values_are_checked_before_the_search(run_cli, tmp_path, plugin, finalize, needle):
+    """A misspelt baseline or a missing latency table failed in finalize, after the search and the training:
+    the task's `check_finalize` runs when the campaign is built (--dry-run too)."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"phases: {{finalize: {{task: {finalize}}}}}\n")
+    p = run_cli("search", "--config", cfg, "--plugin", plugin, "--dry-run")
+    assert p.returncode == 2 and needle in p.stderr and p.stderr.count("\n") == 1
+
+
 def test_export_formats_are_checked_under_the_name_typed(nb_run, run_cli, tmp_path):
     """A format the task does not write fails before anything is written, naming `--format` on the command line
     and `phases.finalize.export` in a campaign file."""

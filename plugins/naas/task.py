@@ -157,3 +157,8 @@ class NAASTask:
     @options_of(run_finalize)
     def finalize(self, arch: dict[str, Any], run_dir: Path, progress: bool = True, **options: Any) -> dict[str, Any]:
         return run_finalize(self, arch, Path(run_dir), progress=progress, **options)
+
+    def check_finalize(self, n_random: int = 512, rounds: int = 4, **_: Any) -> None:
+        """Before the search: finalize's mapping search sizes (they failed deep in the mapper after it)."""
+        if n_random < 1 or rounds < 0:
+            raise ConfigError(f"phases.finalize.task.n_random = {n_random} (>= 1), rounds = {rounds} (>= 0)")

@@ -105,22 +105,11 @@ def _closest_params(task, target: int, rng: np.random.Generator, tries: int = 50
     return best[1]
 
 
-def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: float = 5e-3,
-             prune_final: float = 0.1, prune_initial: float = 0.05, prune_steps: int = 4, prune_epochs: int = 2,
-             prune_lr: float = 2e-3, prune_batch_size: int = 32, baselines: Sequence[str] = BASELINES,
-             shots: int = 8192,
-             search_population: int = 20, search_generations: int | None = None, mutate_prob: float = 0.4,
-             random_circuits: int = 1, remap: int = 0, retrain: int = 1, retrain_layouts: int = 4,
-             torch_trajectories: int = 0, progress: bool = True) -> dict[str, Any]:
-    """`retrain`: how many of the search's best distinct circuits are trained from scratch to choose the final
-    one (1: the search's winner alone), each scored on `retrain_layouts` layouts.
-    `remap`: how many of the search's best layouts the trained circuit is re-scored on (0: keep the search's).
-    `search_generations` of the noise-unaware baseline: by default as many evaluations as the run made.
-    `torch_trajectories`: where the task scores without a torch noisy simulation (`noise: proxy`, e.g. 10 qubits),
-    each row's torch column from that many noise trajectories per test input (0: none), beside aer.
-    The pruning fine-tune takes batches of `prune_batch_size` (32): on a small training set batches of 256 give
-    a handful of steps a round, too few to recover from removing angles (measured: 50% sparsity left 27%
-    accuracy where batches of 32 kept 63%, Lima, docs/results-quantumnas.md)."""
+def check_finalize_options(baselines: Sequence[str] = BASELINES, random_circuits: int = 1, remap: int = 0,
+                           retrain: int = 1, retrain_layouts: int = 4, torch_trajectories: int = 0,
+                           prune_final: float = 0.1, **_: Any) -> None:
+    """The values finalize takes, checked by the engine before the search (the task's `check_finalize`) as well
+    as by finalize itself: a misspelt baseline failed only after the search and the SuperCircuit training."""
     unknown = [b for b in baselines if b not in BASELINES]
     if unknown:
         raise ConfigError(f"phases.finalize.task.baselines: {unknown}; allowed: {list(BASELINES)}")
@@ -139,6 +128,27 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
                           "an integer >= 2")
     if not 0 <= prune_final < 1:
         raise ConfigError(f"phases.finalize.task.prune_final = {prune_final}; it must be in [0, 1)")
+
+
+def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: float = 5e-3,
+             prune_final: float = 0.1, prune_initial: float = 0.05, prune_steps: int = 4, prune_epochs: int = 2,
+             prune_lr: float = 2e-3, prune_batch_size: int = 32, baselines: Sequence[str] = BASELINES,
+             shots: int = 8192,
+             search_population: int = 20, search_generations: int | None = None, mutate_prob: float = 0.4,
+             random_circuits: int = 1, remap: int = 0, retrain: int = 1, retrain_layouts: int = 4,
+             torch_trajectories: int = 0, progress: bool = True) -> dict[str, Any]:
+    """`retrain`: how many of the search's best distinct circuits are trained from scratch to choose the final
+    one (1: the search's winner alone), each scored on `retrain_layouts` layouts.
+    `remap`: how many of the search's best layouts the trained circuit is re-scored on (0: keep the search's).
+    `search_generations` of the noise-unaware baseline: by default as many evaluations as the run made.
+    `torch_trajectories`: where the task scores without a torch noisy simulation (`noise: proxy`, e.g. 10 qubits),
+    each row's torch column from that many noise trajectories per test input (0: none), beside aer.
+    The pruning fine-tune takes batches of `prune_batch_size` (32): on a small training set batches of 256 give
+    a handful of steps a round, too few to recover from removing angles (measured: 50% sparsity left 27%
+    accuracy where batches of 32 kept 63%, Lima, docs/results-quantumnas.md)."""
+    check_finalize_options(baselines=baselines, random_circuits=random_circuits, remap=remap, retrain=retrain,
+                           retrain_layouts=retrain_layouts, torch_trajectories=torch_trajectories,
+                           prune_final=prune_final)
     if search_generations is None:
         from nasfw.results import RunView
 
@@ -181,7 +191,8 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
         if task.noise in ("density", "trajectories"):
             z_torch = qc.noisy_expval_z(tq, inputs, task.device, d.test.x, task.noise, task.trajectories, seed=seed)
         elif torch_trajectories:
-            z_torch = store.value("torch-trajectories", (weights_digest(module), lay, layout_method, torch_trajectories),
+            z_torch = store.value("torch-trajectories",
+                                  (weights_digest(module), lay, layout_method, torch_trajectories),
                                   lambda: qc.noisy_expval_z(tq, inputs, task.device, d.test.x, "trajectories",
                                                             torch_trajectories, seed=seed).numpy())
             z_torch = torch.as_tensor(z_torch)
@@ -315,7 +326,8 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: floa
                        f"{task.trajectories} trajectories per input" if task.noise == "trajectories" else
                        f"{torch_trajectories} trajectories per input" if torch_trajectories else None)
     report = {"device": task.device, "dataset": d.source, "classes": task.classes, "test_samples": len(d.test),
-              "shots": shots, "torch_evaluator": torch_evaluator, "pruning_sparsity": sparsity, "search_layout": search_layout, "layout": layout,
+              "shots": shots, "torch_evaluator": torch_evaluator, "pruning_sparsity": sparsity,
+              "search_layout": search_layout, "layout": layout,
               "remap": remap_scores, "retrain": retrain_scores, "rows": rows, "files": files}
     (run_dir / "quantumnas.json").write_text(json.dumps(report, indent=2, default=str))
     (run_dir / "quantumnas.md").write_text(table(report))

@@ -241,6 +241,11 @@ class QuantumNASTask:
     def finalize(self, arch: dict, run_dir: Path, progress: bool = True, **options: Any) -> dict[str, Any]:
         return run_finalize(self, arch, Path(run_dir), progress=progress, **options)
 
+    def check_finalize(self, **options: Any) -> None:
+        from nasfw.plugins.quantumnas.finalize import check_finalize_options
+
+        check_finalize_options(**options)
+
     def export(self, arch: dict, out_dir: Path, fmt: str) -> list[Path]:
         if fmt not in self.export_formats:
             raise ConfigError(f"export format {fmt!r}: the quantumnas task exports {list(self.export_formats)}")

@@ -238,12 +238,20 @@ class VQETask:
                 "error_mha": 1000 * (e0 - self.h.exact), "torch_noisy_energy": self.noisy_energy(tq),
                 "aer_noisy_energy": self.aer_energy(tq), **qc.stats(tq, self.device), "layout": qc.initial_layout(tq)}
 
+    def check_finalize(self, steps: int = 300, lr: float = 5e-2, restarts: int = 3, **_: Any) -> None:
+        """Before the search, the values finalize takes (checked again there)."""
+        if steps < 1 or restarts < 1 or not lr > 0:
+            raise ConfigError(f"phases.finalize.task: steps = {steps} (>= 1), restarts = {restarts} (>= 1), "
+                              f"lr = {lr} (> 0)")
+
     def finalize(self, arch: dict, run_dir: Path, steps: int = 300, lr: float = 5e-2, restarts: int = 3,
                  uccsd: bool = True) -> dict[str, Any]:
         """Train the winner from scratch (best of `restarts` initialisations) and the whole SuperCircuit (the
         human design) the same way, and the UCCSD baseline; energies noise-free, under noise in torch, and on
         qiskit-aer."""
         from nasfw.finalize_store import FinalizeStore, weights_digest
+
+        self.check_finalize(steps=steps, lr=lr, restarts=restarts)
 
         # each finished row is kept in run_dir/finalize: `--resume` after an interrupt redoes only the others
         store = FinalizeStore(run_dir, self.h.exact, self.h.hf, self.hmat.numpy(), self.hf, self.device, self.level,

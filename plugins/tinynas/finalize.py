@@ -97,12 +97,22 @@ def export(task, arch: dict, net: torch.nn.Module, out_dir: Path, fmt: str) -> l
     return [Path(p)]
 
 
-def finalize(task, arch: dict, run_dir: Path, finetune_epochs: int = 3, lr: float = 1e-3, scratch_epochs: int = 0,
-             scratch_lr: float = 3e-3, baseline: bool = True, lut: str | None = None, progress: bool = True
-             ) -> dict[str, Any]:
+def check_finalize_options(task, finetune_epochs: int = 3, scratch_epochs: int = 0, lut: str | None = None,
+                           **_: Any) -> None:
+    """Checked by the engine before the search (the task's `check_finalize`) and by finalize itself."""
     if finetune_epochs < 0 or scratch_epochs < 0:
         raise ConfigError(f"phases.finalize.task: finetune_epochs = {finetune_epochs}, scratch_epochs = "
                           f"{scratch_epochs}; both must be >= 0")
+    if lut is not None:
+        from nasfw.plugins.tinynas.task import check_lut
+
+        check_lut(lut, task.resolutions, "phases.finalize.task.lut")
+
+
+def finalize(task, arch: dict, run_dir: Path, finetune_epochs: int = 3, lr: float = 1e-3, scratch_epochs: int = 0,
+             scratch_lr: float = 3e-3, baseline: bool = True, lut: str | None = None, progress: bool = True
+             ) -> dict[str, Any]:
+    check_finalize_options(task, finetune_epochs=finetune_epochs, scratch_epochs=scratch_epochs, lut=lut)
     d, out = task.data, run_dir / "tinynas"
     out.mkdir(parents=True, exist_ok=True)
     cfg = task.config(arch)
@@ -172,11 +182,11 @@ def markdown(report: dict[str, Any]) -> str:
             "lut_latency_ms"]
     cols = [c for c in cols if any(c in r for r in report["rows"])]
     fmt = lambda v: f"{v:.2f}" if isinstance(v, float) else ("" if v is None else str(v))  # noqa: E731
-    lines = [f"# TinyNAS on {report['device']} ({report['sram_kb']:g} kB SRAM, {report['flash_kb']:g} kB Flash, "
-             f"memory {report['memory']})", "", f"Data: {report['dataset']}, {report['n_test']} test images.", "",
+    lines = [(f"# TinyNAS on {report['device']} ({report['sram_kb']:g} kB SRAM, {report['flash_kb']:g} kB Flash, "
+             f"memory {report['memory']})"), "", f"Data: {report['dataset']}, {report['n_test']} test images.", "",
              "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(fmt(r.get(c)) for c in cols) + " |" for r in report["rows"]]
     b = report["best"]
-    lines += ["", f"Exported: searched.onnx (onnxruntime vs torch max |diff| {b['onnx_max_abs_diff']:.2e}, "
-                  f"{b['onnx_latency_ms']:.2f} ms on this machine, 1 thread), searched.net.json, searched.pt."]
+    lines += ["", (f"Exported: searched.onnx (onnxruntime vs torch max |diff| {b['onnx_max_abs_diff']:.2e}, "
+                  f"{b['onnx_latency_ms']:.2f} ms on this machine, 1 thread), searched.net.json, searched.pt.")]
     return "\n".join(lines) + "\n"

@@ -160,6 +160,11 @@ class TinyNASTask:
     def finalize(self, arch: dict, run_dir: Path, progress: bool = True, **options: Any) -> dict[str, Any]:
         return run_finalize(self, arch, Path(run_dir), progress=progress, **options)
 
+    def check_finalize(self, **options: Any) -> None:
+        from nasfw.plugins.tinynas.finalize import check_finalize_options
+
+        check_finalize_options(self, **options)
+
     def export(self, arch: dict, out_dir: Path, fmt: str) -> list[Path]:
         from nasfw.plugins.tinynas.finalize import export
 
