@@ -183,10 +183,10 @@ def markdown(report: dict[str, Any]) -> str:
     cols = [c for c in cols if any(c in r for r in report["rows"])]
     fmt = lambda v: f"{v:.2f}" if isinstance(v, float) else ("" if v is None else str(v))  # noqa: E731
     lines = [(f"# TinyNAS on {report['device']} ({report['sram_kb']:g} kB SRAM, {report['flash_kb']:g} kB Flash, "
-             f"memory {report['memory']})"), "", f"Data: {report['dataset']}, {report['n_test']} test images.", "",
+              f"memory {report['memory']})"), "", f"Data: {report['dataset']}, {report['n_test']} test images.", "",
              "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(fmt(r.get(c)) for c in cols) + " |" for r in report["rows"]]
     b = report["best"]
     lines += ["", (f"Exported: searched.onnx (onnxruntime vs torch max |diff| {b['onnx_max_abs_diff']:.2e}, "
-                  f"{b['onnx_latency_ms']:.2f} ms on this machine, 1 thread), searched.net.json, searched.pt.")]
+                   f"{b['onnx_latency_ms']:.2f} ms on this machine, 1 thread), searched.net.json, searched.pt.")]
     return "\n".join(lines) + "\n"

@@ -176,7 +176,6 @@ class TinyNASTask:
         return build_lut(self.space, Path(out), widths=self.widths, n_classes=self.data.n_classes, **options)
 
 
-@torch.no_grad()
 def check_lut(folder: str, resolutions: Sequence[int], field: str) -> None:
     """The latency tables are read only in finalize, after the search and the training: a folder without them, or
     without a searched resolution, fails here instead, before any work."""
@@ -192,6 +191,7 @@ def check_lut(folder: str, resolutions: Sequence[int], field: str) -> None:
                           "(`nasfw lut build --plugin tinynas` times every resolution of the space)")
 
 
+@torch.no_grad()
 def score(net: torch.nn.Module, split, resolution: int, batch_size: int = 500) -> tuple[float, float]:
     """Mean cross-entropy and accuracy (%) of `net` on `split` at `resolution`."""
     net.eval()
