@@ -185,3 +185,16 @@ def test_ofa_evolution_breeds_a_whole_population_on_top_of_the_parents():
     assert len(s.population) == 2 and len(s._children()) == 10
     with pytest.raises(ConfigError, match="n_children"):
         OFAEvolution(mbconv_space(), n_children=-1)
+
+
+def test_scoring_builds_no_autograd_graph():
+    """Validation and test scoring run under torch.no_grad (a graph per batch of 500 costs memory and time)."""
+    from nasfw.plugins.tinynas.data import Split
+    from nasfw.plugins.tinynas.task import score
+
+    seen = []
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 4))
+    net.register_forward_hook(lambda m, i, o: seen.append(o.requires_grad))
+    split = Split(torch.randn(10, 3, 8, 8), torch.randint(0, 4, (10,)))
+    loss, acc = score(net, split, 8, batch_size=4)
+    assert seen == [False, False, False] and np.isfinite(loss) and 0 <= acc <= 100
