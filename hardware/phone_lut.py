@@ -26,20 +26,25 @@ class PhoneLUT:
             raise ConfigError(f"latency table {name!r} holds no resolution")
         self.tables, self.name = tables, name
 
+    @staticmethod
+    def table_files(folder: str | Path) -> dict[int, Path]:
+        """resolution -> its `<resolution>_lookup_table.yaml` in `folder`, without reading them (a check before
+        any work needs only which resolutions are there)."""
+        files = sorted(Path(folder).glob("*_lookup_table.yaml"))
+        if not files:
+            raise ConfigError(f"latency tables: no *_lookup_table.yaml in {str(folder)!r}")
+        return {int(f.name.split("_")[0]): f for f in files}
+
     @classmethod
     def load(cls, folder: str | Path) -> "PhoneLUT":
         """Every `<resolution>_lookup_table.yaml` in `folder`."""
         import yaml
 
-        folder = Path(folder)
-        files = sorted(folder.glob("*_lookup_table.yaml"))
-        if not files:
-            raise ConfigError(f"latency tables: no *_lookup_table.yaml in {str(folder)!r}")
         tables = {}
-        for f in files:
+        for res, f in cls.table_files(folder).items():
             raw = yaml.safe_load(f.read_text())
-            tables[int(f.name.split("_")[0])] = {k: float(v["mean"]) for k, v in raw.items()}
-        return cls(tables, folder.name)
+            tables[res] = {k: float(v["mean"]) for k, v in raw.items()}
+        return cls(tables, Path(folder).name)
 
     def predict(self, keys: Sequence[str], resolution: int) -> float:
         """Sum of the layers' mean latencies (ms)."""

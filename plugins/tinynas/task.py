@@ -178,11 +178,12 @@ class TinyNASTask:
 
 def check_lut(folder: str, resolutions: Sequence[int], field: str) -> None:
     """The latency tables are read only in finalize, after the search and the training: a folder without them, or
-    without a searched resolution, fails here instead, before any work."""
+    without a searched resolution, fails here instead, before any work (by file name: the task is built in every
+    worker, and only finalize reads the tables)."""
     from nasfw.hardware.phone_lut import PhoneLUT
 
     try:
-        tables = PhoneLUT.load(folder).tables
+        tables = PhoneLUT.table_files(folder)
     except ConfigError as e:
         raise ConfigError(f"{field} = {folder!r}: {e}") from None
     missing = [r for r in resolutions if r not in tables]
