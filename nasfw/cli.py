@@ -94,15 +94,27 @@ def adopt_task_objectives(raw: dict, user: dict, default_task: str | None, reg) 
     return {**raw, "objectives": [dict(o) for o in own]} if own else raw
 
 
+def _user_campaign(args) -> tuple[dict, str | None]:
+    """The --config file's fields and the plugin to start from. A file with no fields and no --plugin has nothing
+    to run; saying the file is empty is more use than the missing field the empty campaign would report."""
+    from nasfw.campaign import load_yaml
+
+    user = load_yaml(args.config) if args.config else {}
+    plugin = args.plugin or user.get("plugin")
+    if args.config and not user and not plugin:
+        raise ConfigError(f"campaign file {args.config} is empty; give --plugin NAME to run that plugin's default "
+                          "campaign, or write campaign fields (plugin, space, task, objectives, ...) into it")
+    return user, plugin
+
+
 # --- commands --------------------------------------------------------------------------------------
 def cmd_search(args) -> int:
-    from nasfw.campaign import load_yaml, merge, parse, resolve_budget
+    from nasfw.campaign import merge, parse, resolve_budget
     from nasfw.runner import run_campaign
 
     reg = _registry(args)
     raw: dict = {}
-    user = load_yaml(args.config) if args.config else {}
-    plugin = args.plugin or user.get("plugin")
+    user, plugin = _user_campaign(args)
     if not plugin and not args.config:
         if not args.resume:
             raise ConfigError("nasfw search needs --plugin NAME or --config FILE (or --resume --out RUN)")
@@ -332,11 +344,10 @@ def cmd_hardware(args) -> int:
 def cmd_lut(args) -> int:
     """`nasfw lut build`: the task measures a latency table of its space on this machine (optional task
     method `build_lut(out, **options)`)."""
-    from nasfw.campaign import load_yaml, merge, parse
+    from nasfw.campaign import merge, parse
 
     reg = _registry(args)
-    user = load_yaml(args.config) if args.config else {}
-    plugin = args.plugin or user.get("plugin")
+    user, plugin = _user_campaign(args)
     if not plugin and not args.config:
         raise ConfigError("nasfw lut build needs --plugin NAME or --config FILE")
     raw = merge(reg.campaign(plugin) if plugin else {}, user)

@@ -106,11 +106,14 @@ def test_cost_and_hardware(run_cli):
      "option sram_kb = -5 is not allowed; allowed: a number > 0 (or leave it out for the device's own)"),
     (["lut", "build", "--plugin", "tinynas", "--out", "lut", "--resolutions", "48,x"],
      "--resolutions '48,x' is not allowed; allowed: comma-separated positive integers"),  # int()'s traceback before
+    (["search", "--config", "empty.yaml"], "campaign file empty.yaml is empty; give --plugin NAME"),  # "space missing"
+    (["lut", "build", "--config", "empty.yaml", "--out", "lut"], "campaign file empty.yaml is empty"),
 ])
 def test_bad_input_is_one_clean_line(run_cli, args, needle, tmp_path):
     (tmp_path / "space.yaml").write_text("space: nasbench21\n")
     (tmp_path / "task.yaml").write_text("task: nasbench\n")
     (tmp_path / "broken.json").write_text('{"blocks":\n')
+    (tmp_path / "empty.yaml").write_text("# nothing yet\n")
     args = [a.replace("{cfg}", str(tmp_path / "space.yaml")).replace("{cfg2}", str(tmp_path / "task.yaml"))
             for a in args]
     p = run_cli(*args)
