@@ -154,3 +154,32 @@ def test_the_plugin_in_writing_plugins_md_works(tmp_path, run_cli):
     assert "evaluations: 20" in p.stdout
     show = json.loads(run_cli("show", tmp_path / "run", "--json", check=True).stdout)
     assert all(t["metrics"]["peak_kb"] <= 256 for t in show["top"])
+
+
+def test_the_package_in_writing_plugins_md_installs_beside_a_run_folder(tmp_path, run_cli):
+    """Step 3 of the walkthrough, its pyproject.toml and code taken from the document, pip-installed (editable,
+    as the document says) from a folder that also holds what step 2 leaves there: the plugins folder and the
+    `runs/` of a search. setuptools' own package discovery refuses such a folder; the document's file must not."""
+    from tests.conftest import ROOT
+
+    text = (ROOT / "docs" / "writing-plugins.md").read_text()
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    toml = text.split("```toml\n", 1)[1].split("```", 1)[0]
+    pkg = tmp_path / "nasfw-tiny"
+    for folder in ("nasfw_tiny", "my_plugins", "runs/tiny"):
+        (pkg / folder).mkdir(parents=True)
+    (pkg / "nasfw_tiny" / "__init__.py").write_text(code)
+    (pkg / "my_plugins" / "tiny.py").write_text(code)
+    (pkg / "pyproject.toml").write_text(toml)
+    pip = [sys.executable, "-m", "pip"]
+    done = subprocess.run(pip + ["install", "-q", "--no-deps", "--no-build-isolation", "-e", str(pkg)],
+                          capture_output=True, text=True)
+    try:
+        assert done.returncode == 0, done.stderr[-2000:]
+        data = {d["name"]: d for d in json.loads(run_cli("plugins", "--json", check=True).stdout)}
+        assert data["tiny"]["source"].startswith("entry point")
+        p = run_cli("search", "--plugin", "tiny", "--budget", "small", "--out", tmp_path / "run", "--no-progress",
+                    check=True)
+        assert "evaluations: 20" in p.stdout
+    finally:
+        subprocess.run(pip + ["uninstall", "-y", "-q", "nasfw-tiny"], capture_output=True)
