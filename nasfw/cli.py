@@ -83,17 +83,6 @@ def _stored_campaign(out: str | None) -> dict:
     return load_yaml(stored)
 
 
-def adopt_task_objectives(raw: dict, user: dict, default_task: str | None, reg) -> dict:
-    """A user who switches a plugin's default campaign to another of its tasks (`task: quantumnas-vqe`) and names
-    no objectives gets that task's own (its `default_objectives` attribute), not the replaced task's metric,
-    which the new task does not report (the run stopped at its first evaluation)."""
-    task = user.get("task")
-    if not isinstance(task, str) or task == default_task or "objectives" in user or default_task is None:
-        return raw
-    own = getattr(reg.entry("tasks", task).obj, "default_objectives", None)
-    return {**raw, "objectives": [dict(o) for o in own]} if own else raw
-
-
 def _user_campaign(args) -> tuple[dict, str | None]:
     """The --config file's fields and the plugin to start from. A file with no fields and no --plugin has nothing
     to run; saying the file is empty is more use than the missing field the empty campaign would report."""
@@ -109,29 +98,19 @@ def _user_campaign(args) -> tuple[dict, str | None]:
 
 # --- commands --------------------------------------------------------------------------------------
 def cmd_search(args) -> int:
-    from nasfw.campaign import merge, parse, resolve_budget
+    from nasfw.api import resolve_campaign
     from nasfw.runner import run_campaign
 
     reg = _registry(args)
-    raw: dict = {}
+    stored = None
     user, plugin = _user_campaign(args)
     if not plugin and not args.config:
         if not args.resume:
             raise ConfigError("nasfw search needs --plugin NAME or --config FILE (or --resume --out RUN)")
-        raw = _stored_campaign(args.out)  # `nasfw search --resume --out RUN`: the campaign the run was started with
-    else:
-        if plugin:
-            raw = reg.campaign(plugin)
-        raw = adopt_task_objectives(merge(raw, user), user, raw.get("task"), reg)
-        if plugin:
-            raw["plugin"] = plugin
-    if args.searcher:
-        raw = merge(raw, {"searcher": {"name": args.searcher}})
-    for key in ("seed", "workers", "out", "backend", "address"):
-        if getattr(args, key, None) is not None:
-            raw[key] = getattr(args, key)
-    raw = resolve_budget(raw, args.budget)
-    campaign = parse(raw)
+        stored = _stored_campaign(args.out)  # `nasfw search --resume --out RUN`: the campaign the run started with
+    fields = {key: getattr(args, key, None) for key in ("seed", "workers", "out", "backend", "address")}
+    campaign = resolve_campaign(reg, plugin, user, stored=stored, searcher=args.searcher, budget=args.budget,
+                                fields=fields)
     if args.dry_run:
         from nasfw.runner import build, check_phase_options
 

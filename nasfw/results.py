@@ -2,6 +2,7 @@
 Used by `nasfw show`, `nasfw report`, `nasfw export` and the finalize phase."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,13 @@ class RunView:
         finally:
             store.close()
         return cls(Path(run_dir), parse(raw), evals)
+
+    @property
+    def finalized(self) -> dict | None:
+        """What the finalize phase wrote (summary.json: the best, its exports, the task's report such as
+        QuantumNAS's baseline table); None while the run has not finished."""
+        path = self.run_dir / "summary.json"
+        return json.loads(path.read_text()) if path.is_file() else None
 
     @property
     def ok(self) -> list[Evaluation]:

@@ -1,0 +1,99 @@
+"""nasfw from Python: `nasfw.search(...)` runs a campaign and returns its run, `nasfw.open_run(folder)` reads one.
+
+The command line and these functions resolve a campaign the same way (`resolve_campaign`): the plugin's default
+campaign, then the user's file or mapping over it, then single fields (seed, workers, out, ...), then the budget.
+A notebook therefore gets exactly the run `nasfw search` would have made from the same inputs, with the same
+checks and the same one-line errors (`nasfw.ConfigError`), and the run folder it writes is the CLI's."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+from nasfw.errors import ConfigError
+
+if TYPE_CHECKING:
+    from nasfw.campaign import Campaign
+    from nasfw.registry import Registry
+    from nasfw.results import RunView
+
+
+def adopt_task_objectives(raw: dict, user: dict, default_task: str | None, reg: Registry) -> dict:
+    """A user who switches a plugin's default campaign to another of its tasks (`task: quantumnas-vqe`) and names
+    no objectives gets that task's own (its `default_objectives` attribute), not the replaced task's metric,
+    which the new task does not report (the run stopped at its first evaluation)."""
+    task = user.get("task")
+    if not isinstance(task, str) or task == default_task or "objectives" in user or default_task is None:
+        return raw
+    own = getattr(reg.entry("tasks", task).obj, "default_objectives", None)
+    return {**raw, "objectives": [dict(o) for o in own]} if own else raw
+
+
+def user_fields(config: str | Path | dict | None) -> dict:
+    """The user's campaign fields from a YAML file or a mapping (a copy: the caller's dict is never changed)."""
+    import copy
+
+    from nasfw.campaign import load_yaml
+
+    if config is None:
+        return {}
+    if isinstance(config, dict):
+        return copy.deepcopy(config)
+    if isinstance(config, (str, Path)):
+        return load_yaml(config)
+    raise ConfigError(f"config = {config!r} is not allowed; allowed: a campaign YAML file's path or a mapping of "
+                      "campaign fields")
+
+
+def resolve_campaign(registry: Registry, plugin: str | None = None, user: dict | None = None, *,
+                     stored: dict | None = None, searcher: str | None = None, budget: str | int | None = None,
+                     fields: dict | None = None) -> Campaign:
+    """The validated campaign: `stored` (a run's own campaign, for resuming it) or the plugin's default with
+    `user` over it; `fields` (campaign fields: seed, workers, out, task_options, ...; None means not given) over
+    both, merged as a campaign file's are; then `searcher` (a name) and `budget` (a number or a preset name)."""
+    from nasfw.campaign import merge, parse, resolve_budget
+
+    given = {k: v for k, v in (fields or {}).items() if v is not None}
+    if stored is not None:
+        raw = merge(stored, given)
+    else:
+        user = merge(user or {}, given)
+        raw = registry.campaign(plugin) if plugin else {}
+        raw = adopt_task_objectives(merge(raw, user), user, raw.get("task"), registry)
+        if plugin:
+            raw["plugin"] = plugin
+    if searcher is not None:
+        if not isinstance(searcher, str):
+            raise ConfigError(f"searcher = {searcher!r} is not allowed; allowed: a searcher name (settings go in "
+                              "the campaign's searcher field)")
+        raw = merge(raw, {"searcher": {"name": searcher}})
+    return parse(resolve_budget(raw, budget))
+
+
+def search(plugin: str | None = None, config: str | Path | dict | None = None, *, budget: str | int | None = None,
+           searcher: str | None = None, resume: bool = False, progress: bool = True,
+           plugins_dirs: Iterable[str | Path] = (), **fields: Any) -> RunView:
+    """Run a campaign and return its run folder's view (`top()`, `pareto()`, `summary()`, `finalized`).
+
+    `plugin` starts from that plugin's default campaign; `config` (a YAML path or a mapping) goes over it, as
+    `--config` does; keyword fields (`seed=1`, `out="runs/x"`, `task_options={...}`) replace the campaign's
+    fields. Errors in any of them raise `nasfw.ConfigError` before any work."""
+    from nasfw.registry import get_registry
+    from nasfw.results import RunView
+    from nasfw.runner import run_campaign
+
+    dirs = tuple(str(d) for d in plugins_dirs)
+    registry = get_registry(dirs)
+    user = user_fields(config)
+    plugin = plugin or user.get("plugin")
+    if not plugin and not user:
+        raise ConfigError("nasfw.search needs a plugin name or a config (a campaign file or mapping)")
+    campaign = resolve_campaign(registry, plugin, user, searcher=searcher, budget=budget, fields=fields)
+    run_campaign(campaign, registry, resume=resume, progress=progress, plugins_dirs=dirs)
+    return RunView.open(campaign.out)
+
+
+def open_run(run_dir: str | Path) -> RunView:
+    """A finished (or interrupted) run folder, as `nasfw show` reads it."""
+    from nasfw.results import RunView
+
+    return RunView.open(run_dir)

@@ -1,0 +1,66 @@
+"""`nasfw.search` / `nasfw.open_run`: the Python entry resolves a campaign as the CLI does and runs the same run."""
+import json
+import sqlite3
+
+import pytest
+
+import nasfw
+from tests.conftest import PLUGIN_DIR
+
+
+def rows(run_dir):
+    with sqlite3.connect(run_dir / "nasfw.sqlite") as c:
+        return [(json.loads(a), json.loads(m), s) for a, m, s in
+                c.execute("SELECT arch, metrics, status FROM evaluations ORDER BY id")]
+
+
+def test_python_search_stores_what_the_cli_stores(tmp_path, run_cli):
+    run_cli("search", "--plugin", "nasbench201", "--searcher", "evolution", "--budget", "12", "--seed", "4",
+            "--out", tmp_path / "cli", "--no-progress", check=True)
+    run = nasfw.search("nasbench201", searcher="evolution", budget=12, seed=4, out=str(tmp_path / "py"),
+                       progress=False)
+    assert rows(tmp_path / "py") == rows(tmp_path / "cli")
+    assert run.summary()["ok"] == 12 and run.campaign.searcher == "evolution"
+    assert run.finalized["best"]["arch"] == run.top(1)[0].arch
+    again = nasfw.open_run(tmp_path / "py")
+    assert [e.arch for e in again.top(3)] == [e.arch for e in run.top(3)]
+
+
+def test_a_mapping_config_and_keyword_fields_merge_like_a_campaign_file(tmp_path):
+    """A config mapping goes over the plugin's default as a file would, and keyword fields over both: a
+    task_options keyword adds to the default's options instead of dropping them; the caller's dict is unchanged."""
+    config = {"objectives": [{"metric": "accuracy", "direction": "max"}, {"metric": "params_m", "direction": "min"}],
+              "searcher": {"name": "nsga2", "settings": {"population_size": 6}}}
+    before = json.dumps(config, sort_keys=True)
+    run = nasfw.search("nasbench201", config, budget=10, out=str(tmp_path / "run"), progress=False,
+                       task_options={"seed_mode": "sample"})
+    assert json.dumps(config, sort_keys=True) == before
+    assert run.campaign.task_options == {"dataset": "cifar10", "seed_mode": "sample"}
+    assert [o.metric for o in run.campaign.objectives] == ["accuracy", "params_m"]
+    assert run.campaign.searcher_settings["population_size"] == 6
+    assert (tmp_path / "run" / "pareto.json").is_file() and run.pareto()
+
+
+def test_a_plugin_from_a_folder(tmp_path):
+    run = nasfw.search("toy", plugins_dirs=[PLUGIN_DIR], budget=5, out=str(tmp_path / "run"), progress=False)
+    assert run.summary()["evaluations"] == 5
+
+
+@pytest.mark.parametrize("call, needle", [
+    (lambda t: nasfw.search("nasbench20"), "unknown plugin 'nasbench20'; did you mean 'nasbench201'"),
+    (lambda t: nasfw.search("nasbench201", sead=1), "unknown campaign field 'sead'"),
+    (lambda t: nasfw.search("nasbench201", budget=-2), "budget.evaluations = -2 is not allowed"),
+    (lambda t: nasfw.search("nasbench201", budget="hueg"), "unknown budget preset 'hueg'"),
+    (lambda t: nasfw.search("nasbench201", searcher={"name": "random"}), "searcher = {'name': 'random'} is not"),
+    (lambda t: nasfw.search(), "nasfw.search needs a plugin name or a config"),
+    (lambda t: nasfw.search(config=5), "config = 5 is not allowed; allowed: a campaign YAML file's path"),
+    (lambda t: nasfw.search(config=str(t / "missing.yaml")), "does not exist"),
+    (lambda t: nasfw.search("nasbench201", task_options={"batch": 1}), "has no option 'batch'"),
+    (lambda t: nasfw.open_run(t / "nowhere"), "is not a nasfw run folder"),
+])
+def test_bad_input_is_a_config_error_before_any_work(tmp_path, monkeypatch, call, needle):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(nasfw.NasfwError, match=None) as e:
+        call(tmp_path)
+    assert needle in str(e.value)
+    assert not (tmp_path / "runs").exists()  # refused before a run folder was made
