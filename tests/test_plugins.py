@@ -183,3 +183,18 @@ def test_the_package_in_writing_plugins_md_installs_beside_a_run_folder(tmp_path
         assert "evaluations: 20" in p.stdout
     finally:
         subprocess.run(pip + ["uninstall", "-y", "-q", "nasfw-tiny"], capture_output=True)
+
+
+def test_the_python_example_in_writing_plugins_md_runs(tmp_path):
+    """The walkthrough's Python use (its second python block), run as written beside a my_plugins/ folder that
+    holds the walkthrough's plugin."""
+    from tests.conftest import ROOT
+
+    text = (ROOT / "docs" / "writing-plugins.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in text.split("```python\n")[1:]]
+    (tmp_path / "my_plugins").mkdir()
+    (tmp_path / "my_plugins" / "tiny.py").write_text(blocks[0])
+    p = subprocess.run([sys.executable, "-c", blocks[1]], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "'accuracy'" in p.stdout and (tmp_path / "runs" / "tiny" / "summary.json").is_file()
