@@ -10,6 +10,7 @@ import yaml
 
 from nasfw.campaign import Campaign, parse
 from nasfw.cost import objective_vector, pareto_front, scalarize, total_violation
+from nasfw.errors import NasfwError
 from nasfw.store import Evaluation, Store
 
 
@@ -70,6 +71,25 @@ class RunView:
             if best is not None:
                 out.append((n, o.sign * best))
         return out
+
+    def to_dataframe(self):
+        """Every evaluation as a pandas DataFrame, one row each in the order they finished: `evaluation`,
+        `status`, one column per metric, `meets_constraints`, `duration_s`, `error`, `arch` (the dict) and
+        `arch.<decision>` for each top-level decision with a single value, so that a notebook can group by a
+        decision or plot one metric against another without parsing JSON."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise NasfwError("RunView.to_dataframe needs pandas: pip install 'nasfw[analysis]' (or pandas)") from None
+        metrics = list(dict.fromkeys(k for e in self.evaluations for k in e.metrics))
+        rows = []
+        for e in self.evaluations:
+            row = {"evaluation": e.id, "status": e.status, **{m: e.metrics.get(m) for m in metrics},
+                   "meets_constraints": e.status == "ok" and self.feasible(e), "duration_s": e.duration_s,
+                   "error": e.error, "arch": e.arch}
+            row.update({f"arch.{k}": v for k, v in e.arch.items() if isinstance(v, (int, float, str, bool))})
+            rows.append(row)
+        return pd.DataFrame(rows)
 
     def failures(self, limit: int = 5) -> list[dict]:
         """The failed evaluations' errors, most frequent first, each with its count and first evaluation: a run

@@ -64,3 +64,22 @@ def test_bad_input_is_a_config_error_before_any_work(tmp_path, monkeypatch, call
         call(tmp_path)
     assert needle in str(e.value)
     assert not (tmp_path / "runs").exists()  # refused before a run folder was made
+
+
+def test_a_run_as_a_dataframe(tmp_path):
+    """One row per stored evaluation, metrics and single-valued decisions as columns, and the constraint read
+    as the run reads it (the smallest cell with at least 80% accuracy: evaluated, and then met or not)."""
+    pd = pytest.importorskip("pandas")
+    run = nasfw.search("nasbench201", budget=15, out=str(tmp_path / "run"), progress=False,
+                       objectives=[{"metric": "params_m", "direction": "min"}],
+                       constraints=[{"metric": "accuracy", "min": 80}])
+    df = run.to_dataframe()
+    assert isinstance(df, pd.DataFrame) and len(df) == len(run.evaluations) == 15
+    assert list(df["evaluation"]) == [e.id for e in run.evaluations]
+    assert (df["status"] == "ok").all()
+    assert (df["meets_constraints"] == (df["accuracy"] >= 80)).all()
+    assert df["meets_constraints"].any() and not df["meets_constraints"].all()
+    decisions = [c for c in df.columns if c.startswith("arch.")]
+    assert decisions and all(df[c].notna().all() for c in decisions)
+    assert df.groupby(decisions[0])["accuracy"].mean().notna().all()
+    assert df.loc[0, "arch"] == run.evaluations[0].arch
