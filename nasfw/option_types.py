@@ -152,4 +152,20 @@ def coerce_option(value: Any, hint: Any, field: str) -> Any:
     try:
         return _coerce(value, hint)
     except _Mismatch:
-        raise ConfigError(f"{field} = {value!r} is not allowed; allowed: {describe(hint)}") from None
+        raise ConfigError(f"{field} = {value!r} is not allowed; allowed: {describe(hint)}{_closest(value, hint)}") \
+            from None
+
+
+def _closest(value: Any, hint: Any) -> str:
+    """'; did you mean 'uniform'?' for a misspelt name among a Literal's (or an optional Literal's) strings."""
+    import difflib
+
+    if not isinstance(value, str):
+        return ""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = tuple(x for a in args if typing.get_origin(a) is typing.Literal for x in typing.get_args(a))
+    elif typing.get_origin(hint) is not typing.Literal:
+        return ""
+    close = difflib.get_close_matches(value, [a for a in args if isinstance(a, str)], n=2, cutoff=0.6)
+    return f"; did you mean {' or '.join(map(repr, close))}?" if close else ""

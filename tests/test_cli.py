@@ -270,6 +270,30 @@ def test_finalize_values_are_checked_before_the_search(run_cli, tmp_path, plugin
     assert p.returncode == 2 and needle in p.stderr and p.stderr.count("\n") == 1
 
 
+@pytest.mark.parametrize("plugin, campaign, needle", [
+    ("quantumnas", "phases: {supernet: {sampling: unifrom}}",
+     ("phases.supernet option 'sampling' = 'unifrom' is not allowed; allowed: one of 'uniform', 'sandwich', "
+      "'restricted', 'progressive'; did you mean 'uniform'?")),
+    ("quantumnas", "task: quantumnas-vqe\ntask_options: {molecule: h2}\nphases: {supernet: {sampling: progresive}}",
+     "did you mean 'progressive'?"),
+    ("tinynas", "phases: {supernet: {optimizer: adamw}}", "one of 'adam', 'sgd'; did you mean 'adam'?"),
+    ("quantumnas", "task_options: {dataset: fashion}", "task_options.dataset = 'fashion'; allowed: 'mnist', 'digits'"),
+    ("quantumnas", "task_options: {test_dataset: t10k}", "task_options.test_dataset = 't10k'; allowed: 'mnist'"),
+    ("quantumnas", "task_options: {dataset: digits, classes: [0, 1, 2, 3, 4, 5]}",
+     "task_options.classes: 6 classes cannot be read from 4 qubits"),
+    ("quantumnas", "task_options: {classes: [0, 12]}", "[12] not among the dataset's labels"),
+    ("quantumnas", "task_options: {n_features: 15}", "task_options.n_features = 15 must be a square"),
+])
+def test_values_that_failed_once_training_started_fail_when_the_campaign_is_built(run_cli, tmp_path, plugin,
+                                                                                  campaign, needle):
+    """A misspelt sampling rule or optimiser, or a QML dataset that is not there, failed when the supernet phase
+    reached it (the run folder made, the data loaded); now `--dry-run` refuses them in one line."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(campaign + "\n")
+    p = run_cli("search", "--config", cfg, "--plugin", plugin, "--dry-run")
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and needle in p.stderr, p.stderr
+
+
 def test_export_formats_are_checked_under_the_name_typed(nb_run, run_cli, tmp_path):
     """A format the task does not write fails before anything is written, naming `--format` on the command line
     and `phases.finalize.export` in a campaign file."""

@@ -313,3 +313,18 @@ def test_switching_the_default_campaign_to_vqe_searches_for_the_energy(tmp_path,
     # the default task itself keeps the default campaign's objectives
     qml = resolved({"plugin": "quantumnas", "task": "quantumnas-qml"})
     assert qml["objectives"] == [{"metric": "calibrated_loss", "direction": "min"}]
+
+
+def test_progressive_supercircuit_training_starts_with_the_most_blocks(tmp_path):
+    """`sampling: progressive` is QuantumNAS's progressive block sampling for the VQE SuperCircuit too: the first
+    third of training samples only the largest third of block counts, the last third all of them (a VQE run took
+    the name without its stages before, and sampled uniformly from the start)."""
+    t = VQETask("h2", n_blocks=6, noise="none")
+    blocks: list[int] = []
+    activate = t.supercircuit.activate
+    t.supercircuit.activate = lambda arch: (blocks.append(arch["n_blocks"]), activate(arch))[1]
+    t.train_supernet(tmp_path, epochs=3, steps_per_epoch=8, warmup_epochs=0, sampling="progressive",
+                     progress=False)
+    assert len(blocks) == 24  # one SubCircuit per step
+    assert set(blocks[:8]) <= {4, 5, 6}  # epoch 1 of 3: the largest third (uniform: 1/2**8 to pass)
+    assert min(blocks[16:]) < 4  # by the last third, smaller ones too

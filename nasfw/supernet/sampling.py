@@ -11,7 +11,7 @@
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence, get_args
 
 
 from nasfw.errors import ConfigError
@@ -124,6 +124,10 @@ class ProgressiveSchedule(UniformSampler):
 
 SAMPLERS = {"uniform": UniformSampler, "sandwich": SandwichSampler, "restricted": RestrictedSampler,
             "progressive": ProgressiveSchedule}
+# the strategies by name, as a type hint: a phase method typed with it has `sampling: unifrom` refused with the
+# allowed names when the campaign is built, not when training starts
+SamplerName = Literal["uniform", "sandwich", "restricted", "progressive"]
+assert set(get_args(SamplerName)) == set(SAMPLERS)
 
 
 def make_sampler(name: str, space: Space, seed: int = 0, **options: Any):

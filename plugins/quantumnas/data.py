@@ -64,8 +64,35 @@ def _load_raw(dataset: str, field: str = "dataset") -> tuple[np.ndarray, np.ndar
         if x.ndim == 3 and x.max() > 1.0:
             x = x / 255.0
         return x, y, x.ndim == 3, f"{path.name}"
-    raise ConfigError(f"task_options.{field} = {dataset!r}; allowed: 'mnist', 'digits', a path to an .npz file "
-                      "with x and y, or a folder with MNIST idx files")
+    raise _unknown_source(dataset, field)
+
+
+def _unknown_source(dataset: str, field: str) -> ConfigError:
+    return ConfigError(f"task_options.{field} = {dataset!r}; allowed: 'mnist', 'digits', a path to an .npz file "
+                       "with x and y, or a folder with MNIST idx files")
+
+
+BUILTIN_LABELS = {"mnist": range(10), "digits": range(10)}
+
+
+def check_source(dataset: str, classes: Sequence[int], n_features: int, field: str = "dataset") -> None:
+    """What can be told of a source without loading it, for the task's constructor: a name that is neither a
+    built-in set nor an existing file or folder, a class the built-in sets lack, and a feature count no pooled
+    image gives. Loading waits for the first training or evaluation (every worker builds the task); these
+    mistakes would otherwise surface there, after the run had started."""
+    if dataset in BUILTIN_LABELS:
+        labels = BUILTIN_LABELS[dataset]
+        missing = [c for c in classes if c not in labels]
+        if missing:
+            raise ConfigError(f"task_options.classes = {list(classes)}: {missing} not among the {field}'s labels; "
+                              f"labels present: {list(labels)}")
+        if round(n_features ** 0.5) ** 2 != n_features:
+            raise ConfigError(f"task_options.n_features = {n_features} must be a square for the images of "
+                              f"{dataset!r} (a g x g pooled image)")
+        return
+    path = Path(str(dataset))
+    if not ((path.is_dir() and any(path.glob("t10k-images*"))) or (path.suffix == ".npz" and path.is_file())):
+        raise _unknown_source(str(dataset), field)
 
 
 def _read_idx(folder: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -28,12 +28,13 @@ from nasfw.errors import ConfigError
 from nasfw.hardware import quantum_noise
 from nasfw.plugins.quantumnas import compile as qc
 from nasfw.plugins.quantumnas import train as qt
-from nasfw.plugins.quantumnas.data import QMLData, load_qml
+from nasfw.plugins.quantumnas.data import QMLData, check_source, load_qml
 from nasfw.plugins.quantumnas.finalize import finalize as run_finalize
 from nasfw.progress import progress_bar
 from nasfw.registry import options_of
 from nasfw.search_spaces.supercircuit import SuperCircuit, space_def
 from nasfw.space_cover import check_within
+from nasfw.supernet.sampling import SamplerName
 from nasfw.supernet.train import TrainConfig, train_supernet
 from nasfw.torch_device import on_device
 from nasfw.torch_device import resolve as resolve_device
@@ -99,6 +100,12 @@ class QuantumNASTask:
         self.test_dataset = test_dataset
         self.shots, self.trajectories = shots, trajectories
         self.n_features = n_features or default_features(n_wires)
+        if len(classes) > n_wires:
+            raise ConfigError(f"task_options.classes: {len(classes)} classes cannot be read from {n_wires} qubits "
+                              "(one <Z> per class); use at most n_wires classes or more wires")
+        check_source(dataset, classes, self.n_features)
+        if test_dataset is not None:
+            check_source(test_dataset, classes, self.n_features, "test_dataset")
         self.optimization_level = optimization_level
         self.device_qubits = qubits
         self._data: QMLData | None = None
@@ -111,14 +118,11 @@ class QuantumNASTask:
         if self._data is None:
             self._data = load_qml(self.dataset, self.classes, self.n_features, self.n_valid, self.n_test, self.seed,
                                    self.test_dataset)
-            if self._data.n_classes > self.n_wires:
-                raise ConfigError(f"task_options.classes: {self._data.n_classes} classes cannot be read from "
-                                  f"{self.n_wires} qubits")
         return self._data
 
     # -- weight sharing -------------------------------------------------------------------------------------
     def train_supernet(self, run_dir: Path, epochs: int = 20, lr: float = 5e-3, weight_decay: float = 1e-4,
-                       warmup_epochs: int = 2, sampling: str = "restricted",
+                       warmup_epochs: int = 2, sampling: SamplerName = "restricted",
                        sampling_options: dict | None = None, batch_size: int | None = None,
                        progress: bool = True) -> list[float]:
         """SuperCircuit training with weight sharing: one sampled SubCircuit per batch (256, the task's
@@ -127,12 +131,7 @@ class QuantumNASTask:
         the end). Weight sharing needs many steps: on a small dataset a smaller batch buys them. Runs on the
         task's `torch_device`; the weights end on CPU, where the search evaluates them."""
         d, n_classes = self.data, self.data.n_classes
-        opts = dict(sampling_options or {})
-        if sampling == "progressive" and "stages" not in opts:  # restricted sampling with progressive blocks
-            nb = self.supercircuit.n_blocks
-            opts["stages"] = [(i / 3, {"n_blocks": list(range(max(1, nb - (nb * (i + 1)) // 3), nb + 1))})
-                              for i in range(3)]
-            opts.setdefault("max_changes", 2)
+        opts = qt.supercircuit_sampling(sampling, self.supercircuit.n_blocks, sampling_options)
         cfg = TrainConfig(epochs=epochs, lr=lr, weight_decay=weight_decay, warmup_epochs=warmup_epochs,
                           sampling=sampling, sampling_options=opts, seed=self.seed)
         import numpy as np

@@ -19,6 +19,18 @@ from nasfw.plugins.quantumnas.compile import logits
 from nasfw.plugins.quantumnas.data import Split, batches
 
 
+def supercircuit_sampling(sampling: str, n_blocks: int, options: dict | None = None) -> dict:
+    """The sampler options of SuperCircuit training. `progressive` is QuantumNAS's restricted sampling with
+    progressive blocks: the largest third of the block counts first, all of them by the last third of training,
+    consecutive SubCircuits differing in at most two layers."""
+    opts = dict(options or {})
+    if sampling == "progressive" and "stages" not in opts:
+        counts = [list(range(max(1, n_blocks - (n_blocks * (i + 1)) // 3), n_blocks + 1)) for i in range(3)]
+        opts["stages"] = [(i / 3, {"n_blocks": counts[i]}) for i in range(3)]
+        opts.setdefault("max_changes", 2)
+    return opts
+
+
 def nll(z: torch.Tensor, y: torch.Tensor, n_classes: int) -> torch.Tensor:
     return F.nll_loss(F.log_softmax(logits(z, n_classes), 1), y)
 

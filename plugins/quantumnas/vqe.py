@@ -20,9 +20,11 @@ from nasfw.errors import ConfigError
 from nasfw.hardware import quantum_noise
 from nasfw.plugins.quantumnas import compile as qc
 from nasfw.plugins.quantumnas.molecules import build, hartree_fock_bits
+from nasfw.plugins.quantumnas.train import supercircuit_sampling
 from nasfw.search_spaces import quantum_sim as qs
 from nasfw.search_spaces.supercircuit import SuperCircuit, space_def
 from nasfw.space_cover import check_within
+from nasfw.supernet.sampling import SamplerName
 from nasfw.supernet.train import TrainConfig, train_supernet
 
 
@@ -141,10 +143,11 @@ class VQETask:
 
     # -- engine protocol --------------------------------------------------------------------------------------
     def train_supernet(self, run_dir: Path, epochs: int = 200, steps_per_epoch: int = 5, lr: float = 5e-2,
-                       weight_decay: float = 0.0, warmup_epochs: int = 5, sampling: str = "restricted",
+                       weight_decay: float = 0.0, warmup_epochs: int = 5, sampling: SamplerName = "restricted",
                        progress: bool = True) -> list[float]:
         cfg = TrainConfig(epochs=epochs, lr=lr, weight_decay=weight_decay, warmup_epochs=warmup_epochs,
-                          sampling=sampling, seed=self.seed)
+                          sampling=sampling, seed=self.seed,
+                          sampling_options=supercircuit_sampling(sampling, self.supercircuit.n_blocks))
         history = train_supernet(self.supercircuit, lambda: [None] * steps_per_epoch,
                                  lambda m, _b: self._supernet_energy(m), cfg)
         self.trained = True

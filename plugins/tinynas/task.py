@@ -11,7 +11,7 @@ decision elastic), `sandwich` (largest, smallest and random subnets each step). 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence, get_args
 
 import numpy as np
 import torch
@@ -28,7 +28,8 @@ from nasfw.supernet.bn import recalibrate_bn
 from nasfw.supernet.train import TrainConfig, train_supernet
 
 WEIGHTS = "supernet.pt"
-SAMPLINGS = ("progressive", "uniform", "sandwich")
+Sampling = Literal["progressive", "uniform", "sandwich"]  # OFA progressive shrinking, or the other two rules
+SAMPLINGS = get_args(Sampling)
 
 
 class TinyNASTask:
@@ -89,9 +90,9 @@ class TinyNASTask:
         return {"stages": stages, "n_subnets": n_subnets}
 
     def train_supernet(self, run_dir: Path, epochs: int = 6, lr: float = 3e-3, weight_decay: float = 3e-5,
-                       warmup_epochs: int = 1, sampling: str = "progressive", n_subnets: int = 4,
-                       largest_epochs: int = 1, batch_size: int | None = None, optimizer: str = "adam",
-                       progress: bool = True) -> list[float]:
+                       warmup_epochs: int = 1, sampling: Sampling = "progressive", n_subnets: int = 4,
+                       largest_epochs: int = 1, batch_size: int | None = None,
+                       optimizer: Literal["adam", "sgd"] = "adam", progress: bool = True) -> list[float]:
         if sampling not in SAMPLINGS:
             raise ConfigError(f"phases.supernet.sampling = {sampling!r}; allowed: {', '.join(SAMPLINGS)}")
         if n_subnets < 1 or largest_epochs < 0:
