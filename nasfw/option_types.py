@@ -11,6 +11,9 @@ user's wording, and one YAML repair: YAML 1.1 reads `1e-3` (no dot) as text, so 
 such text gets the number. A hint this module cannot judge (a plugin's own class, a forward reference that does
 not resolve) lets the value through: the factory still sees it, as before (YAML never holds an instance of a
 plugin's class, so such a hint is the plugin's promise to convert, not a type to enforce).
+
+Ranges are part of the hint too: `epochs: PositiveInt`, `lr: PositiveFloat`, `mutate_prob: Fraction` (typing's
+`Annotated` with a `Bounds`), so `lr: -1` is refused with the campaign, not by the optimiser after setup.
 """
 from __future__ import annotations
 
@@ -19,8 +22,9 @@ import inspect
 import math
 import types
 import typing
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Annotated, Any, Callable
 
 from nasfw.errors import ConfigError
 
@@ -35,6 +39,34 @@ class _Mismatch(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class Bounds:
+    """A number's allowed range, as the metadata of `Annotated[int, Bounds(low=1)]`; `low_open` excludes `low`."""
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+
+    def holds(self, value: Any) -> bool:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return True  # the base hint judged it (a None of an optional, say)
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or value <= self.high
+
+    def text(self) -> str:
+        if self.low is not None and self.high is not None and not self.low_open:
+            return f"from {self.low:g} to {self.high:g}"
+        parts = [f"{'>' if self.low_open else '>='} {self.low:g}"] if self.low is not None else []
+        return " and ".join(parts + ([f"<= {self.high:g}"] if self.high is not None else []))
+
+
+PositiveInt = Annotated[int, Bounds(low=1)]
+NonNegativeInt = Annotated[int, Bounds(low=0)]
+PositiveFloat = Annotated[float, Bounds(low=0, low_open=True)]
+NonNegativeFloat = Annotated[float, Bounds(low=0)]
+Fraction = Annotated[float, Bounds(low=0, high=1)]
+
+
 def hints_of(func: Callable) -> dict[str, Any]:
     """The resolved type hints of a function, a class's `__init__` or a `functools.partial`; {} where they do
     not resolve (a plugin's forward reference), so nothing is checked rather than something wrongly refused."""
@@ -44,7 +76,7 @@ def hints_of(func: Callable) -> dict[str, Any]:
         func = func.__init__
     func = getattr(func, "__wrapped__", func)
     try:
-        return typing.get_type_hints(func)
+        return typing.get_type_hints(func, include_extras=True)
     except Exception:  # noqa: BLE001 - any failure to resolve means: do not judge
         return {}
 
@@ -63,6 +95,11 @@ def _coerce(value: Any, hint: Any) -> Any:
     if hint is Any or hint is inspect.Parameter.empty or hint is object:
         return value
     origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Annotated:
+        value = _coerce(value, args[0])
+        if not all(m.holds(value) for m in hint.__metadata__ if isinstance(m, Bounds)):
+            raise _Mismatch
+        return value
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
@@ -116,6 +153,9 @@ def describe(hint: Any) -> str:
     if hint is Any or hint is inspect.Parameter.empty:
         return "anything"
     origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Annotated:
+        bounds = [m.text() for m in hint.__metadata__ if isinstance(m, Bounds)]
+        return " ".join([describe(args[0])] + bounds)
     if origin in (typing.Union, types.UnionType):
         parts = [describe(a) for a in args if a is not type(None)]
         return " or ".join(parts) + (" or null" if type(None) in args else "")

@@ -259,7 +259,7 @@ def test_phase_options_are_checked_before_any_work(run_cli, tmp_path):
 @pytest.mark.parametrize("plugin, finalize, needle", [
     ("quantumnas", "{baselines: [humann]}", "phases.finalize.task.baselines: ['humann']; allowed: ['human',"),
     ("tinynas", "{lut: nolut}", "phases.finalize.task.lut = 'nolut': latency tables: no *_lookup_table.yaml in"),
-    ("naas", "{n_random: 0}", "phases.finalize.task.n_random = 0 (>= 1)"),
+    ("naas", "{n_random: 0}", "phases.finalize.task option 'n_random' = 0 is not allowed; allowed: an integer >= 1"),
 ])
 def test_finalize_values_are_checked_before_the_search(run_cli, tmp_path, plugin, finalize, needle):
     """A misspelt baseline or a missing latency table failed in finalize, after the search and the training:
@@ -283,6 +283,10 @@ def test_finalize_values_are_checked_before_the_search(run_cli, tmp_path, plugin
      "task_options.classes: 6 classes cannot be read from 4 qubits"),
     ("quantumnas", "task_options: {classes: [0, 12]}", "[12] not among the dataset's labels"),
     ("quantumnas", "task_options: {n_features: 15}", "task_options.n_features = 15 must be a square"),
+    ("quantumnas", "phases: {supernet: {lr: -1}}",  # torch.optim's 'Invalid learning rate' traceback before
+     "phases.supernet option 'lr' = -1 is not allowed; allowed: a number > 0"),
+    ("tinynas", "phases: {supernet: {epochs: 0}}", "option 'epochs' = 0 is not allowed; allowed: an integer >= 1"),
+    ("quantumnas", "phases: {finalize: {task: {mutate_prob: 1.5}}}", "allowed: a number from 0 to 1"),
 ])
 def test_values_that_failed_once_training_started_fail_when_the_campaign_is_built(run_cli, tmp_path, plugin,
                                                                                   campaign, needle):

@@ -1,5 +1,6 @@
 """Options checked against the type hints of the factories and phase methods that take them."""
 import functools
+import typing
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -8,7 +9,8 @@ import pytest
 
 from nasfw.campaign import load_yaml, merge, parse
 from nasfw.errors import ConfigError
-from nasfw.option_types import coerce_option, describe, hints_of
+from nasfw.option_types import (Bounds, Fraction, NonNegativeInt, PositiveFloat, PositiveInt, coerce_option,
+                                describe, hints_of)
 from nasfw.registry import Registry, check_options, get_registry
 from nasfw.runner import build, check_phase_options
 from tests.conftest import PLUGIN_DIR, ROOT
@@ -22,6 +24,9 @@ from tests.conftest import PLUGIN_DIR, ROOT
                                                                                             {"geometry": []}),
     ([1, "1e-2"], list[float], [1, 1e-2]), ("a", Literal["a", "b"], "a"), ("1e-3", str | float, "1e-3"),
     ("runs/x", Path, "runs/x"), (object, Any, object),
+    (1, PositiveInt, 1), (0, NonNegativeInt, 0), ("5e-3", PositiveFloat, 5e-3), (0, Fraction, 0), (1, Fraction, 1),
+    (None, PositiveInt | None, None), (2, typing.Annotated[int, Bounds(low=2)], 2),
+    (1, typing.Annotated[float, Bounds(low=0, high=1, low_open=True)], 1),
 ])
 def test_values_that_fit_their_hint_pass_as_the_factory_takes_them(value, hint, expected):
     assert coerce_option(value, hint, "f") == expected
@@ -36,6 +41,10 @@ def test_values_that_fit_their_hint_pass_as_the_factory_takes_them(value, hint, 
     ([1], dict[str, int] | None, "a mapping (a string -> an integer) or null"),
     (3, str | dict, "a string or a mapping"),
     ("c", Literal["a", "b"], "one of 'a', 'b'"), ({"a": 1}, list, "a list"),
+    (0, PositiveInt, "an integer >= 1"), (-1, NonNegativeInt, "an integer >= 0"), (0, PositiveFloat, "a number > 0"),
+    ("-1e-3", PositiveFloat, "a number > 0"), (1.5, Fraction, "a number from 0 to 1"),
+    (True, PositiveInt, "an integer >= 1"), (0, PositiveInt | None, "an integer >= 1 or null"),
+    (0, typing.Annotated[float, Bounds(low=0, high=1, low_open=True)], "a number > 0 and <= 1"),
 ])
 def test_values_that_do_not_fit_name_the_field_the_value_and_what_is_allowed(value, hint, allowed):
     with pytest.raises(ConfigError) as e:

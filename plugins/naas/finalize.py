@@ -9,6 +9,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from nasfw.option_types import NonNegativeInt, PositiveInt
 from nasfw.plugins.naas.mapper import fixed_layer
 
 
@@ -27,8 +28,8 @@ def _zigzag(pairs, acc) -> dict[str, float]:
     return {"energy": e, "cycles": c, "edp": e * c}
 
 
-def finalize(task, arch: dict[str, Any], run_dir: Path, n_random: int = 512, rounds: int = 4, zigzag: bool = True,
-             progress: bool = True) -> dict[str, Any]:
+def finalize(task, arch: dict[str, Any], run_dir: Path, n_random: PositiveInt = 512, rounds: NonNegativeInt = 4,
+             zigzag: bool = True, progress: bool = True) -> dict[str, Any]:
     acc, par = task.accelerator(arch)
     ours = task.network_costs(arch, n_random, rounds, keep_layers=True)
     rows = []

@@ -25,13 +25,14 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Annotated, Any, Sequence
 
 import numpy as np
 import torch
 
 from nasfw.cost import Objective
 from nasfw.errors import ConfigError
+from nasfw.option_types import Bounds, Fraction, NonNegativeInt, PositiveFloat, PositiveInt
 from nasfw.plugins.quantumnas import compile as qc
 from nasfw.plugins.quantumnas import train as qt
 from nasfw.plugins.quantumnas.paired import describe, paired_difference
@@ -130,13 +131,14 @@ def check_finalize_options(baselines: Sequence[str] = BASELINES, random_circuits
         raise ConfigError(f"phases.finalize.task.prune_final = {prune_final}; it must be in [0, 1)")
 
 
-def finalize(task, arch: dict, run_dir: Path, scratch_epochs: int = 20, lr: float = 5e-3,
-             prune_final: float = 0.1, prune_initial: float = 0.05, prune_steps: int = 4, prune_epochs: int = 2,
-             prune_lr: float = 2e-3, prune_batch_size: int = 32, baselines: Sequence[str] = BASELINES,
-             shots: int = 8192,
-             search_population: int = 20, search_generations: int | None = None, mutate_prob: float = 0.4,
-             random_circuits: int = 1, remap: int = 0, retrain: int = 1, retrain_layouts: int = 4,
-             torch_trajectories: int = 0, progress: bool = True) -> dict[str, Any]:
+def finalize(task, arch: dict, run_dir: Path, scratch_epochs: PositiveInt = 20, lr: PositiveFloat = 5e-3,
+             prune_final: Fraction = 0.1, prune_initial: Fraction = 0.05, prune_steps: PositiveInt = 4,
+             prune_epochs: NonNegativeInt = 2, prune_lr: PositiveFloat = 2e-3, prune_batch_size: PositiveInt = 32,
+             baselines: Sequence[str] = BASELINES, shots: PositiveInt = 8192,
+             search_population: Annotated[int, Bounds(low=2)] = 20, search_generations: PositiveInt | None = None,
+             mutate_prob: Fraction = 0.4, random_circuits: PositiveInt = 1, remap: NonNegativeInt = 0,
+             retrain: PositiveInt = 1, retrain_layouts: PositiveInt = 4, torch_trajectories: NonNegativeInt = 0,
+             progress: bool = True) -> dict[str, Any]:
     """`retrain`: how many of the search's best distinct circuits are trained from scratch to choose the final
     one (1: the search's winner alone), each scored on `retrain_layouts` layouts.
     `remap`: how many of the search's best layouts the trained circuit is re-scored on (0: keep the search's).

@@ -30,6 +30,7 @@ from nasfw.plugins.quantumnas import compile as qc
 from nasfw.plugins.quantumnas import train as qt
 from nasfw.plugins.quantumnas.data import QMLData, check_source, load_qml
 from nasfw.plugins.quantumnas.finalize import finalize as run_finalize
+from nasfw.option_types import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 from nasfw.progress import progress_bar
 from nasfw.registry import options_of
 from nasfw.search_spaces.supercircuit import SuperCircuit, space_def
@@ -121,9 +122,10 @@ class QuantumNASTask:
         return self._data
 
     # -- weight sharing -------------------------------------------------------------------------------------
-    def train_supernet(self, run_dir: Path, epochs: int = 20, lr: float = 5e-3, weight_decay: float = 1e-4,
-                       warmup_epochs: int = 2, sampling: SamplerName = "restricted",
-                       sampling_options: dict | None = None, batch_size: int | None = None,
+    def train_supernet(self, run_dir: Path, epochs: PositiveInt = 20, lr: PositiveFloat = 5e-3,
+                       weight_decay: NonNegativeFloat = 1e-4, warmup_epochs: NonNegativeInt = 2,
+                       sampling: SamplerName = "restricted", sampling_options: dict | None = None,
+                       batch_size: PositiveInt | None = None,
                        progress: bool = True) -> list[float]:
         """SuperCircuit training with weight sharing: one sampled SubCircuit per batch (256, the task's
         `batch_size`, unless given here), Adam, warm-up then cosine. `sampling`: uniform, restricted

@@ -18,6 +18,7 @@ import torch
 
 from nasfw.errors import ConfigError
 from nasfw.hardware import quantum_noise
+from nasfw.option_types import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 from nasfw.plugins.quantumnas import compile as qc
 from nasfw.plugins.quantumnas.molecules import build, hartree_fock_bits
 from nasfw.plugins.quantumnas.train import supercircuit_sampling
@@ -142,8 +143,9 @@ class VQETask:
         return self._expect_rho(torch.from_numpy(rho), self._local_h(prog))
 
     # -- engine protocol --------------------------------------------------------------------------------------
-    def train_supernet(self, run_dir: Path, epochs: int = 200, steps_per_epoch: int = 5, lr: float = 5e-2,
-                       weight_decay: float = 0.0, warmup_epochs: int = 5, sampling: SamplerName = "restricted",
+    def train_supernet(self, run_dir: Path, epochs: PositiveInt = 200, steps_per_epoch: PositiveInt = 5,
+                       lr: PositiveFloat = 5e-2, weight_decay: NonNegativeFloat = 0.0,
+                       warmup_epochs: NonNegativeInt = 5, sampling: SamplerName = "restricted",
                        progress: bool = True) -> list[float]:
         cfg = TrainConfig(epochs=epochs, lr=lr, weight_decay=weight_decay, warmup_epochs=warmup_epochs,
                           sampling=sampling, seed=self.seed,
@@ -241,14 +243,15 @@ class VQETask:
                 "error_mha": 1000 * (e0 - self.h.exact), "torch_noisy_energy": self.noisy_energy(tq),
                 "aer_noisy_energy": self.aer_energy(tq), **qc.stats(tq, self.device), "layout": qc.initial_layout(tq)}
 
-    def check_finalize(self, steps: int = 300, lr: float = 5e-2, restarts: int = 3, **_: Any) -> None:
+    def check_finalize(self, steps: PositiveInt = 300, lr: PositiveFloat = 5e-2, restarts: PositiveInt = 3,
+                       **_: Any) -> None:
         """Before the search, the values finalize takes (checked again there)."""
         if steps < 1 or restarts < 1 or not lr > 0:
             raise ConfigError(f"phases.finalize.task: steps = {steps} (>= 1), restarts = {restarts} (>= 1), "
                               f"lr = {lr} (> 0)")
 
-    def finalize(self, arch: dict, run_dir: Path, steps: int = 300, lr: float = 5e-2, restarts: int = 3,
-                 uccsd: bool = True) -> dict[str, Any]:
+    def finalize(self, arch: dict, run_dir: Path, steps: PositiveInt = 300, lr: PositiveFloat = 5e-2,
+                 restarts: PositiveInt = 3, uccsd: bool = True) -> dict[str, Any]:
         """Train the winner from scratch (best of `restarts` initialisations) and the whole SuperCircuit (the
         human design) the same way, and the UCCSD baseline; energies noise-free, under noise in torch, and on
         qiskit-aer."""

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from nasfw.errors import ConfigError
 from nasfw.finalize_store import FinalizeStore, weights_digest
+from nasfw.option_types import NonNegativeInt, PositiveFloat
 from nasfw.plugins.tinynas.data import batches
 from nasfw.search_spaces.mbconv import build_model, export_onnx, mobilenetv2_config
 
@@ -109,9 +110,9 @@ def check_finalize_options(task, finetune_epochs: int = 3, scratch_epochs: int =
         check_lut(lut, task.resolutions, "phases.finalize.task.lut")
 
 
-def finalize(task, arch: dict, run_dir: Path, finetune_epochs: int = 3, lr: float = 1e-3, scratch_epochs: int = 0,
-             scratch_lr: float = 3e-3, baseline: bool = True, lut: str | None = None, progress: bool = True
-             ) -> dict[str, Any]:
+def finalize(task, arch: dict, run_dir: Path, finetune_epochs: NonNegativeInt = 3, lr: PositiveFloat = 1e-3,
+             scratch_epochs: NonNegativeInt = 0, scratch_lr: PositiveFloat = 3e-3, baseline: bool = True,
+             lut: str | None = None, progress: bool = True) -> dict[str, Any]:
     check_finalize_options(task, finetune_epochs=finetune_epochs, scratch_epochs=scratch_epochs, lut=lut)
     d, out = task.data, run_dir / "tinynas"
     out.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from nasfw.errors import ConfigError
 from nasfw.plugins.tinynas.data import ImageData, batches, load_images, resize
 from nasfw.plugins.tinynas.finalize import finalize as run_finalize
+from nasfw.option_types import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 from nasfw.progress import progress_bar
 from nasfw.registry import options_of
 from nasfw.search_spaces.mbconv import mbconv_space
@@ -89,9 +90,10 @@ class TinyNASTask:
             stages += [(start, {**keep(".depth"), **keep(".e")}), (start + third, keep(".e")), (start + 2 * third, {})]
         return {"stages": stages, "n_subnets": n_subnets}
 
-    def train_supernet(self, run_dir: Path, epochs: int = 6, lr: float = 3e-3, weight_decay: float = 3e-5,
-                       warmup_epochs: int = 1, sampling: Sampling = "progressive", n_subnets: int = 4,
-                       largest_epochs: int = 1, batch_size: int | None = None,
+    def train_supernet(self, run_dir: Path, epochs: PositiveInt = 6, lr: PositiveFloat = 3e-3,
+                       weight_decay: NonNegativeFloat = 3e-5, warmup_epochs: NonNegativeInt = 1,
+                       sampling: Sampling = "progressive", n_subnets: PositiveInt = 4,
+                       largest_epochs: NonNegativeInt = 1, batch_size: PositiveInt | None = None,
                        optimizer: Literal["adam", "sgd"] = "adam", progress: bool = True) -> list[float]:
         if sampling not in SAMPLINGS:
             raise ConfigError(f"phases.supernet.sampling = {sampling!r}; allowed: {', '.join(SAMPLINGS)}")
