@@ -62,25 +62,26 @@ KERNELS, EXPANDS, DEPTHS = (3, 5, 7), (3, 4, 5, 6), (2, 3, 4)
 
 
 def mbconv_space(widths: str = "proxyless", width_mult: float | None = None,
-                 resolutions: Sequence[int] | None = None):
+                 resolutions: Sequence[int] | None = None, field: str = "space_options"):
     """Per stage a depth (the last stage is a single block), per block a kernel and an expand ratio; blocks
     beyond a stage's depth are absent from the arch. With `width_mult` and `resolutions` (TinyNAS's stage-1
     choice), the arch carries them too, as a fixed `width` and an elastic `resolution` decision, so that it
-    describes a whole network (`to_config(arch)`) and a cost model needs nothing beside it."""
+    describes a whole network (`to_config(arch)`) and a cost model needs nothing beside it. `field` names where the
+    user gave the options in an error (`task_options` when the task builds the space itself)."""
     from nasfw.decisions import Choice
     from nasfw.space import Space
 
     if widths not in ("proxyless", "mobilenetv2"):
-        raise ConfigError(f"space_options.widths = {widths!r}; allowed: proxyless, mobilenetv2")
+        raise ConfigError(f"{field}.widths = {widths!r}; allowed: proxyless, mobilenetv2")
     ds: list = []
     if width_mult is not None:
         if not 0 < float(width_mult) <= 4:
-            raise ConfigError(f"space_options.width_mult = {width_mult!r}; allowed: a number in (0, 4]")
+            raise ConfigError(f"{field}.width_mult = {width_mult!r}; allowed: a number in (0, 4]")
         ds.append(Choice("width", [float(width_mult)]))
     if resolutions is not None:
         res = [resolutions] if isinstance(resolutions, int) else list(resolutions)
         if not res or any(not isinstance(r, int) or r < 16 for r in res):
-            raise ConfigError(f"space_options.resolutions = {resolutions!r}; allowed: input sizes (integers >= 16)")
+            raise ConfigError(f"{field}.resolutions = {resolutions!r}; allowed: input sizes (integers >= 16)")
         ds.append(Choice("resolution", sorted(res)))
     n_stages = len(STAGE_STRIDES)
     for s in range(n_stages):

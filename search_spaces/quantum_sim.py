@@ -166,8 +166,9 @@ FIXED_2Q = {"cx": lambda d: controlled(fixed("x", d)), "cz": lambda d: controlle
             "swap": lambda d: torch.tensor([[1, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 1]],
                                            dtype=CDTYPE, device=d).unsqueeze(0),
             # square root of SWAP (the RXYZ+U1+CU3 space): (1+i)/2 I + (1-i)/2 SWAP
-            "sswap": lambda d: torch.tensor([[1, 0, 0, 0], [0, 0.5 + 0.5j, 0.5 - 0.5j, 0], [0, 0.5 - 0.5j, 0.5 + 0.5j, 0],
-                                             [0, 0, 0, 1]], dtype=CDTYPE, device=d).unsqueeze(0)}
+            "sswap": lambda d: torch.tensor([[1, 0, 0, 0], [0, 0.5 + 0.5j, 0.5 - 0.5j, 0],
+                                             [0, 0.5 - 0.5j, 0.5 + 0.5j, 0], [0, 0, 0, 1]],
+                                            dtype=CDTYPE, device=d).unsqueeze(0)}
 
 
 def n_params(name: str) -> int:

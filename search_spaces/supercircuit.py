@@ -68,26 +68,28 @@ SPACES: dict[str, SpaceDef] = {
 }
 
 
-def space_def(name: str) -> SpaceDef:
+def space_def(name: str, field: str = "space_options") -> SpaceDef:
+    """`field`: where the user gave the options (`task_options` when a task builds its own SuperCircuit), so
+    that an error names what the user wrote."""
     if name not in SPACES:
-        raise ConfigError(unknown_name("space_options.circuit", name, SPACES))
+        raise ConfigError(unknown_name(f"{field}.circuit", name, SPACES))
     return SPACES[name]
 
 
 def supercircuit_space(circuit: str = "u3cu3", n_wires: int = 4, n_blocks: int | None = None,
                        device_qubits: int | None = None, min_front: int = 1,
-                       layout_edges: list[list[int]] | None = None) -> Space:
+                       layout_edges: list[list[int]] | None = None, field: str = "space_options") -> Space:
     """The SubCircuit space of a SuperCircuit; with `device_qubits`, also the qubit mapping. `layout_edges` (the
     device's coupling map, as plain pairs) makes sampling and mutation of the mapping follow it; the space of
     mappings stays all of them."""
-    d = space_def(circuit)
+    d = space_def(circuit, field)
     blocks = d.blocks if n_blocks is None else n_blocks
     if not isinstance(n_wires, int) or n_wires < 2:
-        raise ConfigError(f"space_options.n_wires = {n_wires!r}; it must be an integer >= 2")
+        raise ConfigError(f"{field}.n_wires = {n_wires!r}; it must be an integer >= 2")
     if not isinstance(blocks, int) or blocks < 1:
-        raise ConfigError(f"space_options.n_blocks = {blocks!r}; it must be an integer >= 1")
+        raise ConfigError(f"{field}.n_blocks = {blocks!r}; it must be an integer >= 1")
     if device_qubits is not None and (not isinstance(device_qubits, int) or device_qubits < n_wires):
-        raise ConfigError(f"space_options.device_qubits = {device_qubits!r}; it must be an integer >= n_wires "
+        raise ConfigError(f"{field}.device_qubits = {device_qubits!r}; it must be an integer >= n_wires "
                           f"({n_wires})")
     decisions: list = [Choice("n_blocks", list(range(1, blocks + 1)))]
     for i, layer in enumerate(d.front):
@@ -147,8 +149,8 @@ class SuperCircuit(SuperNet):
     """Weight-shared parameterised circuit: encoder, then the active SubCircuit, then <Z> per wire."""
 
     def __init__(self, circuit: str = "u3cu3", n_wires: int = 4, n_blocks: int | None = None,
-                 device_qubits: int | None = None, n_features: int = 16, seed: int = 0):
-        super().__init__(supercircuit_space(circuit, n_wires, n_blocks, device_qubits))
+                 device_qubits: int | None = None, n_features: int = 16, seed: int = 0, field: str = "space_options"):
+        super().__init__(supercircuit_space(circuit, n_wires, n_blocks, device_qubits, field=field))
         self.circuit, self.n_wires, self.n_features = circuit, n_wires, n_features
         d = space_def(circuit)
         self.n_blocks = d.blocks if n_blocks is None else n_blocks

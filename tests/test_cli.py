@@ -287,6 +287,12 @@ def test_finalize_values_are_checked_before_the_search(run_cli, tmp_path, plugin
      "phases.supernet option 'lr' = -1 is not allowed; allowed: a number > 0"),
     ("tinynas", "phases: {supernet: {epochs: 0}}", "option 'epochs' = 0 is not allowed; allowed: an integer >= 1"),
     ("quantumnas", "phases: {finalize: {task: {mutate_prob: 1.5}}}", "allowed: a number from 0 to 1"),
+    ("tinynas", "task_options: {dataset: fashion}", "task_options.dataset = 'fashion'; allowed: 'mnist', 'digits'"),
+    ("tinynas", "task_options: {n_valid: 0}", "option 'n_valid' = 0 is not allowed; allowed: an integer >= 1 or null"),
+    # an option given in task_options is named so, not as the space_options the user never wrote
+    ("tinynas", "task_options: {widths: proxy}", "error: task_options.widths = 'proxy'; allowed: proxyless"),
+    ("quantumnas", "task_options: {n_wires: 0}", "error: task_options.n_wires = 0; it must be an integer >= 2"),
+    ("quantumnas", "task_options: {circuit: u3cx}", "unknown task_options.circuit 'u3cx'; did you mean 'u3cu3'?"),
 ])
 def test_values_that_failed_once_training_started_fail_when_the_campaign_is_built(run_cli, tmp_path, plugin,
                                                                                   campaign, needle):

@@ -69,7 +69,7 @@ def test_check_within_raises_a_config_error_naming_both_spaces():
 @pytest.mark.parametrize("config, expected", [
     ("plugin: quantumnas\ntask_options: {device: lagos}\n",
      "'layout' arranges 4 of [0, 1, 2, 3, 4], where the task takes 4 of [0, 1, 2, 3, 4, 5, 6]"),
-    ("plugin: quantumnas\ntask_options: {n_wires: 3}\n",
+    ("plugin: quantumnas\ntask_options: {n_wires: 3, classes: [0, 1, 2]}\n",
      "'b0.0.u3' offers [4], which the task cannot take (it takes [1, 2, 3])"),
     ("plugin: quantumnas\ntask_options: {circuit: zz_ry}\n", "whose space is 'supercircuit-zz_ry'"),
     (("plugin: quantumnas\ntask: quantumnas-vqe\nspace_options: {device: jakarta}\n"

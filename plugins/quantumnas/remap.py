@@ -11,7 +11,8 @@ So after training, the circuit is re-scored on a few layouts with the search's o
 inputs (never the test inputs), its outputs read with the deployment's shots, and keeps the best: the search's
 layout first (it wins ties), the fixed layout 0..n-1, then the distinct layouts of the run's best evaluations.
 Those layouts are the ones the noise-adaptive search already found good, so the re-scoring stays the paper's
-noise-adaptive mapping, only with the final weights. The paper itself deploys the search's layout; the `paper` budget preset turns this off (`remap: 0`).
+noise-adaptive mapping, only with the final weights. The paper itself deploys the search's layout; the `paper`
+budget preset turns this off (`remap: 0`).
 """
 from __future__ import annotations
 

@@ -59,7 +59,7 @@ class QuantumNASTask:
                  optimization_level: int = 2, seed: int = 0, test_dataset: str | None = None,
                  shots: int | None = None, trajectories: int = 32, torch_device: str = "cpu",
                  seed_layouts: dict[str, int] | None = None, noise_scale: float = 1.0):
-        space_def(circuit)  # a clear error for an unknown circuit name
+        space_def(circuit, "task_options")  # a clear error for an unknown circuit name
         if isinstance(classes, (str, bytes)) or not isinstance(classes, Sequence) or len(classes) < 2 or \
                 not all(isinstance(c, int) and not isinstance(c, bool) for c in classes) or \
                 len(set(classes)) != len(classes):
@@ -101,16 +101,17 @@ class QuantumNASTask:
         self.test_dataset = test_dataset
         self.shots, self.trajectories = shots, trajectories
         self.n_features = n_features or default_features(n_wires)
+        self.optimization_level = optimization_level
+        self.device_qubits = qubits
+        self._data: QMLData | None = None
+        self.supercircuit = SuperCircuit(circuit, n_wires, n_blocks, qubits, self.n_features, seed=seed,
+                                         field="task_options")
         if len(classes) > n_wires:
             raise ConfigError(f"task_options.classes: {len(classes)} classes cannot be read from {n_wires} qubits "
                               "(one <Z> per class); use at most n_wires classes or more wires")
         check_source(dataset, classes, self.n_features)
         if test_dataset is not None:
             check_source(test_dataset, classes, self.n_features, "test_dataset")
-        self.optimization_level = optimization_level
-        self.device_qubits = qubits
-        self._data: QMLData | None = None
-        self.supercircuit = SuperCircuit(circuit, n_wires, n_blocks, qubits, self.n_features, seed=seed)
         self.trained = False
 
     # -- data ---------------------------------------------------------------------------------------------

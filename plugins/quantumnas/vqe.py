@@ -37,7 +37,7 @@ class VQETask:
     def __init__(self, molecule: str | dict = "h2", circuit: str = "u3cu3", n_blocks: int | None = None,
                  device: str = "quito", noise: str = "density", optimization_level: int = 2, seed: int = 0,
                  noise_scale: float = 1.0):
-        space_def(circuit)
+        space_def(circuit, "task_options")
         if noise not in ("density", "none"):
             raise ConfigError(f"task_options.noise = {noise!r}; allowed: density, none")
         if optimization_level not in (0, 1, 2, 3) or isinstance(optimization_level, bool):
@@ -55,7 +55,8 @@ class VQETask:
             raise ConfigError(f"task_options.molecule needs {self.h.n_qubits} qubits; noise: density holds a density "
                               "matrix of the qubits plus routing ancillas and stops at 8; use noise: none")
         self.n_wires = self.h.n_qubits
-        self.supercircuit = SuperCircuit(circuit, self.n_wires, n_blocks, qubits, n_features=0, seed=seed)
+        self.supercircuit = SuperCircuit(circuit, self.n_wires, n_blocks, qubits, n_features=0, seed=seed,
+                                         field="task_options")
         # H without its constant, in double precision; energies are Rayleigh quotients (see `_expect`)
         self.hmat = torch.tensor(self.h.matrix(constant=False), dtype=torch.complex128)
         self.hf = hartree_fock_bits(self.h)

@@ -51,11 +51,19 @@ def _read_raw(dataset: str) -> tuple[np.ndarray, np.ndarray, str]:
 
         d = load_digits()
         return d.images[:, None] / 16.0, d.target, "scikit-learn digits (8x8, upsampled)"
+    check_source(dataset)
     path = Path(dataset)
-    if path.suffix == ".npz" and path.is_file():
+    if path.suffix == ".npz":
         return (*_read_npz(path), path.name)
-    if path.is_dir():
-        return (*_read_folder(path), f"image folder {path.name}")
+    return (*_read_folder(path), f"image folder {path.name}")
+
+
+def check_source(dataset: str) -> None:
+    """A source that is neither a built-in set nor an existing file or folder, told without loading it (the task's
+    constructor: loading waits for training, after the run has started)."""
+    path = Path(str(dataset))
+    if dataset in ("mnist", "digits") or (path.suffix == ".npz" and path.is_file()) or path.is_dir():
+        return
     raise ConfigError(f"task_options.dataset = {dataset!r}; allowed: 'mnist', 'digits', a path to an .npz file with "
                       "x and y, or a folder of images with one sub-folder per class")
 

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from nasfw.errors import ConfigError
-from nasfw.plugins.tinynas.data import ImageData, batches, load_images, resize
+from nasfw.plugins.tinynas.data import ImageData, batches, check_source, load_images, resize
 from nasfw.plugins.tinynas.finalize import finalize as run_finalize
 from nasfw.option_types import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 from nasfw.progress import progress_bar
@@ -38,16 +38,17 @@ class TinyNASTask:
 
     def __init__(self, dataset: str = "mnist", width_mult: float = 0.25,
                  resolutions: int | Sequence[int] = (48, 56, 64), widths: str = "proxyless",
-                 n_valid: int | None = None, n_test: int | None = None, batch_size: int = 64,
+                 n_valid: PositiveInt | None = None, n_test: PositiveInt | None = None, batch_size: int = 64,
                  bn_batches: int = 4, device: str = "stm32f401", memory: str = "tinyengine",
                  sram_kb: float | None = None, flash_kb: float | None = None, lut: str | None = None, seed: int = 0):
         from nasfw.hardware.mcu import MCUCost
 
-        self.space = mbconv_space(widths, width_mult, resolutions)  # clear errors for bad widths / resolutions
+        self.space = mbconv_space(widths, width_mult, resolutions, "task_options")  # bad widths / resolutions
         self.resolutions = sorted([resolutions] if isinstance(resolutions, int) else resolutions)
         if batch_size < 1 or bn_batches < 1:
             raise ConfigError(f"task_options.batch_size = {batch_size}, bn_batches = {bn_batches}: both must be >= 1")
         self.cost = MCUCost(device, memory=memory, sram_kb=sram_kb, flash_kb=flash_kb)  # checks device and mode
+        check_source(dataset)
         self.dataset, self.width_mult, self.widths = dataset, float(width_mult), widths
         self.n_valid, self.n_test, self.batch_size, self.bn_batches = n_valid, n_test, batch_size, bn_batches
         self.device, self.memory, self.lut, self.seed = device, memory, lut, seed
