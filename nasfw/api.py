@@ -77,10 +77,18 @@ def search(plugin: str | None = None, config: str | Path | dict | None = None, *
     `plugin` starts from that plugin's default campaign; `config` (a YAML path or a mapping) goes over it, as
     `--config` does; keyword fields (`seed=1`, `out="runs/x"`, `task_options={...}`) replace the campaign's
     fields. Errors in any of them raise `nasfw.ConfigError` before any work."""
+    import inspect
+
     from nasfw.registry import get_registry
     from nasfw.results import RunView
     from nasfw.runner import run_campaign
 
+    caller = inspect.currentframe().f_back  # type: ignore[union-attr]
+    if caller is not None and caller.f_globals.get("__name__") == "__mp_main__":
+        # a spawned worker process is importing the user's script, whose top level calls this: running the
+        # search again here would start a pool of its own and so on; the driver reports why its workers stop
+        raise SystemExit("nasfw.search: a worker process imported the script that calls nasfw.search at its top "
+                         "level; put the call under `if __name__ == \"__main__\":`")
     dirs = tuple(str(d) for d in plugins_dirs)
     registry = get_registry(dirs)
     user = user_fields(config)

@@ -4,7 +4,12 @@ pool of N spawned worker processes; the driver stays the only writer of the stor
 With `evaluation.timeout_s`, an evaluation's clock starts when its worker begins it, not when the driver
 hands it over: each worker reports the start on a queue once its process is up and its task is built, so a
 slow process start (a loaded machine, a pool restarted after a timeout) does not count against the
-evaluation. The start and setup have their own, generous limit (`SETUP_LIMIT_S`)."""
+evaluation. The start and setup have their own, generous limit (`SETUP_LIMIT_S`).
+
+A pool whose processes all die before they are ready (an import that fails in a fresh process; a script that
+calls `nasfw.search` at its top level, which every spawned worker imports again) would be restarted for ever,
+each of its evaluations lost and proposed again. After `DEAD_START_LIMIT` such pools in a row the run stops with
+an error that says why; a worker that dies during an evaluation (out of memory, a crash) is still survived."""
 from __future__ import annotations
 
 import concurrent.futures as cf
@@ -20,13 +25,17 @@ from nasfw.searchers.base import FAILED, LOST, Result
 from nasfw.space import Arch
 
 Done = tuple[Arch, Result, float, float, str]  # arch, result, started, duration, worker
+DEAD_START_LIMIT = 3  # pools in a row whose workers all died before they were ready
 
 _STARTS: Any = None  # in a worker process: the queue it reports the start of each evaluation on
 
 
-def _init_worker(starts: Any = None) -> None:
+def _init_worker(starts: Any = None, ready: Any = None) -> None:
     global _STARTS
     _STARTS = starts
+    if ready is not None:  # this process got through its start (the driver tells dead starts from crashes by it)
+        with ready.get_lock():
+            ready.value += 1
     try:  # two busy processes on two cores: one thread each (see the project's facts on threads)
         import torch
 
@@ -57,6 +66,8 @@ class LocalBackend:
         self.inline = workers == 1 and self.timeout_s is None
         self.pool: cf.ProcessPoolExecutor | None = None
         self.starts: Any = None
+        self.ready_workers: Any = None  # how many processes of the current pool got through their start
+        self.dead_starts = 0  # pools in a row that broke with no process ready
         self.running: dict[cf.Future, _Running] = {}
         self.ready: list[Done] = []
         self._tokens = itertools.count()
@@ -65,8 +76,9 @@ class LocalBackend:
         if self.pool is None:
             ctx = mp.get_context("spawn")
             self.starts = ctx.SimpleQueue() if self.timeout_s else None  # a new pool, a new queue
+            self.ready_workers = ctx.Value("i", 0)
             self.pool = cf.ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
-                                               initargs=(self.starts,))
+                                               initargs=(self.starts, self.ready_workers))
         return self.pool
 
     def free_slots(self) -> int:
@@ -81,6 +93,7 @@ class LocalBackend:
         try:
             fut = self._pool().submit(_evaluate_in_worker, self.spec, arch, token)
         except BrokenProcessPool:  # a worker died since the last wait(): collect that pool's outcomes first
+            self._note_break()
             self._harvest_broken()
             fut = self._pool().submit(_evaluate_in_worker, self.spec, arch, token)
         self.running[fut] = _Running(arch, token, time.time())
@@ -123,10 +136,25 @@ class LocalBackend:
                             time.time() - run.submitted, "lost"))
                 broken = True
         if broken:
+            self._note_break()
             self._restart()
         if self.timeout_s:
             out += self._time_out()
         return out
+
+    def _note_break(self) -> None:
+        """Count a broken pool none of whose processes got ready; stop the run after DEAD_START_LIMIT in a row."""
+        dead = self.ready_workers is not None and self.ready_workers.value == 0
+        self.dead_starts = self.dead_starts + 1 if dead else 0
+        if self.dead_starts >= DEAD_START_LIMIT:
+            from nasfw.errors import WorkerError
+
+            self.close()
+            raise WorkerError(
+                f"worker processes exit before they are ready ({self.dead_starts} process pools in a row); every "
+                "finished evaluation is kept. If a script of yours calls nasfw.search at its top level, put the "
+                "call under `if __name__ == \"__main__\":` (each worker process imports the script); otherwise "
+                "run with workers: 1 to see the error in this process")
 
     def _note_starts(self) -> None:
         by_token = {run.token: run for run in self.running.values()}

@@ -26,6 +26,10 @@ class StoreError(NasfwError):
     """A run folder that cannot be written or belongs to another campaign."""
 
 
+class WorkerError(NasfwError):
+    """Evaluation workers that cannot start (the run stops, keeping what was evaluated)."""
+
+
 def unknown_name(kind: str, name: object, known: Iterable[str]) -> str:
     """'unknown searcher 'evolutoin'; did you mean 'evolution'? known: ...' (names the closest)."""
     known = sorted(known)

@@ -1,6 +1,8 @@
 """`nasfw.search` / `nasfw.open_run`: the Python entry resolves a campaign as the CLI does and runs the same run."""
 import json
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 
@@ -83,3 +85,29 @@ def test_a_run_as_a_dataframe(tmp_path):
     assert decisions and all(df[c].notna().all() for c in decisions)
     assert df.groupby(decisions[0])["accuracy"].mean().notna().all()
     assert df.loc[0, "arch"] == run.evaluations[0].arch
+
+
+def _script(tmp_path, body: str):
+    path = tmp_path / "my_search.py"
+    path.write_text(body)
+    return subprocess.run([sys.executable, str(path)], cwd=tmp_path, capture_output=True, text=True, timeout=240)
+
+
+def test_a_script_with_worker_processes_runs_under_the_main_guard(tmp_path):
+    p = _script(tmp_path, 'import nasfw\n\nif __name__ == "__main__":\n'
+                          '    run = nasfw.search("nasbench201", workers=2, budget=6, out="run", progress=False)\n'
+                          '    print("ok", run.summary()["ok"])\n')
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "ok 6" in p.stdout
+
+
+def test_a_script_that_searches_at_its_top_level_stops_with_the_reason(tmp_path):
+    """Each spawned worker imports the script again; without the main guard it searched again inside every
+    worker, each died, and the driver restarted its pool for ever (a hang, thousands of tracebacks). Now the
+    workers say why in one line and the driver stops after three dead pools, naming the fix."""
+    p = _script(tmp_path, 'import nasfw\n\nrun = nasfw.search("nasbench201", workers=2, budget=6, out="run", '
+                          'progress=False)\n')
+    assert p.returncode != 0
+    assert "WorkerError: worker processes exit before they are ready (3 process pools in a row)" in p.stderr
+    assert 'put the call under `if __name__ == "__main__":`' in p.stderr
+    assert p.stderr.count("nasfw.search: a worker process imported the script") <= 2 * 3
