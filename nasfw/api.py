@@ -75,8 +75,10 @@ def search(plugin: str | None = None, config: str | Path | dict | None = None, *
     """Run a campaign and return its run folder's view (`top()`, `pareto()`, `summary()`, `finalized`).
 
     `plugin` starts from that plugin's default campaign; `config` (a YAML path or a mapping) goes over it, as
-    `--config` does; keyword fields (`seed=1`, `out="runs/x"`, `task_options={...}`) replace the campaign's
-    fields. Errors in any of them raise `nasfw.ConfigError` before any work."""
+    `--config` does; keyword fields (`seed=1`, `out="runs/x"`, `task_options={...}`) go over both, merged as a
+    campaign file's fields are (a `task_options` mapping adds to the default's options). Errors in any of them
+    raise `nasfw.ConfigError` before any work. In a script, call it under `if __name__ == "__main__":` when the
+    campaign has worker processes: each of them imports the script."""
     import inspect
 
     from nasfw.registry import get_registry
