@@ -98,7 +98,13 @@ def search(plugin: str | None = None, config: str | Path | dict | None = None, *
     if not plugin and not user:
         raise ConfigError("nasfw.search needs a plugin name or a config (a campaign file or mapping)")
     campaign = resolve_campaign(registry, plugin, user, searcher=searcher, budget=budget, fields=fields)
-    run_campaign(campaign, registry, resume=resume, progress=progress, plugins_dirs=dirs)
+    import torch
+
+    threads = torch.get_num_threads()  # evaluations in this process pin torch to one thread (two per core
+    try:  # would oversubscribe beside the workers); the caller's session gets its own setting back
+        run_campaign(campaign, registry, resume=resume, progress=progress, plugins_dirs=dirs)
+    finally:
+        torch.set_num_threads(threads)
     return RunView.open(campaign.out)
 
 

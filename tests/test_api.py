@@ -7,7 +7,7 @@ import sys
 import pytest
 
 import nasfw
-from tests.conftest import PLUGIN_DIR
+from tests.conftest import PLUGIN_DIR, ROOT
 
 
 def rows(run_dir):
@@ -111,3 +111,17 @@ def test_a_script_that_searches_at_its_top_level_stops_with_the_reason(tmp_path)
     assert "WorkerError: worker processes exit before they are ready (3 process pools in a row)" in p.stderr
     assert 'put the call under `if __name__ == "__main__":`' in p.stderr
     assert p.stderr.count("nasfw.search: a worker process imported the script") <= 2 * 3
+
+
+def test_the_callers_torch_threads_are_given_back(tmp_path):
+    """Evaluating in this process (one worker) sets torch to one thread, as every worker does; a notebook that
+    ran a search kept that setting for the rest of its session."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        nasfw.search(config=ROOT / "experiments" / "quantumnas-vqe-h2.yaml", budget=3, out=str(tmp_path / "run"),
+                     workers=1, progress=False, phases={"supernet": {"epochs": 2}, "finalize": {"task": False}})
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
