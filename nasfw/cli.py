@@ -323,14 +323,13 @@ def cmd_hardware(args) -> int:
 def cmd_lut(args) -> int:
     """`nasfw lut build`: the task measures a latency table of its space on this machine (optional task
     method `build_lut(out, **options)`)."""
-    from nasfw.campaign import merge, parse
+    from nasfw.api import resolve_campaign
 
     reg = _registry(args)
     user, plugin = _user_campaign(args)
     if not plugin and not args.config:
         raise ConfigError("nasfw lut build needs --plugin NAME or --config FILE")
-    raw = merge(reg.campaign(plugin) if plugin else {}, user)
-    campaign = parse(raw)
+    campaign = resolve_campaign(reg, plugin, user)
     task = reg.task(campaign.task, **campaign.task_options)
     if not hasattr(task, "build_lut"):
         raise ConfigError(f"task {campaign.task!r} cannot build a latency lookup table")

@@ -53,10 +53,10 @@ def _load_raw(dataset: str, field: str = "dataset") -> tuple[np.ndarray, np.ndar
 
         d = load_digits()
         return d.images / 16.0, d.target.astype(np.int64), True, "scikit-learn digits (8x8)"
-    path = Path(dataset)
-    if path.is_dir() and any(path.glob("t10k-images*")):
+    path, kind = Path(dataset), _file_kind(dataset)
+    if kind == "idx":
         return (*_read_idx(path), True, f"MNIST idx files in {path.name}")
-    if path.suffix == ".npz" and path.is_file():
+    if kind == "npz":
         x, y = read_xy(path, f"task_options.{field}")
         if x.ndim not in (2, 3) or len(x) != len(y):
             raise ConfigError(f"task_options.{field} = {dataset!r}: x must be (N, H, W) or (N, F) with N = len(y); "
@@ -65,6 +65,14 @@ def _load_raw(dataset: str, field: str = "dataset") -> tuple[np.ndarray, np.ndar
             x = x / 255.0
         return x, y, x.ndim == 3, f"{path.name}"
     raise _unknown_source(dataset, field)
+
+
+def _file_kind(dataset: str) -> str | None:
+    """'idx' for a folder of MNIST idx files, 'npz' for an .npz file, None for neither (or nothing there)."""
+    path = Path(str(dataset))
+    if path.is_dir() and any(path.glob("t10k-images*")):
+        return "idx"
+    return "npz" if path.suffix == ".npz" and path.is_file() else None
 
 
 def _unknown_source(dataset: str, field: str) -> ConfigError:
@@ -90,8 +98,7 @@ def check_source(dataset: str, classes: Sequence[int], n_features: int, field: s
             raise ConfigError(f"task_options.n_features = {n_features} must be a square for the images of "
                               f"{dataset!r} (a g x g pooled image)")
         return
-    path = Path(str(dataset))
-    if not ((path.is_dir() and any(path.glob("t10k-images*"))) or (path.suffix == ".npz" and path.is_file())):
+    if _file_kind(dataset) is None:
         raise _unknown_source(str(dataset), field)
 
 
