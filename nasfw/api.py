@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from nasfw.campaign import Campaign
     from nasfw.registry import Registry
     from nasfw.results import RunView
+    from nasfw.runner import RunFlags
 
 
 def adopt_task_objectives(raw: dict, user: dict, default_task: str | None, reg: Registry) -> dict:
@@ -42,6 +43,18 @@ def user_fields(config: str | Path | dict | None) -> dict:
         return load_yaml(config)
     raise ConfigError(f"config = {config!r} is not allowed; allowed: a campaign YAML file's path or a mapping of "
                       "campaign fields")
+
+
+def stored_campaign(out: str | Path | None, flags: RunFlags) -> dict:
+    """The campaign a run folder was started with (its campaign.yaml), for resuming it without repeating it."""
+    from nasfw.campaign import load_yaml
+
+    if not out:
+        raise ConfigError(f"{flags.resume} without a plugin or a config needs the run folder ({flags.out})")
+    stored = Path(out) / "campaign.yaml"
+    if not stored.is_file():
+        raise ConfigError(f"{flags.resume}: {str(out)!r} holds no run to resume (no campaign.yaml)")
+    return load_yaml(stored)
 
 
 def resolve_campaign(registry: Registry, plugin: str | None = None, user: dict | None = None, *,
@@ -78,12 +91,13 @@ def search(plugin: str | None = None, config: str | Path | dict | None = None, *
     `--config` does; keyword fields (`seed=1`, `out="runs/x"`, `task_options={...}`) go over both, merged as a
     campaign file's fields are (a `task_options` mapping adds to the default's options). Errors in any of them
     raise `nasfw.ConfigError` before any work. In a script, call it under `if __name__ == "__main__":` when the
-    campaign has worker processes: each of them imports the script."""
+    campaign has worker processes: each of them imports the script. `resume=True` with only `out=` continues
+    the run in that folder as it was started (its campaign.yaml), as `nasfw search --resume --out RUN` does."""
     import inspect
 
     from nasfw.registry import get_registry
     from nasfw.results import RunView
-    from nasfw.runner import run_campaign
+    from nasfw.runner import PYTHON_FLAGS, run_campaign
 
     caller = inspect.currentframe().f_back  # type: ignore[union-attr]
     if caller is not None and caller.f_globals.get("__name__") == "__mp_main__":
@@ -95,14 +109,19 @@ def search(plugin: str | None = None, config: str | Path | dict | None = None, *
     registry = get_registry(dirs)
     user = user_fields(config)
     plugin = plugin or user.get("plugin")
+    stored = None
     if not plugin and not user:
-        raise ConfigError("nasfw.search needs a plugin name or a config (a campaign file or mapping)")
-    campaign = resolve_campaign(registry, plugin, user, searcher=searcher, budget=budget, fields=fields)
+        if not resume:
+            raise ConfigError("nasfw.search needs a plugin name or a config (a campaign file or mapping), or "
+                              "resume=True with out= a run folder")
+        stored = stored_campaign(fields.get("out"), PYTHON_FLAGS)
+    campaign = resolve_campaign(registry, plugin, user, stored=stored, searcher=searcher, budget=budget,
+                                fields=fields)
     import torch
 
     threads = torch.get_num_threads()  # evaluations in this process pin torch to one thread (two per core
     try:  # would oversubscribe beside the workers); the caller's session gets its own setting back
-        run_campaign(campaign, registry, resume=resume, progress=progress, plugins_dirs=dirs)
+        run_campaign(campaign, registry, resume=resume, progress=progress, plugins_dirs=dirs, flags=PYTHON_FLAGS)
     finally:
         torch.set_num_threads(threads)
     return RunView.open(campaign.out)

@@ -72,17 +72,6 @@ def _resolutions(text: str) -> list[int]:
     return values
 
 
-def _stored_campaign(out: str | None) -> dict:
-    from nasfw.campaign import load_yaml
-
-    if not out:
-        raise ConfigError("--resume without --plugin or --config needs the run folder: pass --out RUN")
-    stored = Path(out) / "campaign.yaml"
-    if not stored.is_file():
-        raise ConfigError(f"--resume: {out!r} holds no run to resume (no campaign.yaml)")
-    return load_yaml(stored)
-
-
 def _user_campaign(args) -> tuple[dict, str | None]:
     """The --config file's fields and the plugin to start from. A file with no fields and no --plugin has nothing
     to run; saying the file is empty is more use than the missing field the empty campaign would report."""
@@ -98,8 +87,8 @@ def _user_campaign(args) -> tuple[dict, str | None]:
 
 # --- commands --------------------------------------------------------------------------------------
 def cmd_search(args) -> int:
-    from nasfw.api import resolve_campaign
-    from nasfw.runner import run_campaign
+    from nasfw.api import resolve_campaign, stored_campaign
+    from nasfw.runner import CLI_FLAGS, run_campaign
 
     reg = _registry(args)
     stored = None
@@ -107,7 +96,7 @@ def cmd_search(args) -> int:
     if not plugin and not args.config:
         if not args.resume:
             raise ConfigError("nasfw search needs --plugin NAME or --config FILE (or --resume --out RUN)")
-        stored = _stored_campaign(args.out)  # `nasfw search --resume --out RUN`: the campaign the run started with
+        stored = stored_campaign(args.out, CLI_FLAGS)  # `nasfw search --resume --out RUN`: as the run started
     fields = {key: getattr(args, key, None) for key in ("seed", "workers", "out", "backend", "address")}
     campaign = resolve_campaign(reg, plugin, user, stored=stored, searcher=args.searcher, budget=args.budget,
                                 fields=fields)

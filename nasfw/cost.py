@@ -84,12 +84,26 @@ def total_violation(constraints: Sequence[Constraint], metrics: Mapping[str, flo
 
 def violated(constraints: Sequence[Constraint], metrics: Mapping[str, float]) -> list[str]:
     """The constraints these metrics break, as a person reads them: `peak_sram_kb <= 64 (is 81.2)`."""
+    return [f"{c.metric} {_bound(c)} (is {metrics.get(c.metric, float('nan')):.4g})"
+            for c in constraints if c.violation(metrics) > 0]
+
+
+def _bound(c: Constraint) -> str:
+    return " and ".join(([f">= {c.min:g}"] if c.min is not None else []) +
+                        ([f"<= {c.max:g}"] if c.max is not None else []))
+
+
+def nearest_misses(constraints: Sequence[Constraint], rows: Sequence[Mapping[str, float]]) -> list[str]:
+    """Each constraint these candidates broke, how many broke it and the value nearest to meeting it
+    (`params_m <= 0.0001: 967 of 967, nearest 0.07312`): a bound that nothing in the space can meet shows
+    itself as such, rather than as a search that found nothing."""
     out = []
     for c in constraints:
-        if c.violation(metrics) > 0:
-            bound = " and ".join(([f">= {c.min:g}"] if c.min is not None else []) +
-                                 ([f"<= {c.max:g}"] if c.max is not None else []))
-            out.append(f"{c.metric} {bound} (is {metrics.get(c.metric, float('nan')):.4g})")
+        values = [float(m[c.metric]) for m in rows if isinstance(m.get(c.metric), (int, float))]
+        broken = [v for v in values if c.violation({c.metric: v}) > 0]
+        if broken:
+            nearest = min(broken, key=lambda v: c.violation({c.metric: v}))
+            out.append(f"{c.metric} {_bound(c)}: {len(broken)} of {len(values)}, nearest {nearest:.4g}")
     return out
 
 

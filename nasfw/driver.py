@@ -9,10 +9,10 @@ from __future__ import annotations
 import time
 
 from nasfw.campaign import Campaign
-from nasfw.cost import scalarize
+from nasfw.cost import nearest_misses, scalarize
 from nasfw.evaluation import Pipeline
 from nasfw.progress import progress_bar
-from nasfw.searchers.base import FAILED, LOST, OK, Result
+from nasfw.searchers.base import FAILED, INFEASIBLE, LOST, OK, Result
 from nasfw.space import Arch
 from nasfw.store import Store
 
@@ -112,5 +112,10 @@ class SearchDriver:
         self.maybe_checkpoint(force=True)
         self.store.set_meta("search_done", True)
         if self.exhausted:
-            self.store.set_meta("stopped", "the searcher proposed only already-evaluated or infeasible architectures "
-                                           f"{self.pipeline.max_duplicates} times in a row")
+            reason = self.pipeline.stop_reason or ("the searcher proposed only already-evaluated or infeasible "
+                                                   f"architectures {self.pipeline.max_duplicates} times in a row")
+            skipped = [e.metrics for e in self.store.evaluations() if e.status == INFEASIBLE]
+            misses = nearest_misses(self.campaign.constraints, skipped)
+            if misses:  # a bound nothing in the space meets reads as one, with the nearest value seen
+                reason += f"; the {len(skipped)} skipped as infeasible broke {'; '.join(misses)}"
+            self.store.set_meta("stopped", reason)

@@ -137,6 +137,10 @@ class Pipeline:
     in_flight: dict[str, int] = field(default_factory=dict)  # key -> asks waiting on that evaluation
     n_duplicates: int = 0
     on_infeasible: Any = None  # callback(arch, key, metrics) to record an infeasible candidate
+    # proposals in a row that each drew the searcher's max_feasible_tries candidates without one meeting the
+    # cheap constraints: a bound the space cannot meet, reported after seconds instead of max_duplicates of them
+    max_fruitless: int = 20
+    stop_reason: str | None = None
     _cheap: dict[str, dict] = field(default_factory=dict)
 
     def cheap_metrics(self, arch: Arch) -> dict[str, float]:
@@ -167,6 +171,7 @@ class Pipeline:
     def next(self) -> Arch | None:
         """The next candidate to evaluate, or None when the searcher only repeats itself."""
         consecutive = 0
+        fruitless_before = getattr(self.searcher, "n_fruitless", 0)
         while consecutive <= self.max_duplicates:
             arch = self.searcher.ask()
             key = self.space.key(arch)
@@ -198,6 +203,11 @@ class Pipeline:
                     self.on_infeasible(arch, key, res)
                 self.searcher.tell(arch, res)
                 consecutive += 1
+                if getattr(self.searcher, "n_fruitless", 0) - fruitless_before >= self.max_fruitless:
+                    self.stop_reason = (f"{self.max_fruitless} proposals in a row drew "
+                                        f"{self.searcher.max_feasible_tries} architectures each and none met the "
+                                        "cheap constraints")
+                    return None
                 continue
             self.in_flight[key] = 1
             return arch

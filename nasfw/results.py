@@ -14,11 +14,24 @@ from nasfw.errors import NasfwError
 from nasfw.store import Evaluation, Store
 
 
-@dataclass
+@dataclass(repr=False)
 class RunView:
     run_dir: Path
     campaign: Campaign
     evaluations: list[Evaluation]
+
+    def __repr__(self) -> str:
+        """One line: a notebook cell ending in `nasfw.search(...)` shows the run, not every evaluation's dict."""
+        s = self.summary()
+        best = self.top(1)
+        o = self.campaign.objectives[0]
+        shown = ""
+        if best and o.metric in best[0].metrics:
+            unmet = "" if self.feasible(best[0]) else ", constraints not met"
+            shown = f"; best {o.metric} {best[0].metrics[o.metric]:.6g} (#{best[0].id}{unmet})"
+        skipped = f", {s['infeasible']} infeasible skipped" if s["infeasible"] else ""
+        return (f"RunView({str(self.run_dir)!r}: {s['campaign']}, {s['evaluations']} of {s['budget']} evaluations, "
+                f"{s['ok']} ok, {s['failed']} failed{skipped}{shown})")
 
     @classmethod
     def open(cls, run_dir: str | Path) -> "RunView":

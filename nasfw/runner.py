@@ -25,6 +25,19 @@ from nasfw.space import Space
 from nasfw.store import Store
 
 
+@dataclass(frozen=True)
+class RunFlags:
+    """How the caller spells "continue the run" and "the run folder" in messages about the output folder: the
+    command line's flags, or nasfw.search's keywords (a notebook user told to pass --resume has to translate)."""
+    resume: str
+    out: str
+    again: str  # the whole call that continues the run in folder {out}
+
+
+CLI_FLAGS = RunFlags("--resume", "--out", "nasfw search --resume --out {out}")
+PYTHON_FLAGS = RunFlags("resume=True", "out=", "nasfw.search(resume=True, out={out!r})")
+
+
 @dataclass
 class Components:
     space: Space
@@ -80,11 +93,11 @@ def user_initial(campaign: Campaign, space: Space) -> list:
             for i, e in enumerate(best)]
 
 
-def prepare_run_dir(campaign: Campaign, resume: bool) -> Store:
+def prepare_run_dir(campaign: Campaign, resume: bool, flags: RunFlags = CLI_FLAGS) -> Store:
     out = Path(campaign.out)
     store_path = out / Store.FILENAME
     if resume and not store_path.exists():
-        raise StoreError(f"--resume: {str(out)!r} holds no run to resume (no {Store.FILENAME})")
+        raise StoreError(f"{flags.resume}: {str(out)!r} holds no run to resume (no {Store.FILENAME})")
     if out.exists() and not out.is_dir():
         raise StoreError(f"output folder {str(out)!r} exists and is not a folder")
     store = Store(out)
@@ -96,13 +109,13 @@ def prepare_run_dir(campaign: Campaign, resume: bool) -> Store:
             before = store.get_meta("campaign") or {}
             store.close()
             changes = "; ".join(identity_changes(before, campaign.raw)) or f"fingerprint {fp}"
-            raise StoreError(f"--resume: the run in {str(out)!r} is from another campaign ({changes}); continue it "
-                             f"as it was started with `nasfw search --resume --out {out}` (a budget, workers, "
-                             "phases may change), or choose another --out")
+            raise StoreError(f"{flags.resume}: the run in {str(out)!r} is from another campaign ({changes}); "
+                             f"continue it as it was started with `{flags.again.format(out=str(out))}` (a budget, "
+                             f"workers, phases may change), or choose another {flags.out}")
     elif fp is not None and store.count() > 0:
         store.close()
-        raise StoreError(f"output folder {str(out)!r} already holds a run; pass --resume to continue it or "
-                         "choose another --out")
+        raise StoreError(f"output folder {str(out)!r} already holds a run; pass {flags.resume} to continue it or "
+                         f"choose another {flags.out}")
     store.set_meta("campaign", campaign.raw)
     store.set_meta("fingerprint", campaign.fingerprint())
     try:
@@ -113,7 +126,7 @@ def prepare_run_dir(campaign: Campaign, resume: bool) -> Store:
 
 
 def run_campaign(campaign: Campaign, registry: Registry, resume: bool = False, progress: bool = True,
-                 plugins_dirs: tuple = ()) -> dict:
+                 plugins_dirs: tuple = (), flags: RunFlags = CLI_FLAGS) -> dict:
     # absolute: a Ray trial runs in a working folder of its own, where a relative --plugins-dir finds nothing
     plugins_dirs = tuple(str(Path(d).resolve()) for d in plugins_dirs)
     comps = build(campaign, registry)
@@ -123,7 +136,7 @@ def run_campaign(campaign: Campaign, registry: Registry, resume: bool = False, p
         from nasfw.ray_backend import check_ray
 
         check_ray(campaign)  # resources and address, before any work
-    store = prepare_run_dir(campaign, resume)
+    store = prepare_run_dir(campaign, resume, flags)
     try:
         _phase_supernet(campaign, comps, store, progress)
         _phase_search(campaign, comps, store, resume, progress, plugins_dirs)

@@ -68,6 +68,44 @@ def test_bad_input_is_a_config_error_before_any_work(tmp_path, monkeypatch, call
     assert not (tmp_path / "runs").exists()  # refused before a run folder was made
 
 
+def test_a_run_is_resumed_from_python_with_its_folder_alone(tmp_path, monkeypatch):
+    """`resume=True, out=RUN` continues the run as it was started (its campaign.yaml), as `nasfw search --resume
+    --out RUN` does; the messages about the folder speak nasfw.search's keywords, not the CLI's flags."""
+    monkeypatch.chdir(tmp_path)
+    first = nasfw.search("nasbench201", budget=8, seed=3, out="runs/a", progress=False)
+    more = nasfw.search(resume=True, out="runs/a", budget=12, progress=False)
+    assert more.summary()["ok"] == 12 and more.campaign.seed == 3
+    assert [e.arch for e in more.evaluations[:8]] == [e.arch for e in first.evaluations]
+    for kw, needle in [
+        ({"plugin": "nasbench201", "out": "runs/a"}, "already holds a run; pass resume=True to continue it or "
+                                                     "choose another out="),
+        ({"plugin": "nasbench201", "out": "runs/a", "seed": 5, "resume": True},
+         "(seed: 3 -> 5); continue it as it was started with `nasfw.search(resume=True, out='runs/a')`"),
+        ({"plugin": "nasbench201", "out": "runs/b", "resume": True}, "resume=True: 'runs/b' holds no run"),
+        ({"resume": True}, "resume=True without a plugin or a config needs the run folder (out=)"),
+        ({"resume": True, "out": "runs/c"}, "resume=True: 'runs/c' holds no run to resume (no campaign.yaml)"),
+    ]:
+        with pytest.raises(nasfw.NasfwError) as e:
+            nasfw.search(progress=False, **kw)
+        assert needle in str(e.value) and "--" not in str(e.value), kw
+
+
+def test_a_run_shows_itself_in_one_line(tmp_path):
+    """A notebook cell that ends in nasfw.search(...) prints the run's repr: the folder, the counts and the best,
+    not every evaluation's dict (50 of them filled the screen)."""
+    run = nasfw.search("nasbench201", budget=6, out=str(tmp_path / "run"), progress=False)
+    best = run.top(1)[0]
+    assert repr(run) == (f"RunView({str(tmp_path / 'run')!r}: nasbench201, 6 of 6 evaluations, 6 ok, 0 failed; "
+                         f"best accuracy {best.metrics['accuracy']:.6g} (#{best.id}))")
+    strict = nasfw.search("nasbench201", budget=4, out=str(tmp_path / "strict"), progress=False,
+                          constraints=[{"metric": "accuracy", "min": 99.9}])
+    assert repr(strict).endswith(", constraints not met))") and "\n" not in repr(strict)
+    tiny = nasfw.search("nasbench201", budget=3, out=str(tmp_path / "tiny"), progress=False,
+                        constraints=[{"metric": "params_m", "max": 0.0001}])  # a cheap metric: none is trained
+    assert repr(tiny).endswith("0 of 3 evaluations, 0 ok, 0 failed, "
+                               f"{tiny.summary()['infeasible']} infeasible skipped)")
+
+
 def test_a_run_as_a_dataframe(tmp_path):
     """One row per stored evaluation, metrics and single-valued decisions as columns, and the constraint read
     as the run reads it (the smallest cell with at least 80% accuracy: evaluated, and then met or not)."""

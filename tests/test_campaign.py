@@ -140,6 +140,25 @@ def test_a_run_where_no_candidate_meets_the_constraints_says_so(tmp_path, run_cl
     assert violated(both, {"size": 10, "score": 0.7}) == []
 
 
+def test_a_bound_nothing_in_the_space_meets_is_named_with_the_nearest_value(tmp_path):
+    """A cheap constraint no architecture meets ran a million draws (a minute or two) and ended "proposed only
+    already-evaluated or infeasible architectures 1000 times in a row", which reads as a searcher fault; the run
+    now stops after 20 fruitless proposals and names the bound and how near the space came to it."""
+    from nasfw.cost import Constraint, nearest_misses
+    from nasfw.results import RunView
+
+    summary = run({**BASE, "hardware": ["toy-size"], "constraints": [{"metric": "size", "max": 1}]}, tmp_path)
+    sizes = [e.metrics["size"] for e in RunView.open(tmp_path / "run").evaluations]
+    assert summary["ok"] == 0 and len(sizes) == summary["infeasible"] == 20 and min(sizes) > 1
+    assert summary["stopped"].startswith("20 proposals in a row drew 1000 architectures each and none met the "
+                                         "cheap constraints; ")
+    assert summary["stopped"].endswith(f"; the {len(sizes)} skipped as infeasible broke size <= 1: {len(sizes)} of "
+                                       f"{len(sizes)}, nearest {min(sizes):.4g}")
+    both = [Constraint("size", max=64), Constraint("score", min=0.5, max=2)]
+    rows = [{"size": 80, "score": 0.7}, {"size": 70, "score": 3.0}, {"size": 10, "score": 0.1}, {"score": 5.0}]
+    assert nearest_misses(both, rows) == ["size <= 64: 2 of 3, nearest 70", "score >= 0.5 and <= 2: 3 of 4, nearest 3"]
+
+
 def test_a_constraint_on_a_metric_nothing_reports_stops_the_run(tmp_path):
     """A typo in a constraint's metric used to leave the constraint unapplied for the whole run, silently."""
     from nasfw.results import RunView

@@ -59,6 +59,7 @@ class Searcher(ABC):
         self.rng = np.random.default_rng(seed)
         self.feasible = feasible
         self.n_told = 0
+        self.n_fruitless = 0  # proposals none of whose max_feasible_tries draws met the cheap constraints
         # candidates to try before any random one (`seed_initial`): the first draws of `random_arch`
         self.initial: list[Arch] = []
 
@@ -99,6 +100,7 @@ class Searcher(ABC):
             if self.is_feasible(arch):
                 return arch
             arch = make()
+        self.n_fruitless += 1
         return arch
 
     def seed_initial(self, archs: Sequence[Arch]) -> None:
