@@ -352,17 +352,20 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--plugins-dir", action="append", metavar="DIR",
                         help="load every *.py in DIR as a plugin (repeatable)")
+    from nasfw import __version__
+
     p = argparse.ArgumentParser(prog="nasfw", description="Plugin-based hardware-aware neural architecture search.")
-    sub = p.add_subparsers(dest="command", required=True)
+    p.add_argument("--version", action="version", version=f"nasfw {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     s = sub.add_parser("search", parents=[common], help="run a search campaign")
     s.add_argument("--plugin", help="start from this plugin's default campaign")
     s.add_argument("--config", help="campaign YAML (overrides the plugin default)")
     s.add_argument("--searcher", help="searcher name (see `nasfw plugins`)")
     s.add_argument("--budget", help="evaluations: a number or small|medium|large")
-    s.add_argument("--seed", type=int)
-    s.add_argument("--workers", type=int)
-    s.add_argument("--backend", choices=["local", "ray"])
+    s.add_argument("--seed", type=int, help="seeds the searcher and the task (default: the campaign's)")
+    s.add_argument("--workers", type=int, help="evaluation processes or Ray trials at once (1: in this process)")
+    s.add_argument("--backend", choices=["local", "ray"], help="where evaluations run (default: the campaign's)")
     s.add_argument("--address", help="Ray cluster address HOST:PORT (backend ray)")
     s.add_argument("--out", help="run folder")
     s.add_argument("--resume", action="store_true", help="continue the run in --out from its store")
@@ -371,43 +374,44 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_search)
 
     s = sub.add_parser("plugins", parents=[common], help="list plugins and what they provide")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help="print JSON instead of tables")
     s.set_defaults(func=cmd_plugins)
 
     s = sub.add_parser("show", parents=[common], help="top-k table, Pareto front and progress of a run")
-    s.add_argument("run")
+    s.add_argument("run", help="the run folder (a search's --out)")
     s.add_argument("--top", type=_positive_int, default=10, help="rows of the table (default 10)")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help="print JSON instead of tables")
     s.set_defaults(func=cmd_show)
 
     s = sub.add_parser("report", parents=[common], help="PNG plots and a markdown summary of a run")
-    s.add_argument("run")
+    s.add_argument("run", help="the run folder (a search's --out)")
     s.add_argument("--out", help="folder for the report (default RUN/report)")
     s.add_argument("--top", type=_positive_int, default=10, help="rows of the table (default 10)")
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("export", parents=[common], help="the best architecture as JSON, and through the plugin")
-    s.add_argument("run")
+    s.add_argument("run", help="the run folder (a search's --out)")
     s.add_argument("--format", action="append", help="plugin export format, e.g. onnx (repeatable)")
     s.add_argument("--arch", help="export this architecture (JSON text or file) instead of the best")
     s.add_argument("--out", help="folder (default RUN/export)")
     s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("cost", parents=[common], help="evaluate a cost model on a model file or an architecture")
-    s.add_argument("--hardware", required=True)
+    s.add_argument("--hardware", required=True, help="a cost model's name (see `nasfw hardware`) or a hardware "
+                   "YAML file")
     s.add_argument("--model", help="model file (e.g. a JSON net config)")
     s.add_argument("--arch", help="architecture as JSON text or a JSON file")
-    s.add_argument("--option", action="append", metavar="KEY=VALUE")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--option", action="append", metavar="KEY=VALUE", help="a cost model option (repeatable)")
+    s.add_argument("--json", action="store_true", help="print JSON instead of a table")
     s.set_defaults(func=cmd_cost)
 
     s = sub.add_parser("hardware", parents=[common], help="list hardware targets (cost models)")
-    s.add_argument("--plugin")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--plugin", help="only this plugin's targets (and its devices, e.g. quantumnas's)")
+    s.add_argument("--json", action="store_true", help="print JSON instead of tables")
     s.set_defaults(func=cmd_hardware)
 
     s = sub.add_parser("lut", help="latency lookup tables")
-    lut = s.add_subparsers(dest="lut_command", required=True)
+    lut = s.add_subparsers(dest="lut_command", metavar="COMMAND")
     s = lut.add_parser("build", parents=[common], help="time every layer of a plugin's space with onnxruntime")
     s.add_argument("--plugin", help="the plugin whose default campaign names the space and task")
     s.add_argument("--config", help="campaign YAML (overrides the plugin default)")
@@ -419,7 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--check", type=int, help="random subnets timed whole against the table (default 20)")
     s.add_argument("--calibrate", type=int, help="other random subnets that estimate the per-layer overhead "
                    "(default 10; 0: none)")
-    s.add_argument("--no-progress", action="store_true")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_lut)
     return p
 
@@ -427,6 +431,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not hasattr(args, "func"):  # `nasfw` or `nasfw lut` alone: the commands there are, not a usage error
+        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        (commands.choices[args.command] if args.command else parser).print_help()
+        return 2
     try:
         return args.func(args)
     except NasfwError as e:

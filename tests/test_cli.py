@@ -122,6 +122,31 @@ def test_bad_input_is_one_clean_line(run_cli, args, needle, tmp_path):
     assert needle in p.stderr
 
 
+def test_the_commands_and_their_options_explain_themselves(capsys):
+    """`nasfw` or `nasfw lut` alone printed "the following arguments are required" and nothing else; `--version`
+    did not exist; several options had no help line (--seed, --workers, --json, cost's --hardware)."""
+    import argparse
+
+    from nasfw import __version__
+    from nasfw.cli import build_parser, main
+
+    assert main([]) == 2 and "search    run a search campaign" in capsys.readouterr().out
+    assert main(["lut"]) == 2 and "build     time every layer" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out == f"nasfw {__version__}\n"
+
+    def undocumented(parser, path):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    yield from undocumented(child, f"{path} {name}")
+            elif not action.help:
+                yield f"{path} {action.option_strings or action.dest}"
+
+    assert list(undocumented(build_parser(), "nasfw")) == []
+
+
 def test_unwritable_output_folder(run_cli, tmp_path):
     """A read-only place (here a read-only file system, which even root cannot write) fails cleanly."""
     import os

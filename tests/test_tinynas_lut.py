@@ -70,4 +70,6 @@ def test_lut_build_errors(tmp_path, capsys):
     assert main(["lut", "build", "--plugin", "nasbench201", "--out", str(tmp_path)]) == 2
     assert "cannot build a latency lookup table" in capsys.readouterr().err
     assert main(["lut", "build", "--plugin", "tinynas", "--out", str(tmp_path), "--repeats", "1"]) == 2
-    assert "repeats = 1 (>= 3)" in capsys.readouterr().err
+    assert "nasfw lut build: --repeats 1 is not allowed; allowed: an integer >= 3" in capsys.readouterr().err
+    assert main(["lut", "build", "--plugin", "tinynas", "--out", str(tmp_path), "--threads", "0"]) == 2
+    assert capsys.readouterr().err == "error: nasfw lut build: --threads 0 is not allowed; allowed: an integer >= 1\n"

@@ -71,9 +71,10 @@ def _resolutions(space, resolutions) -> list[int]:
 def build_lut(space, out: Path, widths: str = "proxyless", n_classes: int = 10, resolutions=None,
               repeats: int = 50, warmup: int = 10, threads: int = 1, check: int = 20, calibrate: int = 10,
               seed: int = 0, progress: bool = True) -> dict[str, Any]:
-    if repeats < 3 or warmup < 0 or threads < 1 or check < 0 or calibrate < 0:
-        raise ConfigError(f"nasfw lut build: repeats = {repeats} (>= 3), warmup = {warmup} (>= 0), threads = "
-                          f"{threads} (>= 1), check = {check} (>= 0), calibrate = {calibrate} (>= 0)")
+    for name, value, low in (("repeats", repeats, 3), ("warmup", warmup, 0), ("threads", threads, 1),
+                             ("check", check, 0), ("calibrate", calibrate, 0)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise ConfigError(f"nasfw lut build: --{name} {value!r} is not allowed; allowed: an integer >= {low}")
     from nasfw.progress import progress_bar
 
     out = Path(out)
