@@ -57,7 +57,8 @@ def main() -> None:
     zz = len(maps) / (time.perf_counter() - t)
     print(f"{len(layers)} layers (ResNet-50, MobileNetV2), Eyeriss v1, one process")
     print("| evaluator | (layer, mapping) evaluations/s | vs ZigZag |\n|---|---|---|")
-    print(f"| ours, batches of {len(dims):,} ({int(r['valid'].sum()):,} valid) | {batched:,.0f} | {batched / zz:,.0f}x |")
+    print(f"| ours, batches of {len(dims):,} ({int(r['valid'].sum()):,} valid) | {batched:,.0f} | "
+          f"{batched / zz:,.0f}x |")
     print(f"| ours, one mapping per call | {single:,.0f} | {single / zz:,.0f}x |")
     print(f"| ZigZag 3.9, one complete mapping per call | {zz:,.2f} | 1x |")
 

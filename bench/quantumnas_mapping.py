@@ -60,14 +60,16 @@ def main() -> None:
     with ProcessPoolExecutor(a.jobs) as pool:
         rows = list(pool.map(measure, a.runs, [a.max_layouts] * len(a.runs)))
     print("accuracy on the run's test inputs (torch density matrix); gains over the fixed mapping in points\n")
-    print("| run | layouts | fixed | best - fixed | median - fixed | SABRE - fixed | searched - fixed | searched rank |")
+    print("| run | layouts | fixed | best - fixed | median - fixed | SABRE - fixed | searched - fixed "
+          "| searched rank |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         n = f"{r['layouts']}{' (sample)' if r['sampled'] else ''}"
         print(f"| {r['run']} | {n} | {r['fixed']:.3f} | " + " | ".join(
             f"{100 * (r[k] - r['fixed']):+.1f}" for k in ("best", "median", "sabre", "searched"))
               + f" | {r['searched_rank']} of {r['layouts']} |")
-    print("\n| device | runs | best - fixed | median - fixed | SABRE - fixed | searched - fixed |\n|---|---|---|---|---|---|")
+    print("\n| device | runs | best - fixed | median - fixed | SABRE - fixed | searched - fixed |\n"
+          "|---|---|---|---|---|---|")
     for dev in dict.fromkeys(r["device"] for r in rows):
         rs = [r for r in rows if r["device"] == dev]
         print(f"| {dev} | {len(rs)} | " + " | ".join(

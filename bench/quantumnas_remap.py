@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -78,7 +77,8 @@ def main() -> None:
         print(f"| {r['run']} | {r['search_layout']} | {r['layout']} | {r['search']:.3f} | {r['fixed']:.3f} | "
               f"{r['remapped']:.3f} | {r['pruned_remapped']:.3f} |")
     print("\npaired differences in accuracy points (95% interval over the runs)\n")
-    print("| device | runs | re-chosen - search's | re-chosen - fixed | search's - fixed | pruned: re-chosen - search's |")
+    print("| device | runs | re-chosen - search's | re-chosen - fixed | search's - fixed "
+          "| pruned: re-chosen - search's |")
     print("|---|---|---|---|---|---|")
     for dev in dict.fromkeys(r["device"] for r in rows):
         rs = [r for r in rows if r["device"] == dev]

@@ -97,7 +97,8 @@ def main() -> None:
             rows.append((seed, name, best["proxy"], best["fidelity"], best["two_qubit_gates"],
                          best["noise_free_accuracy"], kept, trivial, sabre))
             print(f"seed {seed} {name}: best proxy {best['proxy']:.3f}", flush=True)
-    print(f"\nMNIST-10 on {raw['task_options']['device']}, {campaign.budget_evaluations} evaluations, seed_layouts {seed_layouts}")
+    print(f"\nMNIST-10 on {raw['task_options']['device']}, {campaign.budget_evaluations} evaluations, "
+          f"seed_layouts {seed_layouts}")
     print("| seed | start | best proxy | est. fidelity | noise-free acc. (val.) | 2-qubit gates: its layout | "
           "trivial | SABRE | seeded layouts in top 10 |")
     print("|---|---|---|---|---|---|---|---|---|")

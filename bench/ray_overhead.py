@@ -44,8 +44,8 @@ def main() -> None:
     ap.add_argument("--out")
     a = ap.parse_args()
     folder = PLUGINS
-    lines = ["| measurement | local, 1 worker (the driver) | local, 2 worker processes | ray, 1 trial at a time |"
-             " ray, 2 concurrent trials |", "|---|---|---|---|---|"]
+    lines = [("| measurement | local, 1 worker (the driver) | local, 2 worker processes | ray, 1 trial at a time |"
+             " ray, 2 concurrent trials |"), "|---|---|---|---|---|"]
     keys = (("local", 1), ("local", 2), ("ray", 1), ("ray", 2))
     zero = {k: 1e3 / run(*k, a.n, 0.0, folder) for k in keys}
     lines.append("| zero-cost objective, ms per evaluation (steady state) | " +
@@ -53,10 +53,11 @@ def main() -> None:
     thr = {k: run(*k, a.n, a.spin, folder) for k in keys}
     lines.append(f"| {a.spin:g} s CPU-bound objective, evaluations per s (steady state) | " +
                  " | ".join(f"{thr[k]:.2f}" for k in keys) + " |")
-    lines += ["", f"Ray's per-evaluation overhead is {zero[('ray', 1)] / max(zero[('local', 1)], 1e-6):.0f}x the local "
+    ratio = zero[('ray', 1)] / max(zero[('local', 1)], 1e-6)
+    lines += ["", (f"Ray's per-evaluation overhead is {ratio:.0f}x the local "
                   f"backend's in the driver ({zero[('ray', 1)]:.1f} ms against {zero[('local', 1)]:.2f} ms); 2 workers "
                   f"over 1 on the CPU-bound objective: local {thr[('local', 2)] / thr[('local', 1)]:.2f}x, "
-                  f"ray {thr[('ray', 2)] / thr[('ray', 1)]:.2f}x (ideal 2x on 2 cores; the driver shares them)"]
+                  f"ray {thr[('ray', 2)] / thr[('ray', 1)]:.2f}x (ideal 2x on 2 cores; the driver shares them)")]
     text = "\n".join(lines)
     print(text)
     if a.out:

@@ -109,8 +109,8 @@ def main() -> None:
     budgets = [b for b in BUDGETS if b <= a.budget]
     head = "| searcher | seeds | " + " | ".join(f"mean@{b}" for b in budgets) + " | " + \
            " | ".join(f"median@{b}" for b in budgets) + " | s/run |"
-    lines = [f"NAS-Bench-201 CIFAR-10, optimum {optimum:.3f}; regret = optimum - best validation accuracy "
-             "after N queries", "", head, "|" + "---|" * (3 + 2 * len(budgets))]
+    lines = [(f"NAS-Bench-201 CIFAR-10, optimum {optimum:.3f}; regret = optimum - best validation accuracy "
+             "after N queries"), "", head, "|" + "---|" * (3 + 2 * len(budgets))]
     ref = {}
     for n in names:
         runs = results[n]

@@ -96,8 +96,8 @@ def main() -> None:
     s1 = optimise_space(DEVICE, MEMORY, widths=(0.2, 0.25, 0.3, 0.35, 0.4, 0.5), resolutions=(32, 40, 48, 56, 64, 80),
                         samples=500, n_classes=10, plot=out / "stage1_cdf.png")
     print(f"stage 1 for {DEVICE} (64 kB / 256 kB, {MEMORY}): width {s1['best']['width']}, resolution "
-          f"{s1['best']['resolution']} ({s1['best']['fit']:.0%} of the space fits, mean {s1['best']['mean_macs_m']:.2f} "
-          "MMACs)")
+          f"{s1['best']['resolution']} ({s1['best']['fit']:.0%} of the space fits, mean "
+          f"{s1['best']['mean_macs_m']:.2f} MMACs)")
     task = TinyNASTask(**_task_kwargs(a))
     t = time.time()
     if not (out / "supernet.pt").exists():

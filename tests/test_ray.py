@@ -237,6 +237,6 @@ def test_an_objective_the_task_does_not_report_stops_a_ray_run_as_a_local_one(ru
         p = run_cli("search", "--plugin", "nasbench201", "--config", cfg, "--budget", "6", "--workers", "1",
                     "--backend", backend, "--out", tmp_path / backend, "--no-progress", timeout=600)
         assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
-        assert "objectives[0].metric = 'acuracy': neither the task nor a cost model reported such a metric (did you " \
-            "mean 'accuracy'?)" in p.stderr
+        assert ("objectives[0].metric = 'acuracy': neither the task nor a cost model reported such a metric (did "
+                "you mean 'accuracy'?)") in p.stderr
         assert 1 <= n_rows(tmp_path / backend) <= 2
