@@ -128,6 +128,12 @@ def cmd_search(args) -> int:
                   f"{'; '.join(best['violates'])}")
     if summary.get("stopped"):
         print(f"stopped early: {summary['stopped']}")
+    from nasfw.report import final_table
+
+    final = final_table(campaign.out)
+    if final:  # the task's last word (QuantumNAS: the circuit it deploys beside its baselines on qiskit-aer), which
+        print(f"\nfinal evaluation ({final[0]}):")  # may be another candidate than the search's best above
+        print(final[1].rstrip())
     if "first_error" in summary:
         print(f"error: every evaluation failed, nothing was finalized; the first failed with: "
               f"{summary['first_error']}", file=sys.stderr)

@@ -42,6 +42,9 @@ def test_the_readme_quantumnas_command(run_cli, tmp_path):
     for r in report["rows"]:
         assert abs(r["aer_accuracy"] - r["torch_noisy_accuracy"]) < 0.1
     assert (tmp_path / "run" / "export" / "searched.qasm3").exists()
+    # as the README says: it ends by printing the searched circuit beside its baselines, measured on qiskit-aer
+    assert "final evaluation (quantumnas.md):\n# QuantumNAS on quito" in p.stdout
+    assert all(f"| {name} |" in p.stdout for name in names)
 
 
 def test_the_readme_tinynas_command(run_cli, tmp_path):
