@@ -59,6 +59,28 @@ class _Running:
     started: float | None = None  # when the worker began it (reported on the queue)
 
 
+def check_main_importable(why: str) -> None:
+    """Spawned workers import the caller's main script again, by its path. A script read from standard input
+    (`python - <<EOF`) has the path '<stdin>', which no worker can open: every one would die at its start, and
+    the run would stop only after DEAD_START_LIMIT pools with a hint about the main guard that does not apply."""
+    import os
+    import sys
+
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is None or getattr(getattr(main, "__spec__", None), "name", None) is not None:
+        return  # a notebook or `python -c` (no file: workers skip it), or `python -m` (imported by name)
+    if not os.path.isabs(path) and mp.process.ORIGINAL_DIR is not None:
+        path = os.path.join(mp.process.ORIGINAL_DIR, path)
+    if not os.path.isfile(path):
+        from nasfw.errors import WorkerError
+
+        raise WorkerError(f"{why} evaluates in worker processes, which import the calling script by its path, and "
+                          f"{getattr(main, '__file__')!r} is not a file (a script read from standard input?); save "
+                          "the script to a file and run that, or evaluate in this process (workers: 1, no "
+                          "evaluation.timeout_s)")
+
+
 class LocalBackend:
     def __init__(self, spec: EvaluatorSpec, workers: int = 1, timeout_s: float | None = None):
         self.spec, self.workers, self.timeout_s = spec, workers, timeout_s or None
@@ -74,6 +96,7 @@ class LocalBackend:
 
     def _pool(self) -> cf.ProcessPoolExecutor:
         if self.pool is None:
+            check_main_importable(f"workers: {self.workers}" if self.workers > 1 else "evaluation.timeout_s")
             ctx = mp.get_context("spawn")
             self.starts = ctx.SimpleQueue() if self.timeout_s else None  # a new pool, a new queue
             self.ready_workers = ctx.Value("i", 0)

@@ -136,6 +136,11 @@ def run_campaign(campaign: Campaign, registry: Registry, resume: bool = False, p
         from nasfw.ray_backend import check_ray
 
         check_ray(campaign)  # resources and address, before any work
+    elif campaign.workers > 1 or campaign.evaluation.get("timeout_s"):
+        from nasfw.backends import check_main_importable
+
+        why = f"workers: {campaign.workers}" if campaign.workers > 1 else "evaluation.timeout_s"
+        check_main_importable(why)  # before the run folder and the supernet, not after them
     store = prepare_run_dir(campaign, resume, flags)
     try:
         _phase_supernet(campaign, comps, store, progress)

@@ -151,6 +151,25 @@ def test_a_script_that_searches_at_its_top_level_stops_with_the_reason(tmp_path)
     assert p.stderr.count("nasfw.search: a worker process imported the script") <= 2 * 3
 
 
+def test_a_script_read_from_standard_input_is_refused_with_worker_processes(tmp_path):
+    """`python - <<EOF`: the workers would import '<stdin>' as a file, each died at its start, and after three
+    pools the run stopped with a hint about the main guard that did not apply. Now it is refused before the run
+    folder is made, saying why; with one worker (in this process) the same script runs."""
+    body = ('import nasfw\nrun = nasfw.search("nasbench201", workers={n}, budget=4, out="{out}", progress=False)\n'
+            'print("ok", run.summary()["ok"])\n')
+
+    def piped(n: int, out: str):
+        return subprocess.run([sys.executable, "-"], input=body.format(n=n, out=out), cwd=tmp_path,
+                              capture_output=True, text=True, timeout=240)
+
+    p = piped(2, "two")
+    assert p.returncode != 0 and not (tmp_path / "two").exists()
+    assert ("WorkerError: workers: 2 evaluates in worker processes, which import the calling script by its path, "
+            "and '<stdin>' is not a file") in p.stderr
+    p = piped(1, "one")
+    assert p.returncode == 0 and "ok 4" in p.stdout, p.stderr[-2000:]
+
+
 def test_the_callers_torch_threads_are_given_back(tmp_path):
     """Evaluating in this process (one worker) sets torch to one thread, as every worker does; a notebook that
     ran a search kept that setting for the rest of its session."""
