@@ -29,6 +29,8 @@ class RunView:
         if best and o.metric in best[0].metrics:
             unmet = "" if self.feasible(best[0]) else ", constraints not met"
             shown = f"; best {o.metric} {best[0].metrics[o.metric]:.6g} (#{best[0].id}{unmet})"
+        if not s["ok"] and s["failed"]:  # what the CLI's exit status 1 says: a notebook sees why at once
+            shown = f"; every evaluation failed, most often with: {self.failures(1)[0]['error'][:300]}"
         skipped = f", {s['infeasible']} infeasible skipped" if s["infeasible"] else ""
         return (f"RunView({str(self.run_dir)!r}: {s['campaign']}, {s['evaluations']} of {s['budget']} evaluations, "
                 f"{s['ok']} ok, {s['failed']} failed{skipped}{shown})")

@@ -10,7 +10,7 @@ import json
 import pickle
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -43,17 +43,20 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 
 @dataclass
 class Evaluation:
+    """One stored evaluation. Its repr (what `run.top(5)` shows in a notebook) keeps what a person compares:
+    the number, status, metrics, arch and error; the key (the arch again, as JSON), the worker and the clock
+    times are attributes still."""
     id: int
-    arch_key: str
+    arch_key: str = field(repr=False)
     arch: dict
     metrics: dict
     status: str
     error: str | None
-    duration_s: float
-    worker: str
-    started: float
-    finished: float
-    phase: str
+    duration_s: float = field(repr=False)
+    worker: str = field(repr=False)
+    started: float = field(repr=False)
+    finished: float = field(repr=False)
+    phase: str = field(repr=False)
 
 
 class Store:
