@@ -16,6 +16,14 @@ def _plt():
     return plt
 
 
+def axis_scale(values) -> str:
+    """'log' for positive values spread over more than a decade and a half (NAAS's EDP runs from 4e16 to 2e18: on
+    a linear axis its Pareto front lies flat on the floor), 'linear' otherwise (accuracies, losses, parameter
+    counts within one decade, anything signed)."""
+    vals = [float(v) for v in values if v == v]
+    return "log" if vals and min(vals) > 0 and max(vals) / min(vals) >= 30 else "linear"
+
+
 def plot_best_so_far(view: RunView, path: Path) -> Path:
     plt = _plt()
     curve = view.best_so_far()
@@ -28,6 +36,7 @@ def plot_best_so_far(view: RunView, path: Path) -> Path:
     ok = [(i, e.metrics[o.metric]) for i, e in enumerate(counted, 1) if e.status == "ok" and o.metric in e.metrics]
     if ok:
         ax.scatter(*zip(*ok), s=6, alpha=0.35, color="gray", label="evaluations")
+    ax.set_yscale(axis_scale([v for _, v in ok] + [v for _, v in curve]))
     ax.set_xlabel("evaluation")
     ax.set_ylabel(o.metric)
     ax.set_title(f"{view.campaign.name}: best so far ({view.campaign.searcher})")
@@ -67,6 +76,8 @@ def plot_pareto(view: RunView, path: Path, x_metric: str | None = None) -> Path 
     front.sort()
     if front:
         ax.plot(*zip(*front), "o-", color="tab:red", label="Pareto front")
+    ax.set_xscale(axis_scale([px for px, _ in pts]))
+    ax.set_yscale(axis_scale([py for _, py in pts]))
     ax.set_xlabel(x_metric)
     ax.set_ylabel(y)
     ax.set_title(f"{view.campaign.name}: {y} vs {x_metric}")

@@ -45,6 +45,37 @@ def test_report_writes_pngs_and_markdown(nb_run, run_cli, tmp_path):
     assert "## Top architectures" in md and "![best_so_far](best_so_far.png)" in md
 
 
+def test_plots_take_a_log_axis_for_metrics_spread_over_decades(nb_run, tmp_path, monkeypatch):
+    """NAAS's EDP runs from 4e16 to 2e18: on a linear axis the Pareto front and the best-so-far curve lay flat on
+    the floor. Such an axis is logarithmic now; accuracies and parameter counts within a decade stay linear."""
+    from matplotlib.figure import Figure
+
+    from nasfw.report import axis_scale, plot_best_so_far, plot_pareto
+    from nasfw.results import RunView
+    from nasfw.store import Evaluation
+
+    assert axis_scale([4.1e16, 7e16, 2.2e18]) == "log"
+    assert axis_scale([71.9, 91.5]) == axis_scale([0.07, 1.07]) == axis_scale([-1.0, 200.0]) == "linear"
+    scales = []
+    save = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: (scales.append(
+        (fig.axes[0].get_xscale(), fig.axes[0].get_yscale())), save(fig, *a, **k))[1])
+    view = RunView.open(nb_run)  # accuracy against params_m: both within a decade
+    plot_best_so_far(view, tmp_path / "a.png")
+    plot_pareto(view, tmp_path / "b.png")
+    assert scales == [("linear", "linear"), ("linear", "linear")]
+    edp = [(12, 2.1e18), (24, 2.2e17), (60, 7.8e16), (128, 4.1e16), (160, 2.2e18)]
+    from nasfw.cost import Objective
+
+    view.campaign.objectives = [Objective("accuracy", "min")]  # standing in for edp_geomean
+    view.evaluations = [Evaluation(i, "", {"i": i}, {"accuracy": v, "n_pes": n}, "ok", None, 0.0, "", 0.0, 0.0,
+                                   "search") for i, (n, v) in enumerate(edp, 1)]
+    scales.clear()
+    plot_best_so_far(view, tmp_path / "c.png")
+    plot_pareto(view, tmp_path / "d.png", x_metric="n_pes")
+    assert scales == [("linear", "log"), ("linear", "log")]
+
+
 def test_export_onnx_runs_in_onnxruntime(nb_run, run_cli, tmp_path):
     import numpy as np
     import onnxruntime as ort
