@@ -78,6 +78,13 @@ def plot_pareto(view: RunView, path: Path, x_metric: str | None = None) -> Path 
         ax.plot(*zip(*front), "o-", color="tab:red", label="Pareto front")
     ax.set_xscale(axis_scale([px for px, _ in pts]))
     ax.set_yscale(axis_scale([py for _, py in pts]))
+    for c in view.campaign.constraints:  # a bound on a plotted metric (TinyNAS's SRAM limit) is drawn on it,
+        for bound, sign in ((c.max, "<="), (c.min, ">=")):  # unless it lies so far out that the points would shrink
+            values = [px for px, _ in pts] if c.metric == x_metric else [py for _, py in pts]
+            span = max(values) - min(values) or abs(max(values)) or 1.0
+            if bound is not None and c.metric in (x_metric, y) and min(values) - span <= bound <= max(values) + span:
+                line = ax.axvline if c.metric == x_metric else ax.axhline
+                line(bound, color="tab:green", ls="--", lw=1, label=f"{c.metric} {sign} {bound:g}")
     ax.set_xlabel(x_metric)
     ax.set_ylabel(y)
     ax.set_title(f"{view.campaign.name}: {y} vs {x_metric}")

@@ -74,6 +74,15 @@ def test_plots_take_a_log_axis_for_metrics_spread_over_decades(nb_run, tmp_path,
     plot_best_so_far(view, tmp_path / "c.png")
     plot_pareto(view, tmp_path / "d.png", x_metric="n_pes")
     assert scales == [("linear", "log"), ("linear", "log")]
+    # a constraint on a plotted metric is drawn as its bound; one far outside the points is left out
+    from nasfw.cost import Constraint
+
+    labels = []
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: labels.append(
+        [t.get_text() for t in fig.axes[0].get_legend().get_texts()]))
+    view.campaign.constraints = [Constraint("n_pes", max=168), Constraint("accuracy", max=1e30)]
+    plot_pareto(view, tmp_path / "e.png", x_metric="n_pes")
+    assert labels == [["evaluated", "Pareto front", "n_pes <= 168"]]
 
 
 def test_export_onnx_runs_in_onnxruntime(nb_run, run_cli, tmp_path):
