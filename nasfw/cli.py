@@ -179,7 +179,8 @@ def cmd_show(args) -> int:
         return 0
     s = summary
     budget = f" of {s['budget']}" if s["budget"] else ""
-    print(f"{s['campaign']}  plugin={s['plugin']}  searcher={s['searcher']}")
+    origin = "  ".join(f"{k}={v}" for k, v in view.origin().items())
+    print(f"{s['campaign']}  {origin}  searcher={s['searcher']}")
     print(f"progress: {s['evaluations']}{budget} evaluations ({s['ok']} ok, {s['failed']} failed, "
           f"{s['infeasible']} infeasible skipped) in {s['elapsed_s']:.1f} s")
     for f in view.failures():

@@ -125,7 +125,8 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int 
     if p:
         files.append(p)
     s = view.summary()
-    lines = [f"# {s['campaign']}", "", f"- plugin: {s['plugin']}", f"- searcher: {s['searcher']}",
+    origin = [f"- {k}: {v}" for k, v in view.origin().items()]
+    lines = [f"# {s['campaign']}", "", *origin, f"- searcher: {s['searcher']}",
              (f"- evaluations: {s['evaluations']} of budget {s['budget']} ({s['ok']} ok, {s['failed']} failed, "
               f"{s['infeasible']} rejected as infeasible before evaluation)"), f"- elapsed: {s['elapsed_s']:.1f} s",
              f"- objectives: {', '.join(o['metric'] + ' (' + o['direction'] + ')' for o in s['objectives'])}"]

@@ -45,6 +45,15 @@ class RunView:
             store.close()
         return cls(Path(run_dir), parse(raw), evals)
 
+    def origin(self) -> dict[str, str]:
+        """What the campaign was built from, for people: its plugin, or (a campaign naming its own parts) its
+        space and task; a run without a plugin showed `plugin=None`."""
+        c = self.campaign
+        if c.plugin:
+            return {"plugin": c.plugin}
+        space = c.space.get("name", "inline") if isinstance(c.space, dict) else c.space
+        return {"space": str(space), "task": str(c.task)}
+
     @property
     def finalized(self) -> dict | None:
         """What the finalize phase wrote (summary.json: the best, its exports, the task's report such as

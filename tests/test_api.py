@@ -43,9 +43,16 @@ def test_a_mapping_config_and_keyword_fields_merge_like_a_campaign_file(tmp_path
     assert (tmp_path / "run" / "pareto.json").is_file() and run.pareto()
 
 
-def test_a_plugin_from_a_folder(tmp_path):
+def test_a_plugin_from_a_folder(tmp_path, run_cli):
     run = nasfw.search("toy", plugins_dirs=[PLUGIN_DIR], budget=5, out=str(tmp_path / "run"), progress=False)
-    assert run.summary()["evaluations"] == 5
+    assert run.summary()["evaluations"] == 5 and run.origin() == {"plugin": "toy"}
+    # a campaign that names its space and task (no plugin) is shown by them, not as `plugin=None`
+    own = nasfw.search(config={"space": "toy", "task": "toy", "objectives": [{"metric": "score"}]}, searcher="random",
+                       plugins_dirs=[PLUGIN_DIR], budget=3, out=str(tmp_path / "own"), progress=False)
+    assert own.origin() == {"space": "toy", "task": "toy"}
+    assert run_cli("show", tmp_path / "own", check=True).stdout.startswith("campaign  space=toy  task=toy  searcher=")
+    run_cli("report", tmp_path / "own", check=True)
+    assert "- space: toy\n- task: toy\n" in (tmp_path / "own" / "report" / "report.md").read_text()
 
 
 @pytest.mark.parametrize("call, needle", [
