@@ -20,6 +20,7 @@ from nasfw.cost import violated
 from nasfw.errors import ConfigError, StoreError
 from nasfw.evaluation import EvaluatorSpec, Pipeline
 from nasfw.registry import Registry
+from nasfw.run_lock import RunLock
 from nasfw.searchers.base import Result, make_searcher
 from nasfw.space import Space
 from nasfw.store import Store
@@ -93,13 +94,23 @@ def user_initial(campaign: Campaign, space: Space) -> list:
             for i, e in enumerate(best)]
 
 
-def prepare_run_dir(campaign: Campaign, resume: bool, flags: RunFlags = CLI_FLAGS) -> Store:
+def prepare_run_dir(campaign: Campaign, resume: bool, flags: RunFlags = CLI_FLAGS) -> tuple[Store, RunLock]:
+    """The run folder's store, with the folder locked for this search (released by the caller)."""
     out = Path(campaign.out)
     store_path = out / Store.FILENAME
     if resume and not store_path.exists():
         raise StoreError(f"{flags.resume}: {str(out)!r} holds no run to resume (no {Store.FILENAME})")
     if out.exists() and not out.is_dir():
         raise StoreError(f"output folder {str(out)!r} exists and is not a folder")
+    lock = RunLock.acquire(out, flags.out)
+    try:
+        return _open_run_dir(campaign, resume, flags, out), lock
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _open_run_dir(campaign: Campaign, resume: bool, flags: RunFlags, out: Path) -> Store:
     store = Store(out)
     fp = store.get_meta("fingerprint")
     if resume:
@@ -121,6 +132,7 @@ def prepare_run_dir(campaign: Campaign, resume: bool, flags: RunFlags = CLI_FLAG
     try:
         (out / "campaign.yaml").write_text(campaign.to_yaml())
     except OSError as e:
+        store.close()
         raise StoreError(f"cannot write to the output folder {str(out)!r}: {e}") from None
     return store
 
@@ -141,13 +153,14 @@ def run_campaign(campaign: Campaign, registry: Registry, resume: bool = False, p
 
         why = f"workers: {campaign.workers}" if campaign.workers > 1 else "evaluation.timeout_s"
         check_main_importable(why)  # before the run folder and the supernet, not after them
-    store = prepare_run_dir(campaign, resume, flags)
+    store, lock = prepare_run_dir(campaign, resume, flags)
     try:
         _phase_supernet(campaign, comps, store, progress)
         _phase_search(campaign, comps, store, resume, progress, plugins_dirs)
         return finalize(campaign, comps, store, progress)
     finally:
         store.close()
+        lock.release()
 
 
 def check_phase_options(campaign: Campaign, task: Any) -> None:

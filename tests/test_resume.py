@@ -53,6 +53,35 @@ def test_sigkill_then_resume(tmp_path, searcher, run_cli):
     assert len(set(keys)) == len(keys)  # resume knows what was evaluated: no repeats
 
 
+def test_a_run_folder_takes_one_search_at_a_time(tmp_path, run_cli):
+    """A `--resume` typed while the run still went on elsewhere searched beside it in the same store: 53 of a
+    budget of 30, two searchers' histories interleaved. The running search holds the folder; a second one is
+    refused naming it, readers still read, and once the first has ended the folder can be resumed. (After a
+    SIGKILL the operating system drops the lock: test_sigkill_then_resume resumes at once.)"""
+    out = tmp_path / "run"
+    args = ["--plugins-dir", PLUGIN_DIR, "--plugin", "toy", "--budget", "30", "--out", out, "--no-progress"]
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("task_options: {sleep: 0.2}\n")
+    cmd = [sys.executable, "-m", "nasfw.cli", "search", "--config", str(cfg), *map(str, args)]
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path, text=True)
+    deadline = time.time() + 60
+    while _count(out / "nasfw.sqlite") < 3 and time.time() < deadline:
+        time.sleep(0.05)
+    for extra in (["--resume"], []):  # resuming it, or starting it over, while it runs
+        p = run_cli("search", "--config", cfg, *args, *extra)
+        assert p.returncode == 2 and p.stderr.count("\n") == 1, p.stderr
+        assert (f"error: output folder '{out}' is in use by another nasfw search (process {first.pid} on "
+                in p.stderr) and "wait for it to end (or stop it) before resuming, or choose another --out" in p.stderr
+    assert run_cli("show", out).returncode == 0  # readers do not need the folder to themselves
+    assert first.poll() is None, "the first search must still be running for this test to mean anything"
+    stdout, stderr = first.communicate(timeout=120)
+    assert first.returncode == 0, stderr
+    assert _count(out / "nasfw.sqlite") == 30  # only the first search wrote
+    p = run_cli("search", "--config", cfg, *args[:4], "--budget", "33", "--out", out, "--no-progress", "--resume")
+    assert p.returncode == 0, p.stderr
+    assert _count(out / "nasfw.sqlite") == 33
+
+
 def test_resume_without_a_run_is_a_clean_error(run_cli, tmp_path):
     p = run_cli("search", "--plugins-dir", PLUGIN_DIR, "--plugin", "toy", "--out", tmp_path / "none", "--resume")
     assert p.returncode == 2
