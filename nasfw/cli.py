@@ -355,6 +355,14 @@ def _cell(v) -> str:
 
 
 # --- parser -----------------------------------------------------------------------------------------
+def _help(parser: argparse.ArgumentParser):
+    """The command for a parser whose sub-command was left out: its help, exit status 2."""
+    def show(args) -> int:
+        parser.print_help()
+        return 2
+    return show
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--plugins-dir", action="append", metavar="DIR",
@@ -363,6 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(prog="nasfw", description="Plugin-based hardware-aware neural architecture search.")
     p.add_argument("--version", action="version", version=f"nasfw {__version__}")
+    p.set_defaults(func=_help(p))  # `nasfw` alone: the commands there are, not a usage error
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     s = sub.add_parser("search", parents=[common], help="run a search campaign")
@@ -418,6 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_hardware)
 
     s = sub.add_parser("lut", help="latency lookup tables")
+    s.set_defaults(func=_help(s))
     lut = s.add_subparsers(dest="lut_command", metavar="COMMAND")
     s = lut.add_parser("build", parents=[common], help="time every layer of a plugin's space with onnxruntime")
     s.add_argument("--plugin", help="the plugin whose default campaign names the space and task")
@@ -438,10 +448,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not hasattr(args, "func"):  # `nasfw` or `nasfw lut` alone: the commands there are, not a usage error
-        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        (commands.choices[args.command] if args.command else parser).print_help()
-        return 2
     try:
         return args.func(args)
     except NasfwError as e:
