@@ -29,6 +29,20 @@ def adopt_task_objectives(raw: dict, user: dict, default_task: str | None, reg: 
     return {**raw, "objectives": [dict(o) for o in own]} if own else raw
 
 
+def as_yaml_values(value: Any) -> Any:
+    """A copy with every path object as its string: a campaign holds what a YAML file can, and from Python
+    `out=Path("runs/x")` or `task_options={"dataset": Path(...)}` is the natural way to write a path."""
+    import os
+
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, dict):
+        return {k: as_yaml_values(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [as_yaml_values(v) for v in value]
+    return value
+
+
 def user_fields(config: str | Path | dict | None) -> dict:
     """The user's campaign fields from a YAML file or a mapping (a copy: the caller's dict is never changed)."""
     import copy
@@ -38,7 +52,7 @@ def user_fields(config: str | Path | dict | None) -> dict:
     if config is None:
         return {}
     if isinstance(config, dict):
-        return copy.deepcopy(config)
+        return as_yaml_values(copy.deepcopy(config))
     if isinstance(config, (str, Path)):
         return load_yaml(config)
     raise ConfigError(f"config = {config!r} is not allowed; allowed: a campaign YAML file's path or a mapping of "
@@ -106,6 +120,7 @@ def search(plugin: str | None = None, config: str | Path | dict | None = None, *
         raise SystemExit("nasfw.search: a worker process imported the script that calls nasfw.search at its top "
                          "level; put the call under `if __name__ == \"__main__\":`")
     dirs = tuple(str(d) for d in plugins_dirs)
+    fields = as_yaml_values(fields)
     registry = get_registry(dirs)
     user = user_fields(config)
     plugin = plugin or user.get("plugin")

@@ -43,6 +43,17 @@ def test_a_mapping_config_and_keyword_fields_merge_like_a_campaign_file(tmp_path
     assert (tmp_path / "run" / "pareto.json").is_file() and run.pareto()
 
 
+def test_paths_may_be_path_objects(tmp_path):
+    """`out=Path(...)` was refused ("campaign.out = PosixPath(...) is not allowed"): from Python a path object is
+    the natural way to name a folder or a file, in keyword fields and in a config mapping alike."""
+    run = nasfw.search("nasbench201", budget=3, out=tmp_path / "a", progress=False)
+    assert run.run_dir == tmp_path / "a" and run.campaign.out == str(tmp_path / "a")
+    config = {"out": tmp_path / "b", "constraints": ({"metric": "params_m", "max": 0.5},)}
+    run = nasfw.search("nasbench201", config, budget=3, progress=False)
+    assert run.campaign.out == str(tmp_path / "b") and run.campaign.constraints[0].max == 0.5
+    assert isinstance(config["out"], type(tmp_path))  # the caller's mapping is left as it was
+
+
 def test_a_plugin_from_a_folder(tmp_path, run_cli):
     run = nasfw.search("toy", plugins_dirs=[PLUGIN_DIR], budget=5, out=str(tmp_path / "run"), progress=False)
     assert run.summary()["evaluations"] == 5 and run.origin() == {"plugin": "toy"}
