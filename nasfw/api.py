@@ -45,14 +45,12 @@ def as_yaml_values(value: Any) -> Any:
 
 def user_fields(config: str | Path | dict | None) -> dict:
     """The user's campaign fields from a YAML file or a mapping (a copy: the caller's dict is never changed)."""
-    import copy
-
     from nasfw.campaign import load_yaml
 
     if config is None:
         return {}
     if isinstance(config, dict):
-        return as_yaml_values(copy.deepcopy(config))
+        return as_yaml_values(config)  # new containers throughout
     if isinstance(config, (str, Path)):
         return load_yaml(config)
     raise ConfigError(f"config = {config!r} is not allowed; allowed: a campaign YAML file's path or a mapping of "

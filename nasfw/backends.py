@@ -96,7 +96,6 @@ class LocalBackend:
 
     def _pool(self) -> cf.ProcessPoolExecutor:
         if self.pool is None:
-            check_main_importable(f"workers: {self.workers}" if self.workers > 1 else "evaluation.timeout_s")
             ctx = mp.get_context("spawn")
             self.starts = ctx.SimpleQueue() if self.timeout_s else None  # a new pool, a new queue
             self.ready_workers = ctx.Value("i", 0)

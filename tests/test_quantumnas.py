@@ -178,7 +178,6 @@ def test_small_campaign_end_to_end(tmp_path, run_cli):
     assert r.returncode == 0, r.stderr
     # --no-progress reaches the plugin's own phases, not only the search
     assert "supercircuit:" not in r.stderr and "finalize:" not in r.stderr and "search:" not in r.stderr
-    # the command ends with the deployed circuit beside its baselines, not only the search's best candidate
     assert "\nfinal evaluation (quantumnas.md):\n# QuantumNAS on " in r.stdout and "| human design |" in r.stdout
     report = json.loads((out / "quantumnas.json").read_text())
     names = [row["name"] for row in report["rows"]]
