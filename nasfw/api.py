@@ -7,7 +7,7 @@ checks and the same one-line errors (`nasfw.ConfigError`), and the run folder it
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from nasfw.errors import ConfigError
 
@@ -71,11 +71,12 @@ def stored_campaign(out: str | Path | None, flags: RunFlags) -> dict:
 
 def resolve_campaign(registry: Registry, plugin: str | None = None, user: dict | None = None, *,
                      stored: dict | None = None, searcher: str | None = None, budget: str | int | None = None,
-                     fields: dict | None = None) -> Campaign:
+                     fields: dict | None = None, sets: Sequence[str] = ()) -> Campaign:
     """The validated campaign: `stored` (a run's own campaign, for resuming it) or the plugin's default with
     `user` over it; `fields` (campaign fields: seed, workers, out, task_options, ...; None means not given) over
-    both, merged as a campaign file's are; then `searcher` (a name) and `budget` (a number or a preset name)."""
-    from nasfw.campaign import merge, parse, resolve_budget
+    both, merged as a campaign file's are; then `searcher` (a name) and `budget` (a number or a preset name); last
+    `sets`, the command line's `--set FIELD=VALUE`s, so that one wins over the preset a budget name brings."""
+    from nasfw.campaign import apply_set, merge, parse, parse_set, resolve_budget
 
     given = {k: v for k, v in (fields or {}).items() if v is not None}
     if stored is not None:
@@ -91,7 +92,10 @@ def resolve_campaign(registry: Registry, plugin: str | None = None, user: dict |
             raise ConfigError(f"searcher = {searcher!r} is not allowed; allowed: a searcher name (settings go in "
                               "the campaign's searcher field)")
         raw = merge(raw, {"searcher": {"name": searcher}})
-    return parse(resolve_budget(raw, budget))
+    raw = resolve_budget(raw, budget)
+    for text in sets:
+        raw = apply_set(raw, *parse_set(text), text)
+    return parse(raw)
 
 
 def search(plugin: str | None = None, config: str | Path | dict | None = None, *, budget: str | int | None = None,

@@ -187,6 +187,54 @@ def load_yaml(path: str | Path) -> dict:
     return data
 
 
+SET_FORM = ("FIELD=VALUE, FIELD a campaign field or a dotted path into one (task_options.device=lima, "
+            "phases.finalize.task.shots=4096, constraints.0.max=128), VALUE read as YAML")
+
+
+def parse_set(text: str) -> tuple[list[str], Any]:
+    """One `--set FIELD=VALUE`: the path and the value, read as YAML reads a value (`3` an int, `[1, 2]` a list,
+    `lima` a string), so a field set here gets what the same text in a campaign file would give it."""
+    key, sep, value = text.partition("=")
+    path = [part.strip() for part in key.split(".")]
+    if not sep or not all(path):
+        raise ConfigError(f"--set {text!r} is not allowed; allowed: {SET_FORM}")
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"--set {text!r}: the value is not valid YAML: {getattr(e, 'problem', e)}") from None
+    return path, parsed
+
+
+def apply_set(raw: dict, path: list[str], value: Any, text: str) -> dict:
+    """The campaign with one field set. A whole field (`--set task=quantumnas-vqe`) merges as a campaign file's
+    field does (another task drops the old task's options); a dotted path changes that one value and keeps its
+    neighbours, where a file's `searcher: {settings: ...}` would replace all the settings."""
+    if len(path) == 1:
+        return merge(raw, {path[0]: value})
+    out = copy.deepcopy(raw)
+    if isinstance(out.get("searcher"), str):  # `searcher: evolution` is short for {name: evolution}
+        out["searcher"] = {"name": out["searcher"]}
+    node: Any = out
+    for depth, key in enumerate(path):
+        here = ".".join(path[:depth])
+        if isinstance(node, list):
+            if not key.isdigit() or int(key) >= len(node):
+                index = f"an index 0..{len(node) - 1}, or " if node else ""
+                raise ConfigError(f"--set {text!r}: {here} is a list of {len(node)}; {key!r} is not allowed; "
+                                  f"allowed: {index}the whole list (--set {here}=[...])")
+            key = int(key)
+        elif not isinstance(node, dict):
+            raise ConfigError(f"--set {text!r}: {here} = {node!r} holds no fields; set it whole (--set {here}=...)")
+        if depth == len(path) - 1:
+            node[key] = value
+            break
+        child = node[key] if isinstance(node, list) else node.get(key)
+        if child is None:  # a mapping the campaign does not have yet (phases.supernet of a default without it)
+            node[key] = child = {}
+        node = child
+    return out
+
+
 def _check_preset(preset: dict, where: str) -> None:
     n = preset.get("evaluations")
     if not _is(n, (int,)) or n <= 0:

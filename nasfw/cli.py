@@ -99,7 +99,7 @@ def cmd_search(args) -> int:
         stored = stored_campaign(args.out, CLI_FLAGS)  # `nasfw search --resume --out RUN`: as the run started
     fields = {key: getattr(args, key, None) for key in ("seed", "workers", "out", "backend", "address")}
     campaign = resolve_campaign(reg, plugin, user, stored=stored, searcher=args.searcher, budget=args.budget,
-                                fields=fields)
+                                fields=fields, sets=args.sets or ())
     if args.dry_run:
         from nasfw.runner import build, check_phase_options
 
@@ -378,11 +378,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--plugin", help="start from this plugin's default campaign")
     s.add_argument("--config", help="campaign YAML (overrides the plugin default)")
     s.add_argument("--searcher", help="searcher name (see `nasfw plugins`)")
-    s.add_argument("--budget", help="evaluations: a number or small|medium|large")
+    s.add_argument("--budget", help="evaluations: a number or a preset of the campaign (small, medium, large; "
+                   "some plugins add paper)")
     s.add_argument("--seed", type=int, help="seeds the searcher and the task (default: the campaign's)")
     s.add_argument("--workers", type=int, help="evaluation processes or Ray trials at once (1: in this process)")
     s.add_argument("--backend", choices=["local", "ray"], help="where evaluations run (default: the campaign's)")
     s.add_argument("--address", help="Ray cluster address HOST:PORT (backend ray)")
+    s.add_argument("--set", action="append", dest="sets", metavar="FIELD=VALUE",
+                   help="set one campaign field over the plugin default and --config, e.g. task_options.device=lima "
+                        "or searcher.settings.population_size=10 (repeatable; VALUE is read as YAML)")
     s.add_argument("--out", help="run folder")
     s.add_argument("--resume", action="store_true", help="continue the run in --out from its store")
     s.add_argument("--dry-run", action="store_true", help="validate and print the resolved campaign, run nothing")

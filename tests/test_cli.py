@@ -1,6 +1,7 @@
 import json
 
 import pytest
+import yaml
 
 from tests.conftest import PLUGIN_DIR
 
@@ -147,6 +148,8 @@ def test_cost_and_hardware(run_cli):
     (["lut", "build", "--plugin", "tinynas", "--out", "lut", "--resolutions", "48,x"],
      "--resolutions '48,x' is not allowed; allowed: comma-separated positive integers"),  # int()'s traceback before
     (["search", "--config", "empty.yaml"], "campaign file empty.yaml is empty; give --plugin NAME"),  # "space missing"
+    (["search", "--plugin", "nasbench201", "--set", "task_options.dataset"],
+     "--set 'task_options.dataset' is not allowed; allowed: FIELD=VALUE"),
     (["lut", "build", "--config", "empty.yaml", "--out", "lut"], "campaign file empty.yaml is empty"),
 ])
 def test_bad_input_is_one_clean_line(run_cli, args, needle, tmp_path):
@@ -393,3 +396,12 @@ def test_top_must_be_a_positive_count(nb_run, run_cli):
         p = run_cli(command, nb_run, "--top", "-2")
         assert p.returncode == 2 and "argument --top: -2 is not allowed; allowed: a positive integer" in p.stderr
     assert "top 1:" in run_cli("show", nb_run, "--top", "1", check=True).stdout
+
+
+def test_set_runs_a_default_campaign_with_one_field_changed(run_cli):
+    """Another dataset (or device) for a plugin's default campaign, without writing a campaign file."""
+    p = run_cli("search", "--plugin", "nasbench201", "--set", "task_options.dataset=cifar100", "--set",
+                "searcher.settings.population_size=8", "--dry-run", check=True)
+    shown = yaml.safe_load(p.stdout.split("\n", 1)[1])
+    assert shown["task_options"] == {"dataset": "cifar100"}
+    assert shown["searcher"]["settings"] == {"population_size": 8, "sample_size": 5}
