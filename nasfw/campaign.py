@@ -142,7 +142,8 @@ def _merge_deep(base: dict, override: dict) -> dict:
 
 def merge(base: dict, override: dict) -> dict:
     """Override a default campaign with a user's: mappings merge one level deep, `phases` all the way down (a
-    user who sets `phases.finalize.task.shots` keeps the default's other finalize settings), the rest replaces.
+    user who sets `phases.finalize.task.shots` keeps the default's other finalize settings) and `searcher.settings`
+    two levels for the same searcher, the rest replaces.
     Options of a space or task the user replaced by another do not carry over, nor, for another task, the
     default's phase settings below the phase names (they are options of the task's own methods)."""
     out = copy.deepcopy(base)
@@ -161,6 +162,10 @@ def merge(base: dict, override: dict) -> dict:
                 out[k] = {**kept, **copy.deepcopy(v)}
             elif k == "phases" and override.get("task", base.get("task")) == base.get("task"):
                 out[k] = _merge_deep(out[k], v)  # phase options belong to the task: another task's start afresh
+            elif k == "searcher" and isinstance(v.get("settings"), dict) and isinstance(out[k].get("settings"), dict):
+                # the same searcher keeps the default's other settings: a file that sets population_size alone
+                # must not drop QuantumNAS's mutate_prob 0.4 for the class default
+                out[k] = {**out[k], **copy.deepcopy(v), "settings": {**out[k]["settings"], **v["settings"]}}
             else:
                 out[k] = {**out[k], **copy.deepcopy(v)}
         else:
@@ -208,7 +213,7 @@ def parse_set(text: str) -> tuple[list[str], Any]:
 def apply_set(raw: dict, path: list[str], value: Any, text: str) -> dict:
     """The campaign with one field set. A whole field (`--set task=quantumnas-vqe`) merges as a campaign file's
     field does (another task drops the old task's options); a dotted path changes that one value and keeps its
-    neighbours, where a file's `searcher: {settings: ...}` would replace all the settings."""
+    neighbours, at any depth and in lists (`constraints.0.max`), where a file's mapping merges one level deep."""
     if len(path) == 1:
         return merge(raw, {path[0]: value})
     out = copy.deepcopy(raw)

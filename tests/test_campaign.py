@@ -425,8 +425,7 @@ def test_a_worker_that_never_begins_is_timed_out_by_the_setup_limit(monkeypatch)
 
 def test_set_changes_one_field_and_keeps_its_neighbours():
     """`--set` exists so that running a default campaign on another device or with one setting changed needs no
-    YAML file. A dotted path changes that one value: a file's `searcher: {settings: {population_size: 8}}` would
-    replace every setting, which is not what `--set searcher.settings.population_size=8` asks for."""
+    YAML file. A dotted path changes that one value and keeps its neighbours, in lists too."""
     from nasfw.api import resolve_campaign
 
     reg = Registry()
@@ -458,3 +457,14 @@ def test_a_bad_set_names_itself(text, needle):
     with pytest.raises(ConfigError) as e:
         resolve_campaign(Registry(), "nasbench201", sets=[text])
     assert needle in str(e.value)
+
+
+def test_the_same_searcher_keeps_the_defaults_other_settings():
+    """A file that sets QuantumNAS's population_size alone dropped the default's mutate_prob 0.4 (the paper's) for
+    the class default, silently."""
+    base = {**BASE, "searcher": {"name": "ofa-evolution", "settings": {"population_size": 20, "mutate_prob": 0.4}}}
+    assert merge(base, {"searcher": {"settings": {"population_size": 40}}})["searcher"]["settings"] == \
+        {"population_size": 40, "mutate_prob": 0.4}
+    assert merge(base, {"searcher": {"name": "ofa-evolution", "settings": {"mutate_prob": 0.1}}})["searcher"] == \
+        {"name": "ofa-evolution", "settings": {"population_size": 20, "mutate_prob": 0.1}}
+    assert merge(base, {"searcher": {"name": "random"}})["searcher"] == {"name": "random"}
