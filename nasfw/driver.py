@@ -114,6 +114,10 @@ class SearchDriver:
         if self.exhausted:
             reason = self.pipeline.stop_reason or ("the searcher proposed only already-evaluated or infeasible "
                                                    f"architectures {self.pipeline.max_duplicates} times in a row")
+            size = self.pipeline.space_size
+            if not self.pipeline.stop_reason and size < float("inf"):  # a searcher that filters out infeasible
+                # archs itself leaves them out of the count; the share taken says the space is nearly done
+                reason += f" ({len(self.pipeline.cache):,} of the space's {size:,.0f} architectures taken)"
             skipped = [e.metrics for e in self.store.evaluations() if e.status == INFEASIBLE]
             misses = nearest_misses(self.campaign.constraints, skipped)
             if misses:  # a bound nothing in the space meets reads as one, with the nearest value seen

@@ -142,6 +142,7 @@ class Pipeline:
     max_fruitless: int = 20
     stop_reason: str | None = None
     _cheap: dict[str, dict] = field(default_factory=dict)
+    _size: float | None = None  # the space's architecture count (inf for a continuous decision), counted once
 
     def cheap_metrics(self, arch: Arch) -> dict[str, float]:
         key = self.space.key(arch)
@@ -168,8 +169,25 @@ class Pipeline:
                 return cand
         return None
 
+    @property
+    def space_size(self) -> float:
+        if self._size is None:
+            self._size = self.space.size()
+        return self._size
+
+    def space_done(self) -> bool:
+        """Whether every architecture of a finite space is evaluated, ruled out or in flight (NAS-Bench-201's
+        15,625 cells, a budget above that): then no draw can find a new one, and the run says why it ended."""
+        if len(self.cache) + len(self.in_flight) < self.space_size:
+            return False
+        ruled_out = " or ruled out by the cheap constraints" if self.constraints else ""
+        self.stop_reason = f"every architecture of the space ({self.space_size:,.0f}) has been evaluated{ruled_out}"
+        return True
+
     def next(self) -> Arch | None:
         """The next candidate to evaluate, or None when the searcher only repeats itself."""
+        if self.space_done():
+            return None
         consecutive = 0
         fruitless_before = getattr(self.searcher, "n_fruitless", 0)
         while consecutive <= self.max_duplicates:

@@ -468,3 +468,42 @@ def test_the_same_searcher_keeps_the_defaults_other_settings():
     assert merge(base, {"searcher": {"name": "ofa-evolution", "settings": {"mutate_prob": 0.1}}})["searcher"] == \
         {"name": "ofa-evolution", "settings": {"population_size": 20, "mutate_prob": 0.1}}
     assert merge(base, {"searcher": {"name": "random"}})["searcher"] == {"name": "random"}
+
+
+SMALL_SPACE = {"name": "small", "decisions": [
+    {"name": "op", "type": "choice", "options": ["a", "b", "c"]},
+    {"name": "width", "type": "choice", "options": [8, 16]},
+    {"name": "lr", "type": "choice", "options": [0.01]},
+    {"name": "blocks", "type": "repeat", "min": 1, "max": 1,
+     "body": [{"name": "k", "type": "choice", "options": [3]}, {"name": "e", "type": "choice", "options": [1, 2]}]},
+]}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_budget_above_the_space_ends_saying_the_space_is_done(tmp_path, workers):
+    """A budget above a finite space's size (NAS-Bench-201's 15,625 cells) ended "the searcher proposed only
+    already-evaluated or infeasible architectures 1000 times in a row", which reads as a searcher fault, after
+    a thousand wasted draws; it now ends when the last architecture is taken, and says so."""
+    summary = run({**BASE, "space": SMALL_SPACE, "searcher": "random", "budget": 50, "workers": workers}, tmp_path)
+    assert summary["ok"] == 12 and summary["stopped"] == "every architecture of the space (12) has been evaluated"
+    if workers > 1:
+        return
+    constrained = {**BASE, "space": SMALL_SPACE, "searcher": "random", "budget": 50, "hardware": ["toy-size"],
+                   "constraints": [{"metric": "size", "max": 8}]}
+    summary = run(constrained, tmp_path / "constrained")  # the random searcher draws until a candidate is feasible,
+    assert (summary["ok"], summary["infeasible"]) == (6, 0)  # so the other 6 never reach the pipeline to be counted
+    assert summary["stopped"] == ("the searcher proposed only already-evaluated or infeasible architectures 1000 "
+                                  "times in a row (6 of the space's 12 architectures taken)")
+    # a pipeline that holds every architecture, evaluated or ruled out, asks its searcher nothing more
+    from nasfw.cost import Constraint
+    from nasfw.evaluation import Pipeline
+    from nasfw.searchers.base import Result
+    from nasfw.searchers.random_search import RandomSearch
+    from nasfw.space import Space
+
+    space = Space.from_dict(SMALL_SPACE)
+    pipe = Pipeline(space, RandomSearch(space, seed=0), constraints=[Constraint("size", max=8)])
+    pipe.cache = {f"arch{i}": Result("ok", {}) for i in range(12)}
+    assert pipe.next() is None
+    assert pipe.stop_reason == ("every architecture of the space (12) has been evaluated or ruled out by the cheap "
+                                "constraints")
