@@ -115,6 +115,13 @@ class RunView:
             rows.append(row)
         return pd.DataFrame(rows)
 
+    def report(self, out: str | Path | None = None, top_k: int = 10) -> dict:
+        """Write report.md and the plots (best so far, Pareto front) as `nasfw report` does, by default into the
+        run's `report/` folder; returns their paths ({"report": ..., "plots": [...]}) for a notebook to show."""
+        from nasfw.report import write_report  # the report draws on this module, not the other way round
+
+        return write_report(self.run_dir, out, top_k)
+
     def failures(self, limit: int = 5) -> list[dict]:
         """The failed evaluations' errors, most frequent first, each with its count and first evaluation: a run
         whose candidates all fail for one reason says so once."""

@@ -3,6 +3,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -146,6 +147,12 @@ def test_a_run_as_a_dataframe(tmp_path):
     assert decisions and all(df[c].notna().all() for c in decisions)
     assert df.groupby(decisions[0])["accuracy"].mean().notna().all()
     assert df.loc[0, "arch"] == run.evaluations[0].arch
+    written = run.report(tmp_path / "rep", top_k=3)  # what `nasfw report` writes, from the notebook
+    assert written["report"] == str(tmp_path / "rep" / "report.md")
+    assert [Path(p).name for p in written["plots"]] == ["best_so_far.png", "pareto.png"]
+    assert all(Path(p).stat().st_size > 1000 for p in written["plots"])
+    lines = (tmp_path / "rep" / "report.md").read_text().splitlines()
+    assert sum(line.startswith("| ") for line in lines) == 1 + 3  # the top table's header and its 3 rows
 
 
 def _script(tmp_path, body: str):
