@@ -25,7 +25,7 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
-from typing import Annotated, Any, Sequence
+from typing import Annotated, Any, Literal, Sequence
 
 import numpy as np
 import torch
@@ -134,7 +134,8 @@ def check_finalize_options(baselines: Sequence[str] = BASELINES, random_circuits
 def finalize(task, arch: dict, run_dir: Path, scratch_epochs: PositiveInt = 20, lr: PositiveFloat = 5e-3,
              prune_final: Fraction = 0.1, prune_initial: Fraction = 0.05, prune_steps: PositiveInt = 4,
              prune_epochs: NonNegativeInt = 2, prune_lr: PositiveFloat = 2e-3, prune_batch_size: PositiveInt = 32,
-             baselines: Sequence[str] = BASELINES, shots: PositiveInt = 8192,
+             prune_granularity: Literal["angle", "gate"] = "angle", baselines: Sequence[str] = BASELINES,
+             shots: PositiveInt = 8192,
              search_population: Annotated[int, Bounds(low=2)] = 20, search_generations: PositiveInt | None = None,
              mutate_prob: Fraction = 0.4, random_circuits: PositiveInt = 1, remap: NonNegativeInt = 0,
              retrain: PositiveInt = 1, retrain_layouts: PositiveInt = 4, torch_trajectories: NonNegativeInt = 0,
@@ -147,7 +148,9 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: PositiveInt = 20, 
     each row's torch column from that many noise trajectories per test input (0: none), beside aer.
     The pruning fine-tune takes batches of `prune_batch_size` (32): on a small training set batches of 256 give
     a handful of steps a round, too few to recover from removing angles (measured: 50% sparsity left 27%
-    accuracy where batches of 32 kept 63%, Lima, docs/results-quantumnas.md)."""
+    accuracy where batches of 32 kept 63%, Lima, docs/results-quantumnas.md).
+    `prune_granularity`: `angle`, the paper's, prunes single angles; `gate` whole gates, so that a pruned CU3
+    takes its two CNOTs with it."""
     check_finalize_options(baselines=baselines, random_circuits=random_circuits, remap=remap, retrain=retrain,
                            retrain_layouts=retrain_layouts, torch_trajectories=torch_trajectories,
                            prune_final=prune_final)
@@ -277,13 +280,13 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: PositiveInt = 20, 
             row("searched, search's winner", winner_module, {**winner, "layout": w_layout}, w_layout)
     bar.set_postfix_str("prune")
     prune_key = (weights_digest(searched), prune_final, prune_initial, prune_steps, prune_epochs, prune_lr,
-                 prune_batch_size)
+                 prune_batch_size) + ((prune_granularity,) if prune_granularity != "angle" else ())
 
     def prune():
         m = copy.deepcopy(searched)
         s = qt.prune(m, d.train, n_classes, final=prune_final, initial=prune_initial, steps=prune_steps,
                      epochs_per_step=prune_epochs, lr=prune_lr, batch_size=prune_batch_size, seed=seed,
-                     device=task.torch_device)
+                     device=task.torch_device, granularity=prune_granularity)
         store.value("sparsity", prune_key, lambda: s)  # kept before the weights: a kept circuit has its sparsity
         return m
     pruned = store.module("pruned", prune_key, lambda: copy.deepcopy(searched), prune)

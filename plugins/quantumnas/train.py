@@ -127,12 +127,45 @@ def wrapped(theta: torch.Tensor) -> torch.Tensor:
     return torch.remainder(theta + 2 * math.pi, 4 * math.pi) - 2 * math.pi
 
 
+def gate_slices(module) -> list[slice]:
+    """Each trainable gate's angles in `module.theta`, in circuit order."""
+    ends = [*module.offsets[1:], module.theta.numel()]
+    return [slice(a, b) for a, b in zip(module.offsets, ends)]
+
+
+def _prune_mask(module, k: int, granularity: str) -> None:
+    """Zero the mask of the `k` least important angles (granularity `angle`), or of whole gates, least important
+    first, until at least `k` angles are pruned (`gate`: the norm of a gate's angles ranks it, so that a gate goes
+    as a unit and, for a CU3, its two CNOTs go with it)."""
+    pruned = module.mask == 0
+    if granularity == "angle":
+        mag = module.theta.abs() + pruned * -1.0  # already pruned stay pruned (smallest)
+        module.mask.fill_(1.0)
+        if k:
+            module.mask[torch.argsort(mag)[:k]] = 0.0
+        return
+    slices = gate_slices(module)
+    score = torch.stack([module.theta[s].norm() - 1e9 * bool(pruned[s].all()) for s in slices]) if slices else \
+        torch.zeros(0)
+    module.mask.fill_(1.0)
+    taken = 0
+    for g in torch.argsort(score).tolist():
+        if taken >= k:
+            break
+        module.mask[slices[g]] = 0.0
+        taken += slices[g].stop - slices[g].start
+
+
 def prune(module, split: Split, n_classes: int, final: float = 0.1, initial: float = 0.05, steps: int = 4,
           epochs_per_step: int = 1, lr: float = 2e-3, seed: int = 0, batch_size: int = 256,
-          on_step: Callable[[], None] | None = None, device: torch.device | str = "cpu") -> list[float]:
-    """Iterative magnitude pruning of `module.theta` (a SubCircuit), in place; returns the sparsity per round."""
+          on_step: Callable[[], None] | None = None, device: torch.device | str = "cpu",
+          granularity: str = "angle") -> list[float]:
+    """Iterative magnitude pruning of `module.theta` (a SubCircuit), in place; returns the sparsity per round.
+    `granularity` `angle` is the paper's; `gate` prunes whole gates (see `_prune_mask`)."""
     if not 0 <= initial <= final < 1:
         raise ValueError(f"pruning sparsity must satisfy 0 <= initial ({initial}) <= final ({final}) < 1")
+    if granularity not in ("angle", "gate"):
+        raise ValueError(f"pruning granularity {granularity!r}; allowed: 'angle', 'gate'")
     n = module.theta.numel()
     history = []
     for s in range(1, steps + 1):
@@ -140,10 +173,7 @@ def prune(module, split: Split, n_classes: int, final: float = 0.1, initial: flo
         k = int(round(target * n))
         with torch.no_grad():
             module.theta.copy_(wrapped(module.theta))
-            mag = module.theta.abs() + (1 - module.mask) * -1.0  # already pruned stay pruned (smallest)
-            module.mask.fill_(1.0)
-            if k:
-                module.mask[torch.argsort(mag)[:k]] = 0.0
+            _prune_mask(module, k, granularity)
             module.theta.mul_(module.mask)
         train(module, split, n_classes, epochs_per_step, lr=lr, warmup_epochs=0, seed=seed + s,
               batch_size=batch_size, on_step=on_step, device=device)
