@@ -17,6 +17,7 @@ from nasfw.supernet.train import lr_factor
 from nasfw.torch_device import on_device
 from nasfw.plugins.quantumnas.compile import logits
 from nasfw.plugins.quantumnas.data import Split, batches
+from nasfw.search_spaces import quantum_sim as qs
 
 
 def supercircuit_sampling(sampling: str, n_blocks: int, options: dict | None = None) -> dict:
@@ -133,10 +134,21 @@ def gate_slices(module) -> list[slice]:
     return [slice(a, b) for a, b in zip(module.offsets, ends)]
 
 
+def gate_distances(module) -> torch.Tensor:
+    """How far each trainable gate is from the identity: the Frobenius norm of its matrix minus the identity
+    (for a controlled gate, of the target's). Pruning a gate replaces it by the identity, so this is what removing
+    it changes, which the norm of its angles is not: U3(0, phi, -phi) is the identity for any phi."""
+    ops = [op for op in module.op_list if op.slot]
+    with torch.no_grad():
+        mats = qs.gate_matrices([(op.gate, module.theta[s]) for op, s in zip(ops, gate_slices(module))])
+    return torch.stack([torch.linalg.matrix_norm(m[0] - torch.eye(m.shape[-1], dtype=m.dtype)) for m in mats]) \
+        if mats else torch.zeros(0)
+
+
 def _prune_mask(module, k: int, granularity: str) -> None:
-    """Zero the mask of the `k` least important angles (granularity `angle`), or of whole gates, least important
-    first, until at least `k` angles are pruned (`gate`: the norm of a gate's angles ranks it, so that a gate goes
-    as a unit and, for a CU3, its two CNOTs go with it)."""
+    """Zero the mask of the `k` least important angles (granularity `angle`), or of whole gates, nearest the
+    identity first, until at least `k` angles are pruned (`gate`: a gate goes as a unit and, for a CU3, its two
+    CNOTs go with it)."""
     pruned = module.mask == 0
     if granularity == "angle":
         mag = module.theta.abs() + pruned * -1.0  # already pruned stay pruned (smallest)
@@ -145,8 +157,7 @@ def _prune_mask(module, k: int, granularity: str) -> None:
             module.mask[torch.argsort(mag)[:k]] = 0.0
         return
     slices = gate_slices(module)
-    score = torch.stack([module.theta[s].norm() - 1e9 * bool(pruned[s].all()) for s in slices]) if slices else \
-        torch.zeros(0)
+    score = gate_distances(module) - 1e9 * torch.tensor([float(pruned[s].all()) for s in slices])
     module.mask.fill_(1.0)
     taken = 0
     for g in torch.argsort(score).tolist():
