@@ -218,7 +218,7 @@ def cmd_report(args) -> int:
 
 def cmd_export(args) -> int:
     from nasfw.results import RunView
-    from nasfw.runner import build_space, check_export_formats
+    from nasfw.runner import build_space, check_export_formats, task_options
 
     reg = _registry(args)
     view = RunView.open(args.run)
@@ -234,7 +234,7 @@ def cmd_export(args) -> int:
         if not top:
             raise ConfigError(f"run {args.run!r} has no successful evaluation to export")
         arch, metrics = top[0].arch, top[0].metrics
-    task = reg.task(camp.task, **camp.task_options)
+    task = reg.task(camp.task, **task_options(camp, reg))
     check_export_formats(task, args.format or [], "--format")  # before anything is written
     out = Path(args.out or Path(args.run) / "export")
     out.mkdir(parents=True, exist_ok=True)
@@ -326,7 +326,9 @@ def cmd_lut(args) -> int:
     if not plugin and not args.config:
         raise ConfigError("nasfw lut build needs --plugin NAME or --config FILE")
     campaign = resolve_campaign(reg, plugin, user)
-    task = reg.task(campaign.task, **campaign.task_options)
+    from nasfw.runner import task_options
+
+    task = reg.task(campaign.task, **task_options(campaign, reg))
     if not hasattr(task, "build_lut"):
         raise ConfigError(f"task {campaign.task!r} cannot build a latency lookup table")
     opts = {k: getattr(args, k) for k in ("repeats", "warmup", "threads", "check", "calibrate")

@@ -212,3 +212,20 @@ def test_the_callers_torch_threads_are_given_back(tmp_path):
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_the_campaign_seed_seeds_the_task_too():
+    """`--seed 1` moved the searcher alone: QuantumNAS's data split, SuperCircuit initialisation and baselines
+    stayed at the task's seed 0, so runs "over seeds" shared them (the human-design row matched to the digit)."""
+    from nasfw.api import resolve_campaign
+    from nasfw.registry import get_registry
+    from nasfw.runner import build
+
+    reg = get_registry(())
+    comps = build(resolve_campaign(reg, "quantumnas", fields={"seed": 3}), reg)
+    assert comps.task.seed == 3 and comps.task_options["seed"] == 3  # the workers' tasks are built from these
+    own = build(resolve_campaign(reg, "quantumnas", fields={"seed": 3, "task_options": {"seed": 5}}), reg)
+    assert own.task.seed == 5  # a seed the task is given itself stays
+    toy = build(resolve_campaign(get_registry((str(PLUGIN_DIR),)), "toy", fields={"seed": 3}),
+                get_registry((str(PLUGIN_DIR),)))
+    assert "seed" not in toy.task_options  # a task without a seed option is given none

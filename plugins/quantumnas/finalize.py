@@ -348,7 +348,8 @@ def load_searched(run_dir: Path):
     from nasfw.plugins.quantumnas.task import QuantumNASTask
 
     run_dir = Path(run_dir)
-    task = QuantumNASTask(**yaml.safe_load((run_dir / "campaign.yaml").read_text())["task_options"])
+    campaign = yaml.safe_load((run_dir / "campaign.yaml").read_text())
+    task = QuantumNASTask(**{"seed": campaign.get("seed", 0), **campaign["task_options"]})  # as the run built it
     arch = json.loads((run_dir / "quantumnas.json").read_text())["rows"][0]["arch"]
     module = task.supercircuit.extract(arch)
     module.load_state_dict(torch.load(run_dir / "export" / "searched.pt"))
