@@ -61,7 +61,7 @@ def test_a_run_folder_takes_one_search_at_a_time(tmp_path, run_cli):
     out = tmp_path / "run"
     args = ["--plugins-dir", PLUGIN_DIR, "--plugin", "toy", "--budget", "30", "--out", out, "--no-progress"]
     cfg = tmp_path / "c.yaml"
-    cfg.write_text("task_options: {sleep: 0.2}\n")
+    cfg.write_text("task_options: {sleep: 0.4}\n")
     cmd = [sys.executable, "-m", "nasfw.cli", "search", "--config", str(cfg), *map(str, args)]
     first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path, text=True)
     deadline = time.time() + 60
