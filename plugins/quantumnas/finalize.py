@@ -150,7 +150,7 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: PositiveInt = 20, 
     a handful of steps a round, too few to recover from removing angles (measured: 50% sparsity left 27%
     accuracy where batches of 32 kept 63%, Lima, docs/results-quantumnas.md).
     `prune_granularity`: `angle`, the paper's, prunes single angles; `gate` whole gates, so that a pruned CU3
-    takes its two CNOTs with it."""
+    takes its two CNOTs with it (on Quito that lost 7 points at 10%: docs/results-quantumnas.md)."""
     check_finalize_options(baselines=baselines, random_circuits=random_circuits, remap=remap, retrain=retrain,
                            retrain_layouts=retrain_layouts, torch_trajectories=torch_trajectories,
                            prune_final=prune_final)
