@@ -63,7 +63,11 @@ def task_options(campaign: Campaign, registry: Registry) -> dict:
     the searcher alone, and runs over several seeds shared every one of those (QuantumNAS's human-design row
     came out the same to the last digit)."""
     opts = dict(campaign.task_options)
-    if "seed" not in opts and "seed" in inspect.signature(registry.entry("tasks", campaign.task).obj).parameters:
+    try:
+        takes_seed = "seed" in inspect.signature(registry.entry("tasks", campaign.task).obj).parameters
+    except (TypeError, ValueError):  # a factory without a readable signature: its options are its own affair
+        takes_seed = False
+    if "seed" not in opts and takes_seed:
         opts["seed"] = campaign.seed
     return opts
 
