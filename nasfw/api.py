@@ -94,7 +94,10 @@ def resolve_campaign(registry: Registry, plugin: str | None = None, user: dict |
         raw = merge(raw, {"searcher": {"name": searcher}})
     raw = resolve_budget(raw, budget)
     for text in sets:
-        raw = apply_set(raw, *parse_set(text), text)
+        path, value = parse_set(text)
+        before, raw = raw, apply_set(raw, path, value, text)
+        if path == ["task"]:  # as a file's `task:` does: that task's own objectives, unless the user named some
+            raw = adopt_task_objectives(raw, {**(user or {}), "task": value}, before.get("task"), registry)
     return parse(raw)
 
 

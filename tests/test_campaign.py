@@ -440,6 +440,9 @@ def test_set_changes_one_field_and_keeps_its_neighbours():
     # a whole field merges as a campaign file's does: another searcher starts from its own settings
     c = resolve_campaign(reg, "nasbench201", sets=["searcher={name: random}"])
     assert (c.searcher, c.searcher_settings) == ("random", {})
+    # another task, as a file's `task:`: its own options and objectives, not the replaced task's
+    c = resolve_campaign(reg, "quantumnas", sets=["task=quantumnas-vqe", "task_options.molecule=h2"])
+    assert c.task_options == {"molecule": "h2"} and [o.metric for o in c.objectives] == ["energy"]
 
 
 @pytest.mark.parametrize("text,needle", [
