@@ -1,0 +1,57 @@
+"""Changing a campaign without rewriting it: a file's fields over a plugin's default, and `--set FIELD=VALUE`."""
+import pytest
+
+from nasfw.campaign import merge
+from nasfw.errors import ConfigError
+from nasfw.registry import Registry
+from tests.test_campaign import BASE
+
+
+def test_set_changes_one_field_and_keeps_its_neighbours():
+    """`--set` exists so that running a default campaign on another device or with one setting changed needs no
+    YAML file. A dotted path changes that one value and keeps its neighbours, in lists too."""
+    from nasfw.api import resolve_campaign
+
+    reg = Registry()
+    c = resolve_campaign(reg, "nasbench201", budget="small", sets=[
+        "searcher.settings.population_size=8", "task_options.dataset=cifar100", "phases.finalize.top_k=2",
+        "constraints=[{metric: params_m, max: 0.5}]", "constraints.0.max=0.7", "budget.evaluations=12"])
+    assert c.searcher_settings == {"population_size": 8, "sample_size": 5}
+    assert c.task_options == {"dataset": "cifar100"}
+    assert c.phases["finalize"] == {"top_k": 2, "export": ["json", "onnx"]}
+    assert [(k.metric, k.max) for k in c.constraints] == [("params_m", 0.7)]
+    assert c.budget_evaluations == 12  # after the preset: a --set wins over what --budget brings
+    # a whole field merges as a campaign file's does: another searcher starts from its own settings
+    c = resolve_campaign(reg, "nasbench201", sets=["searcher={name: random}"])
+    assert (c.searcher, c.searcher_settings) == ("random", {})
+    # another task, as a file's `task:`: its own options and objectives, not the replaced task's
+    c = resolve_campaign(reg, "quantumnas", sets=["task=quantumnas-vqe", "task_options.molecule=h2"])
+    assert c.task_options == {"molecule": "h2"} and [o.metric for o in c.objectives] == ["energy"]
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("task_options.dataset", "--set 'task_options.dataset' is not allowed; allowed: FIELD=VALUE"),
+    ("task_options..dataset=x", "is not allowed; allowed: FIELD=VALUE"),
+    ("seed=[1", "--set 'seed=[1': the value is not valid YAML"),
+    ("task_optins.dataset=x", "unknown campaign field 'task_optins'; did you mean 'task_options'"),
+    ("task.dataset=x", "--set 'task.dataset=x': task = 'nasbench201' holds no fields; set it whole (--set task=...)"),
+    ("objectives.3.metric=x", "objectives is a list of 1; '3' is not allowed; allowed: an index 0..0, or the whole"),
+    ("seed=-1", "campaign.seed = -1 is not allowed"),
+])
+def test_a_bad_set_names_itself(text, needle):
+    from nasfw.api import resolve_campaign
+
+    with pytest.raises(ConfigError) as e:
+        resolve_campaign(Registry(), "nasbench201", sets=[text])
+    assert needle in str(e.value)
+
+
+def test_the_same_searcher_keeps_the_defaults_other_settings():
+    """A file that sets QuantumNAS's population_size alone dropped the default's mutate_prob 0.4 (the paper's) for
+    the class default, silently."""
+    base = {**BASE, "searcher": {"name": "ofa-evolution", "settings": {"population_size": 20, "mutate_prob": 0.4}}}
+    assert merge(base, {"searcher": {"settings": {"population_size": 40}}})["searcher"]["settings"] == \
+        {"population_size": 40, "mutate_prob": 0.4}
+    assert merge(base, {"searcher": {"name": "ofa-evolution", "settings": {"mutate_prob": 0.1}}})["searcher"] == \
+        {"name": "ofa-evolution", "settings": {"population_size": 20, "mutate_prob": 0.1}}
+    assert merge(base, {"searcher": {"name": "random"}})["searcher"] == {"name": "random"}
