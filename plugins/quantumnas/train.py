@@ -141,8 +141,10 @@ def gate_distances(module) -> torch.Tensor:
     ops = [op for op in module.op_list if op.slot]
     with torch.no_grad():
         mats = qs.gate_matrices([(op.gate, module.theta[s]) for op, s in zip(ops, gate_slices(module))])
-    return torch.stack([torch.linalg.matrix_norm(m[0] - torch.eye(m.shape[-1], dtype=m.dtype)) for m in mats]) \
-        if mats else torch.zeros(0)
+    if not mats:
+        return torch.zeros(0)
+    return torch.stack([torch.linalg.matrix_norm(m[0] - torch.eye(m.shape[-1], dtype=m.dtype, device=m.device))
+                        for m in mats])
 
 
 def _prune_mask(module, k: int, granularity: str) -> None:
