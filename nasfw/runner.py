@@ -79,6 +79,8 @@ def build(campaign: Campaign, registry: Registry) -> Components:
     task = registry.task(campaign.task, **options)
     if hasattr(task, "check_space"):
         task.check_space(space)  # archs the task cannot read would fail only after the supernet has trained
+    if hasattr(task, "check_campaign"):
+        task.check_campaign(campaign)  # fields that must name what the task names (the board, the device)
     cheap, expensive = [], []
     for name, opts in campaign.hardware:
         model = registry.cost_model(name, **opts)

@@ -175,6 +175,11 @@ class VQETask:
         check_within(space, self.supercircuit.space, "quantumnas-vqe", f"circuit, n_blocks and device (and "
                      f"space_options.n_wires to the molecule's {self.n_wires} qubits)", optional=("layout",))
 
+    def check_campaign(self, campaign) -> None:
+        from nasfw.plugins.quantumnas.task import check_space_device
+
+        check_space_device(self.device, campaign.space_options)
+
     def evaluate(self, arch: dict) -> dict[str, float]:
         torch.set_num_threads(1)
         sub = self.supercircuit.extract(arch)

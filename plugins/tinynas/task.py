@@ -142,6 +142,20 @@ class TinyNASTask:
         task's)."""
         check_within(space, self.space, "tinynas", "widths, width_mult and resolutions")
 
+    def check_campaign(self, campaign) -> None:
+        """The board the search filters on (a microcontroller in `hardware`) must be the board finalize reports
+        for (`task_options.device`): `--set task_options.device=stm32f746` alone kept the search to the F401's
+        memory while the report spoke of the F746."""
+        from nasfw.hardware.mcu import load_devices
+
+        boards = load_devices()
+        for i, (name, _) in enumerate(campaign.hardware):
+            if name in boards and name != self.device:
+                raise ConfigError(f"hardware[{i}] = {name!r} is another board than task_options.device = "
+                                  f"{self.device!r}: the search would keep to {name}'s memory and finalize report "
+                                  f"for {self.device}; name one board in both (and bound the SRAM and Flash "
+                                  "constraints by its memory)")
+
     # -- scoring ---------------------------------------------------------------------------------------------
     def subnet(self, arch: dict, recalibrate: bool = True) -> torch.nn.Module:
         """A standalone network with the inherited weights, its batch norm re-estimated on training images."""
