@@ -87,6 +87,17 @@ def backend(name: str):
         return cls()
 
 
+def check_space_device(task_device: str, space_options: dict) -> None:
+    """The searched space's device must be the task's. A device with another qubit count fails `check_space`;
+    one with the same (Quito and Lima) passed, and the campaign then named two devices for one run."""
+    space_device = space_options.get("device")
+    task_name = split_key(task_device)[0]
+    if isinstance(space_device, str) and space_device.lower() != task_name.lower():
+        raise ConfigError(f"space_options.device = {space_device!r} and task_options.device = {task_name!r} name "
+                          "two devices; the layouts are searched on the space's and scored on the task's: set both "
+                          "to one device")
+
+
 def _scaled(base, scale: float):
     """`base` with every gate error and readout error multiplied by `scale` and T1/T2 divided by it, so that
     the relaxation part of each gate's error scales with the rest. Errors are capped where they stop being

@@ -180,7 +180,7 @@ class QuantumNASTask:
                      optional=("layout",))
 
     def check_campaign(self, campaign) -> None:
-        check_space_device(self.device, campaign.space_options)
+        quantum_noise.check_space_device(self.device, campaign.space_options)
 
     def initial_archs(self, space, rng) -> list[dict]:
         """The search's first candidates under `seed_layouts`: random SubCircuits placed on the trivial layout
@@ -270,17 +270,6 @@ class QuantumNASTask:
 
 
 SEED_LAYOUTS = ("trivial", "sabre")
-
-
-def check_space_device(task_device: str, space_options: dict) -> None:
-    """The searched space's device must be the task's. A device with another qubit count fails `check_space`;
-    one with the same (Quito and Lima) passed, and the campaign then named two devices for one run."""
-    space_device = space_options.get("device")
-    task_name = quantum_noise.split_key(task_device)[0]
-    if isinstance(space_device, str) and space_device.lower() != task_name.lower():
-        raise ConfigError(f"space_options.device = {space_device!r} and task_options.device = {task_name!r} name "
-                          "two devices; the layouts are searched on the space's and scored on the task's: set both "
-                          "to one device")
 
 
 def _check_seed_layouts(value: Any) -> dict[str, int]:

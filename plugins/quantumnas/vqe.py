@@ -176,9 +176,7 @@ class VQETask:
                      f"space_options.n_wires to the molecule's {self.n_wires} qubits)", optional=("layout",))
 
     def check_campaign(self, campaign) -> None:
-        from nasfw.plugins.quantumnas.task import check_space_device
-
-        check_space_device(self.device, campaign.space_options)
+        quantum_noise.check_space_device(self.device, campaign.space_options)
 
     def evaluate(self, arch: dict) -> dict[str, float]:
         torch.set_num_threads(1)
