@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from nasfw.api import fill_task_defaults
 from nasfw.campaign import load_yaml, merge, parse
 from nasfw.evaluation import Pipeline
 from nasfw.plugins.quantumnas import compile as qc
@@ -67,7 +68,8 @@ def main() -> None:
     user = load_yaml(CONFIG)
     raw = merge(reg.campaign(user["plugin"]), user)
     if a.device:
-        raw = merge(raw, {"space_options": {"device": a.device}, "task_options": {"device": a.device}})
+        raw = merge(raw, {"task_options": {"device": a.device}})
+    raw = fill_task_defaults(raw, reg)  # the space's options, from the task's, as `nasfw search` resolves them
     rows = []
     for seed in range(a.seeds):
         campaign = parse({**raw, "seed": seed})

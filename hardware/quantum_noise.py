@@ -94,8 +94,8 @@ def check_space_device(task_device: str, space_options: dict) -> None:
     task_name = split_key(task_device)[0]
     if isinstance(space_device, str) and space_device.lower() != task_name.lower():
         raise ConfigError(f"space_options.device = {space_device!r} and task_options.device = {task_name!r} name "
-                          "two devices; the layouts are searched on the space's and scored on the task's: set both "
-                          "to one device")
+                          "two devices; the layouts are searched on the space's and scored on the task's: leave "
+                          "space_options.device out (it follows the task's) or set both to one device")
 
 
 def _scaled(base, scale: float):

@@ -6,6 +6,7 @@ A notebook therefore gets exactly the run `nasfw search` would have made from th
 checks and the same one-line errors (`nasfw.ConfigError`), and the run folder it writes is the CLI's."""
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
@@ -27,6 +28,34 @@ def adopt_task_objectives(raw: dict, user: dict, default_task: str | None, reg: 
         return raw
     own = getattr(reg.entry("tasks", task).obj, "default_objectives", None)
     return {**raw, "objectives": [dict(o) for o in own]} if own else raw
+
+
+def fill_task_defaults(raw: dict, reg: Registry) -> dict:
+    """The campaign with the fields its task's options imply, where the campaign leaves them out: the task's
+    `campaign_defaults(task_options)` (a static method) names its space and that space's options, and may name
+    `hardware` and `constraints`. A user then changes a device, a circuit or a board in one place
+    (`--set task_options.device=lima`): QuantumNAS's space and TinyNAS's board, memory model and SRAM/Flash bounds
+    follow. Space options fill in only for the space the task names (a user's own space keeps its options);
+    what the campaign does give stays, and a task's `check_space`/`check_campaign` refuse it if it disagrees."""
+    task, opts = raw.get("task"), raw.get("task_options", {})
+    if not isinstance(task, str) or not isinstance(opts, dict) or task not in reg.entries["tasks"]:
+        return raw  # parse and build report a bad or unknown task
+    hook = getattr(reg.entry("tasks", task).obj, "campaign_defaults", None)
+    implied = hook(dict(opts)) if callable(hook) else {}
+    if not implied:
+        return raw
+    out = dict(raw)
+    space = implied.get("space")
+    if space is not None and "space" not in out:
+        out["space"] = space
+    if space is not None and out.get("space") == space and isinstance(out.get("space_options", {}), dict):
+        given = out.get("space_options", {})
+        out["space_options"] = {**given, **{k: v for k, v in implied.get("space_options", {}).items()
+                                            if k not in given}}
+    for field in ("hardware", "constraints"):
+        if field in implied and field not in out:
+            out[field] = copy.deepcopy(implied[field])
+    return out
 
 
 def as_yaml_values(value: Any) -> Any:
@@ -98,7 +127,7 @@ def resolve_campaign(registry: Registry, plugin: str | None = None, user: dict |
         before, raw = raw, apply_set(raw, path, value, text)
         if path == ["task"]:  # as a file's `task:` does: that task's own objectives, unless the user named some
             raw = adopt_task_objectives(raw, {**(user or {}), "task": value}, before.get("task"), registry)
-    return parse(raw)
+    return parse(fill_task_defaults(raw, registry))
 
 
 def search(plugin: str | None = None, config: str | Path | dict | None = None, *, budget: str | int | None = None,

@@ -74,9 +74,11 @@ def task_options(campaign: Campaign, registry: Registry) -> dict:
 
 def build(campaign: Campaign, registry: Registry) -> Components:
     """Resolve every name in the campaign (and every option) before anything runs."""
-    space = build_space(campaign, registry)
     options = task_options(campaign, registry)
+    # the task first: a bad value in task_options that the space's options took from it (campaign_defaults) is
+    # reported under the name the user wrote, by the task, rather than by the space as space_options
     task = registry.task(campaign.task, **options)
+    space = build_space(campaign, registry)
     if hasattr(task, "check_space"):
         task.check_space(space)  # archs the task cannot read would fail only after the supernet has trained
     if hasattr(task, "check_campaign"):

@@ -109,4 +109,5 @@ def check_within(space: Space, reference: Space, task_name: str, options: str, o
         raise ConfigError(f"space_options and task_options describe different spaces: the space {space.name!r} "
                           f"does not fit task {task_name!r}, whose space is {reference.name!r}: "
                           f"{'; '.join(found[:3])}{more}. Set "
-                          f"{options} alike in space_options and task_options")
+                          f"{options} alike in space_options and task_options, or leave them out of space_options "
+                          "where the task fills them in from its own")

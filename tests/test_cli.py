@@ -361,11 +361,13 @@ def test_finalize_values_are_checked_before_the_search(run_cli, tmp_path, plugin
     ("tinynas", "task_options: {widths: proxy}", "error: task_options.widths = 'proxy'; allowed: proxyless"),
     ("quantumnas", "task_options: {n_wires: 0}", "error: task_options.n_wires = 0; it must be an integer >= 2"),
     ("quantumnas", "task_options: {circuit: u3cx}", "unknown task_options.circuit 'u3cx'; did you mean 'u3cu3'?"),
-    # one device or board named in two places, once differently: accepted, and the run mixed the two
-    ("quantumnas", "task_options: {device: lima}",
+    # one device or board named in two places, once differently: accepted, and the run mixed the two (left out
+    # of space_options and hardware, they follow the task: tests/test_campaign_defaults.py)
+    ("quantumnas", "space_options: {device: quito}\ntask_options: {device: lima}",
      "space_options.device = 'quito' and task_options.device = 'lima' name two devices"),
-    ("quantumnas", "task: quantumnas-vqe\ntask_options: {molecule: h2, device: lima}", "name two devices"),
-    ("tinynas", "task_options: {device: stm32f746}",
+    ("quantumnas", "task: quantumnas-vqe\nspace_options: {device: quito}\ntask_options: {molecule: h2, device: lima}",
+     "name two devices"),
+    ("tinynas", "hardware: [{name: stm32f401}]\ntask_options: {device: stm32f746}",
      "hardware[0] = 'stm32f401' is another board than task_options.device = 'stm32f746'"),
 ])
 def test_values_that_failed_once_training_started_fail_when_the_campaign_is_built(run_cli, tmp_path, plugin,

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 import pytest
 
+from nasfw.api import resolve_campaign
 from nasfw.campaign import load_yaml, merge, parse
 from nasfw.errors import ConfigError
 from nasfw.option_types import (Bounds, Fraction, NonNegativeInt, PositiveFloat, PositiveInt, coerce_option,
@@ -139,9 +140,8 @@ def test_phase_options_are_checked_and_yaml_number_text_becomes_a_number(tmp_pat
 
 def test_yaml_number_text_reaches_a_real_phase_method_as_a_number(tmp_path):
     reg = get_registry()
-    raw = merge(reg.campaign("tinynas"), {"phases": {"supernet": {"lr": "1e-3"},
-                                                     "finalize": {"task": {"lr": "2e-4"}}}})
-    camp = parse(raw)
+    camp = resolve_campaign(reg, "tinynas", {"phases": {"supernet": {"lr": "1e-3"},
+                                                        "finalize": {"task": {"lr": "2e-4"}}}})
     check_phase_options(camp, build(camp, reg).task)
     assert camp.phases["supernet"]["lr"] == 1e-3 and camp.phases["finalize"]["task"]["lr"] == 2e-4
     assert camp.raw["phases"]["supernet"]["lr"] == "1e-3"  # the campaign file as written is left alone
@@ -152,9 +152,7 @@ def test_every_shipped_experiment_passes_the_option_checks():
     reg = get_registry()
     for path in sorted((ROOT / "experiments").glob("*.yaml")):
         raw = load_yaml(path)
-        if "plugin" in raw:
-            raw = merge(reg.campaign(raw["plugin"]), raw)
-        camp = parse(raw)
+        camp = resolve_campaign(reg, raw.get("plugin"), raw)  # with the space options the task implies
         if not isinstance(camp.space, dict):
             check_options(reg.entry("search_spaces", camp.space).obj, camp.space_options, path.name)
         check_options(reg.entry("tasks", camp.task).obj, camp.task_options, path.name)

@@ -14,7 +14,7 @@ DEFAULT_CAMPAIGN = {
                    "(importance encoding), per-layer mapping search, geometric-mean EDP over MobileNetV2, SqueezeNet "
                    "and MNasNet, against Eyeriss with row-stationary mappings",
     "space": "naas-accelerator",
-    "space_options": {"encoding": "importance", "max_pes": 168},
+    "space_options": {"encoding": "importance"},  # max_pes: the baseline's PEs (the task's campaign_defaults)
     "task": "naas",
     "task_options": {"networks": ["mobilenetv2", "squeezenet", "mnasnet"], "baseline": "eyeriss-v1",
                      "mapping": "search", "n_random": 128, "rounds": 2},

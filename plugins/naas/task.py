@@ -81,6 +81,17 @@ class NAASTask:
         self.layers = {n: network(n) for n in self.networks}
         self._baseline_cost: dict[str, dict] | None = None
 
+    @classmethod
+    def campaign_defaults(cls, task_options: dict) -> dict:
+        """The accelerator space within the baseline's PEs, so that another baseline (`--set
+        task_options.baseline=shidiannao-like`, or an accelerator file) brings its own PE count."""
+        import inspect
+
+        baseline = task_options.get("baseline", inspect.signature(cls).parameters["baseline"].default)
+        if not isinstance(baseline, str) or not (baseline in BASELINES or Path(baseline).is_file()):
+            return {}  # the task refuses it with its own message
+        return {"space": "naas-accelerator", "space_options": {"max_pes": load_accelerator(baseline).n_pes}}
+
     def check_space(self, space) -> None:
         """NAAS searches within the baseline's resources: a space with more PEs than the baseline has would
         leave every arch above them unmappable (failed evaluations), so refuse it before any work."""

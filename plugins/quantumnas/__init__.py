@@ -13,7 +13,7 @@ DEFAULT_CAMPAIGN = {
     "description": "QuantumNAS MNIST-4 on the Quito fake device: U3+CU3 SuperCircuit, noise-adaptive evolution of "
                    "circuit and mapping, train from scratch, prune, qiskit-aer evaluation with baselines",
     "space": "supercircuit",
-    "space_options": {"circuit": "u3cu3", "n_wires": 4, "n_blocks": 8, "device": "quito"},
+    # space_options follow task_options (the task's campaign_defaults): circuit, wires, blocks and the device
     "task": "quantumnas-qml",
     "task_options": {"dataset": "mnist", "classes": [0, 1, 2, 3], "circuit": "u3cu3", "n_wires": 4, "n_blocks": 8,
                      "device": "quito", "noise": "density", "n_valid": 300, "n_test": 300},
@@ -93,6 +93,23 @@ def supercircuit(circuit: str = "u3cu3", n_wires: int = 4, n_blocks: int | None 
         raise ConfigError(f"space_options.layout_sampling = {layout_sampling!r} needs space_options.device (the "
                           "coupling map to sample along); without a device the space has no qubit mapping")
     return supercircuit_space(circuit, n_wires, n_blocks, qubits, layout_edges=edges)
+
+
+SPACE_KEYS = ("circuit", "n_wires", "n_blocks", "device")
+
+
+def space_from_task(factory, task_options: dict, **given) -> dict:
+    """The space a QuantumNAS task's options imply (its own defaults where they leave a key out), for the task's
+    `campaign_defaults`: a campaign need not repeat circuit, wires, blocks and device in `space_options`, and
+    `--set task_options.device=lima` moves the searched layouts to Lima with it."""
+    import inspect
+
+    params = inspect.signature(factory).parameters
+    opts = {k: task_options.get(k, params[k].default) for k in SPACE_KEYS if k in params}
+    opts.update(given)
+    if not isinstance(opts.get("device"), str):
+        opts.pop("device", None)  # the task refuses a bad device with its own message
+    return {"space": "supercircuit", "space_options": {k: v for k, v in opts.items() if v is not None}}
 
 
 class CircuitParams:

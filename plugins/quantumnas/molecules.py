@@ -123,20 +123,41 @@ def _check_distances(mol) -> None:
                                   f"({mol.atom_symbol(i)}) are {d:.3f} A apart; allowed: at least {MIN_DISTANCE_A} A")
 
 
-def build(molecule: str | dict) -> Hamiltonian:
-    try:
-        import openfermion as of
-        from pyscf import ao2mo, gto, scf
-    except ImportError:
-        raise ConfigError("VQE needs pyscf and openfermion: pip install 'nasfw[quantum]'") from None
-    spec = molecule_spec(molecule)
+def _molecule(spec: dict):
+    """pyscf's molecule of a checked spec, its spin left for `build` to check against the electron count."""
+    from pyscf import gto
+
     try:
         with warnings.catch_warnings():  # pyscf warns before it raises (e.g. "try basis-set-exchange")
             warnings.simplefilter("ignore")
-            mol = gto.M(atom=spec["geometry"], basis=spec.get("basis", "sto-3g"),
-                        charge=spec.get("charge", 0), spin=None, unit="Angstrom", verbose=0)
+            return gto.M(atom=spec["geometry"], basis=spec.get("basis", "sto-3g"),
+                         charge=spec.get("charge", 0), spin=None, unit="Angstrom", verbose=0)
     except Exception as e:  # pyscf reports bad atoms/bases with assorted exception types
         raise ConfigError(f"task_options.molecule: pyscf cannot build {spec}: {' '.join(str(e).split())}") from None
+
+
+def qubit_count(molecule: str | dict) -> int:
+    """The qubits of the molecule's Hamiltonian (two per active spatial orbital) without Hartree-Fock: when a
+    campaign is resolved, the VQE space takes its wire count from it."""
+    spec = molecule_spec(molecule)
+    active = (spec.get("active") or {}).get("active")
+    if isinstance(active, (list, tuple)):
+        return 2 * len(active)
+    try:
+        import pyscf  # noqa: F401
+    except ImportError:
+        raise ConfigError("VQE needs pyscf and openfermion: pip install 'nasfw[quantum]'") from None
+    return 2 * int(_molecule(spec).nao_nr())
+
+
+def build(molecule: str | dict) -> Hamiltonian:
+    try:
+        import openfermion as of
+        from pyscf import ao2mo, scf
+    except ImportError:
+        raise ConfigError("VQE needs pyscf and openfermion: pip install 'nasfw[quantum]'") from None
+    spec = molecule_spec(molecule)
+    mol = _molecule(spec)
     spin, n = spec.get("spin", 0), mol.nelectron
     if n < 1:
         raise ConfigError(f"task_options.molecule.charge = {mol.charge} leaves {n} electrons; allowed: at most "

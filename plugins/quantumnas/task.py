@@ -179,6 +179,13 @@ class QuantumNASTask:
         check_within(space, self.supercircuit.space, "quantumnas-qml", "circuit, n_wires, n_blocks and device",
                      optional=("layout",))
 
+    @classmethod
+    def campaign_defaults(cls, task_options: dict) -> dict:
+        """The SuperCircuit space these options train (circuit, wires, blocks), with the layouts on their device."""
+        from nasfw.plugins.quantumnas import space_from_task
+
+        return space_from_task(cls, task_options)
+
     def check_campaign(self, campaign) -> None:
         quantum_noise.check_space_device(self.device, campaign.space_options)
 

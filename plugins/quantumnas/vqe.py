@@ -20,7 +20,7 @@ from nasfw.errors import ConfigError
 from nasfw.hardware import quantum_noise
 from nasfw.option_types import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 from nasfw.plugins.quantumnas import compile as qc
-from nasfw.plugins.quantumnas.molecules import build, hartree_fock_bits
+from nasfw.plugins.quantumnas.molecules import build, hartree_fock_bits, qubit_count
 from nasfw.plugins.quantumnas.train import supercircuit_sampling
 from nasfw.search_spaces import quantum_sim as qs
 from nasfw.search_spaces.supercircuit import SuperCircuit, space_def
@@ -174,6 +174,16 @@ class VQETask:
         """The searched space must be this task's SuperCircuit: the molecule's qubits, on this device."""
         check_within(space, self.supercircuit.space, "quantumnas-vqe", f"circuit, n_blocks and device (and "
                      f"space_options.n_wires to the molecule's {self.n_wires} qubits)", optional=("layout",))
+
+    @classmethod
+    def campaign_defaults(cls, task_options: dict) -> dict:
+        """The SuperCircuit space on the molecule's qubits (two per active orbital), on the task's device."""
+        import inspect
+
+        from nasfw.plugins.quantumnas import space_from_task
+
+        molecule = task_options.get("molecule", inspect.signature(cls).parameters["molecule"].default)
+        return space_from_task(cls, task_options, n_wires=qubit_count(molecule))
 
     def check_campaign(self, campaign) -> None:
         quantum_noise.check_space_device(self.device, campaign.space_options)

@@ -21,13 +21,12 @@ DEFAULT_CAMPAIGN = {
                    "(w0.25, resolutions 48-64, stage 1's choice for this device), constraint-aware evolution, "
                    "fine-tune, ONNX export, scaled-down MobileNetV2 baseline",
     "space": "mbconv",
-    "space_options": {"width_mult": 0.25, "resolutions": [48, 56, 64]},
+    # space_options, hardware and constraints follow task_options (the task's campaign_defaults): the supernet's
+    # space, the board's cost model with TinyEngine's memory, peak SRAM and Flash within the board's 64 / 256 kB
     "task": "tinynas",
     "task_options": {"dataset": "mnist", "width_mult": 0.25, "resolutions": [48, 56, 64], "device": "stm32f401",
                      "memory": "tinyengine", "n_valid": 1000, "n_test": 1000},
-    "hardware": [{"name": "stm32f401", "options": {"memory": "tinyengine"}}],
     "objectives": [{"metric": "accuracy", "direction": "max"}],
-    "constraints": [{"metric": "peak_sram_kb", "max": 64}, {"metric": "flash_kb", "max": 256}],
     "searcher": {"name": "ofa-evolution", "settings": {"population_size": 20, "parent_ratio": 0.2,
                                                        "mutation_ratio": 0.5, "mutate_prob": 0.1,
                                                        "n_children": 20}},

@@ -142,6 +142,32 @@ class TinyNASTask:
         task's)."""
         check_within(space, self.space, "tinynas", "widths, width_mult and resolutions")
 
+    @classmethod
+    def campaign_defaults(cls, task_options: dict) -> dict:
+        """What the task's options imply for the campaign: the supernet's space, and on a shipped board that
+        board's cost model and MCUNet's constraints (peak SRAM and Flash within its memory, or within
+        `sram_kb`/`flash_kb` where given), so `--set task_options.device=stm32f746` moves all of them."""
+        import inspect
+
+        from nasfw.hardware.mcu import load_devices
+
+        params = inspect.signature(cls).parameters
+        opts = {k: task_options.get(k, p.default) for k, p in params.items()}
+        res = opts["resolutions"]
+        space = {"width_mult": opts["width_mult"], "resolutions": list(res) if isinstance(res, (list, tuple)) else res}
+        if "widths" in task_options:  # else the space's own default, the task's too
+            space["widths"] = task_options["widths"]
+        out: dict[str, Any] = {"space": "mbconv", "space_options": space}
+        boards = load_devices()
+        if not isinstance(opts["device"], str) or opts["device"] not in boards:
+            return out  # the task refuses an unknown board with its own message
+        board = boards[opts["device"]]
+        memory = {k: opts[k] for k in ("sram_kb", "flash_kb") if opts[k] is not None}
+        out["hardware"] = [{"name": board.name, "options": {"memory": opts["memory"], **memory}}]
+        out["constraints"] = [{"metric": "peak_sram_kb", "max": memory.get("sram_kb", board.sram_kb)},
+                              {"metric": "flash_kb", "max": memory.get("flash_kb", board.flash_kb)}]
+        return out
+
     def check_campaign(self, campaign) -> None:
         """The board the search filters on (a microcontroller in `hardware`) must be the board finalize reports
         for (`task_options.device`): `--set task_options.device=stm32f746` alone kept the search to the F401's
@@ -153,8 +179,8 @@ class TinyNASTask:
             if name in boards and name != self.device:
                 raise ConfigError(f"hardware[{i}] = {name!r} is another board than task_options.device = "
                                   f"{self.device!r}: the search would keep to {name}'s memory and finalize report "
-                                  f"for {self.device}; name one board in both (and bound the SRAM and Flash "
-                                  "constraints by its memory)")
+                                  f"for {self.device}; leave `hardware` out (it follows the task's board) or name "
+                                  "one board in both (and bound the SRAM and Flash constraints by its memory)")
 
     # -- scoring ---------------------------------------------------------------------------------------------
     def subnet(self, arch: dict, recalibrate: bool = True) -> torch.nn.Module:

@@ -1,0 +1,104 @@
+"""Campaign fields a task's options imply (`campaign_defaults`): a device, circuit, molecule, board or baseline is
+changed in task_options alone, and the space, cost model and constraints that must agree with it follow."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nasfw.api import resolve_campaign
+from nasfw.campaign import merge, parse
+from nasfw.errors import ConfigError
+from nasfw.registry import get_registry
+from nasfw.runner import build
+
+SMALL_QML = ["task_options.n_valid=20", "task_options.n_test=20"]
+
+
+@pytest.fixture(scope="module")
+def reg():
+    return get_registry(())
+
+
+def test_one_set_moves_the_quantumnas_search_to_another_device(reg):
+    """`--set task_options.device=lima` alone was refused: the default named Quito again in space_options."""
+    c = resolve_campaign(reg, "quantumnas", sets=["task_options.device=lima", *SMALL_QML])
+    assert c.space_options == {"circuit": "u3cu3", "n_wires": 4, "n_blocks": 8, "device": "lima"}
+    build(c, reg)  # check_space and check_campaign accept it
+    c = resolve_campaign(reg, "quantumnas", sets=["task_options.device=jakarta", *SMALL_QML])
+    assert c.space_options["device"] == "jakarta"
+    assert len(build(c, reg).space.sample(np.random.default_rng(0))["layout"]) == 4
+
+
+def test_the_circuit_and_its_wires_follow_the_task(reg):
+    c = resolve_campaign(reg, "quantumnas", sets=["task_options.circuit=zz_ry", "task_options.n_blocks=3",
+                                                  *SMALL_QML])
+    assert c.space_options == {"circuit": "zz_ry", "n_wires": 4, "n_blocks": 3, "device": "quito"}
+    assert any(".rzz" in d.name for d in build(c, reg).space.decisions)
+
+
+def test_the_vqe_space_takes_the_molecules_qubits(reg):
+    """H2O's active space is 3 orbitals, 6 qubits: the default's 4 wires failed check_space."""
+    c = resolve_campaign(reg, "quantumnas", sets=["task=quantumnas-vqe", "task_options.molecule=h2o",
+                                                  "task_options.device=jakarta"])
+    assert c.space_options == {"circuit": "u3cu3", "n_wires": 6, "device": "jakarta"}
+    assert build(c, reg).task.n_wires == 6
+    c = resolve_campaign(reg, "quantumnas", user={"task": "quantumnas-vqe", "task_options": {"molecule": {
+        "geometry": "H 0 0 0; H 0 0 0.74", "basis": "6-31g"}}})
+    assert c.space_options["n_wires"] == 8  # two spatial orbitals per H in 6-31G, no active space: all four
+
+
+def test_what_the_campaign_gives_stays_and_is_still_checked(reg):
+    # no device: the space has no mapping (the compiler places the circuit), as before
+    c = resolve_campaign(reg, "quantumnas", sets=["space_options.device=null", *SMALL_QML])
+    assert c.space_options["device"] is None
+    assert not any(d.name == "layout" for d in build(c, reg).space.decisions)
+    c = resolve_campaign(reg, "quantumnas", sets=["space_options.layout_sampling=connected", *SMALL_QML])
+    assert c.space_options == {"layout_sampling": "connected", "circuit": "u3cu3", "n_wires": 4, "n_blocks": 8,
+                               "device": "quito"}
+    c = resolve_campaign(reg, "quantumnas", sets=["space_options.device=lima", *SMALL_QML])
+    with pytest.raises(ConfigError, match="leave space_options.device out"):
+        build(c, reg)
+    # another space than the task's own keeps exactly the options given
+    c = resolve_campaign(reg, "quantumnas", user={"space": "nb201", "space_options": {}})
+    assert c.space == "nb201" and c.space_options == {}
+
+
+def test_a_run_started_before_resumes_as_the_same_campaign(reg):
+    """Runs resolved when the default repeated the space options must keep their fingerprint (--resume)."""
+    old = {"space_options": {"circuit": "u3cu3", "n_wires": 4, "n_blocks": 8, "device": "quito"}}
+    assert parse(merge(reg.campaign("quantumnas"), old)).fingerprint() == \
+        resolve_campaign(reg, "quantumnas").fingerprint()
+    old = {"space_options": {"width_mult": 0.25, "resolutions": [48, 56, 64]},
+           "hardware": [{"name": "stm32f401", "options": {"memory": "tinyengine"}}],
+           "constraints": [{"metric": "peak_sram_kb", "max": 64}, {"metric": "flash_kb", "max": 256}]}
+    assert parse(merge(reg.campaign("tinynas"), old)).fingerprint() == resolve_campaign(reg, "tinynas").fingerprint()
+
+
+def test_the_tinynas_board_brings_its_cost_model_and_memory_bounds(reg):
+    """`--set task_options.device=stm32f746` was refused (the default's hardware was the F401) and, with the
+    hardware set too, still searched within the F401's 64 kB / 256 kB constraints."""
+    c = resolve_campaign(reg, "tinynas", sets=["task_options.device=stm32f746"])
+    assert c.hardware == [("stm32f746", {"memory": "tinyengine"})]
+    assert [(k.metric, k.max) for k in c.constraints] == [("peak_sram_kb", 320), ("flash_kb", 1024)]
+    c = resolve_campaign(reg, "tinynas", sets=["task_options.sram_kb=32", "task_options.memory=per-layer"])
+    assert c.hardware == [("stm32f401", {"memory": "per-layer", "sram_kb": 32})]
+    assert [(k.metric, k.max) for k in c.constraints] == [("peak_sram_kb", 32), ("flash_kb", 256)]
+    # bounds the user chose stay: a search may aim below the board's memory
+    c = resolve_campaign(reg, "tinynas", sets=["task_options.device=stm32f746",
+                                               "constraints=[{metric: peak_sram_kb, max: 128}]"])
+    assert [(k.metric, k.max) for k in c.constraints] == [("peak_sram_kb", 128)]
+    c = resolve_campaign(reg, "tinynas", sets=["task_options.width_mult=0.35", "task_options.resolutions=[64]"])
+    assert c.space_options == {"width_mult": 0.35, "resolutions": [64]}
+
+
+def test_another_naas_baseline_brings_its_pe_count(reg, tmp_path):
+    """ShiDianNao-like has 64 PEs: with the default's max_pes 168 the run was refused until both were set."""
+    c = resolve_campaign(reg, "naas", sets=["task_options.baseline=shidiannao-like",
+                                            "task_options.networks=[squeezenet]"])
+    assert c.space_options == {"encoding": "importance", "max_pes": 64}
+    build(c, reg)
+    npu = tmp_path / "npu.yaml"
+    npu.write_text("name: my-npu\narray: [12, 12]\nrf_words: 256\nglb_bytes: 65536\n")
+    c = resolve_campaign(reg, "naas", sets=[f"task_options.baseline={npu}",
+                                            "task_options.baseline_dataflow=weight-stationary"])
+    assert c.space_options["max_pes"] == 144
