@@ -212,7 +212,7 @@ class Device:
 BUILTIN_DEVICES = Path(__file__).with_name("data") / "mcu_devices.yaml"
 
 
-def load_devices(path: str | Path | None = None) -> dict[str, Device]:
+def load_devices(path: str | Path | None = None, field: str = "option devices") -> dict[str, Device]:
     """The shipped devices, and with `path` a user's YAML of more (same fields: sram_kb, flash_kb, optional
     code_kb and description), which may also redefine a shipped one."""
     import yaml
@@ -222,10 +222,10 @@ def load_devices(path: str | Path | None = None) -> dict[str, Device]:
         return out
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(f"option devices = {str(path)!r}: no such YAML file")
+        raise ConfigError(f"{field} = {str(path)!r}: no such YAML file")
     raw = yaml.safe_load(p.read_text()) or {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"option devices = {str(path)!r}: expected a mapping of device name to its fields")
+        raise ConfigError(f"{field} = {str(path)!r}: expected a mapping of device name to its fields")
     for name, fields in raw.items():
         if not isinstance(fields, dict) or not {"sram_kb", "flash_kb"} <= set(fields) or \
                 not set(fields) <= {"sram_kb", "flash_kb", "code_kb", "description"}:

@@ -102,3 +102,23 @@ def test_another_naas_baseline_brings_its_pe_count(reg, tmp_path):
     c = resolve_campaign(reg, "naas", sets=[f"task_options.baseline={npu}",
                                             "task_options.baseline_dataflow=weight-stationary"])
     assert c.space_options["max_pes"] == 144
+
+
+def test_a_board_of_ones_own_is_searched_for(reg, tmp_path):
+    """The cost model took a YAML of boards (`devices=FILE`) but the task did not: a search could not target a
+    board of one's own, and `task_options.device: nrf52840` failed with the shipped boards' names only."""
+    boards = tmp_path / "boards.yaml"
+    boards.write_text("nrf52840: {sram_kb: 256, flash_kb: 1024, description: Cortex-M4F}\n")
+    with pytest.raises(ConfigError, match="a board of one's own goes in task_options.devices"):
+        build(resolve_campaign(reg, "tinynas", sets=["task_options.device=nrf52840"]), reg)
+    c = resolve_campaign(reg, "tinynas", sets=["task_options.device=nrf52840", f"task_options.devices={boards}"])
+    assert c.hardware == [("mcu", {"device": "nrf52840", "devices": str(boards), "memory": "tinyengine"})]
+    assert [(k.metric, k.max) for k in c.constraints] == [("peak_sram_kb", 256), ("flash_kb", 1024)]
+    comps = build(c, reg)
+    assert comps.task.cost.device.sram_kb == 256 and comps.cheap[0].mcu.device.flash_kb == 1024
+    metrics = comps.cheap[0].evaluate(comps.space.sample(np.random.default_rng(0)))
+    assert metrics["sram_fits"] == float(metrics["peak_sram_kb"] <= 256)
+    c = resolve_campaign(reg, "tinynas", sets=["task_options.device=nrf52840", f"task_options.devices={boards}",
+                                               "hardware=[{name: mcu, options: {device: stm32f746}}]"])
+    with pytest.raises(ConfigError, match="hardware.0. = 'mcu' with device 'stm32f746' is another board"):
+        build(c, reg)

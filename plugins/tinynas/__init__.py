@@ -118,6 +118,8 @@ def nasfw_register_cost_models(register) -> None:
                  f"{name} ({dev.description}): {dev.sram_kb:g} kB SRAM, {dev.flash_kb:g} kB Flash; peak SRAM "
                  "(memory=per-layer|in-place-depthwise|tinyengine), Flash, MACs, params of a JSON net config or "
                  "an MBConv arch", cheap=True)
+    register("mcu", MCUArchCost, "any microcontroller by device=NAME, with devices=FILE a YAML of boards of one's "
+             "own (sram_kb, flash_kb): the same memory model as the named boards", cheap=True)
     from nasfw.hardware.phone_lut import Note10Latency
 
     register("note10", Note10Latency, "Samsung Note10 latency of an OFA MobileNetV3 subnet {ks, e, d, r} from "

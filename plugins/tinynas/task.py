@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nasfw.errors import ConfigError
+from nasfw.errors import ConfigError, unknown_name
 from nasfw.plugins.tinynas.data import ImageData, batches, check_source, load_images, resize
 from nasfw.plugins.tinynas.finalize import finalize as run_finalize
 from nasfw.option_types import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
@@ -40,18 +40,24 @@ class TinyNASTask:
                  resolutions: int | Sequence[int] = (48, 56, 64), widths: str = "proxyless",
                  n_valid: PositiveInt | None = None, n_test: PositiveInt | None = None, batch_size: int = 64,
                  bn_batches: int = 4, device: str = "stm32f401", memory: str = "tinyengine",
-                 sram_kb: float | None = None, flash_kb: float | None = None, lut: str | None = None, seed: int = 0):
-        from nasfw.hardware.mcu import MCUCost
+                 sram_kb: float | None = None, flash_kb: float | None = None, lut: str | None = None, seed: int = 0,
+                 devices: str | None = None):
+        from nasfw.hardware.mcu import MCUCost, load_devices
 
+        boards = load_devices(devices, "task_options.devices")
+        if device not in boards:
+            raise ConfigError(unknown_name("task_options.device", device, boards) + "; a board of one's own goes in "
+                              "task_options.devices, a YAML file of name: {sram_kb: ..., flash_kb: ...}")
         self.space = mbconv_space(widths, width_mult, resolutions, "task_options")  # bad widths / resolutions
         self.resolutions = sorted([resolutions] if isinstance(resolutions, int) else resolutions)
         if batch_size < 1 or bn_batches < 1:
             raise ConfigError(f"task_options.batch_size = {batch_size}, bn_batches = {bn_batches}: both must be >= 1")
-        self.cost = MCUCost(device, memory=memory, sram_kb=sram_kb, flash_kb=flash_kb)  # checks device and mode
+        # checks device and mode; `devices`: a YAML of boards of one's own (hardware/mcu.py load_devices)
+        self.cost = MCUCost(device, memory=memory, sram_kb=sram_kb, flash_kb=flash_kb, devices=devices)
         check_source(dataset)
         self.dataset, self.width_mult, self.widths = dataset, float(width_mult), widths
         self.n_valid, self.n_test, self.batch_size, self.bn_batches = n_valid, n_test, batch_size, bn_batches
-        self.device, self.memory, self.lut, self.seed = device, memory, lut, seed
+        self.device, self.memory, self.lut, self.seed, self.devices = device, memory, lut, seed, devices
         if lut is not None:
             check_lut(lut, self.resolutions, "task_options.lut")
         self._data: ImageData | None = None
@@ -144,9 +150,10 @@ class TinyNASTask:
 
     @classmethod
     def campaign_defaults(cls, task_options: dict) -> dict:
-        """What the task's options imply for the campaign: the supernet's space, and on a shipped board that
+        """What the task's options imply for the campaign: the supernet's space, and on a known board that
         board's cost model and MCUNet's constraints (peak SRAM and Flash within its memory, or within
-        `sram_kb`/`flash_kb` where given), so `--set task_options.device=stm32f746` moves all of them."""
+        `sram_kb`/`flash_kb` where given), so `--set task_options.device=stm32f746` moves all of them. A board of
+        one's own (`devices: FILE`) is scored by the `mcu` cost model with the same file."""
         import inspect
 
         from nasfw.hardware.mcu import load_devices
@@ -158,12 +165,17 @@ class TinyNASTask:
         if "widths" in task_options:  # else the space's own default, the task's too
             space["widths"] = task_options["widths"]
         out: dict[str, Any] = {"space": "mbconv", "space_options": space}
-        boards = load_devices()
+        try:
+            boards = load_devices(opts["devices"])
+        except (ConfigError, TypeError):
+            return out  # the task refuses a bad devices file with its own message
         if not isinstance(opts["device"], str) or opts["device"] not in boards:
-            return out  # the task refuses an unknown board with its own message
+            return out  # and an unknown board
         board = boards[opts["device"]]
         memory = {k: opts[k] for k in ("sram_kb", "flash_kb") if opts[k] is not None}
-        out["hardware"] = [{"name": board.name, "options": {"memory": opts["memory"], **memory}}]
+        model = {"memory": opts["memory"], **memory}
+        out["hardware"] = [{"name": board.name, "options": model} if opts["devices"] is None else
+                           {"name": "mcu", "options": {"device": board.name, "devices": opts["devices"], **model}}]
         out["constraints"] = [{"metric": "peak_sram_kb", "max": memory.get("sram_kb", board.sram_kb)},
                               {"metric": "flash_kb", "max": memory.get("flash_kb", board.flash_kb)}]
         return out
@@ -174,11 +186,13 @@ class TinyNASTask:
         memory while the report spoke of the F746."""
         from nasfw.hardware.mcu import load_devices
 
-        boards = load_devices()
-        for i, (name, _) in enumerate(campaign.hardware):
-            if name in boards and name != self.device:
-                raise ConfigError(f"hardware[{i}] = {name!r} is another board than task_options.device = "
-                                  f"{self.device!r}: the search would keep to {name}'s memory and finalize report "
+        boards = load_devices(self.devices)
+        for i, (name, opts) in enumerate(campaign.hardware):
+            board = opts.get("device", name) if name == "mcu" or name in boards else None
+            if board is not None and board != self.device:
+                which = repr(name) if board == name else f"{name!r} with device {board!r}"
+                raise ConfigError(f"hardware[{i}] = {which} is another board than task_options.device = "
+                                  f"{self.device!r}: the search would keep to {board}'s memory and finalize report "
                                   f"for {self.device}; leave `hardware` out (it follows the task's board) or name "
                                   "one board in both (and bound the SRAM and Flash constraints by its memory)")
 
