@@ -122,3 +122,24 @@ def test_a_board_of_ones_own_is_searched_for(reg, tmp_path):
                                                "hardware=[{name: mcu, options: {device: stm32f746}}]"])
     with pytest.raises(ConfigError, match="hardware.0. = 'mcu' with device 'stm32f746' is another board"):
         build(c, reg)
+
+
+def test_a_compiled_circuit_cost_model_must_compile_the_tasks_circuit(reg):
+    """`hardware: [{name: ibmq-compiled}]` on a Lima campaign compiled for Quito (its options' default) and
+    reported Quito's depth and fidelity for every candidate."""
+    c = resolve_campaign(reg, "quantumnas", sets=["task_options.device=lima", "hardware=[{name: ibmq-compiled}]",
+                                                  *SMALL_QML])
+    with pytest.raises(ConfigError, match=r"hardware\[0\] = 'ibmq-compiled' compiles another circuit than the task "
+                                          r"scores: device 'quito' \(the task's 'lima'\)"):
+        build(c, reg)
+    c = resolve_campaign(reg, "quantumnas", sets=["task_options.device=lima", *SMALL_QML,
+                                                  "hardware=[{name: ibmq-compiled, options: {device: lima}}]"])
+    comps = build(c, reg)
+    (name, opts), = comps.expensive
+    arch = comps.space.sample(np.random.default_rng(0))
+    metrics = reg.cost_model(name, **opts).evaluate(arch)
+    assert metrics["depth"] > 0 and 0 < metrics["fidelity"] < 1
+    four = "hardware=[{name: ibmq-compiled, options: {device: lima, n_blocks: 4}}]"
+    c = resolve_campaign(reg, "quantumnas", sets=["task_options.device=lima", *SMALL_QML, four])
+    with pytest.raises(ConfigError, match=r"n_blocks 4 \(the task's 8\)"):
+        build(c, reg)

@@ -153,6 +153,31 @@ class CompiledCircuit:
         return qc.stats(tq, self.device)
 
 
+def check_compiled_hardware(task, campaign) -> None:
+    """An `ibmq-compiled` entry in the campaign's `hardware` must compile the task's circuit on the task's device:
+    its options default to Quito and U3+CU3, so on Lima it reported Quito's depth and fidelity without a word,
+    and with another circuit every evaluation failed."""
+    import inspect
+
+    from nasfw.hardware.quantum_noise import device_key
+
+    params = inspect.signature(CompiledCircuit).parameters
+    for i, (name, opts) in enumerate(campaign.hardware):
+        if name != "ibmq-compiled":
+            continue
+        given = {k: opts.get(k, params[k].default) for k in ("device", "circuit", "n_wires", "n_blocks", "noise_scale")}
+        blocks = task.supercircuit.n_blocks if given["n_blocks"] is None else given["n_blocks"]
+        if isinstance(given["device"], str) and isinstance(given["noise_scale"], (int, float)):
+            given["device"] = device_key(given["device"], given["noise_scale"], f"hardware[{i}].options.noise_scale")
+        own = {"device": task.device, "circuit": task.supercircuit.circuit, "n_wires": task.n_wires}
+        wrong = [f"{k} {given[k]!r} (the task's {v!r})" for k, v in own.items() if given[k] != v]
+        if blocks != task.supercircuit.n_blocks:
+            wrong.append(f"n_blocks {blocks!r} (the task's {task.supercircuit.n_blocks!r})")
+        if wrong:
+            raise ConfigError(f"hardware[{i}] = 'ibmq-compiled' compiles another circuit than the task scores: "
+                              f"{', '.join(wrong)}; give it the task's in hardware[{i}].options")
+
+
 def devices() -> list[dict]:
     """Every fake IBMQ device qiskit-ibm-runtime ships, with its calibration medians."""
     from nasfw.hardware.quantum_noise import device_names, summary
