@@ -325,7 +325,7 @@ def cmd_lut(args) -> int:
     user, plugin = _user_campaign(args)
     if not plugin and not args.config:
         raise ConfigError("nasfw lut build needs --plugin NAME or --config FILE")
-    campaign = resolve_campaign(reg, plugin, user)
+    campaign = resolve_campaign(reg, plugin, user, sets=args.sets or ())
     from nasfw.runner import task_options
 
     task = reg.task(campaign.task, **task_options(campaign, reg))
@@ -438,6 +438,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = lut.add_parser("build", parents=[common], help="time every layer of a plugin's space with onnxruntime")
     s.add_argument("--plugin", help="the plugin whose default campaign names the space and task")
     s.add_argument("--config", help="campaign YAML (overrides the plugin default)")
+    s.add_argument("--set", action="append", dest="sets", metavar="FIELD=VALUE",
+                   help="set one campaign field, as `nasfw search --set` does (e.g. task_options.width_mult=0.35: "
+                        "the table of the space that campaign will search)")
     s.add_argument("--out", required=True, help="folder for the <resolution>_lookup_table.yaml files")
     s.add_argument("--resolutions", help="comma-separated input sizes (default: the space's)")
     s.add_argument("--repeats", type=int, help="timed runs per layer (default 50)")

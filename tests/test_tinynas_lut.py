@@ -66,6 +66,26 @@ def test_lut_build_times_every_layer_and_checks_whole_networks(tmp_path, capsys)
         TinyNASTask(dataset="digits", width_mult=0.25, resolutions=[32], lut=str(tmp_path / "run"))
 
 
+def test_lut_build_takes_the_campaign_field_set_on_the_command_line(tmp_path):
+    """The table of the space a campaign with another width will search, without writing a campaign file."""
+    from nasfw.hardware.phone_lut import PhoneLUT, config_keys
+    from nasfw.search_spaces.mbconv import mbconv_space, to_config
+
+    out = tmp_path / "lut"
+    assert main(["lut", "build", "--plugin", "tinynas", "--set", "task_options.width_mult=0.5", "--out", str(out),
+                 "--resolutions", "32", "--repeats", "3", "--warmup", "0", "--check", "0", "--calibrate", "0",
+                 "--no-progress"]) == 0
+    lut = PhoneLUT.load(out)
+    for i in range(20):
+        cfg = to_config(mbconv_space(width_mult=0.5, resolutions=[32]).sample(i), n_classes=10)
+        assert lut.predict(config_keys(cfg), 32) > 0
+    narrow = to_config(mbconv_space(width_mult=0.25, resolutions=[32]).sample(0), n_classes=10)
+    from nasfw.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="lacks layer"):  # the default width's layers are not in it
+        lut.predict(config_keys(narrow), 32)
+
+
 def test_lut_build_errors(tmp_path, capsys):
     assert main(["lut", "build", "--plugin", "nasbench201", "--out", str(tmp_path)]) == 2
     assert "cannot build a latency lookup table" in capsys.readouterr().err
