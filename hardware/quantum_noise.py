@@ -35,6 +35,17 @@ def device_names() -> tuple[str, ...]:
                         and n != "FakeBackendV2" and not n.startswith("FakeProvider")))
 
 
+def devices_with(n_qubits: int, limit: int = 4) -> str:
+    """'e.g. casablanca, jakarta, lagos, nairobi (7 qubits)': the smallest fake devices that hold `n_qubits`, for an
+    error that says what would do (it loads every device's calibration: a second or two, on the error path)."""
+    sizes = sorted((backend(n).num_qubits, n) for n in device_names())
+    fit = [(q, n) for q, n in sizes if q >= n_qubits]
+    if not fit:
+        return f"no fake device has {n_qubits} qubits (the largest has {sizes[-1][0]})"
+    smallest = [n for q, n in fit if q == fit[0][0]][:limit]
+    return f"e.g. {', '.join(smallest)} ({fit[0][0]} qubits; `nasfw hardware --plugin quantumnas` lists them all)"
+
+
 def device_key(name: str, noise_scale: float = 1.0, field: str = "task_options.noise_scale") -> str:
     """The key of device `name` with its calibrated errors scaled by `noise_scale` ('lima', 'lima@x3').
 

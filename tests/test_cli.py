@@ -367,6 +367,9 @@ def test_finalize_values_are_checked_before_the_search(run_cli, tmp_path, plugin
      "space_options.device = 'quito' and task_options.device = 'lima' name two devices"),
     ("quantumnas", "task: quantumnas-vqe\nspace_options: {device: quito}\ntask_options: {molecule: h2, device: lima}",
      "name two devices"),
+    # too few qubits: the error names devices that have enough
+    ("quantumnas", "task: quantumnas-vqe\ntask_options: {molecule: h2o}",
+     "task_options.molecule needs 6 qubits; 'quito' has 5; a larger task_options.device: e.g. casablanca, jakarta"),
     ("tinynas", "hardware: [{name: stm32f401}]\ntask_options: {device: stm32f746}",
      "hardware[0] = 'stm32f401' is another board than task_options.device = 'stm32f746'"),
 ])

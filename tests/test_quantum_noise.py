@@ -13,6 +13,15 @@ def test_the_papers_devices_are_there():
         assert d in names
 
 
+def test_an_error_about_qubits_names_the_smallest_devices_that_have_enough():
+    text = qn.devices_with(6)
+    assert text.startswith("e.g. casablanca, jakarta, lagos, nairobi (7 qubits;")
+    assert all(qn.backend(n).num_qubits == 7 for n in ("casablanca", "jakarta", "lagos", "nairobi"))
+    assert qn.devices_with(5, limit=2) == ("e.g. athens, belem (5 qubits; `nasfw hardware --plugin quantumnas` lists "
+                                           "them all)")
+    assert qn.devices_with(1000) == "no fake device has 1000 qubits (the largest has 127)"
+
+
 def test_quito_summary_matches_its_calibration():
     s = qn.summary("quito")
     b = qn.backend("quito")

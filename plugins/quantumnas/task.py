@@ -90,7 +90,8 @@ class QuantumNASTask:
         self.device = quantum_noise.device_key(device, noise_scale)  # 'lima', or 'lima@x3' with scaled errors
         qubits = quantum_noise.backend(self.device).num_qubits  # a clear error for an unknown device
         if n_wires > qubits:
-            raise ConfigError(f"task_options.n_wires = {n_wires} exceeds the {qubits} qubits of {self.device!r}")
+            raise ConfigError(f"task_options.n_wires = {n_wires} exceeds the {qubits} qubits of {self.device!r}; "
+                              f"a larger task_options.device: {quantum_noise.devices_with(n_wires)}")
         if noise == "density" and n_wires > 8:
             raise ConfigError(f"task_options.noise = 'density' with n_wires = {n_wires}: a density matrix per input "
                               "is too large beyond 8 qubits (plus routing ancillas); use noise: trajectories (or "

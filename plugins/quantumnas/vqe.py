@@ -50,7 +50,8 @@ class VQETask:
         self.noise, self.seed, self.level = noise, seed, optimization_level
         qubits = quantum_noise.backend(self.device).num_qubits
         if self.h.n_qubits > qubits:
-            raise ConfigError(f"task_options.molecule needs {self.h.n_qubits} qubits; {self.device!r} has {qubits}")
+            raise ConfigError(f"task_options.molecule needs {self.h.n_qubits} qubits; {self.device!r} has {qubits}; "
+                              f"a larger task_options.device: {quantum_noise.devices_with(self.h.n_qubits)}")
         if noise == "density" and self.h.n_qubits > 8:
             raise ConfigError(f"task_options.molecule needs {self.h.n_qubits} qubits; noise: density holds a density "
                               "matrix of the qubits plus routing ancillas and stops at 8; use noise: none")
