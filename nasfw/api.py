@@ -32,7 +32,7 @@ def adopt_task_objectives(raw: dict, user: dict, default_task: str | None, reg: 
 
 def fill_task_defaults(raw: dict, reg: Registry) -> dict:
     """The campaign with the fields its task's options imply, where the campaign leaves them out: the task's
-    `campaign_defaults(task_options)` (a static method) names its space and that space's options, and may name
+    `campaign_defaults(task_options)` (a class or static method) names its space and that space's options, and may name
     `hardware` and `constraints`. A user then changes a device, a circuit or a board in one place
     (`--set task_options.device=lima`): QuantumNAS's space and TinyNAS's board, memory model and SRAM/Flash bounds
     follow. Space options fill in only for the space the task names (a user's own space keeps its options);

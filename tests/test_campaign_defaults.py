@@ -122,6 +122,8 @@ def test_a_board_of_ones_own_is_searched_for(reg, tmp_path):
                                                "hardware=[{name: mcu, options: {device: stm32f746}}]"])
     with pytest.raises(ConfigError, match="hardware.0. = 'mcu' with device 'stm32f746' is another board"):
         build(c, reg)
+    # the `mcu` model without a device is its own default board (the F746), not a board called 'mcu'
+    build(resolve_campaign(reg, "tinynas", sets=["task_options.device=stm32f746", "hardware=[{name: mcu}]"]), reg)
 
 
 def test_a_compiled_circuit_cost_model_must_compile_the_tasks_circuit(reg):

@@ -184,11 +184,15 @@ class TinyNASTask:
         """The board the search filters on (a microcontroller in `hardware`) must be the board finalize reports
         for (`task_options.device`): `--set task_options.device=stm32f746` alone kept the search to the F401's
         memory while the report spoke of the F746."""
+        import inspect
+
         from nasfw.hardware.mcu import load_devices
+        from nasfw.plugins.tinynas import MCUArchCost
 
         boards = load_devices(self.devices)
+        generic = inspect.signature(MCUArchCost).parameters["device"].default  # the `mcu` model's own board
         for i, (name, opts) in enumerate(campaign.hardware):
-            board = opts.get("device", name) if name == "mcu" or name in boards else None
+            board = opts.get("device", generic if name == "mcu" else name) if name == "mcu" or name in boards else None
             if board is not None and board != self.device:
                 which = repr(name) if board == name else f"{name!r} with device {board!r}"
                 raise ConfigError(f"hardware[{i}] = {which} is another board than task_options.device = "
