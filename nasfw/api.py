@@ -58,6 +58,16 @@ def fill_task_defaults(raw: dict, reg: Registry) -> dict:
     return out
 
 
+def describe_sets(raw: dict, sets: Sequence[str]) -> dict:
+    """The description with the `--set`s it was changed by: a default's "MNIST-4 on the Quito fake device" stayed
+    word for word in the campaign.yaml of a run that `--set task_options.device=lima` moved to Lima."""
+    text = raw.get("description")
+    new = [s for s in sets if f"--set {s}" not in (text or "")]
+    if not new or not isinstance(text, str) or not text:
+        return raw
+    return {**raw, "description": f"{text} (with {' '.join(f'--set {s}' for s in new)})"}
+
+
 def as_yaml_values(value: Any) -> Any:
     """A copy with every path object as its string: a campaign holds what a YAML file can, and from Python
     `out=Path("runs/x")` or `task_options={"dataset": Path(...)}` is the natural way to write a path."""
@@ -127,6 +137,7 @@ def resolve_campaign(registry: Registry, plugin: str | None = None, user: dict |
         before, raw = raw, apply_set(raw, path, value, text)
         if path == ["task"]:  # as a file's `task:` does: that task's own objectives, unless the user named some
             raw = adopt_task_objectives(raw, {**(user or {}), "task": value}, before.get("task"), registry)
+    raw = describe_sets(raw, sets)
     return parse(fill_task_defaults(raw, registry))
 
 

@@ -55,3 +55,21 @@ def test_the_same_searcher_keeps_the_defaults_other_settings():
     assert merge(base, {"searcher": {"name": "ofa-evolution", "settings": {"mutate_prob": 0.1}}})["searcher"] == \
         {"name": "ofa-evolution", "settings": {"population_size": 20, "mutate_prob": 0.1}}
     assert merge(base, {"searcher": {"name": "random"}})["searcher"] == {"name": "random"}
+
+
+def test_the_description_says_what_set_changed(tmp_path):
+    """The default's 'MNIST-4 on the Quito fake device' stayed word for word in the campaign.yaml of a run moved to
+    Lima; a resume with the same --set does not repeat it, and the fingerprint (--resume) does not read it."""
+    from nasfw.api import resolve_campaign
+    from nasfw.campaign import parse
+
+    reg = Registry()
+    sets = ["task_options.device=lima", "task_options.n_test=100"]
+    c = resolve_campaign(reg, "quantumnas", sets=sets)
+    assert c.description.endswith("on the Quito fake device: U3+CU3 SuperCircuit, noise-adaptive evolution of "
+                                  "circuit and mapping, train from scratch, prune, qiskit-aer evaluation with "
+                                  "baselines (with --set task_options.device=lima --set task_options.n_test=100)")
+    again = resolve_campaign(reg, stored=c.raw, sets=sets)
+    assert again.description == c.description and again.fingerprint() == c.fingerprint()
+    assert parse({**c.raw, "description": "x"}).fingerprint() == c.fingerprint()
+    assert resolve_campaign(reg, "quantumnas").description == reg.campaign("quantumnas")["description"]
