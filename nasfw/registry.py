@@ -246,6 +246,13 @@ def options_of(target: Callable) -> Callable:
     return mark
 
 
+def with_defaults(factory: Callable, options: dict) -> dict:
+    """Every named parameter of `factory` with the value `options` gives it, else its default: the options as the
+    factory will see them, for a task's `campaign_defaults`, which reads them before the task is built."""
+    return {k: options.get(k, p.default) for k, p in inspect.signature(factory).parameters.items()
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
 def check_options(factory: Callable, options: dict, what: str, skip: int = 0) -> dict:
     """Reject options a factory does not take, naming the ones it does, and options of the wrong type, naming
     what the factory's type hint allows (nasfw/option_types.py). Returns the options as the factory takes them

@@ -85,9 +85,9 @@ class NAASTask:
     def campaign_defaults(cls, task_options: dict) -> dict:
         """The accelerator space within the baseline's PEs, so that another baseline (`--set
         task_options.baseline=shidiannao-like`, or an accelerator file) brings its own PE count."""
-        import inspect
+        from nasfw.registry import with_defaults
 
-        baseline = task_options.get("baseline", inspect.signature(cls).parameters["baseline"].default)
+        baseline = with_defaults(cls, task_options)["baseline"]
         if not isinstance(baseline, str) or not (baseline in BASELINES or Path(baseline).is_file()):
             return {}  # the task refuses it with its own message
         return {"space": "naas-accelerator", "space_options": {"max_pes": load_accelerator(baseline).n_pes}}

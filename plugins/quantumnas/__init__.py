@@ -102,10 +102,9 @@ def space_from_task(factory, task_options: dict, **given) -> dict:
     """The space a QuantumNAS task's options imply (its own defaults where they leave a key out), for the task's
     `campaign_defaults`: a campaign need not repeat circuit, wires, blocks and device in `space_options`, and
     `--set task_options.device=lima` moves the searched layouts to Lima with it."""
-    import inspect
+    from nasfw.registry import with_defaults
 
-    params = inspect.signature(factory).parameters
-    opts = {k: task_options.get(k, params[k].default) for k in SPACE_KEYS if k in params}
+    opts = {k: v for k, v in with_defaults(factory, task_options).items() if k in SPACE_KEYS}
     opts.update(given)
     if not isinstance(opts.get("device"), str):
         opts.pop("device", None)  # the task refuses a bad device with its own message

@@ -179,11 +179,10 @@ class VQETask:
     @classmethod
     def campaign_defaults(cls, task_options: dict) -> dict:
         """The SuperCircuit space on the molecule's qubits (two per active orbital), on the task's device."""
-        import inspect
-
         from nasfw.plugins.quantumnas import space_from_task
+        from nasfw.registry import with_defaults
 
-        molecule = task_options.get("molecule", inspect.signature(cls).parameters["molecule"].default)
+        molecule = with_defaults(cls, task_options)["molecule"]
         return space_from_task(cls, task_options, n_wires=qubit_count(molecule))
 
     def check_campaign(self, campaign) -> None:

@@ -22,7 +22,7 @@ from nasfw.plugins.tinynas.data import ImageData, batches, check_source, load_im
 from nasfw.plugins.tinynas.finalize import finalize as run_finalize
 from nasfw.option_types import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 from nasfw.progress import progress_bar
-from nasfw.registry import options_of
+from nasfw.registry import options_of, with_defaults
 from nasfw.search_spaces.mbconv import mbconv_space
 from nasfw.space_cover import check_within
 from nasfw.supernet.bn import recalibrate_bn
@@ -44,7 +44,7 @@ class TinyNASTask:
                  devices: str | None = None):
         from nasfw.hardware.mcu import MCUCost, load_devices
 
-        boards = load_devices(devices, "task_options.devices")
+        self.boards = boards = load_devices(devices, "task_options.devices")  # shipped + the user's
         if device not in boards:
             raise ConfigError(unknown_name("task_options.device", device, boards) + "; a board of one's own goes in "
                               "task_options.devices, a YAML file of name: {sram_kb: ..., flash_kb: ...}")
@@ -57,7 +57,7 @@ class TinyNASTask:
         check_source(dataset)
         self.dataset, self.width_mult, self.widths = dataset, float(width_mult), widths
         self.n_valid, self.n_test, self.batch_size, self.bn_batches = n_valid, n_test, batch_size, bn_batches
-        self.device, self.memory, self.lut, self.seed, self.devices = device, memory, lut, seed, devices
+        self.device, self.memory, self.lut, self.seed = device, memory, lut, seed
         if lut is not None:
             check_lut(lut, self.resolutions, "task_options.lut")
         self._data: ImageData | None = None
@@ -154,12 +154,9 @@ class TinyNASTask:
         board's cost model and MCUNet's constraints (peak SRAM and Flash within its memory, or within
         `sram_kb`/`flash_kb` where given), so `--set task_options.device=stm32f746` moves all of them. A board of
         one's own (`devices: FILE`) is scored by the `mcu` cost model with the same file."""
-        import inspect
-
         from nasfw.hardware.mcu import load_devices
 
-        params = inspect.signature(cls).parameters
-        opts = {k: task_options.get(k, p.default) for k, p in params.items()}
+        opts = with_defaults(cls, task_options)
         res = opts["resolutions"]
         space = {"width_mult": opts["width_mult"], "resolutions": list(res) if isinstance(res, (list, tuple)) else res}
         if "widths" in task_options:  # else the space's own default, the task's too
@@ -184,16 +181,14 @@ class TinyNASTask:
         """The board the search filters on (a microcontroller in `hardware`) must be the board finalize reports
         for (`task_options.device`): `--set task_options.device=stm32f746` alone kept the search to the F401's
         memory while the report spoke of the F746."""
-        import inspect
-
-        from nasfw.hardware.mcu import load_devices
         from nasfw.plugins.tinynas import MCUArchCost
 
-        boards = load_devices(self.devices)
-        generic = inspect.signature(MCUArchCost).parameters["device"].default  # the `mcu` model's own board
+        generic = with_defaults(MCUArchCost, {})["device"]  # the `mcu` model's own board
         for i, (name, opts) in enumerate(campaign.hardware):
-            board = opts.get("device", generic if name == "mcu" else name) if name == "mcu" or name in boards else None
-            if board is not None and board != self.device:
+            if name != "mcu" and name not in self.boards:
+                continue  # not a microcontroller model
+            board = opts.get("device", generic if name == "mcu" else name)
+            if board != self.device:
                 which = repr(name) if board == name else f"{name!r} with device {board!r}"
                 raise ConfigError(f"hardware[{i}] = {which} is another board than task_options.device = "
                                   f"{self.device!r}: the search would keep to {board}'s memory and finalize report "
