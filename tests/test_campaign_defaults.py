@@ -91,6 +91,26 @@ def test_the_tinynas_board_brings_its_cost_model_and_memory_bounds(reg):
     assert c.space_options == {"width_mult": 0.35, "resolutions": [64]}
 
 
+def test_the_cost_model_charges_the_datasets_classifier(reg, tmp_path):
+    """The cost model's classifier had 10 classes whatever the dataset: on a 100-class set the search kept a
+    network whose Flash finalize then reported 8 kB higher (85 kB with 1,000 classes), past the board's."""
+    data = tmp_path / "c100.npz"
+    rng = np.random.default_rng(0)
+    np.savez(data, x=rng.random((400, 16, 16)).astype(np.float32), y=np.arange(400) % 100)
+    c = resolve_campaign(reg, "tinynas", sets=[f"task_options.dataset={data}", "task_options.n_valid=50",
+                                               "task_options.n_test=50"])
+    assert c.hardware == [("stm32f401", {"memory": "tinyengine", "n_classes": 100})]
+    comps = build(c, reg)
+    arch = comps.space.sample(np.random.default_rng(1))
+    searched = comps.cheap[0].evaluate(arch)
+    reported = comps.task.cost.evaluate(comps.task.config(arch))  # what finalize reports for it
+    assert searched["flash_kb"] == pytest.approx(reported["flash_kb"])
+    c = resolve_campaign(reg, "tinynas", sets=[f"task_options.dataset={data}",
+                                               "hardware=[{name: stm32f401, options: {memory: tinyengine}}]"])
+    with pytest.raises(ConfigError, match="n_classes = 10, but task_options.dataset = .* has 100 classes"):
+        build(c, reg)
+
+
 def test_another_naas_baseline_brings_its_pe_count(reg, tmp_path):
     """ShiDianNao-like has 64 PEs: with the default's max_pes 168 the run was refused until both were set."""
     c = resolve_campaign(reg, "naas", sets=["task_options.baseline=shidiannao-like",

@@ -151,7 +151,7 @@ def test_fit_mobilenetv2_is_the_largest_that_fits():
 def test_data_loaders(tmp_path):
     from PIL import Image
 
-    from nasfw.plugins.tinynas.data import load_images
+    from nasfw.plugins.tinynas.data import class_count, load_images
 
     x = np.random.default_rng(0).integers(0, 255, size=(40, 12, 12, 3)).astype(np.uint8)  # channels last
     np.savez(tmp_path / "d.npz", x=x, y=np.arange(40) % 4)
@@ -163,6 +163,9 @@ def test_data_loaders(tmp_path):
             Image.fromarray(x[i]).save(tmp_path / "imgs" / c / f"{i}.png")
     d = load_images(str(tmp_path / "imgs"), resolution=20, n_valid=2, n_test=2)
     assert d.train.x.shape == (8, 3, 20, 20) and d.n_classes == 2
+    (tmp_path / "imgs" / "empty").mkdir()  # a folder without images is no class
+    for source in ("mnist", "digits", str(tmp_path / "d.npz"), str(tmp_path / "imgs")):
+        assert class_count(source) == load_images(source, 16, n_valid=2, n_test=2).n_classes, source
     assert abs(float(d.train.x.mean())) < 1e-3
     with pytest.raises(ConfigError, match="n_valid"):
         load_images("digits", 16, n_valid=2000, n_test=1)

@@ -58,6 +58,29 @@ def _read_raw(dataset: str) -> tuple[np.ndarray, np.ndarray, str]:
     return (*_read_folder(path), f"image folder {path.name}")
 
 
+BUILTIN_CLASSES = {"mnist": 10, "digits": 10}  # tests/test_tinynas_data.py checks these against the loaded labels
+
+
+def class_count(dataset: str) -> int:
+    """The classes the network will tell apart, without reading the images: the classifier's size is part of
+    the Flash the cost model charges, so the campaign's cost model must know it before the search starts."""
+    check_source(dataset)
+    if dataset in BUILTIN_CLASSES:
+        return BUILTIN_CLASSES[dataset]
+    path = Path(dataset)
+    if path.suffix == ".npz":
+        try:
+            with np.load(path) as f:
+                y = f["y"] if "y" in f else None
+        except (OSError, ValueError):
+            y = None
+        if y is None:
+            return len(np.unique(_read_npz(path)[1]))  # read_xy's message for what is wrong with the file
+        return len(np.unique(y))
+    return sum(1 for d in path.iterdir() if d.is_dir()
+               and any(f.suffix.lower() in IMAGE_SUFFIXES for f in d.iterdir()))
+
+
 def check_source(dataset: str) -> None:
     """A source that is neither a built-in set nor an existing file or folder, told without loading it (the task's
     constructor: loading waits for training, after the run has started)."""

@@ -171,6 +171,9 @@ class TinyNASTask:
         board = boards[opts["device"]]
         memory = {k: opts[k] for k in ("sram_kb", "flash_kb") if opts[k] is not None}
         model = {"memory": opts["memory"], **memory}
+        n_classes = _class_count(opts["dataset"])
+        if n_classes is not None and n_classes != _mcu_default("n_classes"):  # (so the 10-class campaigns of
+            model["n_classes"] = n_classes  # earlier runs resolve as they did, and --resume finds them)
         out["hardware"] = [{"name": board.name, "options": model} if opts["devices"] is None else
                            {"name": "mcu", "options": {"device": board.name, "devices": opts["devices"], **model}}]
         out["constraints"] = [{"metric": "peak_sram_kb", "max": memory.get("sram_kb", board.sram_kb)},
@@ -181,12 +184,17 @@ class TinyNASTask:
         """The board the search filters on (a microcontroller in `hardware`) must be the board finalize reports
         for (`task_options.device`): `--set task_options.device=stm32f746` alone kept the search to the F401's
         memory while the report spoke of the F746."""
-        from nasfw.plugins.tinynas import MCUArchCost
-
-        generic = with_defaults(MCUArchCost, {})["device"]  # the `mcu` model's own board
+        generic = _mcu_default("device")  # the `mcu` model's own board
+        n_classes = _class_count(self.dataset)
         for i, (name, opts) in enumerate(campaign.hardware):
             if name != "mcu" and name not in self.boards:
                 continue  # not a microcontroller model
+            classes = opts.get("n_classes", _mcu_default("n_classes"))
+            if n_classes is not None and classes != n_classes:
+                raise ConfigError(f"hardware[{i}] = {name!r} costs a classifier of n_classes = {classes}, but "
+                                  f"task_options.dataset = {self.dataset!r} has {n_classes} classes: its Flash "
+                                  "figures would not be those of the network finalize reports; leave `hardware` "
+                                  f"out (it follows the dataset) or give it n_classes: {n_classes}")
             board = opts.get("device", generic if name == "mcu" else name)
             if board != self.device:
                 which = repr(name) if board == name else f"{name!r} with device {board!r}"
@@ -231,6 +239,22 @@ class TinyNASTask:
         from nasfw.plugins.tinynas.lut import build_lut
 
         return build_lut(self.space, Path(out), widths=self.widths, n_classes=self.data.n_classes, **options)
+
+
+def _mcu_default(option: str) -> Any:
+    from nasfw.plugins.tinynas import MCUArchCost
+
+    return with_defaults(MCUArchCost, {})[option]
+
+
+def _class_count(dataset: Any) -> int | None:
+    """None where the dataset is not readable: the task refuses it with its own message."""
+    from nasfw.plugins.tinynas.data import class_count
+
+    try:
+        return class_count(dataset)
+    except (ConfigError, TypeError, OSError):
+        return None
 
 
 def check_lut(folder: str, resolutions: Sequence[int], field: str) -> None:
