@@ -93,8 +93,8 @@ def main() -> None:
     from nasfw.plugins.tinynas.stage1 import optimise_space
     from nasfw.plugins.tinynas.task import TinyNASTask, score
 
-    s1 = optimise_space(DEVICE, MEMORY, widths=(0.2, 0.25, 0.3, 0.35, 0.4, 0.5), resolutions=(32, 40, 48, 56, 64, 80),
-                        samples=500, n_classes=10, plot=out / "stage1_cdf.png")
+    s1 = optimise_space(DEVICE, MEMORY, width_mults=(0.2, 0.25, 0.3, 0.35, 0.4, 0.5),
+                        resolutions=(32, 40, 48, 56, 64, 80), samples=500, n_classes=10, plot=out / "stage1_cdf.png")
     print(f"stage 1 for {DEVICE} (64 kB / 256 kB, {MEMORY}): width {s1['best']['width']}, resolution "
           f"{s1['best']['resolution']} ({s1['best']['fit']:.0%} of the space fits, mean "
           f"{s1['best']['mean_macs_m']:.2f} MMACs)")

@@ -7,82 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from nasfw.cli_args import help_command, key_values, load_json_arg, positive_int, registry_of, user_campaign
+from nasfw.cli_prepare import add_prepare_parsers
 from nasfw.errors import ConfigError, NasfwError
-
-
-def _registry(args):
-    from nasfw.registry import get_registry
-
-    return get_registry(tuple(args.plugins_dir or ()))
-
-
-def _parse_value(v: str) -> Any:
-    import yaml
-
-    try:
-        return yaml.safe_load(v)
-    except yaml.YAMLError:
-        return v
-
-
-def _options(pairs: list[str] | None, flag: str = "--option") -> dict:
-    out = {}
-    for p in pairs or []:
-        if "=" not in p:
-            raise ConfigError(f"{flag} {p!r} must look like key=value")
-        k, v = p.split("=", 1)
-        out[k.strip()] = _parse_value(v)
-    return out
-
-
-def _positive_int(text: str) -> int:
-    """An argparse type for counts such as --top (a negative one would slice from the end)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not allowed; allowed: a positive integer")
-    return value
-
-
-def _load_json_arg(value: str, what: str) -> Any:
-    path = Path(value)
-    is_file = not value.lstrip().startswith(("{", "[")) and path.is_file()
-    text = path.read_text() if is_file else value
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        if is_file:
-            raise ConfigError(f"{what} {value!r} is not valid JSON: {e.msg} at line {e.lineno}, column "
-                              f"{e.colno}") from None
-        if value.endswith(".json") or "/" in value:
-            raise ConfigError(f"{what} {value!r}: no such file (and not JSON text)") from None
-        raise ConfigError(f"{what} is neither a JSON file nor JSON text: {e.msg} at column {e.colno}") from None
-
-
-def _resolutions(text: str) -> list[int]:
-    try:
-        values = [int(r) for r in text.split(",")]
-    except ValueError:
-        values = []
-    if not values or min(values) < 1:
-        raise ConfigError(f"--resolutions {text!r} is not allowed; allowed: comma-separated positive integers, "
-                          "e.g. 48,64")
-    return values
-
-
-def _user_campaign(args) -> tuple[dict, str | None]:
-    """The --config file's fields and the plugin to start from. A file with no fields and no --plugin has nothing
-    to run; saying the file is empty is more use than the missing field the empty campaign would report."""
-    from nasfw.campaign import load_yaml
-
-    user = load_yaml(args.config) if args.config else {}
-    plugin = args.plugin or user.get("plugin")
-    if args.config and not user and not plugin:
-        raise ConfigError(f"campaign file {args.config} is empty; give --plugin NAME to run that plugin's default "
-                          "campaign, or write campaign fields (plugin, space, task, objectives, ...) into it")
-    return user, plugin
 
 
 # --- commands --------------------------------------------------------------------------------------
@@ -90,9 +17,9 @@ def cmd_search(args) -> int:
     from nasfw.api import resolve_campaign, stored_campaign
     from nasfw.runner import CLI_FLAGS, run_campaign
 
-    reg = _registry(args)
+    reg = registry_of(args)
     stored = None
-    user, plugin = _user_campaign(args)
+    user, plugin = user_campaign(args)
     if not plugin and not args.config:
         if not args.resume:
             raise ConfigError("nasfw search needs --plugin NAME or --config FILE (or --resume --out RUN)")
@@ -142,7 +69,7 @@ def cmd_search(args) -> int:
 
 
 def cmd_plugins(args) -> int:
-    reg = _registry(args)
+    reg = registry_of(args)
     data = []
     for name, info in sorted(reg.plugins.items()):
         data.append({"name": name, "source": info.source, "status": "ok",
@@ -220,11 +147,11 @@ def cmd_export(args) -> int:
     from nasfw.results import RunView
     from nasfw.runner import build_space, check_export_formats, task_options
 
-    reg = _registry(args)
+    reg = registry_of(args)
     view = RunView.open(args.run)
     camp = view.campaign
     if args.arch:
-        arch = _load_json_arg(args.arch, "--arch")
+        arch = load_json_arg(args.arch, "--arch")
         if isinstance(arch, dict) and "arch" in arch and isinstance(arch["arch"], dict):
             arch = arch["arch"]
         build_space(camp, reg).validate(arch, "--arch")
@@ -251,8 +178,8 @@ def cmd_export(args) -> int:
 
 
 def cmd_cost(args) -> int:
-    reg = _registry(args)
-    model = reg.cost_model(args.hardware, **_options(args.option))
+    reg = registry_of(args)
+    model = reg.cost_model(args.hardware, **key_values(args.option))
     if args.model:
         p = Path(args.model)
         if not p.is_file():
@@ -263,7 +190,7 @@ def cmd_cost(args) -> int:
             raise ConfigError(f"--model {args.model!r} is not valid JSON: {e.msg} at line {e.lineno}, column "
                               f"{e.colno}") from None
     elif args.arch:
-        target = _load_json_arg(args.arch, "--arch")
+        target = load_json_arg(args.arch, "--arch")
         if isinstance(target, dict) and isinstance(target.get("arch"), dict):
             target = target["arch"]
     else:
@@ -283,7 +210,7 @@ def cmd_cost(args) -> int:
 
 
 def cmd_hardware(args) -> int:
-    reg = _registry(args)
+    reg = registry_of(args)
     rows = []
     for name in reg.names("cost_models"):
         e = reg.entry("cost_models", name)
@@ -316,38 +243,6 @@ def cmd_hardware(args) -> int:
     return 0
 
 
-def cmd_lut(args) -> int:
-    """`nasfw lut build`: the task measures a latency table of its space on this machine (optional task
-    method `build_lut(out, **options)`)."""
-    from nasfw.api import resolve_campaign
-
-    reg = _registry(args)
-    user, plugin = _user_campaign(args)
-    if not plugin and not args.config:
-        raise ConfigError("nasfw lut build needs --plugin NAME or --config FILE")
-    campaign = resolve_campaign(reg, plugin, user, sets=args.sets or ())
-    from nasfw.runner import task_options
-
-    task = reg.task(campaign.task, **task_options(campaign, reg))
-    if not hasattr(task, "build_lut"):
-        raise ConfigError(f"task {campaign.task!r} cannot build a latency lookup table")
-    opts = {k: getattr(args, k) for k in ("repeats", "warmup", "threads", "check", "calibrate")
-            if getattr(args, k) is not None}
-    if args.resolutions:
-        opts["resolutions"] = _resolutions(args.resolutions)
-    result = task.build_lut(Path(args.out), progress=not args.no_progress, **opts)
-    for r, path in result["tables"].items():
-        print(f"resolution {r}: {path}")
-    print(f"{result['layers']} layers timed with onnxruntime ({result['threads']} thread(s), median of "
-          f"{result['repeats']}); per-layer overhead {result['per_layer_overhead_ms']:.4f} ms subtracted, estimated "
-          f"from {result['calibration_subnets']} whole subnets")
-    chk = result.get("check")
-    if chk:
-        print(f"check on {chk['subnets']} random subnets: predicted vs measured latency, mean |error| "
-              f"{chk['mean_abs_error_pct']:.1f}%, max {chk['max_abs_error_pct']:.1f}%, Spearman {chk['spearman']:.3f}")
-    return 0
-
-
 def _cell(v) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
@@ -357,14 +252,6 @@ def _cell(v) -> str:
 
 
 # --- parser -----------------------------------------------------------------------------------------
-def _help(parser: argparse.ArgumentParser):
-    """The command for a parser whose sub-command was left out: its help, exit status 2."""
-    def show(args) -> int:
-        parser.print_help()
-        return 2
-    return show
-
-
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--plugins-dir", action="append", metavar="DIR",
@@ -373,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(prog="nasfw", description="Plugin-based hardware-aware neural architecture search.")
     p.add_argument("--version", action="version", version=f"nasfw {__version__}")
-    p.set_defaults(func=_help(p))  # `nasfw` alone: the commands there are, not a usage error
+    p.set_defaults(func=help_command(p))  # `nasfw` alone: the commands there are, not a usage error
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     s = sub.add_parser("search", parents=[common], help="run a search campaign")
@@ -401,14 +288,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("show", parents=[common], help="top-k table, Pareto front and progress of a run")
     s.add_argument("run", help="the run folder (a search's --out)")
-    s.add_argument("--top", type=_positive_int, default=10, help="rows of the table (default 10)")
+    s.add_argument("--top", type=positive_int, default=10, help="rows of the table (default 10)")
     s.add_argument("--json", action="store_true", help="print JSON instead of tables")
     s.set_defaults(func=cmd_show)
 
     s = sub.add_parser("report", parents=[common], help="PNG plots and a markdown summary of a run")
     s.add_argument("run", help="the run folder (a search's --out)")
     s.add_argument("--out", help="folder for the report (default RUN/report)")
-    s.add_argument("--top", type=_positive_int, default=10, help="rows of the table (default 10)")
+    s.add_argument("--top", type=positive_int, default=10, help="rows of the table (default 10)")
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("export", parents=[common], help="the best architecture as JSON, and through the plugin")
@@ -432,25 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print JSON instead of tables")
     s.set_defaults(func=cmd_hardware)
 
-    s = sub.add_parser("lut", help="latency lookup tables")
-    s.set_defaults(func=_help(s))
-    lut = s.add_subparsers(dest="lut_command", metavar="COMMAND")
-    s = lut.add_parser("build", parents=[common], help="time every layer of a plugin's space with onnxruntime")
-    s.add_argument("--plugin", help="the plugin whose default campaign names the space and task")
-    s.add_argument("--config", help="campaign YAML (overrides the plugin default)")
-    s.add_argument("--set", action="append", dest="sets", metavar="FIELD=VALUE",
-                   help="set one campaign field, as `nasfw search --set` does (e.g. task_options.width_mult=0.35: "
-                        "the table of the space that campaign will search)")
-    s.add_argument("--out", required=True, help="folder for the <resolution>_lookup_table.yaml files")
-    s.add_argument("--resolutions", help="comma-separated input sizes (default: the space's)")
-    s.add_argument("--repeats", type=int, help="timed runs per layer (default 50)")
-    s.add_argument("--warmup", type=int, help="untimed runs first (default 10)")
-    s.add_argument("--threads", type=int, help="onnxruntime threads (default 1)")
-    s.add_argument("--check", type=int, help="random subnets timed whole against the table (default 20)")
-    s.add_argument("--calibrate", type=int, help="other random subnets that estimate the per-layer overhead "
-                   "(default 10; 0: none)")
-    s.add_argument("--no-progress", action="store_true", help="no progress bar")
-    s.set_defaults(func=cmd_lut)
+    add_prepare_parsers(sub, common)
     return p
 
 

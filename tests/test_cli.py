@@ -175,6 +175,7 @@ def test_the_commands_and_their_options_explain_themselves(capsys):
 
     assert main([]) == 2 and "search    run a search campaign" in capsys.readouterr().out
     assert main(["lut"]) == 2 and "build     time every layer" in capsys.readouterr().out
+    assert main(["space"]) == 2 and "optimise  choose the space" in capsys.readouterr().out
     with pytest.raises(SystemExit) as e:
         main(["--version"])
     assert e.value.code == 0 and capsys.readouterr().out == f"nasfw {__version__}\n"

@@ -5,17 +5,65 @@ from nasfw.plugins.tinynas.stage1 import optimise_space
 
 
 def test_stage1_picks_mcunets_space_for_320kb_1mb(tmp_path):
-    out = optimise_space("stm32f746", memory="tinyengine", widths=(0.3, 0.4, 0.5, 0.6, 0.7),
+    out = optimise_space("stm32f746", memory="tinyengine", width_mults=(0.3, 0.4, 0.5, 0.6, 0.7),
                          resolutions=(128, 144, 160, 176, 192, 208), samples=200, plot=tmp_path / "cdf.png")
     best = out["best"]
     assert (best["width"], best["resolution"]) == (0.5, 176)  # the released mcunet-320kb-1mb is w0.5-r176
     assert best["fit"] >= 0.4 and (tmp_path / "cdf.png").stat().st_size > 5000
     # a tighter board pushes the choice to a smaller space
     small = optimise_space("stm32f412", memory="tinyengine", sram_kb=128, flash_kb=512,
-                           widths=(0.3, 0.4, 0.5, 0.6), resolutions=(96, 128, 160, 176), samples=200)["best"]
+                           width_mults=(0.3, 0.4, 0.5, 0.6), resolutions=(96, 128, 160, 176), samples=200)["best"]
     assert small["width"] * small["resolution"] < 0.5 * 176
 
 
 def test_stage1_reports_every_cell_and_no_choice_when_nothing_fits():
-    out = optimise_space("stm32f412", sram_kb=8, widths=(1.0,), resolutions=(224,), samples=20)
+    out = optimise_space("stm32f412", sram_kb=8, width_mults=(1.0,), resolutions=(224,), samples=20)
     assert out["best"] is None and out["cells"][0]["fit"] == pytest.approx(0.0)
+
+
+def test_stage1_from_the_command_line_for_the_campaigns_board(tmp_path, capsys):
+    """Stage 1 was reachable from Python only, on a board and class count typed again by hand: the command takes
+    them from the campaign `nasfw search` would run, and prints the command that searches the chosen space."""
+    import json
+
+    import numpy as np
+
+    from nasfw.api import resolve_campaign
+    from nasfw.cli import main
+    from nasfw.registry import get_registry
+
+    rc = main(["space", "optimise", "--plugin", "tinynas", "--set", "task_options.device=stm32f746", "--widths",
+               "0.4,0.5,0.6", "--resolutions", "144,160,176,192", "--samples", "200", "--out", str(tmp_path),
+               "--no-progress"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "stm32f746 (320 kB SRAM, 1024 kB Flash, tinyengine memory), 10 classes: 12 spaces" in out
+    assert out.splitlines()[3].split()[:2] == ["0.5", "176"] and "chosen" in out.splitlines()[3]
+    search = ("nasfw search --plugin tinynas --set task_options.device=stm32f746 --set task_options.width_mult=0.5 "
+              "--set 'task_options.resolutions=[176]'")
+    assert f"search it: {search}" in out
+    report = json.loads((tmp_path / "stage1.json").read_text())
+    assert len(report["cells"]) == 12 and (tmp_path / "stage1_cdf.png").stat().st_size > 5000
+    # the printed sets make a campaign that searches exactly that space on that board
+    sets = ["task_options.device=stm32f746", "task_options.width_mult=0.5", "task_options.resolutions=[176]"]
+    c = resolve_campaign(get_registry(), "tinynas", sets=sets)
+    assert c.space_options == {"width_mult": 0.5, "resolutions": [176]} and c.hardware[0][0] == "stm32f746"
+    # the dataset's classes count towards Flash
+    data = tmp_path / "c100.npz"
+    np.savez(data, x=np.zeros((300, 8, 8), np.float32), y=np.arange(300) % 100)
+    assert main(["space", "optimise", "--plugin", "tinynas", "--set", f"task_options.dataset={data}", "--widths", "0.3",
+                 "--resolutions", "64", "--samples", "20", "--json", "--no-progress"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_classes"] == 100
+
+
+def test_stage1_command_refuses_bad_grids_and_tasks_without_it(capsys):
+    from nasfw.cli import main
+
+    for args, message in ((["--widths", "0.3,x"], "--widths '0.3,x' is not allowed; allowed: comma-separated"),
+                          (["--widths", "0,0.5"], r"width multipliers \[0.0, 0.5\]; allowed: numbers in \(0, 4\]"),
+                          (["--min-fit", "1.5"], r"min_fit = 1.5; allowed: a fraction in \(0, 1\]"),
+                          (["--samples", "0"], "samples = 0; allowed: an integer >= 1")):
+        assert main(["space", "optimise", "--plugin", "tinynas", "--no-progress", *args]) == 2
+        err = capsys.readouterr().err
+        assert __import__("re").search(message, err), err
+    assert main(["space", "optimise", "--plugin", "naas"]) == 2
+    assert "task 'naas' cannot optimise its search space" in capsys.readouterr().err

@@ -5,6 +5,9 @@ For every (width, resolution) cell, sample networks of the MBConv space, keep th
 and Flash, and score the cell by the mean MACs of the fitting ones (MCUNet: more computation in the fitting
 part of a space means better accuracy). Cells where too few networks fit (`min_fit`) are out: a space that
 mostly fails the constraints wastes the search. The MACs CDFs of the candidate cells are plotted as a PNG.
+
+The same sampled networks are costed in every cell, so cells differ by width and resolution alone. The
+classifier counts towards Flash, so `n_classes` is the dataset's (`nasfw space optimise` passes the task's).
 """
 from __future__ import annotations
 
@@ -13,37 +16,63 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from nasfw.errors import ConfigError
 from nasfw.hardware.mcu import MCUCost
+from nasfw.progress import progress_bar
 from nasfw.search_spaces.mbconv import mbconv_space, to_config
 
-WIDTHS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
-RESOLUTIONS = tuple(range(48, 225, 16))
+WIDTH_MULTS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+RESOLUTIONS = tuple(range(32, 225, 16))
 
 
-def optimise_space(device: str = "stm32f746", memory: str = "tinyengine", widths: Sequence[float] = WIDTHS,
+def optimise_space(device: str = "stm32f746", memory: str = "tinyengine", width_mults: Sequence[float] = WIDTH_MULTS,
                    resolutions: Sequence[int] = RESOLUTIONS, samples: int = 1000, min_fit: float = 0.4,
                    seed: int = 0, sram_kb: float | None = None, flash_kb: float | None = None,
-                   n_classes: int = 1000, plot: str | Path | None = None) -> dict[str, Any]:
-    """Returns the chosen cell and every cell's fitting fraction and mean MACs (M)."""
-    cost = MCUCost(device, memory=memory, sram_kb=sram_kb, flash_kb=flash_kb)
-    space = mbconv_space()
+                   n_classes: int = 1000, widths: str = "proxyless", devices: str | None = None,
+                   plot: str | Path | None = None, progress: bool = False) -> dict[str, Any]:
+    """Returns the chosen cell (None when no cell has `min_fit` of its networks fitting) and every cell's
+    fitting fraction and mean MACs (M) of the fitting networks."""
+    check_grid(width_mults, resolutions, samples, min_fit)
+    cost = MCUCost(device, memory=memory, sram_kb=sram_kb, flash_kb=flash_kb, devices=devices)
+    space = mbconv_space(widths)
     rng = np.random.default_rng(seed)
     archs = [space.sample(rng) for _ in range(samples)]  # the same networks in every cell
     cells, macs_of = [], {}
-    for w in widths:
+    bar = progress_bar(len(width_mults) * len(resolutions), "stage 1", progress)
+    for w in width_mults:
         for r in resolutions:
-            ms = [cost.evaluate(to_config(a, w, r, n_classes=n_classes)) for a in archs]
+            ms = [cost.evaluate(to_config(a, w, r, widths, n_classes=n_classes)) for a in archs]
             fit = np.array([m["macs_m"] for m in ms if m["sram_fits"] and m["flash_fits"]])
             macs_of[(w, r)] = fit
             cells.append({"width": w, "resolution": r, "fit": len(fit) / samples,
                           "mean_macs_m": float(fit.mean()) if len(fit) else 0.0})
+            bar.update(1)
+            best = max((c for c in cells if c["fit"] >= min_fit), key=lambda c: c["mean_macs_m"], default=None)
+            if best:
+                bar.set_postfix_str(f"best w{best['width']:g}-r{best['resolution']} {best['mean_macs_m']:.1f} MMACs")
+    bar.close()
     ok = [c for c in cells if c["fit"] >= min_fit]
     best = max(ok, key=lambda c: c["mean_macs_m"]) if ok else None
     out = {"device": device, "memory": memory, "sram_kb": cost.device.sram_kb, "flash_kb": cost.device.flash_kb,
-           "min_fit": min_fit, "samples": samples, "best": best, "cells": cells}
+           "n_classes": n_classes, "widths": widths, "min_fit": min_fit, "samples": samples, "best": best,
+           "cells": cells}
     if plot:
         out["plot"] = str(_plot_cdfs(macs_of, sorted(ok, key=lambda c: -c["mean_macs_m"])[:6], best, Path(plot)))
     return out
+
+
+def check_grid(width_mults: Sequence[float], resolutions: Sequence[int], samples: int, min_fit: float) -> None:
+    """The grid as a user types it (`--widths 0.3,0.5`), refused with the field named before any costing."""
+    bad_w = [w for w in width_mults if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 < w <= 4]
+    if not width_mults or bad_w:
+        raise ConfigError(f"width multipliers {list(width_mults)!r}; allowed: numbers in (0, 4], at least one")
+    bad_r = [r for r in resolutions if isinstance(r, bool) or not isinstance(r, int) or r < 16]
+    if not resolutions or bad_r:
+        raise ConfigError(f"resolutions {list(resolutions)!r}; allowed: input sizes (integers >= 16), at least one")
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+        raise ConfigError(f"samples = {samples!r}; allowed: an integer >= 1")
+    if isinstance(min_fit, bool) or not isinstance(min_fit, (int, float)) or not 0 < min_fit <= 1:
+        raise ConfigError(f"min_fit = {min_fit!r}; allowed: a fraction in (0, 1]")
 
 
 def _plot_cdfs(macs_of: dict, cells: list[dict], best: dict | None, path: Path) -> Path:

@@ -10,6 +10,7 @@ decision elastic), `sandwich` (largest, smallest and random subnets each step). 
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Literal, Sequence, get_args
 
@@ -18,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from nasfw.errors import ConfigError, unknown_name
-from nasfw.plugins.tinynas.data import ImageData, batches, check_source, load_images, resize
+from nasfw.plugins.tinynas.data import ImageData, batches, check_source, class_count, load_images, resize
 from nasfw.plugins.tinynas.finalize import finalize as run_finalize
 from nasfw.option_types import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 from nasfw.progress import progress_bar
@@ -57,7 +58,7 @@ class TinyNASTask:
         check_source(dataset)
         self.dataset, self.width_mult, self.widths = dataset, float(width_mult), widths
         self.n_valid, self.n_test, self.batch_size, self.bn_batches = n_valid, n_test, batch_size, bn_batches
-        self.device, self.memory, self.lut, self.seed = device, memory, lut, seed
+        self.device, self.memory, self.lut, self.seed, self.devices = device, memory, lut, seed, devices
         if lut is not None:
             check_lut(lut, self.resolutions, "task_options.lut")
         self._data: ImageData | None = None
@@ -234,6 +235,34 @@ class TinyNASTask:
         from nasfw.plugins.tinynas.finalize import export
 
         return export(self, arch, self.subnet(arch), Path(out_dir), fmt)
+
+    def optimise_space(self, out: Path | None = None, progress: bool = True, **options: Any) -> dict[str, Any]:
+        """MCUNet's stage 1 for this task's board, memory model, channel table and dataset's class count: the
+        width and resolution to search (`nasfw space optimise`). With `out`, stage1.json and the CDF plot."""
+        from nasfw.plugins.tinynas.stage1 import optimise_space
+
+        result = optimise_space(self.device, self.memory, sram_kb=self.cost.device.sram_kb,
+                                flash_kb=self.cost.device.flash_kb, n_classes=class_count(self.dataset),
+                                widths=self.widths, devices=self.devices, seed=self.seed, progress=progress,
+                                plot=None if out is None else Path(out) / "stage1_cdf.png", **options)
+        best, cells = result["best"], result["cells"]
+        result["sets"] = {} if best is None else {"task_options.width_mult": best["width"],
+                                                  "task_options.resolutions": [best["resolution"]]}
+        ok = sorted((c for c in cells if c["fit"] >= result["min_fit"]), key=lambda c: -c["mean_macs_m"])
+        shown = ok or sorted(cells, key=lambda c: -c["fit"])  # none qualifies: the nearest first
+        result["columns"] = ["width", "resolution", "fit", "mean MACs of fitting (M)", ""]
+        result["rows"] = [[f"{c['width']:g}", c["resolution"], f"{c['fit']:.0%}", f"{c['mean_macs_m']:.2f}",
+                           "chosen" if c is best else ""] for c in shown]
+        result["summary"] = (f"stage 1 for {self.device} ({result['sram_kb']:g} kB SRAM, {result['flash_kb']:g} kB "
+                             f"Flash, {self.memory} memory), {result['n_classes']} classes: {len(cells)} spaces, "
+                             f"{result['samples']} networks each; a space needs {result['min_fit']:.0%} of them to "
+                             f"fit, {len(ok)} do")
+        result["files"] = []
+        if out is not None:
+            Path(out).mkdir(parents=True, exist_ok=True)
+            (Path(out) / "stage1.json").write_text(json.dumps(result, indent=2))
+            result["files"] = [str(Path(out) / "stage1.json"), result["plot"]]
+        return result
 
     def build_lut(self, out: Path, **options: Any) -> dict[str, Any]:
         from nasfw.plugins.tinynas.lut import build_lut
