@@ -178,35 +178,77 @@ def cmd_export(args) -> int:
 
 
 def cmd_cost(args) -> int:
+    """One cost model (`--hardware`, `--option`), or with `--run` the cost models a search filtered with, their
+    options as the run gave them (a board's memory model, its classes): the figures `nasfw show` printed for the
+    run's best, or for another `--arch`, without retyping the campaign's options."""
+    from nasfw.results import RunView
+
     reg = registry_of(args)
-    model = reg.cost_model(args.hardware, **key_values(args.option))
+    view = RunView.open(args.run) if args.run else None
+    models = _cost_models(args, reg, view)
+    target = _cost_target(args, reg, view)
+    out = {}
+    for name, model in models:
+        try:
+            out[name] = model.evaluate(target)
+        except (KeyError, TypeError, ValueError) as e:
+            if isinstance(e, NasfwError):
+                raise
+            raise ConfigError(f"hardware {name!r} cannot evaluate this input: {type(e).__name__}: {e}") from None
+    if args.json:
+        print(json.dumps({"hardware": args.hardware, "metrics": out[args.hardware]} if not args.run else
+                         {"run": args.run, "hardware": [{"name": n, "metrics": m} for n, m in out.items()]},
+                         indent=2))
+        return 0
+    for name, metrics in out.items():
+        if args.run:
+            print(name)
+        for k, v in metrics.items():
+            print(f"{k:>16}: {v:.6g}")
+    return 0
+
+
+def _cost_models(args, reg, view) -> list[tuple[str, Any]]:
+    if view is None:
+        if not args.hardware:
+            raise ConfigError("nasfw cost needs --hardware NAME (see `nasfw hardware`), or --run RUN for the cost "
+                              "models of that run's campaign")
+        return [(args.hardware, reg.cost_model(args.hardware, **key_values(args.option)))]
+    hardware = view.campaign.hardware
+    if args.hardware:
+        named = [(n, o) for n, o in hardware if n == args.hardware]
+        hardware = named or [(args.hardware, {})]
+    if not hardware:
+        raise ConfigError(f"run {args.run!r} has no cost model (its campaign's `hardware` is empty); name one with "
+                          "--hardware")
+    return [(n, reg.cost_model(n, **{**o, **key_values(args.option)})) for n, o in hardware]
+
+
+def _cost_target(args, reg, view) -> Any:
     if args.model:
         p = Path(args.model)
         if not p.is_file():
             raise ConfigError(f"--model {args.model!r}: no such file")
         try:
-            target: Any = json.loads(p.read_text()) if p.suffix == ".json" else p
+            return json.loads(p.read_text()) if p.suffix == ".json" else p
         except json.JSONDecodeError as e:
             raise ConfigError(f"--model {args.model!r} is not valid JSON: {e.msg} at line {e.lineno}, column "
                               f"{e.colno}") from None
-    elif args.arch:
+    if args.arch:
         target = load_json_arg(args.arch, "--arch")
         if isinstance(target, dict) and isinstance(target.get("arch"), dict):
             target = target["arch"]
-    else:
-        raise ConfigError("nasfw cost needs --model FILE or --arch JSON")
-    try:
-        metrics = model.evaluate(target)
-    except (KeyError, TypeError, ValueError) as e:
-        if isinstance(e, NasfwError):
-            raise
-        raise ConfigError(f"hardware {args.hardware!r} cannot evaluate this input: {type(e).__name__}: {e}") from None
-    if args.json:
-        print(json.dumps({"hardware": args.hardware, "metrics": metrics}, indent=2))
-    else:
-        for k, v in metrics.items():
-            print(f"{k:>16}: {v:.6g}")
-    return 0
+        if view is not None:  # an arch of another space fails here, named, not inside a cost model
+            from nasfw.runner import build_space
+
+            build_space(view.campaign, reg).validate(target, "--arch")
+        return target
+    if view is None:
+        raise ConfigError("nasfw cost needs --model FILE or --arch JSON (or --run RUN for that run's best)")
+    top = view.top(1)
+    if not top:
+        raise ConfigError(f"run {args.run!r} has no successful evaluation to cost; give --arch")
+    return top[0].arch
 
 
 def cmd_hardware(args) -> int:
@@ -306,8 +348,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("cost", parents=[common], help="evaluate a cost model on a model file or an architecture")
-    s.add_argument("--hardware", required=True, help="a cost model's name (see `nasfw hardware`) or a hardware "
-                   "YAML file")
+    s.add_argument("--hardware", help="a cost model's name (see `nasfw hardware`) or a hardware YAML file; with "
+                   "--run, one of the run's (with its options)")
+    s.add_argument("--run", help="a run folder: its campaign's cost models with their options, and its best "
+                   "architecture unless --arch or --model is given")
     s.add_argument("--model", help="model file (e.g. a JSON net config)")
     s.add_argument("--arch", help="architecture as JSON text or a JSON file")
     s.add_argument("--option", action="append", metavar="KEY=VALUE", help="a cost model option (repeatable)")

@@ -232,10 +232,12 @@ class Pipeline:
         return None
 
     def complete(self, arch: Arch, result: Result) -> Result:
-        """Merge the cheap metrics, cache, and tell the searcher (once per ask that waited on it)."""
+        """Merge the cheap metrics, cache, and tell the searcher (once per ask that waited on it). A cost model has
+        the last word on the metrics it gives, over the task's, as the expensive ones have in `evaluate`: the value
+        stored is the value the cheap constraints were judged on."""
         key = self.space.key(arch)
         if self.cheap_models and result.status == OK:
-            result = Result(result.status, {**self.cheap_metrics(arch), **result.metrics}, result.error)
+            result = Result(result.status, {**result.metrics, **self.cheap_metrics(arch)}, result.error)
         told = result
         if result.status == LOST:  # not the architecture's fault: not cached, so it may be proposed again
             told = Result(FAILED, {}, result.error)

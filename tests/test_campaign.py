@@ -460,3 +460,28 @@ def test_a_budget_above_the_space_ends_saying_the_space_is_done(tmp_path, worker
     assert pipe.next() is None
     assert pipe.stop_reason == ("every architecture of the space (12) has been evaluated or ruled out by the cheap "
                                 "constraints")
+
+
+def test_a_cost_models_metric_is_stored_as_the_constraint_judged_it():
+    """A task and a cheap cost model that both give `params_m` (NAS-Bench-201's table, and its parameter model with
+    `channels: 8`): the candidate passed `params_m <= 0.5` on the model's 0.22 and was stored with the table's 0.86,
+    so the run's own table said the constraint was broken. The cost model's value is kept, as an expensive
+    model's already was."""
+    from nasfw.cost import Constraint
+    from nasfw.evaluation import Pipeline
+    from nasfw.searchers.base import OK, Result
+    from nasfw.searchers.random_search import RandomSearch
+    from nasfw.space import Space
+
+    class Params:
+        name, cheap = "params", True
+
+        def evaluate(self, arch):
+            return {"params_m": 0.22}
+
+    space = Space.from_dict(SMALL_SPACE)
+    pipe = Pipeline(space, RandomSearch(space, seed=0), [Params()], [Constraint("params_m", max=0.5)])
+    arch = pipe.next()
+    stored = pipe.complete(arch, Result(OK, {"accuracy": 90.0, "params_m": 0.86}))
+    assert stored.metrics == {"accuracy": 90.0, "params_m": 0.22}
+

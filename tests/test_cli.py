@@ -122,6 +122,29 @@ def test_cost_and_hardware(run_cli):
     assert p.returncode == 2 and "has no option 'channel'" in p.stderr
 
 
+def test_cost_of_a_run_uses_its_cost_models_with_their_options(tmp_path, capsys):
+    """`nasfw cost --hardware NAME --arch RUN/export/best.json` costed with the model's default options, not the
+    run's (a board's memory model, its classes), so its figures differed from those `nasfw show` printed."""
+    import nasfw
+    from nasfw.cli import main
+
+    run = tmp_path / "run"
+    view = nasfw.search("nasbench201", budget=8, out=str(run), progress=False, workers=1,
+                        hardware=[{"name": "nb201-params", "options": {"channels": 8}}])
+    best = view.top(1)[0]
+    assert main(["cost", "--run", str(run), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["hardware"][0]["name"] == "nb201-params"
+    assert data["hardware"][0]["metrics"]["params_m"] == pytest.approx(best.metrics["params_m"])
+    assert main(["cost", "--hardware", "nb201-params", "--arch", json.dumps(best.arch), "--json"]) == 0
+    default = json.loads(capsys.readouterr().out)["metrics"]["params_m"]
+    assert default > 2 * best.metrics["params_m"]  # 16 channels by default
+    assert main(["cost", "--run", str(run), "--arch", '{"edge_1_0": "conv9"}']) == 2
+    assert "--arch.edge_1_0 = 'conv9' is not allowed" in capsys.readouterr().err
+    assert main(["cost", "--arch", "{}"]) == 2
+    assert "needs --hardware NAME" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("args,needle", [
     (["search", "--plugin", "nasbench20"], "unknown plugin 'nasbench20'; did you mean 'nasbench201'"),
     (["search", "--plugin", "nasbench201", "--searcher", "evolutoin"], "did you mean 'evolution'"),
