@@ -101,6 +101,20 @@ def test_finalize_fine_tunes_exports_and_compares_with_mobilenetv2(trained, tmp_
     cfg = json.loads((tmp_path / "tinynas" / "searched.net.json").read_text())
     assert cfg == task.config(arch)
     assert "| searched |" in (tmp_path / "tinynas" / "tinynas.md").read_text()
+    # the int8 network the memory figures describe: its accuracy, and its parameters byte for byte as Flash charges
+    fine = report["rows"][1]
+    q8 = [r for r in report["rows"] if r["training"].endswith(", int8")]
+    assert [(r["network"], r["training"]) for r in q8][0] == ("searched", "fine-tuned 1 epochs, int8")
+    assert len(q8) == 2 and q8[1]["network"] == base["network"]
+    assert abs(q8[0]["test_accuracy"] - fine["test_accuracy"]) < 5 and q8[0]["flash_kb"] == fine["flash_kb"]
+    q = report["best"]["int8"]
+    assert q["bytes"] == q["flash_model_parameter_bytes"] and q["int8_weights"] > 10 * q["int32_biases"] > 0
+    graph = onnx.load(str(tmp_path / "tinynas" / "searched_int8.onnx"))
+    onnx.checker.check_model(graph)
+    assert {"QuantizeLinear", "DequantizeLinear"} <= {n.op_type for n in graph.graph.node}
+    assert "int8 (searched_int8.onnx" in (tmp_path / "tinynas" / "tinynas.md").read_text()
+    files = task.export(arch, tmp_path / "export", "onnx-int8")
+    assert [f.name for f in files] == ["best.onnx", "best_int8.onnx"]
 
 
 def test_interrupted_finalize_resumes_without_training_again(trained, tmp_path, monkeypatch):

@@ -22,8 +22,9 @@ import torch.nn.functional as F
 
 from nasfw.errors import ConfigError
 from nasfw.finalize_store import FinalizeStore, weights_digest
-from nasfw.option_types import NonNegativeInt, PositiveFloat
-from nasfw.plugins.tinynas.data import batches
+from nasfw.option_types import NonNegativeInt, PositiveFloat, PositiveInt
+from nasfw.plugins.tinynas.data import Split, batches, resize
+from nasfw.plugins.tinynas.int8 import onnx_accuracy, parameter_bytes, quantize_int8
 from nasfw.search_spaces.mbconv import build_model, export_onnx, mobilenetv2_config
 
 BASELINE_WIDTHS = tuple(round(0.05 * i, 2) for i in range(20, 1, -1))  # 1.0 down to 0.1
@@ -93,6 +94,10 @@ def export(task, arch: dict, net: torch.nn.Module, out_dir: Path, fmt: str) -> l
     elif fmt == "pt":
         p = out_dir / "best.pt"
         torch.save(net.state_dict(), p)
+    elif fmt == "onnx-int8":  # the float graph, then its int8 version calibrated on training images
+        fp32 = export_onnx(cfg, out_dir / "best.onnx", net)
+        calibration = resize(task.data.train.x[:256], int(cfg["resolution"])).numpy()
+        return [Path(fp32), quantize_int8(Path(fp32), out_dir / "best_int8.onnx", calibration)]
     else:
         p = export_onnx(cfg, out_dir / "best.onnx", net)
     return [Path(p)]
@@ -112,7 +117,8 @@ def check_finalize_options(task, finetune_epochs: int = 3, scratch_epochs: int =
 
 def finalize(task, arch: dict, run_dir: Path, finetune_epochs: NonNegativeInt = 3, lr: PositiveFloat = 1e-3,
              scratch_epochs: NonNegativeInt = 0, scratch_lr: PositiveFloat = 3e-3, baseline: bool = True,
-             lut: str | None = None, progress: bool = True) -> dict[str, Any]:
+             lut: str | None = None, int8: bool = True, calibration_images: PositiveInt = 256,
+             progress: bool = True) -> dict[str, Any]:
     check_finalize_options(task, finetune_epochs=finetune_epochs, scratch_epochs=scratch_epochs, lut=lut)
     d, out = task.data, run_dir / "tinynas"
     out.mkdir(parents=True, exist_ok=True)
@@ -122,10 +128,11 @@ def finalize(task, arch: dict, run_dir: Path, finetune_epochs: NonNegativeInt = 
 
     rows: list[dict[str, Any]] = []
 
-    def row(name: str, config: dict, net, how: str) -> dict[str, Any]:
+    def row(name: str, config: dict, net, how: str, accuracy: float | None = None) -> dict[str, Any]:
+        """`accuracy`: measured elsewhere (the int8 graph's), else the torch network's on the test split."""
         m = task.cost.evaluate(config)
         res = int(config["resolution"])
-        loss, acc = score(net, d.test, res)
+        loss, acc = score(net, d.test, res) if accuracy is None else (None, accuracy)
         entry = {"network": name, "training": how, "resolution": res, "test_accuracy": acc, "test_loss": loss,
                  "peak_sram_kb": m["peak_sram_kb"], "flash_kb": m["flash_kb"], "macs_m": m["macs_m"],
                  "params_m": m["params_m"], "fits": bool(m["sram_fits"] and m["flash_fits"])}
@@ -148,6 +155,19 @@ def finalize(task, arch: dict, run_dir: Path, finetune_epochs: NonNegativeInt = 
         row("searched", cfg, net, f"fine-tuned {finetune_epochs} epochs")
     best = dict(rows[-1])
     best.update(onnx_check(net, cfg, out / "searched.onnx"))
+
+    def int8_row(name: str, config: dict, fp32: Path, how: str) -> dict[str, Any]:
+        """The network as the board runs it: the memory figures are those of int8, so is this accuracy."""
+        res = int(config["resolution"])
+        path = quantize_int8(fp32, fp32.with_name(fp32.stem + "_int8.onnx"),
+                             resize(d.train.x[:calibration_images], res).numpy())
+        acc, ms = onnx_accuracy(path, Split(resize(d.test.x, res), d.test.y))
+        entry = row(name, config, None, f"{how}, int8", accuracy=acc)
+        return {"path": path.name, "test_accuracy": acc, "latency_ms": ms, **parameter_bytes(path),
+                "flash_model_parameter_bytes": round((entry["flash_kb"] - task.cost.device.code_kb) * 1024)}
+
+    if int8:
+        best["int8"] = int8_row("searched", cfg, out / "searched.onnx", rows[-1]["training"])
     (out / "searched.net.json").write_text(json.dumps(cfg, indent=2))
     torch.save(net.state_dict(), out / "searched.pt")
 
@@ -167,8 +187,11 @@ def finalize(task, arch: dict, run_dir: Path, finetune_epochs: NonNegativeInt = 
     elif base is not None:
         epochs = scratch_epochs or finetune_epochs
         bnet = scratch(base["config"], epochs, "MobileNetV2, scratch")
-        row(f"MobileNetV2-w{base['width']:g}-r{base['config']['resolution']}", base["config"], bnet,
-            f"from scratch {epochs} epochs")
+        name = f"MobileNetV2-w{base['width']:g}-r{base['config']['resolution']}"
+        row(name, base["config"], bnet, f"from scratch {epochs} epochs")
+        if int8:
+            export_onnx(base["config"], out / "mobilenetv2.onnx", bnet)
+            int8_row(name, base["config"], out / "mobilenetv2.onnx", f"from scratch {epochs} epochs")
         (out / "mobilenetv2.net.json").write_text(json.dumps(base["config"], indent=2))
     report = {"device": task.device, "memory": task.memory, "sram_kb": task.cost.device.sram_kb,
               "flash_kb": task.cost.device.flash_kb, "dataset": d.source, "n_test": len(d.test), "arch": arch,
@@ -190,4 +213,12 @@ def markdown(report: dict[str, Any]) -> str:
     b = report["best"]
     lines += ["", (f"Exported: searched.onnx (onnxruntime vs torch max |diff| {b['onnx_max_abs_diff']:.2e}, "
                    f"{b['onnx_latency_ms']:.2f} ms on this machine, 1 thread), searched.net.json, searched.pt.")]
+    q = b.get("int8")
+    if q:
+        lines += ["", (f"int8 ({q['path']}: onnxruntime static quantisation, per-channel int8 weights, int8 "
+                       f"activations): {q['test_accuracy']:.2f}% against {b['test_accuracy']:.2f}% in float, "
+                       f"{q['latency_ms']:.2f} ms per image here. Its layers store {q['int8_weights']:,} int8 weights, "
+                       f"{q['int32_biases']:,} int32 biases and {q['weight_scales']:,} float scales, "
+                       f"{q['bytes']:,} bytes; the Flash model charges {q['flash_model_parameter_bytes']:,} for "
+                       "them (plus its code constant).")]
     return "\n".join(lines) + "\n"

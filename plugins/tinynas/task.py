@@ -35,7 +35,7 @@ SAMPLINGS = get_args(Sampling)
 
 
 class TinyNASTask:
-    export_formats = ("onnx", "json", "pt")
+    export_formats = ("onnx", "onnx-int8", "json", "pt")
 
     def __init__(self, dataset: str = "mnist", width_mult: float = 0.25,
                  resolutions: int | Sequence[int] = (48, 56, 64), widths: str = "proxyless",
