@@ -61,6 +61,23 @@ def optimise_space(device: str = "stm32f746", memory: str = "tinyengine", width_
     return out
 
 
+def describe(result: dict[str, Any]) -> dict[str, Any]:
+    """What `nasfw space optimise` prints: a summary line, the qualifying cells by mean MACs (or, when none
+    qualifies, every cell by its fitting fraction: the nearest first) and the campaign fields of the choice."""
+    best, cells = result["best"], result["cells"]
+    ok = sorted((c for c in cells if c["fit"] >= result["min_fit"]), key=lambda c: -c["mean_macs_m"])
+    shown = ok or sorted(cells, key=lambda c: -c["fit"])
+    return {"sets": {} if best is None else {"task_options.width_mult": best["width"],
+                                             "task_options.resolutions": [best["resolution"]]},
+            "columns": ["width", "resolution", "fit", "mean MACs of fitting (M)", ""],
+            "rows": [[f"{c['width']:g}", c["resolution"], f"{c['fit']:.0%}", f"{c['mean_macs_m']:.2f}",
+                      "chosen" if c is best else ""] for c in shown],
+            "summary": (f"stage 1 for {result['device']} ({result['sram_kb']:g} kB SRAM, {result['flash_kb']:g} kB "
+                        f"Flash, {result['memory']} memory), {result['n_classes']} classes: {len(cells)} spaces, "
+                        f"{result['samples']} networks each; a space needs {result['min_fit']:.0%} of them to fit, "
+                        f"{len(ok)} do")}
+
+
 def check_grid(width_mults: Sequence[float], resolutions: Sequence[int], samples: int, min_fit: float) -> None:
     """The grid as a user types it (`--widths 0.3,0.5`), refused with the field named before any costing."""
     bad_w = [w for w in width_mults if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 < w <= 4]

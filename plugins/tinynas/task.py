@@ -239,24 +239,13 @@ class TinyNASTask:
     def optimise_space(self, out: Path | None = None, progress: bool = True, **options: Any) -> dict[str, Any]:
         """MCUNet's stage 1 for this task's board, memory model, channel table and dataset's class count: the
         width and resolution to search (`nasfw space optimise`). With `out`, stage1.json and the CDF plot."""
-        from nasfw.plugins.tinynas.stage1 import optimise_space
+        from nasfw.plugins.tinynas.stage1 import describe, optimise_space
 
         result = optimise_space(self.device, self.memory, sram_kb=self.cost.device.sram_kb,
                                 flash_kb=self.cost.device.flash_kb, n_classes=class_count(self.dataset),
                                 widths=self.widths, devices=self.devices, seed=self.seed, progress=progress,
                                 plot=None if out is None else Path(out) / "stage1_cdf.png", **options)
-        best, cells = result["best"], result["cells"]
-        result["sets"] = {} if best is None else {"task_options.width_mult": best["width"],
-                                                  "task_options.resolutions": [best["resolution"]]}
-        ok = sorted((c for c in cells if c["fit"] >= result["min_fit"]), key=lambda c: -c["mean_macs_m"])
-        shown = ok or sorted(cells, key=lambda c: -c["fit"])  # none qualifies: the nearest first
-        result["columns"] = ["width", "resolution", "fit", "mean MACs of fitting (M)", ""]
-        result["rows"] = [[f"{c['width']:g}", c["resolution"], f"{c['fit']:.0%}", f"{c['mean_macs_m']:.2f}",
-                           "chosen" if c is best else ""] for c in shown]
-        result["summary"] = (f"stage 1 for {self.device} ({result['sram_kb']:g} kB SRAM, {result['flash_kb']:g} kB "
-                             f"Flash, {self.memory} memory), {result['n_classes']} classes: {len(cells)} spaces, "
-                             f"{result['samples']} networks each; a space needs {result['min_fit']:.0%} of them to "
-                             f"fit, {len(ok)} do")
+        result.update(describe(result))
         result["files"] = []
         if out is not None:
             Path(out).mkdir(parents=True, exist_ok=True)
