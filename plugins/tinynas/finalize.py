@@ -1,7 +1,8 @@
 """TinyNAS's last steps for the searched network: fine-tune it from its inherited weights, optionally train it
-and the MobileNetV2 baseline from scratch with the same recipe, export ONNX + the JSON net config, and report
-SRAM, Flash, MACs, parameters, accuracy and latency (onnxruntime on this machine; a lookup table's prediction
-when one is given) in `tinynas.json` and `tinynas.md`.
+and the MobileNetV2 baseline from scratch with the same recipe, export ONNX + the JSON net config, quantise both
+to int8 as the board runs them (`int8.py`), and report SRAM, Flash, MACs, parameters, accuracy (float and int8)
+and latency (onnxruntime on this machine; a lookup table's prediction when one is given) in `tinynas.json` and
+`tinynas.md`.
 
 The baseline is MCUNet's: MobileNetV2 scaled down (width multiplier, last channel scaled too, and input
 resolution among the space's) to the largest-MACs network that fits the same SRAM and Flash.
