@@ -104,7 +104,7 @@ def test_finalize_fine_tunes_exports_and_compares_with_mobilenetv2(trained, tmp_
     # the int8 network the memory figures describe: its accuracy, and its parameters byte for byte as Flash charges
     fine = report["rows"][1]
     q8 = [r for r in report["rows"] if r["training"].endswith(", int8")]
-    assert [(r["network"], r["training"]) for r in q8][0] == ("searched", "fine-tuned 1 epochs, int8")
+    assert [(r["network"], r["training"]) for r in q8][0] == ("searched", "fine-tuned 1 epoch, int8")
     assert len(q8) == 2 and q8[1]["network"] == base["network"]
     assert abs(q8[0]["test_accuracy"] - fine["test_accuracy"]) < 5 and q8[0]["flash_kb"] == fine["flash_kb"]
     q = report["best"]["int8"]

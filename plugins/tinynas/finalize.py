@@ -153,7 +153,7 @@ def finalize(task, arch: dict, run_dir: Path, finetune_epochs: NonNegativeInt = 
         net = store.module("finetune", (cfg, finetune_epochs, lr, start), lambda: task.subnet(arch, recalibrate=False),
                            lambda: train_model(net, d, r, finetune_epochs, lr, task.batch_size, seed=task.seed,
                                                desc="fine-tune", progress=progress)).eval()
-        row("searched", cfg, net, f"fine-tuned {finetune_epochs} epochs")
+        row("searched", cfg, net, f"fine-tuned {_epochs(finetune_epochs)}")
     best = dict(rows[-1])
     best.update(onnx_check(net, cfg, out / "searched.onnx"))
 
@@ -181,7 +181,7 @@ def finalize(task, arch: dict, run_dir: Path, finetune_epochs: NonNegativeInt = 
 
     if scratch_epochs:
         fresh = scratch(cfg, scratch_epochs, "searched, scratch")
-        row("searched", cfg, fresh, f"from scratch {scratch_epochs} epochs")
+        row("searched", cfg, fresh, f"from scratch {_epochs(scratch_epochs)}")
     base = fit_mobilenetv2(task.cost, task.resolutions, d.n_classes) if baseline else None
     if baseline and base is None:
         rows.append({"network": "MobileNetV2", "training": "no scaled-down MobileNetV2 fits the device"})
@@ -189,10 +189,10 @@ def finalize(task, arch: dict, run_dir: Path, finetune_epochs: NonNegativeInt = 
         epochs = scratch_epochs or finetune_epochs
         bnet = scratch(base["config"], epochs, "MobileNetV2, scratch")
         name = f"MobileNetV2-w{base['width']:g}-r{base['config']['resolution']}"
-        row(name, base["config"], bnet, f"from scratch {epochs} epochs")
+        row(name, base["config"], bnet, f"from scratch {_epochs(epochs)}")
         if int8:
             export_onnx(base["config"], out / "mobilenetv2.onnx", bnet)
-            int8_row(name, base["config"], out / "mobilenetv2.onnx", f"from scratch {epochs} epochs")
+            int8_row(name, base["config"], out / "mobilenetv2.onnx", f"from scratch {_epochs(epochs)}")
         (out / "mobilenetv2.net.json").write_text(json.dumps(base["config"], indent=2))
     report = {"device": task.device, "memory": task.memory, "sram_kb": task.cost.device.sram_kb,
               "flash_kb": task.cost.device.flash_kb, "dataset": d.source, "n_test": len(d.test), "arch": arch,
@@ -200,6 +200,10 @@ def finalize(task, arch: dict, run_dir: Path, finetune_epochs: NonNegativeInt = 
     (out / "tinynas.json").write_text(json.dumps(report, indent=2))
     (out / "tinynas.md").write_text(markdown(report))
     return {**report, "table": str(out / "tinynas.md")}  # the table report.md and `nasfw show` carry
+
+
+def _epochs(n: int) -> str:
+    return f"{n} epoch" + ("" if n == 1 else "s")
 
 
 def markdown(report: dict[str, Any]) -> str:
