@@ -53,7 +53,8 @@ def cmd_lut(args) -> int:
 def cmd_optimise_space(args) -> int:
     """`nasfw space optimise`: the task's search-space optimisation (optional task method `optimise_space(out,
     progress, **options)` returning `columns`, `rows` best first, a one-line `summary` and the `sets` that make a
-    campaign search the chosen space), and the `nasfw search` command that searches it."""
+    campaign search the chosen space), and the `nasfw search` command that searches it. Exit status 1 when no
+    space qualifies."""
     task = _campaign_task(args, "space optimise", "optimise_space", "optimise its search space")
     opts: dict = {}
     if args.widths:
@@ -71,7 +72,7 @@ def cmd_optimise_space(args) -> int:
                        + [f"--set {shlex.quote(x)}" for x in [*(args.sets or ()), *sets]])
     if args.json:
         print(json.dumps({**result, "search": command if sets else None}, indent=2))
-        return 0
+        return 0 if sets else 1
     from nasfw.report import table_text
 
     print(result["summary"])
@@ -80,7 +81,7 @@ def cmd_optimise_space(args) -> int:
         print(f)
     print(f"search it: {command}" if sets else "no space qualifies: try a larger board, lower --min-fit, or "
           "smaller --widths and --resolutions")
-    return 0
+    return 0 if sets else 1  # as `nasfw search` whose every evaluation failed: a script should not go on to search
 
 
 def _numbers(text: str, flag: str) -> list[float]:

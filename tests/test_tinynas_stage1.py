@@ -50,8 +50,8 @@ def test_stage1_from_the_command_line_for_the_campaigns_board(tmp_path, capsys):
     # the dataset's classes count towards Flash
     data = tmp_path / "c100.npz"
     np.savez(data, x=np.zeros((300, 8, 8), np.float32), y=np.arange(300) % 100)
-    assert main(["space", "optimise", "--plugin", "tinynas", "--set", f"task_options.dataset={data}", "--widths", "0.3",
-                 "--resolutions", "64", "--samples", "20", "--json", "--no-progress"]) == 0
+    assert main(["space", "optimise", "--plugin", "tinynas", "--set", f"task_options.dataset={data}", "--widths", "0.2",
+                 "--resolutions", "48", "--samples", "20", "--json", "--no-progress"]) == 0
     assert json.loads(capsys.readouterr().out)["n_classes"] == 100
 
 
@@ -65,5 +65,8 @@ def test_stage1_command_refuses_bad_grids_and_tasks_without_it(capsys):
         assert main(["space", "optimise", "--plugin", "tinynas", "--no-progress", *args]) == 2
         err = capsys.readouterr().err
         assert __import__("re").search(message, err), err
+    assert main(["space", "optimise", "--plugin", "tinynas", "--set", "task_options.sram_kb=8", "--samples", "20",
+                 "--no-progress"]) == 1  # nothing fits: a script must not go on to search
+    assert "no space qualifies" in capsys.readouterr().out
     assert main(["space", "optimise", "--plugin", "naas"]) == 2
     assert "task 'naas' cannot optimise its search space" in capsys.readouterr().err
