@@ -165,3 +165,20 @@ def test_a_compiled_circuit_cost_model_must_compile_the_tasks_circuit(reg):
     c = resolve_campaign(reg, "quantumnas", sets=["task_options.device=lima", *SMALL_QML, four])
     with pytest.raises(ConfigError, match=r"n_blocks 4 \(the task's 8\)"):
         build(c, reg)
+
+
+def test_a_parameter_count_cost_model_must_count_the_tasks_circuit(reg):
+    """`circuit-params` defaults to U3+CU3 on 4 wires: on a ZZ+RY campaign every candidate failed to cost, and on 5
+    wires it counted other angles than the task's, which a `params` constraint was judged on and the run stored."""
+    for task_set, wrong in (("task_options.circuit=zz_ry", r"circuit 'u3cu3' \(the task's 'zz_ry'\)"),
+                            ("task_options.n_wires=5", r"n_wires 4 \(the task's 5\)")):
+        c = resolve_campaign(reg, "quantumnas", sets=[task_set, *SMALL_QML, "hardware=[circuit-params]"])
+        with pytest.raises(ConfigError, match=r"hardware\[0\] = 'circuit-params' counts the angles of another "
+                                              r"circuit than the task scores: " + wrong):
+            build(c, reg)
+    c = resolve_campaign(reg, "quantumnas", sets=["task_options.n_wires=5", *SMALL_QML,
+                                                  "hardware=[{name: circuit-params, options: {n_wires: 5}}]"])
+    comps = build(c, reg)
+    rng = np.random.default_rng(0)
+    for arch in (comps.space.sample(rng) for _ in range(20)):
+        assert comps.cheap[0].evaluate(arch)["params"] == comps.task.supercircuit.extract(arch).theta.numel()

@@ -152,29 +152,34 @@ class CompiledCircuit:
         return qc.stats(tq, self.device)
 
 
-def check_compiled_hardware(task, campaign) -> None:
-    """An `ibmq-compiled` entry in the campaign's `hardware` must compile the task's circuit on the task's device:
-    its options default to Quito and U3+CU3, so on Lima it reported Quito's depth and fidelity without a word,
-    and with another circuit every evaluation failed."""
+def check_circuit_hardware(task, campaign) -> None:
+    """A circuit cost model in the campaign's `hardware` must describe the task's circuit. `ibmq-compiled` must
+    compile it on the task's device: its options default to Quito and U3+CU3, so on Lima it reported Quito's depth
+    and fidelity without a word, and with another circuit every evaluation failed. `circuit-params` must count its
+    angles: with its U3+CU3 4-wire default on a ZZ+RY campaign every candidate failed to cost, and on 5 wires it
+    counted other angles than the task's, which a `params` constraint was judged on and the run stored."""
     import inspect
 
     from nasfw.hardware.quantum_noise import device_key
 
-    params = inspect.signature(CompiledCircuit).parameters
+    own = {"device": task.device, "circuit": task.supercircuit.circuit, "n_wires": task.n_wires}
     for i, (name, opts) in enumerate(campaign.hardware):
-        if name != "ibmq-compiled":
+        if name not in ("ibmq-compiled", "circuit-params"):
             continue
-        given = {k: opts.get(k, params[k].default) for k in ("device", "circuit", "n_wires", "n_blocks", "noise_scale")}
-        blocks = task.supercircuit.n_blocks if given["n_blocks"] is None else given["n_blocks"]
-        if isinstance(given["device"], str) and isinstance(given["noise_scale"], (int, float)):
+        compiled = name == "ibmq-compiled"
+        params = inspect.signature(CompiledCircuit if compiled else CircuitParams).parameters
+        keys = ("device", "circuit", "n_wires", "n_blocks", "noise_scale") if compiled else ("circuit", "n_wires")
+        given = {k: opts.get(k, params[k].default) for k in keys}
+        if compiled and isinstance(given["device"], str) and isinstance(given["noise_scale"], (int, float)):
             given["device"] = device_key(given["device"], given["noise_scale"], f"hardware[{i}].options.noise_scale")
-        own = {"device": task.device, "circuit": task.supercircuit.circuit, "n_wires": task.n_wires}
-        wrong = [f"{k} {given[k]!r} (the task's {v!r})" for k, v in own.items() if given[k] != v]
-        if blocks != task.supercircuit.n_blocks:
+        wrong = [f"{k} {given[k]!r} (the task's {v!r})" for k, v in own.items() if k in given and given[k] != v]
+        blocks = given.get("n_blocks") or task.supercircuit.n_blocks
+        if compiled and blocks != task.supercircuit.n_blocks:
             wrong.append(f"n_blocks {blocks!r} (the task's {task.supercircuit.n_blocks!r})")
         if wrong:
-            raise ConfigError(f"hardware[{i}] = 'ibmq-compiled' compiles another circuit than the task scores: "
-                              f"{', '.join(wrong)}; give it the task's in hardware[{i}].options")
+            what = "compiles another circuit than" if compiled else "counts the angles of another circuit than"
+            raise ConfigError(f"hardware[{i}] = {name!r} {what} the task scores: {', '.join(wrong)}; give it the "
+                              f"task's in hardware[{i}].options")
 
 
 def devices() -> list[dict]:

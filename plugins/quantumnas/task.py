@@ -188,10 +188,10 @@ class QuantumNASTask:
         return space_from_task(cls, task_options)
 
     def check_campaign(self, campaign) -> None:
-        from nasfw.plugins.quantumnas import check_compiled_hardware
+        from nasfw.plugins.quantumnas import check_circuit_hardware
 
         quantum_noise.check_space_device(self.device, campaign.space_options)
-        check_compiled_hardware(self, campaign)
+        check_circuit_hardware(self, campaign)
 
     def initial_archs(self, space, rng) -> list[dict]:
         """The search's first candidates under `seed_layouts`: random SubCircuits placed on the trivial layout

@@ -186,10 +186,10 @@ class VQETask:
         return space_from_task(cls, task_options, n_wires=qubit_count(molecule))
 
     def check_campaign(self, campaign) -> None:
-        from nasfw.plugins.quantumnas import check_compiled_hardware
+        from nasfw.plugins.quantumnas import check_circuit_hardware
 
         quantum_noise.check_space_device(self.device, campaign.space_options)
-        check_compiled_hardware(self, campaign)
+        check_circuit_hardware(self, campaign)
 
     def evaluate(self, arch: dict) -> dict[str, float]:
         torch.set_num_threads(1)
