@@ -158,18 +158,15 @@ def check_circuit_hardware(task, campaign) -> None:
     and fidelity without a word, and with another circuit every evaluation failed. `circuit-params` must count its
     angles: with its U3+CU3 4-wire default on a ZZ+RY campaign every candidate failed to cost, and on 5 wires it
     counted other angles than the task's, which a `params` constraint was judged on and the run stored."""
-    import inspect
-
     from nasfw.hardware.quantum_noise import device_key
+    from nasfw.registry import with_defaults
 
     own = {"device": task.device, "circuit": task.supercircuit.circuit, "n_wires": task.n_wires}
     for i, (name, opts) in enumerate(campaign.hardware):
         if name not in ("ibmq-compiled", "circuit-params"):
             continue
         compiled = name == "ibmq-compiled"
-        params = inspect.signature(CompiledCircuit if compiled else CircuitParams).parameters
-        keys = ("device", "circuit", "n_wires", "n_blocks", "noise_scale") if compiled else ("circuit", "n_wires")
-        given = {k: opts.get(k, params[k].default) for k in keys}
+        given = with_defaults(CompiledCircuit if compiled else CircuitParams, opts)  # circuit-params: no device
         if compiled and isinstance(given["device"], str) and isinstance(given["noise_scale"], (int, float)):
             given["device"] = device_key(given["device"], given["noise_scale"], f"hardware[{i}].options.noise_scale")
         wrong = [f"{k} {given[k]!r} (the task's {v!r})" for k, v in own.items() if k in given and given[k] != v]

@@ -58,7 +58,7 @@ def _read_raw(dataset: str) -> tuple[np.ndarray, np.ndarray, str]:
     return (*_read_folder(path), f"image folder {path.name}")
 
 
-BUILTIN_CLASSES = {"mnist": 10, "digits": 10}  # tests/test_tinynas_data.py checks these against the loaded labels
+BUILTIN_CLASSES = {"mnist": 10, "digits": 10}  # test_tinynas.py test_data_loaders checks them against the labels
 
 
 def class_count(dataset: str) -> int:

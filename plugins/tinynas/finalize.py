@@ -25,7 +25,7 @@ from nasfw.errors import ConfigError
 from nasfw.finalize_store import FinalizeStore, weights_digest
 from nasfw.option_types import NonNegativeInt, PositiveFloat, PositiveInt
 from nasfw.plugins.tinynas.data import Split, batches, resize
-from nasfw.plugins.tinynas.int8 import onnx_accuracy, parameter_bytes, quantize_int8
+from nasfw.plugins.tinynas.int8 import CALIBRATION_IMAGES, onnx_accuracy, parameter_bytes, quantize_int8
 from nasfw.search_spaces.mbconv import build_model, export_onnx, mobilenetv2_config
 
 BASELINE_WIDTHS = tuple(round(0.05 * i, 2) for i in range(20, 1, -1))  # 1.0 down to 0.1
@@ -97,7 +97,7 @@ def export(task, arch: dict, net: torch.nn.Module, out_dir: Path, fmt: str) -> l
         torch.save(net.state_dict(), p)
     elif fmt == "onnx-int8":  # the float graph, then its int8 version calibrated on training images
         fp32 = export_onnx(cfg, out_dir / "best.onnx", net)
-        calibration = resize(task.data.train.x[:256], int(cfg["resolution"])).numpy()
+        calibration = resize(task.data.train.x[:CALIBRATION_IMAGES], int(cfg["resolution"])).numpy()
         return [Path(fp32), quantize_int8(Path(fp32), out_dir / "best_int8.onnx", calibration)]
     else:
         p = export_onnx(cfg, out_dir / "best.onnx", net)
@@ -118,7 +118,7 @@ def check_finalize_options(task, finetune_epochs: int = 3, scratch_epochs: int =
 
 def finalize(task, arch: dict, run_dir: Path, finetune_epochs: NonNegativeInt = 3, lr: PositiveFloat = 1e-3,
              scratch_epochs: NonNegativeInt = 0, scratch_lr: PositiveFloat = 3e-3, baseline: bool = True,
-             lut: str | None = None, int8: bool = True, calibration_images: PositiveInt = 256,
+             lut: str | None = None, int8: bool = True, calibration_images: PositiveInt = CALIBRATION_IMAGES,
              progress: bool = True) -> dict[str, Any]:
     check_finalize_options(task, finetune_epochs=finetune_epochs, scratch_epochs=scratch_epochs, lut=lut)
     d, out = task.data, run_dir / "tinynas"

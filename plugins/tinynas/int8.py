@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+CALIBRATION_IMAGES = 256  # training images whose activations set the int8 ranges
+
 
 class _Images:
     """onnxruntime's calibration reader over (N, 3, R, R) images, one at a time (the graph has batch 1)."""
