@@ -55,7 +55,10 @@ def cmd_search(args) -> int:
                   f"{'; '.join(best['violates'])}")
     if summary.get("stopped"):
         print(f"stopped early: {summary['stopped']}")
-    from nasfw.report import final_table
+    from nasfw.report import final_table, phase_times_text
+
+    if len(summary.get("phase_s") or {}) > 1:  # a search alone: its bar said how long it took
+        print(f"time: {phase_times_text(summary['phase_s'])}")
 
     final = final_table(campaign.out)
     if final:  # the task's last word (QuantumNAS: the circuit it deploys beside its baselines on qiskit-aer), which
@@ -92,7 +95,7 @@ def cmd_plugins(args) -> int:
 
 def cmd_show(args) -> int:
     from nasfw.cost import violated
-    from nasfw.report import final_table, table_rows, table_text
+    from nasfw.report import final_table, phase_times_text, table_rows, table_text
     from nasfw.results import RunView
 
     view = RunView.open(args.run)
@@ -110,6 +113,8 @@ def cmd_show(args) -> int:
     print(f"{s['campaign']}  {origin}  searcher={s['searcher']}")
     print(f"progress: {s['evaluations']}{budget} evaluations ({s['ok']} ok, {s['failed']} failed, "
           f"{s['infeasible']} infeasible skipped) in {s['elapsed_s']:.1f} s")
+    if len(s["phase_s"]) > 1:  # training outside the search: say where the rest of the time went
+        print(f"time: {phase_times_text(s['phase_s'])}")
     for f in view.failures():
         print(f"  failed {f['count']}x (first: evaluation {f['first']}): {f['error']}")
     print()

@@ -28,7 +28,7 @@ class SearchDriver:
         self.n_done = store.count(OK) + store.count(FAILED)
         self.budget = campaign.budget_evaluations
         self.wall = campaign.budget_wall_time_s
-        self.elapsed_before = float(store.get_meta("elapsed_s", 0.0))
+        self.elapsed_before = float(store.phase_seconds().get("search", 0.0))
         self.t0 = time.time()
         self.every = float(campaign.evaluation.get("checkpoint_every_s", 30.0))
         self.last_ckpt = time.time()
@@ -106,7 +106,7 @@ class SearchDriver:
 
     def close(self) -> None:
         self.bar.close()
-        self.store.set_meta("elapsed_s", self.elapsed_before + time.time() - self.t0)
+        self.store.add_phase_seconds("search", time.time() - self.t0)
 
     def finish(self) -> None:
         self.maybe_checkpoint(force=True)

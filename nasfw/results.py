@@ -3,7 +3,7 @@ Used by `nasfw show`, `nasfw report`, `nasfw export` and the finalize phase."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -19,6 +19,7 @@ class RunView:
     run_dir: Path
     campaign: Campaign
     evaluations: list[Evaluation]
+    phase_s: dict[str, float] = field(default_factory=dict)  # wall seconds per phase (Store.phase_seconds)
 
     def __repr__(self) -> str:
         """One line: a notebook cell ending in `nasfw.search(...)` shows the run, not every evaluation's dict."""
@@ -41,9 +42,10 @@ class RunView:
         try:
             raw = store.get_meta("campaign")
             evals = list(store.evaluations())
+            phase_s = store.phase_seconds()
         finally:
             store.close()
-        return cls(Path(run_dir), parse(raw), evals)
+        return cls(Path(run_dir), parse(raw), evals, phase_s)
 
     def origin(self) -> dict[str, str]:
         """What the campaign was built from, for people: its plugin, or (a campaign naming its own parts) its
@@ -136,13 +138,16 @@ class RunView:
         counts: dict[str, int] = {}
         for e in self.evaluations:
             counts[e.status] = counts.get(e.status, 0) + 1
-        elapsed = (max(e.finished for e in self.evaluations) - min(e.started for e in self.evaluations)
-                   if self.evaluations else 0.0)
+        elapsed = self.phase_s.get("search")
+        if elapsed is None:  # a store without the time: from the first start to the last finish
+            elapsed = (max(e.finished for e in self.evaluations) - min(e.started for e in self.evaluations)
+                       if self.evaluations else 0.0)
         return {"campaign": self.campaign.name, "plugin": self.campaign.plugin, "searcher": self.campaign.searcher,
                 "evaluations": counts.get("ok", 0) + counts.get("failed", 0), "ok": counts.get("ok", 0),
                 "failed": counts.get("failed", 0), "infeasible": counts.get("infeasible", 0),
                 "lost": counts.get("lost", 0),
                 "budget": self.campaign.budget_evaluations, "elapsed_s": round(elapsed, 3),
+                "phase_s": {k: round(v, 3) for k, v in self.phase_s.items()},
                 "objectives": [o.to_dict() for o in self.campaign.objectives],
                 "constraints": [c.to_dict() for c in self.campaign.constraints]}
 

@@ -247,7 +247,11 @@ def _phase_supernet(campaign: Campaign, comps: Components, store: Store, progres
             comps.task.load_supernet(Path(campaign.out))
         return
     opts = want if isinstance(want, dict) else {}
-    comps.task.train_supernet(Path(campaign.out), **with_progress(comps.task.train_supernet, opts, progress))
+    t0 = time.time()
+    try:
+        comps.task.train_supernet(Path(campaign.out), **with_progress(comps.task.train_supernet, opts, progress))
+    finally:  # an interrupted training's time was spent too
+        store.add_phase_seconds("supernet", time.time() - t0)
     store.set_meta("supernet_done", True)
 
 
@@ -375,8 +379,13 @@ def finalize(campaign: Campaign, comps: Components, store: Store, progress: bool
     if top and hasattr(comps.task, "finalize") and fin.get("task") is not False:
         # the paper's last steps that only the task knows (train the winner from scratch, prune, re-evaluate
         # on the reference simulator, baselines); its report is kept in the summary
-        summary["task"] = comps.task.finalize(top[0].arch, out, **with_progress(comps.task.finalize,
-                                                                               fin.get("task") or {}, progress))
+        t0 = time.time()
+        try:
+            summary["task"] = comps.task.finalize(top[0].arch, out, **with_progress(comps.task.finalize,
+                                                                                   fin.get("task") or {}, progress))
+        finally:
+            store.add_phase_seconds("finalize", time.time() - t0)
+        summary["phase_s"] = store.phase_seconds()
     if top:  # every run folder carries its plots and report.md, as `nasfw report` writes them
         from nasfw.report import write_report
 

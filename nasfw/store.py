@@ -90,6 +90,20 @@ class Store:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return default if row is None else json.loads(row[0])
 
+    def phase_seconds(self) -> dict[str, float]:
+        """Wall seconds spent in each phase (supernet, search, finalize), summed over every start of the run:
+        a QuantumNAS or TinyNAS run spends most of its time training, outside the search. A run from before
+        phases were timed has its search time only, under the older `elapsed_s`."""
+        times = self.get_meta("phase_s")
+        if times is None:
+            old = self.get_meta("elapsed_s")
+            times = {"search": float(old)} if old is not None else {}
+        return times
+
+    def add_phase_seconds(self, phase: str, seconds: float) -> None:
+        times = self.phase_seconds()
+        self.set_meta("phase_s", {**times, phase: times.get(phase, 0.0) + seconds})
+
     # --- evaluations -------------------------------------------------------------------------------
     def add(self, arch_key: str, arch: dict, metrics: dict, status: str, error: str | None, duration_s: float,
             worker: str, started: float, finished: float | None = None, phase: str = "search") -> int:

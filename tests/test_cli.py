@@ -337,7 +337,7 @@ def test_phase_options_are_checked_before_any_work(run_cli, tmp_path):
     cfg.write_text("phases: {supernet: {epochz: 2}}\n")
     p = run_cli("search", "--config", cfg, "--plugins-dir", PLUGIN_DIR, "--plugin", "toy", "--out", tmp_path / "run")
     assert p.returncode == 2
-    assert "phases.supernet has no option 'epochz' (did you mean 'epochs'?); allowed: ['epochs']" in p.stderr
+    assert "phases.supernet has no option 'epochz' (did you mean 'epochs'?); allowed: ['epochs', 'sleep_s']" in p.stderr
     assert not (tmp_path / "run").exists()
     cfg.write_text("phases: {finalize: {task: {shotz: 100}}}\n")
     p = run_cli("search", "--config", cfg, "--plugin", "quantumnas", "--dry-run")

@@ -223,6 +223,10 @@ def test_small_campaign_end_to_end(tmp_path, run_cli):
     layout = json.loads((out / "export" / "searched.layout.json").read_text())
     assert layout["initial_layout"] == report["layout"]
     assert "| searched |" in (out / "quantumnas.md").read_text()
+    # the run says where its time went: the search is the smallest part of it
+    times = json.loads((out / "summary.json").read_text())["phase_s"]
+    assert set(times) == {"supernet", "search", "finalize"} and times["finalize"] > times["search"] > 0
+    assert "\ntime: supernet " in r.stdout and " in all\n" in r.stdout
     assert (out / "report" / "best_so_far.png").stat().st_size > 1000  # the engine's plots in the run folder
     # the baselines table is part of the run's report and of `nasfw show`
     report_md = (out / "report" / "report.md").read_text()

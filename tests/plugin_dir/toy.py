@@ -32,8 +32,9 @@ class ToyTask:
         self.shared = None
         self.trained = None
 
-    def train_supernet(self, run_dir, epochs: int = 1):
+    def train_supernet(self, run_dir, epochs: int = 1, sleep_s: float = 0.0):
         """Stands in for weight-sharing training: leaves a trace in the run folder per call."""
+        time.sleep(sleep_s)
         f = run_dir / "supernet.txt"
         n = int(f.read_text()) if f.exists() else 0
         f.write_text(str(n + epochs))
