@@ -76,6 +76,13 @@ class RunView:
     def top(self, k: int = 10) -> list[Evaluation]:
         return sorted(self.ok, key=self.fitness, reverse=True)[:k]
 
+    @property
+    def best(self) -> Evaluation | None:
+        """The run's best evaluation as `nasfw show` ranks it (one meeting the constraints first), None before
+        any succeeded: what Optuna's users reach for as `study.best_trial`."""
+        top = self.top(1)
+        return top[0] if top else None
+
     def pareto(self) -> list[Evaluation]:
         cands = [e for e in self.ok if self.feasible(e)]
         pts = [objective_vector(self.campaign.objectives, e.metrics) for e in cands]

@@ -114,6 +114,7 @@ def test_a_run_shows_itself_in_one_line(tmp_path):
     not every evaluation's dict (50 of them filled the screen)."""
     run = nasfw.search("nasbench201", budget=6, out=str(tmp_path / "run"), progress=False)
     best = run.top(1)[0]
+    assert run.best == best and run.best.arch == json.loads((tmp_path / "run" / "best.json").read_text())["arch"]
     assert repr(run) == (f"RunView({str(tmp_path / 'run')!r}: nasbench201, 6 of 6 evaluations, 6 ok, 0 failed; "
                          f"best accuracy {best.metrics['accuracy']:.6g} (#{best.id}))")
     strict = nasfw.search("nasbench201", budget=4, out=str(tmp_path / "strict"), progress=False,
@@ -128,6 +129,7 @@ def test_a_run_shows_itself_in_one_line(tmp_path):
                         constraints=[{"metric": "params_m", "max": 0.0001}])  # a cheap metric: none is trained
     assert repr(tiny).endswith("0 of 3 evaluations, 0 ok, 0 failed, "
                                f"{tiny.summary()['infeasible']} infeasible skipped)")
+    assert tiny.best is None and failing.best is None
 
 
 def test_a_run_as_a_dataframe(tmp_path):
