@@ -33,7 +33,8 @@ def adopt_task_objectives(raw: dict, user: dict, default_task: str | None, reg: 
 def fill_task_defaults(raw: dict, reg: Registry) -> dict:
     """The campaign with the fields its task's options imply, where the campaign leaves them out: the task's
     `campaign_defaults(task_options)` (a class or static method) names its space and that space's options, and may name
-    `hardware` and `constraints`. A user then changes a device, a circuit or a board in one place
+    `hardware` and `constraints`, and `hardware_options` for the cost models the campaign lists. A user then
+    changes a device, a circuit or a board in one place
     (`--set task_options.device=lima`): QuantumNAS's space and TinyNAS's board, memory model and SRAM/Flash bounds
     follow. Space options fill in only for the space the task names (a user's own space keeps its options);
     what the campaign does give stays, and a task's `check_space`/`check_campaign` refuse it if it disagrees."""
@@ -55,7 +56,26 @@ def fill_task_defaults(raw: dict, reg: Registry) -> dict:
     for field in ("hardware", "constraints"):
         if field in implied and field not in out:
             out[field] = copy.deepcopy(implied[field])
+    fill = implied.get("hardware_options")
+    if isinstance(fill, dict) and isinstance(out.get("hardware"), (list, str)):
+        hw = [out["hardware"]] if isinstance(out["hardware"], str) else out["hardware"]
+        filled = [with_model_options(h, fill) for h in hw]
+        if filled != hw:  # a campaign nothing is filled into keeps its form (and its fingerprint)
+            out["hardware"] = filled
     return out
+
+
+def with_model_options(entry: Any, fill: dict) -> Any:
+    """A campaign's `hardware` entry with the options its task implies for that cost model (`hardware_options`
+    of `campaign_defaults`: QuantumNAS's device and circuit for `ibmq-compiled`, TinyNAS's memory model for a
+    board), key by key where the entry leaves them out, as `space_options` are filled."""
+    if isinstance(entry, str) and fill.get(entry):
+        return {"name": entry, "options": copy.deepcopy(fill[entry])}
+    name = entry.get("name") if isinstance(entry, dict) else None
+    if isinstance(name, str) and fill.get(name) and isinstance(entry.get("options") or {}, dict):
+        given = entry.get("options") or {}
+        return {**entry, "options": {**copy.deepcopy(fill[name]), **given}}
+    return entry
 
 
 def describe_sets(raw: dict, sets: Sequence[str]) -> dict:

@@ -192,8 +192,9 @@ def cmd_cost(args) -> int:
     view = RunView.open(args.run) if args.run else None
     models = _cost_models(args, reg, view)
     target = _cost_target(args, reg, view)
-    out = {}
-    for name, model in models:
+    out, used = {}, {}
+    for name, options, model in models:
+        used[name] = options
         try:
             out[name] = model.evaluate(target)
         except (KeyError, TypeError, ValueError) as e:
@@ -202,31 +203,44 @@ def cmd_cost(args) -> int:
             raise ConfigError(f"hardware {name!r} cannot evaluate this input: {type(e).__name__}: {e}") from None
     if args.json:
         print(json.dumps({"hardware": args.hardware, "metrics": out[args.hardware]} if not args.run else
-                         {"run": args.run, "hardware": [{"name": n, "metrics": m} for n, m in out.items()]},
+                         {"run": args.run, "hardware": [{"name": n, "options": used[n], "metrics": m}
+                                                        for n, m in out.items()]},
                          indent=2))
         return 0
     for name, metrics in out.items():
-        if args.run:
-            print(name)
+        if args.run:  # with the options the run's campaign gave it (or its task implies)
+            print(name + (f"  ({', '.join(f'{k}={v}' for k, v in used[name].items())})" if used[name] else ""))
         for k, v in metrics.items():
             print(f"{k:>16}: {v:.6g}")
     return 0
 
 
-def _cost_models(args, reg, view) -> list[tuple[str, Any]]:
+def _cost_models(args, reg, view) -> list[tuple[str, dict, Any]]:
     if view is None:
         if not args.hardware:
             raise ConfigError("nasfw cost needs --hardware NAME (see `nasfw hardware`), or --run RUN for the cost "
                               "models of that run's campaign")
-        return [(args.hardware, reg.cost_model(args.hardware, **key_values(args.option)))]
+        options = key_values(args.option)
+        return [(args.hardware, options, reg.cost_model(args.hardware, **options))]
     hardware = view.campaign.hardware
     if args.hardware:
         named = [(n, o) for n, o in hardware if n == args.hardware]
-        hardware = named or [(args.hardware, {})]
+        hardware = named or [(args.hardware, _implied_options(view.campaign, args.hardware, reg))]
     if not hardware:
         raise ConfigError(f"run {args.run!r} has no cost model (its campaign's `hardware` is empty); name one with "
                           "--hardware")
-    return [(n, reg.cost_model(n, **{**o, **key_values(args.option)})) for n, o in hardware]
+    given = key_values(args.option)
+    return [(n, {**o, **given}, reg.cost_model(n, **{**o, **given})) for n, o in hardware]
+
+
+def _implied_options(campaign, name: str, reg) -> dict:
+    """The options the run's task implies for a cost model its campaign did not list (`hardware_options` of the
+    task's campaign_defaults): `--hardware ibmq-compiled` on a Lima run compiled on Quito, the model's default."""
+    from nasfw.api import fill_task_defaults
+
+    raw = fill_task_defaults({"task": campaign.task, "task_options": campaign.task_options, "hardware": [name]}, reg)
+    entry = (raw.get("hardware") or [name])[0]
+    return dict(entry.get("options") or {}) if isinstance(entry, dict) else {}
 
 
 def _cost_target(args, reg, view) -> Any:

@@ -105,8 +105,11 @@ def test_the_cost_model_charges_the_datasets_classifier(reg, tmp_path):
     searched = comps.cheap[0].evaluate(arch)
     reported = comps.task.cost.evaluate(comps.task.config(arch))  # what finalize reports for it
     assert searched["flash_kb"] == pytest.approx(reported["flash_kb"])
-    c = resolve_campaign(reg, "tinynas", sets=[f"task_options.dataset={data}",
+    c = resolve_campaign(reg, "tinynas", sets=[f"task_options.dataset={data}",  # a model given by hand follows too
                                                "hardware=[{name: stm32f401, options: {memory: tinyengine}}]"])
+    assert c.hardware == [("stm32f401", {"memory": "tinyengine", "n_classes": 100})]
+    c = resolve_campaign(reg, "tinynas", sets=[f"task_options.dataset={data}",
+                                               "hardware=[{name: stm32f401, options: {n_classes: 10}}]"])
     with pytest.raises(ConfigError, match="n_classes = 10, but task_options.dataset = .* has 100 classes"):
         build(c, reg)
 
@@ -146,39 +149,78 @@ def test_a_board_of_ones_own_is_searched_for(reg, tmp_path):
     build(resolve_campaign(reg, "tinynas", sets=["task_options.device=stm32f746", "hardware=[{name: mcu}]"]), reg)
 
 
-def test_a_compiled_circuit_cost_model_must_compile_the_tasks_circuit(reg):
+def test_a_compiled_circuit_cost_model_compiles_the_tasks_circuit(reg):
     """`hardware: [{name: ibmq-compiled}]` on a Lima campaign compiled for Quito (its options' default) and
-    reported Quito's depth and fidelity for every candidate."""
+    reported Quito's depth and fidelity for every candidate; then it was refused. It now takes the task's device
+    (and circuit, wires, blocks); options given otherwise are still refused."""
     c = resolve_campaign(reg, "quantumnas", sets=["task_options.device=lima", "hardware=[{name: ibmq-compiled}]",
                                                   *SMALL_QML])
-    with pytest.raises(ConfigError, match=r"hardware\[0\] = 'ibmq-compiled' compiles another circuit than the task "
-                                          r"scores: device 'quito' \(the task's 'lima'\)"):
-        build(c, reg)
-    c = resolve_campaign(reg, "quantumnas", sets=["task_options.device=lima", *SMALL_QML,
-                                                  "hardware=[{name: ibmq-compiled, options: {device: lima}}]"])
+    assert c.hardware == [("ibmq-compiled", {"device": "lima"})]
     comps = build(c, reg)
     (name, opts), = comps.expensive
     arch = comps.space.sample(np.random.default_rng(0))
     metrics = reg.cost_model(name, **opts).evaluate(arch)
-    assert metrics["depth"] > 0 and 0 < metrics["fidelity"] < 1
-    four = "hardware=[{name: ibmq-compiled, options: {device: lima, n_blocks: 4}}]"
-    c = resolve_campaign(reg, "quantumnas", sets=["task_options.device=lima", *SMALL_QML, four])
-    with pytest.raises(ConfigError, match=r"n_blocks 4 \(the task's 8\)"):
-        build(c, reg)
+    quito = reg.cost_model(name).evaluate({**arch, "layout": [0, 1, 2, 3]})
+    assert metrics["depth"] > 0 and 0 < metrics["fidelity"] < 1 and metrics != quito
+    for given, wrong in (("{device: quito}", r"device 'quito' \(the task's 'lima'\)"),
+                         ("{n_blocks: 4}", r"n_blocks 4 \(the task's 8\)")):
+        c = resolve_campaign(reg, "quantumnas", sets=["task_options.device=lima", *SMALL_QML,
+                                                      f"hardware=[{{name: ibmq-compiled, options: {given}}}]"])
+        with pytest.raises(ConfigError, match=r"hardware\[0\] = 'ibmq-compiled' compiles another circuit than "
+                                              r"the task scores: " + wrong):
+            build(c, reg)
+    # a campaign that already agreed with the model's defaults resolves as it did (its fingerprint, --resume)
+    assert resolve_campaign(reg, "quantumnas", sets=["hardware=[ibmq-compiled]"]).raw["hardware"] == ["ibmq-compiled"]
+    lih = resolve_campaign(reg, "quantumnas", sets=["task=quantumnas-vqe", "task_options={molecule: lih}",
+                                                    "hardware=[ibmq-compiled, circuit-params]"])
+    assert lih.hardware == [("ibmq-compiled", {}), ("circuit-params", {})]  # 4 qubits, u3cu3, its 8 blocks
 
 
-def test_a_parameter_count_cost_model_must_count_the_tasks_circuit(reg):
+def test_a_parameter_count_cost_model_counts_the_tasks_circuit(reg):
     """`circuit-params` defaults to U3+CU3 on 4 wires: on a ZZ+RY campaign every candidate failed to cost, and on 5
     wires it counted other angles than the task's, which a `params` constraint was judged on and the run stored."""
-    for task_set, wrong in (("task_options.circuit=zz_ry", r"circuit 'u3cu3' \(the task's 'zz_ry'\)"),
-                            ("task_options.n_wires=5", r"n_wires 4 \(the task's 5\)")):
-        c = resolve_campaign(reg, "quantumnas", sets=[task_set, *SMALL_QML, "hardware=[circuit-params]"])
-        with pytest.raises(ConfigError, match=r"hardware\[0\] = 'circuit-params' counts the angles of another "
-                                              r"circuit than the task scores: " + wrong):
-            build(c, reg)
-    c = resolve_campaign(reg, "quantumnas", sets=["task_options.n_wires=5", *SMALL_QML,
-                                                  "hardware=[{name: circuit-params, options: {n_wires: 5}}]"])
+    c = resolve_campaign(reg, "quantumnas", sets=["task_options.n_wires=5", "task_options.circuit=zz_ry", *SMALL_QML,
+                                                  "hardware=[circuit-params]"])
+    assert c.hardware == [("circuit-params", {"circuit": "zz_ry", "n_wires": 5})]
     comps = build(c, reg)
     rng = np.random.default_rng(0)
     for arch in (comps.space.sample(rng) for _ in range(20)):
         assert comps.cheap[0].evaluate(arch)["params"] == comps.task.supercircuit.extract(arch).theta.numel()
+    c = resolve_campaign(reg, "quantumnas", sets=["task_options.n_wires=5", *SMALL_QML,
+                                                  "hardware=[{name: circuit-params, options: {n_wires: 4}}]"])
+    with pytest.raises(ConfigError, match=r"hardware\[0\] = 'circuit-params' counts the angles of another "
+                                          r"circuit than the task scores: n_wires 4 \(the task's 5\)"):
+        build(c, reg)
+
+
+def test_a_board_model_counts_memory_as_the_task_does(reg):
+    """`hardware: [stm32f401]` costed per-layer SRAM (the model's default) while the task and its finalize count
+    TinyEngine's; `hardware: [mcu]` was refused as its own default board, the F746."""
+    c = resolve_campaign(reg, "tinynas", sets=["hardware=[stm32f401]"])
+    assert c.hardware == [("stm32f401", {"memory": "tinyengine"})]
+    assert resolve_campaign(reg, "tinynas").hardware == c.hardware  # as the default campaign's own
+    c = resolve_campaign(reg, "tinynas", sets=["hardware=[mcu]", "task_options.memory=in-place-depthwise"])
+    assert c.hardware == [("mcu", {"memory": "in-place-depthwise", "device": "stm32f401"})]
+    build(c, reg)
+
+
+def test_cost_of_a_run_on_a_model_it_did_not_use_takes_the_runs_circuit(tmp_path, capsys):
+    """`nasfw cost --run RUN --hardware ibmq-compiled` on a Lima run compiled on Quito without a word."""
+    import json
+
+    import nasfw
+    from nasfw.cli import main
+
+    run = tmp_path / "run"
+    view = nasfw.search("quantumnas", budget=2, out=run, progress=False, workers=1,
+                        task_options={"device": "lima", "dataset": "digits", "n_valid": 20, "n_test": 20},
+                        phases={"supernet": False, "finalize": {"task": False, "export": []}})
+    assert main(["cost", "--run", str(run), "--hardware", "ibmq-compiled", "--json"]) == 0
+    (entry,) = json.loads(capsys.readouterr().out)["hardware"]
+    assert entry["options"] == {"device": "lima"}
+    arch = json.dumps(view.best.arch)
+    for device in ("lima", "quito"):
+        assert main(["cost", "--hardware", "ibmq-compiled", "--option", f"device={device}", "--arch", arch,
+                     "--json"]) == 0
+        metrics = json.loads(capsys.readouterr().out)["metrics"]
+        assert (metrics == entry["metrics"]) == (device == "lima")

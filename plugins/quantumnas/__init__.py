@@ -104,11 +104,35 @@ def space_from_task(factory, task_options: dict, **given) -> dict:
     `--set task_options.device=lima` moves the searched layouts to Lima with it."""
     from nasfw.registry import with_defaults
 
-    opts = {k: v for k, v in with_defaults(factory, task_options).items() if k in SPACE_KEYS}
+    task = with_defaults(factory, task_options)
+    opts = {k: v for k, v in task.items() if k in SPACE_KEYS}
     opts.update(given)
     if not isinstance(opts.get("device"), str):
         opts.pop("device", None)  # the task refuses a bad device with its own message
-    return {"space": "supercircuit", "space_options": {k: v for k, v in opts.items() if v is not None}}
+    space = {k: v for k, v in opts.items() if v is not None}
+    return {"space": "supercircuit", "space_options": space,
+            "hardware_options": circuit_model_options({**space, "noise_scale": task.get("noise_scale")})}
+
+
+def circuit_model_options(circuit: dict) -> dict:
+    """What the circuit cost models need to describe the task's circuit, where it differs from their own defaults
+    (Quito, U3+CU3, 4 wires): `hardware: [ibmq-compiled]` in a Lima campaign, or `nasfw cost --run RUN --hardware
+    ibmq-compiled`, compiles on the run's device instead of being refused (or costing Quito). Values equal to a
+    model's default are left out, so a campaign that was already right resolves as it did and `--resume` finds
+    it."""
+    from nasfw.registry import with_defaults
+    from nasfw.search_spaces.supercircuit import SPACES
+
+    circuit = dict(circuit)
+    name = circuit.get("circuit")
+    if isinstance(name, str) and name in SPACES and circuit.get("n_blocks") == SPACES[name].blocks:
+        circuit.pop("n_blocks")  # the models' n_blocks None is the circuit's own block count
+    out = {}
+    for model, keys in ((CompiledCircuit, ("device", "circuit", "n_wires", "n_blocks", "noise_scale")),
+                        (CircuitParams, ("circuit", "n_wires"))):
+        own = with_defaults(model, {})
+        out[model.name] = {k: circuit[k] for k in keys if circuit.get(k) is not None and circuit[k] != own[k]}
+    return out
 
 
 class CircuitParams:

@@ -175,6 +175,7 @@ class TinyNASTask:
         n_classes = _class_count(opts["dataset"])
         if n_classes is not None and n_classes != _mcu_default("n_classes"):  # (so the 10-class campaigns of
             model["n_classes"] = n_classes  # earlier runs resolve as they did, and --resume finds them)
+        out["hardware_options"] = _board_model_options(opts, n_classes)
         out["hardware"] = [{"name": board.name, "options": model} if opts["devices"] is None else
                            {"name": "mcu", "options": {"device": board.name, "devices": opts["devices"], **model}}]
         out["constraints"] = [{"metric": "peak_sram_kb", "max": memory.get("sram_kb", board.sram_kb)},
@@ -257,6 +258,24 @@ class TinyNASTask:
         from nasfw.plugins.tinynas.lut import build_lut
 
         return build_lut(self.space, Path(out), widths=self.widths, n_classes=self.data.n_classes, **options)
+
+
+def _board_model_options(opts: dict, n_classes: int | None) -> dict:
+    """The network's side of every microcontroller model (memory model, class count, channel table), where it
+    differs from the model's default: `hardware: [stm32f401]` in a campaign costed per-layer SRAM and 10 classes
+    while finalize reported TinyEngine's and the dataset's, and `nasfw cost --run RUN --hardware stm32f746` costs
+    the run's network on the F746 as the run counts memory. The generic `mcu` model also gets the task's board."""
+    network = {"memory": opts["memory"], "n_classes": n_classes}
+    if "widths" in opts and opts["widths"] is not None:
+        network["widths"] = opts["widths"]
+    own = {k: _mcu_default(k) for k in ("memory", "n_classes", "widths", "device", "devices")}
+    differ = {k: v for k, v in network.items() if v is not None and v != own[k]}
+    from nasfw.hardware.mcu import load_devices
+
+    out = {name: dict(differ) for name in load_devices()}  # the boards registered as cost models of their own
+    board = {k: opts[k] for k in ("device", "devices") if opts[k] is not None and opts[k] != own[k]}
+    out["mcu"] = {**differ, **board}
+    return out
 
 
 def _mcu_default(option: str) -> Any:
