@@ -48,3 +48,24 @@ def test_the_runs_switch_reaches_phase_methods_that_declare_progress():
     assert with_progress(forwards, {}, False) == {}
     # a campaign that sets the option itself keeps its value
     assert with_progress(declares, {"progress": True}, False) == {"progress": True}
+
+
+def test_a_resumed_bar_counts_only_this_sessions_steps():
+    """A training resumed at epoch 60 of 400 showed 58 epochs a second and an ETA of seconds: the 60 epochs
+    kept were counted as this session's work."""
+    import io
+    import time
+
+    from nasfw.progress import progress_bar, start_at
+
+    def rate_after_one_step(resume):
+        bar = progress_bar(400, "supercircuit", file=io.StringIO(), mininterval=0)
+        resume(bar)
+        time.sleep(0.05)
+        bar.update(1)
+        state = bar.format_dict
+        bar.close()
+        assert state["n"] == 61
+        return state["rate"]
+    assert rate_after_one_step(lambda bar: start_at(bar, 60)) < 25  # one epoch in 0.05 s or more
+    assert rate_after_one_step(lambda bar: bar.update(60)) > 100  # what the plain update showed

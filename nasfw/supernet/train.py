@@ -1,17 +1,29 @@
 """A plain torch training loop for supernets that every plugin reuses: per step, the sampling strategy
 picks subnets, each is activated and its loss back-propagated into the shared weights (gradients add up
 across the subnets of a step, as in the sandwich rule), then one optimiser step. Adam or SGD, warm-up
-then cosine learning rate, optional per-epoch callback."""
+then cosine learning rate, optional per-epoch callback.
+
+With a `checkpoint` file the loop keeps its whole state at epoch ends (weights, optimiser, sampler, the torch
+and data random streams, the losses so far), at most every `checkpoint_every_s` seconds, and a later call with
+the same configuration continues from it: an interrupted 200-epoch training resumes where it stopped, and ends
+with the weights an uninterrupted one would have."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
 
+import numpy as np
 import torch
 
 from nasfw.errors import ConfigError
 from nasfw.supernet.sampling import make_sampler
+
+TRAINING_CHECKPOINT = "supernet_training.ckpt"  # the name plugins give it in the run folder
+CHECKPOINT_EVERY_S = 30.0  # at most one checkpoint per this many seconds, unless the caller says otherwise
 
 
 @dataclass
@@ -41,9 +53,15 @@ def lr_factor(epoch_progress: float, warmup: float, total: float) -> float:
 
 
 def train_supernet(supernet, loader: Callable[[], Iterable], loss_fn: Callable[[Any, Any], torch.Tensor],
-                   config: TrainConfig, on_epoch: Callable[[int, float], None] | None = None) -> list[float]:
+                   config: TrainConfig, on_epoch: Callable[[int, float], None] | None = None,
+                   checkpoint: str | Path | None = None, rngs: Sequence[np.random.Generator] = (),
+                   checkpoint_key: str = "", checkpoint_every_s: float | None = None,
+                   on_resume: Callable[[int], None] | None = None) -> list[float]:
     """`loader()` yields batches for one epoch; `loss_fn(module, batch)` returns a scalar loss for the active
-    subnet. Returns the mean loss per epoch."""
+    subnet. Returns the mean loss per epoch. `rngs`: the numpy generators `loader` draws from, kept in the
+    checkpoint; `checkpoint_key`: what else must match for a checkpoint to be continued (a batch size, the data);
+    `on_resume(epochs_done)`: told how far a continued training already was (a progress bar's start). The
+    checkpoint file is removed once training ends."""
     torch.manual_seed(config.seed)
     sampler = make_sampler(config.sampling, supernet.space, seed=config.seed, **(config.sampling_options or {}))
     params = [p for p in supernet.parameters() if p.requires_grad]
@@ -51,8 +69,24 @@ def train_supernet(supernet, loader: Callable[[], Iterable], loss_fn: Callable[[
         opt = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     else:
         opt = torch.optim.SGD(params, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay, nesterov=True)
-    history = []
-    for epoch in range(config.epochs):
+    history: list[float] = []
+    key = repr((asdict(config), checkpoint_key))
+    start = 0
+    if checkpoint is not None:
+        state = _load_checkpoint(Path(checkpoint), key)
+        if state is not None:
+            supernet.load_state_dict(state["weights"])
+            opt.load_state_dict(state["optimizer"])
+            sampler = state["sampler"]
+            torch.set_rng_state(state["torch_rng"])
+            for g, st in zip(rngs, state["rngs"]):
+                g.bit_generator.state = st
+            history, start = list(state["history"]), int(state["epoch"])
+            if on_resume:
+                on_resume(start)
+    every = CHECKPOINT_EVERY_S if checkpoint_every_s is None else checkpoint_every_s
+    saved_at = time.time()
+    for epoch in range(start, config.epochs):
         supernet.train()
         batches = list(loader())
         total, count = 0.0, 0
@@ -73,4 +107,32 @@ def train_supernet(supernet, loader: Callable[[], Iterable], loss_fn: Callable[[
         history.append(total / max(count, 1))
         if on_epoch:
             on_epoch(epoch, history[-1])
+        if checkpoint is not None and epoch + 1 < config.epochs and time.time() - saved_at >= every:
+            _save_checkpoint(Path(checkpoint), {
+                "key": key, "epoch": epoch + 1, "weights": supernet.state_dict(), "optimizer": opt.state_dict(),
+                "sampler": sampler, "torch_rng": torch.get_rng_state(),
+                "rngs": [g.bit_generator.state for g in rngs], "history": history})
+            saved_at = time.time()
+    if checkpoint is not None:
+        Path(checkpoint).unlink(missing_ok=True)
     return history
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    """Written beside, then renamed over the last one: an interrupt while writing leaves the previous intact."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _load_checkpoint(path: Path, key: str) -> dict | None:
+    """The state of an interrupted training of this configuration; None to start afresh (no file, another
+    configuration: a resume with other phase settings trains them from the start)."""
+    if not path.is_file():
+        return None
+    try:
+        state = torch.load(path, weights_only=False)  # our own file: weights, optimiser and a sampler object
+    except Exception:  # a file cut short by a crash: start over rather than fail
+        return None
+    return state if isinstance(state, dict) and state.get("key") == key else None

@@ -31,12 +31,12 @@ from nasfw.plugins.quantumnas import train as qt
 from nasfw.plugins.quantumnas.data import QMLData, check_source, load_qml
 from nasfw.plugins.quantumnas.finalize import finalize as run_finalize
 from nasfw.option_types import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
-from nasfw.progress import progress_bar
+from nasfw.progress import progress_bar, start_at
 from nasfw.registry import options_of
 from nasfw.search_spaces.supercircuit import SuperCircuit, space_def
 from nasfw.space_cover import check_within
 from nasfw.supernet.sampling import SamplerName
-from nasfw.supernet.train import TrainConfig, train_supernet
+from nasfw.supernet.train import TRAINING_CHECKPOINT, TrainConfig, train_supernet
 from nasfw.torch_device import on_device
 from nasfw.torch_device import resolve as resolve_device
 
@@ -150,12 +150,14 @@ class QuantumNASTask:
             bar.update(1)
         bs = batch_size or self.batch_size
         train = qt.split_on(d.train, self.torch_device)
+        run_dir = Path(run_dir)
         with on_device(self.supercircuit, self.torch_device):
             history = train_supernet(self.supercircuit, lambda: batches(train, bs, rng),
-                                     lambda m, b: qt.nll(m(b[0]), b[1], n_classes), cfg, on_epoch)
+                                     lambda m, b: qt.nll(m(b[0]), b[1], n_classes), cfg, on_epoch,
+                                     checkpoint=run_dir / TRAINING_CHECKPOINT, rngs=[rng],
+                                     checkpoint_key=f"batch_size {bs}", on_resume=lambda done: start_at(bar, done))
         bar.close()
         self.trained = True
-        run_dir = Path(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         torch.save(self.supercircuit.state_dict(), run_dir / WEIGHTS)
         return history

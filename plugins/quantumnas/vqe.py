@@ -26,7 +26,7 @@ from nasfw.search_spaces import quantum_sim as qs
 from nasfw.search_spaces.supercircuit import SuperCircuit, space_def
 from nasfw.space_cover import check_within
 from nasfw.supernet.sampling import SamplerName
-from nasfw.supernet.train import TrainConfig, train_supernet
+from nasfw.supernet.train import TRAINING_CHECKPOINT, TrainConfig, train_supernet
 
 
 class VQETask:
@@ -153,7 +153,9 @@ class VQETask:
                           sampling=sampling, seed=self.seed,
                           sampling_options=supercircuit_sampling(sampling, self.supercircuit.n_blocks))
         history = train_supernet(self.supercircuit, lambda: [None] * steps_per_epoch,
-                                 lambda m, _b: self._supernet_energy(m), cfg)
+                                 lambda m, _b: self._supernet_energy(m), cfg,
+                                 checkpoint=Path(run_dir) / TRAINING_CHECKPOINT,
+                                 checkpoint_key=f"steps_per_epoch {steps_per_epoch}")
         self.trained = True
         Path(run_dir).mkdir(parents=True, exist_ok=True)
         torch.save(self.supercircuit.state_dict(), Path(run_dir) / "supercircuit.pt")

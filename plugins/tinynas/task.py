@@ -22,12 +22,12 @@ from nasfw.errors import ConfigError, unknown_name
 from nasfw.plugins.tinynas.data import ImageData, batches, check_source, class_count, load_images, resize
 from nasfw.plugins.tinynas.finalize import finalize as run_finalize
 from nasfw.option_types import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
-from nasfw.progress import progress_bar
+from nasfw.progress import progress_bar, start_at
 from nasfw.registry import options_of, with_defaults
 from nasfw.search_spaces.mbconv import mbconv_space
 from nasfw.space_cover import check_within
 from nasfw.supernet.bn import recalibrate_bn
-from nasfw.supernet.train import TrainConfig, train_supernet
+from nasfw.supernet.train import TRAINING_CHECKPOINT, TrainConfig, train_supernet
 
 WEIGHTS = "supernet.pt"
 Sampling = Literal["progressive", "uniform", "sandwich"]  # OFA progressive shrinking, or the other two rules
@@ -121,9 +121,12 @@ class TinyNASTask:
                 net.reorganize()  # most important channels first, before expand ratios become elastic
             bar.set_postfix(loss=f"{loss:.3f}")
             bar.update(1)
-        history = train_supernet(net, lambda: batches(d.train, batch_size or self.batch_size, rng),
+        bs = batch_size or self.batch_size
+        history = train_supernet(net, lambda: batches(d.train, bs, rng),
                                  lambda m, b: F.cross_entropy(m(resize(b[0], m.active.get("resolution"))), b[1]),
-                                 cfg, on_epoch)
+                                 cfg, on_epoch, checkpoint=Path(run_dir) / TRAINING_CHECKPOINT, rngs=[rng],
+                                 checkpoint_key=f"batch_size {bs}, largest_epochs {largest_epochs}, {sampling}",
+                                 on_resume=lambda done: start_at(bar, done))
         bar.close()
         self.trained = True
         Path(run_dir).mkdir(parents=True, exist_ok=True)
