@@ -18,7 +18,7 @@ from nasfw.backends import make_backend
 from nasfw.driver import SearchDriver
 from nasfw.campaign import Campaign
 from nasfw.cost import violated
-from nasfw.errors import ConfigError, StoreError
+from nasfw.errors import ConfigError, NasfwError, StoreError
 from nasfw.evaluation import EvaluatorSpec, Pipeline
 from nasfw.registry import Registry
 from nasfw.run_lock import RunLock
@@ -84,9 +84,10 @@ def build(campaign: Campaign, registry: Registry) -> Components:
     if hasattr(task, "check_campaign"):
         task.check_campaign(campaign)  # fields that must name what the task names (the board, the device)
     cheap, expensive = [], []
-    for name, opts in campaign.hardware:
+    for i, (name, opts) in enumerate(campaign.hardware):
         model = registry.cost_model(name, **opts)
         if getattr(model, "cheap", True):
+            check_cost_model_reads(model, space, campaign.seed, f"hardware[{i}] = {name!r}")
             cheap.append(model)  # runs in the driver, filters candidates before evaluation
         else:
             expensive.append((name, opts))  # rebuilt in each worker, runs with the task
@@ -94,6 +95,20 @@ def build(campaign: Campaign, registry: Registry) -> Components:
     searcher = make_searcher(cls, space, campaign.searcher_settings, objectives=campaign.objectives,
                              constraints=campaign.constraints, seed=campaign.seed)
     return Components(space, searcher, task, cheap, expensive, user_initial(campaign, space), options)
+
+
+def check_cost_model_reads(model: Any, space: Space, seed: int, field: str) -> None:
+    """A cheap cost model that cannot read the space's archs (`note10`, which costs OFA MobileNetV3 subnets, in a
+    TinyNAS campaign) stopped the run at its first candidate, after the supernet had trained for minutes. A cheap
+    model costs every candidate in the driver and its errors stop the run, so one sampled arch tells now."""
+    import numpy as np
+
+    arch = space.sample(np.random.default_rng(seed))
+    try:
+        model.evaluate(arch)
+    except Exception as e:  # noqa: BLE001 - whatever it raises, the run would stop on it at its first candidate
+        what = str(e) if isinstance(e, NasfwError) else f"{type(e).__name__}: {e}"
+        raise ConfigError(f"{field} cannot cost the architectures of space {space.name!r}: {what}") from None
 
 
 def user_initial(campaign: Campaign, space: Space) -> list:
