@@ -22,7 +22,7 @@ PHASES = ("supernet", "search", "finalize")
 def duration_text(seconds: float) -> str:
     """'11.5 s', '2 min 47 s', '3 h 05 min': a paper-budget run lasts hours, and seconds by the thousand are
     read wrong."""
-    if seconds < 60:
+    if seconds < 59.95:  # (59.97 s would read '60.0 s')
         return f"{seconds:.1f} s"
     s = int(round(seconds))
     if s < 3600:

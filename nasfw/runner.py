@@ -400,7 +400,7 @@ def finalize(campaign: Campaign, comps: Components, store: Store, progress: bool
                                                                                    fin.get("task") or {}, progress))
         finally:
             store.add_phase_seconds("finalize", time.time() - t0)
-        summary["phase_s"] = store.phase_seconds()
+        summary["phase_s"] = {k: round(v, 3) for k, v in store.phase_seconds().items()}
     if top:  # every run folder carries its plots and report.md, as `nasfw report` writes them
         from nasfw.report import write_report
 

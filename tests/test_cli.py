@@ -397,8 +397,9 @@ def test_finalize_values_are_checked_before_the_search(run_cli, tmp_path, plugin
     ("tinynas", "hardware: [{name: stm32f401}]\ntask_options: {device: stm32f746}",
      "hardware[0] = 'stm32f401' is another board than task_options.device = 'stm32f746'"),
     # a cheap cost model that cannot read the space's archs stopped the run at its first candidate, after training
-    ("tinynas", "hardware: [stm32f401, note10]", "hardware[1] = 'note10' cannot cost the architectures of space "
-     "'mbconv-proxyless': note10 latency: the arch must be an OFA MobileNetV3 subnet"),
+    ("tinynas", "hardware: [stm32f401, note10]", ("hardware[1] = 'note10' cannot cost the architectures of space "
+                                                  "'mbconv-proxyless': note10 latency: the arch must be an OFA "
+                                                  "MobileNetV3 subnet")),
 ])
 def test_values_that_failed_once_training_started_fail_when_the_campaign_is_built(run_cli, tmp_path, plugin,
                                                                                   campaign, needle):

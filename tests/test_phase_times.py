@@ -38,7 +38,7 @@ def test_a_run_stored_before_phases_were_timed_keeps_its_search_time(tmp_path):
 
 def test_durations_read_as_people_write_them():
     assert duration_text(11.49) == "11.5 s"
-    assert duration_text(167.2) == "2 min 47 s"
+    assert duration_text(167.2) == "2 min 47 s" and duration_text(59.97) == "1 min 00 s"
     assert duration_text(3 * 3600 + 5 * 60 + 20) == "3 h 05 min"
     assert phase_times_text({"search": 11.5}) == "search 11.5 s"
     assert phase_times_text({"finalize": 60.0, "search": 11.5, "supernet": 95.5}) == \

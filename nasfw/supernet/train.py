@@ -132,7 +132,7 @@ def _load_checkpoint(path: Path, key: str) -> dict | None:
     if not path.is_file():
         return None
     try:
-        state = torch.load(path, weights_only=False)  # our own file: weights, optimiser and a sampler object
+        state = torch.load(path, map_location="cpu", weights_only=False)  # our own file, sampler object included
     except Exception:  # a file cut short by a crash: start over rather than fail
         return None
     return state if isinstance(state, dict) and state.get("key") == key else None
