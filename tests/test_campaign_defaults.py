@@ -127,6 +127,26 @@ def test_another_naas_baseline_brings_its_pe_count(reg, tmp_path):
     assert c.space_options["max_pes"] == 144
 
 
+def test_the_accelerator_resources_model_sizes_buffers_within_the_tasks_baseline(reg):
+    """`accelerator-resources` kept Eyeriss's on-chip budget on a ShiDianNao-like campaign, and its n_pes and
+    rf_bytes were the values the run kept (a cost model's metric wins over the task's)."""
+    sets = ["task_options.baseline=shidiannao-like", "task_options.networks=[squeezenet]"]
+    c = resolve_campaign(reg, "naas", sets=[*sets, "hardware=[accelerator-resources]"])
+    assert c.hardware == [("accelerator-resources", {"baseline": "shidiannao-like"})]
+    comps = build(c, reg)
+    arch = comps.space.sample(np.random.default_rng(0))
+    glb = comps.task.accelerator(arch)[0].glb_bytes  # the buffer the task's evaluation sizes
+    assert comps.cheap[0].evaluate(arch)["glb_bytes"] == glb != reg.cost_model("accelerator-resources").evaluate(
+        arch)["glb_bytes"]
+    eyeriss = "hardware=[{name: accelerator-resources, options: {baseline: eyeriss-v1}}]"
+    c = resolve_campaign(reg, "naas", sets=[*sets, eyeriss])
+    with pytest.raises(ConfigError, match="within the on-chip bytes of baseline 'eyeriss-v1', not of "
+                                          "task_options.baseline 'shidiannao-like'"):
+        build(c, reg)
+    assert resolve_campaign(reg, "naas", sets=["hardware=[accelerator-resources]"]).raw["hardware"] == \
+        ["accelerator-resources"]  # the default baseline: as it resolved before
+
+
 def test_a_board_of_ones_own_is_searched_for(reg, tmp_path):
     """The cost model took a YAML of boards (`devices=FILE`) but the task did not: a search could not target a
     board of one's own, and `task_options.device: nrf52840` failed with the shipped boards' names only."""

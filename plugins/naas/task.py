@@ -90,7 +90,29 @@ class NAASTask:
         baseline = with_defaults(cls, task_options)["baseline"]
         if not isinstance(baseline, str) or not (baseline in BASELINES or Path(baseline).is_file()):
             return {}  # the task refuses it with its own message
-        return {"space": "naas-accelerator", "space_options": {"max_pes": load_accelerator(baseline).n_pes}}
+        out = {"space": "naas-accelerator", "space_options": {"max_pes": load_accelerator(baseline).n_pes}}
+        if baseline != "eyeriss-v1":  # the resources model's default: a campaign already right resolves as it did
+            out["hardware_options"] = {"accelerator-resources": {"baseline": baseline}}
+        return out
+
+    def check_campaign(self, campaign) -> None:
+        """`accelerator-resources` must share the task's on-chip budget: with its Eyeriss default on another
+        baseline it sized the buffers of another budget, and its n_pes and rf_bytes, the values a run keeps where a
+        cost model and the task report one metric, were not the task's."""
+        from nasfw.registry import with_defaults
+        from nasfw.plugins.naas import AcceleratorResources
+
+        for i, (name, opts) in enumerate(campaign.hardware):
+            if name != "accelerator-resources":
+                continue
+            given = with_defaults(AcceleratorResources, opts)["baseline"]
+            if not isinstance(given, str):
+                continue  # the model refuses it with its own message
+            acc = resolve_baseline(given, "row-stationary", f"hardware[{i}].options")[0]
+            if baseline_onchip_bytes(acc) != self.onchip_bytes:
+                raise ConfigError(f"hardware[{i}] = 'accelerator-resources' sizes buffers within the on-chip bytes of "
+                                  f"baseline {given!r}, not of task_options.baseline {self.baseline_name!r}; leave "
+                                  f"its baseline out (it follows the task) or give it {self.baseline_name!r}")
 
     def check_space(self, space) -> None:
         """NAAS searches within the baseline's resources: a space with more PEs than the baseline has would
