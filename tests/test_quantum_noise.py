@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 pytest.importorskip("qiskit_ibm_runtime")
@@ -116,3 +118,15 @@ def test_a_users_json_device_keeps_its_path_and_scales(tmp_path):
     assert key == f"{mine}@x2"
     cx = qn.backend(str(mine)).target["cx"]
     assert all(qn.backend(key).target["cx"][q].error == pytest.approx(2 * p.error) for q, p in cx.items())
+
+
+def test_hardware_lists_the_fake_devices(run_cli):
+    r = run_cli("hardware", "--plugin", "quantumnas", "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    by_name = {d["device"]: d for d in data["devices"]}
+    for dev in ("yorktown", "santiago", "belem", "quito", "lima", "athens", "manila", "jakarta", "guadalupe",
+                "montreal"):
+        assert dev in by_name
+    assert by_name["quito"]["qubits"] == 5 and "cx" in by_name["quito"]["basis_gates"]
+    assert 0 < by_name["quito"]["median_2q_error"] < 0.1

@@ -235,18 +235,6 @@ def test_small_campaign_end_to_end(tmp_path, run_cli):
     assert "final evaluation (quantumnas.md):" in shown and "| searched + pruned |" in shown
 
 
-def test_hardware_lists_the_fake_devices(run_cli):
-    r = run_cli("hardware", "--plugin", "quantumnas", "--json")
-    assert r.returncode == 0, r.stderr
-    data = json.loads(r.stdout)
-    by_name = {d["device"]: d for d in data["devices"]}
-    for dev in ("yorktown", "santiago", "belem", "quito", "lima", "athens", "manila", "jakarta", "guadalupe",
-                "montreal"):
-        assert dev in by_name
-    assert by_name["quito"]["qubits"] == 5 and "cx" in by_name["quito"]["basis_gates"]
-    assert 0 < by_name["quito"]["median_2q_error"] < 0.1
-
-
 def test_remap_moves_a_trained_circuit_off_a_bad_readout_qubit():
     """Lagos's qubit 2 misreads 46% of the time; a trained circuit on it re-chooses a layout without it."""
     from nasfw.cost import Objective
