@@ -9,7 +9,7 @@ from typing import Any
 
 from nasfw.cli_args import help_command, key_values, load_json_arg, positive_int, registry_of, user_campaign
 from nasfw.cli_prepare import add_prepare_parsers
-from nasfw.errors import ConfigError, NasfwError
+from nasfw.errors import ConfigError, NasfwError, Terminated
 
 
 # --- commands --------------------------------------------------------------------------------------
@@ -397,6 +397,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `nasfw show RUN | head`
         sys.stderr.close()
         return 0
+    except Terminated:
+        print("terminated (SIGTERM): finished evaluations are in the store; continue with --resume", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("interrupted: finished evaluations are in the store; continue with --resume", file=sys.stderr)
         return 130

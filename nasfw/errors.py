@@ -30,6 +30,12 @@ class WorkerError(NasfwError):
     """Evaluation workers that cannot start (the run stops, keeping what was evaluated)."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's time limit, `kill`, `timeout`) unwound as an interrupt: the evaluation workers are
+    stopped, the run folder's lock released, and what was evaluated stays in the store. The default action killed
+    the driver alone and left its worker processes running for ever."""
+
+
 def unknown_name(kind: str, name: object, known: Iterable[str]) -> str:
     """'unknown searcher 'evolutoin'; did you mean 'evolution'? known: ...' (names the closest)."""
     known = sorted(known)

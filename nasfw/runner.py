@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import json
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -18,7 +19,7 @@ from nasfw.backends import make_backend
 from nasfw.driver import SearchDriver
 from nasfw.campaign import Campaign
 from nasfw.cost import violated
-from nasfw.errors import ConfigError, NasfwError, StoreError
+from nasfw.errors import ConfigError, NasfwError, StoreError, Terminated
 from nasfw.evaluation import EvaluatorSpec, Pipeline
 from nasfw.registry import Registry
 from nasfw.run_lock import RunLock
@@ -190,14 +191,36 @@ def run_campaign(campaign: Campaign, registry: Registry, resume: bool = False, p
 
         why = f"workers: {campaign.workers}" if campaign.workers > 1 else "evaluation.timeout_s"
         check_main_importable(why)  # before the run folder and the supernet, not after them
-    store, lock = prepare_run_dir(campaign, resume, flags)
+    with sigterm_as_interrupt():
+        store, lock = prepare_run_dir(campaign, resume, flags)
+        try:
+            _phase_supernet(campaign, comps, store, progress)
+            _phase_search(campaign, comps, store, resume, progress, plugins_dirs)
+            return finalize(campaign, comps, store, progress)
+        finally:
+            store.close()
+            lock.release()
+
+
+@contextmanager
+def sigterm_as_interrupt():
+    """While a run goes on, SIGTERM raises `Terminated` (a KeyboardInterrupt) in the driver, so the run unwinds as
+    on Ctrl-C: worker processes killed, phase times and the searcher's checkpoint kept, the lock released. Only
+    the main thread can take signals; elsewhere (a run started from a thread) nothing changes."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, _frame):
+        raise Terminated(f"signal {signum}")
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
-        _phase_supernet(campaign, comps, store, progress)
-        _phase_search(campaign, comps, store, resume, progress, plugins_dirs)
-        return finalize(campaign, comps, store, progress)
+        yield
     finally:
-        store.close()
-        lock.release()
+        signal.signal(signal.SIGTERM, previous)
 
 
 def check_phase_options(campaign: Campaign, task: Any) -> None:

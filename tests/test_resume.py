@@ -115,3 +115,29 @@ def test_sigkill_then_resume_on_ray(tmp_path, run_cli):
         after = c.execute("SELECT id, arch, metrics FROM evaluations ORDER BY id").fetchall()
         ok = c.execute("SELECT COUNT(*) FROM evaluations WHERE status IN ('ok', 'failed')").fetchone()[0]
     assert after[: len(before)] == before and ok == 20
+
+
+def test_sigterm_stops_the_workers_and_the_run_resumes(tmp_path, run_cli):
+    """`kill`, `timeout` or a scheduler's time limit send SIGTERM: it killed the driver alone, and its evaluation
+    workers ran on for ever as orphans. Now the run unwinds as on Ctrl-C and says how to continue."""
+    psutil = pytest.importorskip("psutil")
+    out = tmp_path / "run"
+    args = ["--plugins-dir", PLUGIN_DIR, "--plugin", "toy", "--budget", "30", "--workers", "2",
+            "--set", "task_options.sleep=0.2", "--out", out, "--no-progress"]
+    proc = subprocess.Popen([sys.executable, "-m", "nasfw.cli", "search", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=tmp_path, text=True)
+    db = out / "nasfw.sqlite"
+    deadline = time.time() + 90
+    while _count(db) < 6 and time.time() < deadline:
+        time.sleep(0.05)
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert len(children) >= 2  # the two workers (and multiprocessing's resource tracker)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and "terminated (SIGTERM): finished evaluations are in the store" in err
+    gone, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, [p.cmdline() for p in alive]
+    assert 6 <= _count(db) < 30, "the signal must land mid-campaign"
+    p = run_cli("search", *args, "--resume")
+    assert p.returncode == 0, p.stderr
+    assert "evaluations: 30 (30 ok" in p.stdout
