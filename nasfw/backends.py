@@ -33,6 +33,7 @@ _STARTS: Any = None  # in a worker process: the queue it reports the start of ea
 def _init_worker(starts: Any = None, ready: Any = None) -> None:
     global _STARTS
     _STARTS = starts
+    _exit_with_parent()
     if ready is not None:  # this process got through its start (the driver tells dead starts from crashes by it)
         with ready.get_lock():
             ready.value += 1
@@ -42,6 +43,23 @@ def _init_worker(starts: Any = None, ready: Any = None) -> None:
         torch.set_num_threads(1)
     except ImportError:
         pass
+
+
+def _exit_with_parent(every_s: float = 2.0) -> None:
+    """A worker ends when the driver is gone. A driver killed outright (SIGKILL, the out-of-memory killer) takes
+    no worker with it, and the pool's queues give its workers no end of input: they waited, each holding its task
+    (a dataset, a trained supernet), for ever. An orphan is handed to another parent, which this thread notices."""
+    import os
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(every_s)
+            if os.getppid() != parent:
+                os._exit(1)
+    threading.Thread(target=watch, name="nasfw-exit-with-parent", daemon=True).start()
 
 
 def _evaluate_in_worker(spec: EvaluatorSpec, arch: Arch, token: int):

@@ -141,3 +141,23 @@ def test_sigterm_stops_the_workers_and_the_run_resumes(tmp_path, run_cli):
     p = run_cli("search", *args, "--resume")
     assert p.returncode == 0, p.stderr
     assert "evaluations: 30 (30 ok" in p.stdout
+
+
+def test_workers_end_with_a_driver_killed_outright(tmp_path):
+    """SIGKILL (the out-of-memory killer) takes the driver alone: its workers waited on the pool's queues for
+    ever, each holding its task. They now notice they were orphaned and end within seconds."""
+    psutil = pytest.importorskip("psutil")
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "nasfw.cli", "search", "--plugins-dir", str(PLUGIN_DIR), "--plugin",
+                             "toy", "--budget", "30", "--workers", "2", "--set", "task_options.sleep=0.2", "--out",
+                             str(out), "--no-progress"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            cwd=tmp_path)
+    deadline = time.time() + 90
+    while _count(out / "nasfw.sqlite") < 4 and time.time() < deadline:
+        time.sleep(0.05)
+    workers = [c for c in psutil.Process(proc.pid).children() if "spawn_main" in " ".join(c.cmdline())]
+    assert len(workers) == 2
+    proc.kill()
+    proc.wait()
+    gone, alive = psutil.wait_procs(workers, timeout=15)
+    assert not alive, [p.pid for p in alive]
