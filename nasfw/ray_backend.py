@@ -295,8 +295,16 @@ def run_on_ray(driver: SearchDriver, spec: EvaluatorSpec, campaign: Campaign) ->
     ray, tune = _ray()
     started_here = False
     if not ray.is_initialized():
+        import signal
+        import threading
+
+        ours = signal.getsignal(signal.SIGTERM)  # the run's (runner.sigterm_as_interrupt)
         _init(ray, campaign)
         started_here = True
+        if callable(ours) and threading.current_thread() is threading.main_thread():
+            # Ray's core puts its own SIGTERM handler in place, which ended the driver with a crash report and
+            # status 1; the run's unwinds it as an interrupt, and the `finally` below shuts Ray down
+            signal.signal(signal.SIGTERM, ours)
     try:
         if spec.shared_path is not None:  # into the object store once, for every node of the cluster
             with open(spec.shared_path, "rb") as f:

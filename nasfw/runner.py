@@ -35,10 +35,11 @@ class RunFlags:
     resume: str
     out: str
     again: str  # the whole call that continues the run in folder {out}
+    plugins_dir: str = "--plugins-dir DIR"  # how a plugin folder is given
 
 
 CLI_FLAGS = RunFlags("--resume", "--out", "nasfw search --resume --out {out}")
-PYTHON_FLAGS = RunFlags("resume=True", "out=", "nasfw.search(resume=True, out={out!r})")
+PYTHON_FLAGS = RunFlags("resume=True", "out=", "nasfw.search(resume=True, out={out!r})", "plugins_dirs=[DIR]")
 
 
 @dataclass
@@ -214,11 +215,18 @@ def sigterm_as_interrupt():
         yield
         return
 
+    received: list[int] = []
+
     def stop(signum, _frame):
+        received.append(signum)
         raise Terminated(f"signal {signum}")
     previous = signal.signal(signal.SIGTERM, stop)
     try:
         yield
+    except KeyboardInterrupt as e:
+        if received and not isinstance(e, Terminated):  # Ray Tune stops on it and raises an interrupt of its own
+            raise Terminated(f"signal {received[0]}") from e
+        raise
     finally:
         signal.signal(signal.SIGTERM, previous)
 

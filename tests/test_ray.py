@@ -240,3 +240,31 @@ def test_an_objective_the_task_does_not_report_stops_a_ray_run_as_a_local_one(ru
         assert ("objectives[0].metric = 'acuracy': neither the task nor a cost model reported such a metric (did "
                 "you mean 'accuracy'?)") in p.stderr
         assert 1 <= n_rows(tmp_path / backend) <= 2
+
+
+def test_sigterm_stops_a_ray_run_and_its_local_instance(tmp_path):
+    """Ray's core puts its own SIGTERM handler in place: a `kill` ended the driver with a crash report and status
+    1. The run's handler is put back, so it unwinds as on Ctrl-C and shuts the Ray instance it started down."""
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import PLUGIN_DIR
+
+    psutil = pytest.importorskip("psutil")
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "nasfw.cli", "search", "--plugins-dir", str(PLUGIN_DIR), "--plugin",
+                             "toy", "--budget", "40", "--workers", "2", "--backend", "ray", "--set",
+                             "task_options.sleep=0.5", "--out", str(out), "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path, text=True)
+    deadline = time.time() + 120
+    while n_rows(out) < 4 and time.time() < deadline:
+        time.sleep(0.1)
+    started = psutil.Process(proc.pid).children(recursive=True)  # the Ray instance's processes among them
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err[-2000:]
+    assert "terminated (SIGTERM): finished evaluations are in the store" in err
+    _, alive = psutil.wait_procs(started, timeout=30)
+    assert not alive, [" ".join(p.cmdline())[:80] for p in alive]
+    assert 4 <= n_rows(out) < 40
