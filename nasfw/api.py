@@ -116,8 +116,10 @@ def user_fields(config: str | Path | dict | None) -> dict:
                       "campaign fields")
 
 
-def stored_campaign(out: str | Path | None, flags: RunFlags) -> dict:
-    """The campaign a run folder was started with (its campaign.yaml), for resuming it without repeating it."""
+def stored_campaign(out: str | Path | None, flags: RunFlags, registry: Registry) -> dict:
+    """The campaign a run folder was started with (its campaign.yaml), for resuming it without repeating it. A
+    run of a plugin loaded from a folder needs that folder again: without it the resume failed with "unknown
+    task 'toy'", which did not say what was missing."""
     from nasfw.campaign import load_yaml
 
     if not out:
@@ -125,7 +127,13 @@ def stored_campaign(out: str | Path | None, flags: RunFlags) -> dict:
     stored = Path(out) / "campaign.yaml"
     if not stored.is_file():
         raise ConfigError(f"{flags.resume}: {str(out)!r} holds no run to resume (no campaign.yaml)")
-    return load_yaml(stored)
+    raw = load_yaml(stored)
+    plugin = raw.get("plugin") if isinstance(raw, dict) else None
+    if isinstance(plugin, str) and plugin not in registry.plugins:
+        why = f" ({registry.failures[plugin]})" if plugin in registry.failures else ""
+        raise ConfigError(f"the run in {str(out)!r} was made with plugin {plugin!r}, which is not loaded here{why}; "
+                          f"give its folder with {flags.plugins_dir}, or install it")
+    return raw
 
 
 def resolve_campaign(registry: Registry, plugin: str | None = None, user: dict | None = None, *,
@@ -194,7 +202,7 @@ def search(plugin: str | None = None, config: str | Path | dict | None = None, *
         if not resume:
             raise ConfigError("nasfw.search needs a plugin name or a config (a campaign file or mapping), or "
                               "resume=True with out= a run folder")
-        stored = stored_campaign(fields.get("out"), PYTHON_FLAGS)
+        stored = stored_campaign(fields.get("out"), PYTHON_FLAGS, registry)
     campaign = resolve_campaign(registry, plugin, user, stored=stored, searcher=searcher, budget=budget,
                                 fields=fields)
     import torch

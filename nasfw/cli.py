@@ -23,7 +23,7 @@ def cmd_search(args) -> int:
     if not plugin and not args.config:
         if not args.resume:
             raise ConfigError("nasfw search needs --plugin NAME or --config FILE (or --resume --out RUN)")
-        stored = stored_campaign(args.out, CLI_FLAGS)  # `nasfw search --resume --out RUN`: as the run started
+        stored = stored_campaign(args.out, CLI_FLAGS, reg)  # `nasfw search --resume --out RUN`: as it started
     fields = {key: getattr(args, key, None) for key in ("seed", "workers", "out", "backend", "address")}
     campaign = resolve_campaign(reg, plugin, user, stored=stored, searcher=args.searcher, budget=args.budget,
                                 fields=fields, sets=args.sets or ())

@@ -161,3 +161,18 @@ def test_workers_end_with_a_driver_killed_outright(tmp_path):
     proc.wait()
     gone, alive = psutil.wait_procs(workers, timeout=15)
     assert not alive, [p.pid for p in alive]
+
+
+def test_a_run_of_a_plugin_from_a_folder_resumes_with_that_folder(tmp_path, run_cli):
+    """Without the folder the resume said "unknown task 'toy'", not what was missing."""
+    import nasfw
+
+    nasfw.search("toy", plugins_dirs=[PLUGIN_DIR], budget=3, out=tmp_path / "run", progress=False)
+    p = run_cli("search", "--resume", "--out", tmp_path / "run", "--budget", "5")
+    run = str(tmp_path / "run")
+    assert p.returncode == 2 and p.stderr == (f"error: the run in {run!r} was made with plugin 'toy', which is not "
+                                              "loaded here; give its folder with --plugins-dir DIR, or install it\n")
+    with pytest.raises(nasfw.ConfigError, match="give its folder with plugins_dirs=\\[DIR\\], or install it"):
+        nasfw.search(resume=True, out=tmp_path / "run")
+    p = run_cli("search", "--resume", "--out", tmp_path / "run", "--budget", "5", "--plugins-dir", PLUGIN_DIR)
+    assert p.returncode == 0 and "evaluations: 5 (5 ok" in p.stdout, p.stderr
