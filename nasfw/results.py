@@ -24,12 +24,12 @@ class RunView:
     def __repr__(self) -> str:
         """One line: a notebook cell ending in `nasfw.search(...)` shows the run, not every evaluation's dict."""
         s = self.summary()
-        best = self.top(1)
+        best = self.best
         o = self.campaign.objectives[0]
         shown = ""
-        if best and o.metric in best[0].metrics:
-            unmet = "" if self.feasible(best[0]) else ", constraints not met"
-            shown = f"; best {o.metric} {best[0].metrics[o.metric]:.6g} (#{best[0].id}{unmet})"
+        if best and o.metric in best.metrics:
+            unmet = "" if self.feasible(best) else ", constraints not met"
+            shown = f"; best {o.metric} {best.metrics[o.metric]:.6g} (#{best.id}{unmet})"
         if not s["ok"] and s["failed"]:  # what the CLI's exit status 1 says: a notebook sees why at once
             shown = f"; every evaluation failed, most often with: {self.failures(1)[0]['error'][:300]}"
         skipped = f", {s['infeasible']} infeasible skipped" if s["infeasible"] else ""

@@ -269,11 +269,12 @@ def _board_model_options(opts: dict, n_classes: int | None) -> dict:
     while finalize reported TinyEngine's and the dataset's, and `nasfw cost --run RUN --hardware stm32f746` costs
     the run's network on the F746 as the run counts memory. The generic `mcu` model also gets the task's board."""
     from nasfw.hardware.mcu import load_devices
+    from nasfw.plugins.tinynas import MCUArchCost
 
     network = {"memory": opts["memory"], "n_classes": n_classes}
     if "widths" in opts and opts["widths"] is not None:
         network["widths"] = opts["widths"]
-    own = {k: _mcu_default(k) for k in ("memory", "n_classes", "widths", "device", "devices")}
+    own = with_defaults(MCUArchCost, {})  # read once, not once per option
     differ = {k: v for k, v in network.items() if v is not None and v != own[k]}
     out = {name: dict(differ) for name in load_devices()}  # the boards registered as cost models of their own
     board = {k: opts[k] for k in ("device", "devices") if opts[k] is not None and opts[k] != own[k]}
