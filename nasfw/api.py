@@ -14,6 +14,7 @@ from nasfw.errors import ConfigError
 
 if TYPE_CHECKING:
     from nasfw.campaign import Campaign
+    from nasfw.compare import Comparison
     from nasfw.registry import Registry
     from nasfw.results import RunView
     from nasfw.runner import RunFlags
@@ -220,3 +221,22 @@ def open_run(run_dir: str | Path) -> RunView:
     from nasfw.results import RunView
 
     return RunView.open(run_dir)
+
+
+def compare_runs(runs: str | Path | Iterable[str | Path], metric: str | None = None,
+                 at: int | None = None) -> Comparison:
+    """Run folders side by side, as `nasfw compare` prints them: grouped by the campaign settings they differ in,
+    each run's best `metric` ('accuracy' or 'accuracy:max'; default the first run's first objective) within its
+    first `at` evaluations (default the shortest run's count), each group's mean and spread over its seeds.
+    `.groups`, `.runs`, `.to_dict()`, and `.write(folder)` for compare.md and the plots. A folder holding runs
+    stands for each of them."""
+    import os
+
+    from nasfw.compare import compare_runs as compare
+
+    if isinstance(runs, (str, os.PathLike)):
+        runs = [runs]
+    if metric is not None and not isinstance(metric, str):
+        raise ConfigError(f"metric = {metric!r}; allowed: a metric name, optionally with its direction "
+                          "('accuracy:max')")
+    return compare(runs, metric, at)

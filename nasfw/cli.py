@@ -313,6 +313,28 @@ def _cell(v) -> str:
 
 
 # --- parser -----------------------------------------------------------------------------------------
+def cmd_compare(args) -> int:
+    from nasfw.compare import compare_runs
+    from nasfw.report import table_text
+
+    comp = compare_runs(args.runs, args.metric, args.at, where=("--metric", "--at"))
+    if args.json:
+        print(json.dumps(comp.to_dict(), indent=2))
+    else:
+        if comp.differing:
+            more = f" and {len(comp.differing) - 8} more" if len(comp.differing) > 8 else ""
+            print(f"the runs differ in: {', '.join(comp.differing[:8])}{more}")
+        for title, head, rows in comp.tables():
+            print(f"\n{title}:")
+            print(table_text(head, rows))
+    if args.out:
+        out = comp.write(args.out)
+        print(f"report: {out['report']}", file=sys.stderr if args.json else sys.stdout)
+        for p in out["plots"]:
+            print(f"plot: {p}", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--plugins-dir", action="append", metavar="DIR",
@@ -358,6 +380,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="folder for the report (default RUN/report)")
     s.add_argument("--top", type=positive_int, default=10, help="rows of the table (default 10)")
     s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("compare", help="several runs side by side: groups by the settings they differ in, "
+                       "mean and spread over seeds at equal evaluations, plots")
+    s.add_argument("runs", nargs="+", metavar="RUN", help="run folders (a folder holding runs stands for each)")
+    s.add_argument("--metric", help="the metric compared, as NAME or NAME:max|min (default: the first run's first "
+                   "objective)")
+    s.add_argument("--at", type=positive_int, help="read each run's best within its first N evaluations (default: "
+                   "the shortest run's count)")
+    s.add_argument("--out", help="folder for compare.md and the plots (none written without it)")
+    s.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    s.set_defaults(func=cmd_compare)
 
     s = sub.add_parser("export", parents=[common], help="the best architecture as JSON, and through the plugin")
     s.add_argument("run", help="the run folder (a search's --out)")

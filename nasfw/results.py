@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from nasfw.campaign import Campaign, parse
-from nasfw.cost import objective_vector, pareto_front, scalarize, total_violation
+from nasfw.cost import Objective, objective_vector, pareto_front, scalarize, total_violation
 from nasfw.errors import NasfwError
 from nasfw.store import Evaluation, Store
 
@@ -90,9 +90,10 @@ class RunView:
         o = self.campaign.objectives[0]
         return sorted(front, key=lambda e: -o.sign * e.metrics.get(o.metric, 0.0))
 
-    def best_so_far(self) -> list[tuple[int, float]]:
-        """(evaluation number, best value of the first objective among feasible ones so far)."""
-        o = self.campaign.objectives[0]
+    def best_so_far(self, objective: Objective | None = None) -> list[tuple[int, float]]:
+        """(evaluation number, best value of the first objective, or of `objective`, among feasible ones so far);
+        evaluations rejected before running (infeasible) or lost to a crash are not counted."""
+        o = objective or self.campaign.objectives[0]
         best, out, n = None, [], 0
         for e in self.evaluations:
             if e.status in ("infeasible", "lost"):

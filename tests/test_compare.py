@@ -1,0 +1,170 @@
+"""`nasfw compare` / `nasfw.compare_runs`: runs grouped by the settings they differ in, each run's best read at an
+equal number of evaluations, each group's mean and spread over its seeds, and the files written for them."""
+import statistics
+
+import numpy as np
+import pytest
+from scipy.stats import mannwhitneyu
+
+import nasfw
+from nasfw.compare import HV_MARGIN, group_labels, non_dominated
+from nasfw.cost import pareto_front
+from nasfw.compare_plots import step_values
+
+MO = {"objectives": [{"metric": "accuracy", "direction": "max"}, {"metric": "params_m", "direction": "min"}]}
+SMALL = {"phases": {"finalize": {"export": ["json"]}}}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """NAS-Bench-201 (tabular, seconds): evolution with 30 evaluations and random search with 20, two seeds
+    each, in one folder."""
+    root = tmp_path_factory.mktemp("compare")
+    for searcher, budget in (("evolution", 30), ("random", 20)):
+        for seed in (0, 1):
+            nasfw.search("nasbench201", SMALL, searcher=searcher, budget=budget, seed=seed,
+                         out=str(root / "runs" / f"{searcher}-{seed}"), progress=False)
+    return root
+
+
+def best_within(run_dir, at: int) -> float:
+    """Read the store directly: the best accuracy among the first `at` evaluations counted by the budget."""
+    counted = [e for e in nasfw.open_run(run_dir).evaluations if e.status in ("ok", "failed")][:at]
+    return max(e.metrics["accuracy"] for e in counted if e.status == "ok")
+
+
+def test_runs_are_grouped_by_searcher_and_read_at_the_shortest_runs_count(runs):
+    comp = nasfw.compare_runs(runs / "runs")  # a folder holding runs stands for each
+    assert comp.at == 20 and comp.objective.metric == "accuracy" and comp.objective.direction == "max"
+    assert comp.differing[0] == "searcher.name"
+    assert {g.label for g in comp.groups} == {"searcher.name=evolution", "searcher.name=random"}
+    for g in comp.groups:
+        expected = [best_within(r, 20) for r in g.runs]
+        assert g.values == pytest.approx(expected)
+        assert g.mean == pytest.approx(statistics.fmean(expected))
+        assert g.std == pytest.approx(statistics.stdev(expected))
+        assert (g.best, g.worst) == (max(expected), min(expected))
+    assert comp.groups[0].mean >= comp.groups[1].mean  # best first
+    first, second = comp.groups
+    assert second.p_vs_first == pytest.approx(mannwhitneyu(first.values, second.values).pvalue)
+    for r in comp.runs:
+        assert r.best == pytest.approx(best_within(r.run, 20))
+        assert r.best_overall == pytest.approx(best_within(r.run, r.evaluations))
+        counted = [e for e in nasfw.open_run(r.run).evaluations if e.status in ("ok", "failed")]
+        assert counted[r.found_at - 1].metrics["accuracy"] == pytest.approx(r.best)  # where it was found
+        assert all(e.metrics["accuracy"] < r.best for e in counted[:r.found_at - 1])
+
+
+def test_at_reads_the_runs_elsewhere_and_a_named_metric_is_compared(runs):
+    comp = nasfw.compare_runs([runs / "runs" / "evolution-0", runs / "runs" / "evolution-1"], at=30)
+    assert comp.at == 30 and len(comp.groups) == 1 and comp.groups[0].label == "nasbench201"
+    assert comp.groups[0].values == pytest.approx([best_within(runs / "runs" / f"evolution-{s}", 30) for s in (0, 1)])
+    small = nasfw.compare_runs(runs / "runs", metric="params_m:min", at=5)
+    assert small.objective.direction == "min"
+    for r in small.runs:
+        counted = [e for e in nasfw.open_run(r.run).evaluations if e.status in ("ok", "failed")][:5]
+        assert r.best == pytest.approx(min(e.metrics["params_m"] for e in counted))
+
+
+@pytest.mark.parametrize("kwargs, needle", [
+    ({"metric": "params_m"}, "has no objective 'params_m' (its objectives: accuracy:max); name the metric"),
+    ({"metric": "accuracy:min"}, "'accuracy' is to be minimised, but run"),
+    ({"metric": "accuracy:up"}, "metric = 'accuracy:up'; allowed: a metric name"),
+    ({"metric": "energy:min"}, "no evaluation of these runs reports 'energy'"),
+    ({"metric": 3}, "metric = 3; allowed"),
+    ({"at": 0}, "at = 0; allowed: a positive number of evaluations"),
+])
+def test_bad_arguments_are_refused_with_the_field(runs, kwargs, needle):
+    with pytest.raises(nasfw.ConfigError, match=None) as e:
+        nasfw.compare_runs(runs / "runs", **kwargs)
+    assert needle in str(e.value)
+
+
+def test_folders_that_are_not_runs_are_refused(tmp_path):
+    with pytest.raises(nasfw.ConfigError, match="no such folder"):
+        nasfw.compare_runs(tmp_path / "missing")
+    with pytest.raises(nasfw.ConfigError, match="is not a nasfw run folder .* and holds none"):
+        nasfw.compare_runs(tmp_path)
+
+
+def test_group_names_use_the_fewest_fields_that_tell_the_groups_apart():
+    evo = {"searcher.name": "evolution", "searcher.settings.population_size": 20, "searcher.settings.sample_size": 5}
+    rnd = {"searcher.name": "random"}
+    keys = ["searcher.name", "searcher.settings.population_size", "searcher.settings.sample_size"]
+    assert group_labels([evo, rnd, evo], keys) == ["searcher.name=evolution", "searcher.name=random"] + [
+        "searcher.name=evolution"]
+    evo10 = {**evo, "searcher.settings.population_size": 10}
+    labels = group_labels([evo, evo10, rnd], keys)
+    assert labels == ["searcher.name=evolution, searcher.settings.population_size=20",
+                      "searcher.name=evolution, searcher.settings.population_size=10", "searcher.name=random"]
+    # the device tells two of three apart, the supernet switch the third: not every supernet setting
+    lima = {"task_options.device": "lima", "phases.supernet.epochs": 100, "phases.supernet.lr": 0.05}
+    quito = {**lima, "task_options.device": "quito"}
+    off = {"task_options.device": "lima", "phases.supernet": False}
+    keys = ["task_options.device", "phases.supernet", "phases.supernet.epochs", "phases.supernet.lr"]
+    labels = group_labels([lima, quito, off], keys)
+    assert len(set(labels)) == 3 and all("phases.supernet.lr" not in x for x in labels)
+    assert labels[1] == "task_options.device=quito"
+
+
+def test_step_values_hold_the_best_until_it_improves():
+    values = step_values([(2, 1.0), (5, 3.0)], 6)
+    assert np.isnan(values[0]) and list(values[1:]) == [1.0, 1.0, 1.0, 3.0, 3.0]
+
+
+def test_the_command_prints_both_tables_and_writes_the_report_and_plots(runs, run_cli, tmp_path):
+    p = run_cli("compare", runs / "runs", "--out", tmp_path / "cmp", check=True)
+    assert "searcher.name=evolution" in p.stdout and "best @20" in p.stdout and "p vs #1" in p.stdout
+    assert "the runs have 20 to 30; another count with --at N" in p.stdout
+    md = (tmp_path / "cmp" / "compare.md").read_text()
+    assert "| 1 | searcher.name=" in md and "![best_so_far](best_so_far.png)" in md
+    assert (tmp_path / "cmp" / "best_so_far.png").stat().st_size > 10_000
+    assert not (tmp_path / "cmp" / "pareto.png").exists()  # one objective: no fronts
+    p = run_cli("compare", runs / "runs", "--metric", "latency")
+    assert p.returncode == 2 and p.stderr.startswith("error: --metric: run ") and "Traceback" not in p.stderr
+
+
+def test_runs_with_two_objectives_get_their_fronts_plotted(tmp_path, run_cli):
+    for searcher in ("nsga2", "random"):
+        nasfw.search("nasbench201", {**MO, **SMALL}, searcher=searcher, budget=16, out=str(tmp_path / searcher),
+                     progress=False)
+    comp = nasfw.compare_runs([tmp_path / "nsga2", tmp_path / "random"])
+    assert comp.front_metrics == ("params_m", "accuracy")
+    for g in comp.groups:
+        run = nasfw.open_run(g.runs[0])
+        assert sorted(g.front) == sorted({(e.metrics["params_m"], e.metrics["accuracy"]) for e in run.pareto()})
+    # each run's hypervolume, computed here as a sum of rectangles on the scale the comparison states
+    ref = comp.reference
+    pts = {g.runs[0]: [(e.metrics["params_m"], e.metrics["accuracy"]) for e in nasfw.open_run(g.runs[0]).ok]
+           for g in comp.groups}
+    joint = [pt for run in pts.values() for pt in run]
+    front = [joint[i] for i in pareto_front([(-x, y) for x, y in joint])]
+    lo_x, hi_x = min(x for x, _ in front), max(x for x, _ in front)
+    lo_y, hi_y = min(y for _, y in front), max(y for _, y in front)
+    assert ref["params_m"] == pytest.approx(lo_x + HV_MARGIN * (hi_x - lo_x))
+    assert ref["accuracy"] == pytest.approx(hi_y - HV_MARGIN * (hi_y - lo_y))
+    for r in comp.runs:
+        scaled = sorted(((x - lo_x) / (hi_x - lo_x), (hi_y - y) / (hi_y - lo_y)) for x, y in pts[r.run])
+        area, floor = 0.0, HV_MARGIN
+        for x, y in scaled:  # by rising cost: each point adds the strip below the best loss so far
+            if x < HV_MARGIN and y < floor:
+                area += (HV_MARGIN - x) * (floor - y)
+                floor = y
+        assert r.hypervolume == pytest.approx(area / HV_MARGIN ** 2)
+    assert "hypervolume" in comp.tables()[0][1]
+    out = comp.write(tmp_path / "cmp")
+    assert [p.rsplit("/", 1)[1] for p in out["plots"]] == ["best_so_far.png", "pareto.png"]
+    p = run_cli("compare", tmp_path / "nsga2", tmp_path / "random", "--json", check=True)
+    import json
+
+    data = json.loads(p.stdout)
+    assert data["metric"] == "accuracy" and {g["label"] for g in data["groups"]} == {"searcher.name=nsga2",
+                                                                                      "searcher.name=random"}
+
+
+def test_non_dominated_agrees_with_the_engines_pareto_front():
+    rng = np.random.default_rng(0)
+    for d in (2, 3):
+        pts = rng.random((300, d))
+        pts[::7] = pts[3]  # ties and duplicates
+        assert non_dominated(pts) == pareto_front((-pts).tolist())
