@@ -243,7 +243,7 @@ def compare_runs(runs: Iterable[str | Path], metric: str | None = None, at: int 
     counts = [v.summary()["evaluations"] for v in views]
     if at is not None and (isinstance(at, bool) or not isinstance(at, int) or at < 1):
         raise ConfigError(f"{where[1]} = {at!r}; allowed: a positive number of evaluations")
-    n_at = at if at is not None else max(min(counts), 1)
+    n_at = at if at is not None else min([c for c in counts if c] or [1])  # a run not yet started has no say
     if not any(o.metric in e.metrics for v in views for e in v.ok):
         seen = sorted({k for v in views for e in v.ok for k in e.metrics})
         raise ConfigError(f"{where[0]}: no evaluation of these runs reports {o.metric!r}; they report {seen}")

@@ -168,3 +168,17 @@ def test_non_dominated_agrees_with_the_engines_pareto_front():
         pts = rng.random((300, d))
         pts[::7] = pts[3]  # ties and duplicates
         assert non_dominated(pts) == pareto_front((-pts).tolist())
+
+
+def test_a_run_not_yet_started_does_not_set_the_count(runs, tmp_path):
+    import shutil
+    import sqlite3
+
+    empty = tmp_path / "empty"
+    shutil.copytree(runs / "runs" / "random-0", empty)
+    with sqlite3.connect(empty / "nasfw.sqlite") as c:
+        c.execute("DELETE FROM evaluations")
+    comp = nasfw.compare_runs([runs / "runs" / "evolution-0", runs / "runs" / "random-1", empty])
+    assert comp.at == 20
+    assert [r.best for r in comp.runs if r.run == str(empty)] == [None]
+    assert [g.without_value for g in comp.groups if str(empty) in g.runs] == [1]
