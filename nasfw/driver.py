@@ -17,6 +17,11 @@ from nasfw.space import Arch
 from nasfw.store import Store
 
 
+# a search whose first this many evaluations (in this session) all failed stops: the task, a cost model or an
+# option is broken for every candidate, and the rest of the budget would fail the same way (`evaluation.fail_fast`)
+FAIL_FAST = 10
+
+
 def _progress(total: int | None, initial: int, enabled: bool):
     return progress_bar(total, "search", enabled, leave=True, initial=initial, unit="eval")
 
@@ -33,6 +38,10 @@ class SearchDriver:
         self.every = float(campaign.evaluation.get("checkpoint_every_s", 30.0))
         self.last_ckpt = time.time()
         self.exhausted = False
+        self.fail_fast = int(campaign.evaluation.get("fail_fast", FAIL_FAST))
+        self.any_ok = store.count(OK) > 0
+        self.n_failed, self.failed_now = store.count(FAILED), 0
+        self.stop_reason: str | None = None
         self.best = self._best_stored()
         self.bar = _progress(self.budget, self.n_done, progress)
         self._show_best()
@@ -49,16 +58,28 @@ class SearchDriver:
         return v if v > -1e11 and (best is None or v > best) else best
 
     def _show_best(self) -> None:
+        """The bar's note: the best so far and, once any failed, how many (a bar that ran to the end of a budget of
+        failures said nothing of them)."""
+        parts = []
         if self.best is not None:
             o = self.campaign.objectives[0]
-            self.bar.set_postfix_str(f"best {o.metric}={o.sign * self.best:.4g}", refresh=False)
+            parts.append(f"best {o.metric}={o.sign * self.best:.4g}")
+        if self.n_failed:
+            parts.append(f"{self.n_failed} failed")
+        if parts:
+            self.bar.set_postfix_str(", ".join(parts), refresh=False)
 
     def out_of_time(self) -> bool:
         return self.wall is not None and self.elapsed_before + time.time() - self.t0 >= self.wall
 
+    def finished(self) -> bool:
+        """Whether the search is over once the evaluations in flight are in."""
+        return (self.exhausted or self.stop_reason is not None or self.out_of_time()
+                or (self.budget is not None and self.n_done >= self.budget))
+
     def want_more(self) -> bool:
         """Whether another evaluation may start (in-flight ones count against the budget)."""
-        if self.exhausted or self.out_of_time():
+        if self.exhausted or self.stop_reason is not None or self.out_of_time():
             return False
         return self.budget is None or self.n_done + len(self.pipeline.in_flight) < self.budget
 
@@ -78,6 +99,14 @@ class SearchDriver:
         if result.status == OK:
             self._check_metrics(result.metrics)
             self.best = self._better(self.best, result.metrics)
+            self.any_ok = True
+        elif result.status == FAILED:
+            self.n_failed += 1
+            self.failed_now += 1
+            if not self.any_ok and self.fail_fast and self.failed_now >= self.fail_fast and self.stop_reason is None:
+                self.stop_reason = (f"the first {self.failed_now} evaluations of this session all failed, so the "
+                                    "rest of the budget most likely would too (evaluation.fail_fast: "
+                                    f"{self.fail_fast}; 0 spends the whole budget whatever fails)")
         self.bar.update(1)
         self._show_best()
         self.maybe_checkpoint()
@@ -111,7 +140,9 @@ class SearchDriver:
     def finish(self) -> None:
         self.maybe_checkpoint(force=True)
         self.store.set_meta("search_done", True)
-        if self.exhausted:
+        if self.stop_reason is not None:
+            self.store.set_meta("stopped", self.stop_reason)
+        elif self.exhausted:
             reason = self.pipeline.stop_reason or ("the searcher proposed only already-evaluated or infeasible "
                                                    f"architectures {self.pipeline.max_duplicates} times in a row")
             size = self.pipeline.space_size
@@ -123,3 +154,5 @@ class SearchDriver:
             if misses:  # a bound nothing in the space meets reads as one, with the nearest value seen
                 reason += f"; the {len(skipped)} skipped as infeasible broke {'; '.join(misses)}"
             self.store.set_meta("stopped", reason)
+        elif self.store.get_meta("stopped"):  # an earlier session's reason no longer holds (a resumed run that went
+            self.store.set_meta("stopped", None)  # on to its budget after the cause was fixed)

@@ -223,8 +223,7 @@ def adapter_class() -> type:
             if self.stopped is not None:
                 return TuneSearcher.FINISHED if not self.live else None
             if not d.want_more():
-                done = d.exhausted or d.out_of_time() or (d.budget is not None and d.n_done >= d.budget)
-                return TuneSearcher.FINISHED if done and not self.live else None
+                return TuneSearcher.FINISHED if d.finished() and not self.live else None
             arch = d.next_arch()
             if arch is None:
                 return TuneSearcher.FINISHED if not self.live else None

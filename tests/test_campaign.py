@@ -264,7 +264,7 @@ def test_phases_supernet_runs_once_and_finalize_writes_results(tmp_path):
 def test_retries_absorb_transient_failures(tmp_path):
     s = run({**BASE, "task_options": {"flaky": True}, "evaluation": {"retries": 1}}, tmp_path)
     assert s["ok"] == 20 and s["failed"] == 0
-    s = run({**BASE, "task_options": {"flaky": True}, "seed": 1}, tmp_path / "noretry")
+    s = run({**BASE, "task_options": {"flaky": True}, "seed": 1, "evaluation": {"fail_fast": 0}}, tmp_path / "noretry")
     assert s["failed"] == 20
 
 

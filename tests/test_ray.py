@@ -51,6 +51,22 @@ def test_ray_with_two_concurrent_trials(run_cli, tmp_path):
     assert len({json.dumps(a, sort_keys=True) for a, _, _ in r}) == 10
 
 
+def test_a_ray_search_whose_first_trials_all_fail_stops_as_a_local_one(run_cli, tmp_path):
+    """The adapter tells Tune it has finished once the driver stops for failures (`evaluation.fail_fast`); asked
+    for more, it would have waited for ever."""
+    from tests.conftest import PLUGIN_DIR
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(json.dumps({"space": "toy", "task": "toy", "task_options": {"fail_op": "*"},
+                               "objectives": [{"metric": "score"}], "searcher": "random", "budget": 30,
+                               "evaluation": {"fail_fast": 4}}))
+    p = run_cli("search", "--plugins-dir", PLUGIN_DIR, "--config", cfg, "--workers", "2", "--backend", "ray",
+                "--out", tmp_path / "run", "--no-progress", timeout=300)
+    assert p.returncode == 1, p.stderr
+    assert "stopped early: the first" in p.stdout and "evaluation.fail_fast: 4" in p.stdout
+    assert 4 <= n_rows(tmp_path / "run") <= 5 and {s for _, _, s in rows(tmp_path / "run")} == {"failed"}
+
+
 def test_unreachable_address_fails_fast(run_cli):
     t0 = time.time()
     p = run_cli("search", "--plugin", "nasbench201", "--backend", "ray", "--address", "127.0.0.1:9")
