@@ -115,6 +115,8 @@ def cmd_show(args) -> int:
           f"{s['infeasible']} infeasible skipped) in {s['elapsed_s']:.1f} s")
     if len(s["phase_s"]) > 1:  # training outside the search: say where the rest of the time went
         print(f"time: {phase_times_text(s['phase_s'])}")
+    if s["stopped"]:  # what the search printed when it ended short of its budget: said again here
+        print(f"stopped early: {s['stopped']}")
     for f in view.failures():
         print(f"  failed {f['count']}x (first: evaluation {f['first']}): {f['error']}")
     print()

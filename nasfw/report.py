@@ -154,6 +154,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int 
              (f"- evaluations: {s['evaluations']} of budget {s['budget']} ({s['ok']} ok, {s['failed']} failed, "
               f"{s['infeasible']} rejected as infeasible before evaluation)"),
              f"- time: {phase_times_text(s['phase_s'] or {'search': s['elapsed_s']})}",
+             *([f"- stopped early: {s['stopped']}"] if s["stopped"] else []),
              f"- objectives: {', '.join(o['metric'] + ' (' + o['direction'] + ')' for o in s['objectives'])}"]
     if s["constraints"]:
         lines.append(f"- constraints: {json.dumps(s['constraints'])}")

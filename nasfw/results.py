@@ -20,6 +20,7 @@ class RunView:
     campaign: Campaign
     evaluations: list[Evaluation]
     phase_s: dict[str, float] = field(default_factory=dict)  # wall seconds per phase (Store.phase_seconds)
+    stopped: str | None = None  # why the search ended before its budget (space taken, fail_fast), if it did
 
     def __repr__(self) -> str:
         """One line: a notebook cell ending in `nasfw.search(...)` shows the run, not every evaluation's dict."""
@@ -43,9 +44,10 @@ class RunView:
             raw = store.get_meta("campaign")
             evals = list(store.evaluations())
             phase_s = store.phase_seconds()
+            stopped = store.get_meta("stopped")
         finally:
             store.close()
-        return cls(Path(run_dir), parse(raw), evals, phase_s)
+        return cls(Path(run_dir), parse(raw), evals, phase_s, stopped or None)
 
     def origin(self) -> dict[str, str]:
         """What the campaign was built from, for people: its plugin, or (a campaign naming its own parts) its
@@ -155,7 +157,7 @@ class RunView:
                 "failed": counts.get("failed", 0), "infeasible": counts.get("infeasible", 0),
                 "lost": counts.get("lost", 0),
                 "budget": self.campaign.budget_evaluations, "elapsed_s": round(elapsed, 3),
-                "phase_s": {k: round(v, 3) for k, v in self.phase_s.items()},
+                "phase_s": {k: round(v, 3) for k, v in self.phase_s.items()}, "stopped": self.stopped,
                 "objectives": [o.to_dict() for o in self.campaign.objectives],
                 "constraints": [c.to_dict() for c in self.campaign.constraints]}
 

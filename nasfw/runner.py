@@ -437,7 +437,5 @@ def finalize(campaign: Campaign, comps: Components, store: Store, progress: bool
 
         summary["report"] = write_report(out, table=(summary.get("task") or {}).get("table"))["report"]
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
-    if store.get_meta("stopped"):
-        summary["stopped"] = store.get_meta("stopped")
     return summary
 
