@@ -58,14 +58,19 @@ class SearchDriver:
         return v if v > -1e11 and (best is None or v > best) else best
 
     def _show_best(self) -> None:
-        """The bar's note: the best so far and, once any failed, how many (a bar that ran to the end of a budget of
-        failures said nothing of them)."""
+        """The bar's note: the best so far, once any failed how many (a bar that ran to the end of a budget of
+        failures said nothing of them), and with `budget.wall_time_s` the time left of it."""
         parts = []
         if self.best is not None:
             o = self.campaign.objectives[0]
             parts.append(f"best {o.metric}={o.sign * self.best:.4g}")
         if self.n_failed:
             parts.append(f"{self.n_failed} failed")
+        if self.wall is not None:  # tqdm's ETA is for the evaluations (none without a count): the clock's own
+            from tqdm import tqdm
+
+            left = self.wall - self.elapsed_before - (time.time() - self.t0)
+            parts.append(f"{tqdm.format_interval(max(left, 0.0))} of the time budget left")
         if parts:
             self.bar.set_postfix_str(", ".join(parts), refresh=False)
 

@@ -69,3 +69,19 @@ def test_a_resumed_bar_counts_only_this_sessions_steps():
         return state["rate"]
     assert rate_after_one_step(lambda bar: start_at(bar, 60)) < 25  # one epoch in 0.05 s or more
     assert rate_after_one_step(lambda bar: bar.update(60)) > 100  # what the plain update showed
+
+
+def test_the_search_bar_counts_failures_and_the_time_budget_left(run_cli, tmp_path):
+    """tqdm's ETA is for a count of evaluations: a budget in seconds alone left the bar without any, and a bar of
+    failures looked like any other."""
+    import json
+
+    from tests.conftest import PLUGIN_DIR
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(json.dumps({"space": "toy", "task": "toy", "task_options": {"fail_op": "a", "sleep": 0.05},
+                               "objectives": [{"metric": "score"}], "searcher": "random", "seed": 3,
+                               "budget": {"wall_time_s": 3}}))
+    p = run_cli("search", "--plugins-dir", PLUGIN_DIR, "--config", cfg, "--out", tmp_path / "run", check=True)
+    last = [line for line in p.stderr.replace("\r", "\n").splitlines() if line.startswith("search:")][-1]
+    assert "of the time budget left" in last and " failed" in last and "best score=" in last
