@@ -69,6 +69,9 @@ class Comparison:
     differing: list[str]  # the campaign fields the groups differ in
     front_metrics: tuple[str, str] | None = None  # (x, y) of the fronts, when every run has two objectives
     reference: dict[str, float] | None = None  # the hypervolumes' reference point, in the metrics' units
+    # the numbers each run's finalize reported (summary.json's `task`: QuantumNAS's qiskit-aer accuracies, NAAS's
+    # EDP gains, TinyNAS's fine-tuned accuracy), per dotted key and group, in the groups' order
+    final: dict[str, list[list[float]]] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         best = self.groups[0] if self.groups else None
@@ -79,11 +82,13 @@ class Comparison:
     def to_dict(self) -> dict[str, Any]:
         return {"metric": self.objective.metric, "direction": self.objective.direction, "at": self.at,
                 "differing": self.differing, "hypervolume_reference": self.reference,
+                "final": {k: {g.label: v for g, v in zip(self.groups, values)} for k, values in self.final.items()},
                 "groups": [{k: v for k, v in asdict(g).items() if k != "front"} for g in self.groups],
                 "runs": [{k: v for k, v in asdict(r).items() if k != "curve"} for r in self.runs]}
 
     def tables(self) -> list[tuple[str, list[str], list[list[str]]]]:
-        """(title, header, rows) of the groups' table and the runs' table, for the terminal and the markdown."""
+        """(title, header, rows) of the groups' table, the runs' table and (when the runs were finalized) the
+        finalize's numbers per group, for the terminal and the markdown."""
         o = self.objective
         hv = self.reference is not None
         groups = [[str(i), g.label, str(len(g.runs)), _stat(g), _num(g.best), _num(g.worst),
@@ -99,9 +104,14 @@ class Comparison:
         if len(lengths) > 1:  # the shortest run sets the default: say so, and how to read them elsewhere
             what += f" (the runs have {lengths[0]} to {lengths[-1]}; another count with --at N)"
         extra = ["hypervolume"] if hv else []
-        return [(f"groups: {what}", ["#", "group", "runs", "mean ± std", "best", "worst", "p vs #1", *extra], groups),
-                ("runs", ["run", "group", "searcher", "seed", "evaluations", f"best @{self.at}", "found at",
-                          "best overall", "search s", *extra], runs)]
+        out = [(f"groups: {what}", ["#", "group", "runs", "mean ± std", "best", "worst", "p vs #1", *extra], groups),
+               ("runs", ["run", "group", "searcher", "seed", "evaluations", f"best @{self.at}", "found at",
+                         "best overall", "search s", *extra], runs)]
+        if self.final:
+            out.append(("after the search (each run's finalize, summary.json), mean ± std over the group's runs",
+                        ["value", *[f"#{i}" for i in range(1, len(self.groups) + 1)]],
+                        [[k, *[_spread(v) for v in per_group]] for k, per_group in self.final.items()]))
+        return out
 
     def write(self, out: str | Path) -> dict[str, Any]:
         """compare.md with both tables and the plots (best so far; the groups' Pareto fronts when the runs
@@ -278,7 +288,29 @@ def compare_runs(runs: Iterable[str | Path], metric: str | None = None, at: int 
     groups.sort(key=lambda g: (g.mean is None, -o.sign * (g.mean or 0.0)))
     for g in groups[1:]:
         g.p_vs_first = rank_test(groups[0].values, g.values)
-    return Comparison(o, n_at, results, groups, differing, fronts, reference)
+    number = {g.label: i for i, g in enumerate(groups)}
+    final: dict[str, list[list[float]]] = {}
+    for v, label in zip(views, labels):
+        for k, x in final_numbers((v.finalized or {}).get("task")).items():
+            final.setdefault(k, [[] for _ in groups])[number[label]].append(x)
+    return Comparison(o, n_at, results, groups, differing, fronts, reference, final)
+
+
+def final_numbers(report: Any, prefix: str = "") -> dict[str, float]:
+    """The numbers of a finalize report as dotted keys (`aer_accuracy.searched + pruned`, `geomean.edp_gain`,
+    `best.int8.test_accuracy`); lists (per-network rows) and text are left out, as are flags."""
+    import math
+
+    out: dict[str, float] = {}
+    if not isinstance(report, dict):
+        return out
+    for k, v in report.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(final_numbers(v, key + "."))
+        elif isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+            out[key] = float(v)
+    return out
 
 
 def rank_test(a: list[float], b: list[float]) -> float | None:

@@ -182,3 +182,53 @@ def test_a_run_not_yet_started_does_not_set_the_count(runs, tmp_path):
     assert comp.at == 20
     assert [r.best for r in comp.runs if r.run == str(empty)] == [None]
     assert [g.without_value for g in comp.groups if str(empty) in g.runs] == [1]
+
+
+FINALIZING = """
+from nasfw import Choice, Space, hookimpl
+
+
+class Task:
+    def __init__(self, offset: float = 0.0, seed: int = 0):
+        self.offset = offset
+
+    def evaluate(self, arch):
+        return {"score": arch["a"] + self.offset}
+
+    def finalize(self, arch, run_dir):
+        return {"retrained": {"score": 10 * arch["a"] + self.offset, "ok": True}, "rows": [{"x": 1}], "note": "n"}
+
+
+@hookimpl
+def nasfw_register_search_spaces(register):
+    register("fin", lambda: Space([Choice("a", [1, 2, 3, 4, 5, 6])], name="fin"))
+
+
+@hookimpl
+def nasfw_register_tasks(register):
+    register("fin", Task)
+"""
+
+
+def test_what_each_runs_finalize_reported_is_compared_per_group(tmp_path, run_cli):
+    """The paper's figures come after the search (QuantumNAS's qiskit-aer accuracy, NAAS's EDP gain): each number of
+    summary.json's `task` is put beside the other groups', mean and spread over each group's seeds."""
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "fin.py").write_text(FINALIZING)
+    for offset in (0.0, 0.5):
+        for seed in (0, 1):
+            nasfw.search(config={"space": "fin", "task": "fin", "task_options": {"offset": offset},
+                                 "objectives": [{"metric": "score"}], "searcher": "random", "budget": 3},
+                         plugins_dirs=[tmp_path / "plugins"], seed=seed, progress=False,
+                         out=str(tmp_path / "runs" / f"{offset}-{seed}"))
+    comp = nasfw.compare_runs(tmp_path / "runs")
+    assert [g.label for g in comp.groups] == ["task_options.offset=0.5", "task_options.offset=0.0"]
+    assert list(comp.final) == ["retrained.score"]  # flags, text and row lists are left out
+    for g, values in zip(comp.groups, comp.final["retrained.score"]):
+        runs = [nasfw.open_run(r) for r in g.runs]
+        assert values == [10 * r.finalized["best"]["arch"]["a"] + r.campaign.task_options["offset"] for r in runs]
+    title, head, rows = comp.tables()[2]
+    assert head == ["value", "#1", "#2"] and rows[0][0] == "retrained.score"
+    assert comp.to_dict()["final"]["retrained.score"]["task_options.offset=0.5"] == comp.final["retrained.score"][0]
+    p = run_cli("compare", tmp_path / "runs", check=True)
+    assert "after the search (each run's finalize, summary.json)" in p.stdout
