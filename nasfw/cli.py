@@ -9,7 +9,7 @@ from typing import Any
 
 from nasfw.cli_args import help_command, key_values, load_json_arg, positive_int, registry_of, user_campaign
 from nasfw.cli_prepare import add_prepare_parsers
-from nasfw.errors import ConfigError, NasfwError, Terminated
+from nasfw.errors import ConfigError, NasfwError, Terminated, output_folder
 
 
 # --- commands --------------------------------------------------------------------------------------
@@ -143,6 +143,8 @@ def cmd_show(args) -> int:
 def cmd_report(args) -> int:
     from nasfw.report import write_report
 
+    if args.out:
+        output_folder(args.out, "--out")
     out = write_report(args.run, args.out, args.top)
     print(f"report: {out['report']}")
     for p in out["plots"]:
@@ -170,8 +172,7 @@ def cmd_export(args) -> int:
         arch, metrics = top[0].arch, top[0].metrics
     task = reg.task(camp.task, **task_options(camp, reg))
     check_export_formats(task, args.format or [], "--format")  # before anything is written
-    out = Path(args.out or Path(args.run) / "export")
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(args.out or Path(args.run) / "export", "--out")
     (out / "best.json").write_text(json.dumps({"arch": arch, "metrics": metrics}, indent=2))
     files = [out / "best.json"]
     if hasattr(task, "load_supernet"):  # the trained supernet's weights, as the search used them
@@ -319,6 +320,8 @@ def cmd_compare(args) -> int:
     from nasfw.compare import compare_runs
     from nasfw.report import table_text
 
+    if args.out:  # before the runs are read: a bad folder is said at once
+        output_folder(args.out, "--out")
     comp = compare_runs(args.runs, args.metric, args.at, where=("--metric", "--at"))
     if args.json:
         print(json.dumps(comp.to_dict(), indent=2))

@@ -7,10 +7,9 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-from pathlib import Path
 
 from nasfw.cli_args import help_command, positive_int, registry_of, resolutions_arg, user_campaign
-from nasfw.errors import ConfigError
+from nasfw.errors import ConfigError, output_folder
 
 
 def _campaign_task(args, command: str, method: str, what: str):
@@ -37,7 +36,7 @@ def cmd_lut(args) -> int:
             if getattr(args, k) is not None}
     if args.resolutions:
         opts["resolutions"] = resolutions_arg(args.resolutions)
-    result = task.build_lut(Path(args.out), progress=not args.no_progress, **opts)
+    result = task.build_lut(output_folder(args.out, "--out"), progress=not args.no_progress, **opts)
     for r, path in result["tables"].items():
         print(f"resolution {r}: {path}")
     print(f"{result['layers']} layers timed with onnxruntime ({result['threads']} thread(s), median of "
@@ -65,7 +64,8 @@ def cmd_optimise_space(args) -> int:
         opts["samples"] = args.samples
     if args.min_fit is not None:
         opts["min_fit"] = args.min_fit
-    result = task.optimise_space(Path(args.out) if args.out else None, progress=not args.no_progress, **opts)
+    out = output_folder(args.out, "--out") if args.out else None
+    result = task.optimise_space(out, progress=not args.no_progress, **opts)
     sets = [f"{k}={json.dumps(v)}" for k, v in result["sets"].items()]
     command = " ".join(["nasfw search"] + [f"--{k} {shlex.quote(getattr(args, k))}" for k in ("plugin", "config")
                                            if getattr(args, k)]

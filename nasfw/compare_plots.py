@@ -89,7 +89,9 @@ def markdown_table(head: list[str], rows: list[list[str]]) -> str:
 
 
 def write_comparison(comp: Comparison, out: Path) -> dict[str, Any]:
-    out.mkdir(parents=True, exist_ok=True)
+    from nasfw.errors import output_folder
+
+    output_folder(out)
     plots = [plot_best_so_far(comp, out / "best_so_far.png")]
     front = plot_fronts(comp, out / "pareto.png")
     if front:

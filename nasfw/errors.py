@@ -3,6 +3,7 @@ anything else is a bug and keeps its traceback."""
 from __future__ import annotations
 
 import difflib
+from pathlib import Path
 from typing import Iterable
 
 
@@ -34,6 +35,19 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM (a scheduler's time limit, `kill`, `timeout`) unwound as an interrupt: the evaluation workers are
     stopped, the run folder's lock released, and what was evaluated stays in the store. The default action killed
     the driver alone and left its worker processes running for ever."""
+
+
+def output_folder(path: str | Path, field: str = "out") -> Path:
+    """`path` made (with its parents) as a folder to write into, or one line saying why it cannot be: a file of that
+    name there, no permission (a report or an export into such a path ended in a FileExistsError traceback)."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{field} = {str(folder)!r} exists and is not a folder; allowed: a folder, made if missing")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"{field} = {str(folder)!r}: the folder cannot be made ({e.strerror})") from None
+    return folder
 
 
 def unknown_name(kind: str, name: object, known: Iterable[str]) -> str:

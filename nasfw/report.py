@@ -141,9 +141,10 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int 
                  table: str | None = None) -> dict:
     """report.md with the run's summary, its top architectures, Pareto front, the task's final table (`table`,
     or the one summary.json names) and the plots."""
+    from nasfw.errors import output_folder
+
     view = RunView.open(run_dir)
-    folder = Path(out) if out else Path(run_dir) / "report"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = output_folder(out if out else Path(run_dir) / "report")
     files = [plot_best_so_far(view, folder / "best_so_far.png")]
     p = plot_pareto(view, folder / "pareto.png")
     if p:
