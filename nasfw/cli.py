@@ -435,12 +435,12 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `nasfw show RUN | head`
         sys.stderr.close()
         return 0
-    except Terminated:
-        print("terminated (SIGTERM): finished evaluations are in the store; continue with --resume", file=sys.stderr)
-        return 143
-    except KeyboardInterrupt:
-        print("interrupted: finished evaluations are in the store; continue with --resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:  # Terminated (SIGTERM) too
+        how, status = ("terminated (SIGTERM)", 143) if isinstance(e, Terminated) else ("interrupted", 130)
+        # only a search has a store to continue from: `nasfw report` or `lut build` stopped the same way said so too
+        keep = ": finished evaluations are in the store; continue with --resume" if args.command == "search" else ""
+        print(f"{how}{keep}", file=sys.stderr)
+        return status
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""Every command that writes into a folder says in one line when it cannot (a file of that name, a path that cannot
-be made); `report`, `export`, `compare`, `lut build` and `space optimise` ended in a FileExistsError traceback."""
+"""What the commands other than `search` say when something stops them. Every command that writes into a folder
+says in one line when it cannot (a file of that name, a path that cannot be made; `report`, `export`, `compare`,
+`lut build` and `space optimise` ended in a FileExistsError traceback), and only a search is told to resume."""
 import pytest
 
 import nasfw
@@ -32,3 +33,17 @@ def test_a_folder_that_cannot_be_made_is_refused_from_python_too(run_dir, tmp_pa
     with pytest.raises(ConfigError, match=r"out = '.*file/sub': the folder cannot be made \(Not a directory\)"):
         nasfw.open_run(run_dir).report(tmp_path / "file" / "sub")
     assert output_folder(tmp_path / "a" / "b").is_dir()
+
+
+def test_only_an_interrupted_search_is_told_to_resume(run_dir, monkeypatch, capsys):
+    """Ctrl-C in `nasfw report` (or `lut build`, minutes long) said "finished evaluations are in the store; continue
+    with --resume", which only a search has."""
+    import nasfw.report
+    from nasfw.cli import main
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(nasfw.report, "write_report", interrupted)
+    assert main(["report", str(run_dir)]) == 130
+    assert capsys.readouterr().err == "interrupted\n"
