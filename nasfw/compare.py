@@ -188,6 +188,8 @@ def flat_settings(raw: dict, prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in raw.items():
         path = f"{prefix}{k}"
+        if path == "searcher" and isinstance(v, str):  # `searcher: random` is `searcher: {name: random}`
+            v = {"name": v}
         if path in NOT_COMPARED:
             continue
         if isinstance(v, dict) and v:

@@ -107,6 +107,12 @@ def test_group_names_use_the_fewest_fields_that_tell_the_groups_apart():
     assert labels[1] == "task_options.device=quito"
 
 
+def test_a_searcher_named_alone_is_the_same_searcher():
+    from nasfw.compare import flat_settings
+
+    assert flat_settings({"searcher": "random", "seed": 3}) == flat_settings({"searcher": {"name": "random"}})
+
+
 def test_step_values_hold_the_best_until_it_improves():
     values = step_values([(2, 1.0), (5, 3.0)], 6)
     assert np.isnan(values[0]) and list(values[1:]) == [1.0, 1.0, 1.0, 3.0, 3.0]
