@@ -6,9 +6,10 @@ would throw away minutes of it (QuantumNAS: circuits trained from scratch and qi
 minutes of trajectories; TinyNAS: the fine-tune and the MobileNetV2 baseline). Each result is kept under
 `finalize/` as soon as it exists, named by a digest of everything it depends on (the data, the device, the
 architecture, the weights it started from and the options), and used again by a finalize that asks for the same
-thing. Every step is deterministic given its inputs, so a resumed finalize reports what an uninterrupted one
-would have; a changed option or changed data give another digest and are computed afresh. Files are written to
-a temporary name and renamed, so an interrupt never leaves a half-written one behind.
+thing, and a training that was interrupted continues from its last epoch checkpoint (`checkpoint(kind, key)`).
+Every step is deterministic given its inputs, so a resumed finalize reports what an uninterrupted one would have;
+a changed option or changed data give another digest and are computed afresh. Files are written to a temporary
+name and renamed, so an interrupt never leaves a half-written one behind.
 """
 from __future__ import annotations
 
@@ -59,6 +60,12 @@ class FinalizeStore:
         tmp = path.with_name(path.name + ".tmp")
         save(tmp)
         os.replace(tmp, path)
+
+    def checkpoint(self, kind: str, key: Any) -> Path:
+        """Where the training that `module(kind, key, ...)` keeps when it finishes keeps its state while it runs
+        (`nasfw.epoch_checkpoint`): an interrupt in the middle of a long training then loses at most its last
+        half minute, not the whole training."""
+        return self._path(kind, key, ".ckpt")
 
     def module(self, kind: str, key: Any, make: Callable[[], torch.nn.Module],
                build: Callable[[], torch.nn.Module]) -> torch.nn.Module:

@@ -82,9 +82,10 @@ class StoppingBar:
 
 def test_quantumnas_supercircuit_training_resumes(tmp_path, monkeypatch):
     from nasfw.plugins.quantumnas import task as qtask
+    from nasfw import epoch_checkpoint
     from nasfw.supernet import train as train_module
 
-    monkeypatch.setattr(train_module, "CHECKPOINT_EVERY_S", 0.0)
+    monkeypatch.setattr(epoch_checkpoint, "CHECKPOINT_EVERY_S", 0.0)
 
     def trained(folder, stop=None):
         bar = StoppingBar(stop)

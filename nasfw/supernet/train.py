@@ -4,14 +4,12 @@ across the subnets of a step, as in the sandwich rule), then one optimiser step.
 then cosine learning rate, optional per-epoch callback.
 
 With a `checkpoint` file the loop keeps its whole state at epoch ends (weights, optimiser, sampler, the torch
-and data random streams, the losses so far), at most every `checkpoint_every_s` seconds, and a later call with
-the same configuration continues from it: an interrupted 200-epoch training resumes where it stopped, and ends
-with the weights an uninterrupted one would have."""
+and data random streams, the losses so far; `nasfw.epoch_checkpoint`), at most every `checkpoint_every_s` seconds,
+and a later call with the same configuration continues from it: an interrupted 200-epoch training resumes where it
+stopped, and ends with the weights an uninterrupted one would have."""
 from __future__ import annotations
 
 import math
-import os
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -19,11 +17,11 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 import torch
 
+from nasfw.epoch_checkpoint import EpochCheckpoint
 from nasfw.errors import ConfigError
 from nasfw.supernet.sampling import make_sampler
 
 TRAINING_CHECKPOINT = "supernet_training.ckpt"  # the name plugins give it in the run folder
-CHECKPOINT_EVERY_S = 30.0  # at most one checkpoint per this many seconds, unless the caller says otherwise
 
 
 @dataclass
@@ -70,22 +68,14 @@ def train_supernet(supernet, loader: Callable[[], Iterable], loss_fn: Callable[[
     else:
         opt = torch.optim.SGD(params, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay, nesterov=True)
     history: list[float] = []
-    key = repr((asdict(config), checkpoint_key))
+    ckpt = EpochCheckpoint(checkpoint, repr((asdict(config), checkpoint_key)), checkpoint_every_s)
+    state = {"weights": supernet, "optimizer": opt}
+    kept = ckpt.restore(state, rngs)
     start = 0
-    if checkpoint is not None:
-        state = _load_checkpoint(Path(checkpoint), key)
-        if state is not None:
-            supernet.load_state_dict(state["weights"])
-            opt.load_state_dict(state["optimizer"])
-            sampler = state["sampler"]
-            torch.set_rng_state(state["torch_rng"])
-            for g, st in zip(rngs, state["rngs"]):
-                g.bit_generator.state = st
-            history, start = list(state["history"]), int(state["epoch"])
-            if on_resume:
-                on_resume(start)
-    every = CHECKPOINT_EVERY_S if checkpoint_every_s is None else checkpoint_every_s
-    saved_at = time.time()
+    if kept is not None:
+        sampler, history, start = kept["sampler"], list(kept["history"]), kept["epoch"]
+        if on_resume:
+            on_resume(start)
     for epoch in range(start, config.epochs):
         supernet.train()
         batches = list(loader())
@@ -107,32 +97,7 @@ def train_supernet(supernet, loader: Callable[[], Iterable], loss_fn: Callable[[
         history.append(total / max(count, 1))
         if on_epoch:
             on_epoch(epoch, history[-1])
-        if checkpoint is not None and epoch + 1 < config.epochs and time.time() - saved_at >= every:
-            _save_checkpoint(Path(checkpoint), {
-                "key": key, "epoch": epoch + 1, "weights": supernet.state_dict(), "optimizer": opt.state_dict(),
-                "sampler": sampler, "torch_rng": torch.get_rng_state(),
-                "rngs": [g.bit_generator.state for g in rngs], "history": history})
-            saved_at = time.time()
-    if checkpoint is not None:
-        Path(checkpoint).unlink(missing_ok=True)
+        if epoch + 1 < config.epochs:
+            ckpt.save(epoch + 1, state, rngs, sampler=sampler, history=history)
+    ckpt.finish()
     return history
-
-
-def _save_checkpoint(path: Path, state: dict) -> None:
-    """Written beside, then renamed over the last one: an interrupt while writing leaves the previous intact."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-def _load_checkpoint(path: Path, key: str) -> dict | None:
-    """The state of an interrupted training of this configuration; None to start afresh (no file, another
-    configuration: a resume with other phase settings trains them from the start)."""
-    if not path.is_file():
-        return None
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)  # our own file, sampler object included
-    except Exception:  # a file cut short by a crash: start over rather than fail
-        return None
-    return state if isinstance(state, dict) and state.get("key") == key else None

@@ -179,12 +179,14 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: PositiveInt = 20, 
                           task.n_blocks, d.train.x, d.train.y, d.valid.x, d.valid.y, d.test.x, d.test.y)
 
     def scratch(a: dict):
+        key = ({k: v for k, v in a.items() if k != "layout"}, scratch_epochs, lr)
+
         def build():
             m = task.supercircuit.extract(a)
             m.reinitialise(seed)
-            qt.train(m, d.train, n_classes, scratch_epochs, lr=lr, seed=seed, device=task.torch_device)
+            qt.train(m, d.train, n_classes, scratch_epochs, lr=lr, seed=seed, device=task.torch_device,
+                     checkpoint=store.checkpoint("scratch", key))
             return m
-        key = ({k: v for k, v in a.items() if k != "layout"}, scratch_epochs, lr)
         return store.module("scratch", key, lambda: task.supercircuit.extract(a), build)
 
     rows: list[dict[str, Any]] = []

@@ -7,12 +7,14 @@ and is removed when the circuit is deployed (`SubCircuit.gates(drop_identities=T
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from nasfw.epoch_checkpoint import EpochCheckpoint
 from nasfw.supernet.train import lr_factor
 from nasfw.torch_device import on_device
 from nasfw.plugins.quantumnas.compile import logits
@@ -78,14 +80,16 @@ def evaluate(module: torch.nn.Module, split: Split, n_classes: int) -> tuple[flo
 
 def train(module: torch.nn.Module, split: Split, n_classes: int, epochs: int, lr: float = 5e-3,
           weight_decay: float = 1e-4, batch_size: int = 256, warmup_epochs: float = 1, seed: int = 0,
-          on_step: Callable[[], None] | None = None, device: torch.device | str = "cpu") -> list[float]:
+          on_step: Callable[[], None] | None = None, device: torch.device | str = "cpu",
+          checkpoint: Path | None = None) -> list[float]:
     """Adam with warm-up then cosine decay; returns the mean loss per epoch. Trains on `device` (the module
-    and the training split go there for the call) and leaves the module on CPU."""
+    and the training split go there for the call) and leaves the module on CPU. With `checkpoint` the training
+    keeps its state at epoch ends (`nasfw.epoch_checkpoint`) and an interrupted one continues from there."""
     if not [p for p in module.parameters() if p.requires_grad] or epochs <= 0:
         return []
     with on_device(module, torch.device(device)):
         return _train(module, split_on(split, device), n_classes, epochs, lr, weight_decay, batch_size,
-                      warmup_epochs, seed, on_step)
+                      warmup_epochs, seed, on_step, checkpoint)
 
 
 def split_on(split: Split, device: torch.device | str) -> Split:
@@ -97,13 +101,17 @@ def split_on(split: Split, device: torch.device | str) -> Split:
 
 
 def _train(module: torch.nn.Module, split: Split, n_classes: int, epochs: int, lr: float, weight_decay: float,
-           batch_size: int, warmup_epochs: float, seed: int, on_step: Callable[[], None] | None) -> list[float]:
+           batch_size: int, warmup_epochs: float, seed: int, on_step: Callable[[], None] | None,
+           checkpoint: Path | None = None) -> list[float]:
     params = [p for p in module.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     rng = np.random.default_rng(seed)
     n_batches = max(1, math.ceil(len(split) / batch_size))
-    history = []
-    for epoch in range(epochs):
+    ckpt = EpochCheckpoint(checkpoint, repr((epochs, lr, weight_decay, batch_size, warmup_epochs, seed, len(split))))
+    state = {"circuit": module, "optimizer": opt}
+    kept = ckpt.restore(state, [rng])
+    history, start = (list(kept["history"]), kept["epoch"]) if kept else ([], 0)
+    for epoch in range(start, epochs):
         total = 0.0
         for i, (x, y) in enumerate(batches(split, batch_size, rng)):
             for g in opt.param_groups:
@@ -119,6 +127,9 @@ def _train(module: torch.nn.Module, split: Split, n_classes: int, epochs: int, l
             if on_step:
                 on_step()
         history.append(total / n_batches)
+        if epoch + 1 < epochs:
+            ckpt.save(epoch + 1, state, [rng], history=history)
+    ckpt.finish()
     return history
 
 

@@ -7,8 +7,9 @@ and latency (onnxruntime on this machine; a lookup table's prediction when one i
 The baseline is MCUNet's: MobileNetV2 scaled down (width multiplier, last channel scaled too, and input
 resolution among the space's) to the largest-MACs network that fits the same SRAM and Flash.
 
-Each network trained here is kept in `finalize/` as it finishes (`nasfw.finalize_store`): `--resume` after an
-interrupt trains only what had not finished, and reports what an uninterrupted run would have.
+Each network trained here is kept in `finalize/` as it finishes (`nasfw.finalize_store`), and a training under way
+keeps its state at epoch ends: `--resume` after an interrupt trains only what had not finished, from its last
+checkpoint, and reports what an uninterrupted run would have.
 """
 from __future__ import annotations
 
@@ -47,18 +48,26 @@ def fit_mobilenetv2(cost, resolutions, n_classes: int) -> dict | None:
 
 
 def train_model(net: torch.nn.Module, data, resolution: int, epochs: int, lr: float, batch_size: int = 64,
-                weight_decay: float = 3e-5, seed: int = 0, desc: str = "train", progress: bool = True
-                ) -> torch.nn.Module:
-    """Adam with a cosine learning rate; the plain recipe every network of the comparison gets."""
-    from nasfw.progress import progress_bar
+                weight_decay: float = 3e-5, seed: int = 0, desc: str = "train", progress: bool = True,
+                checkpoint: Path | None = None) -> torch.nn.Module:
+    """Adam with a cosine learning rate; the plain recipe every network of the comparison gets. With `checkpoint`
+    the training keeps its state at epoch ends and an interrupted one continues from there."""
+    from nasfw.epoch_checkpoint import EpochCheckpoint
+    from nasfw.progress import progress_bar, start_at
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
     steps = epochs * math.ceil(len(data.train) / batch_size)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1))
+    ckpt = EpochCheckpoint(checkpoint, repr((epochs, lr, batch_size, weight_decay, seed, resolution)))
+    state = {"net": net, "optimizer": opt, "schedule": sched}
     bar = progress_bar(epochs, desc, progress)
-    for _ in range(epochs):
+    kept = ckpt.restore(state, [rng])
+    start = kept["epoch"] if kept else 0
+    if start:
+        start_at(bar, start)
+    for epoch in range(start, epochs):
         net.train()
         for x, y in batches(data.train, batch_size, rng, resolution):
             opt.zero_grad()
@@ -66,7 +75,10 @@ def train_model(net: torch.nn.Module, data, resolution: int, epochs: int, lr: fl
             opt.step()
             sched.step()
         bar.update(1)
+        if epoch + 1 < epochs:
+            ckpt.save(epoch + 1, state, [rng])
     bar.close()
+    ckpt.finish()
     return net.eval()
 
 
@@ -150,9 +162,11 @@ def finalize(task, arch: dict, run_dir: Path, finetune_epochs: NonNegativeInt = 
     row("searched", cfg, net, "inherited (BN recalibrated)")
     if finetune_epochs:
         start = weights_digest(net)
-        net = store.module("finetune", (cfg, finetune_epochs, lr, start), lambda: task.subnet(arch, recalibrate=False),
+        key = (cfg, finetune_epochs, lr, start)
+        net = store.module("finetune", key, lambda: task.subnet(arch, recalibrate=False),
                            lambda: train_model(net, d, r, finetune_epochs, lr, task.batch_size, seed=task.seed,
-                                               desc="fine-tune", progress=progress)).eval()
+                                               desc="fine-tune", progress=progress,
+                                               checkpoint=store.checkpoint("finetune", key))).eval()
         row("searched", cfg, net, f"fine-tuned {_epochs(finetune_epochs)}")
     best = dict(rows[-1])
     best.update(onnx_check(net, cfg, out / "searched.onnx"))
@@ -173,11 +187,14 @@ def finalize(task, arch: dict, run_dir: Path, finetune_epochs: NonNegativeInt = 
     torch.save(net.state_dict(), out / "searched.pt")
 
     def scratch(config: dict, epochs: int, desc: str) -> torch.nn.Module:
+        key = (config, epochs, scratch_lr)
+
         def build() -> torch.nn.Module:
             torch.manual_seed(task.seed)
             return train_model(build_model(config), d, int(config["resolution"]), epochs, scratch_lr, task.batch_size,
-                               seed=task.seed, desc=desc, progress=progress)
-        return store.module("scratch", (config, epochs, scratch_lr), lambda: build_model(config), build).eval()
+                               seed=task.seed, desc=desc, progress=progress,
+                               checkpoint=store.checkpoint("scratch", key))
+        return store.module("scratch", key, lambda: build_model(config), build).eval()
 
     if scratch_epochs:
         fresh = scratch(cfg, scratch_epochs, "searched, scratch")
