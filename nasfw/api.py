@@ -224,10 +224,11 @@ def open_run(run_dir: str | Path) -> RunView:
 
 
 def compare_runs(runs: str | Path | Iterable[str | Path], metric: str | None = None,
-                 at: int | None = None) -> Comparison:
+                 at: int | None = None, by: Sequence[str] = ()) -> Comparison:
     """Run folders side by side, as `nasfw compare` prints them: grouped by the campaign settings they differ in,
     each run's best `metric` ('accuracy' or 'accuracy:max'; default the first run's first objective) within its
-    first `at` evaluations (default the shortest run's count), each group's mean and spread over its seeds.
+    first `at` evaluations (default the shortest run's count), each group's mean and spread over its seeds. `by`:
+    group by these campaign fields alone (`["searcher.name"]`).
     `.groups`, `.runs`, `.to_dict()`, and `.write(folder)` for compare.md and the plots. A folder holding runs
     stands for each of them."""
     import os
@@ -239,4 +240,4 @@ def compare_runs(runs: str | Path | Iterable[str | Path], metric: str | None = N
     if metric is not None and not isinstance(metric, str):
         raise ConfigError(f"metric = {metric!r}; allowed: a metric name, optionally with its direction "
                           "('accuracy:max')")
-    return compare(runs, metric, at)
+    return compare(runs, metric, at, by)

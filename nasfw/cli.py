@@ -322,7 +322,7 @@ def cmd_compare(args) -> int:
 
     if args.out:  # before the runs are read: a bad folder is said at once
         output_folder(args.out, "--out")
-    comp = compare_runs(args.runs, args.metric, args.at, where=("--metric", "--at"))
+    comp = compare_runs(args.runs, args.metric, args.at, args.by or (), where=("--metric", "--at", "--by"))
     if args.json:
         print(json.dumps(comp.to_dict(), indent=2))
     else:
@@ -393,6 +393,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "objective)")
     s.add_argument("--at", type=positive_int, help="read each run's best within its first N evaluations (default: "
                    "the shortest run's count)")
+    s.add_argument("--by", action="append", metavar="FIELD", help="group by this campaign field alone, e.g. "
+                   "searcher.name (repeatable; default: every field the runs differ in)")
     s.add_argument("--out", help="folder for compare.md and the plots (none written without it)")
     s.add_argument("--json", action="store_true", help="print JSON instead of tables")
     s.set_defaults(func=cmd_compare)

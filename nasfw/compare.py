@@ -13,10 +13,10 @@ import json
 import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from nasfw.cost import Objective
-from nasfw.errors import ConfigError
+from nasfw.errors import ConfigError, unknown_name
 from nasfw.results import RunView
 from nasfw.store import Store
 
@@ -245,10 +245,11 @@ def _best_at(curve: list[tuple[int, float]], at: int) -> tuple[float | None, int
 
 
 def compare_runs(runs: Iterable[str | Path], metric: str | None = None, at: int | None = None,
-                 where: tuple[str, str] = ("metric", "at")) -> Comparison:
+                 by: Sequence[str] = (), where: tuple[str, str, str] = ("metric", "at", "by")) -> Comparison:
     """Compare run folders (a folder holding runs stands for each): `metric` ('accuracy' or 'accuracy:max';
-    default the first run's first objective), read at `at` evaluations (default the shortest run's count).
-    `where` names the two arguments in errors (the command line's `--metric`, `--at`)."""
+    default the first run's first objective), read at `at` evaluations (default the shortest run's count), grouped
+    by the campaign fields `by` (dotted, `searcher.name`) or else by every field the runs differ in. `where` names
+    the three arguments in errors (the command line's `--metric`, `--at`, `--by`)."""
     folders = run_folders(runs)
     views = [RunView.open(f) for f in folders]
     o = _objective(views, metric, where[0])
@@ -262,7 +263,16 @@ def compare_runs(runs: Iterable[str | Path], metric: str | None = None, at: int 
     settings = [flat_settings(v.campaign.raw) for v in views]
     keys = sorted(set().union(*settings), key=label_rank)
     differing = [k for k in keys if len({_key(s, [k]) for s in settings}) > 1]
-    labels = group_labels(settings, differing) if differing else [views[0].campaign.name] * len(views)
+    if isinstance(by, str) or not all(isinstance(f, str) for f in by):
+        raise ConfigError(f"{where[2]} = {by!r}; allowed: a list of dotted campaign fields, e.g. ['searcher.name']")
+    for f in by:  # a field the user names: the groups are its values alone (other differences are still listed)
+        if f not in keys:
+            raise ConfigError(unknown_name(f"{where[2]} field", f, differing or keys))
+    if by:
+        labels = [", ".join(f"{f}={_show(s.get(f, '(unset)'))}" for f in by) for s in settings]
+    else:
+        labels = group_labels(settings, differing) if differing else [views[0].campaign.name] * len(views)
+    grouped_by = list(by) or differing
     results = []
     for v, label, count in zip(views, labels, counts):
         curve = v.best_so_far(o)
@@ -281,7 +291,7 @@ def compare_runs(runs: Iterable[str | Path], metric: str | None = None, at: int 
         values = [results[i].best for i in members if results[i].best is not None]
         ranked = sorted(values, key=lambda x: o.sign * x)
         groups.append(GroupResult(
-            label, {k: settings[members[0]][k] for k in differing if k in settings[members[0]]},
+            label, {k: settings[members[0]][k] for k in grouped_by if k in settings[members[0]]},
             [results[i].run for i in members], statistics.fmean(values) if values else None,
             statistics.stdev(values) if len(values) > 1 else None, ranked[-1] if ranked else None,
             ranked[0] if ranked else None, len(members) - len(values), values=values,

@@ -107,6 +107,19 @@ def test_group_names_use_the_fewest_fields_that_tell_the_groups_apart():
     assert labels[1] == "task_options.device=quito"
 
 
+def test_runs_are_grouped_by_the_fields_named(runs, tmp_path):
+    comp = nasfw.compare_runs(runs / "runs", by=["searcher.settings.population_size"])
+    assert sorted((g.label, len(g.runs)) for g in comp.groups) == [
+        ("searcher.settings.population_size=(unset)", 2), ("searcher.settings.population_size=20", 2)]
+    assert comp.differing[0] == "searcher.name"  # what else differs is still said
+    one = nasfw.compare_runs(runs / "runs", by=["task"])  # a field every run shares: one group of all four
+    assert [(g.label, len(g.runs)) for g in one.groups] == [("task=nasbench201", 4)]
+    with pytest.raises(nasfw.ConfigError, match="unknown by field 'searcher'; did you mean 'searcher.name'"):
+        nasfw.compare_runs(runs / "runs", by=["searcher"])
+    with pytest.raises(nasfw.ConfigError, match="by = 'searcher.name'; allowed: a list of dotted campaign fields"):
+        nasfw.compare_runs(runs / "runs", by="searcher.name")
+
+
 def test_a_searcher_named_alone_is_the_same_searcher():
     from nasfw.compare import flat_settings
 
