@@ -110,7 +110,10 @@ def cmd_show(args) -> int:
     s = summary
     budget = f" of {s['budget']}" if s["budget"] else ""
     origin = "  ".join(f"{k}={v}" for k, v in view.origin().items())
-    print(f"{s['campaign']}  {origin}  searcher={s['searcher']}")
+    state = view.state()
+    print(f"{s['campaign']}  {origin}  searcher={s['searcher']}  ({state})")
+    if state == "interrupted":
+        print(f"continue it with: nasfw search --resume --out {args.run}")
     print(f"progress: {s['evaluations']}{budget} evaluations ({s['ok']} ok, {s['failed']} failed, "
           f"{s['infeasible']} infeasible skipped) in {s['elapsed_s']:.1f} s")
     if len(s["phase_s"]) > 1:  # training outside the search: say where the rest of the time went

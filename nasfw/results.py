@@ -58,6 +58,19 @@ class RunView:
         space = c.space.get("name", "inline") if isinstance(c.space, dict) else c.space
         return {"space": str(space), "task": str(c.task)}
 
+    def state(self) -> str:
+        """'running (process 123 on host, since ...)' while a search holds the folder, 'finished' when its
+        summary.json covers every evaluation, else 'interrupted' (to be continued with --resume): `nasfw show`
+        from another terminal said how far a run was, not whether it was still going."""
+        from nasfw.run_lock import holder
+
+        who = holder(self.run_dir)
+        if who:
+            return f"running ({who})"
+        done = self.finalized
+        s = self.summary()
+        return "finished" if done and done.get("evaluations") == s["evaluations"] else "interrupted"
+
     @property
     def finalized(self) -> dict | None:
         """What the finalize phase wrote (summary.json: the best, its exports, the task's report such as

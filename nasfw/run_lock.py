@@ -60,6 +60,29 @@ class RunLock:
             self.fd = None
 
 
+def holder(run_dir: str | Path) -> str | None:
+    """Who is searching in `run_dir` now ("process 123 on host, since ..."), None when no search holds it. A
+    shared lock taken and dropped at once: it fails only while a search holds its exclusive one."""
+    path = Path(run_dir) / FILENAME
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None  # never searched here, or not ours to read
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return _read(fd)
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
 def _read(fd: int) -> str:
     try:
         info = json.loads(os.pread(fd, 4096, 0).decode() or "{}")

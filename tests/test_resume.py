@@ -132,15 +132,20 @@ def test_sigterm_stops_the_workers_and_the_run_resumes(tmp_path, run_cli):
         time.sleep(0.05)
     children = psutil.Process(proc.pid).children(recursive=True)
     assert len(children) >= 2  # the two workers (and multiprocessing's resource tracker)
+    shown = run_cli("show", out, check=True).stdout  # from another terminal: is it still going?
+    assert f"(running (process {proc.pid} on " in shown.splitlines()[0]
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143 and "terminated (SIGTERM): finished evaluations are in the store" in err
     gone, alive = psutil.wait_procs(children, timeout=10)
     assert not alive, [p.cmdline() for p in alive]
     assert 6 <= _count(db) < 30, "the signal must land mid-campaign"
+    shown = run_cli("show", out, check=True).stdout.splitlines()
+    assert shown[0].endswith("(interrupted)") and shown[1] == f"continue it with: nasfw search --resume --out {out}"
     p = run_cli("search", *args, "--resume")
     assert p.returncode == 0, p.stderr
     assert "evaluations: 30 (30 ok" in p.stdout
+    assert run_cli("show", out, check=True).stdout.splitlines()[0].endswith("(finished)")
 
 
 def test_workers_end_with_a_driver_killed_outright(tmp_path):
