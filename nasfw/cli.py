@@ -104,7 +104,8 @@ def cmd_show(args) -> int:
     summary = view.summary()
     if args.json:
         rec = lambda e: {"evaluation": e.id, "arch": e.arch, "metrics": e.metrics}  # noqa: E731
-        print(json.dumps({"summary": summary, "top": [rec(e) for e in top], "pareto": [rec(e) for e in front],
+        print(json.dumps({"state": view.state(), "summary": summary, "top": [rec(e) for e in top],
+                          "pareto": [rec(e) for e in front],
                           "best_so_far": view.best_so_far(), "failures": view.failures()}, indent=2))
         return 0
     s = summary

@@ -146,6 +146,7 @@ def test_sigterm_stops_the_workers_and_the_run_resumes(tmp_path, run_cli):
     assert p.returncode == 0, p.stderr
     assert "evaluations: 30 (30 ok" in p.stdout
     assert run_cli("show", out, check=True).stdout.splitlines()[0].endswith("(finished)")
+    assert json.loads(run_cli("show", out, "--json", check=True).stdout)["state"] == "finished"
 
 
 def test_workers_end_with_a_driver_killed_outright(tmp_path):
