@@ -86,6 +86,17 @@ class Comparison:
                 "groups": [{k: v for k, v in asdict(g).items() if k != "front"} for g in self.groups],
                 "runs": [{k: v for k, v in asdict(r).items() if k != "curve"} for r in self.runs]}
 
+    def to_dataframe(self):
+        """One row per run (pandas): its group, searcher, seed, evaluations, best within `at`, where it was found,
+        its best overall, hypervolume, and one column per differing campaign field, for a notebook's own plots."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ConfigError("Comparison.to_dataframe needs pandas: pip install 'nasfw[analysis]'") from None
+        settings = {r: g.settings for g in self.groups for r in g.runs}
+        return pd.DataFrame([{**{k: v for k, v in asdict(r).items() if k != "curve"}, **settings[r.run]}
+                             for r in self.runs])
+
     def tables(self) -> list[tuple[str, list[str], list[list[str]]]]:
         """(title, header, rows) of the groups' table, the runs' table and (when the runs were finalized) the
         finalize's numbers per group, for the terminal and the markdown."""

@@ -55,6 +55,15 @@ def test_runs_are_grouped_by_searcher_and_read_at_the_shortest_runs_count(runs):
         assert all(e.metrics["accuracy"] < r.best for e in counted[:r.found_at - 1])
 
 
+def test_a_comparison_as_a_dataframe(runs):
+    pytest.importorskip("pandas")
+    comp = nasfw.compare_runs(runs / "runs")
+    df = comp.to_dataframe()
+    assert len(df) == 4 and set(df["searcher.name"]) == {"evolution", "random"}
+    means = df.groupby("group")["best"].mean()
+    assert all(means[g.label] == pytest.approx(g.mean) for g in comp.groups)
+
+
 def test_at_reads_the_runs_elsewhere_and_a_named_metric_is_compared(runs):
     comp = nasfw.compare_runs([runs / "runs" / "evolution-0", runs / "runs" / "evolution-1"], at=30)
     assert comp.at == 30 and len(comp.groups) == 1 and comp.groups[0].label == "nasbench201"
