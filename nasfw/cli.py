@@ -327,6 +327,7 @@ def cmd_compare(args) -> int:
     if args.out:  # before the runs are read: a bad folder is said at once
         output_folder(args.out, "--out")
     comp = compare_runs(args.runs, args.metric, args.at, args.by or (), where=("--metric", "--at", "--by"))
+    written = comp.write(args.out) if args.out else None  # first: `nasfw compare ... --out D | head` wrote nothing
     if args.json:
         print(json.dumps(comp.to_dict(), indent=2))
     else:
@@ -336,10 +337,9 @@ def cmd_compare(args) -> int:
         for title, head, rows in comp.tables():
             print(f"\n{title}:")
             print(table_text(head, rows))
-    if args.out:
-        out = comp.write(args.out)
-        print(f"report: {out['report']}", file=sys.stderr if args.json else sys.stdout)
-        for p in out["plots"]:
+    if written:
+        print(f"report: {written['report']}", file=sys.stderr if args.json else sys.stdout)
+        for p in written["plots"]:
             print(f"plot: {p}", file=sys.stderr if args.json else sys.stdout)
     return 0
 

@@ -152,6 +152,17 @@ def test_the_command_prints_both_tables_and_writes_the_report_and_plots(runs, ru
     assert p.returncode == 2 and p.stderr.startswith("error: --metric: run ") and "Traceback" not in p.stderr
 
 
+def test_the_files_are_written_when_the_tables_go_to_a_pipe_closed_early(runs, tmp_path):
+    """`nasfw compare RUNS --out D | head` left D empty: printing into the closed pipe ended the command first."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "cmp"
+    subprocess.run(f"'{sys.executable}' -m nasfw.cli compare '{runs / 'runs'}' --out '{out}' | head -1", shell=True,
+                   check=True, capture_output=True, timeout=120)
+    assert (out / "compare.md").is_file() and (out / "best_so_far.png").is_file()
+
+
 def test_runs_with_two_objectives_get_their_fronts_plotted(tmp_path, run_cli):
     for searcher in ("nsga2", "random"):
         nasfw.search("nasbench201", {**MO, **SMALL}, searcher=searcher, budget=16, out=str(tmp_path / searcher),
