@@ -290,7 +290,7 @@ def compare_runs(runs: Iterable[str | Path], metric: str | None = None, at: int 
         best, found = _best_at(curve, n_at)
         s = v.summary()
         results.append(RunResult(str(v.run_dir), label, v.campaign.searcher, v.campaign.seed, count, best,
-                                 curve[-1][1] if curve else None, found, float(s["elapsed_s"]), curve))
+                                 curve[-1][1] if curve else None, found, float(s["elapsed_s"]), curve=curve))
     fronts = _front_metrics(views)
     shared = shared_objectives(views)
     volumes, reference = hypervolumes(views, shared, n_at) if shared else ([None] * len(views), None)

@@ -48,6 +48,7 @@ def test_runs_are_grouped_by_searcher_and_read_at_the_shortest_runs_count(runs):
     first, second = comp.groups
     assert second.p_vs_first == pytest.approx(mannwhitneyu(first.values, second.values).pvalue)
     for r in comp.runs:
+        assert r.curve == nasfw.open_run(r.run).best_so_far()  # what the plot draws
         assert r.best == pytest.approx(best_within(r.run, 20))
         assert r.best_overall == pytest.approx(best_within(r.run, r.evaluations))
         counted = [e for e in nasfw.open_run(r.run).evaluations if e.status in ("ok", "failed")]
