@@ -378,7 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print JSON instead of tables")
     s.set_defaults(func=cmd_plugins)
 
-    s = sub.add_parser("show", parents=[common], help="top-k table, Pareto front and progress of a run")
+    s = sub.add_parser("show", parents=[common], help="a run's state (running, finished, interrupted), top-k "
+                       "table, Pareto front and progress")
     s.add_argument("run", help="the run folder (a search's --out)")
     s.add_argument("--top", type=positive_int, default=10, help="rows of the table (default 10)")
     s.add_argument("--json", action="store_true", help="print JSON instead of tables")
@@ -393,10 +394,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("compare", help="several runs side by side: groups by the settings they differ in, "
                        "mean and spread over seeds at equal evaluations, plots")
     s.add_argument("runs", nargs="+", metavar="RUN", help="run folders (a folder holding runs stands for each)")
-    s.add_argument("--metric", help="the metric compared, as NAME or NAME:max|min (default: the first run's first "
-                   "objective)")
-    s.add_argument("--at", type=positive_int, help="read each run's best within its first N evaluations (default: "
-                   "the shortest run's count)")
+    s.add_argument("--metric", metavar="NAME[:max|min]", help="the metric compared, with its direction where "
+                   "the runs do not have it as an objective (default: the first run's first objective)")
+    s.add_argument("--at", type=positive_int, metavar="N", help="read each run's best within its first N "
+                   "evaluations (default: the shortest run's count)")
     s.add_argument("--by", action="append", metavar="FIELD", help="group by this campaign field alone, e.g. "
                    "searcher.name (repeatable; default: every field the runs differ in)")
     s.add_argument("--out", help="folder for compare.md and the plots (none written without it)")
