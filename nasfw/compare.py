@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from nasfw.cost import Objective
+from nasfw.cost import Objective, objective_vector, pareto_front
 from nasfw.errors import ConfigError, unknown_name
 from nasfw.results import RunView
 from nasfw.store import Store
@@ -136,17 +136,16 @@ def _num(v: float | None) -> str:
     return "-" if v is None else f"{v:.6g}"
 
 
-def _spread(values: list[float]) -> str:
+def _spread(values: list[float], digits: int = 4) -> str:
+    """'mean ± sample std' ('mean' alone for one value, '-' for none)."""
     if not values:
         return "-"
     mean = statistics.fmean(values)
-    return f"{mean:.4g}" if len(values) < 2 else f"{mean:.4g} ± {statistics.stdev(values):.2g}"
+    return f"{mean:.{digits}g}" if len(values) < 2 else f"{mean:.{digits}g} ± {statistics.stdev(values):.2g}"
 
 
 def _stat(g: GroupResult) -> str:
-    if g.mean is None:
-        return "-"
-    return f"{g.mean:.6g}" if g.std is None else f"{g.mean:.6g} ± {g.std:.2g}"
+    return _spread(g.values, 6)
 
 
 def run_folders(paths: Iterable[str | Path]) -> list[Path]:
@@ -264,7 +263,8 @@ def compare_runs(runs: Iterable[str | Path], metric: str | None = None, at: int 
     folders = run_folders(runs)
     views = [RunView.open(f) for f in folders]
     o = _objective(views, metric, where[0])
-    counts = [v.summary()["evaluations"] for v in views]
+    summaries = [v.summary() for v in views]
+    counts = [s["evaluations"] for s in summaries]
     if at is not None and (isinstance(at, bool) or not isinstance(at, int) or at < 1):
         raise ConfigError(f"{where[1]} = {at!r}; allowed: a positive number of evaluations")
     n_at = at if at is not None else min([c for c in counts if c] or [1])  # a run not yet started has no say
@@ -285,10 +285,9 @@ def compare_runs(runs: Iterable[str | Path], metric: str | None = None, at: int 
         labels = group_labels(settings, differing) if differing else [views[0].campaign.name] * len(views)
     grouped_by = list(by) or differing
     results = []
-    for v, label, count in zip(views, labels, counts):
+    for v, label, count, s in zip(views, labels, counts, summaries):
         curve = v.best_so_far(o)
         best, found = _best_at(curve, n_at)
-        s = v.summary()
         results.append(RunResult(str(v.run_dir), label, v.campaign.searcher, v.campaign.seed, count, best,
                                  curve[-1][1] if curve else None, found, float(s["elapsed_s"]), curve=curve))
     fronts = _front_metrics(views)
@@ -363,27 +362,13 @@ def counted(view: RunView, at: int) -> list:
 
 def _group_front(views: list[RunView], metrics: tuple[str, str], at: int) -> list[tuple[float, float]]:
     """The Pareto front of a group's feasible evaluations within `at` (all its seeds together)."""
-    import numpy as np
-
-    from nasfw.cost import objective_vector
-
     objectives = views[0].campaign.objectives[:2]
     points = sorted({(e.metrics[metrics[0]], e.metrics[metrics[1]]) for v in views for e in counted(v, at)
                      if e.status == "ok" and v.feasible(e) and all(m in e.metrics for m in metrics)})
     if not points:
         return []
-    vectors = -np.array([objective_vector(objectives, {metrics[1]: y, metrics[0]: x}) for x, y in points])
-    return [points[i] for i in non_dominated(vectors)]
-
-
-def non_dominated(points) -> list[int]:
-    """Indices of the points no other point dominates, all objectives minimised: `nasfw.cost.pareto_front`'s
-    answer (tests check it), one numpy comparison per point instead of a Python loop over pairs, since a
-    comparison holds every run's evaluations together (ten runs of 500: 25 million pairs)."""
-    import numpy as np
-
-    p = np.asarray(points, dtype=float)
-    return [i for i in range(len(p)) if not ((p <= p[i]).all(axis=1) & (p < p[i]).any(axis=1)).any()]
+    vectors = [objective_vector(objectives, {metrics[1]: y, metrics[0]: x}) for x, y in points]
+    return [points[i] for i in pareto_front(vectors)]
 
 
 def shared_objectives(views: list[RunView]) -> list[Objective] | None:
@@ -421,7 +406,7 @@ def hypervolumes(views: list[RunView], objectives: list[Objective], at: int
     if not any(len(p) for p in per_run):
         return [None] * len(views), None
     every = np.vstack([p for p in per_run if len(p)])
-    front = every[non_dominated(every)]  # the nadir is the worst of the joint front, not of every point
+    front = every[pareto_front(-every)]  # the nadir is the worst of the joint front, not of every point
     ideal, worst = front.min(axis=0), front.max(axis=0)
     span = np.where(worst > ideal, worst - ideal, 1.0)
     ref = np.full(len(objectives), HV_MARGIN)
