@@ -95,6 +95,7 @@ def cmd_plugins(args) -> int:
 
 def cmd_show(args) -> int:
     from nasfw.cost import violated
+    from nasfw.provenance import summary_line
     from nasfw.report import final_table, phase_times_text, table_rows, table_text
     from nasfw.results import RunView
 
@@ -121,6 +122,10 @@ def cmd_show(args) -> int:
         print(f"time: {phase_times_text(s['phase_s'])}")
     if s["stopped"]:  # what the search printed when it ended short of its budget: said again here
         print(f"stopped early: {s['stopped']}")
+    if view.environment:
+        print(f"made with: {summary_line(view.environment)}")
+    for change in s["environment_changes"]:
+        print(f"  resumed with other code, {change}")
     for f in view.failures():
         print(f"  failed {f['count']}x (first: evaluation {f['first']}): {f['error']}")
     print()
@@ -334,6 +339,10 @@ def cmd_compare(args) -> int:
         if comp.differing:
             more = f" and {len(comp.differing) - 8} more" if len(comp.differing) > 8 else ""
             print(f"the runs differ in: {', '.join(comp.differing[:8])}{more}")
+        if comp.code_differences:
+            print("the runs were not all made with the same code:")
+            for d in comp.code_differences:
+                print(f"  {d}")
         for title, head, rows in comp.tables():
             print(f"\n{title}:")
             print(table_text(head, rows))

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Sequence
 
 from nasfw.cost import Objective, objective_vector, pareto_front
 from nasfw.errors import ConfigError, unknown_name
+from nasfw.provenance import differences_across
 from nasfw.results import RunView
 from nasfw.store import Store
 
@@ -72,6 +73,8 @@ class Comparison:
     # the numbers each run's finalize reported (summary.json's `task`: QuantumNAS's qiskit-aer accuracies, NAAS's
     # EDP gains, TinyNAS's fine-tuned accuracy), per dotted key and group, in the groups' order
     final: dict[str, list[list[float]]] = field(default_factory=dict)
+    # code the runs were made with that is not the same in all (nasfw.provenance.differences_across)
+    code_differences: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
         best = self.groups[0] if self.groups else None
@@ -82,6 +85,7 @@ class Comparison:
     def to_dict(self) -> dict[str, Any]:
         return {"metric": self.objective.metric, "direction": self.objective.direction, "at": self.at,
                 "differing": self.differing, "hypervolume_reference": self.reference,
+                "code_differences": self.code_differences,
                 "final": {k: {g.label: v for g, v in zip(self.groups, values)} for k, values in self.final.items()},
                 "groups": [{k: v for k, v in asdict(g).items() if k != "front"} for g in self.groups],
                 "runs": [{k: v for k, v in asdict(r).items() if k != "curve"} for r in self.runs]}
@@ -315,7 +319,13 @@ def compare_runs(runs: Iterable[str | Path], metric: str | None = None, at: int 
     for v, label in zip(views, labels):
         for k, x in final_numbers((v.finalized or {}).get("task")).items():
             final.setdefault(k, [[] for _ in groups])[number[label]].append(x)
-    return Comparison(o, n_at, results, groups, differing, fronts, reference, final)
+    code = differences_across([(_name(v.run_dir, folders), v.environments) for v in views])
+    return Comparison(o, n_at, results, groups, differing, fronts, reference, final, code_differences=code)
+
+
+def _name(folder: Path, folders: list[Path]) -> str:
+    """A run's folder name, or its path where two compared runs share the name."""
+    return folder.name if sum(f.name == folder.name for f in folders) == 1 else str(folder)
 
 
 def final_numbers(report: Any, prefix: str = "") -> dict[str, float]:

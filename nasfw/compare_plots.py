@@ -99,6 +99,9 @@ def write_comparison(comp: Comparison, out: Path) -> dict[str, Any]:
     lines = ["# Comparison of runs", ""]
     if comp.differing:
         lines += [f"The runs differ in: {', '.join(f'`{k}`' for k in comp.differing)}.", ""]
+    if comp.code_differences:
+        lines += ["The runs were not all made with the same code (nasfw, plugins, packages):", ""]
+        lines += [f"- {d}" for d in comp.code_differences] + [""]
     for title, head, rows in comp.tables():
         lines += [f"## {title[0].upper()}{title[1:]}", "", markdown_table(head, rows), ""]
     lines += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots]

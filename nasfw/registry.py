@@ -51,6 +51,7 @@ class PluginInfo:
     name: str
     source: str
     provides: dict = field(default_factory=lambda: {k: [] for k in KINDS})
+    version: str | None = None  # the installed distribution's, for a plugin that came from an entry point
 
 
 def _split_env(value: str | None) -> list[str]:
@@ -70,7 +71,9 @@ class Registry:
         self.failures: dict[str, str] = {}
         if entry_points:
             for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-                self._load(ep.name, f"entry point {ep.value}", ep.load)
+                dist = getattr(ep, "dist", None)
+                self._load(ep.name, f"entry point {ep.value}", ep.load,
+                           f"{dist.name} {dist.version}" if dist is not None else None)
         for name, module in DEFAULT_PLUGINS:
             if name not in self.plugins and name not in self.failures:
                 self._load(name, f"built-in {module}", lambda m=module: importlib.import_module(m))
@@ -85,7 +88,7 @@ class Registry:
             return False
         return not self.allow or name in self.allow
 
-    def _load(self, name: str, source: str, load: Callable[[], Any]) -> None:
+    def _load(self, name: str, source: str, load: Callable[[], Any], version: str | None = None) -> None:
         if not self._wanted(name) or name in self.plugins:
             return
         try:
@@ -94,6 +97,8 @@ class Registry:
             self.failures[name] = f"import failed ({source}): {type(e).__name__}: {e}"
             return
         self.add_plugin(module, name, source)
+        if name in self.plugins:
+            self.plugins[name].version = version
 
     def load_dir(self, folder: str | Path) -> None:
         folder = Path(folder)

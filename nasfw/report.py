@@ -176,10 +176,28 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int 
         while body and not body[0].strip():
             body = body[1:]
         lines += [f"## Final evaluation ({final[0]})", ""] + body + [""]
+    lines += environment_markdown(view.environments)
     lines += ["## Plots", ""] + [f"![{f.stem}]({f.name})" for f in files]
     md = folder / "report.md"
     md.write_text("\n".join(lines) + "\n")
     return {"report": str(md), "plots": [str(f) for f in files]}
+
+
+def environment_markdown(sessions: list[dict]) -> list[str]:
+    """The section saying what the run was made with: its first session's code and machine, then what each
+    later session (a resume) ran with that differs; nothing for a run made before nasfw recorded it."""
+    from nasfw.provenance import code_fields, later_changes, machine_fields
+
+    if not sessions:
+        return []
+    first = sessions[0]
+    rows = {**code_fields(first), **machine_fields(first)}
+    lines = ["## Environment", "", f"Started {first.get('at', '?')} with:", "", "| | |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in rows.items()] + [""]
+    later = later_changes(sessions)
+    if later:
+        lines += ["Resumed with other code:", ""] + [f"- {c}" for c in later] + [""]
+    return lines
 
 
 def table_rows(view: RunView, evals) -> tuple[list[str], list[list[str]]]:

@@ -11,6 +11,7 @@ import yaml
 from nasfw.campaign import Campaign, parse
 from nasfw.cost import Objective, objective_vector, pareto_front, scalarize, total_violation
 from nasfw.errors import NasfwError
+from nasfw.provenance import later_changes
 from nasfw.store import Evaluation, Store
 
 
@@ -21,6 +22,7 @@ class RunView:
     evaluations: list[Evaluation]
     phase_s: dict[str, float] = field(default_factory=dict)  # wall seconds per phase (Store.phase_seconds)
     stopped: str | None = None  # why the search ended before its budget (space taken, fail_fast), if it did
+    environments: list[dict] = field(default_factory=list)  # what each session ran with (nasfw.provenance)
 
     def __repr__(self) -> str:
         """One line: a notebook cell ending in `nasfw.search(...)` shows the run, not every evaluation's dict."""
@@ -45,9 +47,17 @@ class RunView:
             evals = list(store.evaluations())
             phase_s = store.phase_seconds()
             stopped = store.get_meta("stopped")
+            environments = store.get_meta("environment") or []
         finally:
             store.close()
-        return cls(Path(run_dir), parse(raw), evals, phase_s, stopped or None)
+        return cls(Path(run_dir), parse(raw), evals, phase_s, stopped or None, environments)
+
+    @property
+    def environment(self) -> dict | None:
+        """What the run began with (nasfw's code, the campaign's plugins, packages, machine); None for a run made
+        before nasfw recorded it. `environments` holds every session's, `summary()['environment_changes']`
+        what a resume ran with that differs."""
+        return self.environments[0] if self.environments else None
 
     def origin(self) -> dict[str, str]:
         """What the campaign was built from, for people: its plugin, or (a campaign naming its own parts) its
@@ -172,7 +182,8 @@ class RunView:
                 "budget": self.campaign.budget_evaluations, "elapsed_s": round(elapsed, 3),
                 "phase_s": {k: round(v, 3) for k, v in self.phase_s.items()}, "stopped": self.stopped,
                 "objectives": [o.to_dict() for o in self.campaign.objectives],
-                "constraints": [c.to_dict() for c in self.campaign.constraints]}
+                "constraints": [c.to_dict() for c in self.campaign.constraints],
+                "environment": self.environment, "environment_changes": later_changes(self.environments)}
 
 
 def campaign_yaml(run_dir: str | Path) -> dict:

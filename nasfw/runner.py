@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -195,12 +196,24 @@ def run_campaign(campaign: Campaign, registry: Registry, resume: bool = False, p
     with sigterm_as_interrupt():
         store, lock = prepare_run_dir(campaign, resume, flags)
         try:
+            _record_environment(campaign, registry, store)
             _phase_supernet(campaign, comps, store, progress)
             _phase_search(campaign, comps, store, resume, progress, plugins_dirs)
             return finalize(campaign, comps, store, progress)
         finally:
             store.close()
             lock.release()
+
+
+def _record_environment(campaign: Campaign, registry: Registry, store: Store) -> None:
+    """Keep what this session runs with; a resume under other code (a torch upgrade, an edited plugin) says so
+    before its evaluations join those made with the code the run began with."""
+    from nasfw import provenance
+
+    diff = provenance.record(store, provenance.environment(registry, provenance.campaign_plugins(campaign, registry)))
+    if diff:
+        print(f"note: this run began with other code ({'; '.join(diff)}); evaluations made before and after may "
+              f"not compare (`nasfw show {campaign.out}` lists every session's changes)", file=sys.stderr)
 
 
 @contextmanager
