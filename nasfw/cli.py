@@ -154,7 +154,7 @@ def cmd_report(args) -> int:
 
     if args.out:
         output_folder(args.out, "--out")
-    out = write_report(args.run, args.out, args.top)
+    out = write_report(args.run, args.out, args.top, field="--out" if args.out else "--out (default RUN/report)")
     print(f"report: {out['report']}")
     for p in out["plots"]:
         print(f"plot: {p}")
@@ -181,7 +181,7 @@ def cmd_export(args) -> int:
         arch, metrics = top[0].arch, top[0].metrics
     task = reg.task(camp.task, **task_options(camp, reg))
     check_export_formats(task, args.format or [], "--format")  # before anything is written
-    out = output_folder(args.out or Path(args.run) / "export", "--out")
+    out = output_folder(args.out or Path(args.run) / "export", "--out" if args.out else "--out (default RUN/export)")
     (out / "best.json").write_text(json.dumps({"arch": arch, "metrics": metrics}, indent=2))
     files = [out / "best.json"]
     if hasattr(task, "load_supernet"):  # the trained supernet's weights, as the search used them

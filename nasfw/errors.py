@@ -3,6 +3,7 @@ anything else is a bug and keeps its traceback."""
 from __future__ import annotations
 
 import difflib
+import os
 from pathlib import Path
 from typing import Iterable
 
@@ -47,6 +48,9 @@ def output_folder(path: str | Path, field: str = "out") -> Path:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise ConfigError(f"{field} = {str(folder)!r}: the folder cannot be made ({e.strerror})") from None
+    if not os.access(folder, os.W_OK | os.X_OK):  # a colleague's run folder, an archive: a traceback from the plot
+        raise ConfigError(f"{field} = {str(folder)!r}: this process may not write into that folder; allowed: a "
+                          "folder it can write")
     return folder
 
 

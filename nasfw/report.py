@@ -138,13 +138,13 @@ def final_table(run_dir: str | Path, path: str | None = None) -> tuple[str, str]
 
 
 def write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int = 10,
-                 table: str | None = None) -> dict:
+                 table: str | None = None, field: str = "out") -> dict:
     """report.md with the run's summary, its top architectures, Pareto front, the task's final table (`table`,
-    or the one summary.json names) and the plots."""
+    or the one summary.json names) and the plots. `field` names `out` in errors (the command line's --out)."""
     from nasfw.errors import output_folder
 
     view = RunView.open(run_dir)
-    folder = output_folder(out if out else Path(run_dir) / "report")
+    folder = output_folder(out if out else Path(run_dir) / "report", field)
     files = [plot_best_so_far(view, folder / "best_so_far.png")]
     p = plot_pareto(view, folder / "pareto.png")
     if p:

@@ -41,7 +41,7 @@ class RunView:
 
     @classmethod
     def open(cls, run_dir: str | Path) -> "RunView":
-        store = Store(run_dir, create=False)
+        store = Store(run_dir, read_only=True)
         try:
             raw = store.get_meta("campaign")
             evals = list(store.evaluations())

@@ -7,6 +7,7 @@ committed as it finishes, in WAL mode, so a driver killed with SIGKILL loses not
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import sqlite3
 import time
@@ -62,11 +63,16 @@ class Evaluation:
 class Store:
     FILENAME = "nasfw.sqlite"
 
-    def __init__(self, run_dir: str | Path, create: bool = True):
+    def __init__(self, run_dir: str | Path, create: bool = True, read_only: bool = False):
+        """`read_only` for those who only look (show, report, compare, export): a run folder they may not write
+        (a colleague's, an archive) is read all the same, and nothing is written into it."""
         self.run_dir = Path(run_dir)
         self.path = self.run_dir / self.FILENAME
-        if not create and not self.path.exists():
+        if (read_only or not create) and not self.path.exists():
             raise StoreError(f"{str(self.run_dir)!r} is not a nasfw run folder (no {self.FILENAME} inside)")
+        if read_only:
+            self.db = _connect_read_only(self.path)
+            return
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -149,3 +155,25 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """A connection that cannot write. Where this process may write the folder, an ordinary one made query-only:
+    closing it removes the write-ahead log's files as a writer's close does (SQLite's read-only mode leaves them
+    behind, beside every run `nasfw show` had looked at). Elsewhere read-only mode, which still wants to make the
+    log's index beside the file; where even that fails ("attempt to write a readonly database") the file is read
+    as immutable (a search still writing there is then not seen past its last checkpoint)."""
+    from urllib.request import pathname2url
+
+    uri = f"file:{pathname2url(str(path.resolve()))}"
+    writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
+    attempts = ([f"{uri}?mode=rw"] if writable else []) + [f"{uri}?mode=ro", f"{uri}?mode=ro&immutable=1"]
+    for attempt in attempts:
+        try:
+            db = sqlite3.connect(attempt, uri=True, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA query_only=ON")
+            db.execute("SELECT count(*) FROM meta").fetchone()
+            return db
+        except sqlite3.Error as e:
+            error = e
+    raise StoreError(f"cannot read the run folder {str(path.parent)!r}: {error}")
