@@ -126,6 +126,8 @@ def cmd_show(args) -> int:
         print(f"made with: {summary_line(view.environment)}")
     for change in s["environment_changes"]:
         print(f"  resumed with other code, {change}")
+    for change in s["worker_code_changes"]:
+        print(f"  workers with other code than the driver, {change}")
     for f in view.failures():
         print(f"  failed {f['count']}x (first: evaluation {f['first']}): {f['error']}")
     print()

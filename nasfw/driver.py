@@ -6,6 +6,7 @@ the progress bar, budgets and checkpoints behave the same and a run's results do
 """
 from __future__ import annotations
 
+import sys
 import time
 
 from nasfw.campaign import Campaign
@@ -42,6 +43,8 @@ class SearchDriver:
         self.any_ok = store.count(OK) > 0
         self.n_failed, self.failed_now = store.count(FAILED), 0
         self.stop_reason: str | None = None
+        self.environment = (store.get_meta("environment") or [None])[-1]  # this session's (the runner's record)
+        self.workers_seen: set[str] = set()
         self.best = self._best_stored()
         self.bar = _progress(self.budget, self.n_done, progress)
         self._show_best()
@@ -115,6 +118,25 @@ class SearchDriver:
         self.bar.update(1)
         self._show_best()
         self.maybe_checkpoint()
+
+    def check_worker_code(self, worker: str, code: str | None) -> None:
+        """A Ray worker whose code differs from the driver's (a node installed with another torch or an older
+        nasfw) is noted once per difference, kept in the store (meta `worker_code`: the differences, each with
+        the workers that had it) and said on the terminal: its evaluations may not compare with the others."""
+        if code is None or worker in self.workers_seen:
+            return
+        self.workers_seen.add(worker)
+        from nasfw.provenance import worker_changes
+
+        diff = "; ".join(worker_changes(self.environment, code))
+        if not diff:
+            return
+        known = self.store.get_meta("worker_code") or {}
+        known.setdefault(diff, []).append(worker)
+        self.store.set_meta("worker_code", known)
+        if len(known[diff]) == 1:
+            self.bar.write(f"note: worker {worker} runs other code than this driver ({diff}); its evaluations may "
+                           "not compare with the others (`nasfw show` lists every such worker)", file=sys.stderr)
 
     def _check_metrics(self, metrics: dict) -> None:
         """An objective the task does not report would rank every candidate as -inf and the whole budget would

@@ -12,10 +12,12 @@ from a --plugins-dir folder has no version at all.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import importlib.util
 import inspect
+import json
 import os
 import platform
 import socket
@@ -32,26 +34,36 @@ PACKAGES = ("torch", "numpy", "scipy", "optuna", "cmaes", "ray", "qiskit", "qisk
 # nasfw's own packages (the source layout maps each to a folder of its own)
 NASFW_PACKAGES = ("nasfw", "nasfw.hardware", "nasfw.search_spaces", "nasfw.plugins")
 HASH_CHARS = 12
+WORKER_FIELDS = ("nasfw code", "python", *PACKAGES)  # what a Ray worker's own code is compared in
 
 
-def files_hash(paths: Iterable[Path]) -> str:
-    """sha256 over each file's name (relative to its root) and bytes, in a fixed order; caches left out."""
+def files_hash(roots: Iterable[Path | tuple[str, Path]]) -> str:
+    """sha256 over each file's name and bytes, in a fixed order; caches left out. A root is a file, a folder, or
+    (name, folder) for a package whose files are named from the package's dotted name, so that one code hashes
+    alike however it was installed (a source checkout keeps nasfw.hardware in a folder beside nasfw/, a wheel
+    inside it, and there the two package names reach the same file: it counts once)."""
+    files: dict[str, Path] = {}
+    for root in roots:
+        prefix, root = (root[0].replace(".", "/") + "/", root[1]) if isinstance(root, tuple) else ("", root)
+        if root.is_file():
+            files[prefix + root.name] = root
+            continue
+        for f in root.rglob("*"):
+            if f.is_file() and "__pycache__" not in f.parts and f.suffix != ".pyc":
+                files[prefix + f.relative_to(root).as_posix()] = f
     h = hashlib.sha256()
-    for root in paths:
-        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file()
-                                                     and "__pycache__" not in p.parts and p.suffix != ".pyc")
-        for f in files:
-            h.update((f.name if f == root else f.relative_to(root).as_posix()).encode() + b"\0")
-            h.update(f.read_bytes())
+    for name in sorted(files):
+        h.update(name.encode() + b"\0")
+        h.update(files[name].read_bytes())
     return h.hexdigest()[:HASH_CHARS]
 
 
-def _package_dirs(names: Iterable[str]) -> list[Path]:
+def _package_dirs(names: Iterable[str]) -> list[tuple[str, Path]]:
     dirs = []
     for name in names:
         spec = importlib.util.find_spec(name)
         if spec is not None and spec.submodule_search_locations:
-            dirs += [Path(p) for p in spec.submodule_search_locations]
+            dirs += [(name, Path(p)) for p in spec.submodule_search_locations]
     return dirs
 
 
@@ -81,7 +93,7 @@ def nasfw_code() -> dict:
 
     dirs = _package_dirs(NASFW_PACKAGES)
     out: dict[str, Any] = {"version": __version__, "sha256": files_hash(dirs)}
-    git = git_commit(dirs[0], "__init__.py") if dirs else None
+    git = git_commit(dirs[0][1], "__init__.py") if dirs else None
     if git:
         out.update(git)
     return out
@@ -169,11 +181,32 @@ def machine_fields(env: dict) -> dict[str, str]:
     return {k: str(env[k]) for k in ("host", "platform", "cpus", "accelerator") if k in env}
 
 
-def changes(before: dict, now: dict, fields=code_fields) -> list[str]:
-    """'torch 2.12.0 -> 2.13.0', 'plugin toy 1a2b -> 3c4d', 'qiskit (none) -> 2.2.3': what differs."""
-    a, b = fields(before), fields(now)
+def changes(before: dict, now: dict) -> list[str]:
+    """'torch 2.12.0 -> 2.13.0', 'plugin toy 1a2b -> 3c4d', 'qiskit (none) -> 2.2.3': how the code differs."""
+    return _diff(code_fields(before), code_fields(now))
+
+
+def _diff(a: dict[str, str], b: dict[str, str]) -> list[str]:
     return [f"{k} {a.get(k, '(none)')} -> {b.get(k, '(none)')}" for k in list(a) + [k for k in b if k not in a]
             if a.get(k) != b.get(k)]
+
+
+@functools.lru_cache(maxsize=1)
+def process_code() -> str:
+    """This process's code, once per process, as JSON of flat fields (nasfw's code hash, Python, the packages'
+    versions): a Ray trial sends it back with its result, and the driver can tell a node installed otherwise
+    (Ray itself checks only its own and Python's versions)."""
+    return json.dumps({"nasfw code": files_hash(_package_dirs(NASFW_PACKAGES)), "python": platform.python_version(),
+                       **packages()}, sort_keys=True)
+
+
+def worker_changes(env: dict | None, worker_code: str | None) -> list[str]:
+    """How a worker's `process_code()` differs from the driver's environment `env` (empty when either is
+    unknown). Plugins are not compared: a worker loads the driver's plugin folders by their paths."""
+    if not env or not worker_code:
+        return []
+    mine = code_fields(env)
+    return _diff({k: v for k, v in mine.items() if k in WORKER_FIELDS}, json.loads(worker_code))
 
 
 def summary_line(env: dict) -> str:

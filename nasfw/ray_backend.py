@@ -20,6 +20,7 @@ from nasfw.campaign import Campaign
 from nasfw.driver import SearchDriver
 from nasfw.errors import ConfigError, NasfwError
 from nasfw.evaluation import SETUP_LIMIT_S, EvaluatorSpec, evaluate, prepare, timeout_error
+from nasfw.provenance import process_code
 from nasfw.searchers.base import FAILED, LOST, Result
 
 CONNECT_TIMEOUT_S = 3.0
@@ -143,7 +144,8 @@ def _trial(config: dict, spec: EvaluatorSpec, metric: str, timeout_s: float | No
         result, started, duration, worker = evaluate(spec, config["arch"])
     return {"nasfw_status": result.status, "nasfw_metrics": json.dumps(result.metrics),
             "nasfw_error": result.error or "", "nasfw_started": started, "nasfw_duration": duration,
-            "nasfw_worker": worker, "nasfw_score": float(result.metrics.get(metric, 0.0))}
+            "nasfw_worker": worker, "nasfw_score": float(result.metrics.get(metric, 0.0)),
+            "nasfw_code": process_code()}
 
 
 _TRIAL: type | None = None
@@ -242,6 +244,7 @@ def adapter_class() -> type:
             try:  # recorded before any check can raise; Tune would wrap an exception raised here in its own
                 self.driver.record(arch, res, result["nasfw_started"], result["nasfw_duration"],
                                    result["nasfw_worker"])
+                self.driver.check_worker_code(result["nasfw_worker"], result.get("nasfw_code"))
             except NasfwError as e:
                 self.stopped = self.stopped or e
 

@@ -176,16 +176,17 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int 
         while body and not body[0].strip():
             body = body[1:]
         lines += [f"## Final evaluation ({final[0]})", ""] + body + [""]
-    lines += environment_markdown(view.environments)
+    lines += environment_markdown(view.environments, s["worker_code_changes"])
     lines += ["## Plots", ""] + [f"![{f.stem}]({f.name})" for f in files]
     md = folder / "report.md"
     md.write_text("\n".join(lines) + "\n")
     return {"report": str(md), "plots": [str(f) for f in files]}
 
 
-def environment_markdown(sessions: list[dict]) -> list[str]:
+def environment_markdown(sessions: list[dict], workers: list[str] = ()) -> list[str]:
     """The section saying what the run was made with: its first session's code and machine, then what each
-    later session (a resume) ran with that differs; nothing for a run made before nasfw recorded it."""
+    later session (a resume) and each Ray worker ran with that differs; nothing for a run made before nasfw
+    recorded it."""
     from nasfw.provenance import code_fields, later_changes, machine_fields
 
     if not sessions:
@@ -197,6 +198,8 @@ def environment_markdown(sessions: list[dict]) -> list[str]:
     later = later_changes(sessions)
     if later:
         lines += ["Resumed with other code:", ""] + [f"- {c}" for c in later] + [""]
+    if workers:
+        lines += ["Workers that ran other code than the driver:", ""] + [f"- {w}" for w in workers] + [""]
     return lines
 
 

@@ -23,6 +23,7 @@ class RunView:
     phase_s: dict[str, float] = field(default_factory=dict)  # wall seconds per phase (Store.phase_seconds)
     stopped: str | None = None  # why the search ended before its budget (space taken, fail_fast), if it did
     environments: list[dict] = field(default_factory=list)  # what each session ran with (nasfw.provenance)
+    worker_code: dict[str, list[str]] = field(default_factory=dict)  # Ray workers' other code: {difference: workers}
 
     def __repr__(self) -> str:
         """One line: a notebook cell ending in `nasfw.search(...)` shows the run, not every evaluation's dict."""
@@ -48,9 +49,10 @@ class RunView:
             phase_s = store.phase_seconds()
             stopped = store.get_meta("stopped")
             environments = store.get_meta("environment") or []
+            worker_code = store.get_meta("worker_code") or {}
         finally:
             store.close()
-        return cls(Path(run_dir), parse(raw), evals, phase_s, stopped or None, environments)
+        return cls(Path(run_dir), parse(raw), evals, phase_s, stopped or None, environments, worker_code)
 
     @property
     def environment(self) -> dict | None:
@@ -183,7 +185,8 @@ class RunView:
                 "phase_s": {k: round(v, 3) for k, v in self.phase_s.items()}, "stopped": self.stopped,
                 "objectives": [o.to_dict() for o in self.campaign.objectives],
                 "constraints": [c.to_dict() for c in self.campaign.constraints],
-                "environment": self.environment, "environment_changes": later_changes(self.environments)}
+                "environment": self.environment, "environment_changes": later_changes(self.environments),
+                "worker_code_changes": [f"{', '.join(w)}: {d}" for d, w in self.worker_code.items()]}
 
 
 def campaign_yaml(run_dir: str | Path) -> dict:

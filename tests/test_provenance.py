@@ -1,6 +1,7 @@
 """What a run was made with: recorded per session, shown, and compared (nasfw.provenance)."""
 import importlib.metadata
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -132,3 +133,27 @@ def test_runs_from_before_the_record_read_as_unknown(tmp_path):
     assert "## Environment" not in Path(write_report(old.run_dir)["report"]).read_text()
     diff = compare_runs([tmp_path / "runs"]).code_differences
     assert diff == ["not recorded (1 run: old: made before nasfw recorded what a run was made with)"]
+
+
+def test_the_same_code_hashes_alike_from_a_checkout_and_a_wheel_layout(tmp_path):
+    """A checkout keeps nasfw.hardware, .search_spaces and .plugins beside nasfw/; a wheel puts them inside it.
+    The code is the same, so is its hash (a run made from either compares as one code)."""
+    import nasfw.hardware
+    import nasfw.plugins
+    import nasfw.search_spaces
+
+    src = Path(nasfw.__file__).parent
+    shutil.copytree(src, tmp_path / "nasfw", ignore=shutil.ignore_patterns("__pycache__"))
+    for pkg in (nasfw.hardware, nasfw.plugins, nasfw.search_spaces):
+        here = Path(pkg.__file__).parent
+        if here.parent != src:
+            shutil.copytree(here, tmp_path / "nasfw" / here.name, ignore=shutil.ignore_patterns("__pycache__"))
+    code = "from nasfw.provenance import nasfw_code; print(nasfw_code()['sha256'])"
+    there = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONPATH": str(tmp_path)}, cwd=tmp_path).stdout.strip()
+    assert there == provenance.nasfw_code()["sha256"]
+    with open(tmp_path / "nasfw" / "store.py", "a") as f:
+        f.write("# edited\n")
+    edited = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env={**os.environ, "PYTHONPATH": str(tmp_path)}, cwd=tmp_path).stdout.strip()
+    assert edited != there

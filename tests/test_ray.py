@@ -1,4 +1,5 @@
 """The Ray backend: same campaign, same store, same results as the local backend."""
+import contextlib
 import json
 import shutil
 import sqlite3
@@ -96,11 +97,13 @@ def _ray_bin():
     return str(beside) if beside.exists() else shutil.which("ray")
 
 
-@pytest.fixture
-def ray_cluster(tmp_path):
-    """A real two-node Ray cluster on 127.0.0.1 (`ray start --head` plus a second node), started with
-    --block in their own process groups and stopped by killing those groups, so no other Ray on the machine
-    is touched."""
+@contextlib.contextmanager
+def existing_cluster(node_env: dict | None = None):
+    """A real Ray cluster started apart from the run (`ray start --head` on 127.0.0.1, its processes given
+    `node_env` too), which a campaign joins with --address as it would a cluster of its own. One node: on
+    loopback Ray refuses a second (`RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`, which keeps it off other interfaces,
+    allows a single node; `=1` swaps 127.0.0.1 for the machine's outward address). Started with --block in its own
+    process group and stopped by killing that group, so no other Ray on the machine is touched."""
     import os
     import signal
     import socket
@@ -110,10 +113,10 @@ def ray_cluster(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
-    common = ["--node-ip-address=127.0.0.1", "--block", "--disable-usage-stats"]
-    procs = [subprocess.Popen([_ray_bin(), "start", "--head", f"--port={port}", "--num-cpus=1",
-                               "--include-dashboard=false", *common], env=env, start_new_session=True,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    head = subprocess.Popen([_ray_bin(), "start", "--head", f"--port={port}", "--num-cpus=2",
+                             "--include-dashboard=false", "--node-ip-address=127.0.0.1", "--block",
+                             "--disable-usage-stats"], env={**env, **(node_env or {})}, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
@@ -122,27 +125,27 @@ def ray_cluster(tmp_path):
         except OSError:
             time.sleep(0.5)
     time.sleep(3)
-    procs.append(subprocess.Popen([_ray_bin(), "start", f"--address=127.0.0.1:{port}", "--num-cpus=1", *common],
-                                  env=env, start_new_session=True, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL))
-    time.sleep(5)
     try:
-        yield f"127.0.0.1:{port}", env, procs
+        yield f"127.0.0.1:{port}", env, head
     finally:
-        for p in reversed(procs):
-            try:
-                os.killpg(p.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        for p in procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
+        try:
+            os.killpg(head.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            head.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def ray_cluster():
+    with existing_cluster() as cluster:
+        yield cluster
 
 
 @pytest.mark.slow
-def test_campaign_on_an_existing_two_node_cluster(ray_cluster, run_cli, tmp_path):
+def test_campaign_on_an_existing_cluster(ray_cluster, run_cli, tmp_path):
     address, env, _ = ray_cluster
     p = run_cli("search", "--plugin", "nasbench201", "--budget", "8", "--workers", "2", "--backend", "ray",
                 "--address", address, "--out", tmp_path / "run", "--no-progress", env={"RAY_AUTH_MODE": "disabled"},
@@ -153,37 +156,39 @@ def test_campaign_on_an_existing_two_node_cluster(ray_cluster, run_cli, tmp_path
 
 
 @pytest.mark.slow
-def test_worker_node_killed_mid_campaign(ray_cluster, tmp_path):
-    """The second node dies while trials run on it: those trials are recorded as lost (or retried by Tune),
-    and the campaign still completes with the requested number of evaluations."""
+@pytest.mark.parametrize("retries", [0, 1], ids=["lost", "retried"])
+def test_trial_workers_killed_mid_campaign(ray_cluster, tmp_path, retries):
+    """The processes running trials die (the out-of-memory killer, a node's agent): without retries those trials
+    are recorded as lost and not counted in the budget; with `evaluation.retries` Tune runs them again on new
+    actors. Either way the campaign completes with the requested number of evaluations."""
     import os
-    import signal
     import subprocess
     import sys
 
     from tests.conftest import PLUGIN_DIR
 
-    address, env, procs = ray_cluster
+    address, env, _ = ray_cluster
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "nasfw.cli", "search", "--plugins-dir", str(PLUGIN_DIR), "--plugin", "toy",
            "--searcher", "random", "--budget", "12", "--workers", "2", "--backend", "ray", "--address", address,
            "--out", str(out), "--no-progress"]
     cfg = tmp_path / "c.yaml"
-    cfg.write_text("task_options: {sleep: 1.0}\nevaluation: {retries: 1}\n")
+    cfg.write_text(f"task_options: {{sleep: 1.0}}\nevaluation: {{retries: {retries}}}\n")
     proc = subprocess.Popen(cmd + ["--config", str(cfg)], env={**os.environ, "RAY_AUTH_MODE": "disabled"},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    db = out / "nasfw.sqlite"
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
-        if db.exists() and n_rows(out) >= 3:
+        if (out / "nasfw.sqlite").exists() and n_rows(out) >= 3:
             break
         time.sleep(0.3)
-    os.killpg(procs[1].pid, signal.SIGKILL)  # the worker node and everything it runs
+    # Tune's name for the trial actors' processes
+    killed = subprocess.run(["pkill", "-9", "-f", "ray::ResourceTrainable"], capture_output=True)
     stdout, stderr = proc.communicate(timeout=600)
+    assert killed.returncode == 0, "no trial process was running to kill"
     assert proc.returncode == 0, stderr[-3000:]
     r = rows(out)
     assert sum(s == "ok" for _, _, s in r) == 12
-    assert {s for _, _, s in r} <= {"ok", "lost"}
+    assert {s for _, _, s in r} == ({"ok"} if retries else {"ok", "lost"})
 
 
 @pytest.mark.slow
@@ -284,3 +289,62 @@ def test_sigterm_stops_a_ray_run_and_its_local_instance(tmp_path):
     _, alive = psutil.wait_procs(started, timeout=30)
     assert not alive, [" ".join(p.cmdline())[:80] for p in alive]
     assert 4 <= n_rows(out) < 40
+
+
+def _installed_elsewhere(folder):
+    """nasfw's code laid out as a wheel installs it (nasfw/ with hardware/, search_spaces/ and plugins/ inside),
+    with one edit: a node of the cluster that imports it runs other code than the driver."""
+    from pathlib import Path
+
+    import nasfw.hardware
+    import nasfw.plugins
+    import nasfw.search_spaces
+
+    src = Path(nasfw.__file__).parent
+    shutil.copytree(src, folder / "nasfw", ignore=shutil.ignore_patterns("__pycache__"))
+    for pkg in (nasfw.hardware, nasfw.plugins, nasfw.search_spaces):
+        here = Path(pkg.__file__).parent
+        if here.parent != src:  # a source checkout keeps them beside nasfw/
+            shutil.copytree(here, folder / "nasfw" / here.name, ignore=shutil.ignore_patterns("__pycache__"))
+    with open(folder / "nasfw" / "evaluation.py", "a") as f:
+        f.write("\n# edited on this node only\n")
+    return folder
+
+
+@pytest.mark.slow
+def test_a_cluster_with_other_code_is_named(run_cli, tmp_path):
+    """A cluster whose node imports an edited nasfw (installed otherwise than where the driver runs): the run
+    notes, once, that its workers ran other code, and keeps each such worker for nasfw show."""
+    import nasfw
+    from tests.conftest import PLUGIN_DIR
+
+    other = _installed_elsewhere(tmp_path / "other")
+    with existing_cluster({"PYTHONPATH": str(other)}) as (address, _, _):
+        p = run_cli("search", "--plugins-dir", PLUGIN_DIR, "--plugin", "toy", "--set", "task_options.sleep=0.5",
+                    "--budget", "4", "--workers", "2", "--backend", "ray", "--address", address,
+                    "--out", tmp_path / "run", "--no-progress", env={"RAY_AUTH_MODE": "disabled"}, timeout=600)
+    assert p.returncode == 0, p.stderr
+    view = nasfw.open_run(tmp_path / "run")
+    assert len(view.worker_code) == 1, view.worker_code  # one difference: the edited code
+    (diff, workers), = view.worker_code.items()
+    assert diff.startswith("nasfw code ") and " -> " in diff and ";" not in diff  # the packages are the same
+    assert p.stderr.count("runs other code than this driver (nasfw code ") == 1
+    assert set(workers) == {e.worker for e in view.evaluations}
+    shown = run_cli("show", tmp_path / "run", check=True).stdout
+    assert f"workers with other code than the driver, {', '.join(workers)}: nasfw code " in shown
+
+
+def test_a_worker_on_the_drivers_code_is_not_named(tmp_path):
+    """The comparison the driver makes for each Ray worker: its own process's code against this session's."""
+    import json as _json
+
+    from nasfw import provenance
+    from nasfw.registry import Registry
+
+    env = provenance.environment(Registry(), ["core"])
+    assert provenance.worker_changes(env, provenance.process_code()) == []
+    other = {**_json.loads(provenance.process_code()), "torch": "0.0.1"}
+    other.pop("numpy")
+    assert provenance.worker_changes(env, _json.dumps(other)) == [
+        f"torch {env['packages']['torch']} -> 0.0.1", f"numpy {env['packages']['numpy']} -> (none)"]
+    assert provenance.worker_changes(None, provenance.process_code()) == []
