@@ -163,11 +163,11 @@ def campaign_plugins(campaign: Any, registry: Any) -> list[str]:
 
 
 def code_fields(env: dict) -> dict[str, str]:
-    """The environment's code as flat `what: value` pairs, the fields a change of which can move results."""
+    """The environment's code as flat `what: value` pairs, the fields a change of which can move results: the
+    git commit is not one (an edit to the docs or the tests marks a checkout modified; the code's hash tells)."""
     out = {}
     n = env.get("nasfw") or {}
-    out["nasfw"] = n.get("version", "?") + (f" (commit {n['commit']}{', modified' if n.get('modified') else ''})"
-                                            if n.get("commit") else "")
+    out["nasfw"] = n.get("version", "?")
     out["nasfw code"] = n.get("sha256", "?")
     for name, p in (env.get("plugins") or {}).items():
         out[f"plugin {name}"] = p.get("sha256") or p.get("version") or p.get("source", "?")
@@ -177,8 +177,16 @@ def code_fields(env: dict) -> dict[str, str]:
     return out
 
 
+def checkout(env: dict) -> str | None:
+    """'commit 1a2b3c4d5e6f, modified' for a run made from a source checkout, else None."""
+    n = env.get("nasfw") or {}
+    return f"commit {n['commit']}{', modified' if n.get('modified') else ''}" if n.get("commit") else None
+
+
 def machine_fields(env: dict) -> dict[str, str]:
-    return {k: str(env[k]) for k in ("host", "platform", "cpus", "accelerator") if k in env}
+    """Where the run ran and from which checkout: said, but not counted as other code."""
+    out = {"nasfw checkout": checkout(env)} if checkout(env) else {}
+    return {**out, **{k: str(env[k]) for k in ("host", "platform", "cpus", "accelerator") if k in env}}
 
 
 def changes(before: dict, now: dict) -> list[str]:
@@ -214,7 +222,8 @@ def summary_line(env: dict) -> str:
     f = code_fields(env)
     keys = ["torch", "qiskit-aer", "onnxruntime", "optuna", "ray"]
     plugins = ", ".join(f"{k.split(' ', 1)[1]} {v}" for k, v in f.items() if k.startswith("plugin "))
-    parts = [f"nasfw {f['nasfw']}, code {f['nasfw code']}"] + ([f"plugins {plugins}"] if plugins else [])
+    where = f" ({checkout(env)})" if checkout(env) else ""
+    parts = [f"nasfw {f['nasfw']}{where}, code {f['nasfw code']}"] + ([f"plugins {plugins}"] if plugins else [])
     parts.append(f"python {f['python']}")
     parts += [f"{k} {f[k]}" for k in keys if k in f]
     machine = f"{env.get('host', '?')} ({env.get('cpus', '?')} cpus, {env.get('accelerator', '?')})"

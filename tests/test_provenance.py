@@ -157,3 +157,14 @@ def test_the_same_code_hashes_alike_from_a_checkout_and_a_wheel_layout(tmp_path)
     edited = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             env={**os.environ, "PYTHONPATH": str(tmp_path)}, cwd=tmp_path).stdout.strip()
     assert edited != there
+
+
+def test_a_checkout_modified_outside_the_code_is_not_other_code():
+    env = provenance.environment(Registry(), ["core"])
+    a = {**env, "nasfw": {**env["nasfw"], "commit": "1a2b3c4d5e6f", "modified": False}}
+    b = {**env, "nasfw": {**env["nasfw"], "commit": "1a2b3c4d5e6f", "modified": True}}  # a README edited
+    assert provenance.changes(a, b) == []
+    assert "commit 1a2b3c4d5e6f, modified" in provenance.summary_line(b)
+    assert provenance.machine_fields(b)["nasfw checkout"] == "commit 1a2b3c4d5e6f, modified"
+    c = {**b, "nasfw": {**b["nasfw"], "sha256": "0" * provenance.HASH_CHARS}}  # the code itself edited
+    assert provenance.changes(b, c) == [f"nasfw code {env['nasfw']['sha256']} -> {'0' * provenance.HASH_CHARS}"]
