@@ -263,8 +263,8 @@ def differences_across(runs: list[tuple[str, list[dict]]], shown: int = 3) -> li
     known = len(runs) - len(unknown)
     out = []
     for k, by_value in values.items():
-        if len(by_value) > 1 or len(set(sum(by_value.values(), []))) < known:  # two values, or some runs lack it
-            missing = known - len(set(sum(by_value.values(), [])))
+        missing = known - len({n for names in by_value.values() for n in names})
+        if len(by_value) > 1 or missing:  # two values, or some runs lack it
             parts = [f"{v} ({_runs(names, shown)})" for v, names in by_value.items()]
             out.append(f"{k}: {', '.join(parts)}" + (f", (none) ({missing} run{'s' * (missing > 1)})"
                                                       if missing else ""))

@@ -34,3 +34,22 @@ def run_cli(tmp_path):
             raise AssertionError(f"nasfw {' '.join(map(str, args))} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
         return p
     return run
+
+
+def wheel_layout_copy(folder: Path) -> Path:
+    """nasfw's code laid out in `folder` as a wheel installs it (nasfw/ with hardware/, search_spaces/ and plugins/
+    inside; a checkout keeps them beside nasfw/), for a process given PYTHONPATH=folder."""
+    import shutil
+
+    import nasfw
+    import nasfw.hardware
+    import nasfw.plugins
+    import nasfw.search_spaces
+
+    src = Path(nasfw.__file__).parent
+    shutil.copytree(src, folder / "nasfw", ignore=shutil.ignore_patterns("__pycache__"))
+    for pkg in (nasfw.hardware, nasfw.plugins, nasfw.search_spaces):
+        here = Path(pkg.__file__).parent
+        if here.parent != src:
+            shutil.copytree(here, folder / "nasfw" / here.name, ignore=shutil.ignore_patterns("__pycache__"))
+    return folder

@@ -14,7 +14,7 @@ from nasfw import provenance
 from nasfw.compare import compare_runs
 from nasfw.registry import Registry
 from nasfw.report import write_report
-from tests.conftest import PLUGIN_DIR
+from tests.conftest import PLUGIN_DIR, wheel_layout_copy
 
 
 def _plugin_copy(tmp_path: Path) -> Path:
@@ -138,16 +138,7 @@ def test_runs_from_before_the_record_read_as_unknown(tmp_path):
 def test_the_same_code_hashes_alike_from_a_checkout_and_a_wheel_layout(tmp_path):
     """A checkout keeps nasfw.hardware, .search_spaces and .plugins beside nasfw/; a wheel puts them inside it.
     The code is the same, so is its hash (a run made from either compares as one code)."""
-    import nasfw.hardware
-    import nasfw.plugins
-    import nasfw.search_spaces
-
-    src = Path(nasfw.__file__).parent
-    shutil.copytree(src, tmp_path / "nasfw", ignore=shutil.ignore_patterns("__pycache__"))
-    for pkg in (nasfw.hardware, nasfw.plugins, nasfw.search_spaces):
-        here = Path(pkg.__file__).parent
-        if here.parent != src:
-            shutil.copytree(here, tmp_path / "nasfw" / here.name, ignore=shutil.ignore_patterns("__pycache__"))
+    wheel_layout_copy(tmp_path)
     code = "from nasfw.provenance import nasfw_code; print(nasfw_code()['sha256'])"
     there = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONPATH": str(tmp_path)}, cwd=tmp_path).stdout.strip()

@@ -292,20 +292,10 @@ def test_sigterm_stops_a_ray_run_and_its_local_instance(tmp_path):
 
 
 def _installed_elsewhere(folder):
-    """nasfw's code laid out as a wheel installs it (nasfw/ with hardware/, search_spaces/ and plugins/ inside),
-    with one edit: a node of the cluster that imports it runs other code than the driver."""
-    from pathlib import Path
+    """nasfw's code as a wheel installs it, with one edit: a node that imports it runs other code than the driver."""
+    from tests.conftest import wheel_layout_copy
 
-    import nasfw.hardware
-    import nasfw.plugins
-    import nasfw.search_spaces
-
-    src = Path(nasfw.__file__).parent
-    shutil.copytree(src, folder / "nasfw", ignore=shutil.ignore_patterns("__pycache__"))
-    for pkg in (nasfw.hardware, nasfw.plugins, nasfw.search_spaces):
-        here = Path(pkg.__file__).parent
-        if here.parent != src:  # a source checkout keeps them beside nasfw/
-            shutil.copytree(here, folder / "nasfw" / here.name, ignore=shutil.ignore_patterns("__pycache__"))
+    wheel_layout_copy(folder)
     with open(folder / "nasfw" / "evaluation.py", "a") as f:
         f.write("\n# edited on this node only\n")
     return folder
