@@ -76,9 +76,9 @@ def cmd_plugins(args) -> int:
     data = []
     for name, info in sorted(reg.plugins.items()):
         data.append({"name": name, "source": info.source, "status": "ok",
-                     **{k: v for k, v in info.provides.items()}})
+                     **{k: v for k, v in info.provides.items()}, "notes": reg.notes.get(name, [])})
     for name, err in sorted(reg.failures.items()):
-        data.append({"name": name, "status": "failed", "error": err})
+        data.append({"name": name, "status": "failed", "error": err, "notes": reg.notes.get(name, [])})
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
@@ -90,6 +90,8 @@ def cmd_plugins(args) -> int:
         for kind in ("search_spaces", "cost_models", "tasks", "searchers", "campaigns"):
             if d[kind]:
                 print(f"    {kind.replace('_', ' ')}: {', '.join(d[kind])}")
+        for note in d["notes"]:
+            print(f"    note: {note}")
     return 0
 
 

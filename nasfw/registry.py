@@ -69,6 +69,7 @@ class Registry:
         self.entries: dict[str, dict[str, Entry]] = {k: {} for k in KINDS}
         self.plugins: dict[str, PluginInfo] = {}
         self.failures: dict[str, str] = {}
+        self.notes: dict[str, list[str]] = {}  # plugin -> what a --plugins-dir file replaced, or why it was not loaded
         if entry_points:
             for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
                 dist = getattr(ep, "dist", None)
@@ -106,6 +107,8 @@ class Registry:
             raise PluginError(f"--plugins-dir {str(folder)!r} is not a folder")
         for path in sorted(folder.glob("*.py")):
             name = path.stem
+            if not self._wanted(name) or not self._may_take_name(name, path):
+                continue
 
             def load(path=path, name=name):
                 spec = importlib.util.spec_from_file_location(f"nasfw_dir_plugin_{name}", path)
@@ -113,7 +116,27 @@ class Registry:
                 sys.modules[spec.name] = module
                 spec.loader.exec_module(module)
                 return module
-            self._load(name, f"file {path.name} in plugins dir", load)
+            self._load(name, f"file {path.name} in plugins dir {str(folder)!r}", load)
+
+    def _may_take_name(self, name: str, path: Path) -> bool:
+        """A file in a folder the user named replaces an installed plugin of its name: a plugin being edited in a
+        folder while an older copy is installed was skipped without a word, and the run used the installed code.
+        The engine's own plugin is never replaced, and of two folders' files of one name the first is kept."""
+        earlier = self.plugins.get(name)
+        if earlier is None and name not in self.failures:
+            return True
+        if name in ALWAYS or (earlier is not None and earlier.source.startswith("file ")):
+            why = ("it is the engine's own plugin" if name in ALWAYS
+                   else f"the plugin of that name is already {earlier.source}")
+            self.notes.setdefault(name, []).append(f"{path} was not loaded: {why}; rename the file")
+            return False
+        if earlier is None:
+            was = f"the one that failed to load ({self.failures.pop(name)})"
+        else:
+            was = earlier.source + (f", {earlier.version}" if earlier.version else "")
+            self._drop(name)
+        self.notes.setdefault(name, []).append(f"plugin {name!r} is {path}, in place of {was}")
+        return True
 
     def add_plugin(self, module: Any, name: str, source: str = "object") -> None:
         """Register an already-imported plugin (a module or an object with hookimpls)."""

@@ -210,7 +210,10 @@ def _record_environment(campaign: Campaign, registry: Registry, store: Store) ->
     before its evaluations join those made with the code the run began with."""
     from nasfw import provenance
 
-    diff = provenance.record(store, provenance.environment(registry, provenance.campaign_plugins(campaign, registry)))
+    plugins = provenance.campaign_plugins(campaign, registry)
+    for note in (n for name in plugins for n in registry.notes.get(name, [])):
+        print(f"note: {note}")  # a folder's file in place of the installed plugin, which the user may not expect
+    diff = provenance.record(store, provenance.environment(registry, plugins))
     if diff:
         print(f"note: this run began with other code ({'; '.join(diff)}); evaluations made before and after may "
               f"not compare (`nasfw show {campaign.out}` lists every session's changes)", file=sys.stderr)

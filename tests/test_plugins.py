@@ -65,6 +65,41 @@ def test_duplicate_and_bad_names_are_refused(tmp_path):
     assert reg.entry("searchers", "evolution").plugin == "core"
 
 
+def _space_plugin(space: str, body: str = "") -> str:
+    return textwrap.dedent(f'''
+        {body}
+        from nasfw import Choice, Space, hookimpl
+        @hookimpl
+        def nasfw_register_search_spaces(register):
+            register("{space}", lambda: Space([Choice("a", [1, 2])]))
+    ''')
+
+
+def test_a_folders_file_replaces_the_installed_plugin_of_its_name_and_says_so(tmp_path):
+    """A plugin edited in a folder while a copy is installed: the folder the user named is what runs (the installed
+    one was kept without a word, and runs used its code). The engine's own `core` is never replaced; of two folders'
+    files of one name the first is kept; a file that failed to load gives way to the next folder's."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    (a / "nasbench201.py").write_text(_space_plugin("edited-nb201"))
+    (a / "core.py").write_text(_space_plugin("not-core"))
+    (a / "toy2.py").write_text(_space_plugin("toy2-a", "raise ImportError('half written')"))
+    (b / "toy2.py").write_text(_space_plugin("toy2-b"))
+    (b / "nasbench201.py").write_text(_space_plugin("nb201-again"))
+    reg = Registry([a, b])
+    assert "edited-nb201" in reg.names("search_spaces") and "nb201" not in reg.names("search_spaces")
+    assert reg.entry("search_spaces", "edited-nb201").plugin == "nasbench201"
+    assert reg.plugins["nasbench201"].source.startswith("file nasbench201.py in plugins dir")
+    assert any(f"{a / 'nasbench201.py'}, in place of entry point nasfw.plugins.nasbench201" in n
+               for n in reg.notes["nasbench201"])
+    assert any(f"{b / 'nasbench201.py'} was not loaded" in n for n in reg.notes["nasbench201"])
+    assert "nb201-again" not in reg.names("search_spaces")
+    assert "not-core" not in reg.names("search_spaces") and reg.entry("searchers", "evolution").plugin == "core"
+    assert "the engine's own plugin" in reg.notes["core"][0]
+    assert reg.entry("search_spaces", "toy2-b").plugin == "toy2" and "toy2" not in reg.failures
+    assert "half written" in reg.notes["toy2"][0]
+
+
 def test_unknown_names_suggest_close_ones():
     reg = Registry()
     with pytest.raises(ConfigError, match="unknown searcher 'evolutoin'; did you mean 'evolution'"):
@@ -181,6 +216,18 @@ def test_the_package_in_writing_plugins_md_installs_beside_a_run_folder(tmp_path
         p = run_cli("search", "--plugin", "tiny", "--budget", "small", "--out", tmp_path / "run", "--no-progress",
                     check=True)
         assert "evaluations: 20" in p.stdout
+        # the copy in my_plugins/ edited after the install: a search given that folder runs the edited code,
+        # in the workers too, and says that the installed plugin was set aside
+        folder = pkg / "my_plugins"
+        (folder / "tiny.py").write_text(code.replace('"macs_k": macs / 1000}', '"macs_k": macs / 1000, "edited": 1.0}'))
+        data = {d["name"]: d for d in json.loads(run_cli("plugins", "--plugins-dir", folder, "--json",
+                                                         check=True).stdout)}
+        assert data["tiny"]["source"].startswith("file tiny.py") and "nasfw-tiny 0.1.0" in data["tiny"]["notes"][0]
+        p = run_cli("search", "--plugins-dir", folder, "--plugin", "tiny", "--budget", "small", "--out",
+                    tmp_path / "edited", "--no-progress", "--set", "workers=2", check=True)
+        assert f"note: plugin 'tiny' is {folder / 'tiny.py'}, in place of entry point nasfw_tiny" in p.stdout
+        show = json.loads(run_cli("show", tmp_path / "edited", "--json", check=True).stdout)
+        assert all(t["metrics"]["edited"] == 1.0 for t in show["top"])
     finally:
         subprocess.run(pip + ["uninstall", "-y", "-q", "nasfw-tiny"], capture_output=True)
 
@@ -197,4 +244,4 @@ def test_the_python_example_in_writing_plugins_md_runs(tmp_path):
     p = subprocess.run([sys.executable, "-c", blocks[1]], cwd=tmp_path,
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr[-2000:]
-    assert "'accuracy'" in p.stdout and (tmp_path / "runs" / "tiny" / "summary.json").is_file()
+    assert "'accuracy'" in p.stdout and (tmp_path / "runs" / "tiny-py" / "summary.json").is_file()
