@@ -158,7 +158,8 @@ class Registry:
                     impl.function(register=self._register_fn(kind, name))
                 except Exception as e:
                     self._drop(name)
-                    last = traceback.extract_tb(e.__traceback__)[-1]
+                    frames = traceback.extract_tb(e.__traceback__)  # the plugin's line, not the check's here
+                    last = next((f for f in reversed(frames) if f.filename != __file__), frames[-1])
                     self.failures[name] = (f"nasfw_register_{kind} raised {type(e).__name__}: {e} "
                                            f"(at {Path(last.filename).name}:{last.lineno})")
                     return
@@ -185,6 +186,8 @@ class Registry:
                 raise PluginError(f"plugin {plugin!r}: campaign {name!r} must be a mapping")
             if kind != "campaigns" and not callable(obj):
                 raise PluginError(f"plugin {plugin!r}: {kind[:-1]} {name!r} must be callable (a factory or class)")
+            if kind == "searchers":
+                _check_searcher_class(plugin, name, obj)
             self.entries[kind][name] = Entry(kind, name, obj, plugin, description, extra)
             self.plugins[plugin].provides[kind].append(name)
         return register
@@ -235,6 +238,28 @@ class Registry:
 
 
 HARDWARE_FILE_FIELDS = {"name": str, "description": str, "cost_model": str, "options": dict}
+
+
+def _check_searcher_class(plugin: str, name: str, cls: Any) -> None:
+    """A searcher is built by the engine (`make_searcher`), so it must be a `Searcher` subclass that implements
+    the protocol; otherwise the first search failed with Python's "Can't instantiate abstract class" traceback.
+    A subclass that does not name itself takes the name it is registered under (its checkpoints and messages
+    said 'base')."""
+    from nasfw.searchers.base import Searcher
+
+    if not (inspect.isclass(cls) and issubclass(cls, Searcher)):
+        raise PluginError(f"plugin {plugin!r}: searcher {name!r} must be a subclass of nasfw.searchers.Searcher, "
+                          f"not {cls!r}")
+    missing = sorted(getattr(cls, "__abstractmethods__", ()))
+    if missing:
+        public = [m for m in ("ask", "tell") if m in vars(cls) and f"_{m}" in missing]
+        hint = (f"; it overrides {' and '.join(public)}, which the engine keeps: implement "
+                f"{' and '.join('_' + m for m in public)} instead" if public else "")
+        raise PluginError(f"plugin {plugin!r}: searcher {name!r} (class {cls.__name__}) does not implement "
+                          f"{', '.join(missing)}: a searcher implements _ask(self) -> arch and _tell(self, arch, "
+                          f"result){hint}")
+    if "name" not in vars(cls) and cls.name == Searcher.name:
+        cls.name = name
 
 
 def load_hardware_file(path: str, registry: "Registry") -> tuple[str, dict]:

@@ -245,3 +245,65 @@ def test_the_python_example_in_writing_plugins_md_runs(tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr[-2000:]
     assert "'accuracy'" in p.stdout and (tmp_path / "runs" / "tiny-py" / "summary.json").is_file()
+
+
+def test_the_searcher_in_writing_plugins_md_searches_and_resumes(tmp_path, run_cli):
+    """Section 7's searcher, taken from the document: it searches, its setting is checked by its type hint, and
+    a resumed run continues from its checkpointed state."""
+    from tests.conftest import ROOT
+
+    text = (ROOT / "docs" / "writing-plugins.md").read_text()
+    code = [b.split("```", 1)[0] for b in text.split("```python\n")[1:]][2]
+    folder = tmp_path / "my_plugins"
+    folder.mkdir()
+    (folder / "hill.py").write_text(code)
+    args = ["--plugins-dir", folder, "--plugin", "nasbench201", "--searcher", "hill", "--out", tmp_path / "run",
+            "--no-progress"]
+    bad = run_cli("search", *args, "--set", "searcher.settings.mutate_prob=2")
+    assert bad.returncode != 0 and "searcher.settings.mutate_prob" in bad.stderr and "Traceback" not in bad.stderr
+    assert "evaluations: 12" in run_cli("search", *args, "--budget", "12", check=True).stdout
+    from nasfw.store import Store
+
+    store = Store(tmp_path / "run", create=False, read_only=True)
+    state, _ = store.latest_checkpoint()
+    store.close()
+    assert state["searcher"] == "hill" and state["best"] is not None and state["best_fitness"] > 0
+    p = run_cli("search", *args, "--budget", "24", "--resume", check=True)
+    assert "evaluations: 24" in p.stdout
+    show = json.loads(run_cli("show", tmp_path / "run", "--json", check=True).stdout)
+    assert show["summary"]["ok"] + show["summary"].get("failed", 0) == 24
+
+
+def test_a_searcher_that_cannot_be_built_is_refused_when_its_plugin_loads(tmp_path):
+    """Overriding ask/tell (the engine's) instead of _ask/_tell, or registering a class that is no Searcher, failed
+    at the first search with "Can't instantiate abstract class"; a searcher that does not name itself said 'base'
+    in its messages and checkpoints."""
+    for name, body in {
+        "public": "class S(Searcher):\n    def ask(self): ...\n    def tell(self, arch, result): ...",
+        "notone": "class S:\n    def _ask(self): ...\n    def _tell(self, arch, result): ...",
+        "noname": "class S(Searcher):\n    def _ask(self): ...\n    def _tell(self, arch, result): ...",
+    }.items():
+        (tmp_path / f"{name}.py").write_text(
+            f"from nasfw import hookimpl\nfrom nasfw.searchers import Searcher\n{body}\n\n\n@hookimpl\n"
+            f"def nasfw_register_searchers(register):\n    register('{name}-s', S)\n")
+    reg = Registry([tmp_path])
+    assert "does not implement _ask, _tell" in reg.failures["public"]
+    assert "overrides ask and tell, which the engine keeps" in reg.failures["public"]
+    assert "(at public.py:" in reg.failures["public"]
+    assert "must be a subclass of nasfw.searchers.Searcher" in reg.failures["notone"]
+    assert reg.searcher_class("noname-s").name == "noname-s"
+
+    from nasfw.searchers import make_searcher
+    from nasfw.searchers.random_search import RandomSearch
+    from nasfw.space import Choice, Space
+
+    class Stepped(RandomSearch):  # its setting after the base's arguments without a `*`: still a setting
+        name = "stepped"
+
+        def __init__(self, space, objectives=None, constraints=None, seed=0, feasible=None, step=1):
+            super().__init__(space, objectives, constraints, seed, feasible)
+            self.step = step
+
+    assert make_searcher(Stepped, Space([Choice("a", [1, 2])]), {"step": 3}).step == 3
+    with pytest.raises(ConfigError, match="searcher.settings.stpe is not a setting of 'stepped'; allowed: .'step'"):
+        make_searcher(Stepped, Space([Choice("a", [1, 2])]), {"stpe": 3})

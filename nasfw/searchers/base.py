@@ -193,7 +193,9 @@ def make_searcher(cls: type[Searcher], space: Space, settings: dict[str, Any] | 
     settings = dict(settings or {})
     sig = inspect.signature(cls.__init__)
     base = set(inspect.signature(Searcher.__init__).parameters)
-    allowed = {k: p for k, p in sig.parameters.items() if k not in base and p.kind == p.KEYWORD_ONLY}
+    # a plugin's searcher may take its settings after the base's arguments without a `*` (keyword-only) first
+    allowed = {k: p for k, p in sig.parameters.items()
+               if k not in base and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
     hints = hints_of(cls)
     for k, v in settings.items():
         if k not in allowed:
