@@ -157,7 +157,11 @@ class SearchDriver:
 
     def maybe_checkpoint(self, force: bool = False) -> None:
         if force or time.time() - self.last_ckpt >= self.every:
-            self.store.save_checkpoint(self.searcher.state_dict(), self.store.last_id())
+            try:
+                self.store.save_checkpoint(self.searcher.state_dict(), self.store.last_id())
+            except Exception:  # state that became unpicklable during the search: name the searcher's attributes
+                self.searcher.check_state()
+                raise
             self.last_ckpt = time.time()
 
     def close(self) -> None:

@@ -32,6 +32,11 @@ class WorkerError(NasfwError):
     """Evaluation workers that cannot start (the run stops, keeping what was evaluated)."""
 
 
+class SearcherError(NasfwError):
+    """A searcher that breaks the ask/tell protocol (proposes what the space does not hold, keeps state that no
+    checkpoint can hold): a plugin author's mistake, named with the searcher rather than blamed on an evaluation."""
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM (a scheduler's time limit, `kill`, `timeout`) unwound as an interrupt: the evaluation workers are
     stopped, the run folder's lock released, and what was evaluated stays in the store. The default action killed

@@ -307,3 +307,44 @@ def test_a_searcher_that_cannot_be_built_is_refused_when_its_plugin_loads(tmp_pa
     assert make_searcher(Stepped, Space([Choice("a", [1, 2])]), {"step": 3}).step == 3
     with pytest.raises(ConfigError, match="searcher.settings.stpe is not a setting of 'stepped'; allowed: .'step'"):
         make_searcher(Stepped, Space([Choice("a", [1, 2])]), {"stpe": 3})
+
+
+@pytest.mark.parametrize("mode, message", [
+    ("invalid", "proposed an architecture outside the space: arch.edge_1_0 = 'conv_9x9' is not allowed"),
+    ("none", "proposed an architecture outside the space: arch must be a JSON object"),
+    ("state", "keeps state that a checkpoint cannot hold: thing (AttributeError"),
+    ("late-state", "keeps state that a checkpoint cannot hold: thing ("),
+])
+def test_a_searcher_that_breaks_the_protocol_is_named(tmp_path, run_cli, mode, message):
+    """A plugin's searcher that proposes outside the space had every evaluation fail (10 failures, then fail_fast);
+    one returning None was said to repeat itself 1000 times; state no checkpoint can hold failed at the first
+    checkpoint with pickle's traceback. Each now stops with one line naming the searcher."""
+    (tmp_path / "bad.py").write_text(textwrap.dedent(f'''
+        from nasfw import hookimpl
+        from nasfw.searchers import Searcher
+
+        class Bad(Searcher):
+            name = "bad"
+            _state = ("thing",)
+
+            def __init__(self, space, objectives=None, constraints=None, seed=0, feasible=None):
+                super().__init__(space, objectives, constraints, seed, feasible)
+                self.thing = (lambda: 1) if "{mode}" == "state" else 0
+
+            def _ask(self):
+                arch = self.space.sample(self.rng)
+                if "{mode}" == "invalid":
+                    arch["edge_1_0"] = "conv_9x9"
+                return None if "{mode}" == "none" else arch
+
+            def _tell(self, arch, result):
+                if "{mode}" == "late-state":
+                    self.thing = open(__file__)
+
+        @hookimpl
+        def nasfw_register_searchers(register):
+            register("bad", Bad)
+    '''))
+    p = run_cli("search", "--plugins-dir", tmp_path, "--plugin", "nasbench201", "--searcher", "bad", "--budget", "5",
+                "--out", tmp_path / "run", "--no-progress")
+    assert p.returncode == 2 and message in p.stderr and "Traceback" not in p.stderr, p.stderr[-2000:]

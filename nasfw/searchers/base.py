@@ -10,13 +10,14 @@ import copy
 from abc import ABC, abstractmethod
 import inspect
 import math
+import pickle
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from nasfw.cost import Constraint, Objective, scalarize
-from nasfw.errors import ConfigError, SpaceError
+from nasfw.errors import ConfigError, SearcherError, SpaceError
 from nasfw.option_types import coerce_option, hints_of
 from nasfw.space import Arch, Space
 
@@ -65,7 +66,14 @@ class Searcher(ABC):
 
     # --- protocol -------------------------------------------------------------------------------
     def ask(self) -> Arch:
-        return self._ask()
+        arch = self._ask()
+        try:  # cheap; a plugin's searcher that strays would otherwise fail every evaluation, blamed on none
+            self.space.validate(arch)
+        except SpaceError as e:
+            raise SearcherError(f"searcher {self.name!r} proposed an architecture outside the space: {e}; its "
+                                "_ask must return a dict of the space (space.sample, space.mutate or "
+                                "random_arch give one)") from None
+        return arch
 
     def tell(self, arch: Arch, result: Result) -> None:
         self.n_told += 1
@@ -116,6 +124,25 @@ class Searcher(ABC):
         return self.propose(lambda: self.space.sample(self.rng))
 
     # --- checkpoints ------------------------------------------------------------------------------
+    def check_state(self) -> None:
+        """Refuse state that a checkpoint cannot keep (a lambda, an open file, a torch module with hooks), naming
+        the attributes: the run failed at its first checkpoint with pickle's message and no searcher named."""
+        bad = []
+        for k in self._state:
+            try:
+                pickle.dumps(getattr(self, k))
+            except Exception as e:  # noqa: BLE001 - pickle raises TypeError, AttributeError, PicklingError, ...
+                bad.append(f"{k} ({type(e).__name__}: {e})")
+        if not bad:
+            try:
+                pickle.dumps(self.state_dict())
+                return
+            except Exception as e:  # noqa: BLE001 - a state_dict of the searcher's own
+                bad.append(f"its state_dict() ({type(e).__name__}: {e})")
+        raise SearcherError(f"searcher {self.name!r} keeps state that a checkpoint cannot hold: "
+                            f"{'; '.join(bad)}; list only plain data (numbers, strings, "
+                            "lists, dicts, arrays) in _state")
+
     def state_dict(self) -> dict[str, Any]:
         state = {k: copy.deepcopy(getattr(self, k)) for k in self._state}
         state["rng"] = self.rng.bit_generator.state
@@ -214,4 +241,6 @@ def make_searcher(cls: type[Searcher], space: Space, settings: dict[str, Any] | 
     missing = [n for n in cls.needs if not hasattr(space, n)]
     if missing:
         raise SpaceError(f"searcher {cls.name!r} needs space capabilities {missing}")
-    return cls(space, **common, **settings)
+    searcher = cls(space, **common, **settings)
+    searcher.check_state()  # before any work, not at the first checkpoint
+    return searcher
