@@ -130,3 +130,6 @@ def add_prepare_parsers(sub, common: argparse.ArgumentParser) -> None:
     s.add_argument("--json", action="store_true", help="print JSON instead of a table")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_optimise_space)
+    from nasfw.cli_space import add_space_show_parser
+
+    add_space_show_parser(space, common)

@@ -1,0 +1,52 @@
+"""`nasfw space show`: the space a campaign would search, its size, and its cheap constraints' share."""
+import json
+
+import numpy as np
+
+from nasfw.space import Space
+from tests.conftest import PLUGIN_DIR
+
+
+def test_the_nasbench201_space_is_shown_with_its_size_and_an_example(run_cli):
+    p = run_cli("space", "show", "--plugin", "nasbench201", check=True)
+    assert "6 decisions, 15,625 architectures" in p.stdout
+    assert "edge_1_0" in p.stdout and "nor_conv_3x3" in p.stdout and "example: {" in p.stdout
+
+
+def test_set_changes_the_space_shown_and_json_is_the_space_language(run_cli):
+    """`--set space_options...` shows the space that campaign would search; the JSON's space builds the same
+    space again (what a campaign may name inline)."""
+    full = json.loads(run_cli("space", "show", "--plugin", "quantumnas", "--json", "--samples", "0",
+                              check=True).stdout)
+    small = json.loads(run_cli("space", "show", "--plugin", "quantumnas", "--json", "--samples", "0", "--set",
+                               "space_options.n_blocks=2", check=True).stdout)
+    assert small["architectures"] < full["architectures"]
+    again = Space.from_dict(small["space"])
+    assert again.size() == small["architectures"]
+    again.validate(small["example"])
+
+
+def test_the_cheap_constraints_share_is_counted(run_cli, tmp_path):
+    """The toy plugin's cheap model and a bound on it: the share printed is the share of the campaign's seeded
+    random architectures that meet it, counted here again from the same draws."""
+    from nasfw.registry import Registry
+
+    reg = Registry([PLUGIN_DIR])
+    space, cheap, metric = reg.space("toy"), reg.cost_model("toy-size"), "size"
+    rng = np.random.default_rng(0)
+    values = [cheap.evaluate(space.sample(rng))[metric] for _ in range(200)]
+    bound = float(np.median(values))
+    expected = sum(v <= bound for v in values)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"plugin: toy\nseed: 0\nhardware: [toy-size]\nconstraints: [{{metric: {metric}, max: {bound}}}]\n")
+    out = run_cli("space", "show", "--plugins-dir", PLUGIN_DIR, "--config", cfg, "--samples", "200",
+                  check=True).stdout
+    assert f"{expected} of 200 random architectures" in out, out
+    data = json.loads(run_cli("space", "show", "--plugins-dir", PLUGIN_DIR, "--config", cfg, "--samples", "200",
+                              "--json", check=True).stdout)
+    assert data["cheap"]["met"] == expected and data["cheap"]["metrics"][metric]["max"] == max(values)
+
+
+def test_space_show_without_a_campaign_says_what_it_needs(run_cli):
+    p = run_cli("space", "show")
+    assert p.returncode == 2 and "needs --plugin NAME or --config FILE" in p.stderr
