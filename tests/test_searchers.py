@@ -177,3 +177,37 @@ def test_seeded_candidates_are_tried_first_and_survive_a_checkpoint(name, task):
     assert space.key(resumed.ask()) == keys[1]  # the checkpoint kept the two not yet asked
     s2 = make_searcher(CLS[name], space, settings, seed=0)
     assert not any(space.key(s2.ask()) in {space.key(a) for a in seeds} for _ in range(6))
+
+
+def test_nsga2_ranks_and_crowding_agree_with_optuna():
+    """The engine's NSGA-II sort (Deb's constraint-domination) and crowding distance against Optuna's own, on
+    random populations with tied objective values and constraint violations."""
+    import math
+
+    import numpy as np
+    import optuna
+    from optuna.samplers.nsgaii._elite_population_selection_strategy import _calc_crowding_distance
+    from optuna.study._multi_objective import _fast_non_domination_rank
+
+    from nasfw.searchers.nsga2 import crowding_distance, non_dominated_sort
+
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        n, m = int(rng.integers(3, 40)), int(rng.integers(2, 4))
+        points = rng.integers(0, 6, size=(n, m)).astype(float)  # ties on purpose
+        violations = np.where(rng.random(n) < 0.3, rng.integers(1, 4, size=n), 0).astype(float)
+        ours = np.empty(n, dtype=int)
+        for rank, front in enumerate(non_dominated_sort(points.tolist(), violations.tolist())):
+            ours[front] = rank
+        assert (ours == _fast_non_domination_rank(-points, penalty=violations)).all()  # Optuna minimises
+
+        distinct = rng.random((n, m))
+        mine = crowding_distance(distinct.tolist(), list(range(n)))
+        trials = []
+        for i in range(n):
+            t = optuna.trial.create_trial(values=list(-distinct[i]), params={}, distributions={})
+            t.number = i
+            trials.append(t)
+        theirs = _calc_crowding_distance(trials)
+        for i in range(n):
+            assert (math.isinf(mine[i]) and math.isinf(theirs[i])) or mine[i] == pytest.approx(theirs[i])

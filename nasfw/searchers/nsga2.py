@@ -3,6 +3,12 @@
 Selection uses Deb's constraint-domination: a feasible candidate beats an infeasible one, two infeasible
 ones compare by total violation, two feasible ones by Pareto rank and crowding distance. Variation is
 the space's own crossover and mutation, so it works on any space (permutations and repeats included).
+
+Written here rather than taken from Optuna's `NSGAIISampler`, which draws each parameter from Optuna's own
+distributions and so cannot use a space's permutation (qubit mapping) or repeat (elastic depth) operators, nor hand
+cheap-constraint filtering to the engine. The ranking and crowding distance are Optuna's in substance:
+tests/test_searchers.py compares them with its `_fast_non_domination_rank` (penalties included) and
+`_calc_crowding_distance` on random populations.
 """
 from __future__ import annotations
 
