@@ -36,15 +36,20 @@ def key_values(pairs: list[str] | None, flag: str = "--option") -> dict:
     return out
 
 
-def positive_int(text: str) -> int:
+def positive_int(text: str, low: int = 1) -> int:
     """An argparse type for counts such as --top (a negative one would slice from the end)."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not allowed; allowed: a positive integer")
+    if value < low:
+        allowed = "a positive integer" if low == 1 else f"an integer >= {low}"
+        raise argparse.ArgumentTypeError(f"{value} is not allowed; allowed: {allowed}")
     return value
+
+
+def non_negative_int(text: str) -> int:
+    return positive_int(text, low=0)
 
 
 def load_json_arg(value: str, what: str) -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from nasfw.cli_args import registry_of, user_campaign
+from nasfw.cli_args import non_negative_int, registry_of, user_campaign
 from nasfw.errors import ConfigError, NasfwError
 
 
@@ -98,7 +98,7 @@ def cmd_space_show(args) -> int:
     size = space.size()
     try:
         check = cheap_check(campaign, reg, space, args.samples) if args.samples else None
-    except NasfwError:
+    except NasfwError:  # already says what is wrong
         raise
     except Exception as e:  # noqa: BLE001 - a cost model that cannot read the space: said, as the search would
         raise ConfigError(f"the campaign's cheap cost models cannot cost the architectures of space "
@@ -136,7 +136,7 @@ def add_space_show_parser(space_sub, common) -> None:
     s.add_argument("--config", help="campaign YAML (overrides the plugin default)")
     s.add_argument("--set", action="append", dest="sets", metavar="FIELD=VALUE",
                    help="set one campaign field, as `nasfw search --set` does (e.g. space_options.n_blocks=4)")
-    s.add_argument("--samples", type=int, default=1000,
+    s.add_argument("--samples", type=non_negative_int, default=1000,
                    help="random architectures costed by the cheap cost models (default 1000; 0: none)")
     s.add_argument("--json", action="store_true", help="print JSON (the space in the space language) instead")
     s.set_defaults(func=cmd_space_show)

@@ -50,3 +50,5 @@ def test_the_cheap_constraints_share_is_counted(run_cli, tmp_path):
 def test_space_show_without_a_campaign_says_what_it_needs(run_cli):
     p = run_cli("space", "show")
     assert p.returncode == 2 and "needs --plugin NAME or --config FILE" in p.stderr
+    p = run_cli("space", "show", "--plugin", "nasbench201", "--samples", "-5")
+    assert p.returncode == 2 and "--samples: -5 is not allowed; allowed: an integer >= 0" in p.stderr
