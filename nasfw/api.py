@@ -134,6 +134,11 @@ def stored_campaign(out: str | Path | None, flags: RunFlags, registry: Registry)
         why = f" ({registry.failures[plugin]})" if plugin in registry.failures else ""
         raise ConfigError(f"the run in {str(out)!r} was made with plugin {plugin!r}, which is not loaded here{why}; "
                           f"give its folder with {flags.plugins_dir}, or install it")
+    if isinstance(raw, dict) and isinstance(raw.get("task"), str):
+        from nasfw.inline_plugin import refuse_unknown_inline_task
+
+        refuse_unknown_inline_task(out, raw["task"], registry, "continue it from Python, giving nasfw.search the "
+                                   f"same task=, space= and searcher= objects with resume=True, out={str(out)!r}")
     return raw
 
 
@@ -157,8 +162,8 @@ def resolve_campaign(registry: Registry, plugin: str | None = None, user: dict |
             raw["plugin"] = plugin
     if searcher is not None:
         if not isinstance(searcher, str):
-            raise ConfigError(f"searcher = {searcher!r} is not allowed; allowed: a searcher name (settings go in "
-                              "the campaign's searcher field)")
+            raise ConfigError(f"searcher = {searcher!r} is not allowed; allowed: a searcher name, or from Python a "
+                              "nasfw.searchers.Searcher subclass (settings go in the campaign's searcher field)")
         raw = merge(raw, {"searcher": {"name": searcher}})
     raw = resolve_budget(raw, budget)
     for text in sets:
@@ -171,7 +176,7 @@ def resolve_campaign(registry: Registry, plugin: str | None = None, user: dict |
 
 
 def search(plugin: str | None = None, config: str | Path | dict | None = None, *, budget: str | int | None = None,
-           searcher: str | None = None, resume: bool = False, progress: bool = True,
+           searcher: str | type | None = None, resume: bool = False, progress: bool = True,
            plugins_dirs: Iterable[str | Path] = (), **fields: Any) -> RunView:
     """Run a campaign and return its run folder's view (`top()`, `pareto()`, `summary()`, `finalized`).
 
@@ -180,7 +185,10 @@ def search(plugin: str | None = None, config: str | Path | dict | None = None, *
     campaign file's fields are (a `task_options` mapping adds to the default's options). Errors in any of them
     raise `nasfw.ConfigError` before any work. In a script, call it under `if __name__ == "__main__":` when the
     campaign has worker processes: each of them imports the script. `resume=True` with only `out=` continues
-    the run in that folder as it was started (its campaign.yaml), as `nasfw search --resume --out RUN` does."""
+    the run in that folder as it was started (its campaign.yaml), as `nasfw search --resume --out RUN` does.
+    `task=`, `space=` and `searcher=` may be Python objects instead of names (a task class, object or function
+    `arch -> {metric: value}`, a `Space`, a `Searcher` subclass), evaluated in this process
+    (`nasfw.inline_plugin`); no plugin or config is needed then."""
     import inspect
 
     from nasfw.registry import get_registry
@@ -193,19 +201,24 @@ def search(plugin: str | None = None, config: str | Path | dict | None = None, *
         # search again here would start a pool of its own and so on; the driver reports why its workers stop
         raise SystemExit("nasfw.search: a worker process imported the script that calls nasfw.search at its top "
                          "level; put the call under `if __name__ == \"__main__\":`")
+    from nasfw.inline_plugin import check_in_process, take_objects
+
     dirs = tuple(str(d) for d in plugins_dirs)
-    fields = as_yaml_values(fields)
     registry = get_registry(dirs)
+    if inspect.isclass(searcher):  # a Searcher subclass
+        fields, searcher = {**fields, "searcher": searcher}, None
+    fields = as_yaml_values(take_objects(registry, fields))
     user = user_fields(config)
     plugin = plugin or user.get("plugin")
     stored = None
-    if not plugin and not user:
+    if not plugin and not user and "task" not in fields:
         if not resume:
             raise ConfigError("nasfw.search needs a plugin name or a config (a campaign file or mapping), or "
                               "resume=True with out= a run folder")
         stored = stored_campaign(fields.get("out"), PYTHON_FLAGS, registry)
     campaign = resolve_campaign(registry, plugin, user, stored=stored, searcher=searcher, budget=budget,
                                 fields=fields)
+    check_in_process(campaign, registry)
     import torch
 
     threads = torch.get_num_threads()  # evaluations in this process pin torch to one thread (two per core

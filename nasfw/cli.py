@@ -166,6 +166,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_export(args) -> int:
+    from nasfw.inline_plugin import refuse_unknown_inline_task
     from nasfw.results import RunView
     from nasfw.runner import build_space, check_export_formats, task_options
 
@@ -183,6 +184,7 @@ def cmd_export(args) -> int:
         if not top:
             raise ConfigError(f"run {args.run!r} has no successful evaluation to export")
         arch, metrics = top[0].arch, top[0].metrics
+    refuse_unknown_inline_task(args.run, camp.task, reg, f"its best architecture is in {args.run}/best.json")
     task = reg.task(camp.task, **task_options(camp, reg))
     check_export_formats(task, args.format or [], "--format")  # before anything is written
     out = output_folder(args.out or Path(args.run) / "export", "--out" if args.out else "--out (default RUN/export)")

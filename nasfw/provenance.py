@@ -107,6 +107,9 @@ def plugin_code(registry: Any, name: str) -> dict:
     if info.version:
         out["version"] = info.version
     obj = registry.pm.get_plugin(name)
+    if getattr(obj, "nasfw_source_sha256", None):  # objects given to nasfw.search: the hash of their source
+        out["sha256"] = obj.nasfw_source_sha256
+        return out
     try:
         path = Path(inspect.getfile(obj if inspect.ismodule(obj) else type(obj)))
     except (TypeError, OSError):  # built in the interpreter (an object made in a notebook cell): nothing to hash
