@@ -92,10 +92,19 @@ class SearchDriver:
         return self.budget is None or self.n_done + len(self.pipeline.in_flight) < self.budget
 
     def next_arch(self) -> Arch | None:
-        arch = self.pipeline.next()
-        if arch is None:
-            self.exhausted = True
-        return arch
+        """The next candidate for a worker. One a cheap cost model could not cost is recorded here as a failed
+        evaluation (it counts against the budget and `fail_fast` as any failure does) and never sent out."""
+        while True:
+            arch = self.pipeline.next()
+            if arch is None:
+                self.exhausted = True
+                return None
+            error = self.pipeline.cheap_error(arch)
+            if error is None:
+                return arch
+            self.record(arch, Result(FAILED, {}, error), time.time(), 0.0, "driver")
+            if not self.want_more():
+                return None
 
     def record(self, arch: Arch, result: Result, started: float, duration: float, worker: str) -> None:
         result = self.pipeline.complete(arch, result)

@@ -12,7 +12,7 @@ import socket
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from nasfw.cost import Constraint, total_violation
 from nasfw.searchers.base import FAILED, INFEASIBLE, LOST, OK, Result, Searcher
@@ -107,8 +107,7 @@ def evaluate(spec: EvaluatorSpec, arch: Arch) -> tuple[Result, float, float, str
             metrics = dict(task.evaluate(arch))
             for m in models:
                 metrics.update(m.evaluate(arch))
-            bad = [k for k, v in metrics.items() if not isinstance(v, (int, float)) or
-                   (isinstance(v, float) and math.isnan(v))]
+            bad = _not_numbers(metrics)
             if bad:
                 result = Result(FAILED, {k: v for k, v in metrics.items() if k not in bad},
                                 f"metric {bad[0]!r} is NaN or not a number: {metrics[bad[0]]!r}")
@@ -120,6 +119,29 @@ def evaluate(spec: EvaluatorSpec, arch: Arch) -> tuple[Result, float, float, str
             where = f" (at {os.path.basename(tb[-1].filename)}:{tb[-1].lineno})" if tb else ""
             result = Result(FAILED, {}, f"{type(e).__name__}: {e}{where}")
     return result, started, time.time() - started, worker_name()
+
+
+def _not_numbers(metrics: dict) -> list[str]:
+    return [k for k, v in metrics.items() if not isinstance(v, (int, float))
+            or (isinstance(v, float) and math.isnan(v))]
+
+
+def _cost(model: Any, arch: Arch) -> tuple[str | None, dict[str, float]]:
+    """(None, metrics) or (why the model could not cost the arch, {}), in the words an evaluation's failure has."""
+    name = f"cost model {getattr(model, 'name', type(model).__name__)!r}"
+    try:
+        out = model.evaluate(arch)
+    except Exception as e:  # noqa: BLE001 - the arch's failure, recorded as an evaluation's is
+        tb = traceback.extract_tb(e.__traceback__)
+        where = f" (at {os.path.basename(tb[-1].filename)}:{tb[-1].lineno})" if tb else ""
+        return f"{name}: {type(e).__name__}: {e}{where}", {}
+    if not isinstance(out, Mapping):
+        got = type(out).__name__ if out is not None else "None"
+        return f"{name}: evaluate returned {got}, not a mapping of metrics", {}
+    bad = _not_numbers(dict(out))
+    if bad:
+        return f"{name}: metric {bad[0]!r} is NaN or not a number: {out[bad[0]]!r}", {}
+    return None, {k: float(v) for k, v in out.items()}
 
 
 @dataclass
@@ -142,19 +164,39 @@ class Pipeline:
     max_fruitless: int = 20
     stop_reason: str | None = None
     _cheap: dict[str, dict] = field(default_factory=dict)
+    _cheap_errors: dict[str, str] = field(default_factory=dict)
     _size: float | None = None  # the space's architecture count (inf for a continuous decision), counted once
 
     def cheap_metrics(self, arch: Arch) -> dict[str, float]:
+        """The cheap models' metrics ({} where one could not cost the arch: `cheap_error` says why)."""
         key = self.space.key(arch)
         if key not in self._cheap:
             m: dict[str, float] = {}
             for model in self.cheap_models:
-                m.update(model.evaluate(arch))
+                error, out = _cost(model, arch)
+                if error is not None:
+                    self._cheap_errors[key] = error
+                    m = {}
+                    break
+                m.update(out)
             self._cheap[key] = m
         return self._cheap[key]
 
+    def cheap_error(self, arch: Arch) -> str | None:
+        """Why a cheap model could not cost `arch` (it raised, or gave a metric that is not a number): the driver
+        records the arch as a failed evaluation without sending it to a worker. A model that raised for some
+        architectures stopped the whole run with a traceback from the driver."""
+        if not self.cheap_models:
+            return None
+        self.cheap_metrics(arch)
+        return self._cheap_errors.get(self.space.key(arch))
+
     def feasible(self, arch: Arch) -> bool:
-        return not self.constraints or total_violation(self.constraints, self.cheap_metrics(arch)) == 0
+        if not self.constraints:
+            return True
+        metrics = self.cheap_metrics(arch)
+        # an arch no model could cost is let through, to be recorded as failed with the model's reason
+        return self.space.key(arch) in self._cheap_errors or total_violation(self.constraints, metrics) == 0
 
     def _escape(self, arch: Arch) -> Arch | None:
         """An unseen, feasible neighbour of a duplicate. A converged searcher (an RL controller that has
