@@ -172,7 +172,29 @@ def resolve_campaign(registry: Registry, plugin: str | None = None, user: dict |
         if path == ["task"]:  # as a file's `task:` does: that task's own objectives, unless the user named some
             raw = adopt_task_objectives(raw, {**(user or {}), "task": value}, before.get("task"), registry)
     raw = describe_sets(raw, sets)
-    return parse(fill_task_defaults(raw, registry))
+    return parse(fill_task_defaults(inline_space_file(raw), registry))
+
+
+SPACE_FILE_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def inline_space_file(raw: dict) -> dict:
+    """`space: my_space.yaml` (a space in the space language, as `nasfw space show --json` prints it) read into the
+    campaign, so the run folder's campaign.yaml holds the space itself and a resume needs no file."""
+    from nasfw.errors import SpaceError
+    from nasfw.space import Space
+
+    name = raw.get("space")
+    if not (isinstance(name, str) and name.lower().endswith(SPACE_FILE_SUFFIXES)):
+        return raw
+    if not Path(name).is_file():
+        raise ConfigError(f"space = {name!r} is not a file; allowed: a registered search-space name, a space file "
+                          "(YAML or JSON, as `nasfw space show --json` prints one) or an inline mapping")
+    try:
+        space = Space.from_yaml(Path(name))
+    except SpaceError as e:
+        raise ConfigError(f"space = {name!r}: {e}") from None
+    return {**raw, "space": space.to_dict()}
 
 
 def search(plugin: str | None = None, config: str | Path | dict | None = None, *, budget: str | int | None = None,

@@ -27,7 +27,7 @@ FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
     "name": ((str,), "a string"),
     "description": ((str,), "a string"),
     "plugin": ((str,), "a plugin name"),
-    "space": ((str, dict), "a registered search-space name or an inline mapping with 'decisions'"),
+    "space": ((str, dict), "a registered space name, a space file (.yaml, .json) or a mapping with 'decisions'"),
     "space_options": ((dict,), "a mapping of options for the space factory"),
     "task": ((str,), "a registered task name"),
     "task_options": ((dict,), "a mapping of options for the task factory"),

@@ -52,3 +52,24 @@ def test_space_show_without_a_campaign_says_what_it_needs(run_cli):
     assert p.returncode == 2 and "needs --plugin NAME or --config FILE" in p.stderr
     p = run_cli("space", "show", "--plugin", "nasbench201", "--samples", "-5")
     assert p.returncode == 2 and "--samples: -5 is not allowed; allowed: an integer >= 0" in p.stderr
+
+
+def test_a_space_file_from_space_show_is_searched_and_kept_in_the_run(run_cli, tmp_path):
+    """`space: FILE` takes what `space show --json` printed (here narrowed by hand); the run's campaign.yaml holds
+    the space itself, so the run resumes after the file is gone."""
+    data = json.loads(run_cli("space", "show", "--plugin", "nasbench201", "--json", "--samples", "0",
+                              check=True).stdout)
+    for d in data["space"]["decisions"]:
+        d["options"] = ["none", "nor_conv_3x3"]
+    space_file = tmp_path / "narrow.json"
+    space_file.write_text(json.dumps(data))
+    out = tmp_path / "run"
+    args = ["search", "--plugin", "nasbench201", "--set", f"space={space_file}", "--out", out, "--no-progress"]
+    run_cli(*args, "--budget", "10", check=True)
+    show = json.loads(run_cli("show", out, "--json", check=True).stdout)
+    assert all(set(t["arch"].values()) <= {"none", "nor_conv_3x3"} for t in show["top"])
+    space_file.unlink()
+    assert "evaluations: 20" in run_cli("search", "--resume", "--out", out, "--budget", "20", "--no-progress",
+                                        check=True).stdout
+    bad = run_cli("search", "--plugin", "nasbench201", "--set", f"space={space_file}", "--dry-run")
+    assert bad.returncode == 2 and "is not a file; allowed: a registered search-space name, a space file" in bad.stderr
