@@ -124,7 +124,7 @@ def add_prepare_parsers(sub, common: argparse.ArgumentParser) -> None:
     s.add_argument("--out", help="folder for stage1.json and the CDF plot (default: print only)")
     s.add_argument("--widths", help="comma-separated width multipliers to try (default 0.2,0.3,...,1.0)")
     s.add_argument("--resolutions", help="comma-separated input sizes to try (default 32,48,...,224)")
-    s.add_argument("--samples", type=int, help="networks sampled per cell (default 1000)")
+    s.add_argument("--samples", type=positive_int, help="networks sampled per cell (default 1000)")
     s.add_argument("--min-fit", type=float, help="the fraction of a cell's networks that must fit (default 0.4)")
     s.add_argument("--top", type=positive_int, default=10, help="rows of the table (default 10)")
     s.add_argument("--json", action="store_true", help="print JSON instead of a table")

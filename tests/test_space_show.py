@@ -73,3 +73,8 @@ def test_a_space_file_from_space_show_is_searched_and_kept_in_the_run(run_cli, t
                                         check=True).stdout
     bad = run_cli("search", "--plugin", "nasbench201", "--set", f"space={space_file}", "--dry-run")
     assert bad.returncode == 2 and "is not a file; allowed: a registered search-space name, a space file" in bad.stderr
+
+
+def test_space_optimise_names_its_flag_for_a_bad_sample_count(run_cli):
+    p = run_cli("space", "optimise", "--plugin", "tinynas", "--samples", "-1")
+    assert p.returncode == 2 and "argument --samples: -1 is not allowed; allowed: a positive integer" in p.stderr
