@@ -208,8 +208,9 @@ def search(plugin: str | None = None, config: str | Path | dict | None = None, *
     raise `nasfw.ConfigError` before any work. In a script, call it under `if __name__ == "__main__":` when the
     campaign has worker processes: each of them imports the script. `resume=True` with only `out=` continues
     the run in that folder as it was started (its campaign.yaml), as `nasfw search --resume --out RUN` does.
-    `task=`, `space=` and `searcher=` may be Python objects instead of names (a task class, object or function
-    `arch -> {metric: value}`, a `Space`, a `Searcher` subclass), evaluated in this process
+    `task=`, `space=`, `hardware=` and `searcher=` may be Python objects instead of names (a task class, object or
+    function `arch -> {metric: value}`, a `Space`, cost model classes or objects, a `Searcher` subclass), evaluated
+    in this process
     (`nasfw.inline_plugin`); no plugin or config is needed then."""
     import inspect
 

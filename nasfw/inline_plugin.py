@@ -4,7 +4,8 @@ A notebook user with a model to search had to write a plugin file and point `plu
 try, where Optuna takes a function. The objects given are registered, for this process, as the plugin `python`
 (`INLINE`), and the campaign names them as a file would: a task class or factory under its own name (its
 `task_options` apply), a task object or a plain function `arch -> {metric: value}` under its name too, a searcher
-class (a `nasfw.searchers.Searcher` subclass) under its `name`. A `Space` goes into the campaign inline, in the
+class (a `nasfw.searchers.Searcher` subclass) under its `name`, a cost model class or object in `hardware` under
+its `name` or class name. A `Space` goes into the campaign inline, in the
 space language, as a campaign file may write it. The run records a hash of the objects' source as the plugin's
 code, so a resume with an edited class says so.
 
@@ -54,6 +55,8 @@ class InlinePlugin:
     def __init__(self) -> None:
         self.tasks: dict[str, Callable] = {}
         self.searchers: dict[str, type] = {}
+        self.cost_models: dict[str, Callable] = {}
+        self.expensive: set[str] = set()
         self.sources: list[str] = []
 
     @property
@@ -66,6 +69,11 @@ class InlinePlugin:
     @hookimpl
     def nasfw_register_tasks(self, register):
         for name, factory in self.tasks.items():
+            register(name, factory, "given to nasfw.search")
+
+    @hookimpl
+    def nasfw_register_cost_models(self, register):
+        for name, factory in self.cost_models.items():
             register(name, factory, "given to nasfw.search")
 
     @hookimpl
@@ -92,6 +100,23 @@ def task_entry(task: Any, options: dict | None) -> tuple[str, Callable]:
                       "evaluate(arch) -> {metric: value}, or a function arch -> {metric: value}")
 
 
+def _take_cost_model(plugin: InlinePlugin, model: Any, i: int) -> Any:
+    """A `hardware` entry: a name or mapping as a file has it, or a cost model class or object (anything with
+    evaluate(arch) -> {metric: value}; `cheap = True` filters candidates in this process before evaluation)."""
+    if isinstance(model, (str, dict)):
+        return model
+    if not callable(getattr(model, "evaluate", None)):
+        raise ConfigError(f"hardware[{i}] = {model!r} is not allowed; allowed: a cost model's name, a {{name, "
+                          "options} mapping, or a class or object with evaluate(arch) -> {metric: value}")
+    own = getattr(model, "name", None)
+    name = own if isinstance(own, str) and own else _name(model if inspect.isclass(model) else type(model))
+    plugin.cost_models[name] = model if inspect.isclass(model) else (lambda: model)
+    if not getattr(model, "cheap", True):  # evaluated beside the task, in its process; a cheap one in the driver's
+        plugin.expensive.add(name)
+    plugin.sources.append(_source(model))
+    return name
+
+
 def take_objects(registry: Any, fields: dict) -> dict:
     """`fields` with a task, space or searcher object replaced by what a campaign file would write, the objects
     registered in `registry` as the plugin `python` (replacing what an earlier call there registered)."""
@@ -115,13 +140,16 @@ def take_objects(registry: Any, fields: dict) -> dict:
         plugin.searchers[name] = searcher
         plugin.sources.append(_source(searcher))
         fields["searcher"] = {"name": name}
+    hardware = fields.get("hardware")
+    if isinstance(hardware, (list, tuple)):
+        fields["hardware"] = [_take_cost_model(plugin, h, i) for i, h in enumerate(hardware)]
     earlier = registry.pm.get_plugin(INLINE) if INLINE in registry.plugins else None
     if isinstance(earlier, InlinePlugin):  # an earlier call's objects (a cell run again with a redefined class)
         registry._drop(INLINE)
-    elif earlier is not None and (plugin.tasks or plugin.searchers):
+    elif earlier is not None and (plugin.tasks or plugin.searchers or plugin.cost_models):
         raise ConfigError(f"objects given to nasfw.search are registered as plugin {INLINE!r}, a name that "
                           f"{registry.plugins[INLINE].source} already takes; rename that plugin")
-    if plugin.tasks or plugin.searchers:
+    if plugin.tasks or plugin.searchers or plugin.cost_models:
         registry.add_plugin(plugin, INLINE, "objects given to nasfw.search")
         if INLINE in registry.failures:
             raise ConfigError(f"the objects given to nasfw.search cannot be used: {registry.failures.pop(INLINE)}")
@@ -130,16 +158,25 @@ def take_objects(registry: Any, fields: dict) -> dict:
 
 def check_in_process(campaign: Any, registry: Any) -> None:
     """Refuse a campaign whose evaluations would run where the objects do not exist."""
-    entry = registry.entries["tasks"].get(campaign.task)
-    if entry is None or entry.plugin != INLINE:
+    def given(kind: str, name: str) -> bool:
+        entry = registry.entries[kind].get(name)
+        return entry is not None and entry.plugin == INLINE
+
+    mine = [f"task {campaign.task!r}"] if given("tasks", campaign.task) else []
+    plugin = registry.pm.get_plugin(INLINE)
+    mine += [f"cost model {name!r}" for name, _ in campaign.hardware
+             if given("cost_models", name) and name in getattr(plugin, "expensive", ())]
+    if not mine:
         return
     elsewhere = ("backend: ray" if campaign.backend == "ray" else f"workers: {campaign.workers}"
                  if campaign.workers > 1 else "evaluation.timeout_s" if campaign.evaluation.get("timeout_s")
                  else None)
     if elsewhere:
-        raise ConfigError(f"task {campaign.task!r} was given as a Python object, which exists in this process "
-                          f"only; {elsewhere} evaluates in other processes. Evaluate here (workers: 1), or put the "
-                          "task in a plugin file and pass its folder with plugins_dirs=")
+        were = "was given as a Python object, which exists" if len(mine) == 1 else \
+            "were given as Python objects, which exist"
+        raise ConfigError(f"{' and '.join(mine)} {were} in this process only; {elsewhere} evaluates in other "
+                          "processes. Evaluate here (workers: 1), or put them in a plugin file and pass its folder "
+                          "with plugins_dirs=")
 
 
 def refuse_unknown_inline_task(run_dir: Any, task: str, registry: Any, what: str) -> None:

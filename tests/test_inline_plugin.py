@@ -124,3 +124,34 @@ def test_an_edited_function_is_other_code_on_resume(tmp_path):
                            capture_output=True, text=True, timeout=300)
         assert p.returncode == 0, p.stderr[-2000:]
         assert ("began with other code (plugin python" in p.stdout + p.stderr) == (i == 2), p.stderr
+
+
+class Memory:
+    """A cheap cost model given as a class: it filters in this process, whatever the workers."""
+    cheap = True
+
+    def evaluate(self, arch):
+        return {"mem_kb": arch["width"] * arch["kernel"] / 10}
+
+
+class Latency:
+    cheap = False
+
+    def evaluate(self, arch):
+        return {"ms": arch["width"] / 8}
+
+
+def test_cost_models_given_as_objects(tmp_path):
+    run = nasfw.search(task=score, space=SPACE, hardware=[Memory, Latency()], objectives=["acc"],
+                       constraints=[{"metric": "mem_kb", "max": 20}], searcher="evolution", budget=10,
+                       out=tmp_path / "hw", progress=False)
+    assert [name for name, _ in run.campaign.hardware] == ["Memory", "Latency"]
+    assert all(e.metrics["mem_kb"] <= 20 and e.metrics["ms"] == e.arch["width"] / 8 for e in run.ok)
+    # a cheap one runs in the driver, so workers may evaluate a task from a plugin; an expensive one may not
+    with pytest.raises(ConfigError, match="cost model 'Latency' was given as a Python object"):
+        nasfw.search("nasbench201", hardware=[Latency()], searcher="random", budget=4, workers=2,
+                     out=tmp_path / "w", progress=False)
+    with pytest.raises(ConfigError, match=r"hardware\[0\] = 3 is not allowed; allowed: a cost model's name, a "
+                                          r"\{name, options\} mapping"):
+        nasfw.search(task=score, space=SPACE, hardware=[3], objectives=["acc"], searcher="random", budget=4,
+                     out=tmp_path / "n", progress=False)
