@@ -48,6 +48,13 @@ class Decision(ABC):
         if not isinstance(name, str) or not name:
             raise SpaceError(f"decision name must be a non-empty string, got {name!r}")
         self.name = name
+        if when is not None and not isinstance(when, dict):
+            raise SpaceError(f"{name}.when must be a mapping of earlier decisions to lists of values, got {when!r}")
+        for k, v in (when or {}).items():
+            if isinstance(v, (str, bytes)) or not isinstance(v, (list, tuple)) or not v:  # "conv" read as c, o, n, v
+                example = f", e.g. [{v!r}]" if v else ""
+                raise SpaceError(f"{name}.when.{k} = {v!r} is not allowed; allowed: a non-empty list of values of "
+                                 f"{k!r}{example}")
         self.when = {k: list(v) for k, v in (when or {}).items()}
 
     # --- structure -------------------------------------------------------------------------
@@ -120,6 +127,12 @@ class Choice(Decision):
         if not isinstance(options, (list, tuple)) or len(options) == 0:
             raise SpaceError(f"{name}.options must be a non-empty list, got {options!r}")
         self.options = list(options)
+        for i, o in enumerate(self.options):
+            try:
+                json.dumps(o)
+            except (TypeError, ValueError):
+                raise SpaceError(f"{name}.options[{i}] = {o!r} is not allowed; allowed: JSON values (strings, numbers, "
+                                 "booleans, null): architectures are stored and sent as JSON") from None
         self._index = {json.dumps(o): i for i, o in enumerate(self.options)}
         if len(self._index) != len(self.options):
             raise SpaceError(f"{name}.options has duplicates: {self.options!r}")

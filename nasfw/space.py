@@ -35,9 +35,14 @@ class Space:
                 raise SpaceError(f"space {name!r}: {d!r} is not a decision")
             if d.name in seen:
                 raise SpaceError(f"space {name!r}: decision name {d.name!r} is used twice")
-            for k in d.when:
+            for k, values in d.when.items():
                 if k not in seen:
                     raise SpaceError(f"{d.name}.when refers to {k!r}, which is not an earlier decision")
+                for v in values:  # a value the decision never takes (a typo) left this one absent from every arch
+                    try:
+                        seen[k].validate(v, f"{d.name}.when.{k}")
+                    except SpaceError as e:
+                        raise SpaceError(f"{e}: {k!r} never takes it, so {d.name!r} would be absent then") from None
             if isinstance(d, Tie) and (d.of not in seen or isinstance(seen[d.of], (Tie, Repeat))):
                 raise SpaceError(f"{d.name}.of = {d.of!r} must name an earlier choice/int/float/permutation")
             seen[d.name] = d

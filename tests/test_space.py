@@ -229,3 +229,21 @@ def test_permutation_edges_round_trip_and_errors():
         Permutation("p", 5, k=3, edges=[[2, 2]])
     with pytest.raises(SpaceError, match=r"p.edges = 'ring'; it must be a list of \[item, item\] pairs"):
         Permutation("p", 5, k=3, edges="ring")
+
+
+@pytest.mark.parametrize("make, needle", [
+    (lambda: Space([Choice("a", [1, 2]), Choice("b", [1], when={"a": [7]})]),
+     "b.when.a = 7 is not allowed; allowed: one of [1, 2]: 'a' never takes it, so 'b' would be absent then"),
+    (lambda: Space([IntRange("d", 1, 4), Choice("b", [1], when={"d": [5]})]), "'d' never takes it"),
+    (lambda: Space([Choice("op", ["conv", "pool"]), Choice("b", [1], when={"op": "conv"})]),
+     "b.when.op = 'conv' is not allowed; allowed: a non-empty list of values of 'op', e.g. ['conv']"),
+    (lambda: Space([Choice("a", [1, 2]), Choice("b", [1], when={"a": []})]), "b.when.a = [] is not allowed"),
+    (lambda: Space([Choice("a", [object()])]), "a.options[0] = <object"),
+])
+def test_a_space_that_could_never_hold_a_decision_or_store_an_arch_is_refused(make, needle):
+    """A `when` value the earlier decision never takes (a typo, a string where a list belongs: "conv" was read as
+    c, o, n, v) left the decision out of every architecture without a word; an option that is not JSON failed with
+    json's TypeError at the space's construction."""
+    with pytest.raises(SpaceError) as e:
+        make()
+    assert needle in str(e.value)

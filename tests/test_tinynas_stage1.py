@@ -60,11 +60,14 @@ def test_stage1_command_refuses_bad_grids_and_tasks_without_it(capsys):
 
     for args, message in ((["--widths", "0.3,x"], "--widths '0.3,x' is not allowed; allowed: comma-separated"),
                           (["--widths", "0,0.5"], r"width multipliers \[0.0, 0.5\]; allowed: numbers in \(0, 4\]"),
-                          (["--min-fit", "1.5"], r"min_fit = 1.5; allowed: a fraction in \(0, 1\]"),
-                          (["--samples", "0"], "samples = 0; allowed: an integer >= 1")):
+                          (["--min-fit", "1.5"], r"min_fit = 1.5; allowed: a fraction in \(0, 1\]")):
         assert main(["space", "optimise", "--plugin", "tinynas", "--no-progress", *args]) == 2
         err = capsys.readouterr().err
         assert __import__("re").search(message, err), err
+    with pytest.raises(SystemExit) as e:  # argparse's own refusal names the flag
+        main(["space", "optimise", "--plugin", "tinynas", "--no-progress", "--samples", "0"])
+    assert e.value.code == 2 and "argument --samples: 0 is not allowed; allowed: a positive integer" in \
+        capsys.readouterr().err
     assert main(["space", "optimise", "--plugin", "tinynas", "--set", "task_options.sram_kb=8", "--samples", "20",
                  "--no-progress"]) == 1  # nothing fits: a script must not go on to search
     assert "no space qualifies" in capsys.readouterr().out
