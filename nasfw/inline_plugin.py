@@ -118,8 +118,8 @@ def _take_cost_model(plugin: InlinePlugin, model: Any, i: int) -> Any:
 
 
 def take_objects(registry: Any, fields: dict) -> dict:
-    """`fields` with a task, space or searcher object replaced by what a campaign file would write, the objects
-    registered in `registry` as the plugin `python` (replacing what an earlier call there registered)."""
+    """`fields` with a task, space, searcher or cost model object replaced by what a campaign file would write,
+    the objects registered in `registry` as the plugin `python` (replacing what an earlier call there registered)."""
     fields = dict(fields)
     if isinstance(fields.get("space"), Space):
         fields["space"] = fields["space"].to_dict()
