@@ -110,4 +110,5 @@ def check_within(space: Space, reference: Space, task_name: str, options: str, o
                           f"does not fit task {task_name!r}, whose space is {reference.name!r}: "
                           f"{'; '.join(found[:3])}{more}. Set "
                           f"{options} alike in space_options and task_options, or leave them out of space_options "
-                          "where the task fills them in from its own")
+                          "where the task fills them in from its own; a space written out in full (a mapping, a space "
+                          "file, a Space given to nasfw.search) must keep within the task's")
