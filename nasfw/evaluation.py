@@ -169,7 +169,9 @@ class Pipeline:
 
     def cheap_metrics(self, arch: Arch) -> dict[str, float]:
         """The cheap models' metrics ({} where one could not cost the arch: `cheap_error` says why)."""
-        key = self.space.key(arch)
+        return self._costed(self.space.key(arch), arch)
+
+    def _costed(self, key: str, arch: Arch) -> dict[str, float]:
         if key not in self._cheap:
             m: dict[str, float] = {}
             for model in self.cheap_models:
@@ -188,15 +190,17 @@ class Pipeline:
         architectures stopped the whole run with a traceback from the driver."""
         if not self.cheap_models:
             return None
-        self.cheap_metrics(arch)
-        return self._cheap_errors.get(self.space.key(arch))
+        key = self.space.key(arch)
+        self._costed(key, arch)
+        return self._cheap_errors.get(key)
 
     def feasible(self, arch: Arch) -> bool:
         if not self.constraints:
             return True
-        metrics = self.cheap_metrics(arch)
+        key = self.space.key(arch)
+        metrics = self._costed(key, arch)
         # an arch no model could cost is let through, to be recorded as failed with the model's reason
-        return self.space.key(arch) in self._cheap_errors or total_violation(self.constraints, metrics) == 0
+        return key in self._cheap_errors or total_violation(self.constraints, metrics) == 0
 
     def _escape(self, arch: Arch) -> Arch | None:
         """An unseen, feasible neighbour of a duplicate. A converged searcher (an RL controller that has
