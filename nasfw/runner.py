@@ -26,6 +26,7 @@ from nasfw.registry import Registry
 from nasfw.run_lock import RunLock
 from nasfw.searchers.base import Result, make_searcher
 from nasfw.space import Space
+from nasfw.space_cover import SpaceMismatch
 from nasfw.store import Store
 
 
@@ -83,7 +84,12 @@ def build(campaign: Campaign, registry: Registry) -> Components:
     task = registry.task(campaign.task, **options)
     space = build_space(campaign, registry)
     if hasattr(task, "check_space"):
-        task.check_space(space)  # archs the task cannot read would fail only after the supernet has trained
+        try:  # archs the task cannot read would fail only after the supernet has trained
+            task.check_space(space)
+        except SpaceMismatch as e:
+            if isinstance(campaign.space, str) and campaign.space_options and e.options:
+                raise e.between_options() from None
+            raise
     if hasattr(task, "check_campaign"):
         task.check_campaign(campaign)  # fields that must name what the task names (the board, the device)
     cheap, expensive = [], []

@@ -100,15 +100,32 @@ def problems(space: Space, reference: Space, optional: Iterable[str] = ()) -> li
     return _problems(space.to_dict()["decisions"], reference.to_dict()["decisions"], tuple(optional))
 
 
-def check_within(space: Space, reference: Space, task_name: str, options: str, optional: Iterable[str] = ()) -> None:
-    """Raise a ConfigError when `space` holds archs the task (whose own space is `reference`) cannot
-    evaluate. `options` names what the user should align, e.g. "circuit, n_wires, n_blocks and device"."""
+class SpaceMismatch(ConfigError):
+    """The searched space holds archs the task cannot evaluate. `what` says where they differ and `options`
+    names the task_options the task's space follows, so the runner, which knows how the campaign named its space,
+    can give the advice that fits (align space_options with task_options, or keep a written-out space within)."""
+
+    def __init__(self, what: str, options: "str | None"):
+        self.what, self.options = what, options
+        follows = f" (it follows {options} in task_options)" if options else ""
+        super().__init__(f"{what}. Search within the task's space: leave `space` out to search the task's "
+                         f"own{follows}, or keep a space written out in full (a mapping, a space file, a Space "
+                         "given to nasfw.search) within it")
+
+    def between_options(self) -> ConfigError:
+        """The same finding, for a registered space built from space_options that disagree with task_options."""
+        return ConfigError(f"space_options and task_options describe different spaces: {self.what}. Set "
+                           f"{self.options} alike in space_options and task_options, or leave them out of "
+                           "space_options where the task fills them in from its own")
+
+
+def check_within(space: Space, reference: Space, task_name: str, options: "str | None" = None,
+                 optional: Iterable[str] = ()) -> None:
+    """Raise a SpaceMismatch when `space` holds archs the task (whose own space is `reference`) cannot
+    evaluate. `options` names the task_options the task's space follows, e.g. "circuit, n_wires, n_blocks and
+    device" (None for a task whose space is fixed)."""
     found = problems(space, reference, optional)
     if found:
         more = f" (and {len(found) - 3} more)" if len(found) > 3 else ""
-        raise ConfigError(f"space_options and task_options describe different spaces: the space {space.name!r} "
-                          f"does not fit task {task_name!r}, whose space is {reference.name!r}: "
-                          f"{'; '.join(found[:3])}{more}. Set "
-                          f"{options} alike in space_options and task_options, or leave them out of space_options "
-                          "where the task fills them in from its own; a space written out in full (a mapping, a space "
-                          "file, a Space given to nasfw.search) must keep within the task's")
+        raise SpaceMismatch(f"the space {space.name!r} does not fit task {task_name!r}, whose space is "
+                            f"{reference.name!r}: {'; '.join(found[:3])}{more}", options)

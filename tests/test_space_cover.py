@@ -63,7 +63,9 @@ def test_check_within_raises_a_config_error_naming_both_spaces():
         check_within(task_space(k=Choice("k", [9])), task_space(), "toy", "k")
     msg = str(e.value)
     assert "the space 'task-space' does not fit task 'toy', whose space is 'task-space'" in msg
-    assert "'k' offers [9]" in msg and "Set k alike in space_options and task_options" in msg
+    assert "'k' offers [9]" in msg and "leave `space` out to search the task's own (it follows k in task_options)" \
+        in msg
+    assert "Set k alike in space_options and task_options" in str(e.value.between_options())
 
 
 @pytest.mark.parametrize("config, expected", [
@@ -101,3 +103,24 @@ def test_a_narrower_space_is_accepted(run_cli, tmp_path, config):
     cfg.write_text(config)
     p = run_cli("search", "--config", cfg, "--dry-run")
     assert p.returncode == 0, p.stderr
+
+
+@pytest.mark.parametrize("config, expected", [
+    # a space written out in full with one decision (NAS-Bench-201's task had no check: each evaluation failed)
+    ("plugin: nasbench201\nhardware: []\nspace: {decisions: [{name: edge0, type: choice, options: [none]}]}\n",
+     "the space 'space' does not fit task 'nasbench201', whose space is 'nasbench201': 'edge0' is not a decision"),
+    ("plugin: nasbench201\nspace: mbconv\n", "the space 'mbconv-proxyless' does not fit task 'nasbench201'"),
+    # written out, not built from space_options: the advice is not to align space_options with task_options
+    ("plugin: tinynas\nspace: {decisions: [{name: resolution, type: choice, options: [48, 1000]}]}\n",
+     "'resolution' offers [1000], which the task cannot take"),
+])
+def test_a_space_chosen_or_written_out_that_the_task_cannot_read_fails_before_any_work(run_cli, tmp_path, config,
+                                                                                       expected):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(config)
+    p = run_cli("search", "--config", cfg, "--out", tmp_path / "run")
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert expected in p.stderr
+    assert "Search within the task's space: leave `space` out" in p.stderr
+    assert "space_options and task_options describe" not in p.stderr
+    assert not (tmp_path / "run").exists()

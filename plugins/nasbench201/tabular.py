@@ -16,6 +16,7 @@ import numpy as np
 
 from nasfw.errors import ConfigError
 from nasfw.search_spaces.nasbench201 import arch_to_key, arch_to_str, nasbench201_space
+from nasfw.space_cover import check_within
 
 DATASETS = {"cifar10": "cifar10.pkl", "cifar100": "cifar100.pkl", "imagenet": "imagenet.pkl",
             "ImageNet16-120": "imagenet.pkl"}
@@ -82,6 +83,10 @@ class NB201Tabular:
             if src in rec:
                 out[dst] = float(np.mean(rec[src])) * scale
         return out
+
+    def check_space(self, space) -> None:
+        """The table holds the 15,625 cells of the space's six edges and five ops, no others."""
+        check_within(space, self.space, "nasbench201")
 
     def optimum(self) -> tuple[str, float]:
         """The best cell by mean accuracy (for regret)."""
