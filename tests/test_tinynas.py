@@ -165,7 +165,7 @@ def test_fit_mobilenetv2_is_the_largest_that_fits():
 def test_data_loaders(tmp_path):
     from PIL import Image
 
-    from nasfw.plugins.tinynas.data import class_count, load_images
+    from nasfw.plugins.tinynas.data import class_count, image_count, load_images
 
     x = np.random.default_rng(0).integers(0, 255, size=(40, 12, 12, 3)).astype(np.uint8)  # channels last
     np.savez(tmp_path / "d.npz", x=x, y=np.arange(40) % 4)
@@ -179,7 +179,9 @@ def test_data_loaders(tmp_path):
     assert d.train.x.shape == (8, 3, 20, 20) and d.n_classes == 2
     (tmp_path / "imgs" / "empty").mkdir()  # a folder without images is no class
     for source in ("mnist", "digits", str(tmp_path / "d.npz"), str(tmp_path / "imgs")):
-        assert class_count(source) == load_images(source, 16, n_valid=2, n_test=2).n_classes, source
+        loaded = load_images(source, 16, n_valid=2, n_test=2)
+        assert class_count(source) == loaded.n_classes, source
+        assert image_count(source) == len(loaded.train) + len(loaded.valid) + len(loaded.test), source
     assert abs(float(d.train.x.mean())) < 1e-3
     with pytest.raises(ConfigError, match="n_valid"):
         load_images("digits", 16, n_valid=2000, n_test=1)
@@ -220,6 +222,25 @@ def test_an_image_folder_of_photos_is_held_at_the_search_resolution(tmp_path):
     colourful = [i for i in range(len(y)) if abs(float(x[i, 0] - x[i, 2])) > 0.5]  # a grey photo: red = blue
     assert len(colourful) == 14
     assert all((x[i, 0] > x[i, 2]) == (int(y[i]) == 1) for i in colourful)  # classes sorted: blue 0, red 1
+
+
+def test_the_default_campaign_splits_any_dataset_and_a_split_too_large_is_refused_before_the_run(run_cli, tmp_path):
+    """The default campaign fixed n_valid and n_test at 1,000 (a fifth of MNIST's 5,000 each), so
+    `--set task_options.dataset=digits` (1,797 images) or a folder of a few hundred photos failed when the
+    supernet began to train, its run folder already written. Left out they are a fifth of any dataset's images;
+    given and too large, the campaign is refused before any work."""
+    from nasfw.api import resolve_campaign
+    from nasfw.registry import get_registry
+    from nasfw.runner import build
+
+    task = build(resolve_campaign(get_registry(), "tinynas", sets=["task_options.dataset=digits"]), get_registry()).task
+    assert (len(task.data.valid), len(task.data.test)) == (1797 // 5, 1797 // 5)  # the data as the search reads it
+    p = run_cli("search", "--plugin", "tinynas", "--set", "task_options.dataset=digits", "--set",
+                "task_options.n_valid=1000", "--set", "task_options.n_test=1000", "--out", tmp_path / "run")
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert ("task_options.n_valid = 1000, n_test = 1000: need both >= 1 and together fewer than the 1797 images of "
+            "task_options.dataset = 'digits' (left out, each is a fifth of the images, at most 1,000)") in p.stderr
+    assert not (tmp_path / "run").exists()
 
 
 def test_ofa_evolution_breeds_a_whole_population_on_top_of_the_parents():

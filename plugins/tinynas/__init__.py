@@ -25,7 +25,7 @@ DEFAULT_CAMPAIGN = {
     # space, the board's cost model with TinyEngine's memory, peak SRAM and Flash within the board's 64 / 256 kB
     "task": "tinynas",
     "task_options": {"dataset": "mnist", "width_mult": 0.25, "resolutions": [48, 56, 64], "device": "stm32f401",
-                     "memory": "tinyengine", "n_valid": 1000, "n_test": 1000},
+                     "memory": "tinyengine"},  # n_valid, n_test: a fifth of the images each, at most 1,000
     "objectives": [{"metric": "accuracy", "direction": "max"}],
     "searcher": {"name": "ofa-evolution", "settings": {"population_size": 20, "parent_ratio": 0.2,
                                                        "mutation_ratio": 0.5, "mutate_prob": 0.1,

@@ -62,6 +62,7 @@ def _read_raw(dataset: str, resolution: int) -> tuple[np.ndarray, np.ndarray, st
 
 
 BUILTIN_CLASSES = {"mnist": 10, "digits": 10}  # test_tinynas.py test_data_loaders checks them against the labels
+BUILTIN_SIZES = {"mnist": 5000, "digits": 1797}  # and these against the images
 
 
 def class_count(dataset: str) -> int:
@@ -135,18 +136,43 @@ def _read_folder(path: Path, size: int) -> tuple[np.ndarray, np.ndarray]:
     return np.stack(xs).transpose(0, 3, 1, 2).astype(np.float32) / 255.0, np.array(ys)
 
 
+def split_sizes(n: int, n_valid: int | None, n_test: int | None, source: str) -> tuple[int, int]:
+    """The validation and test images out of `n`: a fifth each unless given, at most 1,000."""
+    given = n_valid is not None or n_test is not None
+    n_valid = min(1000, n // 5) if n_valid is None else n_valid
+    n_test = min(1000, n // 5) if n_test is None else n_test
+    if n_valid < 1 or n_test < 1 or n_valid + n_test >= n:
+        hint = " (left out, each is a fifth of the images, at most 1,000)" if given else ""
+        raise ConfigError(f"task_options.n_valid = {n_valid}, n_test = {n_test}: need both >= 1 and together fewer "
+                          f"than the {n} images of {source}{hint}")
+    return n_valid, n_test
+
+
+def image_count(dataset: str) -> int:
+    """How many images the source holds, without decoding them: the task checks n_valid and n_test when it is
+    built, before the run folder (a wrong split surfaced when the supernet began to train)."""
+    check_source(dataset)
+    if dataset in BUILTIN_SIZES:
+        return BUILTIN_SIZES[dataset]
+    path = Path(dataset)
+    if path.suffix == ".npz":
+        try:
+            with np.load(path) as f:
+                y = f["y"] if "y" in f else None
+        except (OSError, ValueError):
+            y = None
+        return len(y) if y is not None else len(_read_npz(path)[1])  # read_xy names what is wrong with the file
+    return sum(1 for d in path.iterdir() if d.is_dir() for f in d.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+
+
 def load_images(dataset: str = "mnist", resolution: int = 64, n_valid: int | None = None, n_test: int | None = None,
                 seed: int = 0) -> ImageData:
     """`n_valid` and `n_test` default to a fifth of the images each, at most 1,000."""
     x, y, source = _read_raw(dataset, resolution)
-    n_valid = min(1000, len(y) // 5) if n_valid is None else n_valid
-    n_test = min(1000, len(y) // 5) if n_test is None else n_test
+    n_valid, n_test = split_sizes(len(y), n_valid, n_test, source)
     labels, y = np.unique(np.asarray(y), return_inverse=True)
     if len(labels) < 2:
         raise ConfigError(f"task_options.dataset = {dataset!r}: found {len(labels)} class; need at least 2")
-    if n_valid < 1 or n_test < 1 or n_valid + n_test >= len(y):
-        raise ConfigError(f"task_options.n_valid = {n_valid}, n_test = {n_test}: need both >= 1 and together fewer "
-                          f"than the {len(y)} images of {source}")
     order = np.random.default_rng(seed).permutation(len(y))
     xt = torch.as_tensor(np.ascontiguousarray(x[order]), dtype=torch.float32)
     xt = F.interpolate(xt, size=(resolution, resolution), mode="bilinear", align_corners=False)

@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 
 from nasfw.errors import ConfigError, unknown_name
-from nasfw.plugins.tinynas.data import ImageData, batches, check_source, class_count, load_images, resize
+from nasfw.plugins.tinynas.data import (ImageData, batches, check_source, class_count, image_count, load_images,
+                                        resize, split_sizes)
 from nasfw.plugins.tinynas.finalize import finalize as run_finalize
 from nasfw.option_types import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 from nasfw.progress import progress_bar, start_at
@@ -56,6 +57,8 @@ class TinyNASTask:
         # checks device and mode; `devices`: a YAML of boards of one's own (hardware/mcu.py load_devices)
         self.cost = MCUCost(device, memory=memory, sram_kb=sram_kb, flash_kb=flash_kb, devices=devices)
         check_source(dataset)
+        if n_valid is not None or n_test is not None:
+            split_sizes(image_count(dataset), n_valid, n_test, f"task_options.dataset = {dataset!r}")
         self.dataset, self.width_mult, self.widths = dataset, float(width_mult), widths
         self.n_valid, self.n_test, self.batch_size, self.bn_batches = n_valid, n_test, batch_size, bn_batches
         self.device, self.memory, self.lut, self.seed, self.devices = device, memory, lut, seed, devices
