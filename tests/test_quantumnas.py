@@ -127,6 +127,33 @@ def test_datasets(tmp_path, shared_data):
         load_qml("digits", [0, 11])
 
 
+def test_the_labels_read_for_the_split_check_are_the_datasets(tmp_path, shared_data):
+    from nasfw.plugins.quantumnas.data import _labels, _load_raw
+
+    np.savez(tmp_path / "mine.npz", x=np.zeros((30, 16)), y=np.arange(30) % 3)
+    for source in ("mnist", "digits", str(tmp_path / "mine.npz"), str(shared_data / "mnist_t10k")):
+        assert np.bincount(_labels(source)).tolist() == np.bincount(_load_raw(source)[1]).tolist(), source
+
+
+@pytest.mark.parametrize("sets, expected", [
+    ([], ("n_valid (300) + n_test (300) leave no training data out of the 400 samples of classes [0, 1, 2, 3] in "
+          "'{npz}'; set fewer, e.g. --set task_options.n_valid=80 --set task_options.n_test=80")),
+    (["task_options.classes=[0,1,7]", "task_options.n_valid=10", "task_options.n_test=10"],
+     "task_options.classes = [0, 1, 7]: [7] not among the dataset's labels; labels present: [0, 1, 2, 3]"),
+])
+def test_a_dataset_too_small_for_the_split_is_refused_before_the_run(run_cli, tmp_path, sets, expected):
+    """A user's .npz of 400 samples under the default campaign's 300 validation + 300 test samples (or without a
+    class the campaign names) was refused only when the SuperCircuit began to train, its run folder written."""
+    npz = tmp_path / "mine.npz"
+    np.savez(npz, x=np.random.default_rng(0).random((400, 28, 28)).astype(np.float32), y=np.arange(400) % 4)
+    args = [a for kv in sets for a in ("--set", kv)]
+    p = run_cli("search", "--plugin", "quantumnas", "--set", f"task_options.dataset={npz}", *args,
+                "--out", tmp_path / "run")
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert expected.format(npz=npz) in p.stderr
+    assert not (tmp_path / "run").exists()
+
+
 def test_task_scores_under_noise_and_checks_the_layout(tmp_path):
     task = QuantumNASTask(dataset="digits", n_blocks=2, device="lima", n_valid=40, n_test=40)
     task.train_supernet(tmp_path, epochs=2, progress=False)
@@ -482,7 +509,7 @@ def test_seed_layouts_start_the_search_on_the_trivial_and_sabre_layouts(tmp_path
     layouts = [e.arch["layout"] for e in evals]
     assert layouts[0] == [0, 1, 2, 3] and len(evals) == 4
     # the first three are what the task proposes (the campaign's seed, 0), SubCircuits and layouts alike
-    task = QuantumNASTask(**opts, dataset="digits", classes=[0, 1], noise="proxy",
+    task = QuantumNASTask(**opts, dataset="digits", classes=[0, 1], n_valid=20, n_test=20, noise="proxy",
                           seed_layouts={"trivial": 1, "sabre": 2})
     seeds = task.initial_archs(supercircuit_space("u3cu3", 4, 2, 16), np.random.default_rng(0))
     assert [e.arch for e in evals[:3]] == seeds

