@@ -186,33 +186,68 @@ def from_torch(model, input_shape: tuple[int, ...], name: str = "model") -> list
     return layers
 
 
-def from_onnx(path: str | Path) -> list[Layer]:
-    """Conv and Gemm nodes of an ONNX file with static shapes (shape inference fills the outputs in)."""
+def from_onnx(path: str | Path, name: str | None = None, field: str = "model") -> list[Layer]:
+    """Conv, Gemm and MatMul (by a constant 2-D weight) nodes of an ONNX file with static shapes (shape inference
+    fills the outputs in). A weight may be an initializer or computed (a quantised model's DequantizeLinear):
+    its shape is what counts. `field` names the option the path came from in errors."""
     import onnx
     from onnx import numpy_helper, shape_inference
 
-    model = shape_inference.infer_shapes(onnx.load(str(path)))
+    path = Path(path)
+    name = name or path.stem
+    try:
+        model = shape_inference.infer_shapes(onnx.load(str(path)))
+    except Exception as e:  # onnx raises DecodeError, ValidationError, InferenceError...: all say the file is unusable
+        raise ConfigError(f"{field} = {str(path)!r} is not a readable ONNX model ({type(e).__name__}: {e})") from None
     shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
               for v in list(model.graph.value_info) + list(model.graph.output) + list(model.graph.input)}
-    inits = {i.name: numpy_helper.to_array(i).shape for i in model.graph.initializer}
-    layers = []
+    shapes.update({i.name: list(numpy_helper.to_array(i).shape) for i in model.graph.initializer})
+    constants = {i.name for i in model.graph.initializer}
+    for node in model.graph.node:  # in topological order: a quantised weight is DequantizeLinear of a constant
+        if node.op_type == "Constant" or (node.op_type in ("DequantizeLinear", "Transpose", "Identity")
+                                          and node.input[0] in constants):
+            constants.update(node.output)
+    layers: list[Layer] = []
+
+    def weight(node) -> list[int]:
+        w = shapes.get(node.input[1])
+        if not w or 0 in w:
+            raise ConfigError(f"{field} = {str(path)!r}: the weight of node {node.name!r} ({node.op_type}) has no "
+                              "static shape")
+        return w
+
     for node in model.graph.node:
         attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
         out = shapes.get(node.output[0])
         if node.op_type == "Conv":
             if not out or 0 in out:
-                raise ConfigError(f"{Path(path).name}: node {node.name!r} has no static output shape")
-            k, c_per_group = inits[node.input[1]][0], inits[node.input[1]][1]
+                raise ConfigError(f"{field} = {str(path)!r}: node {node.name!r} has no static output shape (export "
+                                  "with a fixed batch and image size)")
+            k, c_per_group = weight(node)[:2]
             groups = int(attrs.get("group", 1))
             dw = groups > 1 and c_per_group == 1 and groups == k
             if groups > 1 and not dw:
-                raise ConfigError(f"{Path(path).name}: grouped convolution {node.name!r} is not supported")
-            ks = attrs["kernel_shape"]
-            layers.append(Layer(node.name or f"conv{len(layers)}", K=k, C=1 if dw else c_per_group, Y=out[2],
-                                X=out[3], R=ks[0], S=ks[1], stride=attrs.get("strides", [1])[0], N=out[0],
-                                depthwise=dw))
-        elif node.op_type == "Gemm":
-            w = inits[node.input[1]]
+                raise ConfigError(f"{field} = {str(path)!r}: grouped convolution {node.name!r} is not supported")
+            ks = attrs.get("kernel_shape") or weight(node)[2:]
+            layers.append(Layer(f"{name}.{len(layers)}", K=k, C=1 if dw else c_per_group, Y=out[2], X=out[3],
+                                R=ks[0], S=ks[1], stride=attrs.get("strides", [1])[0], N=out[0], depthwise=dw))
+        elif node.op_type == "Gemm" or (node.op_type == "MatMul" and node.input[1] in constants
+                                        and len(shapes.get(node.input[1]) or []) == 2):
+            w = weight(node)
             kout, cin = (w[0], w[1]) if attrs.get("transB", 0) else (w[1], w[0])
-            layers.append(Layer(node.name or f"fc{len(layers)}", K=kout, C=cin, Y=1, X=1, R=1, S=1))
+            layers.append(Layer(f"{name}.{len(layers)}", K=kout, C=cin, Y=1, X=1, R=1, S=1))
+    if not layers:
+        raise ConfigError(f"{field} = {str(path)!r} has no Conv, Gemm or MatMul layer for the accelerator to run")
     return layers
+
+
+def load_network(entry: str, field: str) -> tuple[str, list[Layer]]:
+    """A benchmark network by name, or a model of one's own as an ONNX file (named by its file's stem): the
+    network an accelerator is searched for can be the one a TinyNAS search exported."""
+    if isinstance(entry, str) and entry in NETWORKS:
+        return entry, network(entry)
+    if isinstance(entry, str) and entry.endswith(".onnx"):
+        if not Path(entry).is_file():
+            raise ConfigError(f"{field} = {entry!r}: no such ONNX file")
+        return Path(entry).stem, from_onnx(entry, field=field)
+    raise ConfigError(unknown_name(field, entry, NETWORKS) + " (or the path of an .onnx model)")

@@ -111,6 +111,47 @@ def test_layers_from_torch_and_onnx_agree(tmp_path):
         network("alexnet2")
 
 
+def test_layers_from_a_quantised_onnx_model_and_from_matmul(tmp_path):
+    """An int8 model (QDQ, as TinyNAS's onnx-int8 export writes it) computes its weights with DequantizeLinear:
+    reading them as initializers failed with a KeyError. A Linear exported as MatMul by a constant is a layer; a
+    MatMul of two activations is not."""
+    import onnx
+    import torch
+    from onnx import TensorProto, helper, numpy_helper
+    from torch import nn
+
+    from nasfw.hardware.workloads import from_onnx
+    from nasfw.plugins.tinynas.int8 import quantize_int8
+
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), nn.ReLU(), nn.Conv2d(8, 8, 3, 1, 1, groups=8), nn.Conv2d(8, 16, 1),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 4))
+    torch.onnx.export(model.eval(), (torch.zeros(1, 3, 16, 16),), str(tmp_path / "m.onnx"), dynamo=False,
+                      input_names=["image"])
+    quantize_int8(tmp_path / "m.onnx", tmp_path / "m_int8.onnx", np.random.default_rng(0).random((8, 3, 16, 16)))
+    key = lambda L: [(x.K, x.C, x.Y, x.X, x.R, x.S, x.stride, x.depthwise) for x in L]  # noqa: E731
+    assert key(from_onnx(tmp_path / "m_int8.onnx")) == key(from_onnx(tmp_path / "m.onnx")) == [
+        (8, 3, 8, 8, 3, 3, 2, False), (8, 1, 8, 8, 3, 3, 1, True), (16, 8, 8, 8, 1, 1, 1, False),
+        (4, 16, 1, 1, 1, 1, 1, False)]
+    assert [x.name for x in from_onnx(tmp_path / "m.onnx")][:2] == ["m.0", "m.1"]
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("MatMul", ["h", "y"], ["z"])], "mm",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 32]),
+         helper.make_tensor_value_info("y", TensorProto.FLOAT, [10, 5])],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 5])],
+        [numpy_helper.from_array(np.zeros((32, 10), np.float32), "w")])
+    onnx.save(helper.make_model(graph), tmp_path / "mm.onnx")
+    assert key(from_onnx(tmp_path / "mm.onnx")) == [(10, 32, 1, 1, 1, 1, 1, False)]
+    (tmp_path / "junk.onnx").write_text("not a model")
+    with pytest.raises(ConfigError, match=r"model = '.*junk.onnx' is not a readable ONNX model"):
+        from_onnx(tmp_path / "junk.onnx")
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["z"])], "r",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 4])])
+    onnx.save(helper.make_model(graph), tmp_path / "relu.onnx")
+    with pytest.raises(ConfigError, match="has no Conv, Gemm or MatMul layer"):
+        from_onnx(tmp_path / "relu.onnx", field="task_options.networks[0]")
+
+
 def test_presets_and_user_accelerators(tmp_path):
     from nasfw.hardware.dataflows import dataflow
     from nasfw.hardware.eyeriss import load_accelerator

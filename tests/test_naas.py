@@ -86,7 +86,8 @@ def test_task_scores_against_eyeriss_and_the_sizing_only_ablation():
     assert m["edp_gain_geomean"] == pytest.approx(base["edp"] / m["squeezenet.edp"])
     sizing = NAASTask(networks=["squeezenet"], mapping="row-stationary").evaluate(arch)
     assert sizing["squeezenet.edp"] != m["squeezenet.edp"]
-    with pytest.raises(ConfigError, match="unknown task_options.networks entry"):
+    with pytest.raises(ConfigError, match=r"unknown task_options.networks\[0\] 'resnet5'; did you mean 'resnet50'"
+                                          r"\?.* \(or the path of an .onnx model\)"):
         NAASTask(networks=["resnet5"])
     with pytest.raises(ConfigError, match="mapping"):
         NAASTask(mapping="weight")
@@ -143,3 +144,40 @@ def test_default_campaign_end_to_end(run_cli, tmp_path):
     assert report["accelerator"]["n_pes"] <= 168
     assert "| geometric mean |" in (tmp_path / "run" / "naas" / "naas.md").read_text()
     assert "## Final evaluation (naas.md)" in (tmp_path / "run" / "report" / "report.md").read_text()
+
+
+def test_an_accelerator_for_ones_own_onnx_model(run_cli, tmp_path):
+    """`task_options.networks` took only the benchmark networks' names, so the model a user wants an accelerator
+    for (a TinyNAS search's export, say) could not be searched for, though the layer reader was there. An ONNX
+    file is a network named by its stem, beside the benchmarks or alone."""
+    import torch
+    from torch import nn
+
+    from nasfw.hardware.workloads import from_onnx
+    from nasfw.plugins.naas.task import NAASTask
+
+    model = nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1), nn.ReLU(), nn.Conv2d(16, 16, 3, 1, 1, groups=16),
+                          nn.Conv2d(16, 32, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10))
+    torch.onnx.export(model.eval(), (torch.zeros(1, 3, 32, 32),), str(tmp_path / "tiny.onnx"), dynamo=False)
+    task = NAASTask(networks=[str(tmp_path / "tiny.onnx"), "squeezenet"], n_random=16, rounds=1)
+    assert task.networks == ["tiny", "squeezenet"] and task.layers["tiny"] == from_onnx(tmp_path / "tiny.onnx")
+    arch = {"pes": 168, "dims": 2, "shape0": 0.5, "shape1": 0.5, "imp.K": 0.1, "imp.C": 0.9, "imp.Y": 0.8,
+            "imp.X": 0.2, "imp.R": 0.3, "imp.S": 0.0, "rf_bytes": 256, "glb_frac": 0.9}
+    m = task.evaluate(arch)
+    assert m["edp_geomean"] == pytest.approx((m["tiny.edp"] * m["squeezenet.edp"]) ** 0.5)
+    p = run_cli("search", "--plugin", "naas", "--budget", "6", "--set",
+                f"task_options.networks=[{tmp_path / 'tiny.onnx'}]", "--set", "phases.finalize.task.zigzag=false",
+                "--out", tmp_path / "run", "--no-progress", timeout=600)
+    assert p.returncode == 0, p.stderr
+    report = json.loads((tmp_path / "run" / "naas" / "naas.json").read_text())
+    assert [r["network"] for r in report["rows"]] == ["tiny"] and report["rows"][0]["naas_edp"] > 0
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "tiny.onnx").write_bytes((tmp_path / "tiny.onnx").read_bytes())
+    for networks, message in (
+            ([str(tmp_path / "tiny.onnx"), str(tmp_path / "b" / "tiny.onnx")],
+             r"task_options.networks\[1\] = '.*tiny.onnx' is named 'tiny', as an earlier entry"),
+            ([str(tmp_path / "none.onnx")], r"task_options.networks\[0\] = '.*none.onnx': no such ONNX file"),
+            ("squeezenet", "task_options.networks = 'squeezenet'; it must be a list"),
+            ([], "task_options.networks = \\[\\]; it must be a list of at least one")):
+        with pytest.raises(ConfigError, match=message):
+            NAASTask(networks=networks)

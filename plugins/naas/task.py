@@ -18,7 +18,7 @@ import numpy as np
 
 from nasfw.errors import ConfigError, unknown_name
 from nasfw.hardware.eyeriss import Accelerator, load_accelerator
-from nasfw.hardware.workloads import NETWORKS, network
+from nasfw.hardware.workloads import NETWORKS, load_network
 from nasfw.plugins.naas.finalize import finalize as run_finalize
 from nasfw.plugins.naas.mapper import fixed_layer, network_cost, search_layer
 from nasfw.registry import options_of
@@ -64,21 +64,25 @@ class NAASTask:
     def __init__(self, networks: Sequence[str] = ("mobilenetv2", "squeezenet", "mnasnet"),
                  baseline: str = "eyeriss-v1", mapping: str = "search", n_random: int = 128, rounds: int = 2,
                  seed: int = 0, baseline_dataflow: str | None = None):
-        for n in networks:
-            if n not in NETWORKS:
-                raise ConfigError(unknown_name("task_options.networks entry", n, NETWORKS))
-        if not networks:
-            raise ConfigError("task_options.networks is empty; name at least one of " + ", ".join(NETWORKS))
+        if isinstance(networks, str) or not networks:
+            raise ConfigError(f"task_options.networks = {networks!r}; it must be a list of at least one of "
+                              f"{', '.join(NETWORKS)} or the path of an .onnx model")
+        self.layers: dict[str, list] = {}
+        for i, entry in enumerate(networks):
+            name, layers = load_network(entry, f"task_options.networks[{i}]")
+            if name in self.layers:
+                raise ConfigError(f"task_options.networks[{i}] = {entry!r} is named {name!r}, as an earlier entry; "
+                                  "give each network its own name (an ONNX model is named by its file's stem)")
+            self.layers[name] = layers
         if mapping not in MAPPINGS:
             raise ConfigError(f"task_options.mapping = {mapping!r}; allowed: {', '.join(MAPPINGS)}")
         if n_random < 1 or rounds < 0:
             raise ConfigError(f"task_options.n_random = {n_random} (>= 1), rounds = {rounds} (>= 0)")
-        self.networks, self.mapping, self.n_random, self.rounds, self.seed = list(networks), mapping, n_random, \
+        self.networks, self.mapping, self.n_random, self.rounds, self.seed = list(self.layers), mapping, n_random, \
             rounds, seed
         self.baseline, self.baseline_dataflow = resolve_baseline(baseline, baseline_dataflow)
         self.baseline_name = baseline
         self.onchip_bytes = baseline_onchip_bytes(self.baseline)
-        self.layers = {n: network(n) for n in self.networks}
         self._baseline_cost: dict[str, dict] | None = None
 
     @classmethod
