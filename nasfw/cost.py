@@ -119,14 +119,19 @@ def objective_vector(objectives: Sequence[Objective], metrics: Mapping[str, floa
 def scalarize(objectives: Sequence[Objective], constraints: Sequence[Constraint],
               metrics: Mapping[str, float], weights: Sequence[float] | None = None) -> float:
     """One larger-is-better fitness for single-objective searchers: the weighted objectives (weights
-    default to the first objective only), pushed below every feasible value when a constraint fails."""
+    default to the first objective only), pushed below every feasible value when a constraint fails: to
+    INFEASIBLE_FITNESS x (1 + violation), so that a smaller violation still ranks higher. The band lies below any
+    objective a metric reaches (a fixed -1e12 lay above NAAS's minimised EDP, about -4e16, and a violation won)."""
     vec = objective_vector(objectives, metrics)
     w = list(weights) if weights is not None else [1.0] + [0.0] * (len(vec) - 1)
     val = sum(wi * vi for wi, vi in zip(w, vec) if wi)
     viol = total_violation(constraints, metrics)
     if viol > 0:
-        return -1e12 * (1.0 + viol)
+        return -math.inf if math.isinf(viol) else INFEASIBLE_FITNESS * (1.0 + min(viol, 1e6))
     return val
+
+
+INFEASIBLE_FITNESS = -1e300  # x (1 + violation, at most 1e6) stays a finite float
 
 
 def dominates(a: Sequence[float], b: Sequence[float]) -> bool:

@@ -6,11 +6,12 @@ the progress bar, budgets and checkpoints behave the same and a run's results do
 """
 from __future__ import annotations
 
+import math
 import sys
 import time
 
 from nasfw.campaign import Campaign
-from nasfw.cost import nearest_misses, scalarize
+from nasfw.cost import nearest_misses, scalarize, total_violation
 from nasfw.evaluation import Pipeline
 from nasfw.progress import progress_bar
 from nasfw.searchers.base import FAILED, INFEASIBLE, LOST, OK, Result
@@ -57,8 +58,10 @@ class SearchDriver:
         return best
 
     def _better(self, best: float | None, metrics: dict) -> float | None:
+        if total_violation(self.campaign.constraints, metrics) > 0:
+            return best  # the bar shows the best that meets the constraints
         v = scalarize(self.campaign.objectives, self.campaign.constraints, metrics)
-        return v if v > -1e11 and (best is None or v > best) else best
+        return v if v != -math.inf and (best is None or v > best) else best
 
     def _show_best(self) -> None:
         """The bar's note: the best so far, once any failed how many (a bar that ran to the end of a budget of

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from nasfw.cost import mnasnet_reward
+from nasfw.cost import mnasnet_reward, total_violation
 from nasfw.errors import ConfigError
 from nasfw.searchers.base import FAILED, INFEASIBLE, Result, Searcher
 from nasfw.space import Arch
@@ -126,7 +126,8 @@ class Reinforce(Searcher):
     def reward(self, result: Result) -> float | None:
         if result.status == FAILED:
             return None
-        if result.status == INFEASIBLE or math.isinf(self.fitness(result)):
+        if result.status == INFEASIBLE or total_violation(self.constraints, result.metrics) > 0 or \
+                math.isinf(self.fitness(result)):
             return self.worst  # teach the controller to avoid it, on the scale of what it has seen
         if self.reward_kind == "mnasnet":
             acc = result.metrics[self.objectives[0].metric]

@@ -10,6 +10,7 @@ import itertools
 import math
 from typing import Any
 
+from nasfw.cost import INFEASIBLE_FITNESS
 from nasfw.errors import ConfigError
 from nasfw.searchers.base import FAILED, INFEASIBLE, Result, Searcher
 from nasfw.searchers.bayes import params_of, suggest
@@ -64,9 +65,9 @@ class TuneOptunaSearch(Searcher):
         self.history.append((arch, result))
         fit = self.fitness(result)
         error = result.status == FAILED or not math.isfinite(fit)
-        if result.status == INFEASIBLE:
+        if result.status == INFEASIBLE:  # its cheap metrics break a constraint: below every feasible value
             error = False
-            fit = -1e12
+            fit = min(fit, INFEASIBLE_FITNESS) if math.isfinite(fit) else 2 * INFEASIBLE_FITNESS
         ids = self.pending.get(self.space.key(arch))
         if ids:
             tid = ids.pop(0)
