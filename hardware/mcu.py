@@ -112,7 +112,13 @@ def layer_rows(config: dict, resolution: int | None = None) -> list[tuple]:
 def tinyengine_sram_bytes(config: dict, resolution: int | None = None, residual_buffer: bool = False,
                           bits: int = 8) -> int:
     """Peak SRAM under TinyEngine's buffer plan (see the module docstring)."""
-    ops: list[list] = []  # [op, cin, cout, k, hin, hout, feeds_residual]
+    return tinyengine_peak(tinyengine_ops(config, resolution), residual_buffer, bits)
+
+
+def tinyengine_ops(config: dict, resolution: int | None = None) -> list[list]:
+    """[op, cin, cout, k, hin, hout, feeds_residual] for every op TinyEngine runs: conv, dw, add, pool, fc;
+    feeds_residual marks an op whose output is a residual block's input, kept until the block's addition."""
+    ops: list[list] = []
     try:
         r = int(resolution or config["resolution"])
         fc = config["first_conv"]
@@ -143,6 +149,10 @@ def tinyengine_sram_bytes(config: dict, resolution: int | None = None, residual_
         ops.append(["fc", cl["in_features"], cl["out_features"], 1, 1, 1, False])
     except (KeyError, TypeError) as e:
         raise ConfigError(f"net config: missing or malformed field {e}") from None
+    return ops
+
+
+def tinyengine_peak(ops: list[list], residual_buffer: bool = False, bits: int = 8) -> int:
     act = res = im2col = kernel = 0
     for op, cin, cout, k, hin, hout, feeds_residual in ops:
         a_in, a_out = cin * hin * hin, cout * hout * hout
@@ -263,11 +273,24 @@ class MCUCost:
         self.memory, self.bits, self.resolution = memory, bits, resolution
 
     def evaluate(self, config: Any) -> dict[str, float]:
-        rows = layer_rows(config, self.resolution)
+        """`config`: an OFA/MCUNet JSON net config, or the path of an ONNX model (hardware/mcu_onnx.py)."""
+        if isinstance(config, (str, Path)) and str(config).endswith(".onnx"):
+            from nasfw.hardware.mcu_onnx import read_onnx
+
+            if self.resolution is not None:
+                raise ConfigError(f"option resolution = {self.resolution} with an ONNX model, whose input fixes its "
+                                  "resolution; leave it out")
+            rows, ops = read_onnx(config)
+        elif isinstance(config, (str, Path)):
+            raise ConfigError(f"model {str(config)!r}: the microcontroller model reads an OFA/MCUNet JSON net config "
+                              "or an .onnx model")
+        else:
+            rows = layer_rows(config, self.resolution)
+            ops = tinyengine_ops(config, self.resolution) if self.memory == "tinyengine" else []
         peak, weights, chans, macs = summary(rows, self.memory if self.memory != "tinyengine" else "per-layer",
                                              self.bits)
         if self.memory == "tinyengine":
-            peak = tinyengine_sram_bytes(config, self.resolution, bits=self.bits)
+            peak = tinyengine_peak(ops, bits=self.bits)
         fc_out = sum(r[2] for r in rows if r[0] == KIND["fc"])
         sram = peak / 1024
         flash = (-(-weights * self.bits // 8) + 8 * chans + self.device.code_kb * 1024) / 1024

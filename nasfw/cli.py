@@ -431,7 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "--run, one of the run's (with its options)")
     s.add_argument("--run", help="a run folder: its campaign's cost models with their options, and its best "
                    "architecture unless --arch or --model is given")
-    s.add_argument("--model", help="model file (e.g. a JSON net config)")
+    s.add_argument("--model", help="model file (a JSON net config, or an .onnx model where the cost model reads one)")
     s.add_argument("--arch", help="architecture as JSON text or a JSON file")
     s.add_argument("--option", action="append", metavar="KEY=VALUE", help="a cost model option (repeatable)")
     s.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -129,3 +129,63 @@ def test_torch_model_and_onnx_from_a_config(shared_data, tmp_path):
     with torch.no_grad():
         ref = model(x).numpy()
     assert out.shape == (1, 1000) and np.abs(out - ref).max() < 1e-3
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_an_onnx_model_costs_as_its_net_config(shared_data, tmp_path, name):
+    """`nasfw cost --model net.onnx` failed on a model of one's own ("'PosixPath' object is not subscriptable"):
+    only OFA/MCUNet JSON configs were read. The graph read from ONNX gives the same layer rows and TinyEngine ops
+    as the config, hence the same figures in every memory mode: for MCUNet's released models (the published
+    ones above), their int8 (QDQ) graphs, and random MBConv networks of the search space."""
+    import numpy as np
+
+    from nasfw.hardware.mcu import layer_rows, tinyengine_ops
+    from nasfw.hardware.mcu_onnx import read_onnx
+    from nasfw.plugins.tinynas.int8 import quantize_int8
+    from nasfw.search_spaces.mbconv import export_onnx, mbconv_space, to_config
+
+    cfg = config(shared_data, name)
+    configs = [(name, cfg)]
+    space = mbconv_space()
+    rng = np.random.default_rng(sorted(PUBLISHED).index(name))
+    configs += [(f"random{i}", to_config(space.sample(rng), width_mult=0.35, resolution=64, n_classes=10))
+                for i in range(2)]
+    for label, c in configs:
+        path = export_onnx(c, tmp_path / f"{label}.onnx")
+        rows, ops = read_onnx(path)
+        assert rows == layer_rows(c) and ops == tinyengine_ops(c), label
+        for memory in ("per-layer", "in-place-depthwise", "tinyengine"):
+            cost = MCUCost("stm32f746", memory=memory)
+            assert cost.evaluate(path) == cost.evaluate(c), (label, memory)
+    small = configs[1][1]
+    fp32 = export_onnx(small, tmp_path / "small.onnx")
+    int8 = quantize_int8(fp32, tmp_path / "small_int8.onnx",
+                         np.random.default_rng(0).random((4, 3, 64, 64)).astype(np.float32))
+    assert read_onnx(int8) == read_onnx(fp32)
+
+
+def test_an_onnx_model_on_the_command_line_and_what_it_cannot_be(shared_data, run_cli, tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    from nasfw.search_spaces.mbconv import export_onnx
+
+    cfg = config(shared_data, "mcunet-320kb-1mb")
+    export_onnx(cfg, tmp_path / "net.onnx")
+    p = run_cli("cost", "--hardware", "stm32f746", "--model", tmp_path / "net.onnx", "--option", "memory=tinyengine",
+                "--json")
+    assert p.returncode == 0, p.stderr
+    assert round(json.loads(p.stdout)["metrics"]["peak_sram_kb"]) == PUBLISHED["mcunet-320kb-1mb"][1]
+    p = run_cli("cost", "--hardware", "stm32f746", "--model", tmp_path / "net.onnx", "--option", "resolution=96")
+    assert p.returncode == 2 and "option resolution = 96 with an ONNX model" in p.stderr
+    (tmp_path / "net.txt").write_text("x")
+    p = run_cli("cost", "--hardware", "stm32f746", "--model", tmp_path / "net.txt")
+    assert p.returncode == 2 and "reads an OFA/MCUNet JSON net config or an .onnx model" in p.stderr
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])], "wide",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 8, 16])],
+        [helper.make_tensor("w", TensorProto.FLOAT, [4, 3, 3, 3], [0.0] * 108)])
+    onnx.save(helper.make_model(graph), tmp_path / "wide.onnx")
+    p = run_cli("cost", "--hardware", "stm32f746", "--model", tmp_path / "wide.onnx")
+    assert p.returncode == 2 and "square (N, C, H, H) maps" in p.stderr

@@ -1,0 +1,137 @@
+"""A model of one's own on the microcontroller model: its layers read from an ONNX graph.
+
+The memory model (hardware/mcu.py) reads OFA/MCUNet JSON net configs, which only MBConv networks have; "does my
+network fit this board?" is asked of any model, and ONNX is what every framework exports. So the graph is read
+into the same two descriptions the net config gives: the layer rows of the per-layer and in-place-depthwise
+modes and the op list of TinyEngine's planner. Both come from one liveness pass: a tensor stays in SRAM from the
+node that makes it to its last use; element-wise nodes (activations, quantise/dequantise, flatten, an addition into
+its later operand) work in place, so their output shares the input's buffer. A layer's `keep` is what else is alive
+while it runs: inside a residual block, the block's input, exactly as the net config's rows put it (tested on the
+TinyNAS exports, float and int8, against their net configs). Feature maps must be square, as the model's are.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from nasfw.errors import ConfigError
+from nasfw.hardware.mcu import KIND
+
+IN_PLACE = {"Relu", "Clip", "HardSwish", "HardSigmoid", "Sigmoid", "LeakyRelu", "Tanh", "Flatten", "Reshape",
+            "Squeeze", "Unsqueeze", "Identity", "Dropout", "QuantizeLinear", "DequantizeLinear", "BatchNormalization",
+            "Add", "Mul"}  # Add and Mul write into an operand's buffer
+POOLS = {"GlobalAveragePool", "AveragePool", "MaxPool", "GlobalMaxPool"}
+
+
+def read_onnx(path: str | Path, field: str = "model") -> tuple[list[tuple], list[list]]:
+    """(layer rows as hardware/mcu.py `layer_rows` gives them, TinyEngine ops as `tinyengine_ops` gives them)."""
+    import onnx
+    from onnx import numpy_helper, shape_inference
+
+    path = Path(path)
+    where = f"{field} = {str(path)!r}"
+    try:
+        model = shape_inference.infer_shapes(onnx.load(str(path)))
+    except Exception as e:  # onnx raises DecodeError, ValidationError, InferenceError...: all say the file is unusable
+        raise ConfigError(f"{where} is not a readable ONNX model ({type(e).__name__}: {e})") from None
+    g = model.graph
+    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+              for v in list(g.value_info) + list(g.output) + list(g.input)}
+    shapes.update({i.name: list(numpy_helper.to_array(i).shape) for i in g.initializer})
+    constants = {i.name for i in g.initializer}
+    nodes = list(g.node)
+    for node in nodes:  # in topological order
+        if node.op_type == "Constant" or (node.op_type in IN_PLACE and node.input and
+                                          all(x in constants or not x for x in node.input)):
+            constants.update(node.output)  # a weight's DequantizeLinear, a Clip bound
+
+    def acts(node) -> list[str]:
+        return [x for x in node.input if x and x not in constants]
+
+    root: dict[str, str] = {x.name: x.name for x in g.input if x.name not in constants}
+    born: dict[str, int] = {r: -1 for r in root}
+    last: dict[str, int] = {}
+    for i, node in enumerate(nodes):
+        if node.output[0] in constants:
+            continue
+        ins = acts(node)
+        for x in ins:
+            if x not in root:
+                raise ConfigError(f"{where}: node {node.name!r} ({node.op_type}) reads {x!r}, which nothing before it "
+                                  "makes")
+            last[root[x]] = i
+        if node.op_type in IN_PLACE and ins:
+            root[node.output[0]] = max((root[x] for x in ins), key=lambda r: born[r])  # the later operand's buffer
+        else:
+            for o in node.output:
+                root[o], born[o] = o, i
+    for o in g.output:
+        last[root[o.name]] = len(nodes)
+
+    def size(name: str) -> int:
+        s = shapes.get(name)
+        if not s or 0 in s:
+            raise ConfigError(f"{where}: tensor {name!r} has no static shape (export with a fixed batch and image "
+                              "size)")
+        n = 1
+        for d in s[1:]:  # per image: the batch is 1 on a microcontroller
+            n *= d
+        return n
+
+    def side(name: str, node) -> int:
+        s = shapes.get(name) or []
+        if len(s) == 2:
+            return 1
+        if len(s) != 4 or s[2] != s[3]:
+            raise ConfigError(f"{where}: node {node.name!r} works on a {s} feature map; the memory model takes "
+                              "square (N, C, H, H) maps")
+        return s[2]
+
+    def consumers(name: str) -> list:
+        """The nodes that read this tensor, through in-place nodes (Conv -> Clip -> the next layers)."""
+        out = []
+        for n in nodes:
+            if name in n.input and n.output[0] not in constants:
+                out += consumers(n.output[0]) if n.op_type in IN_PLACE and n.op_type not in ("Add", "Mul") else [n]
+        return out
+
+    def feeds_residual(name: str) -> bool:
+        c = consumers(name)
+        return len(c) > 1 and any(n.op_type == "Add" for n in c)
+
+    rows: list[tuple] = []
+    ops: list[list] = []
+    for i, node in enumerate(nodes):
+        t = node.op_type
+        if node.output[0] in constants or t not in ("Conv", "Gemm", "MatMul", "Add", *POOLS):
+            continue
+        ins = acts(node)
+        x, y = ins[0], node.output[0]
+        if t == "Add":
+            if len(ins) == 2:
+                c, h = size(y) // side(y, node) ** 2, side(y, node)
+                ops.append(["add", c, c, 1, h, h, feeds_residual(y)])
+            continue
+        hin, hout = side(x, node), side(y, node)
+        cin, cout = size(x) // hin ** 2, size(y) // hout ** 2
+        if t in POOLS:
+            ops.append(["pool", cin, cout, hin, hin, hout, feeds_residual(y)])
+            continue
+        alive = sum(size(r) for r, b in born.items() if b < i < last.get(r, -1) and r not in (root[x], root[y]))
+        if t == "Conv":
+            w = shapes.get(node.input[1]) or []
+            attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+            groups, k = int(attrs.get("group", 1)), (attrs.get("kernel_shape") or w[2:] or [1])[0]
+            dw = groups > 1 and groups == cin == cout
+            if groups > 1 and not dw:
+                raise ConfigError(f"{where}: grouped convolution {node.name!r} is not supported")
+            kind = KIND["dw"] if dw else KIND["conv"] if k > 1 else KIND["pw"]
+            rows.append((kind, cin, cout, k, hin, hout, alive))
+            ops.append(["dw" if dw else "conv", cin, cout, k, hin, hout, feeds_residual(y)])
+        else:  # Gemm, MatMul: a fully connected layer when its weight is a constant
+            if len(node.input) < 2 or node.input[1] not in constants:
+                continue
+            rows.append((KIND["fc"], cin, cout, 1, 1, 1, alive))
+            ops.append(["fc", cin, cout, 1, 1, 1, False])
+    if not rows:
+        raise ConfigError(f"{where} has no Conv, Gemm or MatMul layer for the microcontroller to run")
+    return rows, ops
