@@ -6,8 +6,11 @@ into the same two descriptions the net config gives: the layer rows of the per-l
 modes and the op list of TinyEngine's planner. Both come from one liveness pass: a tensor stays in SRAM from the
 node that makes it to its last use; element-wise nodes (activations, quantise/dequantise, flatten, an addition into
 its later operand) work in place, so their output shares the input's buffer. A layer's `keep` is what else is alive
-while it runs: inside a residual block, the block's input, exactly as the net config's rows put it (tested on the
-TinyNAS exports, float and int8, against their net configs). Feature maps must be square, as the model's are.
+while it runs: inside a residual block, the block's input, exactly as the net config's rows put it (tested
+against the net configs of MCUNet's released models and of networks of the space, and an int8 graph). Feature
+maps must be square, as the model's are. Pooling is an op of TinyEngine's plan but not a layer row, as in the
+net config's model (MBConv networks pool once, globally, at the end), so a network that pools a large map midway
+is under-counted by the row modes.
 """
 from __future__ import annotations
 
