@@ -308,8 +308,8 @@ def with_progress(method: Any, options: dict, progress: bool) -> dict:
 
 def _phase_supernet(campaign: Campaign, comps: Components, store: Store, progress: bool = True) -> None:
     want = campaign.phases.get("supernet", True)
-    if not want or not hasattr(comps.task, "train_supernet"):
-        return
+    if want is False or not hasattr(comps.task, "train_supernet"):
+        return  # `{}` is the task's defaults, as `true` is: read as false, it searched with untrained weights
     if store.get_meta("supernet_done"):
         if hasattr(comps.task, "load_supernet"):  # resuming: the weights trained before the interruption
             comps.task.load_supernet(Path(campaign.out))
