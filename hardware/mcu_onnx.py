@@ -72,9 +72,8 @@ def read_onnx(path: str | Path, field: str = "model") -> tuple[list[tuple], list
 
     def size(name: str) -> int:
         s = shapes.get(name)
-        if not s or 0 in s:
-            raise ConfigError(f"{where}: tensor {name!r} has no static shape (export with a fixed batch and image "
-                              "size)")
+        if not s or 0 in s[1:]:  # a symbolic batch (dynamic_axes) is fine: one image at a time on the board
+            raise ConfigError(f"{where}: tensor {name!r} has no static shape (export with a fixed image size)")
         n = 1
         for d in s[1:]:  # per image: the batch is 1 on a microcontroller
             n *= d

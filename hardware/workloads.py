@@ -220,9 +220,9 @@ def from_onnx(path: str | Path, name: str | None = None, field: str = "model") -
         attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
         out = shapes.get(node.output[0])
         if node.op_type == "Conv":
-            if not out or 0 in out:
+            if not out or 0 in out[1:]:
                 raise ConfigError(f"{field} = {str(path)!r}: node {node.name!r} has no static output shape (export "
-                                  "with a fixed batch and image size)")
+                                  "with a fixed image size)")
             k, c_per_group = weight(node)[:2]
             groups = int(attrs.get("group", 1))
             dw = groups > 1 and c_per_group == 1 and groups == k
@@ -230,7 +230,7 @@ def from_onnx(path: str | Path, name: str | None = None, field: str = "model") -
                 raise ConfigError(f"{field} = {str(path)!r}: grouped convolution {node.name!r} is not supported")
             ks = attrs.get("kernel_shape") or weight(node)[2:]
             layers.append(Layer(f"{name}.{len(layers)}", K=k, C=1 if dw else c_per_group, Y=out[2], X=out[3],
-                                R=ks[0], S=ks[1], stride=attrs.get("strides", [1])[0], N=out[0], depthwise=dw))
+                                R=ks[0], S=ks[1], stride=attrs.get("strides", [1])[0], N=out[0] or 1, depthwise=dw))
         elif node.op_type == "Gemm" or (node.op_type == "MatMul" and node.input[1] in constants
                                         and len(shapes.get(node.input[1]) or []) == 2):
             w = weight(node)

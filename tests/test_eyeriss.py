@@ -133,6 +133,9 @@ def test_layers_from_a_quantised_onnx_model_and_from_matmul(tmp_path):
         (8, 3, 8, 8, 3, 3, 2, False), (8, 1, 8, 8, 3, 3, 1, True), (16, 8, 8, 8, 1, 1, 1, False),
         (4, 16, 1, 1, 1, 1, 1, False)]
     assert [x.name for x in from_onnx(tmp_path / "m.onnx")][:2] == ["m.0", "m.1"]
+    torch.onnx.export(model.eval(), (torch.zeros(1, 3, 16, 16),), str(tmp_path / "dyn.onnx"), dynamo=False,
+                      input_names=["image"], dynamic_axes={"image": {0: "batch"}})  # as many export: any batch
+    assert key(from_onnx(tmp_path / "dyn.onnx")) == key(from_onnx(tmp_path / "m.onnx"))
     graph = helper.make_graph(
         [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("MatMul", ["h", "y"], ["z"])], "mm",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 32]),

@@ -162,6 +162,13 @@ def test_an_onnx_model_costs_as_its_net_config(shared_data, tmp_path, name):
     int8 = quantize_int8(fp32, tmp_path / "small_int8.onnx",
                          np.random.default_rng(0).random((4, 3, 64, 64)).astype(np.float32))
     assert read_onnx(int8) == read_onnx(fp32)
+    import torch
+
+    from nasfw.search_spaces.mbconv import build_model
+
+    torch.onnx.export(build_model(small).eval(), (torch.zeros(1, 3, 64, 64),), str(tmp_path / "dyn.onnx"),
+                      dynamo=False, input_names=["image"], dynamic_axes={"image": {0: "batch"}})  # any batch
+    assert read_onnx(tmp_path / "dyn.onnx") == read_onnx(fp32)
 
 
 def test_an_onnx_model_on_the_command_line_and_what_it_cannot_be(shared_data, run_cli, tmp_path):
