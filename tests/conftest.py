@@ -9,6 +9,20 @@ ROOT = Path(__file__).resolve().parents[1]
 PLUGIN_DIR = ROOT / "tests" / "plugin_dir"
 
 
+@pytest.fixture(autouse=True)
+def _forget_python_objects():
+    """Objects given to nasfw.search (task=, space=...) stay registered in the process's registry after a search
+    (a notebook's next call may resume); other tests list that registry's entries, so every test leaves it as it
+    found it."""
+    yield
+    from nasfw.inline_plugin import INLINE
+    from nasfw.registry import get_registry
+
+    reg = get_registry()
+    if INLINE in reg.plugins:
+        reg._drop(INLINE)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The one way tests reach the third-party data beside the project (../shared/data)."""

@@ -11,19 +11,6 @@ from nasfw import Choice, IntRange, Space
 from nasfw.errors import ConfigError
 from nasfw.searchers import Searcher
 
-@pytest.fixture(autouse=True)
-def _forget_the_objects():
-    """The objects stay registered in the process's registry after a search (a notebook's next call may resume);
-    other tests list that registry's entries, so each test here leaves it as it found it."""
-    yield
-    from nasfw.inline_plugin import INLINE
-    from nasfw.registry import get_registry
-
-    reg = get_registry()
-    if INLINE in reg.plugins:
-        reg._drop(INLINE)
-
-
 SPACE = Space([IntRange("width", 8, 64, step=8), Choice("kernel", [3, 5, 7])], name="mine")
 
 

@@ -73,16 +73,20 @@ def class_count(dataset: str) -> int:
         return BUILTIN_CLASSES[dataset]
     path = Path(dataset)
     if path.suffix == ".npz":
-        try:
-            with np.load(path) as f:
-                y = f["y"] if "y" in f else None
-        except (OSError, ValueError):
-            y = None
-        if y is None:
-            return len(np.unique(_read_npz(path)[1]))  # read_xy's message for what is wrong with the file
-        return len(np.unique(y))
+        return len(np.unique(_npz_labels(path)))
     return sum(1 for d in path.iterdir() if d.is_dir()
                and any(f.suffix.lower() in IMAGE_SUFFIXES for f in d.iterdir()))
+
+
+def _npz_labels(path: Path) -> np.ndarray:
+    """An .npz's labels without its images."""
+    try:
+        with np.load(path) as f:
+            if "y" in f:
+                return np.asarray(f["y"])
+    except (OSError, ValueError):
+        pass
+    return _read_npz(path)[1]  # read_xy's message for what is wrong with the file
 
 
 def check_source(dataset: str) -> None:
@@ -156,12 +160,7 @@ def image_count(dataset: str) -> int:
         return BUILTIN_SIZES[dataset]
     path = Path(dataset)
     if path.suffix == ".npz":
-        try:
-            with np.load(path) as f:
-                y = f["y"] if "y" in f else None
-        except (OSError, ValueError):
-            y = None
-        return len(y) if y is not None else len(_read_npz(path)[1])  # read_xy names what is wrong with the file
+        return len(_npz_labels(path))
     return sum(1 for d in path.iterdir() if d.is_dir() for f in d.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
 
 
