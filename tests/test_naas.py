@@ -133,6 +133,7 @@ def test_a_users_accelerator_file_is_a_baseline(tmp_path):
         NAASTask(networks=["squeezenet"], baseline=str(bad), baseline_dataflow="row-stationary")
 
 
+@pytest.mark.slow  # 32 s; the fast suite runs NAAS end to end on a small ONNX network (below)
 def test_default_campaign_end_to_end(run_cli, tmp_path):
     p = run_cli("search", "--plugin", "naas", "--budget", "12", "--out", tmp_path / "run", "--no-progress",
                 timeout=600)
