@@ -127,7 +127,7 @@ def cmd_show(args) -> int:
     if view.environment:
         print(f"made with: {summary_line(view.environment)}")
     for change in s["environment_changes"]:
-        print(f"  resumed with other code, {change}")
+        print(f"  resumed with other code or data, {change}")
     for change in s["worker_code_changes"]:
         print(f"  workers with other code than the driver, {change}")
     for f in view.failures():

@@ -142,9 +142,45 @@ def accelerator() -> str:
     return "cpu"
 
 
-def environment(registry: Any, plugins: Iterable[str]) -> dict:
-    """This process's environment for a run whose campaign uses `plugins` (those the registry holds)."""
-    return {"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "nasfw": nasfw_code(),
+def data_files(campaign: Any) -> dict[str, str]:
+    """The files and folders the campaign's task and cost model options name (a dataset, an ONNX network, a
+    boards file), each by a hash: a resume after one changed mixes evaluations of two datasets as surely as one
+    after a code edit. A file is hashed whole; a folder (of images: thousands of them) by its files' paths and
+    sizes, which tells an added, removed or replaced image without reading them all."""
+    out: dict[str, str] = {}
+
+    def visit(value: Any, where: str) -> None:
+        if isinstance(value, str) and value and Path(value).exists():
+            out[where] = _path_hash(Path(value))
+        elif isinstance(value, (list, tuple)):
+            for i, v in enumerate(value):
+                visit(v, f"{where}[{i}]")
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                visit(v, f"{where}.{k}")
+
+    visit(dict(campaign.task_options), "task_options")
+    for i, (_, options) in enumerate(campaign.hardware):
+        visit(dict(options), f"hardware[{i}].options")
+    return out
+
+
+def _path_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    if path.is_file():
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    else:
+        for f in sorted(p for p in path.rglob("*") if p.is_file()):
+            h.update(f"{f.relative_to(path).as_posix()}\0{f.stat().st_size}\0".encode())
+    return h.hexdigest()[:HASH_CHARS]
+
+
+def environment(registry: Any, plugins: Iterable[str], files: dict[str, str] | None = None) -> dict:
+    """This process's environment for a run whose campaign uses `plugins` (those the registry holds) and reads
+    `files` (`data_files`)."""
+    return {"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "nasfw": nasfw_code(), "files": dict(files or {}),
             "plugins": {p: plugin_code(registry, p) for p in sorted(set(plugins)) if p in registry.plugins},
             "python": platform.python_version(), "packages": packages(),
             "host": socket.gethostname(), "platform": platform.platform(terse=True), "cpus": os.cpu_count(),
@@ -174,6 +210,8 @@ def code_fields(env: dict) -> dict[str, str]:
     out["nasfw code"] = n.get("sha256", "?")
     for name, p in (env.get("plugins") or {}).items():
         out[f"plugin {name}"] = p.get("sha256") or p.get("version") or p.get("source", "?")
+    for name, digest in (env.get("files") or {}).items():
+        out[f"file {name}"] = digest
     out["python"] = env.get("python", "?")
     for name, version in (env.get("packages") or {}).items():
         out[name] = version

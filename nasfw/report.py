@@ -197,7 +197,7 @@ def environment_markdown(sessions: list[dict], workers: list[str] = ()) -> list[
     lines += [f"| {k} | {v} |" for k, v in rows.items()] + [""]
     later = later_changes(sessions)
     if later:
-        lines += ["Resumed with other code:", ""] + [f"- {c}" for c in later] + [""]
+        lines += ["Resumed with other code or data:", ""] + [f"- {c}" for c in later] + [""]
     if workers:
         lines += ["Workers that ran other code than the driver:", ""] + [f"- {w}" for w in workers] + [""]
     return lines

@@ -219,10 +219,10 @@ def _record_environment(campaign: Campaign, registry: Registry, store: Store) ->
     plugins = provenance.campaign_plugins(campaign, registry)
     for note in (n for name in plugins for n in registry.notes.get(name, [])):
         print(f"note: {note}")  # a folder's file in place of the installed plugin, which the user may not expect
-    diff = provenance.record(store, provenance.environment(registry, plugins))
+    diff = provenance.record(store, provenance.environment(registry, plugins, provenance.data_files(campaign)))
     if diff:
-        print(f"note: this run began with other code ({'; '.join(diff)}); evaluations made before and after may "
-              f"not compare (`nasfw show {campaign.out}` lists every session's changes)", file=sys.stderr)
+        print(f"note: this run began with other code or data ({'; '.join(diff)}); evaluations made before and "
+              f"after may not compare (`nasfw show {campaign.out}` lists every session's changes)", file=sys.stderr)
 
 
 @contextmanager

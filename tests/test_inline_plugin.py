@@ -110,7 +110,7 @@ def test_an_edited_function_is_other_code_on_resume(tmp_path):
         p = subprocess.run([sys.executable, str(tmp_path / "s.py"), str(budget), str(out), resume],
                            capture_output=True, text=True, timeout=300)
         assert p.returncode == 0, p.stderr[-2000:]
-        assert ("began with other code (plugin python" in p.stdout + p.stderr) == (i == 2), p.stderr
+        assert ("began with other code or data (plugin python" in p.stdout + p.stderr) == (i == 2), p.stderr
 
 
 class Memory:

@@ -88,7 +88,7 @@ def test_a_resume_with_edited_plugin_code_says_so_and_the_run_keeps_it(tmp_path,
     _edit(plugins)
     edited = run_cli("search", "--resume", "--out", out, "--budget", 5, "--plugins-dir", plugins, "--no-progress",
                      check=True)
-    assert "note: this run began with other code (plugin toy " in edited.stderr
+    assert "note: this run began with other code or data (plugin toy " in edited.stderr
     view = nasfw.open_run(out)
     assert len(view.environments) == 3
     assert view.environment == view.environments[0]
@@ -97,9 +97,9 @@ def test_a_resume_with_edited_plugin_code_says_so_and_the_run_keeps_it(tmp_path,
     assert json.loads((out / "summary.json").read_text())["environment_changes"] == changes
     shown = run_cli("show", out, check=True).stdout
     assert "made with: nasfw " in shown and "plugins " in shown and "toy " in shown
-    assert "resumed with other code, session 3" in shown
+    assert "resumed with other code or data, session 3" in shown
     md = Path(write_report(out)["report"]).read_text()
-    assert "## Environment" in md and "| plugin toy |" in md and "Resumed with other code:" in md
+    assert "## Environment" in md and "| plugin toy |" in md and "Resumed with other code or data:" in md
 
 
 def test_compare_says_when_runs_were_made_with_other_code(tmp_path):
@@ -159,3 +159,39 @@ def test_a_checkout_modified_outside_the_code_is_not_other_code():
     assert provenance.machine_fields(b)["nasfw checkout"] == "commit 1a2b3c4d5e6f, modified"
     c = {**b, "nasfw": {**b["nasfw"], "sha256": "0" * provenance.HASH_CHARS}}  # the code itself edited
     assert provenance.changes(b, c) == [f"nasfw code {env['nasfw']['sha256']} -> {'0' * provenance.HASH_CHARS}"]
+
+
+def test_a_resume_after_a_data_file_changed_says_so(tmp_path, run_cli):
+    """A run records a hash of each file and folder its task and cost model options name; a resume after the
+    dataset was replaced mixed evaluations of two datasets without a word (only code was compared)."""
+    import itertools
+
+    from nasfw.search_spaces.nasbench201 import arch_to_key, nasbench201_space
+
+    decisions = nasbench201_space().decisions
+    keys = {arch_to_key({d.name: op for d, op in zip(decisions, ops)})
+            for ops in itertools.product(*[d.options for d in decisions])}  # every cell
+    table = tmp_path / "table.json"
+    table.write_text(json.dumps({k: 50.0 + i % 40 for i, k in enumerate(sorted(keys))}))
+    out = tmp_path / "run"
+    args = ("--plugin", "nasbench201", "--set", f"task_options.path={table}", "--no-progress")
+    run_cli("search", *args, "--budget", 3, "--out", out, check=True)
+    again = run_cli("search", "--resume", "--out", out, "--budget", 4, "--no-progress", check=True)
+    assert "began with other code" not in again.stderr
+    table.write_text(json.dumps({k: 60.0 + i % 30 for i, k in enumerate(sorted(keys))}))
+    changed = run_cli("search", "--resume", "--out", out, "--budget", 5, "--no-progress", check=True)
+    assert "note: this run began with other code or data (file task_options.path " in changed.stderr
+    assert "resumed with other code or data, session 3" in run_cli("show", out, check=True).stdout
+    files = nasfw.open_run(out).environments[0]["files"]
+    assert list(files) == ["task_options.path"] and len(files["task_options.path"]) == 12
+    folder = tmp_path / "imgs"
+    (folder / "a").mkdir(parents=True)
+    (folder / "a" / "1.png").write_bytes(b"x" * 10)
+    from types import SimpleNamespace
+
+    campaign = SimpleNamespace(task_options={"dataset": str(folder), "name": "mnist", "nets": [str(table)]},
+                               hardware=[("mcu", {"devices": str(table)})])
+    before = provenance.data_files(campaign)
+    assert list(before) == ["task_options.dataset", "task_options.nets[0]", "hardware[0].options.devices"]
+    (folder / "a" / "2.png").write_bytes(b"y")  # an image added
+    assert provenance.data_files(campaign)["task_options.dataset"] != before["task_options.dataset"]
