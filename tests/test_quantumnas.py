@@ -96,64 +96,6 @@ def test_pruning_zeroes_the_smallest_angles_and_drops_identity_gates():
                               sub(x), atol=1e-5)
 
 
-def test_datasets(tmp_path, shared_data):
-    d = load_qml("mnist", [3, 6], 16, n_valid=100, n_test=100)
-    assert d.n_classes == 2 and d.train.x.shape[1] == 16 and len(d.train) == 1000 - 200
-    assert set(d.train.y.tolist()) == {0, 1}
-    d = load_qml("digits", list(range(10)), 36, n_valid=100, n_test=100)
-    assert d.train.x.shape[1] == 36
-    rng = np.random.default_rng(0)
-    np.savez(tmp_path / "mine.npz", x=rng.random((60, 16)), y=rng.integers(0, 2, 60))
-    d = load_qml(str(tmp_path / "mine.npz"), [0, 1], 16, n_valid=10, n_test=10)
-    assert len(d.train) == 40
-    d = load_qml(str(shared_data / "mnist_t10k"), [0, 1, 2, 3], 16, n_valid=500, n_test=300)
-    assert len(d.train) + len(d.valid) + len(d.test) == 980 + 1135 + 1032 + 1010
-    # a separate test set: the main source is split into validation and training only
-    plain = load_qml("mnist", [0, 1, 2, 3], 16, n_valid=300, n_test=300, seed=1)
-    d = load_qml("mnist", [0, 1, 2, 3], 16, n_valid=300, n_test=2000, seed=1,
-                 test_dataset=str(shared_data / "mnist_t10k"))
-    assert len(d.test) == 2000 and len(d.valid) == 300 and len(d.train) == len(plain.train) + 300
-    assert set(d.test.y.tolist()) == {0, 1, 2, 3} and "test: MNIST idx files" in d.source
-    with pytest.raises(ConfigError, match="task_options.test_dataset = 'nowhere'"):
-        load_qml("digits", [0, 1], 16, n_valid=10, n_test=10, test_dataset="nowhere")
-    with pytest.raises(ConfigError, match="n_test = 9000"):
-        load_qml("mnist", [0, 1, 2, 3], 16, n_test=9000, test_dataset=str(shared_data / "mnist_t10k"))
-    with pytest.raises(ConfigError, match="task_options.dataset"):
-        load_qml("cifar", [0, 1])
-    np.savez(tmp_path / "bad.npz", a=np.zeros(3))
-    with pytest.raises(ConfigError, match="'x' and 'y'"):
-        load_qml(str(tmp_path / "bad.npz"), [0, 1])
-    with pytest.raises(ConfigError, match="classes"):
-        load_qml("digits", [0, 11])
-
-
-def test_the_labels_read_for_the_split_check_are_the_datasets(tmp_path, shared_data):
-    from nasfw.plugins.quantumnas.data import _labels, _load_raw
-
-    np.savez(tmp_path / "mine.npz", x=np.zeros((30, 16)), y=np.arange(30) % 3)
-    for source in ("mnist", "digits", str(tmp_path / "mine.npz"), str(shared_data / "mnist_t10k")):
-        assert np.bincount(_labels(source)).tolist() == np.bincount(_load_raw(source)[1]).tolist(), source
-
-
-@pytest.mark.parametrize("sets, expected", [
-    ([], ("n_valid (300) + n_test (300) leave no training data out of the 400 samples of classes [0, 1, 2, 3] in "
-          "'{npz}'; set fewer, e.g. --set task_options.n_valid=80 --set task_options.n_test=80")),
-    (["task_options.classes=[0,1,7]", "task_options.n_valid=10", "task_options.n_test=10"],
-     "task_options.classes = [0, 1, 7]: [7] not among the dataset's labels; labels present: [0, 1, 2, 3]"),
-])
-def test_a_dataset_too_small_for_the_split_is_refused_before_the_run(run_cli, tmp_path, sets, expected):
-    """A user's .npz of 400 samples under the default campaign's 300 validation + 300 test samples (or without a
-    class the campaign names) was refused only when the SuperCircuit began to train, its run folder written."""
-    npz = tmp_path / "mine.npz"
-    np.savez(npz, x=np.random.default_rng(0).random((400, 28, 28)).astype(np.float32), y=np.arange(400) % 4)
-    args = [a for kv in sets for a in ("--set", kv)]
-    p = run_cli("search", "--plugin", "quantumnas", "--set", f"task_options.dataset={npz}", *args,
-                "--out", tmp_path / "run")
-    assert p.returncode == 2, p.stdout + p.stderr
-    assert expected.format(npz=npz) in p.stderr
-    assert not (tmp_path / "run").exists()
-
-
 def test_task_scores_under_noise_and_checks_the_layout(tmp_path):
     task = QuantumNASTask(dataset="digits", n_blocks=2, device="lima", n_valid=40, n_test=40)
     task.train_supernet(tmp_path, epochs=2, progress=False)
