@@ -112,6 +112,9 @@ class SpaceMismatch(ConfigError):
                          f"own{follows}, or keep a space written out in full (a mapping, a space file, a Space "
                          "given to nasfw.search) within it")
 
+    def __reduce__(self):  # pickled with its own arguments (the message alone would not rebuild it)
+        return type(self), (self.what, self.options)
+
     def between_options(self) -> ConfigError:
         """The same finding, for a registered space built from space_options that disagree with task_options."""
         return ConfigError(f"space_options and task_options describe different spaces: {self.what}. Set "

@@ -66,6 +66,10 @@ def test_check_within_raises_a_config_error_naming_both_spaces():
     assert "'k' offers [9]" in msg and "leave `space` out to search the task's own (it follows k in task_options)" \
         in msg
     assert "Set k alike in space_options and task_options" in str(e.value.between_options())
+    import pickle
+
+    again = pickle.loads(pickle.dumps(e.value))  # as a worker process would send it
+    assert str(again) == msg and again.options == "k"
 
 
 @pytest.mark.parametrize("config, expected", [
