@@ -346,7 +346,7 @@ def cmd_compare(args) -> int:
             more = f" and {len(comp.differing) - 8} more" if len(comp.differing) > 8 else ""
             print(f"the runs differ in: {', '.join(comp.differing[:8])}{more}")
         if comp.code_differences:
-            print("the runs were not all made with the same code:")
+            print("the runs were not all made with the same code and data:")
             for d in comp.code_differences:
                 print(f"  {d}")
         for title, head, rows in comp.tables():

@@ -100,7 +100,7 @@ def write_comparison(comp: Comparison, out: Path) -> dict[str, Any]:
     if comp.differing:
         lines += [f"The runs differ in: {', '.join(f'`{k}`' for k in comp.differing)}.", ""]
     if comp.code_differences:
-        lines += ["The runs were not all made with the same code (nasfw, plugins, packages):", ""]
+        lines += ["The runs were not all made with the same code and data (nasfw, plugins, packages, data files):", ""]
         lines += [f"- {d}" for d in comp.code_differences] + [""]
     for title, head, rows in comp.tables():
         lines += [f"## {title[0].upper()}{title[1:]}", "", markdown_table(head, rows), ""]

@@ -182,8 +182,11 @@ def test_a_resume_after_a_data_file_changed_says_so(tmp_path, run_cli):
     changed = run_cli("search", "--resume", "--out", out, "--budget", 5, "--no-progress", check=True)
     assert "note: this run began with other code or data (file task_options.path " in changed.stderr
     assert "resumed with other code or data, session 3" in run_cli("show", out, check=True).stdout
-    files = nasfw.open_run(out).environments[0]["files"]
+    sessions = nasfw.open_run(out).environments
+    files = sessions[0]["files"]
     assert list(files) == ["task_options.path"] and len(files["task_options.path"]) == 12
+    across = provenance.differences_across([("before", sessions[:1]), ("after", sessions[2:])])
+    assert len(across) == 1 and across[0].startswith("file task_options.path: ")  # as `nasfw compare` lists it
     folder = tmp_path / "imgs"
     (folder / "a").mkdir(parents=True)
     (folder / "a" / "1.png").write_bytes(b"x" * 10)
