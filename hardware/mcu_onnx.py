@@ -18,6 +18,7 @@ from pathlib import Path
 
 from nasfw.errors import ConfigError
 from nasfw.hardware.mcu import KIND
+from nasfw.hardware.workloads import onnx_graph
 
 IN_PLACE = {"Relu", "Clip", "HardSwish", "HardSigmoid", "Sigmoid", "LeakyRelu", "Tanh", "Flatten", "Reshape",
             "Squeeze", "Unsqueeze", "Identity", "Dropout", "QuantizeLinear", "DequantizeLinear", "BatchNormalization",
@@ -28,24 +29,12 @@ POOLS = {"GlobalAveragePool", "AveragePool", "MaxPool", "GlobalMaxPool"}
 def read_onnx(path: str | Path, field: str = "model") -> tuple[list[tuple], list[list]]:
     """(layer rows as hardware/mcu.py `layer_rows` gives them, TinyEngine ops as `tinyengine_ops` gives them)."""
     import onnx
-    from onnx import numpy_helper, shape_inference
 
     path = Path(path)
     where = f"{field} = {str(path)!r}"
-    try:
-        model = shape_inference.infer_shapes(onnx.load(str(path)))
-    except Exception as e:  # onnx raises DecodeError, ValidationError, InferenceError...: all say the file is unusable
-        raise ConfigError(f"{where} is not a readable ONNX model ({type(e).__name__}: {e})") from None
+    model, shapes, constants = onnx_graph(path, field)
     g = model.graph
-    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
-              for v in list(g.value_info) + list(g.output) + list(g.input)}
-    shapes.update({i.name: list(numpy_helper.to_array(i).shape) for i in g.initializer})
-    constants = {i.name for i in g.initializer}
     nodes = list(g.node)
-    for node in nodes:  # in topological order
-        if node.op_type == "Constant" or (node.op_type in IN_PLACE and node.input and
-                                          all(x in constants or not x for x in node.input)):
-            constants.update(node.output)  # a weight's DequantizeLinear, a Clip bound
 
     def acts(node) -> list[str]:
         return [x for x in node.input if x and x not in constants]

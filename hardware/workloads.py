@@ -5,7 +5,7 @@ convolutions) are kept: they are what the PE array runs; MACs match torchvision'
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from nasfw.errors import ConfigError, unknown_name
 from nasfw.hardware.eyeriss import Layer
@@ -186,27 +186,38 @@ def from_torch(model, input_shape: tuple[int, ...], name: str = "model") -> list
     return layers
 
 
+def onnx_graph(path: str | Path, field: str = "model") -> tuple[Any, dict[str, list[int]], set[str]]:
+    """An ONNX model with its shapes inferred, every tensor's shape (0 for a symbolic dimension) and the names of
+    its constant tensors: initializers, Constant nodes and whatever a node makes of constants alone (a quantised
+    weight's DequantizeLinear, a Clip bound). `field` names the option the path came from in errors."""
+    import onnx
+    from onnx import numpy_helper, shape_inference
+
+    try:
+        model = shape_inference.infer_shapes(onnx.load(str(path)))
+    except Exception as e:  # onnx raises DecodeError, ValidationError, InferenceError...: all say the file is unusable
+        raise ConfigError(f"{field} = {str(path)!r} is not a readable ONNX model ({type(e).__name__}: {e})") from None
+    g = model.graph
+    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+              for v in list(g.value_info) + list(g.output) + list(g.input)}
+    shapes.update({i.name: list(numpy_helper.to_array(i).shape) for i in g.initializer})
+    constants = {i.name for i in g.initializer}
+    for node in g.node:  # in topological order
+        ins = [x for x in node.input if x]
+        if node.op_type == "Constant" or (ins and all(x in constants for x in ins)):
+            constants.update(node.output)
+    return model, shapes, constants
+
+
 def from_onnx(path: str | Path, name: str | None = None, field: str = "model") -> list[Layer]:
     """Conv, Gemm and MatMul (by a constant 2-D weight) nodes of an ONNX file with static shapes (shape inference
     fills the outputs in). A weight may be an initializer or computed (a quantised model's DequantizeLinear):
     its shape is what counts. `field` names the option the path came from in errors."""
     import onnx
-    from onnx import numpy_helper, shape_inference
 
     path = Path(path)
     name = name or path.stem
-    try:
-        model = shape_inference.infer_shapes(onnx.load(str(path)))
-    except Exception as e:  # onnx raises DecodeError, ValidationError, InferenceError...: all say the file is unusable
-        raise ConfigError(f"{field} = {str(path)!r} is not a readable ONNX model ({type(e).__name__}: {e})") from None
-    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
-              for v in list(model.graph.value_info) + list(model.graph.output) + list(model.graph.input)}
-    shapes.update({i.name: list(numpy_helper.to_array(i).shape) for i in model.graph.initializer})
-    constants = {i.name for i in model.graph.initializer}
-    for node in model.graph.node:  # in topological order: a quantised weight is DequantizeLinear of a constant
-        if node.op_type == "Constant" or (node.op_type in ("DequantizeLinear", "Transpose", "Identity")
-                                          and node.input[0] in constants):
-            constants.update(node.output)
+    model, shapes, constants = onnx_graph(path, field)
     layers: list[Layer] = []
 
     def weight(node) -> list[int]:
