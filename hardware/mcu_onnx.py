@@ -77,12 +77,17 @@ def read_onnx(path: str | Path, field: str = "model") -> tuple[list[tuple], list
                               "square (N, C, H, H) maps")
         return s[2]
 
+    readers: dict[str, list] = {}  # tensor -> the nodes that read it
+    for n in nodes:
+        if n.output[0] not in constants:
+            for x in set(n.input):
+                readers.setdefault(x, []).append(n)
+
     def consumers(name: str) -> list:
         """The nodes that read this tensor, through in-place nodes (Conv -> Clip -> the next layers)."""
         out = []
-        for n in nodes:
-            if name in n.input and n.output[0] not in constants:
-                out += consumers(n.output[0]) if n.op_type in IN_PLACE and n.op_type not in ("Add", "Mul") else [n]
+        for n in readers.get(name, []):
+            out += consumers(n.output[0]) if n.op_type in IN_PLACE and n.op_type not in ("Add", "Mul") else [n]
         return out
 
     def feeds_residual(name: str) -> bool:
@@ -99,8 +104,8 @@ def read_onnx(path: str | Path, field: str = "model") -> tuple[list[tuple], list
         x, y = ins[0], node.output[0]
         if t == "Add":
             if len(ins) == 2:
-                c, h = size(y) // side(y, node) ** 2, side(y, node)
-                ops.append(["add", c, c, 1, h, h, feeds_residual(y)])
+                h = side(y, node)
+                ops.append(["add", size(y) // h ** 2, size(y) // h ** 2, 1, h, h, feeds_residual(y)])
             continue
         hin, hout = side(x, node), side(y, node)
         cin, cout = size(x) // hin ** 2, size(y) // hout ** 2
