@@ -14,7 +14,7 @@ from typing import Any
 
 from nasfw.errors import ConfigError, unknown_name
 
-TWO_QUBIT_GATES = ("cx", "ecr", "cz")
+TWO_QUBIT_GATES = ("cx", "ecr", "cz", "rzz")  # the entangling gates, most usual first
 SCALE_MARK = "@x"
 MAX_NOISE_SCALE = 100.0
 
@@ -27,12 +27,29 @@ def _provider():
     return fake_provider
 
 
+# Fake backends that are not a machine's calibration: the base class and qiskit's 5-qubit fractional-gate demo.
+NOT_DEVICES = ("FakeBackendV2", "FakeFractionalBackend")
+
+
 @lru_cache(maxsize=1)
-def device_names() -> tuple[str, ...]:
-    """'quito', 'lima', ... for every FakeXxxV2 backend of the installed qiskit-ibm-runtime."""
+def _device_classes() -> dict[str, str]:
+    """Device name -> fake backend class name: 'quito' -> 'FakeQuitoV2', 'torino' -> 'FakeTorino'. The retired
+    IBMQ machines carry a V2 suffix; the Eagle and Heron machines added later (Brisbane, Sherbrooke, Torino, Fez,
+    ...) do not, and were missed when only `Fake*V2` names were read."""
+    from qiskit_ibm_runtime.fake_provider.fake_backend import FakeBackendV2
+
     fp = _provider()
-    return tuple(sorted(n[4:-2].lower() for n in dir(fp) if n.startswith("Fake") and n.endswith("V2")
-                        and n != "FakeBackendV2" and not n.startswith("FakeProvider")))
+    out = {}
+    for n in dir(fp):
+        cls = getattr(fp, n)
+        if n.startswith("Fake") and n not in NOT_DEVICES and isinstance(cls, type) and issubclass(cls, FakeBackendV2):
+            out[n[4:].removesuffix("V2").lower()] = n
+    return out
+
+
+def device_names() -> tuple[str, ...]:
+    """'quito', 'lima', 'torino', ... for every fake device of the installed qiskit-ibm-runtime."""
+    return tuple(sorted(_device_classes()))
 
 
 def devices_with(n_qubits: int, limit: int = 4) -> str:
@@ -90,7 +107,7 @@ def backend(name: str):
     key = key.removesuffix("v2")
     if key not in device_names():
         raise ConfigError(unknown_name("quantum device", name, device_names()))
-    cls = next(getattr(fp, n) for n in dir(fp) if n.lower() == f"fake{key}v2")
+    cls = getattr(fp, _device_classes()[key])
     import warnings
 
     with warnings.catch_warnings():  # newer fake devices warn that their numbers are not typical; we list them
@@ -155,15 +172,17 @@ def _from_properties(path: str):
         raise ConfigError(f"device {path!r}: a backend-properties JSON needs 'qubits' and 'gates' "
                           "(the props_*.json format of IBM backends)")
     n = len(props["qubits"])
-    names = sorted({g["gate"] for g in props["gates"]})
-    edges = sorted({tuple(g["qubits"]) for g in props["gates"] if len(g["qubits"]) == 2})
+    qargs: dict[str, set] = {}  # each gate on the qubit tuples the file calibrates it on: its arity comes with it
+    for g in props["gates"]:
+        qargs.setdefault(g["gate"], set()).add(tuple(g["qubits"]))
+    names = sorted(qargs)
+    edges = sorted({q for qs in qargs.values() for q in qs if len(q) == 2})
     template = backend("quito")._conf_dict  # a configuration of the same family, reshaped below
     conf = copy.deepcopy(template)
     conf.update({"backend_name": p.stem, "n_qubits": n, "basis_gates": names,
                  "coupling_map": [list(e) for e in edges],
-                 "gates": [{"name": g, "parameters": [], "qasm_def": "", "coupling_map":
-                            [list(e) for e in edges] if g in TWO_QUBIT_GATES else [[q] for q in range(n)]}
-                           for g in names]})
+                 "gates": [{"name": g, "parameters": [], "qasm_def": "",
+                            "coupling_map": [list(q) for q in sorted(qargs[g])]} for g in names]})
     for k in ("meas_map",):
         conf[k] = [list(range(n))]
 

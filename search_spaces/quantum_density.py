@@ -53,6 +53,10 @@ def superop_from_kraus(kraus: Sequence[np.ndarray]) -> np.ndarray:
     return s.reshape(d * d, d * d)
 
 
+class TooManyQubits(ValueError):
+    """A compiled circuit whose wires and routing ancillas are more qubits than the evaluator holds."""
+
+
 MAX_QUBITS = 12  # 4^12 complex64 numbers = 128 MiB per input; at 14 qubits it is 2 GiB, at 16 qubits 32 GiB
 
 
@@ -85,9 +89,9 @@ class DensityProgram:
                     used.append(p)
         used.sort()
         if len(used) > max_qubits:
-            raise ValueError(f"the compiled circuit touches {len(used)} qubits (its wires plus routing ancillas); the "
-                             f"{'density-matrix' if max_qubits == MAX_QUBITS else 'trajectory'} evaluator stops at "
-                             f"{max_qubits}")
+            raise TooManyQubits(f"the compiled circuit touches {len(used)} qubits (its wires plus routing "
+                                f"ancillas); the {'density-matrix' if max_qubits == MAX_QUBITS else 'trajectory'} "
+                                f"evaluator stops at {max_qubits}")
         local = {p: i for i, p in enumerate(used)}
         index = {p: i for i, p in enumerate(inputs)}
         steps: list[_Step] = []

@@ -21,7 +21,18 @@ def test_an_error_about_qubits_names_the_smallest_devices_that_have_enough():
     assert all(qn.backend(n).num_qubits == 7 for n in ("casablanca", "jakarta", "lagos", "nairobi"))
     assert qn.devices_with(5, limit=2) == ("e.g. athens, belem (5 qubits; `nasfw hardware --plugin quantumnas` lists "
                                            "them all)")
-    assert qn.devices_with(1000) == "no fake device has 1000 qubits (the largest has 127)"
+    assert qn.devices_with(1000) == "no fake device has 1000 qubits (the largest has 156)"
+
+
+def test_the_eagle_and_heron_devices_are_there():
+    """qiskit-ibm-runtime names its newer fake devices without the V2 suffix (FakeTorino, FakeBrisbane): they are
+    today's IBM machines, and reading only `Fake*V2` names left 27 of them out."""
+    names = qn.device_names()
+    for d in ("brisbane", "sherbrooke", "kyiv", "osaka", "torino", "fez", "marrakesh", "kingston", "aachen"):
+        assert d in names
+    assert "fractionalbackend" not in names and "backend" not in names  # qiskit's demo and base classes
+    assert qn.backend("ibm_torino").num_qubits == 133 and qn.backend("FakeTorino").name == "fake_torino"
+    assert qn.summary("torino")["two_qubit_gate"] == "cz" and qn.summary("brisbane")["two_qubit_gate"] == "ecr"
 
 
 def test_quito_summary_matches_its_calibration():
@@ -130,3 +141,33 @@ def test_hardware_lists_the_fake_devices(run_cli):
         assert dev in by_name
     assert by_name["quito"]["qubits"] == 5 and "cx" in by_name["quito"]["basis_gates"]
     assert 0 < by_name["quito"]["median_2q_error"] < 0.1
+
+
+def test_a_users_json_with_heron_fractional_gates(tmp_path):
+    """A Heron calibration lists RZZ (two qubits) and RX beside CZ. Every gate other than CX, ECR and CZ was taken
+    for a one-qubit gate, and qiskit refused the file ('The number of qubits for rzz does not match')."""
+    import shutil
+    from pathlib import Path
+
+    import qiskit
+    import qiskit_ibm_runtime
+
+    from nasfw.plugins.quantumnas import compile as qc
+
+    src = Path(qiskit_ibm_runtime.fake_provider.__file__).parent / "backends" / "fractional" / "props_fractional.json"
+    mine = tmp_path / "heron_like.json"
+    shutil.copy(src, mine)
+    props = json.loads(mine.read_text())
+    b = qn.backend(str(mine))
+    t = b.target
+    assert {"rzz", "rx", "cx"} <= set(t.operation_names)
+    rzz_pairs = {tuple(g["qubits"]) for g in props["gates"] if g["gate"] == "rzz"}
+    assert set(t["rzz"]) == rzz_pairs and all(len(q) == 2 for q in t["rzz"])
+    assert set(t["rx"]) == {(q,) for q in range(5)}
+    gates, _ = qn.channels(str(mine))
+    assert any(g == "rzz" and len(q) == 2 and gates[(g, q)][0].shape == (4, 4) for g, q in gates)
+    qc_ = qiskit.QuantumCircuit(2)
+    qc_.rzz(0.3, 0, 1)
+    qc_.measure_all()
+    tq = qiskit.transpile(qc_, b, initial_layout=[0, 1], basis_gates=["rzz", "rz", "sx", "x"], optimization_level=0)
+    assert qc.stats(tq, str(mine))["two_qubit_gates"] == 1  # counted by arity, not from a list of names

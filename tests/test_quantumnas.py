@@ -453,7 +453,10 @@ def test_seed_layouts_start_the_search_on_the_trivial_and_sabre_layouts(tmp_path
     # the first three are what the task proposes (the campaign's seed, 0), SubCircuits and layouts alike
     task = QuantumNASTask(**opts, dataset="digits", classes=[0, 1], n_valid=20, n_test=20, noise="proxy",
                           seed_layouts={"trivial": 1, "sabre": 2})
-    seeds = task.initial_archs(supercircuit_space("u3cu3", 4, 2, 16), np.random.default_rng(0))
+    from nasfw.registry import get_registry
+
+    space = get_registry(()).space("supercircuit", **opts)  # Guadalupe's 16 qubits: layouts walk its coupling map
+    seeds = task.initial_archs(space, np.random.default_rng(0))
     assert [e.arch for e in evals[:3]] == seeds
     assert all(len(set(a["layout"])) == 4 and a["layout"] != [0, 1, 2, 3] for a in seeds[1:])
     with pytest.raises(ConfigError, match=r"task_options.seed_layouts = \{'dense': 2\}; it must map layout kinds "

@@ -54,7 +54,52 @@ def test_connected_space_keeps_every_layout_and_serialises_its_coupling_map():
 
 
 def test_bad_layout_sampling_is_clear():
-    with pytest.raises(ConfigError, match=r"space_options.layout_sampling = 'walk'; allowed: uniform, connected"):
+    with pytest.raises(ConfigError, match=r"space_options.layout_sampling = 'walk'; allowed: auto, uniform, connected"):
         _space("walk")
     with pytest.raises(ConfigError, match=r"space_options.layout_sampling = 'connected' needs space_options.device"):
         get_registry(()).space("supercircuit", circuit="u3cu3", n_wires=4, layout_sampling="connected")
+
+
+@pytest.mark.parametrize(("device", "expected"), [("quito", None), ("lagos", None), ("guadalupe", "connected"),
+                                                  ("torino", "connected")])
+def test_auto_layout_sampling_walks_the_coupling_map_past_twelve_qubits(device, expected):
+    space = get_registry(()).space("supercircuit", circuit="u3cu3", n_wires=4, device=device)
+    layout = space.decisions[-1]
+    assert layout.name == "layout" and (layout.edges is not None) == (expected == "connected")
+    uniform = get_registry(()).space("supercircuit", circuit="u3cu3", n_wires=4, device=device,
+                                     layout_sampling="uniform")
+    assert uniform.decisions[-1].edges is None  # asked for, the paper's sampling on any device
+
+
+def test_default_layouts_on_a_heron_device_can_be_evaluated_under_its_noise():
+    """On Torino (133 qubits) every uniformly drawn 4-wire layout routed through 25 or more qubits, past the
+    density-matrix evaluator's 12, and a search there failed every evaluation. The default draws walks."""
+    from nasfw.search_spaces.quantum_density import MAX_QUBITS
+
+    space = get_registry(()).space("supercircuit", circuit="u3cu3", n_wires=4, device="torino", n_blocks=2)
+    sc = SuperCircuit("u3cu3", 4, 2, 133, n_features=16, seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        arch = space.sample(rng)
+        tq, _ = qc.transpile(sc.extract(arch), "torino", arch["layout"], 2, seed=0)
+        used = {tq.find_bit(q).index for inst in tq.data if inst.operation.name not in ("barrier", "delay")
+                for q in inst.qubits}
+        assert len(used) <= MAX_QUBITS, (arch["layout"], len(used))
+
+
+@pytest.mark.slow
+def test_a_search_on_a_heron_device_evaluates_its_candidates(tmp_path, run_cli):
+    """`--set task_options.device=torino`: Torino was no device name, and on an Eagle calibration given as a JSON
+    file every evaluation failed (routing past 12 qubits) and the run stopped."""
+    cfg = tmp_path / "q.yaml"
+    cfg.write_text(json.dumps({
+        "plugin": "quantumnas", "name": "q-torino",
+        "task_options": {"dataset": "digits", "classes": [0, 1], "n_blocks": 2, "device": "torino",
+                         "n_valid": 40, "n_test": 30},
+        "budget": {"evaluations": 12}, "workers": 1,
+        "phases": {"supernet": {"epochs": 1}, "finalize": {"export": ["qasm"], "task": False}}}))
+    r = run_cli("search", "--config", str(cfg), "--out", str(tmp_path / "run"), "--no-progress", timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "evaluations: 12 (12 ok, 0 failed" in r.stdout, r.stdout
+    qasm = (tmp_path / "run" / "export").glob("*.qasm3")
+    assert any("cz" in p.read_text() for p in qasm)  # compiled to Torino's basis

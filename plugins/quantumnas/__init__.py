@@ -64,15 +64,33 @@ DEFAULT_CAMPAIGN = {
 }
 
 
-LAYOUT_SAMPLINGS = ("uniform", "connected")
+LAYOUT_SAMPLINGS = ("auto", "uniform", "connected")
+
+
+def resolved_layout_sampling(layout_sampling: str, device_qubits: int) -> str:
+    """`auto`: `uniform` (the paper's) on a device of at most 12 qubits, `connected` on a larger one.
+
+    On a device of 12 qubits or fewer every layout, routing ancillas included, fits the density-matrix evaluator.
+    On larger ones a uniformly drawn layout spreads the wires over the chip: of 20 random 4-wire layouts of a
+    U3+CU3 circuit, transpiled, 2 route through more than 12 qubits on Guadalupe (16), 10 on Montreal (27), 17 on
+    Manhattan (65) and all 20 on Brisbane and Torino (127, 133; a median of 25 and 27 qubits). Those candidates
+    cannot be evaluated under the noise, and a search on an Eagle or Heron device stopped with every evaluation
+    failed. Walks along the coupling map stay
+    local (Torino, small budget: 60 of 60 evaluated)."""
+    from nasfw.search_spaces.quantum_density import MAX_QUBITS
+
+    if layout_sampling != "auto":
+        return layout_sampling
+    return "uniform" if device_qubits <= MAX_QUBITS else "connected"
 
 
 def supercircuit(circuit: str = "u3cu3", n_wires: int = 4, n_blocks: int | None = None, device: str | None = None,
-                 layout_sampling: str = "uniform"):
+                 layout_sampling: str = "auto"):
     """The SubCircuit space; with `device`, the qubit mapping onto that device's qubits too. `layout_sampling`:
-    `uniform` (the paper's: any k of the device's qubits, in any order) or `connected` (the same mappings, but
+    `uniform` (the paper's: any k of the device's qubits, in any order), `connected` (the same mappings, but
     new ones are drawn as walks along the coupling map, wire i+1 next to wire i, and a mutation moves a wire to
-    a qubit next to the others): on a 16- or 27-qubit device uniform layouts route badly."""
+    a qubit next to the others: on a 16- or 27-qubit device uniform layouts route badly) or `auto` (uniform on a
+    device of at most 12 qubits, connected on a larger one: `resolved_layout_sampling`)."""
     from nasfw.search_spaces.supercircuit import supercircuit_space
 
     if layout_sampling not in LAYOUT_SAMPLINGS:
@@ -87,9 +105,10 @@ def supercircuit(circuit: str = "u3cu3", n_wires: int = 4, n_blocks: int | None 
         if isinstance(n_wires, int) and n_wires > qubits:
             raise ConfigError(f"space_options.n_wires = {n_wires} exceeds the {qubits} qubits of device {device!r}; "
                               f"allowed: at most {qubits}, or a larger device (`nasfw hardware --plugin quantumnas`)")
+        layout_sampling = resolved_layout_sampling(layout_sampling, qubits)
         if layout_sampling == "connected" and b.coupling_map is not None:
             edges = [list(e) for e in sorted({tuple(sorted(e)) for e in b.coupling_map.get_edges()})]  # undirected
-    elif layout_sampling != "uniform":
+    elif layout_sampling == "connected":
         raise ConfigError(f"space_options.layout_sampling = {layout_sampling!r} needs space_options.device (the "
                           "coupling map to sample along); without a device the space has no qubit mapping")
     return supercircuit_space(circuit, n_wires, n_blocks, qubits, layout_edges=edges)

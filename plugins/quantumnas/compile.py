@@ -68,17 +68,17 @@ def stats(tq: Any, device: str) -> dict[str, float]:
     """Depth, gate counts and the estimated success probability: the product of (1 - error) over every
     compiled gate and measurement, from the device's calibration."""
     target = quantum_noise.backend(device).target
-    log_f, counts = 0.0, {}
+    log_f, counts, n2 = 0.0, {}, 0
     for inst in tq.data:
         name = inst.operation.name
         if name in ("barrier", "delay"):
             continue
         counts[name] = counts.get(name, 0) + 1
         qubits = tuple(tq.find_bit(q).index for q in inst.qubits)
+        n2 += len(qubits) == 2  # by arity: cx, ecr, cz, Heron's rzz, whatever the device's entangling gate is
         props = target[name].get(qubits) if name in target.operation_names else None
         if props is not None and props.error:
             log_f += math.log(max(1e-12, 1 - props.error))
-    n2 = sum(v for k, v in counts.items() if k in ("cx", "ecr", "cz"))
     return {"depth": float(tq.depth()), "gates": float(sum(v for k, v in counts.items() if k != "measure")),
             "two_qubit_gates": float(n2), "fidelity": math.exp(log_f)}
 

@@ -33,6 +33,7 @@ from nasfw.plugins.quantumnas.finalize import finalize as run_finalize
 from nasfw.option_types import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 from nasfw.progress import progress_bar, start_at
 from nasfw.registry import options_of
+from nasfw.search_spaces.quantum_density import TooManyQubits
 from nasfw.search_spaces.supercircuit import SuperCircuit, space_def
 from nasfw.space_cover import check_within
 from nasfw.supernet.sampling import SamplerName
@@ -237,7 +238,13 @@ class QuantumNASTask:
         metrics = qc.stats(tq, self.device)
         if self.noise in ("density", "trajectories"):
             # with shots, the outcomes sampled from the noisy distribution (the same seed for every circuit)
-            z = qc.noisy_expval_z(tq, inputs, self.device, split.x, self.noise, self.trajectories, shots, self.seed)
+            try:
+                z = qc.noisy_expval_z(tq, inputs, self.device, split.x, self.noise, self.trajectories, shots,
+                                      self.seed)
+            except TooManyQubits as e:
+                raise TooManyQubits(f"layout {layout}: {e}; its qubits lie too far apart on {self.device!r} "
+                                    "(`space_options.layout_sampling: connected` draws layouts along the coupling "
+                                    "map)") from None
             metrics["loss"], metrics["accuracy"] = qt.score(z, split.y, self.data.n_classes)
             metrics["calibrated_loss"] = qt.calibrated_loss(z, split.y, self.data.n_classes)
         return metrics, (tq, inputs)
