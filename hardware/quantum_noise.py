@@ -220,8 +220,9 @@ def summary(name: str) -> dict[str, Any]:
     return {
         "device": name.lower(),
         "qubits": b.num_qubits,
-        "basis_gates": [g for g in t.operation_names if g not in ("measure", "reset", "delay", "if_else",
-                                                                  "switch_case", "for_loop", "while_loop")],
+        "basis_gates": [g for g in t.operation_names if g not in ("delay", "if_else", "switch_case", "for_loop",
+                                                                  "while_loop")
+                        and not g.startswith(("measure", "reset"))],  # Nighthawk-era devices: measure_2, reset_2
         "two_qubit_gate": two_q,
         "coupling_edges": len(list(b.coupling_map.get_edges())) if b.coupling_map else 0,
         "median_1q_error": _median(one_q),

@@ -33,6 +33,7 @@ def test_the_eagle_and_heron_devices_are_there():
     assert "fractionalbackend" not in names and "backend" not in names  # qiskit's demo and base classes
     assert qn.backend("ibm_torino").num_qubits == 133 and qn.backend("FakeTorino").name == "fake_torino"
     assert qn.summary("torino")["two_qubit_gate"] == "cz" and qn.summary("brisbane")["two_qubit_gate"] == "ecr"
+    assert sorted(qn.summary("boston")["basis_gates"]) == ["cz", "id", "rz", "sx", "x"]  # not its measure_2
 
 
 def test_quito_summary_matches_its_calibration():
