@@ -21,8 +21,9 @@ class Permutation(Decision):
     valid, but `sample`, `mutate` and the crossover's repair move along the graph: a sample is a walk (item i+1
     next to item i where it can be), a mutation moves one element to a free item next to the others. A
     uniformly drawn 10-of-16 qubit layout is almost never one that routes cheaply, and evolution that starts
-    and moves there rarely finds one (docs/results-quantumnas.md, MNIST-10); searchers that walk the
-    categorical steps (RL, optuna) keep the uniform space."""
+    and moves there rarely finds one (docs/results-quantumnas.md, MNIST-10). Searchers that pick the items step
+    by step follow the graph too: the RL controller's walk may take only items next to those placed, and Optuna's
+    picks are joined into one piece (`connect`)."""
 
     kind = "permutation"
 
@@ -62,22 +63,34 @@ class Permutation(Decision):
     def slots(self, prefix):
         return [(f"{prefix}[{i}]", len(self.items)) for i in range(self.k)]
 
-    def walk(self, choose, prefix):
+    def _step_mask(self, placed: list[int]) -> np.ndarray:
+        """The items the next step may take: any unused one; with `edges`, the unused ones next to those placed
+        (where there are any), so that a walk (the RL controller's) lays the items along the graph as `sample`
+        does rather than spreading them over it."""
         mask = np.ones(len(self.items), dtype=bool)
-        out = []
+        mask[placed] = False
+        if self._adj is not None and placed:
+            near = self._next_to(placed, set(placed))
+            if near:
+                mask[:] = False
+                mask[near] = True
+        return mask
+
+    def walk(self, choose, prefix):
+        placed: list[int] = []
         for i in range(self.k):
-            j = choose(f"{prefix}[{i}]", len(self.items), mask.copy())
-            mask[j] = False
-            out.append(self.items[j])
-        return out
+            placed.append(int(choose(f"{prefix}[{i}]", len(self.items), self._step_mask(placed))))
+        return [self.items[j] for j in placed]
 
     def steps(self, value, prefix):
-        mask = np.ones(len(self.items), dtype=bool)
+        placed: list[int] = []
         res = []
         for i, v in enumerate(value):
             j = self._index[json.dumps(v)]
-            res.append((f"{prefix}[{i}]", len(self.items), mask.copy(), j))
-            mask[j] = False
+            mask = self._step_mask(placed)
+            mask[j] = True  # a value laid out otherwise (a seed layout, a crossover's child) is still replayed
+            res.append((f"{prefix}[{i}]", len(self.items), mask, j))
+            placed.append(j)
         return res
 
     def sample(self, rng):
@@ -142,6 +155,35 @@ class Permutation(Decision):
             seen.add(key)
             out.append(v)
         return out
+
+    def connect(self, value: list, rng: np.random.Generator) -> list:
+        """`value` with its items made one connected piece of the graph (no-op without `edges`): the largest
+        connected group stays where it is and each other element moves, in order, to a free item next to the
+        group. For searchers that pick each position on its own (Optuna's TPE over the walk's steps): a
+        4-of-133-qubit layout drawn so lies spread over the device, routes through 25 and more qubits and
+        cannot be evaluated under the noise."""
+        if self._adj is None or self.k == 1:
+            return list(value)
+        idx = [self._index[json.dumps(v)] for v in value]
+        groups: list[set[int]] = []
+        for i in idx:  # connected groups of the chosen items, by union over the edges among them
+            joined = [g for g in groups if any(j in self._adj[i] for j in g)]
+            merged = {i}.union(*joined)
+            groups = [g for g in groups if g not in joined] + [merged]
+        if len(groups) == 1:
+            return list(value)
+        keep = max(groups, key=lambda g: (len(g), -min(idx.index(i) for i in g)))  # largest; the earliest on ties
+        placed, used = list(keep), set(idx)
+        for pos, i in enumerate(idx):
+            if i in keep:
+                continue
+            near = self._next_to(placed, used - {i}) or [i]
+            j = near[int(rng.integers(len(near)))] if i not in near else i
+            used.discard(i)
+            used.add(j)
+            placed.append(j)
+            idx[pos] = j
+        return [self.items[j] for j in idx]
 
     def validate(self, value, path):
         allowed = f"{self.k} distinct items of {self.items!r}"

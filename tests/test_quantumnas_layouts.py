@@ -103,3 +103,49 @@ def test_a_search_on_a_heron_device_evaluates_its_candidates(tmp_path, run_cli):
     assert "evaluations: 12 (12 ok, 0 failed" in r.stdout, r.stdout
     qasm = (tmp_path / "run" / "export").glob("*.qasm3")
     assert any("cz" in p.read_text() for p in qasm)  # compiled to Torino's basis
+
+
+def _is_connected(decision, layout) -> bool:
+    idx = [decision._index[json.dumps(v)] for v in layout]
+    seen, todo = {idx[0]}, [idx[0]]
+    while todo:
+        for b in decision._adj[todo.pop()]:
+            if b in idx and b not in seen:
+                seen.add(b)
+                todo.append(b)
+    return len(seen) == len(idx)
+
+
+def test_step_by_step_searchers_lay_layouts_along_the_coupling_map():
+    """Optuna (bayes, tune-optuna) picks each wire's qubit on its own and the RL controller walked any free qubit:
+    on Torino their 4-wire layouts lay spread over 133 qubits and every evaluation failed (routing past 12)."""
+    from nasfw.searchers.bayes import suggest
+
+    space = get_registry(()).space("supercircuit", circuit="u3cu3", n_wires=4, device="torino", n_blocks=2)
+    layout = space.decisions[-1]
+    rng = np.random.default_rng(0)
+    spread = [[int(q) for q in rng.choice(133, 4, replace=False)] for _ in range(200)]
+    assert sum(_is_connected(layout, v) for v in spread) < 5  # uniform picks are almost never one piece
+    joined = [layout.connect(v, rng) for v in spread]
+    assert all(_is_connected(layout, v) for v in joined)
+    for v in joined:
+        layout.validate(v, "layout")
+        assert layout.connect(v, rng) == v  # one piece already: left as it is
+    moved = layout.connect([0, 1, 2, 100], rng)
+    assert moved[:3] == [0, 1, 2] and moved[3] in (3, 15)  # the largest piece stays, the stray wire joins it
+
+    import optuna
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    assert all(_is_connected(layout, suggest(study.ask(), space, rng)["layout"]) for _ in range(20))
+
+    def uniform_choice(key, n, mask):
+        idx = np.arange(n) if mask is None else np.flatnonzero(mask)
+        return int(idx[rng.integers(len(idx))])
+
+    walked = [space.walk(uniform_choice) for _ in range(50)]
+    assert all(_is_connected(layout, a["layout"]) for a in walked)
+    steps = [s for s in space.steps(walked[0]) if s[0].startswith("layout")]
+    assert [s[3] for s in steps] == walked[0]["layout"]  # the RL controller replays its walk
+    for s in space.steps({**walked[0], "layout": spread[0]}):  # and a layout from elsewhere (a seed)
+        assert s[2] is None or s[2][s[3]]

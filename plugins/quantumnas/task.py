@@ -243,8 +243,8 @@ class QuantumNASTask:
                                       self.seed)
             except TooManyQubits as e:
                 raise TooManyQubits(f"layout {layout}: {e}; its qubits lie too far apart on {self.device!r} "
-                                    "(`space_options.layout_sampling: connected` draws layouts along the coupling "
-                                    "map)") from None
+                                    "(`space_options.layout_sampling: connected`, the default past 12 qubits, "
+                                    "draws layouts along the coupling map)") from None
             metrics["loss"], metrics["accuracy"] = qt.score(z, split.y, self.data.n_classes)
             metrics["calibrated_loss"] = qt.calibrated_loss(z, split.y, self.data.n_classes)
         return metrics, (tq, inputs)
