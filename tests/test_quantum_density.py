@@ -31,11 +31,23 @@ def bind(tq, inputs, row):
                                                    ("zz_ry", "lima", (4, 3, 1, 0)),
                                                    ("rxyz", "quito", (1, 3, 4, 2)),
                                                    ("u3cu3", "yorktown", (2, 0, 1, 3)),
-                                                   ("u3cu3", "lima@x4", (0, 1, 2, 3))])  # errors scaled
-def test_density_matrix_equals_aer(circuit, device, layout):
+                                                   ("u3cu3", "lima@x4", (0, 1, 2, 3)),  # errors scaled
+                                                   ("u3cu3", "torino", (0, 1, 2, 3)),  # Heron: CZ
+                                                   ("zz_ry", "fractional.json", (0, 1, 2, 3))])  # RZZ, RX
+def test_density_matrix_equals_aer(circuit, device, layout, tmp_path):
     from qiskit_aer import AerSimulator
 
+    if device.endswith(".json"):  # a user's calibration file: qiskit-ibm-runtime's Heron-style fractional gates
+        import shutil
+        from pathlib import Path
+
+        import qiskit_ibm_runtime
+
+        src = Path(qiskit_ibm_runtime.fake_provider.__file__).parent / "backends" / "fractional"
+        device = str(shutil.copy(src / "props_fractional.json", tmp_path / device))
     tq, inputs, prog = compiled(circuit, device, layout)
+    if device.endswith(".json"):
+        assert "rzz" in tq.count_ops()  # the ZZ layers compile to the device's own two-qubit rotation
     x = np.random.default_rng(1).uniform(0, np.pi, (2, 16))
     ours = prog.density(x).numpy()
     sim = AerSimulator(method="density_matrix", noise_model=noise_model(device))
