@@ -172,10 +172,19 @@ def _from_properties(path: str):
     if not isinstance(props, dict) or "qubits" not in props or "gates" not in props:
         raise ConfigError(f"device {path!r}: a backend-properties JSON needs 'qubits' and 'gates' "
                           "(the props_*.json format of IBM backends)")
-    n = len(props["qubits"])
+    n = len(props["qubits"]) if isinstance(props["qubits"], list) else 0
+    if not n or not isinstance(props["gates"], list):
+        raise ConfigError(f"device {path!r}: 'qubits' must be a non-empty list (one list of calibrated values per "
+                          "qubit) and 'gates' a list, as in the props_*.json format of IBM backends")
     qargs: dict[str, set] = {}  # each gate on the qubit tuples the file calibrates it on: its arity comes with it
-    for g in props["gates"]:
-        qargs.setdefault(g["gate"], set()).add(tuple(g["qubits"]))
+    for i, g in enumerate(props["gates"]):
+        qubits = g.get("qubits") if isinstance(g, dict) else None
+        if not isinstance(g, dict) or not isinstance(g.get("gate"), str) or not isinstance(qubits, list) or \
+                not qubits or not all(isinstance(q, int) and 0 <= q < n for q in qubits):
+            raise ConfigError(f"device {path!r}: gates[{i}] = {json.dumps(g)[:120]}; each gate needs 'gate' (its "
+                              f"name) and 'qubits' (a list of qubit indices below {n}), as in the props_*.json "
+                              "format of IBM backends")
+        qargs.setdefault(g["gate"], set()).add(tuple(qubits))
     names = sorted(qargs)
     edges = sorted({q for qs in qargs.values() for q in qs if len(q) == 2})
     template = backend("quito")._conf_dict  # a configuration of the same family, reshaped below

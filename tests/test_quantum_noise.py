@@ -88,6 +88,13 @@ def test_device_from_a_users_backend_properties_json(tmp_path):
     bad.write_text('{"qubits": []}')
     with pytest.raises(ConfigError, match="'qubits' and 'gates'"):
         qn.backend(str(bad))
+    for text, needle in [('{"qubits": [], "gates": []}', "'qubits' must be a non-empty list"),
+                         ('{"qubits": [[]], "gates": [{"name": "cx"}]}',
+                          r"gates\[0\] = \{\"name\": \"cx\"\}; each gate needs"),
+                         ('{"qubits": [[]], "gates": [{"gate": "x", "qubits": [3]}]}', "qubit indices below 1")]:
+        bad.write_text(text)
+        with pytest.raises(ConfigError, match=needle):  # a KeyError from deep inside, before
+            qn.backend(str(bad))
 
 
 def test_a_scaled_device_multiplies_every_calibrated_error():
