@@ -50,6 +50,27 @@ def run_cli(tmp_path):
     return run
 
 
+@pytest.fixture
+def cli_in_process(tmp_path, monkeypatch, capsys):
+    """`nasfw.cli.main` called in this process, from `tmp_path`; returns what `run_cli` does. For the many checks
+    of one refusal message each: a subprocess pays two to three seconds of imports per case. What only a fresh
+    process shows (a warning printed on stderr beside the message) is checked by `run_cli` cases."""
+    import types
+
+    from nasfw.cli import main
+
+    def run(*args):
+        monkeypatch.chdir(tmp_path)
+        capsys.readouterr()
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as e:  # argparse's own refusals
+            code = e.code
+        out, err = capsys.readouterr()
+        return types.SimpleNamespace(returncode=code, stdout=out, stderr=err)
+    return run
+
+
 def wheel_layout_copy(folder: Path) -> Path:
     """nasfw's code laid out in `folder` as a wheel installs it (nasfw/ with hardware/, search_spaces/ and plugins/
     inside; a checkout keeps them beside nasfw/), for a process given PYTHONPATH=folder."""

@@ -401,10 +401,23 @@ def test_finalize_values_are_checked_before_the_search(run_cli, tmp_path, plugin
                                                   "'mbconv-proxyless': note10 latency: the arch must be an OFA "
                                                   "MobileNetV3 subnet")),
 ])
-def test_values_that_failed_once_training_started_fail_when_the_campaign_is_built(run_cli, tmp_path, plugin,
+def test_values_that_failed_once_training_started_fail_when_the_campaign_is_built(cli_in_process, tmp_path, plugin,
                                                                                   campaign, needle):
     """A misspelt sampling rule or optimiser, or a QML dataset that is not there, failed when the supernet phase
     reached it (the run folder made, the data loaded); now `--dry-run` refuses them in one line."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(campaign + "\n")
+    p = cli_in_process("search", "--config", cfg, "--plugin", plugin, "--dry-run")
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and needle in p.stderr, p.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("plugin, campaign, needle", [
+    ("quantumnas", "task_options: {dataset: fashion}", "task_options.dataset = 'fashion'; allowed: 'mnist', 'digits'"),
+    ("tinynas", "phases: {supernet: {epochs: 0}}", "option 'epochs' = 0 is not allowed; allowed: an integer >= 1"),
+])
+def test_a_refused_value_is_the_console_s_only_line(run_cli, tmp_path, plugin, campaign, needle):
+    """As above, from the console: nothing else (no library's warning) is printed beside the message."""
     cfg = tmp_path / "c.yaml"
     cfg.write_text(campaign + "\n")
     p = run_cli("search", "--config", cfg, "--plugin", plugin, "--dry-run")

@@ -85,13 +85,13 @@ def test_check_within_raises_a_config_error_naming_both_spaces():
     ("plugin: tinynas\nspace_options: {width_mult: 0.25}\ntask_options: {width_mult: 0.35}\n",
      "'width' offers [0.25], which the task cannot take (it takes [0.35])"),
 ])
-def test_a_space_the_task_cannot_read_fails_before_any_work(run_cli, tmp_path, config, expected):
+def test_a_space_the_task_cannot_read_fails_before_any_work(cli_in_process, tmp_path, config, expected):
     """Space and task options that disagree (task_options.device other than space_options.device) used to train
     the supernet and then fail every evaluation, or search a 5-qubit mapping on a 7-qubit device without a word.
     (Left out of space_options, they follow task_options: tests/test_campaign_defaults.py.)"""
     cfg = tmp_path / "c.yaml"
     cfg.write_text(config)
-    p = run_cli("search", "--config", cfg, "--out", tmp_path / "run")
+    p = cli_in_process("search", "--config", cfg, "--out", tmp_path / "run")
     assert p.returncode == 2, p.stdout + p.stderr
     assert "space_options and task_options describe different spaces" in p.stderr and expected in p.stderr
     assert not (tmp_path / "run").exists()
