@@ -64,7 +64,7 @@ def trained(tmp_path_factory):
     task = TinyNASTask(dataset="digits", width_mult=0.25, resolutions=[32], n_valid=300, n_test=300,
                        device="stm32f401", bn_batches=2)
     run = tmp_path_factory.mktemp("tinynas")
-    task.train_supernet(run, epochs=3, lr=3e-2, sampling="uniform", largest_epochs=1, batch_size=32,
+    task.train_supernet(run, epochs=5, lr=1e-2, sampling="uniform", largest_epochs=1, batch_size=32,
                         progress=False)
     return task, run
 
