@@ -1,6 +1,7 @@
 """Quantum devices and their noise: the calibration snapshots qiskit-ibm-runtime ships as fake backends
-(the retired IBMQ machines QuantumNAS was evaluated on), summarised for listing, and turned into qiskit-aer
-noise models. Nothing is downloaded: the snapshots are inside the installed package.
+(the retired IBMQ machines QuantumNAS was evaluated on, and the Eagle and Heron machines of today: Brisbane,
+Sherbrooke, Torino, Fez, ...), summarised for listing, and turned into qiskit-aer noise models. Nothing is
+downloaded: the snapshots are inside the installed package.
 
 A device key names a device and, optionally, a noise scale: 'lima' is the calibration as shipped, 'lima@x3' the
 same device with every error three times as likely (`device_key`). Every consumer (qiskit's transpiler, aer's
