@@ -28,13 +28,24 @@ def _values(spec: dict) -> str:
         return f"{spec['low']} .. {spec['high']}{step}{log}"
     if kind == "permutation":
         edges = f", along {len(spec['edges'])} coupling edges" if spec.get("edges") else ""
-        return f"{spec['k']} distinct of {json.dumps(spec['items'])}, ordered{edges}"
+        return f"{spec['k']} distinct of {_items(spec['items'])}, ordered{edges}"
     if kind == "repeat":
         return f"{spec['min']} .. {spec['max']} copies of:"
     if kind == "tie":
         return f"the value of {spec['of']}"
     rest = {k: v for k, v in spec.items() if k not in ("name", "type", "when", "decisions", "body")}
     return ", ".join(f"{k} {json.dumps(v)}" for k, v in rest.items())
+
+
+def _items(items: list) -> str:
+    """A permutation's items, short: `0 .. 132` for a device's qubits (listed in full, 133 numbers widened every
+    row of the table to 600 characters), the first and last few of another long list."""
+    if len(items) > 8 and items == list(range(len(items))):
+        return f"[0 .. {len(items) - 1}]"
+    if len(items) > 12:
+        head, tail = ", ".join(map(json.dumps, items[:4])), ", ".join(map(json.dumps, items[-2:]))
+        return f"[{head}, ... ({len(items) - 6} more), {tail}]"
+    return json.dumps(items)
 
 
 def decision_rows(specs: list[dict], indent: str = "") -> list[list[str]]:

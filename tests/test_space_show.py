@@ -78,3 +78,17 @@ def test_a_space_file_from_space_show_is_searched_and_kept_in_the_run(run_cli, t
 def test_space_optimise_names_its_flag_for_a_bad_sample_count(run_cli):
     p = run_cli("space", "optimise", "--plugin", "tinynas", "--samples", "-1")
     assert p.returncode == 2 and "argument --samples: -1 is not allowed; allowed: a positive integer" in p.stderr
+
+
+def test_a_large_device_s_layout_is_shown_in_one_short_row(cli_in_process):
+    """Torino's 133 qubits were listed in full and widened every row of the table to about 600 characters."""
+    p = cli_in_process("space", "show", "--plugin", "quantumnas", "--set", "task_options.device=torino")
+    assert p.returncode == 0, p.stderr
+    row = next(line for line in p.stdout.splitlines() if line.startswith("layout"))
+    assert "4 distinct of [0 .. 132], ordered, along 150 coupling edges" in row
+    table = [line for line in p.stdout.splitlines() if " choice " in line or " permutation " in line]
+    assert len(table) == 18 and max(len(line) for line in table) < 130
+    from nasfw.cli_space import _items
+
+    assert _items([0, 1, 2, 3, 4]) == "[0, 1, 2, 3, 4]"
+    assert _items([f"q{i}" for i in range(20)]) == '["q0", "q1", "q2", "q3", ... (14 more), "q18", "q19"]'
