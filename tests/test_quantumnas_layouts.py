@@ -134,6 +134,10 @@ def test_step_by_step_searchers_lay_layouts_along_the_coupling_map():
     moved = layout.connect([0, 1, 2, 100], rng)
     assert moved[:3] == [0, 1, 2] and moved[3] in (3, 15)  # the largest piece stays, the stray wire joins it
 
+    parents = [space.sample(rng) for _ in range(40)]  # walks, from all over the device
+    children = [space.crossover(parents[i], parents[-1 - i], rng)["layout"] for i in range(20)]
+    assert all(_is_connected(layout, v) for v in children)  # evolution's crossover joins its child too
+
     import optuna
 
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
