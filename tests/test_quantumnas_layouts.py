@@ -153,3 +153,15 @@ def test_step_by_step_searchers_lay_layouts_along_the_coupling_map():
     assert [s[3] for s in steps] == walked[0]["layout"]  # the RL controller replays its walk
     for s in space.steps({**walked[0], "layout": spread[0]}):  # and a layout from elsewhere (a seed)
         assert s[2] is None or s[2][s[3]]
+
+
+def test_a_layout_that_routes_past_the_evaluator_says_what_to_change():
+    from nasfw.plugins.quantumnas.task import QuantumNASTask
+    from nasfw.search_spaces.quantum_density import TooManyQubits
+
+    task = QuantumNASTask(dataset="digits", classes=[0, 1], n_blocks=1, device="torino", n_valid=8, n_test=8)
+    arch = {**task.supercircuit.largest(), "layout": [0, 40, 80, 120]}  # the four corners of the chip
+    with pytest.raises(TooManyQubits, match=r"layout \[0, 40, 80, 120\]: the compiled circuit touches \d+ qubits .*"
+                                            r"density-matrix evaluator stops at 12: .*layout_sampling: connected.*"
+                                            r"`task_options.noise: trajectories` simulates up to 20"):
+        task.evaluate(arch)

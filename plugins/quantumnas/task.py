@@ -242,9 +242,10 @@ class QuantumNASTask:
                 z = qc.noisy_expval_z(tq, inputs, self.device, split.x, self.noise, self.trajectories, shots,
                                       self.seed)
             except TooManyQubits as e:
-                raise TooManyQubits(f"layout {layout}: {e}; its qubits lie too far apart on {self.device!r} "
-                                    "(`space_options.layout_sampling: connected`, the default past 12 qubits, "
-                                    "draws layouts along the coupling map)") from None
+                more = "; `task_options.noise: trajectories` simulates up to 20" if self.noise == "density" else ""
+                raise TooManyQubits(f"layout {layout}: {e}: its wires lie too far apart on {self.device!r} for the "
+                                    "routing (`space_options.layout_sampling: connected`, the default past 12 "
+                                    f"qubits, draws layouts along the coupling map){more}") from None
             metrics["loss"], metrics["accuracy"] = qt.score(z, split.y, self.data.n_classes)
             metrics["calibrated_loss"] = qt.calibrated_loss(z, split.y, self.data.n_classes)
         return metrics, (tq, inputs)
