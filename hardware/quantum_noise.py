@@ -78,6 +78,16 @@ def device_key(name: str, noise_scale: float = 1.0, field: str = "task_options.n
             not 0 < noise_scale <= MAX_NOISE_SCALE:
         raise ConfigError(f"{field} = {noise_scale!r}; it must be a number in (0, {MAX_NOISE_SCALE:g}]: the factor "
                           "on every calibrated error (1 = the device as calibrated)")
+    base, in_name = split_key(name)
+    if base != name:  # 'lima@x4', as a report names the device, typed back: the same device
+        device_field = field.rpartition(".")[0] + ".device" if "." in field else "device"
+        if noise_scale != 1:
+            raise ConfigError(f"{device_field} = {name!r} carries a noise scale and {field} = {noise_scale!r} "
+                              "another; give it once")
+        if not 0 < in_name <= MAX_NOISE_SCALE:
+            raise ConfigError(f"{device_field} = {name!r}; the noise scale after {SCALE_MARK!r} must be a number in "
+                              f"(0, {MAX_NOISE_SCALE:g}]")
+        name, noise_scale = base, in_name
     name = name.lower() if not name.lower().endswith(".json") else name
     return name if noise_scale == 1 else f"{name}{SCALE_MARK}{float(noise_scale):g}"
 
@@ -122,7 +132,7 @@ def check_space_device(task_device: str, space_options: dict) -> None:
     one with the same (Quito and Lima) passed, and the campaign then named two devices for one run."""
     space_device = space_options.get("device")
     task_name = split_key(task_device)[0]
-    if isinstance(space_device, str) and space_device.lower() != task_name.lower():
+    if isinstance(space_device, str) and split_key(space_device)[0].lower() != task_name.lower():
         raise ConfigError(f"space_options.device = {space_device!r} and task_options.device = {task_name!r} name "
                           "two devices; the layouts are searched on the space's and scored on the task's: leave "
                           "space_options.device out (it follows the task's) or set both to one device")

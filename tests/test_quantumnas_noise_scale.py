@@ -55,3 +55,18 @@ def test_vqe_takes_the_noise_scale():
     assert VQETask(device="quito", n_blocks=1, noise_scale=0.5).device == "quito@x0.5"
     with pytest.raises(ConfigError, match="task_options.noise_scale"):
         VQETask(device="quito", n_blocks=1, noise_scale=-1)
+
+
+def test_a_scaled_device_named_as_the_report_names_it(cli_in_process):
+    """`lima@x4` is how a run's report names Lima at four times its errors; typed back as the device, the dry run
+    refused it for naming two devices (space 'lima@x4', task 'lima'), though the search could read it."""
+    assert QuantumNASTask(dataset="digits", n_blocks=2, n_valid=20, n_test=8, device="Lima@x4").device == "lima@x4"
+    p = cli_in_process("search", "--plugin", "quantumnas", "--set", "task_options.device=lima@x4", "--dry-run")
+    assert p.returncode == 0, p.stderr
+    for sets, needle in [(["task_options.device=lima@x2", "task_options.noise_scale=3"],
+                          ("task_options.device = 'lima@x2' carries a noise scale and task_options.noise_scale = 3 "
+                           "another; give it once")),
+                         (["task_options.device=lima@x0"],
+                          "task_options.device = 'lima@x0'; the noise scale after '@x' must be a number in (0, 100]")]:
+        p = cli_in_process("search", "--plugin", "quantumnas", *[a for s in sets for a in ("--set", s)], "--dry-run")
+        assert p.returncode == 2 and needle in p.stderr, p.stderr
