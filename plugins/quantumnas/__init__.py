@@ -75,8 +75,7 @@ def resolved_layout_sampling(layout_sampling: str, device_qubits: int) -> str:
     U3+CU3 circuit, transpiled, 2 route through more than 12 qubits on Guadalupe (16), 10 on Montreal (27), 17 on
     Manhattan (65) and all 20 on Brisbane and Torino (127, 133; a median of 25 and 27 qubits). Those candidates
     cannot be evaluated under the noise, and a search on an Eagle or Heron device stopped with every evaluation
-    failed. Walks along the coupling map stay
-    local (Torino, small budget: 60 of 60 evaluated)."""
+    failed. Walks along the coupling map stay local (Torino, small budget: 60 of 60 evaluated)."""
     from nasfw.search_spaces.quantum_density import MAX_QUBITS
 
     if layout_sampling != "auto":

@@ -34,6 +34,7 @@ from nasfw.option_types import NonNegativeFloat, NonNegativeInt, PositiveFloat, 
 from nasfw.progress import progress_bar, start_at
 from nasfw.registry import options_of
 from nasfw.search_spaces.quantum_density import TooManyQubits
+from nasfw.search_spaces.quantum_trajectories import MAX_QUBITS as TRAJECTORY_QUBITS
 from nasfw.search_spaces.supercircuit import SuperCircuit, space_def
 from nasfw.space_cover import check_within
 from nasfw.supernet.sampling import SamplerName
@@ -242,7 +243,8 @@ class QuantumNASTask:
                 z = qc.noisy_expval_z(tq, inputs, self.device, split.x, self.noise, self.trajectories, shots,
                                       self.seed)
             except TooManyQubits as e:
-                more = "; `task_options.noise: trajectories` simulates up to 20" if self.noise == "density" else ""
+                more = (f"; `task_options.noise: trajectories` simulates up to {TRAJECTORY_QUBITS}"
+                        if self.noise == "density" else "")
                 raise TooManyQubits(f"layout {layout}: {e}: its wires lie too far apart on {self.device!r} for the "
                                     "routing (`space_options.layout_sampling: connected`, the default past 12 "
                                     f"qubits, draws layouts along the coupling map){more}") from None
