@@ -137,10 +137,11 @@ class Permutation(Decision):
         # position-wise pick, then repair duplicates with unused items (mapping repair of QuantumNAS); along a
         # graph the child is joined into one piece too: two parents from two ends of a 133-qubit device gave a
         # child spread over it, and 11 of 20 such 4-wire children on Torino routed past the noisy evaluator's 12
-        child = self.repair([a[i] if rng.random() < 0.5 else b[i] for i in range(self.k)], rng)
-        return child if self._adj is None else self.connect(child, rng)
+        return self.repair([a[i] if rng.random() < 0.5 else b[i] for i in range(self.k)], rng)
 
     def repair(self, value: list, rng: np.random.Generator) -> list:
+        """`value` with each duplicate replaced by an unused item (next to the others along a graph), and along a
+        graph joined into one piece (`connect`): what a crossover's child and Optuna's picks need alike."""
         seen, out = set(), []
         unused = [x for x in self.items if x not in value]
         rng.shuffle(unused)
@@ -156,7 +157,7 @@ class Permutation(Decision):
                 key = json.dumps(v)
             seen.add(key)
             out.append(v)
-        return out
+        return self.connect(out, rng)
 
     def connect(self, value: list, rng: np.random.Generator) -> list:
         """`value` with its items made one connected piece of the graph (no-op without `edges`): the largest

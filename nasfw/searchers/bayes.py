@@ -40,7 +40,7 @@ def suggest(trial, space: Space, rng, prefix: str = "") -> Arch:
             arch[d.name] = trial.suggest_float(key, d.low, d.high, log=d.log)
         elif isinstance(d, Permutation):
             idx = [trial.suggest_categorical(f"{key}[{i}]", list(range(len(d.items)))) for i in range(d.k)]
-            arch[d.name] = d.connect(d.repair([d.items[i] for i in idx], rng), rng)  # along d.edges if any
+            arch[d.name] = d.repair([d.items[i] for i in idx], rng)  # duplicates replaced, joined along d.edges
         elif isinstance(d, Repeat):
             n = trial.suggest_int(f"{key}.n", d.min, d.max)
             arch[d.name] = [suggest(trial, d.inner, rng, f"{key}[{i}].") for i in range(n)]
