@@ -1,10 +1,12 @@
 """QuantumNAS VQE: Hamiltonians from pyscf + openfermion against the shipped FCI energies, joint Pauli-string
 expectations, noisy energies equal to qiskit-aer's, the UCCSD baseline, and a small campaign."""
 import json
+import re
 
 import numpy as np
 import pytest
 import torch
+import yaml
 
 pytest.importorskip("pyscf")
 pytest.importorskip("openfermion")
@@ -74,9 +76,23 @@ def test_an_active_space_that_splits_degenerate_orbitals_is_refused():
 def test_a_molecule_too_large_for_the_noisy_evaluator_is_a_clear_error():
     lih10 = {"geometry": [["Li", [0, 0, 0]], ["H", [0, 0, 1.45]]], "basis": "sto-3g",
              "active": {"occupied": [0], "active": [1, 2, 3, 4, 5]}}
-    with pytest.raises(ConfigError, match="needs 10 qubits; noise: density .* stops at 8"):
+    with pytest.raises(ConfigError, match=r"needs 10 qubits .*; noise: density .* stops at 8"):
         VQETask(lih10, device="guadalupe")
     assert VQETask(lih10, n_blocks=1, device="guadalupe", noise="none").n_wires == 10
+
+
+@pytest.mark.parametrize("noise, holds", [("none", 12), ("density", 8)])
+def test_a_molecule_past_what_vqe_holds_is_refused_before_its_hamiltonian(noise, holds):
+    """N2 in STO-3G without an active space is 20 qubits: building its dense Hamiltonian was killed for memory
+    (past 24 GB) before any message, and H2O's 14 qubits took 9 GB in every process that built the task. Such a
+    molecule is refused naming the limit, with an active space of its own orbitals that the task then accepts."""
+    n2 = {"geometry": "N 0 0 0; N 0 0 1.1"}
+    with pytest.raises(ConfigError, match=rf"task_options.molecule needs 20 qubits .*stops at {holds}\b") as e:
+        VQETask(n2, device="torino", noise=noise)
+    active = yaml.safe_load(re.search(r"e.g. active: (\{.*\})$", str(e.value)).group(1))
+    assert 2 * len(active["active"]) <= holds
+    task = VQETask({**n2, "active": active}, n_blocks=1, device="guadalupe", noise=noise)
+    assert task.n_wires == 2 * len(active["active"]) and task.h.exact < task.h.hf
 
 
 def test_energies_are_exact_to_double_precision_despite_a_large_constant():

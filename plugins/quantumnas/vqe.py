@@ -20,13 +20,17 @@ from nasfw.errors import ConfigError
 from nasfw.hardware import quantum_noise
 from nasfw.option_types import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 from nasfw.plugins.quantumnas import compile as qc
-from nasfw.plugins.quantumnas.molecules import build, hartree_fock_bits, qubit_count
+from nasfw.plugins.quantumnas.molecules import (DENSE_LIMIT, MAX_QUBITS, build, hartree_fock_bits, qubit_count,
+                                                too_large)
 from nasfw.plugins.quantumnas.train import supercircuit_sampling
 from nasfw.search_spaces import quantum_sim as qs
 from nasfw.search_spaces.supercircuit import SuperCircuit, space_def
 from nasfw.space_cover import check_within
 from nasfw.supernet.sampling import SamplerName
 from nasfw.supernet.train import TRAINING_CHECKPOINT, TrainConfig, train_supernet
+
+
+DENSITY_QUBITS = 8  # the molecule's qubits under noise: density (routing adds ancillas to the matrix)
 
 
 class VQETask:
@@ -45,16 +49,19 @@ class VQETask:
                               "(qiskit.transpile's levels)")
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise ConfigError(f"task_options.seed = {seed!r}; it must be an integer >= 0")
-        self.h = build(molecule)
         self.device = quantum_noise.device_key(device, noise_scale)
         self.noise, self.seed, self.level = noise, seed, optimization_level
         qubits = quantum_noise.backend(self.device).num_qubits
-        if self.h.n_qubits > qubits:
-            raise ConfigError(f"task_options.molecule needs {self.h.n_qubits} qubits; {self.device!r} has {qubits}; "
-                              f"a larger task_options.device: {quantum_noise.devices_with(self.h.n_qubits)}")
-        if noise == "density" and self.h.n_qubits > 8:
-            raise ConfigError(f"task_options.molecule needs {self.h.n_qubits} qubits; noise: density holds a density "
-                              "matrix of the qubits plus routing ancillas and stops at 8; use noise: none")
+        needed = qubit_count(molecule)  # checked before the Hamiltonian is built: that grows as 4^n
+        if noise == "density" and needed > DENSITY_QUBITS:
+            raise too_large(molecule, needed, DENSITY_QUBITS, "noise: density holds a density matrix of the qubits "
+                            f"plus routing ancillas and stops at {DENSITY_QUBITS} (noise: none: {MAX_QUBITS})")
+        if needed > MAX_QUBITS:
+            raise too_large(molecule, needed, MAX_QUBITS, DENSE_LIMIT)
+        if needed > qubits:
+            raise ConfigError(f"task_options.molecule needs {needed} qubits; {self.device!r} has {qubits}; "
+                              f"a larger task_options.device: {quantum_noise.devices_with(needed)}")
+        self.h = build(molecule)
         self.n_wires = self.h.n_qubits
         self.supercircuit = SuperCircuit(circuit, self.n_wires, n_blocks, qubits, n_features=0, seed=seed,
                                          field="task_options")
