@@ -153,6 +153,10 @@ def test_small_campaign_end_to_end(tmp_path, run_cli):
     assert names == ["searched", "searched, search's mapping", "searched, search's winner", "searched + pruned",
                      "human design", "random circuit 1", "random circuit 2", "searched, SABRE layout"]
     assert report["rows"][5]["arch"] != report["rows"][6]["arch"]
+    # each row's arch is the circuit as evaluated: its layout the row's (the human design's ran on 0..n-1, not on
+    # the largest layout of the space; SABRE's row on SABRE's placement, not the searched one)
+    assert all(row["arch"]["layout"] == row["layout"] for row in report["rows"])
+    assert report["rows"][4]["layout"] == [0, 1, 2, 3]
     # retrain: 5 from the default campaign: the search's winner first among distinct circuits, each trained from
     # scratch and scored on the validation inputs under the noise; the best by the calibrated loss was kept
     tried = report["retrain"]

@@ -190,6 +190,7 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: PositiveInt = 20, 
         return store.module("scratch", key, lambda: task.supercircuit.extract(a), build)
 
     rows: list[dict[str, Any]] = []
+    mapped = any(dec.name == "layout" for dec in task.supercircuit.space.decisions)
 
     def row(name: str, module, a: dict, lay: list[int] | None, layout_method: str | None = None) -> dict:
         bar.set_postfix_str(f"aer: {name}")
@@ -209,11 +210,13 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: PositiveInt = 20, 
                             lambda: qc.aer_expval(tq, inputs, d.test.x.numpy(), task.device, shots=shots, seed=seed))
         nf_loss, nf_acc = qt.evaluate(module, d.test, n_classes)
         aer_loss, aer_acc = qt.score(torch.as_tensor(z_aer), d.test.y, n_classes)
-        r = {"name": name, "params": int((module.mask > 0).sum()), "layout": qc.initial_layout(tq),
+        placed = qc.initial_layout(tq)
+        r = {"name": name, "params": int((module.mask > 0).sum()), "layout": placed,
              "noise_free_accuracy": nf_acc,
              "torch_noisy_accuracy": qt.score(z_torch, d.test.y, n_classes)[1] if z_torch is not None else None,
              "aer_accuracy": aer_acc, "aer_loss": aer_loss,
-             **qc.stats(tq, task.device), "arch": a,
+             # the arch as evaluated: with the layout the row ran on (fixed, SABRE's, ...), not the one it came with
+             **qc.stats(tq, task.device), "arch": {**a, "layout": placed} if mapped else a,
              # the test inputs aer classifies right (a row copied for another name keeps them): rows compare paired
              "_aer_correct": qt.correct(torch.as_tensor(z_aer), d.test.y, n_classes).numpy()}
         rows.append(r)
