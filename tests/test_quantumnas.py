@@ -393,6 +393,9 @@ def test_calibrated_loss_ignores_a_uniform_shrinkage_but_not_the_ranking():
     # outputs that carry less information score worse
     noisy = z + 0.5 * torch.randn(200, 4, generator=g)
     assert qt.calibrated_loss(noisy, y, 4) > cal + 0.05
+    # outputs that classify every input with a wide margin: 0, which the progress bar and tables print as 0, not -0
+    perfect = qt.calibrated_loss(torch.eye(4)[y], y, 4)
+    assert perfect == 0 and f"{perfect:.6g}" == "0"
 
 
 def test_noise_unaware_baseline_uses_the_campaigns_metric_without_noise(tmp_path):

@@ -338,7 +338,8 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: PositiveInt = 20, 
     report = {"device": task.device, "dataset": d.source, "classes": task.classes, "test_samples": len(d.test),
               "shots": shots, "torch_evaluator": torch_evaluator, "pruning_sparsity": sparsity,
               "search_layout": search_layout, "layout": layout,
-              "remap": remap_scores, "retrain": retrain_scores, "rows": rows, "files": files}
+              "remap": remap_scores, "retrain": retrain_scores, "rows": rows, "files": files,
+              "supercircuit": _health(run_dir)}
     (run_dir / "quantumnas.json").write_text(json.dumps(report, indent=2, default=str))
     (run_dir / "quantumnas.md").write_text(table(report))
     return {"table": str(run_dir / "quantumnas.md"),
@@ -361,6 +362,12 @@ def load_searched(run_dir: Path):
     return task, arch, module
 
 
+def _health(run_dir: Path) -> dict | None:
+    """What the supernet phase measured of the SuperCircuit (`train.supercircuit_health`), if it ran."""
+    path = Path(run_dir) / qt.HEALTH_FILE
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def table(report: dict) -> str:
     head = (f"# QuantumNAS on {report['device']}\n\n{report['dataset']}, classes {report['classes']}, "
             f"{report['test_samples']} test inputs, qiskit-aer with the device noise model (density matrix up to 10 "
@@ -368,7 +375,7 @@ def table(report: dict) -> str:
             f"{report['shots']} shots; torch noisy: {report.get('torch_evaluator') or 'not run'}.\n\n"
             "aer vs searched: the row's aer accuracy minus the searched circuit's, in points, paired on the test "
             "inputs (n:m = inputs only this row / only the searched circuit classifies right; exact McNemar "
-            "p-value).\n\n"
+            "p-value).\n\n" + _untrained(report) +
             "| circuit | params | layout | depth | 2q gates | est. fidelity | noise-free acc | torch noisy acc "
             "| aer acc | aer vs searched |\n|---|---|---|---|---|---|---|---|---|---|\n")
     lines = [f"| {r['name']} | {r['params']} | {r['layout']} | {int(r['depth'])} | {int(r['two_qubit_gates'])} | "
@@ -376,3 +383,10 @@ def table(report: dict) -> str:
              f"{'-' if r['torch_noisy_accuracy'] is None else format(r['torch_noisy_accuracy'], '.3f')} | "
              f"{r['aer_accuracy']:.3f} | {describe(r.get('aer_vs_searched'))} |" for r in report["rows"]]
     return head + "\n".join(lines) + "\n"
+
+
+def _untrained(report: dict) -> str:
+    health = report.get("supercircuit")
+    if not health or health.get("learned", True):
+        return ""
+    return f"Note: {qt.untrained_note(health)}.\n\n"

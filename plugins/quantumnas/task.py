@@ -19,6 +19,8 @@ device key 'lima@x4'): the search, the baselines and the aer rows of finalize al
 """
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -163,6 +165,10 @@ class QuantumNASTask:
         self.trained = True
         run_dir.mkdir(parents=True, exist_ok=True)
         torch.save(self.supercircuit.state_dict(), run_dir / WEIGHTS)
+        health = qt.supercircuit_health(self.supercircuit, d.valid, n_classes, history, seed=self.seed)
+        (run_dir / qt.HEALTH_FILE).write_text(json.dumps(health, indent=2))
+        if not health["learned"]:
+            print(f"note: {qt.untrained_note(health)}", file=sys.stderr)
         return history
 
     def load_supernet(self, run_dir: Path) -> None:
