@@ -344,3 +344,15 @@ def test_progressive_supercircuit_training_starts_with_the_most_blocks(tmp_path)
     assert len(blocks) == 24  # one SubCircuit per step
     assert set(blocks[:8]) <= {4, 5, 6}  # epoch 1 of 3: the largest third (uniform: 1/2**8 to pass)
     assert min(blocks[16:]) < 4  # by the last third, smaller ones too
+
+
+def test_vqe_finalize_shows_its_progress_and_counts_rows_kept_from_before(tmp_path, capsys):
+    """VQE's finalize trains two ansatzes `restarts` times and evaluates three rows on aer; on 12 qubits (N2 in a
+    6-orbital active space) that took minutes after the search's bar with nothing on the screen."""
+    task = VQETask("h2", n_blocks=1, device="manila")
+    arch = task.supercircuit.space.sample(np.random.default_rng(0))
+    task.finalize(arch, tmp_path, steps=5, restarts=2, progress=True)
+    err = capsys.readouterr().err
+    assert "finalize:" in err and "7/7" in err and "train human design" in err and "UCCSD" in err
+    task.finalize(arch, tmp_path, steps=5, restarts=2, progress=True)  # every row kept: the bar still ends full
+    assert "7/7" in capsys.readouterr().err

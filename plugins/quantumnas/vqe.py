@@ -249,7 +249,7 @@ class VQETask:
                 "aer_noisy_energy": self.aer_energy(tq), **qc.stats(tq, self.device),
                 "layout": qc.initial_layout(tq)}
 
-    def _trained(self, a: dict, steps: int, lr: float, restarts: int):
+    def _trained(self, a: dict, steps: int, lr: float, restarts: int, on_restart=lambda: None):
         """An ansatz trained from scratch: the best of `restarts` initialisations."""
         best = None
         for r in range(restarts):
@@ -258,6 +258,7 @@ class VQETask:
             h = self.fit(m, steps, lr)
             if best is None or h[-1] < best[0]:
                 best = (h[-1], m)
+            on_restart()
         return best[1]
 
     def _row(self, name: str, m, layout: list[int] | None) -> dict[str, Any]:
@@ -277,30 +278,43 @@ class VQETask:
                               f"lr = {lr} (> 0)")
 
     def finalize(self, arch: dict, run_dir: Path, steps: PositiveInt = 300, lr: PositiveFloat = 5e-2,
-                 restarts: PositiveInt = 3, uccsd: bool = True) -> dict[str, Any]:
+                 restarts: PositiveInt = 3, uccsd: bool = True, progress: bool = True) -> dict[str, Any]:
         """Train the winner from scratch (best of `restarts` initialisations) and the whole SuperCircuit (the
         human design) the same way, and the UCCSD baseline; energies noise-free, under noise in torch, and on
-        qiskit-aer."""
+        qiskit-aer. A bar counts each restart and each row: on 12 qubits the human design alone trains for minutes."""
         from nasfw.finalize_store import FinalizeStore, weights_digest
+        from nasfw.progress import progress_bar
 
         self.check_finalize(steps=steps, lr=lr, restarts=restarts)
+        bar = progress_bar(2 * (restarts + 1) + int(uccsd), "finalize", progress)
+
+        def reach(n: int, what: str | None = None) -> None:  # rows kept from an interrupted run are counted too
+            bar.update(max(0, n - bar.n))
+            if what:
+                bar.set_postfix_str(what)
 
         # each finished row is kept in run_dir/finalize: `--resume` after an interrupt redoes only the others
         store = FinalizeStore(run_dir, self.h.exact, self.h.hf, self.hmat.numpy(), self.hf, self.device, self.level,
                               self.seed, self.supercircuit.circuit, self.supercircuit.n_blocks)
         rows, files = [], []
-        for name, a, layout in (("searched", arch, arch.get("layout")),
-                                ("human design", self.supercircuit.largest(), list(range(self.n_wires)))):
+        for i, (name, a, layout) in enumerate((("searched", arch, arch.get("layout")),
+                                               ("human design", self.supercircuit.largest(),
+                                                list(range(self.n_wires))))):
             circuit = {k: v for k, v in a.items() if k != "layout"}
+            reach(i * (restarts + 1), f"train {name}")
             m = store.module("vqe-trained", (circuit, steps, lr, restarts), lambda a=a: self.supercircuit.extract(a),
-                             lambda a=a: self._trained(a, steps, lr, restarts))
+                             lambda a=a: self._trained(a, steps, lr, restarts, on_restart=lambda: bar.update(1)))
+            reach(i * (restarts + 1) + restarts, f"aer: {name}")
             rows.append(store.record("vqe-row", (name, weights_digest(m), layout),
                                      lambda name=name, m=m, layout=layout: self._row(name, m, layout)))
             if name == "searched":
                 files += self.export_circuit(m, layout, Path(run_dir) / "export", "searched")
                 torch.save(m.state_dict(), Path(run_dir) / "export" / "searched.pt")
+        reach(2 * (restarts + 1), "UCCSD" if uccsd else None)
         if uccsd:
             rows.append(store.record("vqe-row", ("UCCSD", steps, lr), lambda: self._uccsd_row(steps, lr)))
+            bar.update(1)
+        bar.close()
         report = {"exact": self.h.exact, "hartree_fock": self.h.hf, "device": self.device, "rows": rows,
                   "files": [str(f) for f in files]}
         (Path(run_dir) / "vqe.json").write_text(json.dumps(report, indent=2))
