@@ -111,3 +111,21 @@ def test_vqe_finalize_keeps_its_finished_rows(tmp_path, monkeypatch):
     again = json.loads((tmp_path / "run" / "vqe.json").read_text())
     assert again["rows"] == whole["rows"] and again["exact"] == whole["exact"]
     assert [Path(f).name for f in again["files"]] == [Path(f).name for f in whole["files"]]
+
+
+def test_vqe_finalize_keeps_its_rows_for_a_task_built_again(tmp_path, monkeypatch):
+    """A resume builds the task again, and pyscf and openfermion's eigensolver return the Hamiltonian and the exact
+    energy with other last bits on every build: finalize's store, keyed by them, kept nothing across a resume (a
+    12-qubit N2 run trained its ansatzes for six minutes again)."""
+    from nasfw.plugins.quantumnas.vqe import VQETask
+
+    options = {"steps": 20, "restarts": 2}
+    first = VQETask("lih", n_blocks=1, device="quito")
+    arch = first.supercircuit.space.sample(np.random.default_rng(0))
+    first.finalize(arch, tmp_path, **options)
+    again = VQETask("lih", n_blocks=1, device="quito")
+    aer, fit = Counting(VQETask.aer_energy), Counting(VQETask.fit)
+    monkeypatch.setattr(VQETask, "aer_energy", method(aer))
+    monkeypatch.setattr(VQETask, "fit", method(fit))
+    again.finalize(arch, tmp_path, **options)
+    assert fit.calls == 0 and aer.calls == 0

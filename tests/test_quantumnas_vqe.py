@@ -356,3 +356,56 @@ def test_vqe_finalize_shows_its_progress_and_counts_rows_kept_from_before(tmp_pa
     assert "finalize:" in err and "7/7" in err and "train human design" in err and "UCCSD" in err
     task.finalize(arch, tmp_path, steps=5, restarts=2, progress=True)  # every row kept: the bar still ends full
     assert "7/7" in capsys.readouterr().err
+
+
+def test_uccsd_pauli_rotations_equal_qiskits_matrices():
+    """UCCSD applies each Pauli string as a permutation with phases instead of a dense matrix (128 MB per string
+    at 12 qubits): the same vector as qiskit's matrix of the label, on random strings and states."""
+    from qiskit.quantum_info import Pauli
+
+    from nasfw.plugins.quantumnas.uccsd import _pauli_action
+
+    rng = np.random.default_rng(0)
+    for n in (1, 3, 6):
+        for _ in range(20):
+            label = "".join(rng.choice(list("IXYZ"), n))
+            psi = rng.standard_normal(2 ** n) + 1j * rng.standard_normal(2 ** n)
+            gather, phase = _pauli_action(label)
+            ours = phase.numpy().astype(complex) * psi[gather.numpy()]
+            assert np.allclose(ours, Pauli(label).to_matrix() @ psi, atol=1e-6), label
+
+
+def test_uccsd_on_twelve_qubits_fits_in_memory():
+    """LiH's whole STO-3G space (6 orbitals, 12 qubits, 4 electrons): the UCCSD state from Hartree-Fock, with a few
+    hundred MB where the dense matrices needed tens of GB."""
+    import resource
+
+    from nasfw.plugins.quantumnas.uccsd import UCCSD
+
+    ucc = UCCSD(12, 4)
+    start = torch.zeros(2 ** 12, dtype=torch.complex64)
+    start[int("110000000000", 2)] = 1.0
+    with torch.no_grad():
+        ucc.theta.fill_(0.01)
+        psi = ucc.state(start)
+    assert ucc.n_params == 44 and abs(float(torch.linalg.vector_norm(psi)) - 1.0) < 1e-4
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 8 * 1024 ** 2  # kB: under 8 GB
+
+
+def test_a_row_routed_past_the_density_matrix_has_no_noisy_energies_and_says_why():
+    """With `noise: none` a 12-wire molecule may compile onto more qubits than a density matrix holds (15 for N2 on
+    Guadalupe); finalize raised TooManyQubits there, after minutes of training, and lost the run's last step."""
+    import qiskit
+
+    from nasfw.hardware import quantum_noise
+
+    t = VQETask("h2", n_blocks=1, device="guadalupe")
+    ghz = qiskit.QuantumCircuit(14, 14)
+    ghz.h(0)
+    for q in range(13):
+        ghz.cx(q, q + 1)
+    ghz.measure(range(14), range(14))
+    tq = qiskit.transpile(ghz, quantum_noise.backend("guadalupe"), optimization_level=1, seed_transpiler=0)
+    energies = t._noisy_energies(tq)
+    assert energies["torch_noisy_energy"] is None and energies["aer_noisy_energy"] is None
+    assert "density-matrix evaluator stops at 12" in energies["noisy_not_evaluated"]

@@ -20,10 +20,11 @@ from nasfw.errors import ConfigError
 from nasfw.hardware import quantum_noise
 from nasfw.option_types import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 from nasfw.plugins.quantumnas import compile as qc
-from nasfw.plugins.quantumnas.molecules import (DENSE_LIMIT, MAX_QUBITS, build, hartree_fock_bits, qubit_count,
-                                                too_large)
+from nasfw.plugins.quantumnas.molecules import (DENSE_LIMIT, MAX_QUBITS, build, hartree_fock_bits, molecule_spec,
+                                                qubit_count, too_large)
 from nasfw.plugins.quantumnas.train import supercircuit_sampling
 from nasfw.search_spaces import quantum_sim as qs
+from nasfw.search_spaces.quantum_density import TooManyQubits
 from nasfw.search_spaces.supercircuit import SuperCircuit, space_def
 from nasfw.space_cover import check_within
 from nasfw.supernet.sampling import SamplerName
@@ -62,6 +63,7 @@ class VQETask:
             raise ConfigError(f"task_options.molecule needs {needed} qubits; {self.device!r} has {qubits}; "
                               f"a larger task_options.device: {quantum_noise.devices_with(needed)}")
         self.h = build(molecule)
+        self.molecule = molecule_spec(molecule)
         self.n_wires = self.h.n_qubits
         self.supercircuit = SuperCircuit(circuit, self.n_wires, n_blocks, qubits, n_features=0, seed=seed,
                                          field="task_options")
@@ -245,8 +247,7 @@ class VQETask:
                               optimization_level=self.level, initial_layout=list(range(self.n_wires)),
                               seed_transpiler=self.seed)
         return {"name": "UCCSD", "params": ucc.n_params, "noise_free_energy": e0,
-                "error_mha": 1000 * (e0 - self.h.exact), "torch_noisy_energy": self.noisy_energy(tq),
-                "aer_noisy_energy": self.aer_energy(tq), **qc.stats(tq, self.device),
+                "error_mha": 1000 * (e0 - self.h.exact), **self._noisy_energies(tq), **qc.stats(tq, self.device),
                 "layout": qc.initial_layout(tq)}
 
     def _trained(self, a: dict, steps: int, lr: float, restarts: int, on_restart=lambda: None):
@@ -267,8 +268,18 @@ class VQETask:
             e0 = float(self.energy(m.gates()))
         tq = self.transpile(m, layout)
         return {"name": name, "params": int(m.theta.numel()), "noise_free_energy": e0,
-                "error_mha": 1000 * (e0 - self.h.exact), "torch_noisy_energy": self.noisy_energy(tq),
-                "aer_noisy_energy": self.aer_energy(tq), **qc.stats(tq, self.device), "layout": qc.initial_layout(tq)}
+                "error_mha": 1000 * (e0 - self.h.exact), **self._noisy_energies(tq), **qc.stats(tq, self.device),
+                "layout": qc.initial_layout(tq)}
+
+    def _noisy_energies(self, tq) -> dict[str, Any]:
+        """The row's energies under the device noise, torch's and aer's, both from the density matrix of the qubits
+        the compiled circuit touches. A molecule searched with `noise: none` may route past what that matrix holds
+        (N2 in 6 active orbitals, 12 wires, touched 15 qubits on Guadalupe: 16 GB for aer): its rows then have no
+        noisy energies, and say why, rather than ending the run after its training."""
+        try:
+            return {"torch_noisy_energy": self.noisy_energy(tq), "aer_noisy_energy": self.aer_energy(tq)}
+        except TooManyQubits as e:
+            return {"torch_noisy_energy": None, "aer_noisy_energy": None, "noisy_not_evaluated": str(e)}
 
     def check_finalize(self, steps: PositiveInt = 300, lr: PositiveFloat = 5e-2, restarts: PositiveInt = 3,
                        **_: Any) -> None:
@@ -294,8 +305,11 @@ class VQETask:
                 bar.set_postfix_str(what)
 
         # each finished row is kept in run_dir/finalize: `--resume` after an interrupt redoes only the others
-        store = FinalizeStore(run_dir, self.h.exact, self.h.hf, self.hmat.numpy(), self.hf, self.device, self.level,
-                              self.seed, self.supercircuit.circuit, self.supercircuit.n_blocks)
+        # keyed by the molecule as given, not by the Hamiltonian built from it: pyscf and openfermion's eigensolver
+        # return it, and the exact energy, with other last bits on every build (H2's exact energy: -1.1372701746609022
+        # and ...9033 in one process), so a digest of those kept nothing across a resume
+        store = FinalizeStore(run_dir, self.molecule, self.hf, self.device, self.level, self.seed,
+                              self.supercircuit.circuit, self.supercircuit.n_blocks)
         rows, files = [], []
         for i, (name, a, layout) in enumerate((("searched", arch, arch.get("layout")),
                                                ("human design", self.supercircuit.largest(),
@@ -322,7 +336,10 @@ class VQETask:
                  "| ansatz | params | noise-free (Ha) | error (mHa) | torch noisy (Ha) | aer noisy (Ha) | depth |",
                  "|---|---|---|---|---|---|---|"]
         lines += [f"| {r['name']} | {r['params']} | {r['noise_free_energy']:.6f} | {r['error_mha']:.3f} | "
-                  f"{r['torch_noisy_energy']:.4f} | {r['aer_noisy_energy']:.4f} | {int(r['depth'])} |" for r in rows]
+                  f"{_energy(r['torch_noisy_energy'])} | {_energy(r['aer_noisy_energy'])} | {int(r['depth'])} |"
+                  for r in rows]
+        lines += [f"\n{r['name']}: no noisy energies, {r['noisy_not_evaluated']}" for r in rows
+                  if r.get("noisy_not_evaluated")]
         (Path(run_dir) / "vqe.md").write_text("\n".join(lines) + "\n")
         return {"table": str(Path(run_dir) / "vqe.md"),
                 "error_mha": {r["name"]: round(r["error_mha"], 4) for r in rows}}
@@ -368,3 +385,7 @@ class VQETask:
                                  "gates": [[g, list(w), a.tolist() if a is not None else []]
                                            for g, w, a in sub.gates(drop_identities=True)]}, indent=2))
         return [p]
+
+
+def _energy(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
