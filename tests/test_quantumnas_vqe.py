@@ -409,3 +409,10 @@ def test_a_row_routed_past_the_density_matrix_has_no_noisy_energies_and_says_why
     energies = t._noisy_energies(tq)
     assert energies["torch_noisy_energy"] is None and energies["aer_noisy_energy"] is None
     assert "density-matrix evaluator stops at 12" in energies["noisy_not_evaluated"]
+
+
+def test_an_error_at_the_exact_energy_reads_zero_not_minus_zero():
+    from nasfw.plugins.quantumnas.vqe import _mha
+
+    assert _mha(-1e-10) == "0.000" and _mha(1e-10) == "0.000" and _mha(-0.0004) == "0.000"
+    assert _mha(-0.0006) == "-0.001" and _mha(20.586) == "20.586"
