@@ -79,6 +79,20 @@ def with_model_options(entry: Any, fill: dict) -> Any:
     return entry
 
 
+def describe_user(raw: dict, default: dict, user: dict, source: str | None) -> dict:
+    """The plugin default's description, said to be changed by the user's campaign file (or mapping) when that
+    changes what runs and gives no description of its own: experiments/quantumnas-vqe-h2.yaml ran VQE on H2 with
+    a campaign.yaml that read "QuantumNAS MNIST-4 on the Quito fake device"."""
+    from nasfw.campaign import NOT_IDENTITY
+
+    text = raw.get("description")
+    changed = [k for k in user if k not in NOT_IDENTITY and k != "plugin" and user[k] != default.get(k)]
+    if "description" in user or not changed or not isinstance(text, str) or not text:
+        return raw
+    said = f"changed by {source}" if source else f"with {', '.join(changed)} changed"
+    return {**raw, "description": f"{text} ({said})"}
+
+
 def describe_sets(raw: dict, sets: Sequence[str]) -> dict:
     """The description with the `--set`s it was changed by: a default's "MNIST-4 on the Quito fake device" stayed
     word for word in the campaign.yaml of a run that `--set task_options.device=lima` moved to Lima."""
@@ -144,11 +158,12 @@ def stored_campaign(out: str | Path | None, flags: RunFlags, registry: Registry)
 
 def resolve_campaign(registry: Registry, plugin: str | None = None, user: dict | None = None, *,
                      stored: dict | None = None, searcher: str | None = None, budget: str | int | None = None,
-                     fields: dict | None = None, sets: Sequence[str] = ()) -> Campaign:
+                     fields: dict | None = None, sets: Sequence[str] = (), source: str | None = None) -> Campaign:
     """The validated campaign: `stored` (a run's own campaign, for resuming it) or the plugin's default with
     `user` over it; `fields` (campaign fields: seed, workers, out, task_options, ...; None means not given) over
     both, merged as a campaign file's are; then `searcher` (a name) and `budget` (a number or a preset name); last
-    `sets`, the command line's `--set FIELD=VALUE`s, so that one wins over the preset a budget name brings."""
+    `sets`, the command line's `--set FIELD=VALUE`s, so that one wins over the preset a budget name brings.
+    `source` names where `user` came from (its file), for the description."""
     from nasfw.campaign import apply_set, merge, parse, parse_set, resolve_budget
 
     given = {k: v for k, v in (fields or {}).items() if v is not None}
@@ -156,8 +171,9 @@ def resolve_campaign(registry: Registry, plugin: str | None = None, user: dict |
         raw = merge(stored, given)
     else:
         user = merge(user or {}, given)
-        raw = registry.campaign(plugin) if plugin else {}
-        raw = adopt_task_objectives(merge(raw, user), user, raw.get("task"), registry)
+        default = registry.campaign(plugin) if plugin else {}
+        raw = adopt_task_objectives(merge(default, user), user, default.get("task"), registry)
+        raw = describe_user(raw, default, user, source)
         if plugin:
             raw["plugin"] = plugin
     if searcher is not None:
@@ -240,7 +256,7 @@ def search(plugin: str | None = None, config: str | Path | dict | None = None, *
                               "resume=True with out= a run folder")
         stored = stored_campaign(fields.get("out"), PYTHON_FLAGS, registry)
     campaign = resolve_campaign(registry, plugin, user, stored=stored, searcher=searcher, budget=budget,
-                                fields=fields)
+                                fields=fields, source=str(config) if isinstance(config, (str, Path)) else None)
     check_in_process(campaign, registry)
     import torch
 

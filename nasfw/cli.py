@@ -26,7 +26,7 @@ def cmd_search(args) -> int:
         stored = stored_campaign(args.out, CLI_FLAGS, reg)  # `nasfw search --resume --out RUN`: as it started
     fields = {key: getattr(args, key, None) for key in ("seed", "workers", "out", "backend", "address")}
     campaign = resolve_campaign(reg, plugin, user, stored=stored, searcher=args.searcher, budget=args.budget,
-                                fields=fields, sets=args.sets or ())
+                                fields=fields, sets=args.sets or (), source=args.config)
     if args.dry_run:
         from nasfw.runner import build, check_phase_options
 

@@ -21,7 +21,7 @@ def _campaign_task(args, command: str, method: str, what: str):
     user, plugin = user_campaign(args)
     if not plugin and not args.config:
         raise ConfigError(f"nasfw {command} needs --plugin NAME or --config FILE")
-    campaign = resolve_campaign(reg, plugin, user, sets=args.sets or ())
+    campaign = resolve_campaign(reg, plugin, user, sets=args.sets or (), source=args.config)
     task = reg.task(campaign.task, **task_options(campaign, reg))
     if not hasattr(task, method):
         raise ConfigError(f"task {campaign.task!r} cannot {what}")

@@ -102,7 +102,7 @@ def cmd_space_show(args) -> int:
     user, plugin = user_campaign(args)
     if not plugin and not args.config:
         raise ConfigError("nasfw space show needs --plugin NAME or --config FILE")
-    campaign = resolve_campaign(reg, plugin, user, sets=args.sets or ())
+    campaign = resolve_campaign(reg, plugin, user, sets=args.sets or (), source=args.config)
     space = build_space(campaign, reg)
     spec = space.to_dict()
     size = space.size()

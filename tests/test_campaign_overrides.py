@@ -1,4 +1,6 @@
 """Changing a campaign without rewriting it: a file's fields over a plugin's default, and `--set FIELD=VALUE`."""
+from pathlib import Path
+
 import pytest
 
 from nasfw.campaign import merge
@@ -73,3 +75,23 @@ def test_the_description_says_what_set_changed(tmp_path):
     assert again.description == c.description and again.fingerprint() == c.fingerprint()
     assert parse({**c.raw, "description": "x"}).fingerprint() == c.fingerprint()
     assert resolve_campaign(reg, "quantumnas").description == reg.campaign("quantumnas")["description"]
+
+
+def test_the_description_says_a_campaign_file_changed_the_default(tmp_path):
+    """experiments/quantumnas-vqe-h2.yaml (VQE on H2, no description of its own) ran with a campaign.yaml that
+    read "QuantumNAS MNIST-4 on the Quito fake device"; a file or mapping that changes nothing keeps it as is."""
+    from nasfw.api import resolve_campaign, user_fields
+
+    reg = Registry()
+    default = reg.campaign("quantumnas")["description"]
+    path = str(Path(__file__).parents[1] / "experiments" / "quantumnas-vqe-h2.yaml")
+    vqe = user_fields(path)
+    vqe.pop("description", None)
+    c = resolve_campaign(reg, "quantumnas", {"task_options": {"device": "lima"}})
+    assert c.description == f"{default} (with task_options changed)"
+    c = resolve_campaign(reg, "quantumnas", vqe, source=path)
+    assert c.description == f"{default} (changed by {path})"
+    assert resolve_campaign(reg, "quantumnas", {"out": "x", "workers": 1}).description == default
+    assert resolve_campaign(reg, "quantumnas", {**vqe, "description": "H2"}).description == "H2"
+    for f in sorted((Path(__file__).parents[1] / "experiments").glob("*.yaml")):  # each says what it runs
+        assert user_fields(f).get("description"), f.name
