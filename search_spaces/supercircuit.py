@@ -234,11 +234,13 @@ class SubCircuit(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return qs.expval_z(run_circuit(self.n_wires, self.encoder, x, self.gates()))
 
-    def reinitialise(self, seed: int = 0) -> None:
-        """Fresh weights: training the SubCircuit from scratch, as the paper does for the winner."""
+    def reinitialise(self, seed: int = 0, scale: float = math.pi) -> None:
+        """Fresh weights, uniform in [-scale, scale]: training the SubCircuit from scratch, as the paper does for the
+        winner. `scale=0` sets every angle to zero, where each rotation is the identity (VQE's start at the
+        reference state)."""
         g = torch.Generator().manual_seed(seed)
         with torch.no_grad():
-            self.theta.copy_((torch.rand(self.theta.shape, generator=g) * 2 - 1) * math.pi)
+            self.theta.copy_((torch.rand(self.theta.shape, generator=g) * 2 - 1) * scale)
             self.mask.fill_(1.0)
 
 
