@@ -13,6 +13,7 @@ import time
 from nasfw.campaign import Campaign
 from nasfw.cost import nearest_misses, scalarize, total_violation
 from nasfw.evaluation import Pipeline
+from nasfw.number_format import LEAST, digits_apart
 from nasfw.progress import progress_bar
 from nasfw.searchers.base import FAILED, INFEASIBLE, LOST, OK, Result
 from nasfw.space import Arch
@@ -47,6 +48,7 @@ class SearchDriver:
         self.environment = (store.get_meta("environment") or [None])[-1]  # this session's (the runner's record)
         self.workers_seen: set[str] = set()
         self.best = self._best_stored()
+        self.best_digits = LEAST
         self.bar = _progress(self.budget, self.n_done, progress)
         self._show_best()
 
@@ -69,7 +71,7 @@ class SearchDriver:
         parts = []
         if self.best is not None:
             o = self.campaign.objectives[0]
-            parts.append(f"best {o.metric}={o.sign * self.best:.4g}")
+            parts.append(f"best {o.metric}={o.sign * self.best:.{self.best_digits}g}")
         if self.n_failed:
             parts.append(f"{self.n_failed} failed")
         if self.wall is not None:  # tqdm's ETA is for the evaluations (none without a count): the clock's own
@@ -118,7 +120,10 @@ class SearchDriver:
         self.n_done += 1
         if result.status == OK:
             self._check_metrics(result.metrics)
-            self.best = self._better(self.best, result.metrics)
+            best = self._better(self.best, result.metrics)
+            if self.best is not None and best != self.best:  # enough digits that the improvement shows
+                self.best_digits = max(self.best_digits, digits_apart([self.best, best]))
+            self.best = best
             self.any_ok = True
         elif result.status == FAILED:
             self.n_failed += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from nasfw.number_format import column
 from nasfw.results import RunView
 
 
@@ -213,12 +214,12 @@ def table_rows(view: RunView, evals) -> tuple[list[str], list[list[str]]]:
                 metrics.append(k)
     fits = bool(view.campaign.constraints)  # a column saying which rows meet the constraints
     head = ["#", "eval", *metrics[:6], *(["meets constraints"] if fits else []), "arch"]
+    cells = list(zip(*[column([e.metrics.get(m) for e in evals]) for m in metrics[:6]])) or [()] * len(evals)
     rows = []
-    for i, e in enumerate(evals, 1):
+    for i, (e, values) in enumerate(zip(evals, cells), 1):
         arch = json.dumps(e.arch, separators=(",", ":"))
         meets = ["yes" if view.feasible(e) else "no"] if fits else []
-        rows.append([str(i), str(e.id), *[f"{e.metrics[m]:.4g}" if m in e.metrics else "-" for m in metrics[:6]],
-                     *meets, arch if len(arch) <= 70 else arch[:67] + "..."])
+        rows.append([str(i), str(e.id), *values, *meets, arch if len(arch) <= 70 else arch[:67] + "..."])
     return head, rows
 
 

@@ -85,3 +85,31 @@ def test_the_search_bar_counts_failures_and_the_time_budget_left(run_cli, tmp_pa
     p = run_cli("search", "--plugins-dir", PLUGIN_DIR, "--config", cfg, "--out", tmp_path / "run", check=True)
     last = [line for line in p.stderr.replace("\r", "\n").splitlines() if line.startswith("search:")][-1]
     assert "of the time budget left" in last and " failed" in last and "best score=" in last
+
+
+def test_numbers_a_hair_apart_print_apart():
+    """Four significant digits printed a VQE run's top ten as -74.93, -74.93, ... for circuits a few mHa apart."""
+    from nasfw.number_format import column, digits_apart
+
+    assert digits_apart([-74.9333, -74.9312]) == 5 and digits_apart([0.7733, 0.81, 0.5]) == 4
+    assert digits_apart([1.0, 1.0 + 1e-12]) == 4  # float noise is not a difference to show
+    assert column([-74.9333, None, -74.9312, 12]) == ["-74.933", "-", "-74.931", "12"]
+
+
+def test_the_bar_and_the_table_show_a_best_that_moves_a_hair(run_cli, tmp_path):
+    """Scores near -74.93 that differ in the fifth digit: the bar's best and `nasfw show` tell them apart."""
+    import json
+    import re
+
+    from tests.conftest import PLUGIN_DIR
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(json.dumps({"space": "toy", "task": "toy", "objectives": [{"metric": "score"}],
+                               "task_options": {"score_scale": 1e-3, "score_offset": -74.93},
+                               "searcher": "random", "seed": 3, "budget": {"evaluations": 12}}))
+    p = run_cli("search", "--plugins-dir", PLUGIN_DIR, "--config", cfg, "--out", tmp_path / "run", check=True)
+    bests = re.findall(r"best score=(-?[0-9.]+)", p.stderr)
+    assert bests and len(bests[-1].lstrip("-").replace(".", "")) >= 5, bests  # -74.93 from start to end before
+    shown = run_cli("show", "--plugins-dir", PLUGIN_DIR, tmp_path / "run", check=True).stdout
+    rows = [line.split() for line in shown.splitlines() if re.match(r"\d+\s+\d+\s+-74", line)]
+    assert len(rows) == 10 and len({r[2] for r in rows}) == 10, shown  # ten random circuits, ten scores

@@ -21,7 +21,7 @@ def toy_space():
 class ToyTask:
     def __init__(self, sleep: float = 0.0, fail_op: str = "", nan_op: str = "", hang_op: str = "",
                  flaky: bool = False, die_op: str = "", shared_mb: float = 0.0, qiskit_circuit: bool = False,
-                 setup_sleep: float = 0.0):
+                 setup_sleep: float = 0.0, score_scale: float = 1.0, score_offset: float = 0.0):
         time.sleep(setup_sleep)  # a task that takes a while to build (a dataset, a device's calibration)
         self.sleep, self.fail_op, self.nan_op, self.hang_op, self.flaky = sleep, fail_op, nan_op, hang_op, flaky
         self.attempts = {}
@@ -31,6 +31,7 @@ class ToyTask:
         self.keep = []
         self.shared = None
         self.trained = None
+        self.score_scale, self.score_offset = score_scale, score_offset  # scores far apart, or a hair apart
 
     def train_supernet(self, run_dir, epochs: int = 1, sleep_s: float = 0.0):
         """Stands in for weight-sharing training: leaves a trace in the run folder per call."""
@@ -64,6 +65,7 @@ class ToyTask:
         if arch["op"] == self.hang_op:
             time.sleep(3600)
         score = arch["width"] / 64 + sum(b["k"] * b["e"] for b in arch["blocks"]) / 60 - abs(math.log10(arch["lr"]) + 2)
+        score = self.score_offset + self.score_scale * score
         out = {"score": float("nan") if arch["op"] == self.nan_op else score,
                "size": arch["width"] * len(arch["blocks"])}
         if self.qiskit_circuit:  # what a QuantumNAS evaluation does first: a circuit with free input angles
