@@ -42,16 +42,19 @@ class Hamiltonian:
     n_electrons: int                 # electrons in the active space
     spin: int = 0                    # 2S = N_alpha - N_beta, pyscf's `spin`
 
-    def matrix(self, constant: bool = True) -> np.ndarray:
-        """Dense 2^n x 2^n matrix, qubit 0 the most significant bit (qiskit's label order, unreversed).
+    def matrix(self, constant: bool = True, sparse: bool = False):
+        """The 2^n x 2^n matrix, qubit 0 the most significant bit (qiskit's label order, unreversed): dense, or with
+        `sparse` a scipy CSR matrix (at 16 qubits N2's holds 14 M of 4.3 G entries, 270 MB).
 
         `constant=False` leaves out the identity term: for H2O it is -73 Ha, and carried through a single-precision
         state it costs more than the 0.01 mHa this plugin reports."""
+        import scipy.sparse
         from qiskit.quantum_info import SparsePauliOp
 
-        m = SparsePauliOp.from_list([(s, c) for c, s in self.terms]).to_matrix()
+        m = SparsePauliOp.from_list([(s, c) for c, s in self.terms]).to_matrix(sparse=sparse)
         if constant:
-            m = m + self.constant * np.eye(2 ** self.n_qubits)
+            eye = scipy.sparse.identity(2 ** self.n_qubits, format="csr") if sparse else np.eye(2 ** self.n_qubits)
+            m = m + self.constant * eye
         return m
 
 
@@ -150,11 +153,13 @@ def qubit_count(molecule: str | dict) -> int:
     return 2 * int(_molecule(spec).nao_nr())
 
 
-# The Hamiltonian is a dense 2^n x 2^n matrix in every process that builds the task: at 12 qubits building it
-# peaked at 1.0 GB and took 8 s here, at 14 qubits 8.9 GB and 16 s (a campaign's driver and two workers: 27 GB),
-# and N2 without an active space (20 qubits) was killed for memory before any message.
-MAX_QUBITS = 12
-DENSE_LIMIT = f"VQE holds the Hamiltonian as a dense matrix and stops at {MAX_QUBITS}"
+# Every process that builds the task holds the Hamiltonian as a sparse matrix (N2 at 16 qubits: 270 MB) and
+# finds the exact energy in the molecule's electron-count sector of it. As a dense matrix (before) it peaked at
+# 1.0 GB at 12 qubits and 8.9 GB at 14 (a driver and two workers: 27 GB), and N2 without an active space (20
+# qubits) was killed for memory before any message; at 18 the sparse matrix alone would be about 1.5 GB per
+# process, and UCCSD's and the SuperCircuit's training take minutes per start already at 16.
+MAX_QUBITS = 16
+DENSE_LIMIT = f"VQE stops at {MAX_QUBITS} (its Hamiltonian is a {MAX_QUBITS}-qubit sparse matrix in every process)"
 
 
 def suggest_active(mf, n_electrons: int, spin: int, orbitals: int = MAX_QUBITS // 2) -> str:
@@ -247,27 +252,28 @@ def build(molecule: str | dict) -> Hamiltonian:
         raise ConfigError(f"task_options.molecule.spin = {mol.spin}: the active space holds {n_el} electrons in "
                           f"{len(act)} orbitals, which leaves at most {min(n_el, n_qubits - n_el)} unpaired")
     h = Hamiltonian(terms, constant, n_qubits, 0.0, float(mf.e_tot), n_el, mol.spin)
-    h.exact = exact_energy(qubit_op, h)
+    h.exact = exact_energy(h)
     return h
 
 
-def exact_energy(qubit_op, h: Hamiltonian) -> float:
+def exact_energy(h: Hamiltonian) -> float:
     """The ground state with the molecule's electron count (FCI in the active space): the whole Fock space may hold
     a lower state of an ion. The searched circuits do not conserve spin and minimise the energy over every spin, so a
     `spin` whose lowest state (in the sector Sz = spin / 2) lies above that ground state asks for an excited state
     they cannot target: refused, naming the spin the ground state has. Where the two agree (a triplet ground state
-    such as O2's, given `spin: 2`), the reference is that energy."""
-    import openfermion as of
+    such as O2's, given `spin: 2`), the reference is that energy.
 
-    sparse = of.get_sparse_operator(qubit_op, n_qubits=h.n_qubits)
-    ground = float(of.jw_get_ground_state_at_particle_number(sparse, h.n_electrons)[0])
+    The sectors are cut from the sparse matrix by each basis state's occupation, not with openfermion's
+    `get_sparse_operator` and `jw_get_ground_state_at_particle_number`, which give the same energies (tested) but
+    peaked at 1.5 GB for H2O's 14 qubits and 5.9 GB for N2's 16 (this: under 0.5 GB)."""
+    m = h.matrix(sparse=True)
+    ground = _lowest(m, _sector(h.n_qubits, h.n_electrons))
     if h.spin >= 2:
-        lowest = _lowest(of.jw_sz_restrict_operator(sparse, h.spin / 2, n_electrons=h.n_electrons,
-                                                    n_qubits=h.n_qubits))
+        lowest = _lowest(m, _sector(h.n_qubits, h.n_electrons, h.spin))
         if lowest > ground + 1e-6:
             # the ground state's 2S: the highest Sz its multiplet reaches
-            ground_spin = next(s for s in range(h.spin - 2, -1, -2) if s < 2 or _lowest(of.jw_sz_restrict_operator(
-                sparse, s / 2, n_electrons=h.n_electrons, n_qubits=h.n_qubits)) <= ground + 1e-6)
+            ground_spin = next(s for s in range(h.spin - 2, -1, -2)
+                               if s < 2 or _lowest(m, _sector(h.n_qubits, h.n_electrons, s)) <= ground + 1e-6)
             raise ConfigError(f"task_options.molecule.spin = {h.spin}: its lowest state ({lowest:.6f} Ha) lies "
                               f"above the ground state at {h.n_electrons} electrons ({ground:.6f} Ha, spin "
                               f"{ground_spin}); the searched circuits do not conserve spin and would find the ground "
@@ -275,12 +281,25 @@ def exact_energy(qubit_op, h: Hamiltonian) -> float:
     return ground
 
 
-def _lowest(sector) -> float:
+def _sector(n_qubits: int, n_electrons: int, two_sz: int | None = None) -> np.ndarray:
+    """Indices of the basis states with `n_electrons` set qubits (and, given, N_alpha - N_beta = `two_sz`):
+    qubit q is bit n - 1 - q of the index, even qubits alpha spin-orbitals, odd ones beta (Jordan-Wigner's order)."""
+    idx = np.arange(2 ** n_qubits)
+    bits = (idx[:, None] >> (n_qubits - 1 - np.arange(n_qubits))) & 1
+    alpha, beta = bits[:, 0::2].sum(axis=1), bits[:, 1::2].sum(axis=1)
+    keep = alpha + beta == n_electrons
+    if two_sz is not None:
+        keep &= alpha - beta == two_sz
+    return idx[keep]
+
+
+def _lowest(m, sector: np.ndarray) -> float:
     import scipy.sparse.linalg
 
-    if sector.shape[0] <= 2048:
-        return float(np.linalg.eigvalsh(sector.toarray())[0])
-    return float(scipy.sparse.linalg.eigsh(sector, k=1, which="SA")[0][0])
+    block = m[sector][:, sector]
+    if block.shape[0] <= 2048:
+        return float(np.linalg.eigvalsh(block.toarray())[0])
+    return float(scipy.sparse.linalg.eigsh(block, k=1, which="SA")[0][0])
 
 
 def hartree_fock_bits(h: Hamiltonian) -> list[int]:

@@ -76,6 +76,9 @@ def _pauli_action(s: str) -> tuple[torch.Tensor, torch.Tensor]:
     flip = sum(bit[q] for q, ch in enumerate(s) if ch in "XY")
     signed = sum(bit[q] for q, ch in enumerate(s) if ch in "YZ")
     source = np.arange(2 ** n) ^ flip  # the amplitude that lands on index j
-    parity = np.array([bin(v).count("1") & 1 for v in (source & signed)])
+    parity = source & signed
+    for shift in (32, 16, 8, 4, 2, 1):  # fold the bits onto bit 0 (a Python loop: 26 s for N2's 16-qubit UCCSD)
+        parity = parity ^ (parity >> shift)
+    parity &= 1
     phase = (1j ** s.count("Y")) * (-1.0) ** parity
     return torch.as_tensor(source), torch.as_tensor(phase, dtype=torch.complex64)

@@ -67,8 +67,8 @@ class VQETask:
         self.n_wires = self.h.n_qubits
         self.supercircuit = SuperCircuit(circuit, self.n_wires, n_blocks, qubits, n_features=0, seed=seed,
                                          field="task_options")
-        # H without its constant, in double precision; energies are Rayleigh quotients (see `_expect`)
-        self.hmat = torch.tensor(self.h.matrix(constant=False), dtype=torch.complex128)
+        # H without its constant, in double precision, sparse; energies are Rayleigh quotients (see `_expect`)
+        self.hmat = _sparse_tensor(self.h.matrix(constant=False, sparse=True))
         self.hf = hartree_fock_bits(self.h)
         self.trained = False
 
@@ -89,7 +89,7 @@ class VQETask:
         is off by about 1e-7, which times the constant (-73 Ha for H2O) would move the energy by 0.01 mHa, below
         the exact energy for the best circuits."""
         psi = psi.to(torch.complex128)
-        return self.h.constant + (psi.conj() @ (self.hmat @ psi)).real / (psi.conj() @ psi).real
+        return self.h.constant + hermitian_form(psi, self.hmat) / (psi.conj() @ psi).real
 
     def _supernet_energy(self, sc: SuperCircuit) -> torch.Tensor:
         return self.energy([(op.gate, op.wires, sc.weight(op) if op.slot else None) for op in sc.ops()])
@@ -398,6 +398,42 @@ class VQETask:
                                  "gates": [[g, list(w), a.tolist() if a is not None else []]
                                            for g, w, a in sub.gates(drop_identities=True)]}, indent=2))
         return [p]
+
+
+class _HermitianForm(torch.autograd.Function):
+    """<psi|H|psi> for a Hermitian H, whose gradient in psi is 2 H psi (torch's conjugate convention), kept from
+    the forward pass. Autograd through a sparse CSR product transposes the matrix on every backward pass: at 16
+    qubits (N2, 14 M entries) 1.37 s a step against 37 ms for the product itself."""
+
+    @staticmethod
+    def forward(ctx, psi: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        hpsi = h @ psi
+        ctx.save_for_backward(hpsi)
+        return (psi.conj() @ hpsi).real
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (hpsi,) = ctx.saved_tensors
+        return 2 * grad * hpsi, None
+
+
+def hermitian_form(psi: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """Re <psi|H|psi>, differentiable in psi, for a Hermitian `h` (dense or sparse)."""
+    return _HermitianForm.apply(psi, h)
+
+
+def _sparse_tensor(m) -> torch.Tensor:
+    """A scipy CSR matrix as torch's, complex128: at 12 qubits N2's Hamiltonian holds 1.7% of its entries, and the
+    energy's forward and backward pass took 12 ms against 123 ms as a dense matrix (and 5 MB against 270 MB)."""
+    import warnings
+
+    m = m.tocsr()
+    with warnings.catch_warnings():  # torch calls its CSR support beta on every build, in every worker
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return torch.sparse_csr_tensor(torch.from_numpy(m.indptr.astype(np.int64)),
+                                       torch.from_numpy(m.indices.astype(np.int64)),
+                                       torch.from_numpy(m.data.astype(np.complex128)), size=m.shape,
+                                       check_invariants=True)  # checked once, here
 
 
 def _energy(value: float | None) -> str:
