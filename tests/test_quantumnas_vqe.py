@@ -475,3 +475,13 @@ def test_the_energys_gradient_equals_autograd_through_the_dense_matrix():
     dense = torch.tensor(t.h.matrix(constant=False), dtype=torch.complex128)
     (t.h.constant + (psi.conj() @ (dense @ psi)).real / (psi.conj() @ psi).real).backward()
     assert torch.allclose(ours, psi.grad, atol=1e-12)
+
+
+def test_vqe_supercircuit_training_shows_its_epochs(tmp_path, capsys):
+    """VQE's weight-sharing phase printed nothing (1.5 minutes at 12 qubits, more at 16) before the search's bar."""
+    task = VQETask("h2", n_blocks=1, device="manila")
+    task.train_supernet(tmp_path, epochs=3, steps_per_epoch=2, warmup_epochs=0)
+    err = capsys.readouterr().err
+    assert "supercircuit" in err and "3/3" in err and "energy=-" in err
+    task.train_supernet(tmp_path / "quiet", epochs=1, steps_per_epoch=2, progress=False)
+    assert "supercircuit" not in capsys.readouterr().err

@@ -158,13 +158,24 @@ class VQETask:
                        lr: PositiveFloat = 5e-2, weight_decay: NonNegativeFloat = 0.0,
                        warmup_epochs: NonNegativeInt = 5, sampling: SamplerName = "restricted",
                        progress: bool = True) -> list[float]:
+        """Weight sharing on the noise-free energy, one sampled SubCircuit per step. A bar counts the epochs with
+        the last one's mean energy: at 12 qubits this phase took 1.5 minutes with nothing on the screen."""
+        from nasfw.progress import progress_bar, start_at
+
         cfg = TrainConfig(epochs=epochs, lr=lr, weight_decay=weight_decay, warmup_epochs=warmup_epochs,
                           sampling=sampling, seed=self.seed,
                           sampling_options=supercircuit_sampling(sampling, self.supercircuit.n_blocks))
+        bar = progress_bar(epochs, "supercircuit", progress)
+
+        def on_epoch(epoch: int, energy: float) -> None:
+            bar.set_postfix_str(f"energy={energy:.6f}", refresh=False)
+            bar.update(1)
         history = train_supernet(self.supercircuit, lambda: [None] * steps_per_epoch,
-                                 lambda m, _b: self._supernet_energy(m), cfg,
+                                 lambda m, _b: self._supernet_energy(m), cfg, on_epoch,
                                  checkpoint=Path(run_dir) / TRAINING_CHECKPOINT,
-                                 checkpoint_key=f"steps_per_epoch {steps_per_epoch}")
+                                 checkpoint_key=f"steps_per_epoch {steps_per_epoch}",
+                                 on_resume=lambda done: start_at(bar, done))
+        bar.close()
         self.trained = True
         Path(run_dir).mkdir(parents=True, exist_ok=True)
         torch.save(self.supercircuit.state_dict(), Path(run_dir) / "supercircuit.pt")
