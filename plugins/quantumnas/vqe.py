@@ -20,7 +20,7 @@ from nasfw.errors import ConfigError
 from nasfw.hardware import quantum_noise
 from nasfw.option_types import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 from nasfw.plugins.quantumnas import compile as qc
-from nasfw.plugins.quantumnas.molecules import (DENSE_LIMIT, MAX_QUBITS, build, hartree_fock_bits, molecule_spec,
+from nasfw.plugins.quantumnas.molecules import (MAX_QUBITS, SIZE_LIMIT, build, hartree_fock_bits, molecule_spec,
                                                 qubit_count, too_large)
 from nasfw.plugins.quantumnas.train import supercircuit_sampling
 from nasfw.search_spaces import quantum_sim as qs
@@ -58,7 +58,7 @@ class VQETask:
             raise too_large(molecule, needed, DENSITY_QUBITS, "noise: density holds a density matrix of the qubits "
                             f"plus routing ancillas and stops at {DENSITY_QUBITS} (noise: none: {MAX_QUBITS})")
         if needed > MAX_QUBITS:
-            raise too_large(molecule, needed, MAX_QUBITS, DENSE_LIMIT)
+            raise too_large(molecule, needed, MAX_QUBITS, SIZE_LIMIT)
         if needed > qubits:
             raise ConfigError(f"task_options.molecule needs {needed} qubits; {self.device!r} has {qubits}; "
                               f"a larger task_options.device: {quantum_noise.devices_with(needed)}")
