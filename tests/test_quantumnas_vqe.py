@@ -1,5 +1,5 @@
 """QuantumNAS VQE: Hamiltonians from pyscf + openfermion against the shipped FCI energies, joint Pauli-string
-expectations, noisy energies equal to qiskit-aer's, the UCCSD baseline, and a small campaign."""
+expectations, noisy energies equal to qiskit-aer's, and a small campaign (UCCSD: test_quantumnas_uccsd.py)."""
 import json
 import re
 
@@ -164,13 +164,6 @@ def test_h2_vqe_noise_free_within_chemical_accuracy_and_noisy_energy_equals_aer(
     noisy = t.noisy_energy(tq)
     assert noisy == pytest.approx(t.aer_energy(tq), abs=1e-5)
     assert noisy > history[-1] + 0.01  # the device noise costs energy
-
-
-def test_uccsd_baseline():
-    t = VQETask("h2", device="lima")
-    row = t._uccsd_row(steps=150, lr=5e-2)
-    assert row["params"] == 2 and row["error_mha"] < 1.6
-    assert row["torch_noisy_energy"] == pytest.approx(row["aer_noisy_energy"], abs=1e-5)
 
 
 def test_molecule_errors_are_clear():
@@ -379,40 +372,6 @@ def test_vqe_finalize_shows_its_progress_and_counts_rows_kept_from_before(tmp_pa
     assert "finalize:" in err and "9/9" in err and "train human design" in err and "UCCSD" in err
     task.finalize(arch, tmp_path, steps=5, restarts=2, progress=True)  # every row kept: the bar still ends full
     assert "9/9" in capsys.readouterr().err
-
-
-def test_uccsd_pauli_rotations_equal_qiskits_matrices():
-    """UCCSD applies each Pauli string as a permutation with phases instead of a dense matrix (128 MB per string
-    at 12 qubits): the same vector as qiskit's matrix of the label, on random strings and states."""
-    from qiskit.quantum_info import Pauli
-
-    from nasfw.plugins.quantumnas.uccsd import _pauli_action
-
-    rng = np.random.default_rng(0)
-    for n in (1, 3, 6):
-        for _ in range(20):
-            label = "".join(rng.choice(list("IXYZ"), n))
-            psi = rng.standard_normal(2 ** n) + 1j * rng.standard_normal(2 ** n)
-            gather, phase = _pauli_action(label)
-            ours = phase.numpy().astype(complex) * psi[gather.numpy()]
-            assert np.allclose(ours, Pauli(label).to_matrix() @ psi, atol=1e-6), label
-
-
-def test_uccsd_on_twelve_qubits_fits_in_memory():
-    """LiH's whole STO-3G space (6 orbitals, 12 qubits, 4 electrons): the UCCSD state from Hartree-Fock, with a few
-    hundred MB where the dense matrices needed tens of GB."""
-    import resource
-
-    from nasfw.plugins.quantumnas.uccsd import UCCSD
-
-    ucc = UCCSD(12, 4)
-    start = torch.zeros(2 ** 12, dtype=torch.complex64)
-    start[int("110000000000", 2)] = 1.0
-    with torch.no_grad():
-        ucc.theta.fill_(0.01)
-        psi = ucc.state(start)
-    assert ucc.n_params == 44 and abs(float(torch.linalg.vector_norm(psi)) - 1.0) < 1e-4
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 8 * 1024 ** 2  # kB: under 8 GB
 
 
 def test_a_row_routed_past_the_density_matrix_has_no_noisy_energies_and_says_why():
