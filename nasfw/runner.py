@@ -11,6 +11,7 @@ import inspect
 import json
 import sys
 import time
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -384,20 +385,43 @@ def _write_shared(campaign: Campaign, comps: Components) -> str | None:
 
 
 def _run_local(driver: SearchDriver, backend) -> None:
-    try:
-        while True:
-            while driver.want_more() and backend.free_slots() > 0:
-                arch = driver.next_arch()
-                if arch is None:
-                    break
-                backend.submit(arch)
-            if not backend.busy():
+    """Ask, evaluate, record. Results are recorded (stored and told to the searcher) in the order their candidates
+    were asked for, and the k-th candidate is asked for right after the (k - workers)-th result is recorded: the
+    searcher then sees the same sequence whichever worker finishes first, and a seeded run repeats itself (taking
+    results as they came, two runs of quantumnas-vqe-h2 ended on circuits of 12 and 30 angles). The price: a
+    worker whose evaluation finished before an older one waits for it. Finished results still waiting are recorded
+    when the run stops (Ctrl-C, an error), so nothing evaluated is lost."""
+    key = driver.pipeline.space.key
+    asked: deque[str] = deque()  # candidates out, oldest first, until recorded
+    finished: dict[str, tuple] = {}
+
+    def ask() -> None:
+        while driver.want_more() and backend.free_slots() > 0 and len(asked) < backend.workers:
+            arch = driver.next_arch()
+            if arch is None:
                 break
-            for arch, result, started, duration, worker in backend.wait():
-                driver.record(arch, result, started, duration, worker)
+            backend.submit(arch)
+            asked.append(key(arch))
+
+    try:
+        ask()
+        while backend.busy():
+            for done in backend.wait():
+                finished[key(done[0])] = done
+            stray = [k for k in finished if k not in asked]  # not asked for here: record at once
+            for k in stray:
+                driver.record(*finished.pop(k))
+            while asked and asked[0] in finished:
+                driver.record(*finished.pop(asked.popleft()))
+                ask()
+            ask()
             driver.maybe_checkpoint()
     finally:
-        backend.close()
+        try:
+            for done in finished.values():
+                driver.record(*done)
+        finally:
+            backend.close()
 
 
 def _replay(store: Store, searcher, pipeline: Pipeline) -> None:

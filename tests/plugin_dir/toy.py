@@ -21,7 +21,8 @@ def toy_space():
 class ToyTask:
     def __init__(self, sleep: float = 0.0, fail_op: str = "", nan_op: str = "", hang_op: str = "",
                  flaky: bool = False, die_op: str = "", shared_mb: float = 0.0, qiskit_circuit: bool = False,
-                 setup_sleep: float = 0.0, score_scale: float = 1.0, score_offset: float = 0.0):
+                 setup_sleep: float = 0.0, score_scale: float = 1.0, score_offset: float = 0.0,
+                 slow_op: str = "", slow_s: float = 0.0):
         time.sleep(setup_sleep)  # a task that takes a while to build (a dataset, a device's calibration)
         self.sleep, self.fail_op, self.nan_op, self.hang_op, self.flaky = sleep, fail_op, nan_op, hang_op, flaky
         self.attempts = {}
@@ -32,6 +33,7 @@ class ToyTask:
         self.shared = None
         self.trained = None
         self.score_scale, self.score_offset = score_scale, score_offset  # scores far apart, or a hair apart
+        self.slow_op, self.slow_s = slow_op, slow_s  # some evaluations take longer: workers finish out of order
 
     def train_supernet(self, run_dir, epochs: int = 1, sleep_s: float = 0.0):
         """Stands in for weight-sharing training: leaves a trace in the run folder per call."""
@@ -51,7 +53,7 @@ class ToyTask:
         self.shared = state
 
     def evaluate(self, arch):
-        time.sleep(self.sleep)
+        time.sleep(self.sleep + (self.slow_s if arch["op"] == self.slow_op else 0.0))
         key = repr(sorted(arch.items()))
         self.attempts[key] = self.attempts.get(key, 0) + 1
         if self.flaky and self.attempts[key] == 1:
