@@ -44,15 +44,17 @@ FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
     "resources": ((dict,), "per-trial resources {cpus: N, gpus: N} (backend ray)"),
     "out": ((str,), "a folder path"),
     "phases": ((dict,), "{supernet: true|false|{...}, finalize: {top_k: N, export: [formats], task: {...}}}"),
-    "evaluation": ((dict,), "{timeout_s, retries, max_duplicates, checkpoint_every_s, fail_fast}"),
+    "evaluation": ((dict,), "{timeout_s, retries, max_duplicates, checkpoint_every_s, fail_fast, in_order}"),
 }
 REQUIRED = ("space", "task", "objectives", "searcher", "budget")
 EVALUATION_ALLOWED = {"timeout_s": "a non-negative number of seconds (0: no limit)",
                       "retries": "a non-negative integer", "max_duplicates": "a non-negative integer",
                       "checkpoint_every_s": "a non-negative number of seconds",
-                      "fail_fast": "a non-negative integer (0: never stop for failures)"}
+                      "fail_fast": "a non-negative integer (0: never stop for failures)",
+                      "in_order": "true or false (false: results recorded as workers finish them, which keeps "
+                                  "every worker busy but lets a seeded run with several workers differ)"}
 EVALUATION_FIELDS = {"timeout_s": (int, float), "retries": (int,), "max_duplicates": (int,),
-                     "checkpoint_every_s": (int, float), "fail_fast": (int,)}
+                     "checkpoint_every_s": (int, float), "fail_fast": (int,), "in_order": (bool,)}
 PHASE_FIELDS = {"supernet": (bool, dict), "finalize": (dict,)}
 
 

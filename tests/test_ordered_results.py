@@ -59,3 +59,16 @@ def test_a_result_waiting_for_an_older_one_is_kept_when_the_run_is_stopped(tmp_p
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
     assert _count(db) == last + 1  # the finished result that waited; the slow one was stopped with its worker
+
+
+def test_in_order_false_records_results_as_workers_finish(tmp_path):
+    c = parse({**BASE, "task_options": {"sleep": 0.02}, "evaluation": {"in_order": False}, "out": str(tmp_path / "r")})
+    summary = run_campaign(c, Registry([PLUGIN_DIR]), progress=False, plugins_dirs=(str(PLUGIN_DIR),))
+    assert summary["evaluations"] == summary["ok"] == 14
+
+
+def test_in_order_takes_a_boolean():
+    from nasfw.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"evaluation.in_order = 'yes' is not allowed; allowed: true or false"):
+        parse({**BASE, "evaluation": {"in_order": "yes"}})

@@ -14,12 +14,15 @@ def spin(seconds: float) -> float:
 
 
 class SpinTask:
-    def __init__(self, seconds: float = 0.0):
-        self.seconds = seconds
+    def __init__(self, seconds: float = 0.0, spread: float = 0.0):
+        """`spread` makes the cost uneven: each architecture costs seconds * (1 + spread * u), u in [-1, 1] fixed
+        by the architecture, as evaluations of real candidates differ (deeper circuits, larger networks)."""
+        self.seconds, self.spread = seconds, spread
 
     def evaluate(self, arch):
         if self.seconds:
-            spin(self.seconds)
+            u = (sum((i + 1) * v for i, v in enumerate(arch.values())) % 21) / 10 - 1
+            spin(self.seconds * (1 + self.spread * u))
         return {"score": float(sum(arch.values()))}
 
 
