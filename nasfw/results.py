@@ -134,10 +134,11 @@ class RunView:
         return out
 
     def to_dataframe(self):
-        """Every evaluation as a pandas DataFrame, one row each in the order they finished: `evaluation`,
-        `status`, one column per metric, `meets_constraints`, `duration_s`, `error`, `arch` (the dict) and
-        `arch.<decision>` for each top-level decision with a single value, so that a notebook can group by a
-        decision or plot one metric against another without parsing JSON."""
+        """Every evaluation as a pandas DataFrame, one row each in the order recorded (locally the order they
+        were asked for, on Ray the order trials finished): `evaluation`, `status`, one column per metric,
+        `meets_constraints`, `duration_s`, `error`, `arch` (the dict) and `arch.<decision>` for each top-level
+        decision with a single value, so that a notebook can group by a decision or plot one metric against
+        another without parsing JSON."""
         try:
             import pandas as pd
         except ImportError:
