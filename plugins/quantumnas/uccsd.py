@@ -1,6 +1,7 @@
-"""The UCCSD baseline for VQE: openfermion's singlet UCCSD generators, one amplitude each, applied to the
-Hartree-Fock state as a first-order Trotter product over their fermionic excitations, one exponential per
-excitation operator: exp(theta_k c (T - T^dagger)) for each excitation T of generator k in turn.
+"""The UCCSD baseline for VQE: openfermion's singlet UCCSD generators (an open shell: each Sz-keeping single and
+double spin-orbital excitation), one amplitude each, applied to the Hartree-Fock state as a first-order Trotter
+product over their fermionic excitations, one exponential per excitation operator: exp(theta_k c (T - T^dagger))
+for each excitation T of generator k in turn.
 
 An excitation's Jordan-Wigner Pauli strings commute with each other, so its factor is exact both ways it is
 computed here: in torch, trained noise-free, as a Givens rotation between the pairs of basis states that T links
