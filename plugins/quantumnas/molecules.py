@@ -8,8 +8,10 @@ basis, charge, spin, active: {occupied: [...], active: [...]}} with spatial-orbi
 from; it must be the ground state's (see `exact_energy`)."""
 from __future__ import annotations
 
+import json
 import warnings
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -307,3 +309,24 @@ def hartree_fock_bits(h: Hamiltonian) -> list[int]:
     (n + spin) / 2 alpha and (n - spin) / 2 beta spin-orbitals filled, the first n for a closed shell."""
     n_alpha, n_beta = (h.n_electrons + h.spin) // 2, (h.n_electrons - h.spin) // 2
     return [int(q // 2 < (n_alpha if q % 2 == 0 else n_beta)) for q in range(h.n_qubits)]
+
+
+HAMILTONIAN_FILE = "hamiltonian.json"  # in the run folder: the Hamiltonian a run's SuperCircuit was trained on
+
+
+def save_hamiltonian(h: Hamiltonian, path: Path) -> None:
+    """As JSON: Python writes every float so that it reads back equal."""
+    Path(path).write_text(json.dumps(asdict(h)))
+
+
+def load_hamiltonian(path: Path, like: Hamiltonian) -> Hamiltonian:
+    """The Hamiltonian saved at `path`, checked to be the molecule `like` is (the same qubits, electrons, spin
+    and exact energy: the orbitals of a degenerate set may differ, the molecule may not)."""
+    d = json.loads(Path(path).read_text())
+    h = Hamiltonian(**{**d, "terms": [(float(c), str(s)) for c, s in d["terms"]]})
+    if (h.n_qubits, h.n_electrons, h.spin) != (like.n_qubits, like.n_electrons, like.spin) or \
+            abs(h.exact - like.exact) > 1e-6:
+        raise ConfigError(f"{path}: a Hamiltonian of {h.n_qubits} qubits, {h.n_electrons} electrons, exact energy "
+                          f"{h.exact:.6f} Ha, not the campaign's molecule ({like.n_qubits} qubits, {like.n_electrons} "
+                          f"electrons, {like.exact:.6f} Ha); this run folder belongs to another molecule")
+    return h

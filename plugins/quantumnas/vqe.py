@@ -20,8 +20,9 @@ from nasfw.errors import ConfigError
 from nasfw.hardware import quantum_noise
 from nasfw.option_types import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 from nasfw.plugins.quantumnas import compile as qc
-from nasfw.plugins.quantumnas.molecules import (MAX_QUBITS, SIZE_LIMIT, build, hartree_fock_bits, molecule_spec,
-                                                qubit_count, too_large)
+from nasfw.plugins.quantumnas.molecules import (HAMILTONIAN_FILE, MAX_QUBITS, SIZE_LIMIT, Hamiltonian, build,
+                                                hartree_fock_bits, load_hamiltonian, molecule_spec, qubit_count,
+                                                save_hamiltonian, too_large)
 from nasfw.plugins.quantumnas.train import supercircuit_sampling
 from nasfw.search_spaces import quantum_sim as qs
 from nasfw.search_spaces.quantum_density import TooManyQubits
@@ -67,10 +68,26 @@ class VQETask:
         self.n_wires = self.h.n_qubits
         self.supercircuit = SuperCircuit(circuit, self.n_wires, n_blocks, qubits, n_features=0, seed=seed,
                                          field="task_options")
-        # H without its constant, in double precision, sparse; energies are Rayleigh quotients (see `_expect`)
-        self.hmat = _sparse_tensor(self.h.matrix(constant=False, sparse=True))
+        self._use_hamiltonian(self.h)
         self.hf = hartree_fock_bits(self.h)
         self.trained = False
+
+    def _use_hamiltonian(self, h: Hamiltonian) -> None:
+        """pyscf returns the orbitals of a degenerate set (N2's pi pairs) rotated differently in each process, and
+        with them the qubit Hamiltonian's coefficients (its spectrum stays): SuperCircuit weights are only good
+        for the Hamiltonian they were trained on. That one is kept in the run folder before training, read back on
+        resume (`_keep_hamiltonian`), and sent to the workers with the weights (`shared_state`)."""
+        self.h = h
+        # H without its constant, in double precision, sparse; energies are Rayleigh quotients (see `_expect`)
+        self.hmat = _sparse_tensor(h.matrix(constant=False, sparse=True))
+
+    def _keep_hamiltonian(self, run_dir: Path) -> None:
+        path = Path(run_dir) / HAMILTONIAN_FILE
+        if path.exists():
+            self._use_hamiltonian(load_hamiltonian(path, self.h))
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            save_hamiltonian(self.h, path)
 
     # -- energies ---------------------------------------------------------------------------------------------
     def _start(self) -> torch.Tensor:
@@ -162,6 +179,7 @@ class VQETask:
         the last one's mean energy: at 12 qubits this phase took 1.5 minutes with nothing on the screen."""
         from nasfw.progress import progress_bar, start_at
 
+        self._keep_hamiltonian(run_dir)
         cfg = TrainConfig(epochs=epochs, lr=lr, weight_decay=weight_decay, warmup_epochs=warmup_epochs,
                           sampling=sampling, seed=self.seed,
                           sampling_options=supercircuit_sampling(sampling, self.supercircuit.n_blocks))
@@ -184,14 +202,19 @@ class VQETask:
     def load_supernet(self, run_dir: Path) -> None:
         p = Path(run_dir) / "supercircuit.pt"
         if p.exists():
+            if (Path(run_dir) / HAMILTONIAN_FILE).exists():
+                self._keep_hamiltonian(run_dir)
             self.supercircuit.load_state_dict(torch.load(p))
             self.trained = True
 
     def shared_state(self) -> dict:
-        return {"weights": {k: v.detach().clone() for k, v in self.supercircuit.state_dict().items()}}
+        return {"weights": {k: v.detach().clone() for k, v in self.supercircuit.state_dict().items()},
+                "hamiltonian": self.h}
 
     def use_shared_state(self, state: dict) -> None:
         self.supercircuit.load_state_dict(state["weights"])
+        if state.get("hamiltonian") not in (None, self.h):
+            self._use_hamiltonian(state["hamiltonian"])
 
     def check_space(self, space) -> None:
         """The searched space must be this task's SuperCircuit: the molecule's qubits, on this device."""
