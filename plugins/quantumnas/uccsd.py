@@ -8,15 +8,18 @@ computed here: in torch, trained noise-free, as a Givens rotation between the pa
 within the sector of the Hartree-Fock state's electron count and spin (3,136 of N2's 65,536 amplitudes at 16
 qubits, 10 electrons); in qiskit, compiled to the device and scored under the same noise as the searched ansatz, as
 one `PauliEvolutionGate` per string. The whole-space product of Pauli rotations this replaced (kept as
-`pauli_product_state`, the bench's and the tests' second reference) took 9.7 s per training step at 16 qubits
-against 62 ms now, and the row about 13 minutes against 27 s (`python bench/vqe_uccsd.py --orbitals 8`)."""
+`pauli_product_state`, the bench's and the tests' second reference) took 9.5 s per training step at 16 qubits
+against 56 ms now, and the row about 13 minutes against 27 s (`python bench/vqe_uccsd.py --orbitals 8`)."""
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from nasfw.plugins.quantumnas.molecules import _sector
 
 
 @dataclass(frozen=True)
@@ -119,21 +122,21 @@ class UCCSD:
         psi[torch.from_numpy(self.basis)] = self.state().detach().to(torch.complex128)
         return psi
 
-    def restrict(self, m) -> torch.Tensor:
-        """A scipy sparse 2^n x 2^n matrix (the Hamiltonian) cut to `basis`, as a real torch CSR tensor: a molecular
-        Hamiltonian from real integrals is real in the occupation basis, and the ansatz never leaves the sector."""
-        import warnings
-
+    def restrict(self, m):
+        """A scipy sparse 2^n x 2^n matrix (the Hamiltonian) cut to `basis`, real: a molecular Hamiltonian from
+        real integrals is real in the occupation basis, and the ansatz never leaves the sector."""
         block = m.tocsr()[self.basis][:, self.basis].tocsr()
         if block.nnz and np.abs(block.data.imag).max() > 1e-10:
             raise ValueError("the Hamiltonian has complex matrix elements in the occupation basis; UCCSD's real "
                              "rotations cannot represent its ground state")
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-            return torch.sparse_csr_tensor(torch.from_numpy(block.indptr.astype(np.int64)),
-                                           torch.from_numpy(block.indices.astype(np.int64)),
-                                           torch.from_numpy(block.data.real.astype(np.float64)), size=block.shape,
-                                           check_invariants=True)
+        return block.real
+
+    @functools.cached_property
+    def pauli_rotations(self) -> list[tuple[int, float, str]]:
+        """(amplitude, a, P) for each Pauli string of each excitation, in the order `state` applies them: the
+        factor exp(i theta_amplitude a P). Jordan-Wigner through openfermion once, not per circuit or step."""
+        return [(k, a, s) for k, excitations in enumerate(self.generators) for e in excitations
+                for a, s in e.pauli_strings(self.n)]
 
     def qiskit_circuit(self, hf_bits: list[int] | None = None):
         """X on the occupied spin-orbitals, then exp(i theta_k a P) = PauliEvolutionGate(P, time=-theta_k a) for each
@@ -146,24 +149,16 @@ class UCCSD:
         for q, b in enumerate(self.hf_bits if hf_bits is None else hf_bits):
             if b:
                 qc.x(q)
-        for k, excitations in enumerate(self.generators):
-            for e in excitations:
-                for a, s in e.pauli_strings(self.n):
-                    idx = [q for q, ch in enumerate(s) if ch != "I"]
-                    op = SparsePauliOp.from_sparse_list([("".join(s[q] for q in idx), idx, 1.0)], num_qubits=self.n)
-                    qc.append(PauliEvolutionGate(op, time=-float(self.theta[k].detach()) * a), range(self.n))
+        for k, a, s in self.pauli_rotations:
+            idx = [q for q, ch in enumerate(s) if ch != "I"]
+            op = SparsePauliOp.from_sparse_list([("".join(s[q] for q in idx), idx, 1.0)], num_qubits=self.n)
+            qc.append(PauliEvolutionGate(op, time=-float(self.theta[k].detach()) * a), range(self.n))
         qc.measure(range(self.n), range(self.n))
         return qc
 
 
 def _index(bits) -> int:
     return int("".join(str(int(b)) for b in bits), 2)
-
-
-def _sector(n_qubits: int, n_electrons: int, two_sz: int | None) -> np.ndarray:
-    from nasfw.plugins.quantumnas.molecules import _sector as sector
-
-    return sector(n_qubits, n_electrons, two_sz)
 
 
 def _two_sz_change(term) -> int:
@@ -192,20 +187,18 @@ def _givens_pairs(e: Excitation, basis: np.ndarray, n: int):
 
 def pauli_product_state(ucc: UCCSD, dtype: torch.dtype = torch.complex128) -> torch.Tensor:
     """The same state as `ucc.full_state()`, the way the qiskit circuit computes it: each Pauli rotation over the
-    whole 2^n space (the implementation `state` replaced, which trained in complex64; the bench's and the tests'
-    reference)."""
+    whole 2^n space (the implementation `state` replaced, which trained in complex64 with each string's action
+    built once; the bench's and the tests' reference)."""
+    actions = ucc.__dict__.setdefault("_pauli_actions", {})  # (string, dtype) -> (gather, phase), kept
     psi = torch.zeros(2 ** ucc.n, dtype=dtype)
     psi[_index(ucc.hf_bits)] = 1.0
-    actions = {}
-    for k, excitations in enumerate(ucc.generators):
-        for e in excitations:
-            for a, s in e.pauli_strings(ucc.n):
-                phi = ucc.theta[k].to(dtype) * a
-                if s not in actions:
-                    gather, phase = _pauli_action(s)
-                    actions[s] = gather, phase.to(dtype)
-                gather, phase = actions[s]
-                psi = torch.cos(phi) * psi + 1j * torch.sin(phi) * (phase * psi[gather])
+    for k, a, s in ucc.pauli_rotations:
+        if (s, dtype) not in actions:
+            gather, phase = _pauli_action(s)
+            actions[s, dtype] = gather, phase.to(dtype)
+        gather, phase = actions[s, dtype]
+        phi = ucc.theta[k].to(dtype) * a
+        psi = torch.cos(phi) * psi + 1j * torch.sin(phi) * (phase * psi[gather])
     return psi
 
 

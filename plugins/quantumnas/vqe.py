@@ -268,7 +268,7 @@ class VQETask:
         from nasfw.plugins.quantumnas.uccsd import UCCSD
 
         ucc = UCCSD(self.n_wires, self.h.n_electrons, self.hf)
-        h = ucc.restrict(self.h.matrix(constant=False, sparse=True))
+        h = _sparse_tensor(ucc.restrict(self.h.matrix(constant=False, sparse=True)), torch.float64)
 
         def energy() -> torch.Tensor:  # in the sector UCCSD keeps: 3,136 of 65,536 amplitudes for N2 at 16 qubits
             psi = ucc.state()
@@ -462,10 +462,10 @@ def hermitian_form(psi: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
     return _HermitianForm.apply(psi, h)
 
 
-def _sparse_tensor(m) -> torch.Tensor:
-    """A scipy CSR matrix as torch's, complex128: at 12 qubits N2's Hamiltonian holds 1.7% of its entries (7 MB
-    against 270 MB dense), and the energy's forward and backward pass takes 0.6 ms against 141 ms with the dense
-    matrix (bench/vqe_hamiltonian.py)."""
+def _sparse_tensor(m, dtype: torch.dtype = torch.complex128) -> torch.Tensor:
+    """A scipy CSR matrix as torch's, complex128 (UCCSD's real sector block: float64): at 12 qubits N2's
+    Hamiltonian holds 1.7% of its entries (7 MB against 270 MB dense), and the energy's forward and backward pass
+    takes 0.6 ms against 141 ms with the dense matrix (bench/vqe_hamiltonian.py)."""
     import warnings
 
     m = m.tocsr()
@@ -473,7 +473,7 @@ def _sparse_tensor(m) -> torch.Tensor:
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
         return torch.sparse_csr_tensor(torch.from_numpy(m.indptr.astype(np.int64)),
                                        torch.from_numpy(m.indices.astype(np.int64)),
-                                       torch.from_numpy(m.data.astype(np.complex128)), size=m.shape,
+                                       torch.from_numpy(m.data).to(dtype), size=m.shape,
                                        check_invariants=True)  # checked once, here
 
 
