@@ -15,6 +15,7 @@ from nasfw.cost import nearest_misses, scalarize, total_violation
 from nasfw.evaluation import Pipeline
 from nasfw.number_format import LEAST, digits_apart
 from nasfw.progress import progress_bar
+from nasfw.replay import Replayed, StoredResults
 from nasfw.searchers.base import FAILED, INFEASIBLE, LOST, OK, Result
 from nasfw.space import Arch
 from nasfw.store import Store
@@ -30,10 +31,13 @@ def _progress(total: int | None, initial: int, enabled: bool):
 
 
 class SearchDriver:
-    def __init__(self, campaign: Campaign, pipeline: Pipeline, store: Store, progress: bool):
+    def __init__(self, campaign: Campaign, pipeline: Pipeline, store: Store, progress: bool,
+                 replay: StoredResults | None = None):
         self.campaign, self.pipeline, self.store = campaign, pipeline, store
         self.searcher = pipeline.searcher
-        self.n_done = store.count(OK) + store.count(FAILED)
+        self.replay = replay  # retracing a resumed ordered run: the stored rows are counted as they are met again
+        stored = store.count(OK) + store.count(FAILED)
+        self.n_done = 0 if replay is not None else stored
         self.budget = campaign.budget_evaluations
         self.wall = campaign.budget_wall_time_s
         self.elapsed_before = float(store.phase_seconds().get("search", 0.0))
@@ -49,7 +53,7 @@ class SearchDriver:
         self.workers_seen: set[str] = set()
         self.best = self._best_stored()
         self.best_digits = LEAST
-        self.bar = _progress(self.budget, self.n_done, progress)
+        self.bar = _progress(self.budget, stored, progress)
         self._show_best()
 
     def _best_stored(self) -> float | None:
@@ -112,9 +116,14 @@ class SearchDriver:
                 return None
 
     def record(self, arch: Arch, result: Result, started: float, duration: float, worker: str) -> None:
+        key = self.pipeline.space.key(arch)
+        if self._replayed(key, worker):  # stored before: told, counted against the budget, not stored again
+            result = self.pipeline.complete(arch, result)
+            self.n_done += result.status != LOST
+            return
         result = self.pipeline.complete(arch, result)
-        self.store.add(self.pipeline.space.key(arch), arch, result.metrics, result.status, result.error, duration,
-                       worker, started, started + duration)
+        self.store.add(key, arch, result.metrics, result.status, result.error, duration, worker, started,
+                       started + duration)
         if result.status == LOST:
             return  # recorded; the budget is for evaluations that ran
         self.n_done += 1
@@ -135,6 +144,34 @@ class SearchDriver:
         self.bar.update(1)
         self._show_best()
         self.maybe_checkpoint()
+
+    def _replayed(self, key: str, worker: str) -> bool:
+        """Whether a result is one the store already holds. A candidate a cheap model could not cost is recorded
+        in the driver, so retracing meets its stored row here rather than in the backend. A result evaluated now
+        while stored ones were never asked for again means the retracing went another way: those are told to
+        the searcher now, as a checkpoint's replay would, and the run goes on from there."""
+        if self.replay is None:
+            return False
+        if isinstance(worker, Replayed):
+            self.replay.waiting -= 1
+            return True
+        if worker == "driver" and self.replay.take(key) is not None:
+            return True
+        if self.replay.left:
+            self._give_up_retracing()
+        return False
+
+    def _give_up_retracing(self) -> None:
+        rows = self.replay.leftovers()
+        self.bar.write(f"note: the resumed run did not retrace the stored one ({len(rows)} stored evaluations were "
+                       "not proposed again: a searcher that does not repeat itself, or other code); they are told "
+                       "to the searcher as they are", file=sys.stderr)
+        for e in rows:
+            res = Result(e.status, e.metrics, e.error)
+            if e.status != LOST:
+                self.pipeline.cache[e.arch_key] = res
+            self.n_done += e.status in (OK, FAILED)
+            self.searcher.tell(e.arch, res if e.status != LOST else Result(FAILED, {}, e.error))
 
     def check_worker_code(self, worker: str, code: str | None) -> None:
         """A Ray worker whose code differs from the driver's (a node installed with another torch or an older
@@ -173,6 +210,8 @@ class SearchDriver:
                                   f"metric{hint}; reported: {', '.join(sorted(metrics))}")
 
     def maybe_checkpoint(self, force: bool = False) -> None:
+        if self.replay is not None and not self.replay.done:
+            return  # the searcher has not seen every stored row yet: a checkpoint now would skip some on resume
         if force or time.time() - self.last_ckpt >= self.every:
             try:
                 self.store.save_checkpoint(self.searcher.state_dict(), self.store.last_id())

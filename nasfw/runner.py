@@ -24,6 +24,7 @@ from nasfw.errors import ConfigError, NasfwError, StoreError, Terminated
 from nasfw.evaluation import EvaluatorSpec, Pipeline
 from nasfw.local_loop import run_local
 from nasfw.registry import Registry
+from nasfw.replay import ReplayBackend, StoredResults, can_retrace
 from nasfw.run_lock import RunLock
 from nasfw.searchers.base import Result, make_searcher
 from nasfw.space import Space
@@ -332,25 +333,32 @@ def _phase_search(campaign: Campaign, comps: Components, store: Store, resume: b
                         max_duplicates=int(ev.get("max_duplicates", 1000)))
     searcher.feasible = pipeline.feasible if campaign.constraints and comps.cheap else None
 
+    in_order = campaign.backend != "ray" and ev.get("in_order", True)
+    stored = StoredResults(store) if can_retrace(store, in_order, campaign.workers) else None
+
     def record_infeasible(arch, key, res: Result) -> None:
+        if stored is not None and stored.take(key) is not None:
+            return  # retracing: stored already
         now = time.time()
         store.add(key, arch, res.metrics, res.status, res.error, 0.0, "driver", now, now)
     pipeline.on_infeasible = record_infeasible
 
     _seed_initial(campaign, comps)
-    if resume:
+    if resume and stored is None:
         _replay(store, searcher, pipeline)
     spec = EvaluatorSpec(campaign.task, comps.task_options, tuple(comps.expensive), tuple(plugins_dirs),
                          int(ev.get("retries", 0)), shared_path=_write_shared(campaign, comps))
-    driver = SearchDriver(campaign, pipeline, store, progress)
+    driver = SearchDriver(campaign, pipeline, store, progress, replay=stored)
     try:
         if campaign.backend == "ray":
             from nasfw.ray_backend import run_on_ray
 
             run_on_ray(driver, spec, campaign)
         else:
-            run_local(driver, make_backend(campaign.backend, spec, campaign.workers, ev.get("timeout_s")),
-                       in_order=ev.get("in_order", True))
+            backend = make_backend(campaign.backend, spec, campaign.workers, ev.get("timeout_s"))
+            if stored is not None:  # a resumed ordered run retraces itself (nasfw/replay.py)
+                backend = ReplayBackend(backend, stored, space.key)
+            run_local(driver, backend, in_order=in_order)
     finally:
         driver.close()
     driver.finish()
