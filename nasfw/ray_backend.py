@@ -13,6 +13,7 @@ import os
 import pickle
 import socket
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from nasfw.driver import SearchDriver
 from nasfw.errors import ConfigError, NasfwError
 from nasfw.evaluation import SETUP_LIMIT_S, EvaluatorSpec, evaluate, prepare, timeout_error
 from nasfw.provenance import process_code
+from nasfw.replay import Replayed, StoredResults
 from nasfw.searchers.base import FAILED, LOST, Result
 
 CONNECT_TIMEOUT_S = 3.0
@@ -207,21 +209,38 @@ def adapter_class() -> type:
     class NasfwTuneSearcher(TuneSearcher):
         """nasfw's pipeline + searcher as a Ray Tune search algorithm. Tune pickles its search algorithm
         for its own experiment state; the driver (store, searcher) stays out of that pickle: nasfw resumes
-        from its store, not from Tune's files."""
+        from its store, not from Tune's files.
 
-        def __init__(self, driver: SearchDriver):
+        With `evaluation.in_order: true` it records as the local loop does (`local_loop.run_local`): results in
+        the order they were asked for, and the k-th candidate asked for right after the (k - workers)-th result
+        is recorded, so that Tune's timing (which trial ends first, when it calls `suggest`) never reaches the
+        searcher; a candidate the store already holds (a resumed run retracing itself, `replay.py`) is answered
+        from it without a trial."""
+
+        def __init__(self, driver: SearchDriver, workers: int = 1, in_order: bool = False,
+                     stored: StoredResults | None = None):
             super().__init__(metric="nasfw_score", mode="max")
-            self.driver = driver
+            self.driver, self.workers, self.in_order, self.stored = driver, workers, in_order, stored
             self.live: dict[str, tuple[Any, float]] = {}
             self.stopped: NasfwError | None = None  # a user's error met while recording, raised after fit()
+            self.asked: deque[str] = deque()  # in order: candidates asked for, oldest first, until recorded
+            self.ready: deque = deque()  # in order: asked for, not yet handed to a trial
+            self.finished: dict[str, tuple] = {}  # in order: results waiting for an older one
 
         def __getstate__(self) -> dict:
             state = dict(self.__dict__)
-            state["driver"] = None
+            state["driver"] = state["stored"] = None
             return state
 
         def suggest(self, trial_id: str):
             d = self.driver
+            if self.in_order:
+                if self.stopped is None:
+                    self._advance()
+                    if self.ready:
+                        return self._start(trial_id, self.ready.popleft())
+                busy = self.live or (self.asked and self.stopped is None)
+                return None if busy else TuneSearcher.FINISHED
             if self.stopped is not None:
                 return TuneSearcher.FINISHED if not self.live else None
             if not d.want_more():
@@ -229,24 +248,66 @@ def adapter_class() -> type:
             arch = d.next_arch()
             if arch is None:
                 return TuneSearcher.FINISHED if not self.live else None
+            return self._start(trial_id, arch)
+
+        def _start(self, trial_id: str, arch) -> dict:
             self.live[trial_id] = (arch, time.time())
             return {"arch": arch}
+
+        def _top_up(self) -> None:
+            d = self.driver
+            while self.stopped is None and len(self.asked) < self.workers and d.want_more():
+                arch = d.next_arch()
+                if arch is None:
+                    return
+                key = d.pipeline.space.key(arch)
+                self.asked.append(key)
+                e = self.stored.take(key) if self.stored is not None else None
+                if e is None:
+                    self.ready.append(arch)
+                    continue
+                self.stored.waiting += 1
+                self.finished[key] = (arch, Result(e.status, e.metrics, e.error), e.started, e.duration_s,
+                                      Replayed(e.worker), None)
+
+        def _advance(self) -> None:
+            """Record what is next in order, asking for one candidate after each record."""
+            self._top_up()
+            while self.asked and self.asked[0] in self.finished and self.stopped is None:
+                self._record(*self.finished.pop(self.asked.popleft()))
+                self._top_up()
+
+        def _record(self, arch, res: Result, started: float, duration: float, worker: str,
+                    code: str | None) -> None:
+            try:  # recorded before any check can raise; Tune would wrap an exception raised here in its own
+                self.driver.record(arch, res, started, duration, worker)
+                self.driver.check_worker_code(worker, code)
+            except NasfwError as e:
+                self.stopped = self.stopped or e
+
+        def flush(self) -> None:
+            """Results still waiting for an older one when the run stops: recorded, nothing evaluated is lost."""
+            waiting, self.finished = list(self.finished.values()), {}
+            for done in waiting:
+                self._record(*done)
 
         def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
             if trial_id not in self.live:
                 return
             arch, started = self.live.pop(trial_id)
             if error or not result or "nasfw_status" not in result:
-                self.driver.record(arch, Result(LOST, {}, "ray trial failed (worker or node lost)"),
-                                   started, time.time() - started, "ray")
+                done = (arch, Result(LOST, {}, "ray trial failed (worker or node lost)"), started,
+                        time.time() - started, "ray", None)
+            else:
+                done = (arch, Result(result["nasfw_status"], json.loads(result["nasfw_metrics"]),
+                                     result["nasfw_error"] or None),
+                        result["nasfw_started"], result["nasfw_duration"], result["nasfw_worker"],
+                        result.get("nasfw_code"))
+            if not self.in_order:
+                self._record(*done)
                 return
-            res = Result(result["nasfw_status"], json.loads(result["nasfw_metrics"]), result["nasfw_error"] or None)
-            try:  # recorded before any check can raise; Tune would wrap an exception raised here in its own
-                self.driver.record(arch, res, result["nasfw_started"], result["nasfw_duration"],
-                                   result["nasfw_worker"])
-                self.driver.check_worker_code(result["nasfw_worker"], result.get("nasfw_code"))
-            except NasfwError as e:
-                self.stopped = self.stopped or e
+            self.finished[self.driver.pipeline.space.key(arch)] = done
+            self._advance()
 
         def save(self, checkpoint_path: str) -> None:
             with open(checkpoint_path, "wb") as f:
@@ -292,7 +353,8 @@ def _init(ray, campaign: Campaign) -> None:
         raise ConfigError(f"Ray could not start or join {where}: {type(error[0]).__name__}: {error[0]}") from None
 
 
-def run_on_ray(driver: SearchDriver, spec: EvaluatorSpec, campaign: Campaign) -> None:
+def run_on_ray(driver: SearchDriver, spec: EvaluatorSpec, campaign: Campaign, in_order: bool = False,
+               stored: StoredResults | None = None) -> None:
     keep_loopback(campaign)
     ray, tune = _ray()
     started_here = False
@@ -317,14 +379,17 @@ def run_on_ray(driver: SearchDriver, spec: EvaluatorSpec, campaign: Campaign) ->
                                  timeout_s=campaign.evaluation.get("timeout_s"), workdir=os.getcwd()),
             resources(campaign))
         retries = int(campaign.evaluation.get("retries", 0))
-        adapter = adapter_class()(driver)
+        adapter = adapter_class()(driver, campaign.workers, in_order, stored)
         tuner = tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(search_alg=adapter, num_samples=-1,
                                         max_concurrent_trials=campaign.workers, reuse_actors=True),
             run_config=tune.RunConfig(storage_path=str(Path(campaign.out).resolve() / "ray"), name="tune",
                                       verbose=0, failure_config=tune.FailureConfig(max_failures=retries)))
-        tuner.fit()
+        try:
+            tuner.fit()
+        finally:
+            adapter.flush()
         if adapter.stopped is not None:
             raise adapter.stopped
     finally:

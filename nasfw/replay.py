@@ -9,10 +9,11 @@ loop, with `ReplayBackend` answering every candidate the store already holds wit
 the first one it does not hold (those in flight when the run stopped) to the workers: the run then goes on as
 if it had never stopped, and one resumed with a larger budget as if it had been started with it.
 
-The run has to have been recorded in order by the same number of workers in every session (store meta
-`ordered_workers`); otherwise, or when the retracing meets a candidate the store does not hold while stored
-results were never asked for again (a searcher that is not repeatable, other code), the stored results left are
-told to the searcher as the checkpoint replay does, and the run goes on from there."""
+The run has to have been recorded in order (`evaluation.in_order`: the local backend's default, on Ray when set)
+by the same number of workers in every session (store meta `ordered_workers`); otherwise, or when the retracing
+meets a candidate the store does not hold while stored results were never asked for again (a searcher that is not
+repeatable, other code), the stored results left are told to the searcher as the checkpoint replay does, and the
+run goes on from there. On Ray the adapter answers from the store itself (`ray_backend.NasfwTuneSearcher`)."""
 from __future__ import annotations
 
 from collections import defaultdict, deque
@@ -30,7 +31,7 @@ class Replayed(str):
 
 def can_retrace(store: Store, ordered: bool, workers: int) -> bool:
     """Whether this session can retrace the stored run, and note what this session records with. A run
-    recorded out of order once (the Ray backend, `evaluation.in_order: false`) or with another number of
+    recorded as results came once (`evaluation.in_order: false`, Ray's default) or with another number of
     workers is resumed from its checkpoint from then on."""
     before = store.get_meta(ORDERED_WORKERS, "unset")
     fresh = store.count(phase="search") == 0

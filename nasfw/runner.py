@@ -333,7 +333,8 @@ def _phase_search(campaign: Campaign, comps: Components, store: Store, resume: b
                         max_duplicates=int(ev.get("max_duplicates", 1000)))
     searcher.feasible = pipeline.feasible if campaign.constraints and comps.cheap else None
 
-    in_order = campaign.backend != "ray" and ev.get("in_order", True)
+    # in order by default on the local backend; on Ray only when asked for: a slow trial would hold a cluster back
+    in_order = bool(ev.get("in_order", campaign.backend != "ray"))
     stored = StoredResults(store) if can_retrace(store, in_order, campaign.workers) else None
 
     def record_infeasible(arch, key, res: Result) -> None:
@@ -353,7 +354,7 @@ def _phase_search(campaign: Campaign, comps: Components, store: Store, resume: b
         if campaign.backend == "ray":
             from nasfw.ray_backend import run_on_ray
 
-            run_on_ray(driver, spec, campaign)
+            run_on_ray(driver, spec, campaign, in_order, stored)
         else:
             backend = make_backend(campaign.backend, spec, campaign.workers, ev.get("timeout_s"))
             if stored is not None:  # a resumed ordered run retraces itself (nasfw/replay.py)

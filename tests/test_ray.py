@@ -338,3 +338,50 @@ def test_a_worker_on_the_drivers_code_is_not_named(tmp_path):
     assert provenance.worker_changes(env, _json.dumps(other)) == [
         f"torch {env['packages']['torch']} -> 0.0.1", f"numpy {env['packages']['numpy']} -> (none)"]
     assert provenance.worker_changes(None, provenance.process_code()) == []
+
+
+def _toy_ordered(out, budget=20):
+    from tests.conftest import PLUGIN_DIR
+
+    return ["search", "--plugins-dir", PLUGIN_DIR, "--plugin", "toy", "--budget", budget, "--workers", "2",
+            "--no-progress", "--out", out, "--set", "task_options.sleep=0.05", "--set", "task_options.slow_op=b",
+            "--set", "task_options.slow_s=0.5"]
+
+
+@pytest.mark.slow
+def test_ray_in_order_records_as_the_local_backend_does(run_cli, tmp_path):
+    """`evaluation.in_order: true` on Ray: two concurrent trials, one op's evaluations ten times slower, and the
+    store holds what the local backend's two workers store, in the same order. Taken as trials finish (Ray's
+    default), the searcher's history depends on Tune's timing."""
+    run_cli(*_toy_ordered(tmp_path / "local"), check=True)
+    p = run_cli(*_toy_ordered(tmp_path / "ray"), "--backend", "ray", "--set", "evaluation.in_order=true",
+                timeout=600)
+    assert p.returncode == 0, p.stderr
+    assert rows(tmp_path / "ray") == rows(tmp_path / "local")
+
+
+@pytest.mark.slow
+def test_a_killed_ordered_ray_run_resumed_ends_as_the_uninterrupted_run(run_cli, tmp_path):
+    """Killed with its Ray instance and resumed on Ray, an ordered run retraces itself (stored candidates are
+    answered from the store, not run as trials) and ends on the uninterrupted run's evaluations."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    run_cli(*_toy_ordered(tmp_path / "local", 24), check=True)
+    out = tmp_path / "ray"
+    args = [*map(str, _toy_ordered(out, 24)), "--backend", "ray", "--set", "evaluation.in_order=true"]
+    proc = subprocess.Popen([sys.executable, "-m", "nasfw.cli", *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, cwd=tmp_path, start_new_session=True)
+    deadline = time.time() + 300
+    while n_rows(out) < 8 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray instance it started
+    proc.wait()
+    assert 8 <= n_rows(out) < 24
+    p = run_cli(*args, "--resume", timeout=600)
+    assert p.returncode == 0, p.stderr
+    assert "did not retrace" not in p.stderr
+    assert rows(out) == rows(tmp_path / "local")
