@@ -48,8 +48,12 @@ def _start_and_stop(out, args, rows, sig=signal.SIGKILL, stalled_s=None):
 CONSTRAINED = ("--set", "hardware=[toy-size]", "--set", "constraints=[{metric: size, max: 60}]")
 
 
-@pytest.mark.parametrize("searcher, extra", [("evolution", ()), ("bayes", ()), ("reinforce", ()),
-                                             ("reinforce", CONSTRAINED)])
+SLOW = pytest.mark.slow
+
+
+@pytest.mark.parametrize("searcher, extra", [("evolution", ()), pytest.param("bayes", (), marks=SLOW),
+                                             pytest.param("reinforce", (), marks=SLOW),
+                                             pytest.param("reinforce", CONSTRAINED, marks=SLOW)])
 def test_a_killed_run_resumed_ends_as_the_uninterrupted_run(tmp_path, searcher, extra, run_cli):
     whole, cut = tmp_path / "whole", tmp_path / "cut"
     run_cli(*_args(whole, searcher, 30, *extra), check=True)
@@ -62,14 +66,18 @@ def test_a_killed_run_resumed_ends_as_the_uninterrupted_run(tmp_path, searcher, 
         assert sum(s == "infeasible" for _, s, _ in _rows(whole)) > 10
 
 
-def test_a_run_resumed_with_a_larger_budget_ends_as_one_started_with_it(tmp_path, run_cli):
+@pytest.mark.parametrize("searcher", ["evolution", *(pytest.param(s, marks=SLOW) for s in
+                                                     ("random", "ofa-evolution", "nsga2", "ppo", "tune-optuna"))])
+def test_a_run_resumed_with_a_larger_budget_ends_as_one_started_with_it(tmp_path, searcher, run_cli):
+    """Every built-in searcher repeats itself from its seed and what it was told (bayes and reinforce above)."""
     whole, grown = tmp_path / "whole", tmp_path / "grown"
-    run_cli(*_args(whole, "evolution", 33), check=True)
-    run_cli(*_args(grown, "evolution", 20), check=True)
-    run_cli(*_args(grown, "evolution", 33), "--resume", check=True)
+    run_cli(*_args(whole, searcher, 33), check=True)
+    run_cli(*_args(grown, searcher, 20), check=True)
+    run_cli(*_args(grown, searcher, 33), "--resume", check=True)
     assert _rows(grown) == _rows(whole)
 
 
+@pytest.mark.slow
 def test_a_run_stopped_with_a_result_waiting_its_turn_resumes_as_the_uninterrupted_run(tmp_path, run_cli):
     """One op's evaluations take 1.5 s, so a result of the other worker waits for an older one: SIGTERM there
     stores the waiting result ahead of its turn; the resumed run meets it in its turn and evaluates the older
