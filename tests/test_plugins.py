@@ -191,6 +191,7 @@ def test_the_plugin_in_writing_plugins_md_works(tmp_path, run_cli):
     assert all(t["metrics"]["peak_kb"] <= 256 for t in show["top"])
 
 
+@pytest.mark.slow  # end to end: with the slow tests, to keep the fast suite short
 def test_the_package_in_writing_plugins_md_installs_beside_a_run_folder(tmp_path, run_cli):
     """Step 3 of the walkthrough, its pyproject.toml and code taken from the document, pip-installed (editable,
     as the document says) from a folder that also holds what step 2 leaves there: the plugins folder and the

@@ -322,6 +322,7 @@ def _energy_of_exported(qasm2_path, meta) -> float:
     return meta["hamiltonian"]["constant"] + float(Statevector(circ).expectation_value(op).real)
 
 
+@pytest.mark.slow  # end to end: with the slow tests, to keep the fast suite short
 def test_switching_the_default_campaign_to_vqe_searches_for_the_energy(tmp_path, run_cli):
     """`plugin: quantumnas` with `task: quantumnas-vqe` and no objectives: the VQE task's own objective, not the
     QML default's calibrated_loss, which the VQE task does not report (the run stopped at its first evaluation)."""

@@ -58,6 +58,7 @@ def test_a_hamiltonian_file_of_another_molecule_is_refused(tmp_path):
 N2_SIX = {"geometry": "N 0 0 0; N 0 0 1.1", "active": {"occupied": [0, 1, 2, 3], "active": [4, 5, 6, 7, 8, 9]}}
 
 
+@pytest.mark.slow  # end to end: with the slow tests, to keep the fast suite short
 def test_workers_energies_are_the_drivers_on_n2(tmp_path, run_cli):
     """N2 in 6 active orbitals (12 qubits), two workers: each evaluation's stored energy equals the energy the
     driver computes for it from the run folder's SuperCircuit and Hamiltonian."""

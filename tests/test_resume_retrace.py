@@ -66,8 +66,8 @@ def test_a_killed_run_resumed_ends_as_the_uninterrupted_run(tmp_path, searcher, 
         assert sum(s == "infeasible" for _, s, _ in _rows(whole)) > 10
 
 
-@pytest.mark.parametrize("searcher", ["evolution", *(pytest.param(s, marks=SLOW) for s in
-                                                     ("random", "ofa-evolution", "nsga2", "ppo", "tune-optuna"))])
+@pytest.mark.slow
+@pytest.mark.parametrize("searcher", ["evolution", "random", "ofa-evolution", "nsga2", "ppo", "tune-optuna"])
 def test_a_run_resumed_with_a_larger_budget_ends_as_one_started_with_it(tmp_path, searcher, run_cli):
     """Every built-in searcher repeats itself from its seed and what it was told (bayes and reinforce above)."""
     whole, grown = tmp_path / "whole", tmp_path / "grown"
@@ -115,6 +115,7 @@ def test_a_stored_run_the_searcher_cannot_retrace_is_told_to_it_and_goes_on(tmp_
     assert len({k for k, _, _ in after}) == len(after)
 
 
+@pytest.mark.slow  # end to end: with the slow tests, to keep the fast suite short
 def test_a_run_resumed_with_other_workers_resumes_from_its_checkpoint(tmp_path, run_cli):
     """The order results were recorded in depends on the number of workers: with another, the run goes on from
     its checkpoint as before, and a later resume does not try to retrace it."""

@@ -117,6 +117,7 @@ def test_finalize_fine_tunes_exports_and_compares_with_mobilenetv2(trained, tmp_
     assert [f.name for f in files] == ["best.onnx", "best_int8.onnx"]
 
 
+@pytest.mark.slow  # end to end: with the slow tests, to keep the fast suite short
 def test_interrupted_finalize_resumes_without_training_again(trained, tmp_path, monkeypatch):
     """Each trained network is kept as it finishes: a finalize stopped in its second training, run again, trains
     only the two it had not finished and reports exactly the rows of an uninterrupted finalize."""
