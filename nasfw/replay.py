@@ -2,7 +2,7 @@
 
 A checkpoint holds the searcher's state at one moment; the candidates it had asked for since were lost with the
 process, so a resumed run told the later results to a searcher that had not asked for them and went its own
-way: a run killed at 20 of 40 evaluations and resumed ended on other architectures than the uninterrupted run.
+way: a run killed at 15 of 40 evaluations and resumed ended on other architectures than the uninterrupted run.
 Recording results in the order they were asked for (`local_loop.run_local`) makes the searcher's whole history
 a function of the seed and the results. So a resumed ordered run starts the searcher afresh and runs the same
 loop, with `ReplayBackend` answering every candidate the store already holds without evaluating it and sending
