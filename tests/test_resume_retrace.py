@@ -1,6 +1,6 @@
 """A resumed ordered run retraces the stored one (nasfw/replay.py) and ends where the uninterrupted run ends. From a
 checkpoint, the searcher had lost the candidates it asked for after it, and a run killed at 15 of 40 evaluations
-ended on other architectures than the same run left alone, with every searcher."""
+ended on other architectures than the same run left alone, with evolution, bayes and reinforce alike."""
 import json
 import os
 import signal
