@@ -22,7 +22,7 @@ from nasfw.driver import SearchDriver
 from nasfw.errors import ConfigError, NasfwError
 from nasfw.evaluation import SETUP_LIMIT_S, EvaluatorSpec, evaluate, prepare, timeout_error
 from nasfw.provenance import process_code
-from nasfw.replay import Replayed, StoredResults
+from nasfw.replay import StoredResults
 from nasfw.searchers.base import FAILED, LOST, Result
 
 CONNECT_TIMEOUT_S = 3.0
@@ -262,13 +262,11 @@ def adapter_class() -> type:
                     return
                 key = d.pipeline.space.key(arch)
                 self.asked.append(key)
-                e = self.stored.take(key) if self.stored is not None else None
-                if e is None:
+                done = self.stored.answer(arch, key) if self.stored is not None else None
+                if done is None:
                     self.ready.append(arch)
                     continue
-                self.stored.waiting += 1
-                self.finished[key] = (arch, Result(e.status, e.metrics, e.error), e.started, e.duration_s,
-                                      Replayed(e.worker), None)
+                self.finished[key] = (*done, None)  # no worker code to check
 
         def _advance(self) -> None:
             """Record what is next in order, asking for one candidate after each record."""

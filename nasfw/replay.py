@@ -57,6 +57,15 @@ class StoredResults:
         self.left -= 1
         return q.popleft()
 
+    def answer(self, arch: Arch, key: str) -> tuple | None:
+        """The stored result for `arch` as a backend hands one back (arch, result, started, duration, worker), or
+        None when the store holds none; it counts as waiting until the driver records it."""
+        e = self.take(key)
+        if e is None:
+            return None
+        self.waiting += 1
+        return arch, Result(e.status, e.metrics, e.error), e.started, e.duration_s, Replayed(e.worker)
+
     def leftovers(self) -> list[Evaluation]:
         """What the retracing never asked for, in stored order; none are handed out after this."""
         out = sorted((e for q in self.rows.values() for e in q), key=lambda e: e.id)
@@ -82,12 +91,11 @@ class ReplayBackend:
         return self.backend.free_slots()
 
     def submit(self, arch: Arch) -> None:
-        e = self.stored.take(self.key(arch))
-        if e is None:
+        done = self.stored.answer(arch, self.key(arch))
+        if done is None:
             self.backend.submit(arch)
             return
-        self.stored.waiting += 1
-        self.ready.append((arch, Result(e.status, e.metrics, e.error), e.started, e.duration_s, Replayed(e.worker)))
+        self.ready.append(done)
 
     def busy(self) -> bool:
         return bool(self.ready) or self.backend.busy()
