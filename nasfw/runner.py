@@ -261,11 +261,17 @@ def check_phase_options(campaign: Campaign, task: Any) -> None:
     from nasfw.registry import check_options
 
     sup = campaign.phases.get("supernet", True)
+    if isinstance(sup, dict) and sup and not hasattr(task, "train_supernet"):
+        raise ConfigError(f"phases.supernet = {sup!r}: the task {campaign.task!r} has no supernet phase (no "
+                          "train_supernet); leave phases.supernet out")
     if isinstance(sup, dict) and hasattr(task, "train_supernet"):
         campaign.phases = {**campaign.phases,
                            "supernet": check_options(task.train_supernet, sup, "phases.supernet", skip=1)}
     fin = campaign.phases.get("finalize")
     opts = fin.get("task") if isinstance(fin, dict) else None
+    if isinstance(opts, dict) and opts and not hasattr(task, "finalize"):
+        raise ConfigError(f"phases.finalize.task = {opts!r}: the task {campaign.task!r} has no finalize step of "
+                          "its own (no finalize method); leave phases.finalize.task out")
     if isinstance(opts, dict) and hasattr(task, "finalize"):
         fin = {**fin, "task": check_options(task.finalize, opts, "phases.finalize.task", skip=2)}
         campaign.phases = {**campaign.phases, "finalize": fin}

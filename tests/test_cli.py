@@ -442,6 +442,26 @@ def test_export_formats_are_checked_under_the_name_typed(nb_run, run_cli, tmp_pa
     assert "has no export" in p.stderr
 
 
+def test_phase_options_for_a_phase_the_task_lacks_fail(run_cli, tmp_path):
+    """Options for a phase the task does not have were dropped without a word: a user who set supernet epochs
+    on NAS-Bench-201 (a lookup task, no supernet) believed they had trained one."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("phases: {supernet: {epochs: 3}}\n")
+    p = run_cli("search", "--config", cfg, "--plugin", "nasbench201", "--dry-run")
+    assert p.returncode == 2
+    assert "phases.supernet = {'epochs': 3}: the task 'nasbench201' has no supernet phase" in p.stderr
+    assert "Traceback" not in p.stderr
+    cfg.write_text("phases: {finalize: {task: {shots: 10}}}\n")
+    p = run_cli("search", "--config", cfg, "--plugin", "nasbench201", "--dry-run")
+    assert p.returncode == 2
+    assert "phases.finalize.task = {'shots': 10}: the task 'nasbench201' has no finalize step of its own" in p.stderr
+    for ok in ("phases: {supernet: false}\n", "phases: {supernet: true}\n", "phases: {supernet: {}}\n",
+               "phases: {finalize: {task: false}}\n", "phases: {finalize: {top_k: 3}}\n"):
+        cfg.write_text(ok)
+        p = run_cli("search", "--config", cfg, "--plugin", "nasbench201", "--dry-run")
+        assert p.returncode == 0, (ok, p.stderr)
+
+
 def test_top_must_be_a_positive_count(nb_run, run_cli):
     """`--top -2` used to show all but the last two rows (a slice from the end) under the title 'top 3'."""
     for command in ("show", "report"):

@@ -144,6 +144,32 @@ def test_bad_settings_are_named(bad, needle):
         make_searcher(CLS["evolution"], nasbench201_space(), bad)
 
 
+@pytest.mark.parametrize("name,bad,needle", [
+    ("reinforce", {"lr": -1}, r"searcher.settings.lr = -1 is not allowed; allowed: a number > 0"),
+    ("reinforce", {"lr": 0}, r"searcher.settings.lr = 0 is not allowed"),
+    ("reinforce", {"hidden": 0}, r"searcher.settings.hidden = 0 is not allowed; allowed: an integer >= 1"),
+    ("reinforce", {"entropy_weight": -1}, r"searcher.settings.entropy_weight = -1 is not allowed"),
+    ("reinforce", {"batch_size": 0}, r"searcher.settings.batch_size = 0 is not allowed"),
+    ("reinforce", {"baseline_decay": 1}, r"searcher.settings.baseline_decay = 1 must be in \[0, 1\)"),
+    ("ppo", {"clip": 5}, r"searcher.settings.clip = 5 must be in \(0, 1\)"),
+    ("ppo", {"epochs": 0}, r"searcher.settings.epochs = 0 is not allowed"),
+    ("ppo", {"lr": -0.5}, r"searcher.settings.lr = -0.5 is not allowed"),
+])
+def test_bad_rl_settings_are_named(name, bad, needle):
+    """The controller's settings are checked where they are read, not by torch's optimiser (a ValueError from
+    inside Adam) or not at all (an LSTM of width 0 ran, learning nothing)."""
+    with pytest.raises(ConfigError, match=needle):
+        make_searcher(CLS[name], nasbench201_space(), bad)
+
+
+@pytest.mark.parametrize("bad,needle", [({"lr": -1}, "lr = -1 must be > 0"), ({"hidden": 0}, "hidden = 0 must be >= 1"),
+                                        ({"entropy_weight": -1}, "entropy_weight = -1 must be >= 0")])
+def test_rl_settings_are_checked_when_built_in_python(bad, needle):
+    """Built without make_searcher (a script's own loop), the same settings fail with the field's name."""
+    with pytest.raises(ConfigError, match=needle):
+        CLS["reinforce"](nasbench201_space(), **bad)
+
+
 def test_yaml_number_text_is_a_number_for_a_float_setting():
     """YAML 1.1 reads `mutate_prob: 1e-1` as text; the searcher gets the number."""
     assert make_searcher(CLS["evolution"], nasbench201_space(), {"mutate_prob": "1e-1"}).mutate_prob == 0.1

@@ -15,6 +15,7 @@ import numpy as np
 
 from nasfw.cost import mnasnet_reward, total_violation
 from nasfw.errors import ConfigError
+from nasfw.option_types import NonNegativeFloat, PositiveFloat, PositiveInt
 from nasfw.searchers.base import FAILED, INFEASIBLE, Result, Searcher
 from nasfw.space import Arch
 
@@ -23,6 +24,11 @@ def _torch():
     import torch
 
     return torch
+
+
+def _at_least(name: str, value: float, low: float) -> None:
+    if not value >= low:
+        raise ConfigError(f"searcher.settings.{name} = {value!r} must be >= {low}")
 
 
 class Controller:
@@ -83,9 +89,9 @@ class Reinforce(Searcher):
     _state = ("baseline", "reward_var", "worst")
 
     def __init__(self, space, objectives=None, constraints=None, seed=0, feasible=None, *,
-                 lr: float = 0.01, hidden: int = 64, baseline_decay: float = 0.9, entropy_weight: float = 1e-4,
-                 batch_size: int = 1, reward: str = "objective", latency_metric: str = "latency_ms",
-                 target: float = 0.0, alpha: float = -0.07, beta: float = -0.07):
+                 lr: PositiveFloat = 0.01, hidden: PositiveInt = 64, baseline_decay: float = 0.9,
+                 entropy_weight: NonNegativeFloat = 1e-4, batch_size: PositiveInt = 1, reward: str = "objective",
+                 latency_metric: str = "latency_ms", target: float = 0.0, alpha: float = -0.07, beta: float = -0.07):
         super().__init__(space, objectives, constraints, seed, feasible)
         if reward not in ("objective", "mnasnet"):
             raise ConfigError(f"searcher.settings.reward = {reward!r}; allowed: 'objective', 'mnasnet'")
@@ -93,8 +99,13 @@ class Reinforce(Searcher):
             raise ConfigError("searcher.settings.target must be > 0 (the latency target T) when reward = 'mnasnet'")
         if not 0 <= baseline_decay < 1:
             raise ConfigError(f"searcher.settings.baseline_decay = {baseline_decay} must be in [0, 1)")
-        if batch_size < 1:
-            raise ConfigError(f"searcher.settings.batch_size = {batch_size} must be >= 1")
+        # checked here as well as by the hints: a script that builds the searcher itself skips make_searcher,
+        # and torch would answer a bad lr from inside Adam and run an LSTM of width 0 without a word
+        _at_least("batch_size", batch_size, 1)
+        _at_least("hidden", hidden, 1)
+        _at_least("entropy_weight", entropy_weight, 0)
+        if not lr > 0:
+            raise ConfigError(f"searcher.settings.lr = {lr!r} must be > 0")
         self.lr, self.baseline_decay, self.entropy_weight = lr, baseline_decay, entropy_weight
         self.batch_size, self.reward_kind = batch_size, reward
         self.latency_metric, self.target, self.alpha, self.beta = latency_metric, target, alpha, beta
@@ -191,15 +202,17 @@ class PPO(Reinforce):
     name = "ppo"
 
     def __init__(self, space, objectives=None, constraints=None, seed=0, feasible=None, *,
-                 lr: float = 0.01, hidden: int = 64, baseline_decay: float = 0.9, entropy_weight: float = 1e-4,
-                 batch_size: int = 8, epochs: int = 4, clip: float = 0.2, reward: str = "objective",
+                 lr: PositiveFloat = 0.01, hidden: PositiveInt = 64, baseline_decay: float = 0.9,
+                 entropy_weight: NonNegativeFloat = 1e-4, batch_size: PositiveInt = 8, epochs: PositiveInt = 4,
+                 clip: float = 0.2, reward: str = "objective",
                  latency_metric: str = "latency_ms", target: float = 0.0, alpha: float = -0.07,
                  beta: float = -0.07):
         super().__init__(space, objectives, constraints, seed, feasible, lr=lr, hidden=hidden,
                          baseline_decay=baseline_decay, entropy_weight=entropy_weight, batch_size=batch_size,
                          reward=reward, latency_metric=latency_metric, target=target, alpha=alpha, beta=beta)
-        if epochs < 1 or not 0 < clip < 1:
-            raise ConfigError(f"searcher.settings: need epochs >= 1 and 0 < clip < 1, got {epochs}, {clip}")
+        _at_least("epochs", epochs, 1)
+        if not 0 < clip < 1:
+            raise ConfigError(f"searcher.settings.clip = {clip!r} must be in (0, 1) (the ratio's clip range)")
         self.epochs, self.clip = epochs, clip
 
     def _update(self, batch: list[tuple[Arch, float]]) -> None:
