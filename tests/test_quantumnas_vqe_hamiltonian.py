@@ -1,6 +1,7 @@
 """A VQE run keeps one Hamiltonian: the one its SuperCircuit was trained on, in the driver, in every worker and
 after a resume. pyscf rotates the orbitals of a degenerate set (N2's pi pairs) differently in each process, and
-with them every coefficient of the qubit Hamiltonian; weights trained on one are wrong for another."""
+with them every coefficient of the qubit Hamiltonian; weights trained on one are wrong for another. The build
+fixes that gauge (the last two tests); the run keeps its copy regardless."""
 import dataclasses
 import json
 
@@ -81,3 +82,44 @@ def test_workers_energies_are_the_drivers_on_n2(tmp_path, run_cli):
         with torch.no_grad():
             mine = float(t.energy(sub.gates()))
         assert json.loads(metrics)["noise_free_energy"] == pytest.approx(mine, abs=1e-9)
+
+
+def _n2_terms_in_a_new_process() -> dict[str, float]:
+    import subprocess
+    import sys
+
+    code = ("import json; from nasfw.plugins.quantumnas.molecules import build; "
+            f"print(json.dumps(build({N2_SIX!r}).terms))")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    return {s: c for c, s in json.loads(p.stdout)}
+
+
+def test_every_process_builds_n2s_hamiltonian_alike():
+    """pyscf hands each process another basis of N2's degenerate pi pairs; before the gauge was fixed two builds
+    differed by up to 0.07 Ha in a coefficient (four changed sign), so one seed trained on another molecule's
+    coefficients each run."""
+    a, b = _n2_terms_in_a_new_process(), _n2_terms_in_a_new_process()
+    assert a.keys() == b.keys()
+    assert max(abs(a[k] - b[k]) for k in a) < 1e-9
+
+
+def test_the_orbital_gauge_ignores_the_rotation_pyscf_chose():
+    """Any rotation within a degenerate set (and any sign of any orbital) comes out as the same orbitals; the
+    basis stays orthonormal and the non-degenerate orbitals stay what they were, up to sign."""
+    import numpy as np
+
+    from nasfw.plugins.quantumnas.molecules import canonical_orbitals, hartree_fock, molecule_spec
+
+    mol, mf = hartree_fock(molecule_spec({"geometry": N2_SIX["geometry"]}))
+    c, e, occ = mf.mo_coeff, mf.mo_energy, mf.mo_occ
+    ref = canonical_orbitals(c, e, occ)
+    rng = np.random.default_rng(0)
+    turned = c * rng.choice([-1.0, 1.0], size=c.shape[1])
+    for i, j in ((4, 6), (7, 9)):  # the occupied and the virtual pi pairs
+        assert abs(e[i] - e[j - 1]) < 1e-6 and abs(e[j] - e[i]) > 1e-3
+        q, _ = np.linalg.qr(rng.normal(size=(j - i, j - i)))
+        turned[:, i:j] = turned[:, i:j] @ q
+    assert np.abs(canonical_orbitals(turned, e, occ) - ref).max() < 1e-10
+    assert np.abs(ref.T @ mol.intor("int1e_ovlp") @ ref - np.eye(c.shape[1])).max() < 1e-10
+    alone = [k for k in range(c.shape[1]) if k not in (4, 5, 7, 8)]
+    assert np.abs(np.abs(ref[:, alone]) - np.abs(c[:, alone])).max() < 1e-12

@@ -73,6 +73,38 @@ def _degenerate_split(energies: np.ndarray, occ: list[int], act: list[int], tol:
     return None
 
 
+def canonical_orbitals(coeff: np.ndarray, energies: np.ndarray, occupations: np.ndarray,
+                       tol: float = 1e-5) -> np.ndarray:
+    """The MO coefficients with every degenerate set (equal energy and occupation) rotated to one fixed basis.
+
+    pyscf returns any orthonormal basis of a degenerate set, and which one changes from process to process (N2's pi
+    pairs: four coefficients of the qubit Hamiltonian changed sign and others moved by 0.07 Ha between two builds
+    of the same molecule), so the same seed trained and searched on another Hamiltonian each time. Within a set,
+    the basis that diagonalises a fixed, generic diagonal operator D over the atomic orbitals (C^T D C) is unique
+    up to signs whatever rotation came in; each orbital's sign is then fixed by its first coefficient of
+    significant size. A rotation within a set of equal energy and occupation leaves the Fock operator, the
+    Hartree-Fock state and the spectrum as they were."""
+    c = np.array(coeff, dtype=float, copy=True)
+    e, occ = np.asarray(energies), np.asarray(occupations)
+    weights = np.sqrt(np.arange(1.0, c.shape[0] + 1.0))  # distinct for every AO, so C^T D C has distinct eigenvalues
+    i = 0
+    while i < len(e):
+        j = i + 1
+        while j < len(e) and abs(e[j] - e[i]) < tol and occ[j] == occ[i]:
+            j += 1
+        if j - i > 1:
+            block = c[:, i:j]
+            _, rot = np.linalg.eigh(block.T @ (weights[:, None] * block))
+            c[:, i:j] = block @ rot
+        for k in range(i, j):
+            col = c[:, k]
+            first = col[np.flatnonzero(np.abs(col) > 1e-3 * np.abs(col).max())[0]]
+            if first < 0:
+                c[:, k] = -col
+        i = j
+    return c
+
+
 MOLECULE_FIELDS = ("geometry", "basis", "charge", "spin", "active")
 
 
@@ -218,7 +250,7 @@ def build(molecule: str | dict) -> Hamiltonian:
         raise ConfigError("VQE needs pyscf and openfermion: pip install 'nasfw[quantum]'") from None
     spec = molecule_spec(molecule)
     mol, mf = hartree_fock(spec)
-    c = mf.mo_coeff
+    c = canonical_orbitals(mf.mo_coeff, mf.mo_energy, mf.mo_occ)
     n = c.shape[1]
     h1 = c.T @ mf.get_hcore() @ c
     eri = ao2mo.restore(1, ao2mo.kernel(mol, c), n)  # chemists' (pq|rs)

@@ -73,10 +73,12 @@ class VQETask:
         self.trained = False
 
     def _use_hamiltonian(self, h: Hamiltonian) -> None:
-        """pyscf returns the orbitals of a degenerate set (N2's pi pairs) rotated differently in each process, and
-        with them the qubit Hamiltonian's coefficients (its spectrum stays): SuperCircuit weights are only good
-        for the Hamiltonian they were trained on. That one is kept in the run folder before training, read back on
-        resume (`_keep_hamiltonian`), and sent to the workers with the weights (`shared_state`)."""
+        """SuperCircuit weights are only good for the Hamiltonian's coefficients they were trained on, not for
+        another basis of the same molecule's orbitals (its spectrum stays, the coefficients move). `build` fixes
+        the gauge of degenerate orbitals, which pyscf rotates differently in each process (N2's pi pairs), but
+        the Hamiltonian trained on is still kept in the run folder before training, read back on resume
+        (`_keep_hamiltonian`: a run started before the gauge was fixed, another machine's linear algebra), and
+        sent to the workers with the weights (`shared_state`)."""
         self.h = h
         # H without its constant, in double precision, sparse; energies are Rayleigh quotients (see `_expect`)
         self.hmat = _sparse_tensor(h.matrix(constant=False, sparse=True))
