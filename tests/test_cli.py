@@ -455,8 +455,7 @@ def test_phase_options_for_a_phase_the_task_lacks_fail(run_cli, tmp_path):
     p = run_cli("search", "--config", cfg, "--plugin", "nasbench201", "--dry-run")
     assert p.returncode == 2
     assert "phases.finalize.task = {'shots': 10}: the task 'nasbench201' has no finalize step of its own" in p.stderr
-    for ok in ("phases: {supernet: false}\n", "phases: {supernet: true}\n", "phases: {supernet: {}}\n",
-               "phases: {finalize: {task: false}}\n", "phases: {finalize: {top_k: 3}}\n"):
+    for ok in ("phases: {supernet: {}, finalize: {task: false, top_k: 3}}\n", "phases: {supernet: false}\n"):
         cfg.write_text(ok)
         p = run_cli("search", "--config", cfg, "--plugin", "nasbench201", "--dry-run")
         assert p.returncode == 0, (ok, p.stderr)
