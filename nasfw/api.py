@@ -262,9 +262,15 @@ def search(plugin: str | None = None, config: str | Path | dict | None = None, *
 
     threads = torch.get_num_threads()  # evaluations in this process pin torch to one thread (two per core
     try:  # would oversubscribe beside the workers); the caller's session gets its own setting back
-        run_campaign(campaign, registry, resume=resume, progress=progress, plugins_dirs=dirs, flags=PYTHON_FLAGS)
+        summary = run_campaign(campaign, registry, resume=resume, progress=progress, plugins_dirs=dirs,
+                               flags=PYTHON_FLAGS)
     finally:
         torch.set_num_threads(threads)
+    if "first_error" in summary:  # `nasfw search` exits 1 here; a script that goes on would meet `best` as None
+        import warnings
+
+        warnings.warn(f"every evaluation of {campaign.out!r} failed; the first with: {summary['first_error']}",
+                      RuntimeWarning, stacklevel=2)
     return RunView.open(campaign.out)
 
 

@@ -120,8 +120,10 @@ def test_a_run_shows_itself_in_one_line(tmp_path):
     strict = nasfw.search("nasbench201", budget=4, out=str(tmp_path / "strict"), progress=False,
                           constraints=[{"metric": "accuracy", "min": 99.9}])
     assert repr(strict).endswith(", constraints not met))") and "\n" not in repr(strict)
-    failing = nasfw.search("toy", plugins_dirs=[PLUGIN_DIR], budget=3, out=str(tmp_path / "failing"),
-                           progress=False, task_options={"fail_op": "*"})
+    with pytest.warns(RuntimeWarning, match=r"every evaluation of .*failing' failed; the first with: RuntimeError: "
+                      "toy evaluation failed on purpose"):  # the CLI exits 1 here; a script learns it too
+        failing = nasfw.search("toy", plugins_dirs=[PLUGIN_DIR], budget=3, out=str(tmp_path / "failing"),
+                               progress=False, task_options={"fail_op": "*"})
     assert ("0 ok, 3 failed; every evaluation failed, most often with: RuntimeError: toy evaluation failed on "
             "purpose (at toy.py:") in repr(failing)
     assert "arch_key" not in repr(run.top(1)) and "accuracy" in repr(run.top(1))  # what run.top(5) shows
