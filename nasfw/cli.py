@@ -73,6 +73,12 @@ def cmd_search(args) -> int:
 
 def cmd_plugins(args) -> int:
     reg = registry_of(args)
+    if args.name:
+        from nasfw import list_options
+
+        found = list_options.components_named(reg, args.name)
+        print(list_options.as_json(found) if args.json else list_options.text(found))
+        return 0
     data = []
     for name, info in sorted(reg.plugins.items()):
         data.append({"name": name, "source": info.source, "status": "ok",
@@ -389,7 +395,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_search)
 
-    s = sub.add_parser("plugins", parents=[common], help="list plugins and what they provide")
+    s = sub.add_parser("plugins", parents=[common], help="list plugins and what they provide; with a NAME, the "
+                       "options each of its components takes")
+    s.add_argument("name", nargs="?", metavar="NAME", help="a plugin (quantumnas) or a component (a task, space, "
+                   "cost model or searcher: reinforce): its options, their defaults and what is allowed")
     s.add_argument("--json", action="store_true", help="print JSON instead of tables")
     s.set_defaults(func=cmd_plugins)
 

@@ -45,19 +45,21 @@ class Bounds:
     low: float | None = None
     high: float | None = None
     low_open: bool = False
+    high_open: bool = False
 
     def holds(self, value: Any) -> bool:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return True  # the base hint judged it (a None of an optional, say)
         if self.low is not None and (value <= self.low if self.low_open else value < self.low):
             return False
-        return self.high is None or value <= self.high
+        return self.high is None or (value < self.high if self.high_open else value <= self.high)
 
     def text(self) -> str:
-        if self.low is not None and self.high is not None and not self.low_open:
+        if self.low is not None and self.high is not None and not self.low_open and not self.high_open:
             return f"from {self.low:g} to {self.high:g}"
         parts = [f"{'>' if self.low_open else '>='} {self.low:g}"] if self.low is not None else []
-        return " and ".join(parts + ([f"<= {self.high:g}"] if self.high is not None else []))
+        high = [f"{'<' if self.high_open else '<='} {self.high:g}"] if self.high is not None else []
+        return " and ".join(parts + high)
 
 
 PositiveInt = Annotated[int, Bounds(low=1)]

@@ -134,7 +134,7 @@ def test_ppo_learns_and_mnasnet_reward():
 
 
 @pytest.mark.parametrize("bad,needle", [
-    ({"population_size": 1}, "population_size = 1 must be >= 2"),
+    ({"population_size": 1}, "population_size = 1 is not allowed; allowed: an integer >= 2"),
     ({"popsize": 10}, "popsize is not a setting of 'evolution'"),
     ({"population_size": "ten"}, "searcher.settings.population_size = 'ten' is not allowed; allowed: an integer"),
     ({"mutate_prob": True}, "searcher.settings.mutate_prob = True is not allowed; allowed: a number"),
@@ -150,8 +150,8 @@ def test_bad_settings_are_named(bad, needle):
     ("reinforce", {"hidden": 0}, r"searcher.settings.hidden = 0 is not allowed; allowed: an integer >= 1"),
     ("reinforce", {"entropy_weight": -1}, r"searcher.settings.entropy_weight = -1 is not allowed"),
     ("reinforce", {"batch_size": 0}, r"searcher.settings.batch_size = 0 is not allowed"),
-    ("reinforce", {"baseline_decay": 1}, r"searcher.settings.baseline_decay = 1 must be in \[0, 1\)"),
-    ("ppo", {"clip": 5}, r"searcher.settings.clip = 5 must be in \(0, 1\)"),
+    ("reinforce", {"baseline_decay": 1}, r"settings.baseline_decay = 1 is not allowed; allowed: a number >= 0 and < 1"),
+    ("ppo", {"clip": 5}, r"searcher.settings.clip = 5 is not allowed; allowed: a number > 0 and < 1"),
     ("ppo", {"epochs": 0}, r"searcher.settings.epochs = 0 is not allowed"),
     ("ppo", {"lr": -0.5}, r"searcher.settings.lr = -0.5 is not allowed"),
 ])

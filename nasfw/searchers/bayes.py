@@ -8,9 +8,10 @@ natively) and architectures the searcher did not ask for (deduplicated or replay
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 from nasfw.errors import ConfigError
+from nasfw.option_types import NonNegativeInt
 from nasfw.searchers.base import FAILED, INFEASIBLE, Result, Searcher
 from nasfw.space import Arch, Choice, Float, IntRange, Permutation, Repeat, Space, Tie
 
@@ -82,7 +83,9 @@ def params_of(space: Space, arch: Arch, prefix: str = "") -> tuple[dict, dict]:
 
 
 class OptunaSearcher(Searcher):
-    """`sampler`: tpe, gp, cmaes (continuous spaces; categorical decisions fall back to random),
+    """Optuna's samplers through ask/tell: TPE by default.
+
+    `sampler`: tpe, gp, cmaes (continuous spaces; categorical decisions fall back to random),
     random, or nsga2 (Optuna's own). Several objectives give a multi-objective study. `multivariate`
     None keeps Optuna's default for TPE (multivariate in Optuna 5, and several times faster per ask)."""
 
@@ -90,7 +93,8 @@ class OptunaSearcher(Searcher):
     SAMPLERS = ("tpe", "gp", "cmaes", "random", "nsga2")
 
     def __init__(self, space, objectives=None, constraints=None, seed=0, feasible=None, *,
-                 sampler: str = "tpe", n_startup_trials: int = 10, multivariate: bool | None = None):
+                 sampler: Literal["tpe", "gp", "cmaes", "random", "nsga2"] = "tpe",
+                 n_startup_trials: NonNegativeInt = 10, multivariate: bool | None = None):
         super().__init__(space, objectives, constraints, seed, feasible)
         if sampler not in self.SAMPLERS:
             raise ConfigError(f"searcher.settings.sampler = {sampler!r}; allowed: {list(self.SAMPLERS)}")

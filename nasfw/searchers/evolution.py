@@ -9,9 +9,10 @@ candidates that the campaign's cheap cost models rule out before anything is eva
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+from typing import Annotated, Any
 
 from nasfw.errors import ConfigError
+from nasfw.option_types import Bounds, Fraction, NonNegativeInt, PositiveInt
 from nasfw.searchers.base import FAILED, INFEASIBLE, GenerationalSearcher, Result, Searcher
 from nasfw.space import Arch
 
@@ -26,13 +27,18 @@ def _ratio(name: str, v: float) -> None:
         raise ConfigError(f"searcher.settings.{name} = {v!r} must be in [0, 1]")
 
 
+AtLeastTwo = Annotated[int, Bounds(low=2)]
+
+
 class RegularizedEvolution(Searcher):
+    """Aging evolution: tournament selection of `sample_size`, one mutation per child, the oldest dies."""
+
     name = "evolution"
     needs = ("mutate",)
     _state = ("population", "n_asked_init")
 
     def __init__(self, space, objectives=None, constraints=None, seed=0, feasible=None, *,
-                 population_size: int = 20, sample_size: int = 5, mutate_prob: float = 0.0):
+                 population_size: AtLeastTwo = 20, sample_size: PositiveInt = 5, mutate_prob: Fraction = 0.0):
         super().__init__(space, objectives, constraints, seed, feasible)
         _positive("population_size", population_size, 2)
         _positive("sample_size", sample_size, 1)
@@ -71,12 +77,14 @@ class RegularizedEvolution(Searcher):
 
 
 class OFAEvolution(GenerationalSearcher):
+    """Once-for-All's generational evolution: the best `parent_ratio` survive, mutants and crossovers refill."""
+
     name = "ofa-evolution"
     needs = ("mutate", "crossover")
 
     def __init__(self, space, objectives=None, constraints=None, seed=0, feasible=None, *,
-                 population_size: int = 100, parent_ratio: float = 0.25, mutation_ratio: float = 0.5,
-                 mutate_prob: float = 0.1, n_children: int = 0):
+                 population_size: AtLeastTwo = 100, parent_ratio: Fraction = 0.25, mutation_ratio: Fraction = 0.5,
+                 mutate_prob: Fraction = 0.1, n_children: NonNegativeInt = 0):
         super().__init__(space, objectives, constraints, seed, feasible)
         _positive("population_size", population_size, 2)
         _ratio("parent_ratio", parent_ratio)

@@ -13,9 +13,11 @@ tests/test_searchers.py compares them with its `_fast_non_domination_rank` (pena
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 from nasfw.cost import dominates, objective_vector, total_violation
 from nasfw.errors import ConfigError
+from nasfw.option_types import Bounds, Fraction
 from nasfw.searchers.base import FAILED, INFEASIBLE, GenerationalSearcher, Result
 from nasfw.space import Arch
 
@@ -69,11 +71,14 @@ def crowding_distance(points: list[list[float]], front: list[int]) -> dict[int, 
     return dist
 
 class NSGA2(GenerationalSearcher):
+    """NSGA-II: non-dominated sorting and crowding distance over the objectives, constraint-domination first."""
+
     name = "nsga2"
     needs = ("mutate", "crossover")
 
     def __init__(self, space, objectives=None, constraints=None, seed=0, feasible=None, *,
-                 population_size: int = 20, crossover_prob: float = 0.9, mutate_prob: float = 0.1):
+                 population_size: Annotated[int, Bounds(low=4)] = 20, crossover_prob: Fraction = 0.9,
+                 mutate_prob: Fraction = 0.1):
         super().__init__(space, objectives, constraints, seed, feasible)
         if population_size < 4:
             raise ConfigError(f"searcher.settings.population_size = {population_size} must be >= 4")

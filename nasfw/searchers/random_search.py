@@ -6,6 +6,8 @@ from nasfw.space import Arch
 
 
 class RandomSearch(Searcher):
+    """Uniform draws from the space (the cheap constraints met): the baseline every other searcher must beat."""
+
     name = "random"
 
     def __init__(self, space, objectives=None, constraints=None, seed=0, feasible=None):

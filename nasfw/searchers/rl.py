@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import io
 import math
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 
 from nasfw.cost import mnasnet_reward, total_violation
 from nasfw.errors import ConfigError
-from nasfw.option_types import NonNegativeFloat, PositiveFloat, PositiveInt
+from nasfw.option_types import Bounds, NonNegativeFloat, PositiveFloat, PositiveInt
 from nasfw.searchers.base import FAILED, INFEASIBLE, Result, Searcher
 from nasfw.space import Arch
 
@@ -84,13 +84,19 @@ class Controller:
         return out, (torch.stack(logps).sum() if logps else zero), (torch.stack(ents).sum() if ents else zero)
 
 
+Decay = Annotated[float, Bounds(low=0, high=1, high_open=True)]
+Reward = Literal["objective", "mnasnet"]
+
+
 class Reinforce(Searcher):
+    """REINFORCE of an LSTM controller with a moving-average baseline; MnasNet's latency-aware reward."""
+
     name = "reinforce"
     _state = ("baseline", "reward_var", "worst")
 
     def __init__(self, space, objectives=None, constraints=None, seed=0, feasible=None, *,
-                 lr: PositiveFloat = 0.01, hidden: PositiveInt = 64, baseline_decay: float = 0.9,
-                 entropy_weight: NonNegativeFloat = 1e-4, batch_size: PositiveInt = 1, reward: str = "objective",
+                 lr: PositiveFloat = 0.01, hidden: PositiveInt = 64, baseline_decay: Decay = 0.9,
+                 entropy_weight: NonNegativeFloat = 1e-4, batch_size: PositiveInt = 1, reward: Reward = "objective",
                  latency_metric: str = "latency_ms", target: float = 0.0, alpha: float = -0.07, beta: float = -0.07):
         super().__init__(space, objectives, constraints, seed, feasible)
         if reward not in ("objective", "mnasnet"):
@@ -202,9 +208,10 @@ class PPO(Reinforce):
     name = "ppo"
 
     def __init__(self, space, objectives=None, constraints=None, seed=0, feasible=None, *,
-                 lr: PositiveFloat = 0.01, hidden: PositiveInt = 64, baseline_decay: float = 0.9,
+                 lr: PositiveFloat = 0.01, hidden: PositiveInt = 64, baseline_decay: Decay = 0.9,
                  entropy_weight: NonNegativeFloat = 1e-4, batch_size: PositiveInt = 8, epochs: PositiveInt = 4,
-                 clip: float = 0.2, reward: str = "objective",
+                 clip: Annotated[float, Bounds(low=0, low_open=True, high=1, high_open=True)] = 0.2,
+                 reward: Reward = "objective",
                  latency_metric: str = "latency_ms", target: float = 0.0, alpha: float = -0.07,
                  beta: float = -0.07):
         super().__init__(space, objectives, constraints, seed, feasible, lr=lr, hidden=hidden,

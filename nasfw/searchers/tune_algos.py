@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any
+from typing import Any, Literal
 
 from nasfw.cost import INFEASIBLE_FITNESS
 from nasfw.errors import ConfigError
@@ -23,7 +23,7 @@ class TuneOptunaSearch(Searcher):
     name = "tune-optuna"
 
     def __init__(self, space, objectives=None, constraints=None, seed=0, feasible=None, *,
-                 sampler: str = "tpe"):
+                 sampler: Literal["tpe", "random"] = "tpe"):
         super().__init__(space, objectives, constraints, seed, feasible)
         if sampler not in ("tpe", "random"):
             raise ConfigError(f"searcher.settings.sampler = {sampler!r}; allowed: 'tpe', 'random'")
