@@ -92,6 +92,8 @@ def components_named(registry, name: str) -> list[dict[str, Any]]:
     if name in registry.plugins:
         provides = registry.plugins[name].provides
         return [component(registry, kind, n) for kind in KIND_LABELS for n in provides.get(kind, [])]
+    if name in registry.failures:
+        raise ConfigError(f"nasfw plugins: plugin {name!r} failed to load: {registry.failures[name]}")
     found = [component(registry, kind, name) for kind in KIND_LABELS if name in registry.entries[kind]]
     if not found:
         known = sorted(set(registry.plugins) | {n for kind in KIND_LABELS for n in registry.entries[kind]})

@@ -87,3 +87,12 @@ def test_an_unknown_name_is_refused_with_the_known_ones(run_cli):
     assert p.returncode == 2
     assert "'reinforc' is neither a plugin nor a component of one; known:" in p.stderr
     assert "reinforce" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_a_plugin_that_failed_to_load_says_why(run_cli):
+    from tests.conftest import PLUGIN_DIR
+
+    p = run_cli("plugins", "broken", "--plugins-dir", PLUGIN_DIR)
+    assert p.returncode == 2
+    assert "nasfw plugins: plugin 'broken' failed to load: import failed" in p.stderr
+    assert "ModuleNotFoundError" in p.stderr
