@@ -83,8 +83,29 @@ def component(registry, kind: str, name: str) -> dict[str, Any]:
             fields["phases.supernet"] = options_of(obj.train_supernet, skip=2, leave_out=ENGINE_FILLED)
         if hasattr(obj, "finalize"):  # (self, arch, run_dir, ...)
             fields["phases.finalize.task"] = options_of(obj.finalize, skip=3, leave_out=ENGINE_FILLED)
+    notes = _campaign_notes(obj) if kind == "campaigns" else []
     return {"kind": KIND_LABELS[kind], "name": name, "plugin": entry.plugin, "description": entry.description,
-            "fields": fields}
+            "fields": fields, "notes": notes}
+
+
+def _campaign_notes(campaign: dict[str, Any]) -> list[str]:
+    """What `--plugin NAME` runs, and what each `--budget` preset changes besides the evaluations."""
+    searcher = campaign.get("searcher")
+    searcher = searcher.get("name") if isinstance(searcher, dict) else searcher
+    budget = campaign.get("budget")
+    evaluations = budget.get("evaluations") if isinstance(budget, dict) else budget
+    runs = f"task {campaign.get('task')}, space {campaign.get('space')}, searcher {searcher}"
+    notes = [f"{runs}, {evaluations} evaluations"]
+    presets = []
+    for preset, value in (campaign.get("budgets") or {}).items():
+        if isinstance(value, dict):
+            others = [k for k in value if k != "evaluations"]
+            presets.append(f"{preset} {value.get('evaluations')}" + (f" (and {', '.join(others)})" if others else ""))
+        else:
+            presets.append(f"{preset} {value}")
+    if presets:
+        notes.append("--budget: " + ", ".join(presets))
+    return notes
 
 
 def components_named(registry, name: str) -> list[dict[str, Any]]:
@@ -107,6 +128,7 @@ def text(components: list[dict[str, Any]]) -> str:
     for c in components:
         lines.append(f"{c['kind']} {c['name']}  (plugin {c['plugin']})" +
                      (f": {c['description']}" if c["description"] else ""))
+        lines.extend(f"    {note}" for note in c["notes"])
         for field, opts in c["fields"].items():
             if not opts:
                 lines.append(f"    {field}: none")

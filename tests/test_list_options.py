@@ -80,6 +80,9 @@ def test_a_plugin_lists_its_tasks_phases(run_cli):
     names = {o["name"] for opts in qml.values() for o in opts}
     assert not {"self", "run_dir", "arch", "progress"} & names
     assert ("search space", "supercircuit") in found and ("cost model", "ibmq-compiled") in found
+    assert found[("campaign", "quantumnas")]["notes"] == [
+        "task quantumnas-qml, space supercircuit, searcher ofa-evolution, 200 evaluations",
+        "--budget: small 60, medium 200, large 600, paper 1600 (and objectives, task_options, searcher, phases)"]
 
 
 def test_an_unknown_name_is_refused_with_the_known_ones(run_cli):
