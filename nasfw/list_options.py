@@ -78,7 +78,7 @@ def component(registry, kind: str, name: str) -> dict[str, Any]:
         fields["searcher.settings"] = options_of(obj, leave_out=base)
     elif kind in FIELDS:
         fields[FIELDS[kind]] = options_of(obj)
-    if kind == "tasks" and inspect.isclass(obj):  # a task built by a function shows its phases only once built
+    if kind == "tasks" and inspect.isclass(obj):  # a task a function builds has no methods to read until built
         if hasattr(obj, "train_supernet"):  # (self, run_dir, ...)
             fields["phases.supernet"] = options_of(obj.train_supernet, skip=2, leave_out=ENGINE_FILLED)
         if hasattr(obj, "finalize"):  # (self, arch, run_dir, ...)
