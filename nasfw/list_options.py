@@ -91,7 +91,9 @@ def component(registry, kind: str, name: str) -> dict[str, Any]:
 def _campaign_notes(campaign: dict[str, Any]) -> list[str]:
     """What `--plugin NAME` runs, and what each `--budget` preset changes besides the evaluations."""
     searcher = campaign.get("searcher")
-    searcher = searcher.get("name") if isinstance(searcher, dict) else searcher
+    if isinstance(searcher, dict):
+        settings = searcher.get("settings") or {}
+        searcher = str(searcher.get("name")) + (f" {json.dumps(settings)}" if settings else "")
     budget = campaign.get("budget")
     evaluations = budget.get("evaluations") if isinstance(budget, dict) else budget
     runs = f"task {campaign.get('task')}, space {campaign.get('space')}, searcher {searcher}"

@@ -81,7 +81,8 @@ def test_a_plugin_lists_its_tasks_phases(run_cli):
     assert not {"self", "run_dir", "arch", "progress"} & names
     assert ("search space", "supercircuit") in found and ("cost model", "ibmq-compiled") in found
     assert found[("campaign", "quantumnas")]["notes"] == [
-        "task quantumnas-qml, space supercircuit, searcher ofa-evolution, 200 evaluations",
+        ("task quantumnas-qml, space supercircuit, searcher ofa-evolution {\"population_size\": 20, \"parent_ratio\": "
+        "0.25, \"mutation_ratio\": 0.5, \"mutate_prob\": 0.4}, 200 evaluations"),
         "--budget: small 60, medium 200, large 600, paper 1600 (and objectives, task_options, searcher, phases)"]
 
 
