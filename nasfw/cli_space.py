@@ -94,6 +94,21 @@ def cheap_check(campaign: Any, registry: Any, space: Any, samples: int) -> dict 
             "metrics": {k: {"min": min(v), "median": float(np.median(v)), "max": max(v)} for k, v in values.items()}}
 
 
+def _as_the_task_says(campaign: Any, reg: Any) -> ConfigError | None:
+    """The task's refusal of its options, where it has one: a space option the task's options filled in
+    (`campaign_defaults`) fails under the name the user wrote, `task_options.n_blocks`, not `space_options`, as
+    `nasfw search` reports it (the task first). Built only when the space fails: a task may load its data."""
+    from nasfw.runner import task_options
+
+    try:
+        reg.task(campaign.task, **task_options(campaign, reg))
+    except ConfigError as e:
+        return e
+    except Exception:  # noqa: BLE001 - the space's own message then stands
+        return None
+    return None
+
+
 def cmd_space_show(args) -> int:
     from nasfw.api import resolve_campaign
     from nasfw.runner import build_space
@@ -103,7 +118,10 @@ def cmd_space_show(args) -> int:
     if not plugin and not args.config:
         raise ConfigError("nasfw space show needs --plugin NAME or --config FILE")
     campaign = resolve_campaign(reg, plugin, user, sets=args.sets or (), source=args.config)
-    space = build_space(campaign, reg)
+    try:
+        space = build_space(campaign, reg)
+    except ConfigError as space_error:
+        raise _as_the_task_says(campaign, reg) or space_error from None
     spec = space.to_dict()
     size = space.size()
     try:

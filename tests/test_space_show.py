@@ -54,6 +54,17 @@ def test_space_show_without_a_campaign_says_what_it_needs(run_cli):
     assert p.returncode == 2 and "--samples: -5 is not allowed; allowed: an integer >= 0" in p.stderr
 
 
+def test_a_bad_task_option_is_named_as_written_not_as_the_space_option_it_fills(run_cli):
+    """The space takes the task's block count and width multiplier (`campaign_defaults`); a bad one was reported
+    as `space_options.n_blocks`, a field the user never wrote, where `nasfw search` names `task_options`."""
+    for plugin, option, needle in (("quantumnas", "task_options.n_blocks=0", "error: task_options.n_blocks = 0"),
+                                   ("tinynas", "task_options.width_mult=9", "error: task_options.width_mult = 9")):
+        p = run_cli("space", "show", "--plugin", plugin, "--set", option)
+        assert p.returncode == 2 and needle in p.stderr, p.stderr
+    p = run_cli("space", "show", "--plugin", "quantumnas", "--set", "space_options.n_blocks=0")
+    assert p.returncode == 2 and "error: space_options.n_blocks = 0" in p.stderr  # the user's own space option
+
+
 def test_a_space_file_from_space_show_is_searched_and_kept_in_the_run(run_cli, tmp_path):
     """`space: FILE` takes what `space show --json` printed (here narrowed by hand); the run's campaign.yaml holds
     the space itself, so the run resumes after the file is gone."""
