@@ -214,6 +214,13 @@ class GenerationalSearcher(Searcher):
             self.generation += 1
 
 
+def check_at_least(name: str, value: float, low: float) -> None:
+    """A searcher's numeric setting checked where it is read (a script may build the searcher without
+    `make_searcher`, whose type hints would have checked it); NaN fails too."""
+    if not value >= low:
+        raise ConfigError(f"searcher.settings.{name} = {value!r} must be >= {low}")
+
+
 def make_searcher(cls: type[Searcher], space: Space, settings: dict[str, Any] | None = None,
                   **common: Any) -> Searcher:
     """Build a searcher, turning an unknown or mistyped setting into an error that names it."""

@@ -9,17 +9,12 @@ candidates that the campaign's cheap cost models rule out before anything is eva
 from __future__ import annotations
 
 from collections import deque
-from typing import Annotated, Any
+from typing import Annotated
 
 from nasfw.errors import ConfigError
 from nasfw.option_types import Bounds, Fraction, NonNegativeInt, PositiveInt
-from nasfw.searchers.base import FAILED, INFEASIBLE, GenerationalSearcher, Result, Searcher
+from nasfw.searchers.base import FAILED, INFEASIBLE, GenerationalSearcher, Result, Searcher, check_at_least
 from nasfw.space import Arch
-
-
-def _positive(name: str, v: Any, low: float = 1) -> None:
-    if v < low:
-        raise ConfigError(f"searcher.settings.{name} = {v!r} must be >= {low}")
 
 
 def _ratio(name: str, v: float) -> None:
@@ -40,8 +35,8 @@ class RegularizedEvolution(Searcher):
     def __init__(self, space, objectives=None, constraints=None, seed=0, feasible=None, *,
                  population_size: AtLeastTwo = 20, sample_size: PositiveInt = 5, mutate_prob: Fraction = 0.0):
         super().__init__(space, objectives, constraints, seed, feasible)
-        _positive("population_size", population_size, 2)
-        _positive("sample_size", sample_size, 1)
+        check_at_least("population_size", population_size, 2)
+        check_at_least("sample_size", sample_size, 1)
         _ratio("mutate_prob", mutate_prob)
         if sample_size > population_size:
             raise ConfigError(f"searcher.settings.sample_size = {sample_size} must be <= population_size "
@@ -86,7 +81,7 @@ class OFAEvolution(GenerationalSearcher):
                  population_size: AtLeastTwo = 100, parent_ratio: Fraction = 0.25, mutation_ratio: Fraction = 0.5,
                  mutate_prob: Fraction = 0.1, n_children: NonNegativeInt = 0):
         super().__init__(space, objectives, constraints, seed, feasible)
-        _positive("population_size", population_size, 2)
+        check_at_least("population_size", population_size, 2)
         _ratio("parent_ratio", parent_ratio)
         _ratio("mutation_ratio", mutation_ratio)
         _ratio("mutate_prob", mutate_prob)

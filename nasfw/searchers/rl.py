@@ -16,7 +16,7 @@ import numpy as np
 from nasfw.cost import mnasnet_reward, total_violation
 from nasfw.errors import ConfigError
 from nasfw.option_types import Bounds, NonNegativeFloat, PositiveFloat, PositiveInt
-from nasfw.searchers.base import FAILED, INFEASIBLE, Result, Searcher
+from nasfw.searchers.base import FAILED, INFEASIBLE, Result, Searcher, check_at_least
 from nasfw.space import Arch
 
 
@@ -24,11 +24,6 @@ def _torch():
     import torch
 
     return torch
-
-
-def _at_least(name: str, value: float, low: float) -> None:
-    if not value >= low:
-        raise ConfigError(f"searcher.settings.{name} = {value!r} must be >= {low}")
 
 
 class Controller:
@@ -107,9 +102,9 @@ class Reinforce(Searcher):
             raise ConfigError(f"searcher.settings.baseline_decay = {baseline_decay} must be in [0, 1)")
         # checked here as well as by the hints: a script that builds the searcher itself skips make_searcher,
         # and torch would answer a bad lr from inside Adam and run an LSTM of width 0 without a word
-        _at_least("batch_size", batch_size, 1)
-        _at_least("hidden", hidden, 1)
-        _at_least("entropy_weight", entropy_weight, 0)
+        check_at_least("batch_size", batch_size, 1)
+        check_at_least("hidden", hidden, 1)
+        check_at_least("entropy_weight", entropy_weight, 0)
         if not lr > 0:
             raise ConfigError(f"searcher.settings.lr = {lr!r} must be > 0")
         self.lr, self.baseline_decay, self.entropy_weight = lr, baseline_decay, entropy_weight
@@ -217,7 +212,7 @@ class PPO(Reinforce):
         super().__init__(space, objectives, constraints, seed, feasible, lr=lr, hidden=hidden,
                          baseline_decay=baseline_decay, entropy_weight=entropy_weight, batch_size=batch_size,
                          reward=reward, latency_metric=latency_metric, target=target, alpha=alpha, beta=beta)
-        _at_least("epochs", epochs, 1)
+        check_at_least("epochs", epochs, 1)
         if not 0 < clip < 1:
             raise ConfigError(f"searcher.settings.clip = {clip!r} must be in (0, 1) (the ratio's clip range)")
         self.epochs, self.clip = epochs, clip
