@@ -24,13 +24,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
 from nasfw.errors import ConfigError, unknown_name
+from nasfw.option_types import NonNegativeFloat, PositiveFloat, PositiveInt
 
-MODES = ("per-layer", "in-place-depthwise", "tinyengine")
+MemoryModel = Literal["per-layer", "in-place-depthwise", "tinyengine"]
+MODES: tuple[str, ...] = get_args(MemoryModel)
+Bits = Literal[8, 4]  # int8 or int4 weights and activations
 KIND = {"conv": 0, "pw": 1, "dw": 2, "fc": 3}
 
 
@@ -250,9 +253,10 @@ class MCUCost:
 
     cheap = True
 
-    def __init__(self, device: str = "stm32f746", memory: str = "per-layer", bits: int = 8,
-                 resolution: int | None = None, sram_kb: float | None = None, flash_kb: float | None = None,
-                 code_kb: float | None = None, devices: str | None = None):
+    def __init__(self, device: str = "stm32f746", memory: MemoryModel = "per-layer", bits: Bits = 8,
+                 resolution: PositiveInt | None = None, sram_kb: PositiveFloat | None = None,
+                 flash_kb: PositiveFloat | None = None, code_kb: NonNegativeFloat | None = None,
+                 devices: str | None = None):
         devices = load_devices(devices)
         if device not in devices:
             raise ConfigError(unknown_name("device", device, devices))

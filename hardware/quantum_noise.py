@@ -12,13 +12,16 @@ from __future__ import annotations
 import statistics
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
 
 from nasfw.errors import ConfigError, unknown_name
+from nasfw.option_types import Bounds
 
 TWO_QUBIT_GATES = ("cx", "ecr", "cz", "rzz")  # the entangling gates, most usual first
 SCALE_MARK = "@x"
 MAX_NOISE_SCALE = 100.0
+# a noise_scale option's hint: how many times as likely each calibrated error is
+NoiseScale = Annotated[float, Bounds(low=0, high=MAX_NOISE_SCALE, low_open=True)]
 
 
 def _provider():

@@ -191,7 +191,7 @@ def cmd_export(args) -> int:
             raise ConfigError(f"run {args.run!r} has no successful evaluation to export")
         arch, metrics = top[0].arch, top[0].metrics
     refuse_unknown_inline_task(args.run, camp.task, reg, f"its best architecture is in {args.run}/best.json")
-    task = reg.task(camp.task, **task_options(camp, reg))
+    task = reg.configured("tasks", camp.task, task_options(camp, reg), "task_options.")
     check_export_formats(task, args.format or [], "--format")  # before anything is written
     out = output_folder(args.out or Path(args.run) / "export", "--out" if args.out else "--out (default RUN/export)")
     (out / "best.json").write_text(json.dumps({"arch": arch, "metrics": metrics}, indent=2))
@@ -245,7 +245,7 @@ def _cost_models(args, reg, view) -> list[tuple[str, dict, Any]]:
             raise ConfigError("nasfw cost needs --hardware NAME (see `nasfw hardware`), or --run RUN for the cost "
                               "models of that run's campaign")
         options = key_values(args.option)
-        return [(args.hardware, options, reg.cost_model(args.hardware, **options))]
+        return [(args.hardware, options, reg.configured("cost_models", args.hardware, options, "--option "))]
     hardware = view.campaign.hardware
     if args.hardware:
         named = [(n, o) for n, o in hardware if n == args.hardware]
@@ -254,7 +254,7 @@ def _cost_models(args, reg, view) -> list[tuple[str, dict, Any]]:
         raise ConfigError(f"run {args.run!r} has no cost model (its campaign's `hardware` is empty); name one with "
                           "--hardware")
     given = key_values(args.option)
-    return [(n, {**o, **given}, reg.cost_model(n, **{**o, **given})) for n, o in hardware]
+    return [(n, {**o, **given}, reg.configured("cost_models", n, {**o, **given}, "--option ")) for n, o in hardware]
 
 
 def _implied_options(campaign, name: str, reg) -> dict:

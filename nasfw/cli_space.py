@@ -72,8 +72,8 @@ def cheap_check(campaign: Any, registry: Any, space: Any, samples: int) -> dict 
     from nasfw.cost import total_violation
 
     models = []
-    for name, opts in campaign.hardware:
-        model = registry.cost_model(name, **opts)
+    for i, (name, opts) in enumerate(campaign.hardware):
+        model = registry.configured("cost_models", name, opts, f"hardware[{i}].options.")
         if getattr(model, "cheap", True):
             models.append(model)
     if not models:
@@ -101,7 +101,7 @@ def _as_the_task_says(campaign: Any, reg: Any) -> ConfigError | None:
     from nasfw.runner import task_options
 
     try:
-        reg.task(campaign.task, **task_options(campaign, reg))
+        reg.configured("tasks", campaign.task, task_options(campaign, reg), "task_options.")
     except ConfigError as e:
         return e
     except Exception:  # noqa: BLE001 - the space's own message then stands

@@ -116,8 +116,8 @@ def _coerce(value: Any, hint: Any) -> Any:
             except _Mismatch:
                 pass
         raise _Mismatch
-    if origin is typing.Literal:
-        if value in args:
+    if origin is typing.Literal:  # by type too: `true` is not the 1 of Literal[0, 1], nor is 1.0
+        if any(type(value) is type(a) and value == a for a in args):
             return value
         raise _Mismatch
     if hint is float and isinstance(value, str):

@@ -211,21 +211,29 @@ class Registry:
             raise ConfigError(msg)
         return self.entries[kind][name]
 
-    def _build(self, kind: str, name: str, options: dict | None) -> Any:
+    def _build(self, kind: str, name: str, options: dict | None, prefix: str | None = None) -> Any:
         factory = self.entry(kind, name).obj
+        if prefix is None:  # `reg.task(name, **options)` from Python: the options a campaign gives in these fields
+            prefix = {"tasks": "task_options.", "search_spaces": "space_options."}.get(kind)
         options = dict(options or {})
-        options = check_options(factory, options, f"{kind[:-1].replace('_', ' ')} {name!r}")
+        options = check_options(factory, options, f"{kind[:-1].replace('_', ' ')} {name!r}", prefix=prefix)
         return factory(**options)
+
+    def configured(self, kind: str, name: str, options: dict | None, prefix: str | None = None) -> Any:
+        """A task, space or cost model built from a campaign's field: an error names an option as the user
+        wrote it (`prefix` + name: `task_options.noise`, `hardware[0].options.seed`, `--option sram_kb`)."""
+        if kind == "cost_models" and name.endswith((".yaml", ".yml")):
+            # the options come from the file too: name the model, not a field the user may not have written
+            model, file_options = load_hardware_file(name, self)
+            return self._build(kind, model, {**file_options, **(options or {})})
+        return self._build(kind, name, options, prefix)
 
     def space(self, name: str, **options: Any):
         return self._build("search_spaces", name, options)
 
     def cost_model(self, name: str, **options: Any):
         """A registered cost model by name, or a hardware file (YAML) naming one with its options."""
-        if name.endswith((".yaml", ".yml")):
-            model, file_options = load_hardware_file(name, self)
-            return self._build("cost_models", model, {**file_options, **options})
-        return self._build("cost_models", name, options)
+        return self.configured("cost_models", name, options)
 
     def task(self, name: str, **options: Any):
         return self._build("tasks", name, options)
@@ -306,11 +314,13 @@ def with_defaults(factory: Callable, options: dict) -> dict:
             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
 
-def check_options(factory: Callable, options: dict, what: str, skip: int = 0) -> dict:
+def check_options(factory: Callable, options: dict, what: str, skip: int = 0, prefix: str | None = None) -> dict:
     """Reject options a factory does not take, naming the ones it does, and options of the wrong type, naming
     what the factory's type hint allows (nasfw/option_types.py). Returns the options as the factory takes them
     (YAML's `1e-3` text as a number). `skip`: leading positional parameters the caller fills itself (a phase
-    method's arch and run folder), neither options nor missing."""
+    method's arch and run folder), neither options nor missing. `prefix`: how the user wrote the options
+    (`task_options.`, `phases.supernet.`, `--option `), so that a message names `task_options.noise`, the field
+    as written, rather than "task 'x' option 'noise'", which the user has to translate back."""
     from nasfw.option_types import check_seed, coerce_option, hints_of
 
     try:
@@ -319,10 +329,13 @@ def check_options(factory: Callable, options: dict, what: str, skip: int = 0) ->
         return dict(options)
     params = dict(sig.parameters)
     hints = hints_of(factory)
-    checked = {k: coerce_option(v, hints[k], f"{what} option {k!r}") if k in hints and k in params else v
+    def named(k: str) -> str:
+        return f"{what} option {k!r}" if prefix is None else f"{prefix}{k}"
+
+    checked = {k: coerce_option(v, hints[k], named(k)) if k in hints and k in params else v
                for k, v in options.items()}
     if hints.get("seed") is int and "seed" in checked:  # the convention every plugin follows
-        check_seed(checked["seed"], f"{what} option 'seed'")
+        check_seed(checked["seed"], named("seed"))
     if any(p.kind == p.VAR_KEYWORD for p in params.values()):
         return checked
     for k in [k for k, p in params.items() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][:skip]:
@@ -332,11 +345,14 @@ def check_options(factory: Callable, options: dict, what: str, skip: int = 0) ->
         if k not in allowed:
             close = difflib.get_close_matches(str(k), allowed, n=1, cutoff=0.6)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigError(f"{what} has no option {k!r}{hint}; allowed: {allowed}")
+            if prefix is None:
+                raise ConfigError(f"{what} has no option {k!r}{hint}; allowed: {allowed}")
+            raise ConfigError(f"{prefix}{k} is not an option of {what}{hint}; allowed: {allowed}")
     missing = [k for k, p in params.items() if p.default is p.empty and p.kind in (p.KEYWORD_ONLY,
                p.POSITIONAL_OR_KEYWORD) and k not in options]
     if missing:
-        raise ConfigError(f"{what} needs option(s) {missing}; given: {sorted(options) or 'none'}")
+        needs = f"option(s) {missing}" if prefix is None else ", ".join(named(k) for k in missing)
+        raise ConfigError(f"{what} needs {needs}; given: {sorted(options) or 'none'}")
     return checked
 
 

@@ -60,7 +60,7 @@ class Components:
 def build_space(campaign: Campaign, registry: Registry) -> Space:
     if isinstance(campaign.space, dict):
         return Space.from_dict(campaign.space, "campaign.space")
-    return registry.space(campaign.space, **campaign.space_options)
+    return registry.configured("search_spaces", campaign.space, campaign.space_options, "space_options.")
 
 
 def task_options(campaign: Campaign, registry: Registry) -> dict:
@@ -83,7 +83,7 @@ def build(campaign: Campaign, registry: Registry) -> Components:
     options = task_options(campaign, registry)
     # the task first: a bad value in task_options that the space's options took from it (campaign_defaults) is
     # reported under the name the user wrote, by the task, rather than by the space as space_options
-    task = registry.task(campaign.task, **options)
+    task = registry.configured("tasks", campaign.task, options, "task_options.")
     space = build_space(campaign, registry)
     if hasattr(task, "check_space"):
         try:  # archs the task cannot read would fail only after the supernet has trained
@@ -96,7 +96,7 @@ def build(campaign: Campaign, registry: Registry) -> Components:
         task.check_campaign(campaign)  # fields that must name what the task names (the board, the device)
     cheap, expensive = [], []
     for i, (name, opts) in enumerate(campaign.hardware):
-        model = registry.cost_model(name, **opts)
+        model = registry.configured("cost_models", name, opts, f"hardware[{i}].options.")
         if getattr(model, "cheap", True):
             check_cost_model_reads(model, space, campaign.seed, f"hardware[{i}] = {name!r}")
             cheap.append(model)  # runs in the driver, filters candidates before evaluation
@@ -265,15 +265,18 @@ def check_phase_options(campaign: Campaign, task: Any) -> None:
         raise ConfigError(f"phases.supernet = {sup!r}: the task {campaign.task!r} has no supernet phase (no "
                           "train_supernet); leave phases.supernet out")
     if isinstance(sup, dict) and hasattr(task, "train_supernet"):
-        campaign.phases = {**campaign.phases,
-                           "supernet": check_options(task.train_supernet, sup, "phases.supernet", skip=1)}
+        sup = check_options(task.train_supernet, sup, f"the supernet phase of task {campaign.task!r}", skip=1,
+                            prefix="phases.supernet.")
+        campaign.phases = {**campaign.phases, "supernet": sup}
     fin = campaign.phases.get("finalize")
     opts = fin.get("task") if isinstance(fin, dict) else None
     if isinstance(opts, dict) and opts and not hasattr(task, "finalize"):
         raise ConfigError(f"phases.finalize.task = {opts!r}: the task {campaign.task!r} has no finalize step of "
                           "its own (no finalize method); leave phases.finalize.task out")
     if isinstance(opts, dict) and hasattr(task, "finalize"):
-        fin = {**fin, "task": check_options(task.finalize, opts, "phases.finalize.task", skip=2)}
+        opts = check_options(task.finalize, opts, f"the finalize step of task {campaign.task!r}", skip=2,
+                             prefix="phases.finalize.task.")
+        fin = {**fin, "task": opts}
         campaign.phases = {**campaign.phases, "finalize": fin}
         if hasattr(task, "check_finalize"):  # the values, not only names and types: before the search, not after
             task.check_finalize(**fin["task"])

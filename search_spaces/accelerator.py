@@ -16,18 +16,22 @@ importance (largest outermost). `decode_mappings` turns many such vectors into l
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
 import numpy as np
 
 from nasfw.errors import ConfigError
+from nasfw.option_types import Bounds
 
 LOOP_DIMS = ("N", "K", "C", "Y", "X", "R", "S")
 PARALLEL = ("K", "C", "Y", "X", "R", "S")  # the loop dimensions an array dimension may unroll
-ENCODINGS = ("importance", "index")
+Encoding = Literal["importance", "index"]
+ENCODINGS: tuple[str, ...] = get_args(Encoding)
+PECount = Annotated[int, Bounds(low=8)]  # PEs come in steps of 8
+RFBytes = Annotated[int, Bounds(low=16)]
 
 
-def accelerator_space(encoding: str = "importance", max_pes: int = 168, max_rf_bytes: int = 512):
+def accelerator_space(encoding: Encoding = "importance", max_pes: PECount = 168, max_rf_bytes: RFBytes = 512):
     """`max_pes` and the on-chip budget (given when decoding) are the baseline's resources: every arch of the
     space fits them by construction (the global buffer takes a fraction of what the register files leave)."""
     from nasfw.decisions import Float, IntRange

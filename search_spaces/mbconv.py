@@ -5,9 +5,10 @@ ONNX export of a config. The weight-shared supernet of the space is in `mbconv_s
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Annotated, Any, Literal, Sequence
 
 from nasfw.errors import ConfigError
+from nasfw.option_types import Bounds
 
 # MobileNetV2 (Sandler et al.): expand ratio t, channels c, repeats n, first stride s
 MBV2_SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
@@ -59,10 +60,14 @@ PROXYLESS_WIDTHS = (32, 16, 24, 40, 80, 96, 192, 320)
 MBV2_WIDTHS = (32, 16, 24, 32, 64, 96, 160, 320)
 STAGE_STRIDES = (2, 2, 2, 1, 2, 1)
 KERNELS, EXPANDS, DEPTHS = (3, 5, 7), (3, 4, 5, 6), (2, 3, 4)
+# the options' type hints: what a campaign may give, refused by name before any work and listed by `nasfw plugins`
+WidthTable = Literal["proxyless", "mobilenetv2"]  # the stage widths before the multiplier
+WidthMult = Annotated[float, Bounds(low=0, high=4, low_open=True)]
+InputSize = Annotated[int, Bounds(low=16)]  # an input resolution: five stride-2 stages leave at least 1x1
 
 
-def mbconv_space(widths: str = "proxyless", width_mult: float | None = None,
-                 resolutions: Sequence[int] | None = None, field: str = "space_options"):
+def mbconv_space(widths: WidthTable = "proxyless", width_mult: WidthMult | None = None,
+                 resolutions: InputSize | Sequence[InputSize] | None = None, field: str = "space_options"):
     """Per stage a depth (the last stage is a single block), per block a kernel and an expand ratio; blocks
     beyond a stage's depth are absent from the arch. With `width_mult` and `resolutions` (TinyNAS's stage-1
     choice), the arch carries them too, as a fixed `width` and an elastic `resolution` decision, so that it

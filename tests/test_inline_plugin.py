@@ -70,7 +70,7 @@ def test_a_task_class_takes_its_options_and_a_searcher_class_searches(tmp_path):
     assert widths == [48, 56, 64] and run.best.metrics["acc"] == 128
     env = run.environment["plugins"]["python"]
     assert env["source"] == "objects given to nasfw.search" and len(env["sha256"]) == 12
-    with pytest.raises(ConfigError, match="option 'scale' = 'x' is not allowed"):
+    with pytest.raises(ConfigError, match="task_options.scale = 'x' is not allowed"):
         nasfw.search(task=Scaled, task_options={"scale": "x"}, space=SPACE, objectives=["acc"], searcher="random",
                      budget=2, out=tmp_path / "bad", progress=False)
     with pytest.raises(ConfigError, match="cannot be given to a task object"):

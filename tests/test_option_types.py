@@ -100,27 +100,56 @@ def test_every_first_party_factory_and_phase_method_has_hints_that_resolve():
 
 
 @pytest.mark.parametrize("plugin,patch,needle", [
-    ("tinynas", {"task_options": {"batch_size": "x"}}, ("task 'tinynas' option 'batch_size' = 'x' is not allowed; "
-     "allowed: an integer")),
-    ("tinynas", {"task_options": {"resolutions": [48, "x"]}}, ("option 'resolutions' = [48, 'x'] is not allowed; "
-     "allowed: an integer or a list (each an integer)")),
-    ("naas", {"task_options": {"networks": "mobilenetv2"}}, ("task 'naas' option 'networks' = 'mobilenetv2' is not "
+    ("tinynas", {"task_options": {"batch_size": "x"}}, ("task_options.batch_size = 'x' is not allowed; "
+     "allowed: an integer >= 1")),
+    ("tinynas", {"task_options": {"resolutions": [48, "x"]}}, ("task_options.resolutions = [48, 'x'] is not allowed; "
+     "allowed: an integer >= 16 or a list (each an integer >= 16)")),
+    ("naas", {"task_options": {"networks": "mobilenetv2"}}, ("task_options.networks = 'mobilenetv2' is not "
      "allowed; allowed: a list (each a string)")),
-    ("naas", {"task_options": {"n_random": "x"}}, "task 'naas' option 'n_random' = 'x' is not allowed"),
-    ("quantumnas", {"space_options": {"n_blocks": 2.5}}, ("search space 'supercircuit' option 'n_blocks' = 2.5 is "
-     "not allowed; allowed: an integer or null")),
-    ("tinynas", {"task_options": {"seed": -1}}, ("task 'tinynas' option 'seed' = -1 is not allowed; allowed: an "
+    ("naas", {"task_options": {"n_random": "x"}}, "task_options.n_random = 'x' is not allowed"),
+    ("quantumnas", {"space_options": {"n_blocks": 2.5}}, ("space_options.n_blocks = 2.5 is "
+     "not allowed; allowed: an integer >= 1 or null")),
+    ("tinynas", {"task_options": {"seed": -1}}, ("task_options.seed = -1 is not allowed; allowed: an "
      "integer from 0 to 4294967295")),
-    ("naas", {"task_options": {"seed": 2**33}}, "option 'seed' = 8589934592 is not allowed"),
+    ("naas", {"task_options": {"seed": 2**33}}, "task_options.seed = 8589934592 is not allowed"),
     ("nasbench201", {"seed": -1}, "campaign.seed = -1 is not allowed; allowed: an integer from 0 to 4294967295"),
+    # the fixed sets and ranges of the shipped plugins' options, refused by their hints (and so listed by
+    # `nasfw plugins NAME`), not only by the plugin's own code after the hint let any string or integer through
+    ("quantumnas", {"task_options": {"noise": "densty"}}, ("task_options.noise = 'densty' is not allowed; allowed: "
+     "one of 'density', 'trajectories', 'proxy', 'none'; did you mean 'density'?")),
+    ("quantumnas", {"task_options": {"optimization_level": True}}, ("task_options.optimization_level = True is not "
+     "allowed; allowed: one of 0, 1, 2, 3")),
+    ("quantumnas", {"task_options": {"noise_scale": 0}}, ("task_options.noise_scale = 0 is not allowed; allowed: a "
+     "number > 0 and <= 100")),
+    ("quantumnas", {"task_options": {"trajectories": 1}}, ("task_options.trajectories = 1 is not allowed; allowed: an "
+     "integer >= 2")),
+    ("quantumnas", {"space_options": {"layout_sampling": "connect"}}, ("space_options.layout_sampling = 'connect' is "
+     "not allowed; allowed: one of 'auto', 'uniform', 'connected'; did you mean 'connected'?")),
+    ("quantumnas", {"hardware": [{"name": "ibmq-compiled", "options": {"optimization_level": 4}}]},
+     "hardware[0].options.optimization_level = 4 is not allowed; allowed: one of 0, 1, 2, 3"),
+    ("tinynas", {"task_options": {"memory": "tiny-engine"}}, ("task_options.memory = 'tiny-engine' is not allowed; "
+     "allowed: one of 'per-layer', 'in-place-depthwise', 'tinyengine'; did you mean 'tinyengine'?")),
+    ("tinynas", {"task_options": {"width_mult": 0}}, ("task_options.width_mult = 0 is not allowed; allowed: a number > "
+     "0 and <= 4")),
+    ("tinynas", {"hardware": [{"name": "stm32f401", "options": {"bits": 16}}]}, ("hardware[0].options.bits = 16 is "
+     "not allowed; allowed: one of 8, 4")),
+    ("naas", {"task_options": {"mapping": "row_stationary"}}, ("task_options.mapping = 'row_stationary' is not "
+     "allowed; allowed: one of 'search', 'row-stationary'; did you mean 'row-stationary'?")),
+    ("naas", {"space_options": {"max_pes": 4}}, "space_options.max_pes = 4 is not allowed; allowed: an integer >= 8"),
+    ("nasbench201", {"task_options": {"seed_mode": "samples"}}, ("task_options.seed_mode = 'samples' is not allowed; "
+     "allowed: one of 'mean', 'sample'; did you mean 'sample'?")),
+    # an option the factory does not take is named as written too, with the ones it does take
+    ("quantumnas", {"task_options": {"nois": "none"}}, ("task_options.nois is not an option of task 'quantumnas-qml' "
+     "(did you mean 'noise'?); allowed: ['dataset', ")),
+    ("tinynas", {"hardware": [{"name": "stm32f401", "options": {"bit": 4}}]}, ("hardware[0].options.bit is not an "
+     "option of cost model 'stm32f401' (did you mean 'bits'?)")),
 ])
 def test_a_mistyped_option_of_a_shipped_plugin_fails_before_any_work(plugin, patch, needle, nb201_table):
     reg = get_registry()
-    raw = merge(reg.campaign(plugin), patch)
     if plugin == "nasbench201":
-        raw["task_options"] = {"path": nb201_table}
+        patch = merge(patch, {"task_options": {"path": nb201_table}})
     with pytest.raises(ConfigError) as e:
-        build(parse(raw), reg)
+        build(resolve_campaign(reg, plugin, patch), reg)  # as a run resolves it: with the task's campaign_defaults
     assert needle in str(e.value)
 
 
@@ -133,7 +162,7 @@ def test_phase_options_are_checked_and_yaml_number_text_becomes_a_number(tmp_pat
     comps = build(camp, reg)
     assert comps.task.sleep == 1e-3
     check_phase_options(camp, comps.task)
-    with pytest.raises(ConfigError, match=r"phases.supernet option 'epochs' = 'x' is not allowed; allowed: an "
+    with pytest.raises(ConfigError, match=r"phases.supernet.epochs = 'x' is not allowed; allowed: an "
                                           r"integer"):
         check_phase_options(parse({**base, "phases": {"supernet": {"epochs": "x"}}}), comps.task)
 
@@ -166,3 +195,20 @@ def test_every_shipped_experiment_passes_the_option_checks():
         fin = (camp.phases.get("finalize") or {}).get("task")
         if isinstance(fin, dict) and hasattr(task_cls, "finalize"):
             check_options(task_cls.finalize, fin, path.name, skip=3)
+
+
+def test_a_literal_of_numbers_takes_neither_true_nor_a_float():
+    """`optimization_level: true` passed `Literal[0, 1, 2, 3]` (True == 1 in Python) and reached qiskit as a bool."""
+    hint = Literal[0, 1, 2, 3]
+    assert coerce_option(2, hint, "o") == 2
+    for value in (True, 1.0, "1"):
+        with pytest.raises(ConfigError, match=f"o = {value!r} is not allowed; allowed: one of 0, 1, 2, 3"):
+            coerce_option(value, hint, "o")
+    assert coerce_option(True, Literal[True, "auto"], "o") is True
+
+
+def test_the_circuit_names_of_the_hints_are_the_supercircuit_spaces():
+    from nasfw.search_spaces.circuit_options import CircuitName
+    from nasfw.search_spaces.supercircuit import SPACES
+
+    assert typing.get_args(CircuitName) == tuple(SPACES)

@@ -106,7 +106,7 @@ def test_unknown_names_suggest_close_ones():
         reg.searcher_class("evolutoin")
     with pytest.raises(ConfigError, match="unknown hardware 'nb201-param'; did you mean 'nb201-params'"):
         reg.cost_model("nb201-param")
-    with pytest.raises(ConfigError, match="has no option 'datset'"):
+    with pytest.raises(ConfigError, match="task_options.datset is not an option of task 'nasbench201'"):
         reg.task("nasbench201", datset="cifar10")
 
 

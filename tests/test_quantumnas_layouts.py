@@ -54,7 +54,8 @@ def test_connected_space_keeps_every_layout_and_serialises_its_coupling_map():
 
 
 def test_bad_layout_sampling_is_clear():
-    with pytest.raises(ConfigError, match=r"space_options.layout_sampling = 'walk'; allowed: auto, uniform, connected"):
+    with pytest.raises(ConfigError, match=r"space_options.layout_sampling = 'walk' is not allowed; allowed: one of "
+                                          r"'auto', 'uniform', 'connected'"):
         _space("walk")
     with pytest.raises(ConfigError, match=r"space_options.layout_sampling = 'connected' needs space_options.device"):
         get_registry(()).space("supercircuit", circuit="u3cu3", n_wires=4, layout_sampling="connected")

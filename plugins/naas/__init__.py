@@ -6,6 +6,7 @@ winner."""
 from __future__ import annotations
 
 from nasfw.hooks import hookimpl
+from nasfw.search_spaces.accelerator import Encoding, PECount, RFBytes
 
 DEFAULT_CAMPAIGN = {
     "name": "naas",
@@ -30,7 +31,7 @@ DEFAULT_CAMPAIGN = {
 }
 
 
-def accelerator(encoding: str = "importance", max_pes: int = 168, max_rf_bytes: int = 512):
+def accelerator(encoding: Encoding = "importance", max_pes: PECount = 168, max_rf_bytes: RFBytes = 512):
     from nasfw.search_spaces.accelerator import accelerator_space
 
     return accelerator_space(encoding, max_pes, max_rf_bytes)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence, get_args
 
 import numpy as np
 
@@ -21,10 +21,12 @@ from nasfw.hardware.eyeriss import Accelerator, load_accelerator
 from nasfw.hardware.workloads import NETWORKS, load_network
 from nasfw.plugins.naas.finalize import finalize as run_finalize
 from nasfw.plugins.naas.mapper import fixed_layer, network_cost, search_layer
+from nasfw.option_types import NonNegativeInt, PositiveInt
 from nasfw.registry import options_of
 from nasfw.search_spaces.accelerator import array_sizes, buffers, parallel_dims
 
-MAPPINGS = ("search", "row-stationary")
+MappingMode = Literal["search", "row-stationary"]
+MAPPINGS: tuple[str, ...] = get_args(MappingMode)
 
 
 class UnmappableAccelerator(ValueError):
@@ -62,7 +64,8 @@ def baseline_onchip_bytes(acc: Accelerator) -> int:
 
 class NAASTask:
     def __init__(self, networks: Sequence[str] = ("mobilenetv2", "squeezenet", "mnasnet"),
-                 baseline: str = "eyeriss-v1", mapping: str = "search", n_random: int = 128, rounds: int = 2,
+                 baseline: str = "eyeriss-v1", mapping: MappingMode = "search", n_random: PositiveInt = 128,
+                 rounds: NonNegativeInt = 2,
                  seed: int = 0, baseline_dataflow: str | None = None):
         if isinstance(networks, str) or not networks:
             raise ConfigError(f"task_options.networks = {networks!r}; it must be a list of at least one of "

@@ -10,11 +10,12 @@ import importlib.resources
 import json
 import pickle
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from nasfw.errors import ConfigError
+from nasfw.option_types import PositiveInt
 from nasfw.search_spaces.nasbench201 import arch_to_key, arch_to_str, nasbench201_space
 from nasfw.space_cover import check_within
 
@@ -61,7 +62,7 @@ class NB201Tabular:
 
     export_formats = ("json", "onnx", "pt")
 
-    def __init__(self, dataset: str = "cifar10", path: str | None = None, seed_mode: str = "mean",
+    def __init__(self, dataset: str = "cifar10", path: str | None = None, seed_mode: Literal["mean", "sample"] = "mean",
                  seed: int = 0):
         if seed_mode not in ("mean", "sample"):
             raise ConfigError(f"task_options.seed_mode = {seed_mode!r}; allowed: 'mean', 'sample'")
@@ -151,7 +152,7 @@ class NB201ParamsCost:
     name = "nb201-params"
     cheap = True
 
-    def __init__(self, channels: int = 16, cells_per_stage: int = 5, num_classes: int = 10):
+    def __init__(self, channels: PositiveInt = 16, cells_per_stage: PositiveInt = 5, num_classes: PositiveInt = 10):
         for field, v in (("channels", channels), ("cells_per_stage", cells_per_stage), ("num_classes", num_classes)):
             if v < 1:
                 raise ConfigError(f"hardware_options.{field} = {v} is not allowed; allowed: a positive integer")

@@ -4,8 +4,13 @@ inherited weights under the device's calibrated noise; train the winner from scr
 evaluate it with qiskit-aer beside the baselines."""
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 from nasfw.errors import ConfigError
+from nasfw.hardware.quantum_noise import NoiseScale
 from nasfw.hooks import hookimpl
+from nasfw.option_types import PositiveInt
+from nasfw.search_spaces.circuit_options import CircuitName, OptimizationLevel, WireCount
 
 DEFAULT_CAMPAIGN = {
     "name": "quantumnas",
@@ -64,7 +69,8 @@ DEFAULT_CAMPAIGN = {
 }
 
 
-LAYOUT_SAMPLINGS = ("auto", "uniform", "connected")
+LayoutSampling = Literal["auto", "uniform", "connected"]
+LAYOUT_SAMPLINGS: tuple[str, ...] = get_args(LayoutSampling)
 
 
 def resolved_layout_sampling(layout_sampling: str, device_qubits: int) -> str:
@@ -83,8 +89,8 @@ def resolved_layout_sampling(layout_sampling: str, device_qubits: int) -> str:
     return "uniform" if device_qubits <= MAX_QUBITS else "connected"
 
 
-def supercircuit(circuit: str = "u3cu3", n_wires: int = 4, n_blocks: int | None = None, device: str | None = None,
-                 layout_sampling: str = "auto"):
+def supercircuit(circuit: CircuitName = "u3cu3", n_wires: WireCount = 4, n_blocks: PositiveInt | None = None,
+                 device: str | None = None, layout_sampling: LayoutSampling = "auto"):
     """The SubCircuit space; with `device`, the qubit mapping onto that device's qubits too. `layout_sampling`:
     `uniform` (the paper's: any k of the device's qubits, in any order), `connected` (the same mappings, but
     new ones are drawn as walks along the coupling map, wire i+1 next to wire i, and a mutation moves a wire to
@@ -159,7 +165,7 @@ class CircuitParams:
     name = "circuit-params"
     cheap = True
 
-    def __init__(self, circuit: str = "u3cu3", n_wires: int = 4, n_blocks: int | None = None):
+    def __init__(self, circuit: CircuitName = "u3cu3", n_wires: WireCount = 4, n_blocks: PositiveInt | None = None):
         from nasfw.search_spaces.supercircuit import space_def
 
         space_def(circuit)
@@ -178,8 +184,9 @@ class CompiledCircuit:
     name = "ibmq-compiled"
     cheap = False
 
-    def __init__(self, device: str = "quito", circuit: str = "u3cu3", n_wires: int = 4, n_blocks: int | None = None,
-                 optimization_level: int = 2, seed: int = 0, noise_scale: float = 1.0):
+    def __init__(self, device: str = "quito", circuit: CircuitName = "u3cu3", n_wires: WireCount = 4,
+                 n_blocks: PositiveInt | None = None, optimization_level: OptimizationLevel = 2, seed: int = 0,
+                 noise_scale: NoiseScale = 1.0):
         from nasfw.hardware.quantum_noise import backend, device_key
         from nasfw.search_spaces.supercircuit import SuperCircuit
 

@@ -22,21 +22,23 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Annotated, Any, Literal, Sequence, get_args
 
 import torch
 
 from nasfw.errors import ConfigError
 from nasfw.hardware import quantum_noise
+from nasfw.hardware.quantum_noise import NoiseScale
 from nasfw.plugins.quantumnas import compile as qc
 from nasfw.plugins.quantumnas import train as qt
 from nasfw.plugins.quantumnas.data import QMLData, check_source, check_split, load_qml
 from nasfw.plugins.quantumnas.finalize import finalize as run_finalize
-from nasfw.option_types import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
+from nasfw.option_types import Bounds, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 from nasfw.progress import progress_bar, start_at
 from nasfw.registry import options_of
 from nasfw.search_spaces.quantum_density import TooManyQubits
 from nasfw.search_spaces.quantum_trajectories import MAX_QUBITS as TRAJECTORY_QUBITS
+from nasfw.search_spaces.circuit_options import CircuitName, OptimizationLevel, WireCount
 from nasfw.search_spaces.supercircuit import SuperCircuit, space_def
 from nasfw.space_cover import check_within
 from nasfw.supernet.sampling import SamplerName
@@ -44,7 +46,8 @@ from nasfw.supernet.train import TRAINING_CHECKPOINT, TrainConfig, train_superne
 from nasfw.torch_device import on_device
 from nasfw.torch_device import resolve as resolve_device
 
-NOISE_MODES = ("density", "trajectories", "proxy", "none")
+NoiseMode = Literal["density", "trajectories", "proxy", "none"]
+NOISE_MODES: tuple[str, ...] = get_args(NoiseMode)
 WEIGHTS = "supercircuit.pt"
 
 
@@ -57,12 +60,14 @@ class QuantumNASTask:
     # what a campaign switched to this task searches for when it names no objectives (see the plugin's default)
     default_objectives = ({"metric": "calibrated_loss", "direction": "min"},)
 
-    def __init__(self, dataset: str = "mnist", classes: Sequence[int] = (0, 1, 2, 3), circuit: str = "u3cu3",
-                 n_wires: int = 4, n_blocks: int | None = None, device: str = "quito", noise: str = "density",
-                 n_valid: int = 500, n_test: int = 300, n_features: int | None = None, batch_size: int = 256,
-                 optimization_level: int = 2, seed: int = 0, test_dataset: str | None = None,
-                 shots: int | None = None, trajectories: int = 32, torch_device: str = "cpu",
-                 seed_layouts: dict[str, int] | None = None, noise_scale: float = 1.0):
+    def __init__(self, dataset: str = "mnist", classes: Sequence[int] = (0, 1, 2, 3), circuit: CircuitName = "u3cu3",
+                 n_wires: WireCount = 4, n_blocks: PositiveInt | None = None, device: str = "quito",
+                 noise: NoiseMode = "density", n_valid: PositiveInt = 500, n_test: PositiveInt = 300,
+                 n_features: PositiveInt | None = None, batch_size: PositiveInt = 256,
+                 optimization_level: OptimizationLevel = 2, seed: int = 0, test_dataset: str | None = None,
+                 shots: PositiveInt | None = None, trajectories: Annotated[int, Bounds(low=2)] = 32,
+                 torch_device: str = "cpu", seed_layouts: dict[str, int] | None = None,
+                 noise_scale: NoiseScale = 1.0):
         space_def(circuit, "task_options")  # a clear error for an unknown circuit name
         if isinstance(classes, (str, bytes)) or not isinstance(classes, Sequence) or len(classes) < 2 or \
                 not all(isinstance(c, int) and not isinstance(c, bool) for c in classes) or \

@@ -9,10 +9,13 @@ and Once-for-All's Note10 phone latency tables."""
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import Any, Sequence
 
 from nasfw.errors import ConfigError, SpaceError
+from nasfw.hardware.mcu import Bits, MemoryModel
 from nasfw.hooks import hookimpl
+from nasfw.option_types import NonNegativeFloat, PositiveFloat, PositiveInt
+from nasfw.search_spaces.mbconv import InputSize, WidthMult, WidthTable
 
 DEFAULT_CAMPAIGN = {
     "name": "tinynas",
@@ -52,7 +55,8 @@ DEFAULT_CAMPAIGN = {
 }
 
 
-def mbconv(widths: str = "proxyless", width_mult: float | None = None, resolutions: Any = None):
+def mbconv(widths: WidthTable = "proxyless", width_mult: WidthMult | None = None,
+           resolutions: InputSize | Sequence[InputSize] | None = None):
     """The MBConv space; with `width_mult` and `resolutions` its archs describe whole networks."""
     from nasfw.search_spaces.mbconv import mbconv_space
 
@@ -65,10 +69,10 @@ class MCUArchCost:
 
     cheap = True
 
-    def __init__(self, device: str = "stm32f746", widths: str = "proxyless", n_classes: int = 10,
-                 memory: str = "per-layer", bits: int = 8, resolution: int | None = None,
-                 sram_kb: float | None = None, flash_kb: float | None = None, code_kb: float | None = None,
-                 devices: str | None = None):
+    def __init__(self, device: str = "stm32f746", widths: WidthTable = "proxyless", n_classes: PositiveInt = 10,
+                 memory: MemoryModel = "per-layer", bits: Bits = 8, resolution: PositiveInt | None = None,
+                 sram_kb: PositiveFloat | None = None, flash_kb: PositiveFloat | None = None,
+                 code_kb: NonNegativeFloat | None = None, devices: str | None = None):
         # MCUCost's options spelt out (not **options), so an unknown or mistyped one is named before any work
         from nasfw.hardware.mcu import MCUCost
 

@@ -25,7 +25,8 @@ from nasfw.plugins.tinynas.finalize import finalize as run_finalize
 from nasfw.option_types import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 from nasfw.progress import progress_bar, start_at
 from nasfw.registry import options_of, with_defaults
-from nasfw.search_spaces.mbconv import mbconv_space
+from nasfw.hardware.mcu import MemoryModel
+from nasfw.search_spaces.mbconv import InputSize, WidthMult, WidthTable, mbconv_space
 from nasfw.space_cover import check_within
 from nasfw.supernet.bn import recalibrate_bn
 from nasfw.supernet.train import TRAINING_CHECKPOINT, TrainConfig, train_supernet
@@ -38,12 +39,12 @@ SAMPLINGS = get_args(Sampling)
 class TinyNASTask:
     export_formats = ("onnx", "onnx-int8", "json", "pt")
 
-    def __init__(self, dataset: str = "mnist", width_mult: float = 0.25,
-                 resolutions: int | Sequence[int] = (48, 56, 64), widths: str = "proxyless",
-                 n_valid: PositiveInt | None = None, n_test: PositiveInt | None = None, batch_size: int = 64,
-                 bn_batches: int = 4, device: str = "stm32f401", memory: str = "tinyengine",
-                 sram_kb: float | None = None, flash_kb: float | None = None, lut: str | None = None, seed: int = 0,
-                 devices: str | None = None):
+    def __init__(self, dataset: str = "mnist", width_mult: WidthMult = 0.25,
+                 resolutions: InputSize | Sequence[InputSize] = (48, 56, 64), widths: WidthTable = "proxyless",
+                 n_valid: PositiveInt | None = None, n_test: PositiveInt | None = None, batch_size: PositiveInt = 64,
+                 bn_batches: PositiveInt = 4, device: str = "stm32f401", memory: MemoryModel = "tinyengine",
+                 sram_kb: PositiveFloat | None = None, flash_kb: PositiveFloat | None = None, lut: str | None = None,
+                 seed: int = 0, devices: str | None = None):
         from nasfw.hardware.mcu import MCUCost, load_devices
 
         self.boards = boards = load_devices(devices, "task_options.devices")  # shipped + the user's

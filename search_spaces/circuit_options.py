@@ -1,0 +1,16 @@
+"""The type hints of the SuperCircuit's options, apart from the SuperCircuit itself.
+
+A plugin's factories carry these hints, and the QuantumNAS plugin is imported whenever nasfw lists or loads its
+plugins: importing them from `supercircuit` would load torch into every `nasfw` command (0.8 s each).
+"""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from nasfw.option_types import Bounds
+
+# the names of supercircuit.SPACES (a test holds the two equal): `circuit: u3cu` is refused with the names,
+# and `nasfw plugins quantumnas` lists them
+CircuitName = Literal["u3cu3", "zz_ry", "rxyz", "zx_xx", "rxyz_u1_cu3", "ibmq_basis"]
+WireCount = Annotated[int, Bounds(low=2)]  # a SuperCircuit's logical qubits: the two-qubit layers need two
+OptimizationLevel = Literal[0, 1, 2, 3]  # qiskit.transpile's levels
