@@ -131,6 +131,15 @@ def user_fields(config: str | Path | dict | None) -> dict:
                       "campaign fields")
 
 
+def require_run_plugin(run_dir: str | Path, plugin: Any, registry: Registry, plugins_dir: str) -> None:
+    """A run of a plugin loaded from a folder needs that folder again (to resume it, export it, cost it): without
+    it the command failed with "unknown task 'tiny'; did you mean 'tinynas'?", which did not say what was missing."""
+    if isinstance(plugin, str) and plugin not in registry.plugins:
+        why = f" ({registry.failures[plugin]})" if plugin in registry.failures else ""
+        raise ConfigError(f"the run in {str(run_dir)!r} was made with plugin {plugin!r}, which is not loaded "
+                          f"here{why}; give its folder with {plugins_dir}, or install it")
+
+
 def stored_campaign(out: str | Path | None, flags: RunFlags, registry: Registry) -> dict:
     """The campaign a run folder was started with (its campaign.yaml), for resuming it without repeating it. A
     run of a plugin loaded from a folder needs that folder again: without it the resume failed with "unknown
@@ -143,11 +152,7 @@ def stored_campaign(out: str | Path | None, flags: RunFlags, registry: Registry)
     if not stored.is_file():
         raise ConfigError(f"{flags.resume}: {str(out)!r} holds no run to resume (no campaign.yaml)")
     raw = load_yaml(stored)
-    plugin = raw.get("plugin") if isinstance(raw, dict) else None
-    if isinstance(plugin, str) and plugin not in registry.plugins:
-        why = f" ({registry.failures[plugin]})" if plugin in registry.failures else ""
-        raise ConfigError(f"the run in {str(out)!r} was made with plugin {plugin!r}, which is not loaded here{why}; "
-                          f"give its folder with {flags.plugins_dir}, or install it")
+    require_run_plugin(out, raw.get("plugin") if isinstance(raw, dict) else None, registry, flags.plugins_dir)
     if isinstance(raw, dict) and isinstance(raw.get("task"), str):
         from nasfw.inline_plugin import refuse_unknown_inline_task
 

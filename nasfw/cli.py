@@ -172,6 +172,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_export(args) -> int:
+    from nasfw.api import require_run_plugin
     from nasfw.inline_plugin import refuse_unknown_inline_task
     from nasfw.results import RunView
     from nasfw.runner import build_space, check_export_formats, task_options
@@ -179,6 +180,7 @@ def cmd_export(args) -> int:
     reg = registry_of(args)
     view = RunView.open(args.run)
     camp = view.campaign
+    require_run_plugin(args.run, camp.plugin, reg, "--plugins-dir DIR")
     if args.arch:
         arch = load_json_arg(args.arch, "--arch")
         if isinstance(arch, dict) and "arch" in arch and isinstance(arch["arch"], dict):
@@ -210,10 +212,13 @@ def cmd_cost(args) -> int:
     """One cost model (`--hardware`, `--option`), or with `--run` the cost models a search filtered with, their
     options as the run gave them (a board's memory model, its classes): the figures `nasfw show` printed for the
     run's best, or for another `--arch`, without retyping the campaign's options."""
+    from nasfw.api import require_run_plugin
     from nasfw.results import RunView
 
     reg = registry_of(args)
     view = RunView.open(args.run) if args.run else None
+    if view is not None:
+        require_run_plugin(args.run, view.campaign.plugin, reg, "--plugins-dir DIR")
     models = _cost_models(args, reg, view)
     target = _cost_target(args, reg, view)
     out, used = {}, {}

@@ -182,3 +182,10 @@ def test_a_run_of_a_plugin_from_a_folder_resumes_with_that_folder(tmp_path, run_
         nasfw.search(resume=True, out=tmp_path / "run")
     p = run_cli("search", "--resume", "--out", tmp_path / "run", "--budget", "5", "--plugins-dir", PLUGIN_DIR)
     assert p.returncode == 0 and "evaluations: 5 (5 ok" in p.stdout, p.stderr
+    # export and cost --run need it too: they said "unknown task 'toy'" / "unknown hardware 'toy-size'"
+    for command in (["export", run], ["cost", "--run", run, "--hardware", "toy-size"]):
+        p = run_cli(*command)
+        assert p.returncode == 2, p.stderr
+        assert ("was made with plugin 'toy', which is not loaded here; give its folder with --plugins-dir DIR"
+                in p.stderr), p.stderr
+        run_cli(*command, "--plugins-dir", PLUGIN_DIR, check=True)
