@@ -158,6 +158,15 @@ def prepare_run_dir(campaign: Campaign, resume: bool, flags: RunFlags = CLI_FLAG
         raise
 
 
+def free_folder(out: Path) -> str:
+    """The first of OUT-2, OUT-3, ... that does not exist: a second seed of a campaign whose default folder holds
+    the first gets a name to use rather than only a refusal."""
+    n = 2
+    while out.with_name(f"{out.name}-{n}").exists():
+        n += 1
+    return str(out.with_name(f"{out.name}-{n}"))
+
+
 def _open_run_dir(campaign: Campaign, resume: bool, flags: RunFlags, out: Path) -> Store:
     store = Store(out)
     fp = store.get_meta("fingerprint")
@@ -172,9 +181,17 @@ def _open_run_dir(campaign: Campaign, resume: bool, flags: RunFlags, out: Path) 
                              f"continue it as it was started with `{flags.again.format(out=str(out))}` (a budget, "
                              f"workers, phases may change), or choose another {flags.out}")
     elif fp is not None and store.count() > 0:
+        before = store.get_meta("campaign") or {}
         store.close()
-        raise StoreError(f"output folder {str(out)!r} already holds a run; pass {flags.resume} to continue it or "
-                         f"choose another {flags.out}")
+        free = f"{flags.out} (e.g. {free_folder(out)})"
+        if fp == campaign.fingerprint():
+            raise StoreError(f"output folder {str(out)!r} already holds a run; pass {flags.resume} to continue it or "
+                             f"choose another {free}")
+        from nasfw.campaign import identity_changes
+
+        changes = "; ".join(identity_changes(before, campaign.raw)) or f"fingerprint {fp}"
+        raise StoreError(f"output folder {str(out)!r} already holds a run of another campaign ({changes}); choose "
+                         f"another {free}")
     store.set_meta("campaign", campaign.raw)
     store.set_meta("fingerprint", campaign.fingerprint())
     try:

@@ -97,8 +97,10 @@ def test_a_run_is_resumed_from_python_with_its_folder_alone(tmp_path, monkeypatc
     assert more.summary()["ok"] == 12 and more.campaign.seed == 3
     assert [e.arch for e in more.evaluations[:8]] == [e.arch for e in first.evaluations]
     for kw, needle in [
+        ({"plugin": "nasbench201", "out": "runs/a", "seed": 3},
+         "already holds a run; pass resume=True to continue it or choose another out= (e.g. runs/a-2)"),
         ({"plugin": "nasbench201", "out": "runs/a"},
-         "already holds a run; pass resume=True to continue it or choose another out="),
+         "already holds a run of another campaign (seed: 3 -> 0); choose another out= (e.g. runs/a-2)"),
         ({"plugin": "nasbench201", "out": "runs/a", "seed": 5, "resume": True},
          "(seed: 3 -> 5); continue it as it was started with `nasfw.search(resume=True, out='runs/a')`"),
         ({"plugin": "nasbench201", "out": "runs/b", "resume": True}, "resume=True: 'runs/b' holds no run"),

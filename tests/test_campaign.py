@@ -196,8 +196,14 @@ def test_timeout_is_recorded_and_campaign_goes_on(tmp_path):
 
 def test_run_folder_guards(tmp_path):
     run(BASE, tmp_path)
-    with pytest.raises(NasfwError, match="already holds a run"):
+    with pytest.raises(NasfwError, match="already holds a run; pass --resume to continue it"):
         run(BASE, tmp_path)
+    # another campaign (a second seed into the default folder): resuming would be refused, so not offered; a free
+    # folder beside it is
+    (tmp_path / "run-2").mkdir()
+    with pytest.raises(NasfwError, match=r"already holds a run of another campaign \(seed: \(unset\) -> 5\); choose "
+                                         r"another --out \(e.g. .*run-3\)"):
+        run({**BASE, "seed": 5}, tmp_path)
     with pytest.raises(NasfwError, match=r"from another campaign \(seed: \(unset\) -> 5\)"):
         run({**BASE, "seed": 5}, tmp_path, resume=True)
     with pytest.raises(NasfwError, match=r"from another campaign \(objectives: \[\{\"metric\": \"score\"\}\] -> "):
