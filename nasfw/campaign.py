@@ -415,7 +415,9 @@ def parse(raw: Any, where: str = "campaign") -> Campaign:
         if k not in PHASE_FIELDS:
             raise ConfigError(unknown_name(f"{where}.phases field", k, PHASE_FIELDS))
         if not _is(v, PHASE_FIELDS[k]):
-            raise _type_error(f"{where}.phases.{k}", v, "true/false or a mapping" if k == "supernet" else "a mapping")
+            raise _type_error(f"{where}.phases.{k}", v, "true/false or a mapping" if k == "supernet" else
+                              "a mapping of top_k, export and task (phases.finalize.task: false skips the task's "
+                              "finalize step; best.json and top.json are always written)")
     fin = phases.get("finalize") or {}
     for k, v in fin.items():
         if k == "top_k" and (not _is(v, (int,)) or v < 1):

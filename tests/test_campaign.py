@@ -30,6 +30,9 @@ BASE = {"space": "toy", "task": "toy", "objectives": [{"metric": "score"}], "sea
      "campaign.constraints[0]: min = 5 is above max = 1; no size can meet both"),
     ({"objectives": [{"metric": "score"}, {"metric": "score", "direction": "min"}]},
      "campaign.objectives[1].metric = 'score' repeats campaign.objectives[0]"),
+    # `phases.supernet: false` skips a phase; the same word for finalize is told where skipping is written
+    ({"phases": {"finalize": False}}, ("campaign.phases.finalize = False is not allowed; allowed: a mapping of top_k, "
+     "export and task (phases.finalize.task: false skips the task's finalize step")),
 ])
 def test_schema_errors_are_clear(patch, needle):
     with pytest.raises(ConfigError) as e:

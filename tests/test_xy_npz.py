@@ -5,7 +5,15 @@ import pytest
 from nasfw.errors import ConfigError
 from nasfw.plugins.quantumnas.data import load_qml
 from nasfw.plugins.tinynas.data import load_images
-from nasfw.xy_npz import read_xy
+from nasfw.xy_npz import read_xy, xy_shapes
+
+
+def test_a_file_that_is_no_npz_is_named(tmp_path):
+    p = tmp_path / "junk.npz"
+    p.write_text("junk")
+    for read in (read_xy, xy_shapes):
+        with pytest.raises(ConfigError, match=r"junk.npz': cannot be read as an .npz of numeric arrays \(File is not "):
+            read(p, "task_options.dataset")
 
 
 def test_numeric_arrays_come_back_as_floats_and_integer_labels(tmp_path):
@@ -24,7 +32,9 @@ def test_numeric_arrays_come_back_as_floats_and_integer_labels(tmp_path):
     ({"x": np.zeros((2, 2)), "y": np.array(["cat", "dog"])},
      "y must hold integer class labels; it holds <U3 (e.g. 'cat')"),
     ({"x": np.zeros((2, 2)), "y": np.array([0.5, 1.0])}, "y must hold integer class labels; it holds float64"),
-    ({"x": np.array([[1, 2], [3]], dtype=object), "y": np.arange(2)}, "cannot be read as an .npz of numeric arrays"),
+    ({"x": np.array([[1, 2], [3]], dtype=object), "y": np.arange(2)}, "x must hold numbers; it holds object"),
+    ({"x": np.zeros((2, 2)), "y": np.array([0, [1]], dtype=object)}, ("y must hold integer class labels; it holds "
+     "object")),
 ])
 def test_what_is_wrong_with_the_file_is_named(tmp_path, arrays, needle):
     p = tmp_path / "bad.npz"
@@ -32,6 +42,32 @@ def test_what_is_wrong_with_the_file_is_named(tmp_path, arrays, needle):
     with pytest.raises(ConfigError) as e:
         read_xy(p, "task_options.dataset")
     assert str(e.value).startswith(f"task_options.dataset = {str(p)!r}: ") and needle in str(e.value)
+    if "NaN" in needle:  # the one fault that needs the images themselves
+        assert xy_shapes(p, "f") == ((4, 2), (4,))
+        return
+    with pytest.raises(ConfigError) as e:  # the headers (and the labels) tell the rest without reading x
+        xy_shapes(p, "task_options.dataset")
+    assert str(e.value).startswith(f"task_options.dataset = {str(p)!r}: ") and needle in str(e.value)
+
+
+@pytest.mark.parametrize("arrays, needle", [
+    ({"X": np.zeros((8, 4, 4)), "y": np.arange(8) % 2}, "the .npz must hold arrays 'x' and 'y'; it holds ['X', 'y']"),
+    ({"x": np.zeros((8, 4, 4)), "y": np.arange(7) % 2}, "N = len(y); got x (8, 4, 4), y (7,)"),
+    ({"x": np.zeros((8, 4, 4)), "y": np.arange(8) / 3}, "y must hold integer class labels; it holds float64 (e.g. "),
+])
+def test_the_tasks_refuse_a_broken_file_when_built_before_any_run(tmp_path, arrays, needle):
+    """A file with `X` for `x`, or 90 labels for 100 images, passed `--dry-run` and failed once the run had
+    started (the tasks load their data when training begins): its headers are read when the task is built."""
+    from nasfw.plugins.quantumnas.task import QuantumNASTask
+    from nasfw.plugins.tinynas.task import TinyNASTask
+
+    p = tmp_path / "bad.npz"
+    np.savez(p, **arrays)
+    for build in (lambda: QuantumNASTask(dataset=str(p), classes=[0, 1], n_valid=2, n_test=2, noise="none"),
+                  lambda: TinyNASTask(dataset=str(p))):
+        with pytest.raises(ConfigError) as e:
+            build()
+        assert str(e.value).startswith(f"task_options.dataset = {str(p)!r}: ") and needle in str(e.value)
 
 
 def test_both_plugins_read_through_it(tmp_path):

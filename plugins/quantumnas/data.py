@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from nasfw.errors import ConfigError
-from nasfw.xy_npz import read_xy
+from nasfw.xy_npz import read_xy, xy_shapes
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
@@ -58,13 +58,17 @@ def _load_raw(dataset: str, field: str = "dataset") -> tuple[np.ndarray, np.ndar
         return (*_read_idx(path), True, f"MNIST idx files in {path.name}")
     if kind == "npz":
         x, y = read_xy(path, f"task_options.{field}")
-        if x.ndim not in (2, 3) or len(x) != len(y):
-            raise ConfigError(f"task_options.{field} = {dataset!r}: x must be (N, H, W) or (N, F) with N = len(y); "
-                              f"got x {x.shape}, y {y.shape}")
+        _check_shapes(x.shape, y.shape, dataset, field)
         if x.ndim == 3:
             x = _intensities(x, f"task_options.{field} = {dataset!r}")
         return x, y, x.ndim == 3, f"{path.name}"
     raise _unknown_source(dataset, field)
+
+
+def _check_shapes(x_shape: tuple, y_shape: tuple, dataset: str, field: str) -> None:
+    if len(x_shape) not in (2, 3) or len(y_shape) != 1 or x_shape[0] != y_shape[0]:
+        raise ConfigError(f"task_options.{field} = {dataset!r}: x must be (N, H, W) or (N, F) with N = len(y); "
+                          f"got x {x_shape}, y {y_shape}")
 
 
 def _intensities(x: np.ndarray, where: str) -> np.ndarray:
@@ -112,8 +116,11 @@ def check_source(dataset: str, classes: Sequence[int], n_features: int, field: s
             raise ConfigError(f"task_options.n_features = {n_features} must be a square for the images of "
                               f"{dataset!r} (a g x g pooled image)")
         return
-    if _file_kind(dataset) is None:
+    kind = _file_kind(dataset)
+    if kind is None:
         raise _unknown_source(str(dataset), field)
+    if kind == "npz":  # the arrays' headers: names, dtypes and shapes, without loading the images
+        _check_shapes(*xy_shapes(dataset, f"task_options.{field}"), dataset, field)
 
 
 def check_split(dataset: str, classes: Sequence[int], n_valid: int, n_test: int,
@@ -154,8 +161,8 @@ def _labels(dataset: str, field: str = "dataset") -> np.ndarray:
     if kind == "npz":
         try:
             with np.load(dataset) as f:
-                if "y" in f:
-                    return np.asarray(f["y"])
+                if "y" in f and f["y"].dtype.kind in "biuf":
+                    return np.asarray(f["y"]).astype(np.int64)  # whole numbers (check_source refused fractions)
         except (OSError, ValueError):
             pass  # read_xy, in _load_raw, names what is wrong with the file
     elif kind == "idx":

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from nasfw.errors import ConfigError
-from nasfw.xy_npz import read_xy
+from nasfw.xy_npz import read_xy, xy_shapes
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 
@@ -93,7 +93,11 @@ def check_source(dataset: str) -> None:
     """A source that is neither a built-in set nor an existing file or folder, told without loading it (the task's
     constructor: loading waits for training, after the run has started)."""
     path = Path(str(dataset))
-    if dataset in ("mnist", "digits") or (path.suffix == ".npz" and path.is_file()) or path.is_dir():
+    if path.suffix == ".npz" and path.is_file():  # the arrays' headers: names, dtypes and shapes, not the images
+        x_shape, y_shape = xy_shapes(path, "task_options.dataset")
+        _check_shapes(_channels_first(x_shape), y_shape, path, x_shape)
+        return
+    if dataset in ("mnist", "digits") or path.is_dir():
         return
     raise ConfigError(f"task_options.dataset = {dataset!r}; allowed: 'mnist', 'digits', a path to an .npz file with "
                       "x and y, or a folder of images with one sub-folder per class")
@@ -101,14 +105,29 @@ def check_source(dataset: str) -> None:
 
 def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
     x, y = read_xy(path, "task_options.dataset", np.float32)
+    shape = x.shape  # as the file holds it, for the message
     if x.ndim == 3:
         x = x[:, None]
     elif x.ndim == 4 and x.shape[-1] in (1, 3) and x.shape[1] not in (1, 3):
         x = x.transpose(0, 3, 1, 2)  # channels last -> first
-    if x.ndim != 4 or x.shape[1] not in (1, 3) or len(x) != len(y):
-        raise ConfigError(f"task_options.dataset = {str(path)!r}: x must be (N, H, W), (N, H, W, C) or (N, C, H, W) "
-                          f"with 1 or 3 channels and N = len(y); got x {x.shape}, y {y.shape}")
+    _check_shapes(x.shape, y.shape, path, shape)
     return (x / 255.0 if x.max() > 1.0 else x), y
+
+
+def _channels_first(shape: tuple) -> tuple:
+    """The shape _read_npz gives x: (N, H, W) gains a channel, channels last move first."""
+    if len(shape) == 3:
+        return (shape[0], 1, *shape[1:])
+    if len(shape) == 4 and shape[-1] in (1, 3) and shape[1] not in (1, 3):
+        return (shape[0], shape[3], shape[1], shape[2])
+    return tuple(shape)
+
+
+def _check_shapes(x_shape: tuple, y_shape: tuple, path: Path, given: tuple) -> None:
+    """`x_shape` channels first; `given`: x's shape in the file, which the message names."""
+    if len(x_shape) != 4 or x_shape[1] not in (1, 3) or len(y_shape) != 1 or x_shape[0] != y_shape[0]:
+        raise ConfigError(f"task_options.dataset = {str(path)!r}: x must be (N, H, W), (N, H, W, C) or (N, C, H, W) "
+                          f"with 1 or 3 channels and N = len(y); got x {tuple(given)}, y {tuple(y_shape)}")
 
 
 def _read_folder(path: Path, size: int) -> tuple[np.ndarray, np.ndarray]:
