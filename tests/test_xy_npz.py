@@ -79,3 +79,20 @@ def test_both_plugins_read_through_it(tmp_path):
     np.savez(p, x=np.full((40, 8, 8), np.nan), y=np.arange(40) % 4)
     with pytest.raises(ConfigError, match="x holds 2560 NaN or infinite values"):
         load_images(str(p), resolution=16, n_valid=5, n_test=5)
+
+
+def test_tinynas_refuses_a_single_class_when_built(tmp_path):
+    """One label in an .npz (or one sub-folder of images) was refused only when training loaded the images."""
+    from PIL import Image
+
+    from nasfw.plugins.tinynas.task import TinyNASTask
+
+    p = tmp_path / "one.npz"
+    np.savez(p, x=np.zeros((8, 4, 4)), y=np.ones(8, dtype=int))
+    folder = tmp_path / "photos"
+    (folder / "cat").mkdir(parents=True)
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(folder / "cat" / "a.png")
+    for source in (p, folder):
+        with pytest.raises(ConfigError, match=f"task_options.dataset = '{source}': found 1 class; a classifier "
+                                              "needs at least 2"):
+            TinyNASTask(dataset=str(source))

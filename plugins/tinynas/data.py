@@ -89,6 +89,12 @@ def _npz_labels(path: Path) -> np.ndarray:
     return _read_npz(path)[1]  # read_xy's message for what is wrong with the file
 
 
+def _two_classes(n: int, dataset: str) -> None:
+    if n < 2:
+        raise ConfigError(f"task_options.dataset = {dataset!r}: found {n} class{'es' if n != 1 else ''}; a classifier "
+                          "needs at least 2 (an .npz's distinct y, or sub-folders of images)")
+
+
 def check_source(dataset: str) -> None:
     """A source that is neither a built-in set nor an existing file or folder, told without loading it (the task's
     constructor: loading waits for training, after the run has started)."""
@@ -96,8 +102,13 @@ def check_source(dataset: str) -> None:
     if path.suffix == ".npz" and path.is_file():  # the arrays' headers: names, dtypes and shapes, not the images
         x_shape, y_shape = xy_shapes(path, "task_options.dataset")
         _check_shapes(_channels_first(x_shape), y_shape, path, x_shape)
+        _two_classes(len(np.unique(_npz_labels(path))), dataset)
         return
-    if dataset in ("mnist", "digits") or path.is_dir():
+    if path.is_dir():
+        _two_classes(sum(1 for d in path.iterdir() if d.is_dir()
+                         and any(f.suffix.lower() in IMAGE_SUFFIXES for f in d.iterdir())), dataset)
+        return
+    if dataset in ("mnist", "digits"):
         return
     raise ConfigError(f"task_options.dataset = {dataset!r}; allowed: 'mnist', 'digits', a path to an .npz file with "
                       "x and y, or a folder of images with one sub-folder per class")
@@ -189,8 +200,7 @@ def load_images(dataset: str = "mnist", resolution: int = 64, n_valid: int | Non
     x, y, source = _read_raw(dataset, resolution)
     n_valid, n_test = split_sizes(len(y), n_valid, n_test, source)
     labels, y = np.unique(np.asarray(y), return_inverse=True)
-    if len(labels) < 2:
-        raise ConfigError(f"task_options.dataset = {dataset!r}: found {len(labels)} class; need at least 2")
+    _two_classes(len(labels), dataset)
     order = np.random.default_rng(seed).permutation(len(y))
     xt = torch.as_tensor(np.ascontiguousarray(x[order]), dtype=torch.float32)
     xt = F.interpolate(xt, size=(resolution, resolution), mode="bilinear", align_corners=False)
