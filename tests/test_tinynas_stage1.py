@@ -59,8 +59,11 @@ def test_stage1_command_refuses_bad_grids_and_tasks_without_it(capsys):
     from nasfw.cli import main
 
     for args, message in ((["--widths", "0.3,x"], "--widths '0.3,x' is not allowed; allowed: comma-separated"),
-                          (["--widths", "0,0.5"], r"width multipliers \[0.0, 0.5\]; allowed: numbers in \(0, 4\]"),
-                          (["--min-fit", "1.5"], r"min_fit = 1.5; allowed: a fraction in \(0, 1\]")):
+                          (["--widths", "0,0.5"], (r"width_mults \(--widths\) = \[0.0, 0.5\] is not allowed; "
+                                                   r"allowed: numbers in \(0, 4\]")),
+                          (["--resolutions", "8"], r"resolutions \(--resolutions\) = \[8\] is not allowed"),
+                          (["--min-fit", "1.5"], (r"min_fit \(--min-fit\) = 1.5 is not allowed; allowed: a fraction "
+                                                 r"in \(0, 1\]"))):
         assert main(["space", "optimise", "--plugin", "tinynas", "--no-progress", *args]) == 2
         err = capsys.readouterr().err
         assert __import__("re").search(message, err), err

@@ -80,16 +80,19 @@ def describe(result: dict[str, Any]) -> dict[str, Any]:
 
 def check_grid(width_mults: Sequence[float], resolutions: Sequence[int], samples: int, min_fit: float) -> None:
     """The grid as a user types it (`--widths 0.3,0.5`), refused with the field named before any costing."""
+    # each named as the option and as `nasfw space optimise`'s flag, the two ways a user gives it
     bad_w = [w for w in width_mults if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 < w <= 4]
     if not width_mults or bad_w:
-        raise ConfigError(f"width multipliers {list(width_mults)!r}; allowed: numbers in (0, 4], at least one")
+        raise ConfigError(f"width_mults (--widths) = {list(width_mults)!r} is not allowed; allowed: numbers in (0, 4], "
+                          "at least one")
     bad_r = [r for r in resolutions if isinstance(r, bool) or not isinstance(r, int) or r < 16]
     if not resolutions or bad_r:
-        raise ConfigError(f"resolutions {list(resolutions)!r}; allowed: input sizes (integers >= 16), at least one")
+        raise ConfigError(f"resolutions (--resolutions) = {list(resolutions)!r} is not allowed; allowed: input sizes "
+                          "(integers >= 16), at least one")
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-        raise ConfigError(f"samples = {samples!r}; allowed: an integer >= 1")
+        raise ConfigError(f"samples (--samples) = {samples!r} is not allowed; allowed: an integer >= 1")
     if isinstance(min_fit, bool) or not isinstance(min_fit, (int, float)) or not 0 < min_fit <= 1:
-        raise ConfigError(f"min_fit = {min_fit!r}; allowed: a fraction in (0, 1]")
+        raise ConfigError(f"min_fit (--min-fit) = {min_fit!r} is not allowed; allowed: a fraction in (0, 1]")
 
 
 def _plot_cdfs(macs_of: dict, cells: list[dict], best: dict | None, path: Path) -> Path:
