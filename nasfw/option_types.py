@@ -202,9 +202,13 @@ def _closest(value: Any, hint: Any) -> str:
     """'; did you mean 'uniform'?' for a misspelt name among a Literal's (or an optional Literal's) strings."""
     import difflib
 
+    args = typing.get_args(hint)
+    if isinstance(value, (list, tuple)) and (typing.get_origin(hint) in _SEQUENCES or hint in _SEQUENCES) and args:
+        names = typing.get_args(args[0]) if typing.get_origin(args[0]) is typing.Literal else ()
+        wrong = [v for v in value if isinstance(v, str) and v not in names]
+        return _closest(wrong[0], args[0]) if names and wrong else ""  # the first misspelt item of a list of names
     if not isinstance(value, str):
         return ""
-    args = typing.get_args(hint)
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         args = tuple(x for a in args if typing.get_origin(a) is typing.Literal for x in typing.get_args(a))
     elif typing.get_origin(hint) is not typing.Literal:

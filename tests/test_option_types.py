@@ -212,3 +212,11 @@ def test_the_circuit_names_of_the_hints_are_the_supercircuit_spaces():
     from nasfw.search_spaces.supercircuit import SPACES
 
     assert typing.get_args(CircuitName) == tuple(SPACES)
+
+
+def test_a_misspelt_name_in_a_list_of_names_gets_the_closest():
+    hint = Sequence[Literal["human", "random", "sabre"]]
+    assert coerce_option(["sabre"], hint, "o") == ["sabre"]
+    with pytest.raises(ConfigError, match=r"o = \['human', 'sabr'\] is not allowed; allowed: a list \(each one of "
+                                          r"'human', 'random', 'sabre'\); did you mean 'sabre'\?"):
+        coerce_option(["human", "sabr"], hint, "o")

@@ -25,7 +25,7 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal, Sequence
+from typing import Annotated, Any, Literal, Sequence, get_args
 
 import numpy as np
 import torch
@@ -41,7 +41,8 @@ from nasfw.searchers.base import Result, make_searcher
 from nasfw.searchers.evolution import OFAEvolution
 from nasfw.space import Space
 
-BASELINES = ("human", "random", "noise-unaware", "fixed-mapping", "sabre")
+BaselineName = Literal["human", "random", "noise-unaware", "fixed-mapping", "sabre"]
+BASELINES: tuple[str, ...] = get_args(BaselineName)
 
 
 def _without_layout(space: Space) -> Space:
@@ -134,7 +135,7 @@ def check_finalize_options(baselines: Sequence[str] = BASELINES, random_circuits
 def finalize(task, arch: dict, run_dir: Path, scratch_epochs: PositiveInt = 20, lr: PositiveFloat = 5e-3,
              prune_final: Fraction = 0.1, prune_initial: Fraction = 0.05, prune_steps: PositiveInt = 4,
              prune_epochs: NonNegativeInt = 2, prune_lr: PositiveFloat = 2e-3, prune_batch_size: PositiveInt = 32,
-             prune_granularity: Literal["angle", "gate"] = "angle", baselines: Sequence[str] = BASELINES,
+             prune_granularity: Literal["angle", "gate"] = "angle", baselines: Sequence[BaselineName] = BASELINES,
              shots: PositiveInt = 8192,
              search_population: Annotated[int, Bounds(low=2)] = 20, search_generations: PositiveInt | None = None,
              mutate_prob: Fraction = 0.4, random_circuits: PositiveInt = 1, remap: NonNegativeInt = 0,
