@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("qiskit")
 pytest.importorskip("qiskit_aer")
 
-from nasfw.errors import ConfigError  # noqa: E402
+from nasfw.errors import ConfigError, SpaceError  # noqa: E402
 from nasfw.plugins.quantumnas import compile as qc  # noqa: E402
 from nasfw.registry import get_registry  # noqa: E402
 from nasfw.search_spaces.supercircuit import SuperCircuit  # noqa: E402
@@ -166,3 +166,18 @@ def test_a_layout_that_routes_past_the_evaluator_says_what_to_change():
                                             r"density-matrix evaluator stops at 12: .*layout_sampling: connected.*"
                                             r"`task_options.noise: trajectories` simulates up to 20"):
         task.evaluate(arch)
+
+
+def test_the_circuit_cost_models_name_what_is_wrong_with_an_arch_given_by_hand():
+    """`nasfw cost --hardware circuit-params --arch '{}'` said "KeyError: 'n_blocks'"; `ibmq-compiled` with a
+    layout naming a qubit twice printed qiskit's InvalidLayoutError as a traceback."""
+    reg = get_registry(())
+    block = {"n_blocks": 1, "b0.0.u3": 4, "b0.1.cu3": 4}
+    assert reg.cost_model("circuit-params").evaluate({**block, "layout": [3, 1, 0, 2]}) == {"params": 24.0}
+    with pytest.raises(SpaceError, match=r"arch.n_blocks is missing; allowed: "):
+        reg.cost_model("circuit-params").evaluate({})
+    compiled = reg.cost_model("ibmq-compiled")
+    with pytest.raises(SpaceError, match=r"arch.b0.0.u3 is missing"):
+        compiled.evaluate({"n_blocks": 1})
+    with pytest.raises(SpaceError, match=r"arch.layout = \[0, 1, 2, 2\] is not allowed; allowed: 4 distinct items"):
+        compiled.evaluate({**block, "layout": [0, 1, 2, 2]})

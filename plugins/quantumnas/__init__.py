@@ -172,9 +172,15 @@ class CircuitParams:
         self.circuit, self.n_wires, self.n_blocks = circuit, n_wires, n_blocks
 
     def evaluate(self, arch: dict) -> dict[str, float]:
-        from nasfw.search_spaces.supercircuit import count_params, subcircuit_ops
+        from nasfw.search_spaces.supercircuit import count_params, subcircuit_ops, supercircuit_space
 
-        return {"params": float(count_params(subcircuit_ops(self.circuit, self.n_wires, arch)))}
+        try:
+            return {"params": float(count_params(subcircuit_ops(self.circuit, self.n_wires, arch)))}
+        except (KeyError, TypeError, ValueError):  # an arch from outside a campaign (`nasfw cost --arch`): the
+            # space names what is wrong (the mapping is no concern of a parameter count)
+            circuit_only = {k: v for k, v in arch.items() if k != "layout"} if isinstance(arch, dict) else arch
+            supercircuit_space(self.circuit, self.n_wires, self.n_blocks).validate(circuit_only, "arch")
+            raise
 
 
 class CompiledCircuit:
@@ -197,7 +203,12 @@ class CompiledCircuit:
     def evaluate(self, arch: dict) -> dict[str, float]:
         from nasfw.plugins.quantumnas import compile as qc
 
-        tq, _ = qc.transpile(self.sc.extract(arch), self.device, arch.get("layout"), self.level, seed=self.seed)
+        try:
+            tq, _ = qc.transpile(self.sc.extract(arch), self.device, arch.get("layout"), self.level, seed=self.seed)
+        except Exception:  # an arch from outside a campaign (`nasfw cost --arch`): a missing decision, a layout
+            # with a qubit twice (qiskit's InvalidLayoutError): the space names what is wrong
+            self.sc.space.validate(arch, "arch")
+            raise
         return qc.stats(tq, self.device)
 
 
