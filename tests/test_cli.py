@@ -159,6 +159,8 @@ def test_cost_of_a_run_uses_its_cost_models_with_their_options(tmp_path, capsys)
     (["cost", "--hardware", "stm32f746", "--arch", '{"s0.depth": 5}'],
      "stm32f746: arch.s0.depth = 5 is not allowed; allowed: one of [2, 3, 4]. The input is neither"),
     (["cost", "--hardware", "nb201-params", "--arch", "{}"], "arch.edge_1_0 is missing; allowed: "),  # KeyError before
+    (["cost", "--hardware", "accelerator-resources", "--arch", '{"pes": 16}'],
+     "arch.dims is missing; accelerator-resources reads pes, dims, shape0, shape1, rf_bytes and glb_frac"),
     (["cost", "--hardware", "nb201-params", "--arch", "{}", "--option", "channels=0"],
      "--option channels = 0 is not allowed; allowed: an integer >= 1"),
     (["cost", "--hardware", "nb201-params", "--arch", "best.json"], "--arch 'best.json': no such file (and not JSON"),

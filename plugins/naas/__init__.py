@@ -51,9 +51,14 @@ class AcceleratorResources:
         self.onchip = baseline_onchip_bytes(resolve_baseline(baseline, "row-stationary", "hardware_options")[0])
 
     def evaluate(self, arch: dict) -> dict[str, float]:
+        from nasfw.errors import SpaceError
         from nasfw.search_spaces.accelerator import resources
 
-        return resources(arch, self.onchip)
+        try:
+            return resources(arch, self.onchip)
+        except KeyError as e:  # an arch given by hand (`nasfw cost --arch`): say what it needs, not KeyError: 'pes'
+            raise SpaceError(f"arch.{e.args[0]} is missing; {self.name} reads pes, dims, shape0, shape1, rf_bytes and "
+                             "glb_frac of a naas-accelerator arch (as `nasfw show` prints it)") from None
 
 
 @hookimpl
