@@ -329,6 +329,7 @@ def check_options(factory: Callable, options: dict, what: str, skip: int = 0, pr
         return dict(options)
     params = dict(sig.parameters)
     hints = hints_of(factory)
+
     def named(k: str) -> str:
         return f"{what} option {k!r}" if prefix is None else f"{prefix}{k}"
 
