@@ -357,6 +357,8 @@ def cmd_compare(args) -> int:
         if comp.differing:
             more = f" and {len(comp.differing) - 8} more" if len(comp.differing) > 8 else ""
             print(f"the runs differ in: {', '.join(comp.differing[:8])}{more}")
+        for caveat in comp.caveats:
+            print(f"note: {caveat}")
         if comp.code_differences:
             print("the runs were not all made with the same code and data:")
             for d in comp.code_differences:

@@ -75,6 +75,8 @@ class Comparison:
     final: dict[str, list[list[float]]] = field(default_factory=dict)
     # code the runs were made with that is not the same in all (nasfw.provenance.differences_across)
     code_differences: list[str] = field(default_factory=list)
+    # what makes the groups' numbers incomparable, said beside them (runs of different tasks)
+    caveats: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
         best = self.groups[0] if self.groups else None
@@ -85,7 +87,7 @@ class Comparison:
     def to_dict(self) -> dict[str, Any]:
         return {"metric": self.objective.metric, "direction": self.objective.direction, "at": self.at,
                 "differing": self.differing, "hypervolume_reference": self.reference,
-                "code_differences": self.code_differences,
+                "code_differences": self.code_differences, "caveats": self.caveats,
                 "final": {k: {g.label: v for g, v in zip(self.groups, values)} for k, values in self.final.items()},
                 "groups": [{k: v for k, v in asdict(g).items() if k != "front"} for g in self.groups],
                 "runs": [{k: v for k, v in asdict(r).items() if k != "curve"} for r in self.runs]}
@@ -320,7 +322,17 @@ def compare_runs(runs: Iterable[str | Path], metric: str | None = None, at: int 
         for k, x in final_numbers((v.finalized or {}).get("task")).items():
             final.setdefault(k, [[] for _ in groups])[number[label]].append(x)
     code = differences_across([(_name(v.run_dir, folders), v.environments) for v in views])
-    return Comparison(o, n_at, results, groups, differing, fronts, reference, final, code_differences=code)
+    return Comparison(o, n_at, results, groups, differing, fronts, reference, final, code_differences=code,
+                      caveats=_caveats(views, o))
+
+
+def _caveats(views: list[RunView], o: Objective) -> list[str]:
+    """Runs of different tasks score their architectures each on its own scale (a tabular benchmark's accuracy
+    beside a toy task's): the table still compares them, and says so."""
+    tasks = list(dict.fromkeys(str(v.campaign.task) for v in views))
+    if len(tasks) < 2:
+        return []
+    return [f"the runs score different tasks ({', '.join(tasks)}): their {o.metric} need not be on one scale"]
 
 
 def _name(folder: Path, folders: list[Path]) -> str:

@@ -99,6 +99,7 @@ def write_comparison(comp: Comparison, out: Path) -> dict[str, Any]:
     lines = ["# Comparison of runs", ""]
     if comp.differing:
         lines += [f"The runs differ in: {', '.join(f'`{k}`' for k in comp.differing)}.", ""]
+    lines += [f"Note: {c}." for c in comp.caveats] + ([""] if comp.caveats else [])
     if comp.code_differences:
         lines += ["The runs were not all made with the same code and data (nasfw, plugins, packages, data files):", ""]
         lines += [f"- {d}" for d in comp.code_differences] + [""]

@@ -56,6 +56,20 @@ def test_runs_are_grouped_by_searcher_and_read_at_the_shortest_runs_count(runs):
         assert all(e.metrics["accuracy"] < r.best for e in counted[:r.found_at - 1])
 
 
+def test_runs_of_different_tasks_are_compared_with_a_note(runs, tmp_path):
+    """A toy task's accuracy beside NAS-Bench-201's was tabulated as if one scale held both."""
+    from tests.conftest import PLUGIN_DIR
+
+    assert nasfw.compare_runs(runs / "runs").caveats == []
+    toy = nasfw.search("toy", plugins_dirs=[PLUGIN_DIR], budget=3, out=tmp_path / "toy", progress=False)
+    comp = nasfw.compare_runs([runs / "runs" / "random-0", toy.run_dir], metric="accuracy:max")
+    assert comp.caveats == [("the runs score different tasks (nasbench201, toy): their accuracy need not be on one "
+                            "scale")]
+    assert comp.to_dict()["caveats"] == comp.caveats
+    comp.write(tmp_path / "c")
+    assert "Note: the runs score different tasks (nasbench201, toy)" in (tmp_path / "c" / "compare.md").read_text()
+
+
 def test_a_comparison_as_a_dataframe(runs):
     pytest.importorskip("pandas")
     comp = nasfw.compare_runs(runs / "runs")
