@@ -272,27 +272,34 @@ def sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
+def _phase_settings(campaign: Campaign, task: Any, settings: Any, method: str, skip: int, field: str,
+                    phase: str) -> dict | None:
+    """A phase's settings (a mapping, else None: `true`/`false`) as the task's method takes them; refused where
+    the task lacks the method, which would have dropped them without a word."""
+    from nasfw.registry import check_options
+
+    if not isinstance(settings, dict):
+        return None
+    if not hasattr(task, method):
+        if settings:
+            raise ConfigError(f"{field} = {settings!r}: the task {campaign.task!r} has no {phase} of its own (no "
+                              f"{method}); leave {field} out")
+        return settings
+    return check_options(getattr(task, method), settings, f"the {phase} of task {campaign.task!r}", skip=skip,
+                         prefix=f"{field}.")
+
+
 def check_phase_options(campaign: Campaign, task: Any) -> None:
     """Phase settings are options of the task's own methods: one they do not take fails now, in a second, not
     after the search (and a corrected campaign is another campaign, which `--resume` would refuse)."""
-    from nasfw.registry import check_options
-
-    sup = campaign.phases.get("supernet", True)
-    if isinstance(sup, dict) and sup and not hasattr(task, "train_supernet"):
-        raise ConfigError(f"phases.supernet = {sup!r}: the task {campaign.task!r} has no supernet phase (no "
-                          "train_supernet); leave phases.supernet out")
-    if isinstance(sup, dict) and hasattr(task, "train_supernet"):
-        sup = check_options(task.train_supernet, sup, f"the supernet phase of task {campaign.task!r}", skip=1,
-                            prefix="phases.supernet.")
+    sup = _phase_settings(campaign, task, campaign.phases.get("supernet", True), "train_supernet", 1,
+                          "phases.supernet", "supernet phase")
+    if sup is not None:
         campaign.phases = {**campaign.phases, "supernet": sup}
     fin = campaign.phases.get("finalize")
-    opts = fin.get("task") if isinstance(fin, dict) else None
-    if isinstance(opts, dict) and opts and not hasattr(task, "finalize"):
-        raise ConfigError(f"phases.finalize.task = {opts!r}: the task {campaign.task!r} has no finalize step of "
-                          "its own (no finalize method); leave phases.finalize.task out")
-    if isinstance(opts, dict) and hasattr(task, "finalize"):
-        opts = check_options(task.finalize, opts, f"the finalize step of task {campaign.task!r}", skip=2,
-                             prefix="phases.finalize.task.")
+    opts = _phase_settings(campaign, task, fin.get("task") if isinstance(fin, dict) else None, "finalize", 2,
+                           "phases.finalize.task", "finalize step")
+    if opts is not None and hasattr(task, "finalize"):
         fin = {**fin, "task": opts}
         campaign.phases = {**campaign.phases, "finalize": fin}
         if hasattr(task, "check_finalize"):  # the values, not only names and types: before the search, not after
