@@ -161,6 +161,29 @@ class Searcher(ABC):
         self.initial = copy.deepcopy(state.get("initial", []))  # checkpoints of earlier versions have none
 
 
+class ReplayedHistory:
+    """For a searcher whose model is a library's state that does not pickle (an optuna study): its checkpoint is
+    what it was told, and resuming builds the model afresh (`_rebuild`) and tells it all again. Put it before
+    `Searcher` in the bases; `_tell` must append to `self.history`."""
+
+    history: list
+
+    def _rebuild(self) -> None:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        s = super().state_dict()  # type: ignore[misc]
+        s["history"] = list(self.history)
+        return s
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)  # type: ignore[misc]
+        self._rebuild()
+        self.history = []
+        for arch, result in state["history"]:
+            self._tell(arch, result)  # type: ignore[attr-defined]
+
+
 class GenerationalSearcher(Searcher):
     """Generation-based ask/tell (OFA evolution, NSGA-II): the children of a generation are handed out one
     ask at a time; once every one has been told, `_next_generation` turns parents + children into the next

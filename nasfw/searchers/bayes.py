@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from nasfw.errors import ConfigError
 from nasfw.option_types import NonNegativeInt
-from nasfw.searchers.base import FAILED, INFEASIBLE, Result, Searcher
+from nasfw.searchers.base import FAILED, INFEASIBLE, ReplayedHistory, Result, Searcher
 from nasfw.space import Arch, Choice, Float, IntRange, Permutation, Repeat, Space, Tie
 
 _SCALAR = (str, int, float, bool, type(None))
@@ -82,7 +82,7 @@ def params_of(space: Space, arch: Arch, prefix: str = "") -> tuple[dict, dict]:
     return params, dists
 
 
-class OptunaSearcher(Searcher):
+class OptunaSearcher(ReplayedHistory, Searcher):
     """Optuna's samplers through ask/tell: TPE by default.
 
     `sampler`: tpe, gp, cmaes (continuous spaces; categorical decisions fall back to random),
@@ -198,14 +198,5 @@ class OptunaSearcher(Searcher):
             params=params, distributions=dists, values=vals, constraints=constraints,
             state=TrialState.FAIL if vals is None else TrialState.COMPLETE))
 
-    def state_dict(self) -> dict[str, Any]:
-        s = super().state_dict()
-        s["history"] = list(self.history)
-        return s
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
+    def _rebuild(self) -> None:
         self._new_study()
-        self.history = []
-        for arch, result in state["history"]:
-            self._tell(arch, result)

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any, Literal
+from typing import Literal
 
 from nasfw.cost import INFEASIBLE_FITNESS
 from nasfw.errors import ConfigError
-from nasfw.searchers.base import FAILED, INFEASIBLE, Result, Searcher
+from nasfw.searchers.base import FAILED, INFEASIBLE, ReplayedHistory, Result, Searcher
 from nasfw.searchers.bayes import params_of, suggest
 from nasfw.space import Arch
 
 
-class TuneOptunaSearch(Searcher):
+class TuneOptunaSearch(ReplayedHistory, Searcher):
     """Ray Tune's OptunaSearch (TPE by default) through ask/tell; needs `nasfw[ray]`."""
 
     name = "tune-optuna"
@@ -83,14 +83,5 @@ class TuneOptunaSearch(Searcher):
             params=params, distributions=dists, value=None if error else fit,
             state=TrialState.FAIL if error else TrialState.COMPLETE))
 
-    def state_dict(self) -> dict[str, Any]:
-        s = super().state_dict()
-        s["history"] = list(self.history)
-        return s
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
+    def _rebuild(self) -> None:
         self._build()
-        self.history = []
-        for arch, result in state["history"]:
-            self._tell(arch, result)
