@@ -24,16 +24,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 import numpy as np
 
 from nasfw.errors import ConfigError, unknown_name
-from nasfw.option_types import NonNegativeFloat, PositiveFloat, PositiveInt
+from nasfw.option_types import NonNegativeFloat, Note, PositiveFloat, PositiveInt
 
 MemoryModel = Literal["per-layer", "in-place-depthwise", "tinyengine"]
 MODES: tuple[str, ...] = get_args(MemoryModel)
 Bits = Literal[8, 4]  # int8 or int4 weights and activations
+BoardName = Annotated[str, Note("a board's name: stm32f401, stm32f412, stm32f746, stm32f765, stm32h743 (`nasfw "
+                               "hardware --plugin tinynas`), or one of the `devices` file's")]
+BoardsFile = Annotated[str, Note("a YAML file's path of boards of one's own: name: {sram_kb: ..., flash_kb: ...}")]
 KIND = {"conv": 0, "pw": 1, "dw": 2, "fc": 3}
 
 
@@ -253,10 +256,10 @@ class MCUCost:
 
     cheap = True
 
-    def __init__(self, device: str = "stm32f746", memory: MemoryModel = "per-layer", bits: Bits = 8,
+    def __init__(self, device: BoardName = "stm32f746", memory: MemoryModel = "per-layer", bits: Bits = 8,
                  resolution: PositiveInt | None = None, sram_kb: PositiveFloat | None = None,
                  flash_kb: PositiveFloat | None = None, code_kb: NonNegativeFloat | None = None,
-                 devices: str | None = None):
+                 devices: BoardsFile | None = None):
         devices = load_devices(devices)
         if device not in devices:
             raise ConfigError(unknown_name("device", device, devices))

@@ -10,9 +10,10 @@ package (hardware/data/ofa_note10_lut, 75 kB, MIT, its license beside them).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Annotated, Sequence
 
 from nasfw.errors import ConfigError
+from nasfw.option_types import Note
 
 # OFA MobileNetV3, width 1.2: first conv, the expand-1 block, five stages, final expand and feature layers
 MBV3_FIRST, MBV3_FIRST_BLOCK = 24, 24
@@ -117,6 +118,8 @@ def config_keys(config: dict) -> list[str]:
 
 
 DEFAULT_TABLES = Path(__file__).with_name("data") / "ofa_note10_lut"
+TablesFolder = Annotated[str, Note("a folder of latency tables in Once-for-All's format (null: its Samsung Note10 "
+                                   "tables, shipped)")]
 
 
 class Note10Latency:
@@ -125,7 +128,7 @@ class Note10Latency:
 
     cheap = True
 
-    def __init__(self, tables: str | None = None):
+    def __init__(self, tables: TablesFolder | None = None):
         self.lut = PhoneLUT.load(tables or DEFAULT_TABLES)
 
     def evaluate(self, arch: dict) -> dict[str, float]:

@@ -62,6 +62,15 @@ class Bounds:
         return " and ".join(parts + high)
 
 
+@dataclass(frozen=True)
+class Note:
+    """What a free-form option names, as the metadata of `Annotated[str, Note("a fake IBMQ device (...)")]`: a
+    device, a dataset or a file is not a fixed set a `Literal` could hold, yet "a string" tells a user nothing.
+    It checks nothing; `describe` (and so `nasfw plugins NAME` and a refusal's "allowed:") says it in place of
+    "a string", so the text names the kind of value too: "the name of a fake IBMQ device ..."."""
+    text: str
+
+
 PositiveInt = Annotated[int, Bounds(low=1)]
 NonNegativeInt = Annotated[int, Bounds(low=0)]
 PositiveFloat = Annotated[float, Bounds(low=0, low_open=True)]
@@ -157,7 +166,8 @@ def describe(hint: Any) -> str:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is Annotated:
         bounds = [m.text() for m in hint.__metadata__ if isinstance(m, Bounds)]
-        return " ".join([describe(args[0])] + bounds)
+        notes = [m.text for m in hint.__metadata__ if isinstance(m, Note)]
+        return "; ".join(notes) if notes else " ".join([describe(args[0])] + bounds)
     if origin in (typing.Union, types.UnionType):
         parts = [describe(a) for a in args if a is not type(None)]
         return " or ".join(parts) + (" or null" if type(None) in args else "")

@@ -15,13 +15,15 @@ there instead of an error that would fail every evaluation of a campaign the dri
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Annotated, Iterator
 
 import torch
 
 from nasfw.errors import ConfigError
+from nasfw.option_types import Note
 
 ALLOWED = "cpu, cuda, cuda:N or auto (cuda where torch sees a GPU, else cpu)"
+TorchDevice = Annotated[str, Note(ALLOWED)]  # the hint of a task's `torch_device` option
 _evaluation_only = False
 
 

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from nasfw.option_types import Bounds
+from nasfw.option_types import Bounds, Note
 
 # the names of supercircuit.SPACES (a test holds the two equal): `circuit: u3cu` is refused with the names,
 # and `nasfw plugins quantumnas` lists them
 CircuitName = Literal["u3cu3", "zz_ry", "rxyz", "zx_xx", "rxyz_u1_cu3", "ibmq_basis"]
 WireCount = Annotated[int, Bounds(low=2)]  # a SuperCircuit's logical qubits: the two-qubit layers need two
 OptimizationLevel = Literal[0, 1, 2, 3]  # qiskit.transpile's levels
+DeviceName = Annotated[str, Note("a fake IBMQ device's name, e.g. quito, lima, lagos (`nasfw hardware --plugin "
+                                 "quantumnas` lists them), optionally with its errors scaled (lima@x4), or a "
+                                 "calibration JSON's path")]

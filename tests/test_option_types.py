@@ -105,7 +105,8 @@ def test_every_first_party_factory_and_phase_method_has_hints_that_resolve():
     ("tinynas", {"task_options": {"resolutions": [48, "x"]}}, ("task_options.resolutions = [48, 'x'] is not allowed; "
      "allowed: an integer >= 16 or a list (each an integer >= 16)")),
     ("naas", {"task_options": {"networks": "mobilenetv2"}}, ("task_options.networks = 'mobilenetv2' is not "
-     "allowed; allowed: a list (each a string)")),
+     "allowed; allowed: a list (each vgg16, resnet50, mobilenetv2, squeezenet, mnasnet, unet, or an .onnx model's "
+     "path)")),
     ("naas", {"task_options": {"n_random": "x"}}, "task_options.n_random = 'x' is not allowed"),
     ("quantumnas", {"space_options": {"n_blocks": 2.5}}, ("space_options.n_blocks = 2.5 is "
      "not allowed; allowed: an integer >= 1 or null")),
@@ -220,3 +221,21 @@ def test_a_misspelt_name_in_a_list_of_names_gets_the_closest():
     with pytest.raises(ConfigError, match=r"o = \['human', 'sabr'\] is not allowed; allowed: a list \(each one of "
                                           r"'human', 'random', 'sabre'\); did you mean 'sabre'\?"):
         coerce_option(["human", "sabr"], hint, "o")
+
+
+def test_the_fixed_sets_of_the_hints_are_the_code_s_own():
+    """A `Literal` beside the table it names (dataflows, circuits) must list the same names."""
+    from nasfw.hardware.dataflows import DATAFLOWS
+    from nasfw.plugins.naas.task import Dataflow
+
+    assert set(typing.get_args(Dataflow)) == set(DATAFLOWS)
+
+
+def test_a_note_describes_a_free_form_option():
+    from nasfw.option_types import Note, describe
+
+    hint = typing.Annotated[str, Note("a board's name")]
+    assert describe(hint) == "a board's name" and describe(hint | None) == "a board's name or null"
+    assert coerce_option("x", hint, "o") == "x"  # a note checks nothing
+    with pytest.raises(ConfigError, match="o = 3 is not allowed; allowed: a board's name"):
+        coerce_option(3, hint, "o")

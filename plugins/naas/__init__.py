@@ -6,6 +6,7 @@ winner."""
 from __future__ import annotations
 
 from nasfw.hooks import hookimpl
+from nasfw.plugins.naas.task import BaselineName
 from nasfw.search_spaces.accelerator import Encoding, PECount, RFBytes
 
 DEFAULT_CAMPAIGN = {
@@ -44,7 +45,7 @@ class AcceleratorResources:
     cheap = True
     name = "accelerator-resources"
 
-    def __init__(self, baseline: str = "eyeriss-v1"):
+    def __init__(self, baseline: BaselineName = "eyeriss-v1"):
         from nasfw.plugins.naas.task import baseline_onchip_bytes, resolve_baseline
 
         # the dataflow does not change the on-chip bytes; a file's is not needed here

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Literal, Sequence, get_args
+from typing import Annotated, Any, Literal, Sequence, get_args
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from nasfw.hardware.eyeriss import Accelerator, load_accelerator
 from nasfw.hardware.workloads import NETWORKS, load_network
 from nasfw.plugins.naas.finalize import finalize as run_finalize
 from nasfw.plugins.naas.mapper import fixed_layer, network_cost, search_layer
-from nasfw.option_types import NonNegativeInt, PositiveInt
+from nasfw.option_types import NonNegativeInt, Note, PositiveInt
 from nasfw.registry import options_of
 from nasfw.search_spaces.accelerator import array_sizes, buffers, parallel_dims
 
@@ -34,6 +34,10 @@ class UnmappableAccelerator(ValueError):
     which the searcher ranks last."""
 # a baseline is an accelerator preset with its own dataflow
 BASELINES = {"eyeriss-v1": "row-stationary", "nvdla-like": "weight-stationary", "shidiannao-like": "output-stationary"}
+BaselineName = Annotated[str, Note("eyeriss-v1, nvdla-like, shidiannao-like, or an accelerator YAML's path (its PEs, "
+                                   "buffers and energies)")]
+Dataflow = Literal["row-stationary", "weight-stationary", "output-stationary"]  # hardware.dataflows' mappings
+NetworkName = Annotated[str, Note("vgg16, resnet50, mobilenetv2, squeezenet, mnasnet, unet, or an .onnx model's path")]
 
 
 def resolve_baseline(baseline: str, dataflow: str | None, field: str = "task_options") -> tuple[Accelerator, str]:
@@ -63,10 +67,9 @@ def baseline_onchip_bytes(acc: Accelerator) -> int:
 
 
 class NAASTask:
-    def __init__(self, networks: Sequence[str] = ("mobilenetv2", "squeezenet", "mnasnet"),
-                 baseline: str = "eyeriss-v1", mapping: MappingMode = "search", n_random: PositiveInt = 128,
-                 rounds: NonNegativeInt = 2,
-                 seed: int = 0, baseline_dataflow: str | None = None):
+    def __init__(self, networks: Sequence[NetworkName] = ("mobilenetv2", "squeezenet", "mnasnet"),
+                 baseline: BaselineName = "eyeriss-v1", mapping: MappingMode = "search", n_random: PositiveInt = 128,
+                 rounds: NonNegativeInt = 2, seed: int = 0, baseline_dataflow: Dataflow | None = None):
         if isinstance(networks, str) or not networks:
             raise ConfigError(f"task_options.networks = {networks!r}; it must be a list of at least one of "
                               f"{', '.join(NETWORKS)} or the path of an .onnx model")

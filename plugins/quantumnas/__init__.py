@@ -10,7 +10,7 @@ from nasfw.errors import ConfigError
 from nasfw.hardware.quantum_noise import NoiseScale
 from nasfw.hooks import hookimpl
 from nasfw.option_types import PositiveInt
-from nasfw.search_spaces.circuit_options import CircuitName, OptimizationLevel, WireCount
+from nasfw.search_spaces.circuit_options import CircuitName, DeviceName, OptimizationLevel, WireCount
 
 DEFAULT_CAMPAIGN = {
     "name": "quantumnas",
@@ -90,7 +90,7 @@ def resolved_layout_sampling(layout_sampling: str, device_qubits: int) -> str:
 
 
 def supercircuit(circuit: CircuitName = "u3cu3", n_wires: WireCount = 4, n_blocks: PositiveInt | None = None,
-                 device: str | None = None, layout_sampling: LayoutSampling = "auto"):
+                 device: DeviceName | None = None, layout_sampling: LayoutSampling = "auto"):
     """The SubCircuit space; with `device`, the qubit mapping onto that device's qubits too. `layout_sampling`:
     `uniform` (the paper's: any k of the device's qubits, in any order), `connected` (the same mappings, but
     new ones are drawn as walks along the coupling map, wire i+1 next to wire i, and a mutation moves a wire to
@@ -190,7 +190,7 @@ class CompiledCircuit:
     name = "ibmq-compiled"
     cheap = False
 
-    def __init__(self, device: str = "quito", circuit: CircuitName = "u3cu3", n_wires: WireCount = 4,
+    def __init__(self, device: DeviceName = "quito", circuit: CircuitName = "u3cu3", n_wires: WireCount = 4,
                  n_blocks: PositiveInt | None = None, optimization_level: OptimizationLevel = 2, seed: int = 0,
                  noise_scale: NoiseScale = 1.0):
         from nasfw.hardware.quantum_noise import backend, device_key

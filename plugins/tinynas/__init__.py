@@ -12,7 +12,7 @@ from functools import partial
 from typing import Any, Sequence
 
 from nasfw.errors import ConfigError, SpaceError
-from nasfw.hardware.mcu import Bits, MemoryModel
+from nasfw.hardware.mcu import Bits, BoardName, BoardsFile, MemoryModel
 from nasfw.hooks import hookimpl
 from nasfw.option_types import NonNegativeFloat, PositiveFloat, PositiveInt
 from nasfw.search_spaces.mbconv import InputSize, WidthMult, WidthTable
@@ -69,10 +69,10 @@ class MCUArchCost:
 
     cheap = True
 
-    def __init__(self, device: str = "stm32f746", widths: WidthTable = "proxyless", n_classes: PositiveInt = 10,
+    def __init__(self, device: BoardName = "stm32f746", widths: WidthTable = "proxyless", n_classes: PositiveInt = 10,
                  memory: MemoryModel = "per-layer", bits: Bits = 8, resolution: PositiveInt | None = None,
                  sram_kb: PositiveFloat | None = None, flash_kb: PositiveFloat | None = None,
-                 code_kb: NonNegativeFloat | None = None, devices: str | None = None):
+                 code_kb: NonNegativeFloat | None = None, devices: BoardsFile | None = None):
         # MCUCost's options spelt out (not **options), so an unknown or mistyped one is named before any work
         from nasfw.hardware.mcu import MCUCost
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import torch
@@ -24,10 +24,13 @@ import torch.nn.functional as F
 
 from nasfw.errors import ConfigError
 from nasfw.finalize_store import FinalizeStore, weights_digest
-from nasfw.option_types import NonNegativeInt, PositiveFloat, PositiveInt
+from nasfw.option_types import NonNegativeInt, Note, PositiveFloat, PositiveInt
 from nasfw.plugins.tinynas.data import Split, batches, resize
 from nasfw.plugins.tinynas.int8 import CALIBRATION_IMAGES, onnx_accuracy, parameter_bytes, quantize_int8
 from nasfw.search_spaces.mbconv import build_model, export_onnx, mobilenetv2_config
+
+LatencyTables = Annotated[str, Note("a folder of Once-for-All-format latency tables (<resolution>_lookup_table.yaml, "
+                                    "as `nasfw lut build` writes them)")]
 
 BASELINE_WIDTHS = tuple(round(0.05 * i, 2) for i in range(20, 1, -1))  # 1.0 down to 0.1
 
@@ -130,7 +133,7 @@ def check_finalize_options(task, finetune_epochs: int = 3, scratch_epochs: int =
 
 def finalize(task, arch: dict, run_dir: Path, finetune_epochs: NonNegativeInt = 3, lr: PositiveFloat = 1e-3,
              scratch_epochs: NonNegativeInt = 0, scratch_lr: PositiveFloat = 3e-3, baseline: bool = True,
-             lut: str | None = None, int8: bool = True, calibration_images: PositiveInt = CALIBRATION_IMAGES,
+             lut: LatencyTables | None = None, int8: bool = True, calibration_images: PositiveInt = CALIBRATION_IMAGES,
              progress: bool = True) -> dict[str, Any]:
     check_finalize_options(task, finetune_epochs=finetune_epochs, scratch_epochs=scratch_epochs, lut=lut)
     d, out = task.data, run_dir / "tinynas"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal, Sequence, get_args
+from typing import Annotated, Any, Literal, Sequence, get_args
 
 import numpy as np
 import torch
@@ -21,11 +21,12 @@ import torch.nn.functional as F
 from nasfw.errors import ConfigError, unknown_name
 from nasfw.plugins.tinynas.data import (ImageData, batches, check_source, class_count, image_count, load_images,
                                         resize, split_sizes)
+from nasfw.plugins.tinynas.finalize import LatencyTables
 from nasfw.plugins.tinynas.finalize import finalize as run_finalize
-from nasfw.option_types import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
+from nasfw.option_types import Note, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 from nasfw.progress import progress_bar, start_at
 from nasfw.registry import options_of, with_defaults
-from nasfw.hardware.mcu import MemoryModel
+from nasfw.hardware.mcu import BoardName, BoardsFile, MemoryModel
 from nasfw.search_spaces.mbconv import InputSize, WidthMult, WidthTable, mbconv_space
 from nasfw.space_cover import check_within
 from nasfw.supernet.bn import recalibrate_bn
@@ -34,17 +35,19 @@ from nasfw.supernet.train import TRAINING_CHECKPOINT, TrainConfig, train_superne
 WEIGHTS = "supernet.pt"
 Sampling = Literal["progressive", "uniform", "sandwich"]  # OFA progressive shrinking, or the other two rules
 SAMPLINGS = get_args(Sampling)
+ImageSource = Annotated[str, Note("mnist, digits (scikit-learn's), an .npz file's path with x (N, H, W), (N, H, W, C) "
+                                  "or (N, C, H, W) and y, or a folder of images with one sub-folder per class")]
 
 
 class TinyNASTask:
     export_formats = ("onnx", "onnx-int8", "json", "pt")
 
-    def __init__(self, dataset: str = "mnist", width_mult: WidthMult = 0.25,
+    def __init__(self, dataset: ImageSource = "mnist", width_mult: WidthMult = 0.25,
                  resolutions: InputSize | Sequence[InputSize] = (48, 56, 64), widths: WidthTable = "proxyless",
                  n_valid: PositiveInt | None = None, n_test: PositiveInt | None = None, batch_size: PositiveInt = 64,
-                 bn_batches: PositiveInt = 4, device: str = "stm32f401", memory: MemoryModel = "tinyengine",
-                 sram_kb: PositiveFloat | None = None, flash_kb: PositiveFloat | None = None, lut: str | None = None,
-                 seed: int = 0, devices: str | None = None):
+                 bn_batches: PositiveInt = 4, device: BoardName = "stm32f401", memory: MemoryModel = "tinyengine",
+                 sram_kb: PositiveFloat | None = None, flash_kb: PositiveFloat | None = None,
+                 lut: LatencyTables | None = None, seed: int = 0, devices: BoardsFile | None = None):
         from nasfw.hardware.mcu import MCUCost, load_devices
 
         self.boards = boards = load_devices(devices, "task_options.devices")  # shipped + the user's
