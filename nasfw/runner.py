@@ -11,6 +11,7 @@ import inspect
 import json
 import sys
 import time
+import typing
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -289,6 +290,22 @@ def _phase_settings(campaign: Campaign, task: Any, settings: Any, method: str, s
                          prefix=f"{field}.")
 
 
+def _check_sampling_options(task: Any, settings: dict) -> None:
+    """`sampling_options` of a supernet phase whose `sampling` is one of the engine's rules (typed `SamplerName`):
+    each must be an option of the rule the campaign picks."""
+    from nasfw.option_types import hints_of
+    from nasfw.supernet.sampling import SamplerName, check_sampler_options
+
+    given = settings.get("sampling_options")
+    if not isinstance(given, dict) or not hasattr(task, "train_supernet"):
+        return
+    hint = hints_of(task.train_supernet).get("sampling")
+    if hint is not SamplerName and SamplerName not in typing.get_args(hint):
+        return
+    rule = settings.get("sampling", inspect.signature(task.train_supernet).parameters["sampling"].default)
+    check_sampler_options(rule, given, "phases.supernet.sampling_options")
+
+
 def check_phase_options(campaign: Campaign, task: Any) -> None:
     """Phase settings are options of the task's own methods: one they do not take fails now, in a second, not
     after the search (and a corrected campaign is another campaign, which `--resume` would refuse)."""
@@ -296,6 +313,7 @@ def check_phase_options(campaign: Campaign, task: Any) -> None:
                           "phases.supernet", "supernet phase")
     if sup is not None:
         campaign.phases = {**campaign.phases, "supernet": sup}
+        _check_sampling_options(task, sup)
     fin = campaign.phases.get("finalize")
     opts = _phase_settings(campaign, task, fin.get("task") if isinstance(fin, dict) else None, "finalize", 2,
                            "phases.finalize.task", "finalize step")

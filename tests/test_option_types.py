@@ -239,3 +239,26 @@ def test_a_note_describes_a_free_form_option():
     assert coerce_option("x", hint, "o") == "x"  # a note checks nothing
     with pytest.raises(ConfigError, match="o = 3 is not allowed; allowed: a board's name"):
         coerce_option(3, hint, "o")
+
+
+@pytest.mark.parametrize("supernet, needle", [
+    ({"sampling": "restricted", "sampling_options": {"max_change": 1}},
+     ("phases.supernet.sampling_options.max_change is not an option of the 'restricted' sampling rule (did you mean "
+     "'max_changes'?); allowed: ['max_changes']")),
+    ({"sampling": "uniform", "sampling_options": {"max_changes": 1}},
+     "phases.supernet.sampling_options.max_changes is not an option of the 'uniform' sampling rule"),
+    ({"sampling": "progressive", "sampling_options": {"max_changes": "two"}},
+     "phases.supernet.sampling_options.max_changes = 'two' is not allowed; allowed: an integer or null"),
+])
+def test_sampling_options_are_the_rule_s_own(supernet, needle):
+    """The samplers take `**_`, so a misspelt or another rule's option was dropped without a word and the
+    SuperCircuit trained as if it were not there."""
+    reg = get_registry()
+    campaign = resolve_campaign(reg, "quantumnas", {"phases": {"supernet": supernet}})
+    task = build(campaign, reg).task
+    with pytest.raises(ConfigError) as e:
+        check_phase_options(campaign, task)
+    assert needle in str(e.value)
+    good = resolve_campaign(reg, "quantumnas", {"phases": {"supernet": {"sampling": "progressive",
+                                                                        "sampling_options": {"max_changes": 1}}}})
+    check_phase_options(good, task)

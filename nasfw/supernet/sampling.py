@@ -130,6 +130,33 @@ SamplerName = Literal["uniform", "sandwich", "restricted", "progressive"]
 assert set(get_args(SamplerName)) == set(SAMPLERS)
 
 
+def check_sampler_options(name: str, options: dict, field: str) -> None:
+    """A user's options for sampling rule `name` (a campaign's `phases.supernet.sampling_options`), each a
+    parameter of that rule: the samplers take `**_` so that one set of options serves every rule a plugin may
+    pick, and so `max_change: 1` (or `n_random` for `uniform`) was dropped without a word."""
+    import inspect
+
+    from nasfw.option_types import coerce_option, hints_of
+
+    if name not in SAMPLERS:
+        return  # the hint on `sampling` names the rule's own error
+    cls = SAMPLERS[name]
+    params = [p for p in inspect.signature(cls.__init__).parameters.values()
+              if p.name not in ("self", "space", "seed") and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    allowed = [p.name for p in params]
+    hints = hints_of(cls)
+    for k, v in options.items():
+        if k not in allowed:
+            import difflib
+
+            close = difflib.get_close_matches(str(k), allowed, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"{field}.{k} is not an option of the {name!r} sampling rule{hint}; allowed: "
+                              f"{allowed or 'none'}")
+        if k in hints:
+            coerce_option(v, hints[k], f"{field}.{k}")
+
+
 def make_sampler(name: str, space: Space, seed: int = 0, **options: Any):
     if name not in SAMPLERS:
         from nasfw.errors import unknown_name
