@@ -335,7 +335,11 @@ def check_export_formats(task: Any, formats: Sequence[str], field: str) -> None:
     allowed = getattr(task, "export_formats", None)
     bad = [f for f in formats if allowed is not None and f not in allowed]
     if bad:
-        raise ConfigError(f"{field}: {bad[0]!r} is not a format this task writes; allowed: {list(allowed)}")
+        import difflib
+
+        close = difflib.get_close_matches(str(bad[0]), list(allowed), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"{field}: {bad[0]!r} is not a format this task writes; allowed: {list(allowed)}{hint}")
 
 
 def use_registry(registry: Registry, plugins_dirs: tuple) -> None:

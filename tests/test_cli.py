@@ -449,6 +449,8 @@ def test_export_formats_are_checked_under_the_name_typed(nb_run, run_cli, tmp_pa
     p = run_cli("search", "--config", cfg, "--plugin", "quantumnas", "--dry-run")
     assert p.returncode == 2
     assert "phases.finalize.export: 'onnx' is not a format this task writes; allowed: ['qasm', 'json']" in p.stderr
+    p = run_cli("export", nb_run, "--format", "onxx")
+    assert p.returncode == 2 and "allowed: ['json', 'onnx', 'pt']; did you mean 'onnx'?" in p.stderr
     cfg.write_text("phases: {finalize: {export: [json]}}\n")
     p = run_cli("search", "--config", cfg, "--plugins-dir", PLUGIN_DIR, "--plugin", "toy", "--dry-run")
     assert p.returncode == 2 and "phases.finalize.export: ['json']; the task" in p.stderr
