@@ -237,6 +237,11 @@ def apply_set(raw: dict, path: list[str], value: Any, text: str) -> dict:
             node[key] = value
             break
         child = node[key] if isinstance(node, list) else node.get(key)
+        if child is None and path[depth + 1].isdigit():  # an item of a list the campaign does not hold
+            field = ".".join(path[:depth + 1])
+            raise ConfigError(f"--set {text!r}: this campaign does not hold {field} (a list; a plugin's task may "
+                              f"fill it in later, as `--dry-run` prints); allowed: the whole list, e.g. --set "
+                              f"'{field}=[...]'")
         if child is None:  # a mapping the campaign does not have yet (phases.supernet of a default without it)
             node[key] = child = {}
         node = child

@@ -39,6 +39,10 @@ def test_set_changes_one_field_and_keeps_its_neighbours():
     ("task.dataset=x", "--set 'task.dataset=x': task = 'nasbench201' holds no fields; set it whole (--set task=...)"),
     ("objectives.3.metric=x", "objectives is a list of 1; '3' is not allowed; allowed: an index 0..0, or the whole"),
     ("seed=-1", "campaign.seed = -1 is not allowed"),
+    # an item of a list the campaign does not hold became a mapping {'0': ...}, refused as a bad `constraints`
+    ("constraints.0.max=3", ("--set 'constraints.0.max=3': this campaign does not hold constraints (a list; a "
+     "plugin's task may fill it in later, as `--dry-run` prints); allowed: the whole list, e.g. --set "
+     "'constraints=[...]'")),
 ])
 def test_a_bad_set_names_itself(text, needle):
     from nasfw.api import resolve_campaign
