@@ -60,6 +60,18 @@ class Evaluation:
     phase: str = field(repr=False)
 
 
+def _runs_inside(folder: Path, shown: int = 5) -> str:
+    """'; it holds runs: a, b' for a folder of runs (`runs/`) given where one run is wanted."""
+    try:
+        runs = sorted(c.name for c in folder.iterdir() if (c / Store.FILENAME).is_file())
+    except OSError:
+        return ""
+    if not runs:
+        return ""
+    more = f" and {len(runs) - shown} more" if len(runs) > shown else ""
+    return f"; it holds runs: {', '.join(runs[:shown])}{more} (name one, e.g. {str(folder / runs[0])!r})"
+
+
 class Store:
     FILENAME = "nasfw.sqlite"
 
@@ -69,7 +81,8 @@ class Store:
         self.run_dir = Path(run_dir)
         self.path = self.run_dir / self.FILENAME
         if (read_only or not create) and not self.path.exists():
-            raise StoreError(f"{str(self.run_dir)!r} is not a nasfw run folder (no {self.FILENAME} inside)")
+            raise StoreError(f"{str(self.run_dir)!r} is not a nasfw run folder (no {self.FILENAME} inside)"
+                             + _runs_inside(self.run_dir))
         if read_only:
             self.db = _connect_read_only(self.path)
             return

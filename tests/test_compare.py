@@ -287,3 +287,11 @@ def test_what_each_runs_finalize_reported_is_compared_per_group(tmp_path, run_cl
     assert comp.to_dict()["final"]["retrained.score"]["task_options.offset=0.5"] == comp.final["retrained.score"][0]
     p = run_cli("compare", tmp_path / "runs", check=True)
     assert "after the search (each run's finalize, summary.json)" in p.stdout
+
+
+def test_a_folder_of_runs_given_for_one_run_names_them(runs):
+    """`nasfw show runs/` said only that it is not a run folder; `compare` takes such a folder, `show` one run."""
+    with pytest.raises(nasfw.NasfwError) as e:
+        nasfw.open_run(runs / "runs")
+    assert str(e.value).endswith("; it holds runs: evolution-0, evolution-1, random-0, random-1 (name one, e.g. "
+                                 f"{str(runs / 'runs' / 'evolution-0')!r})")
