@@ -61,7 +61,12 @@ def _layers(config: dict) -> list[tuple[str, Any, tuple[int, ...]]]:
 
 def _resolutions(space, resolutions) -> list[int]:
     if resolutions is not None:
-        return [resolutions] if isinstance(resolutions, int) else list(resolutions)
+        res = [resolutions] if isinstance(resolutions, int) else list(resolutions)
+        if not res or any(isinstance(r, bool) or not isinstance(r, int) or r < 16 for r in res):
+            # an 8x8 input leaves the five stride-2 stages nothing: a table was timed for a network that cannot be
+            raise ConfigError(f"nasfw lut build: --resolutions {res!r} is not allowed; allowed: input sizes "
+                              "(integers >= 16), as the MBConv space takes them")
+        return res
     d = space._by_name.get("resolution")
     if d is None:
         raise ConfigError("nasfw lut build: the space has no resolution decision; pass --resolutions")
