@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import sys
 import time
 import typing
@@ -203,6 +204,16 @@ def _open_run_dir(campaign: Campaign, resume: bool, flags: RunFlags, out: Path) 
     return store
 
 
+def workers_note(workers: int, cpus: int | None) -> str | None:
+    """More local workers than CPUs: each is a process that builds its own task (a SuperCircuit, a data set) and
+    holds its memory, and they take turns on the CPUs; `workers: 500` on 2 cores was taken without a word."""
+    if not cpus or workers <= cpus:
+        return None
+    return (f"workers: {workers} on a machine of {cpus} CPUs: each worker is a process that builds its own task and "
+            f"holds its memory, and beyond {cpus} they take turns (worth it only for a task that waits on something "
+            "else than this CPU)")
+
+
 def run_campaign(campaign: Campaign, registry: Registry, resume: bool = False, progress: bool = True,
                  plugins_dirs: tuple = (), flags: RunFlags = CLI_FLAGS) -> dict:
     # absolute: a Ray trial runs in a working folder of its own, where a relative --plugins-dir finds nothing
@@ -219,6 +230,9 @@ def run_campaign(campaign: Campaign, registry: Registry, resume: bool = False, p
 
         why = f"workers: {campaign.workers}" if campaign.workers > 1 else "evaluation.timeout_s"
         check_main_importable(why)  # before the run folder and the supernet, not after them
+        note = workers_note(campaign.workers, os.cpu_count())
+        if note:
+            print(f"note: {note}", file=sys.stderr)
     with sigterm_as_interrupt():
         store, lock = prepare_run_dir(campaign, resume, flags)
         try:

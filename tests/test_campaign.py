@@ -494,3 +494,10 @@ def test_a_cost_models_metric_is_stored_as_the_constraint_judged_it():
     stored = pipe.complete(arch, Result(OK, {"accuracy": 90.0, "params_m": 0.86}))
     assert stored.metrics == {"accuracy": 90.0, "params_m": 0.22}
 
+
+
+def test_more_local_workers_than_cpus_get_a_note():
+    from nasfw.runner import workers_note
+
+    assert workers_note(2, 2) is None and workers_note(1, None) is None
+    assert workers_note(500, 2).startswith("workers: 500 on a machine of 2 CPUs: each worker is a process")
