@@ -99,6 +99,8 @@ def check_source(dataset: str) -> None:
     """A source that is neither a built-in set nor an existing file or folder, told without loading it (the task's
     constructor: loading waits for training, after the run has started)."""
     path = Path(str(dataset))
+    if dataset in ("mnist", "digits"):  # the built-in sets, as the loader reads them first (a folder named so aside)
+        return
     if path.suffix == ".npz" and path.is_file():  # the arrays' headers: names, dtypes and shapes, not the images
         x_shape, y_shape = xy_shapes(path, "task_options.dataset")
         _check_shapes(_channels_first(x_shape), y_shape, path, x_shape)
@@ -107,8 +109,6 @@ def check_source(dataset: str) -> None:
     if path.is_dir():
         _two_classes(sum(1 for d in path.iterdir() if d.is_dir()
                          and any(f.suffix.lower() in IMAGE_SUFFIXES for f in d.iterdir())), dataset)
-        return
-    if dataset in ("mnist", "digits"):
         return
     raise ConfigError(f"task_options.dataset = {dataset!r}; allowed: 'mnist', 'digits', a path to an .npz file with "
                       "x and y, or a folder of images with one sub-folder per class")
