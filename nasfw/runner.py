@@ -136,7 +136,10 @@ def user_initial(campaign: Campaign, space: Space) -> list:
 
     run = Path(spec["run"])
     if not (run / Store.FILENAME).is_file():
-        raise ConfigError(f"searcher.initial.run = {spec['run']!r}: no nasfw run there (no {Store.FILENAME})")
+        from nasfw.store import runs_inside
+
+        raise ConfigError(f"searcher.initial.run = {spec['run']!r}: no nasfw run there (no {Store.FILENAME})"
+                          + (runs_inside(run) if run.is_dir() else ""))
     best = RunView.open(run).top(spec.get("top", 5))
     if not best:
         raise ConfigError(f"searcher.initial.run = {spec['run']!r} has no successful evaluation to start from")

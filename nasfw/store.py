@@ -60,7 +60,7 @@ class Evaluation:
     phase: str = field(repr=False)
 
 
-def _runs_inside(folder: Path, shown: int = 5) -> str:
+def runs_inside(folder: Path, shown: int = 5) -> str:
     """'; it holds runs: a, b' for a folder of runs (`runs/`) given where one run is wanted."""
     try:
         runs = sorted(c.name for c in folder.iterdir() if (c / Store.FILENAME).is_file())
@@ -82,7 +82,7 @@ class Store:
         self.path = self.run_dir / self.FILENAME
         if (read_only or not create) and not self.path.exists():
             raise StoreError(f"{str(self.run_dir)!r} is not a nasfw run folder (no {self.FILENAME} inside)"
-                             + _runs_inside(self.run_dir))
+                             + runs_inside(self.run_dir))
         if read_only:
             self.db = _connect_read_only(self.path)
             return

@@ -295,3 +295,16 @@ def test_a_folder_of_runs_given_for_one_run_names_them(runs):
         nasfw.open_run(runs / "runs")
     assert str(e.value).endswith("; it holds runs: evolution-0, evolution-1, random-0, random-1 (name one, e.g. "
                                  f"{str(runs / 'runs' / 'evolution-0')!r})")
+
+
+def test_a_folder_of_runs_given_as_the_run_to_start_from_names_them(runs, nb201_table):
+    from nasfw.api import resolve_campaign
+    from nasfw.registry import get_registry
+    from nasfw.runner import build
+
+    reg = get_registry()
+    campaign = resolve_campaign(reg, "nasbench201", {"task_options": {"path": nb201_table},
+                                                     "searcher": {"initial": {"run": str(runs / "runs"), "top": 2}}})
+    with pytest.raises(nasfw.ConfigError, match=r"searcher.initial.run = .*: no nasfw run there \(no nasfw.sqlite\); "
+                                                r"it holds runs: evolution-0, evolution-1, random-0, random-1"):
+        build(campaign, reg)
