@@ -28,7 +28,8 @@ def cmd_search(args) -> int:
     campaign = resolve_campaign(reg, plugin, user, stored=stored, searcher=args.searcher, budget=args.budget,
                                 fields=fields, sets=args.sets or (), source=args.config)
     if args.dry_run:
-        from nasfw.runner import build, check_phase_options
+        from nasfw.phase_options import check_phase_options
+        from nasfw.runner import build
 
         check_phase_options(campaign, build(campaign, reg).task)  # every name and option resolved, as a run would
         if campaign.backend == "ray":
@@ -175,7 +176,8 @@ def cmd_export(args) -> int:
     from nasfw.api import require_run_plugin
     from nasfw.inline_plugin import refuse_unknown_inline_task
     from nasfw.results import RunView
-    from nasfw.runner import build_space, check_export_formats, task_options
+    from nasfw.phase_options import check_export_formats
+    from nasfw.runner import build_space, task_options
 
     reg = registry_of(args)
     view = RunView.open(args.run)
@@ -193,7 +195,7 @@ def cmd_export(args) -> int:
             raise ConfigError(f"run {args.run!r} has no successful evaluation to export")
         arch, metrics = top[0].arch, top[0].metrics
     refuse_unknown_inline_task(args.run, camp.task, reg, f"its best architecture is in {args.run}/best.json")
-    task = reg.configured("tasks", camp.task, task_options(camp, reg), "task_options.")
+    task = reg.task(camp.task, **task_options(camp, reg))
     check_export_formats(task, args.format or [], "--format")  # before anything is written
     out = output_folder(args.out or Path(args.run) / "export", "--out" if args.out else "--out (default RUN/export)")
     (out / "best.json").write_text(json.dumps({"arch": arch, "metrics": metrics}, indent=2))

@@ -101,7 +101,7 @@ def _as_the_task_says(campaign: Any, reg: Any) -> ConfigError | None:
     from nasfw.runner import task_options
 
     try:
-        reg.configured("tasks", campaign.task, task_options(campaign, reg), "task_options.")
+        reg.task(campaign.task, **task_options(campaign, reg))
     except ConfigError as e:
         return e
     except Exception:  # noqa: BLE001 - the space's own message then stands

@@ -221,7 +221,8 @@ class Registry:
 
     def configured(self, kind: str, name: str, options: dict | None, prefix: str | None = None) -> Any:
         """A task, space or cost model built from a campaign's field: an error names an option as the user
-        wrote it (`prefix` + name: `task_options.noise`, `hardware[0].options.seed`, `--option sram_kb`)."""
+        wrote it (`prefix` + name: `hardware[0].options.seed`, `--option sram_kb`; a task's and a space's are
+        `task_options.` and `space_options.` by default)."""
         if kind == "cost_models" and name.endswith((".yaml", ".yml")):
             # the options come from the file too: name the model, not a field the user may not have written
             model, file_options = load_hardware_file(name, self)

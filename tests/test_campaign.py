@@ -409,29 +409,6 @@ def test_a_users_initial_archs_are_evaluated_first_and_an_earlier_runs_best_can_
             tmp_path / "w2")
 
 
-def test_a_worker_that_never_begins_is_timed_out_by_the_setup_limit(monkeypatch):
-    """The evaluation's clock starts when the worker begins it; a task whose construction hangs is caught by
-    the separate setup limit (lowered here from 600 s), with a reason that says which limit it was."""
-    import time
-
-    from nasfw import backends
-    from nasfw.evaluation import EvaluatorSpec
-
-    monkeypatch.setattr(backends, "SETUP_LIMIT_S", 1.0)
-    spec = EvaluatorSpec("toy", {"setup_sleep": 3600}, (), (str(PLUGIN_DIR),))
-    backend = backends.LocalBackend(spec, workers=1, timeout_s=0.5)
-    arch = Registry([PLUGIN_DIR]).space("toy").sample(__import__("numpy").random.default_rng(0))
-    try:
-        backend.submit(arch)
-        deadline, results = time.time() + 120, []
-        while not results and time.time() < deadline:
-            results += backend.wait(poll_s=0.2)
-        assert [r[1].status for r in results] == ["failed"]
-        assert results[0][1].error == "timeout: the worker did not begin it within 1 s (process start and task setup)"
-    finally:
-        backend.close()
-
-
 SMALL_SPACE = {"name": "small", "decisions": [
     {"name": "op", "type": "choice", "options": ["a", "b", "c"]},
     {"name": "width", "type": "choice", "options": [8, 16]},
@@ -493,11 +470,3 @@ def test_a_cost_models_metric_is_stored_as_the_constraint_judged_it():
     arch = pipe.next()
     stored = pipe.complete(arch, Result(OK, {"accuracy": 90.0, "params_m": 0.86}))
     assert stored.metrics == {"accuracy": 90.0, "params_m": 0.22}
-
-
-
-def test_more_local_workers_than_cpus_get_a_note():
-    from nasfw.runner import workers_note
-
-    assert workers_note(2, 2) is None and workers_note(1, None) is None
-    assert workers_note(500, 2).startswith("workers: 500 on a machine of 2 CPUs: each worker is a process")

@@ -9,7 +9,8 @@ import pytest
 from nasfw.api import resolve_campaign
 from nasfw.campaign import load_yaml, merge
 from nasfw.registry import get_registry
-from nasfw.runner import build, check_phase_options
+from nasfw.phase_options import check_phase_options
+from nasfw.runner import build
 
 EXPERIMENTS = sorted((Path(__file__).parents[1] / "experiments").glob("*.yaml"))
 

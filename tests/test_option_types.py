@@ -13,7 +13,8 @@ from nasfw.errors import ConfigError
 from nasfw.option_types import (Bounds, Fraction, NonNegativeInt, PositiveFloat, PositiveInt, coerce_option,
                                 describe, hints_of)
 from nasfw.registry import Registry, check_options, get_registry
-from nasfw.runner import build, check_phase_options
+from nasfw.phase_options import check_phase_options
+from nasfw.runner import build
 from tests.conftest import PLUGIN_DIR, ROOT
 
 

@@ -164,12 +164,10 @@ class Searcher(ABC):
 class ReplayedHistory:
     """For a searcher whose model is a library's state that does not pickle (an optuna study): its checkpoint is
     what it was told, and resuming builds the model afresh (`_rebuild`) and tells it all again. Put it before
-    `Searcher` in the bases; `_tell` must append to `self.history`."""
+    `Searcher` in the bases; the searcher defines `_rebuild`, and its `_tell` appends to `self.history`."""
 
     history: list
-
-    def _rebuild(self) -> None:
-        raise NotImplementedError
+    _rebuild: Callable[[], None]  # the searcher's own: a fresh model (study) to tell the history again
 
     def state_dict(self) -> dict[str, Any]:
         s = super().state_dict()  # type: ignore[misc]
