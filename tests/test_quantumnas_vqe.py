@@ -177,6 +177,13 @@ def test_molecule_errors_are_clear():
     assert lih.n_qubits == 4 and lih.exact < lih.hf
 
 
+def H2_WITH_ACTIVE(active):
+    return {"geometry": "H 0 0 0; H 0 0 0.74", "active": active}
+
+
+PRESETS_H2O = "O 0 0 0.1173; H 0 0.7572 -0.4692; H 0 -0.7572 -0.4692"
+
+
 @pytest.mark.parametrize("molecule, needle", [
     ({"geometry": [["H", [0, 0]]]}, "geometry = [['H', [0, 0]]]; allowed: a list of [symbol, [x, y, z]]"),
     ({"geometry": "H 0 0 0; H 0 0 0.74", "basiss": "sto-3g"}, "molecule field 'basiss'; did you mean 'basis'?"),
@@ -190,10 +197,31 @@ def test_molecule_errors_are_clear():
     ({"geometry": "H 0 0 0; H 0 0 0.74", "charge": 0.5}, "charge = 0.5 is not allowed; allowed: an integer"),
     ({"geometry": "H 0 0 0; H 0 0 0.74", "charge": 2}, "charge = 2 leaves 0 electrons; allowed: at most 1"),
     ({"geometry": "H 0 0 0; H 0 0 0.74", "basis": "nobasis"}, "Unknown basis format or basis name nobasis"),
+    ({"geometry": "H 0 0 0; H 0 0 0.74", "basis": 3}, "basis = 3 is not allowed; allowed: a basis set's name"),
+    ({"geometry": [["Xx", [0, 0, 0]], ["H", [0, 0, 0.74]]]}, "atom 0 'Xx' is not an element (did you mean 'Xe'?)"),
+    ({"geometry": "H 0 0 0; Q 0 0 0.74"}, "atom 1 'Q' is not an element; allowed: an element's symbol"),
+    ({"geometry": "   "}, "geometry = '   '; allowed: a list of [symbol, [x, y, z]]"),
+    (H2_WITH_ACTIVE([1, 1]), "active = [1, 1] is not allowed; allowed: a mapping {occupied: [...], active: [...]}"),
+    (H2_WITH_ACTIVE({"activ": [0, 1]}), "molecule.active field 'activ'; did you mean 'active'?"),
+    (H2_WITH_ACTIVE({"active": []}), "active.active = []: the active space needs at least one orbital"),
+    (H2_WITH_ACTIVE({"active": [0, 0]}), "active.active = [0, 0]: orbital 0 is listed twice"),
+    (H2_WITH_ACTIVE({"active": [1.0, 0]}), "active.active = [1.0, 0] is not allowed; allowed: a list of orbital"),
+    (H2_WITH_ACTIVE({"active": [0, 5]}), "orbital 5 does not exist; allowed: indices 0..1"),
+    (H2_WITH_ACTIVE({"occupied": [0], "active": [0, 1]}), "orbital 0 is both occupied (frozen) and active"),
+    (H2_WITH_ACTIVE({"occupied": [0], "active": [1]}),
+     "active.active = [1] holds no electrons, so no electron can move; Hartree-Fock fills orbital 0; e.g. active: "
+     "{occupied: [], active: [0, 1]}"),
+    (H2_WITH_ACTIVE({"active": [1]}), "orbital 0 is occupied in Hartree-Fock but neither occupied (frozen) nor active"),
+    ({"geometry": PRESETS_H2O, "active": {"active": [0]}}, "orbitals 1-4 are occupied in Hartree-Fock but neither"),
+    ({"geometry": PRESETS_H2O, "active": {"occupied": [0, 1, 2, 3, 4, 5], "active": [6]}},
+     "occupied: orbital 5 holds 0 electrons in Hartree-Fock; the frozen core takes doubly occupied orbitals (0-4)"),
 ])
 def test_a_molecule_the_user_writes_gets_one_line_errors(molecule, needle):
     """Atoms on top of each other raised numpy's LinAlgError from inside Hartree-Fock; pyscf's own text geometry
-    failed with 'not enough values to unpack'; a misspelt field was ignored."""
+    failed with 'not enough values to unpack'; a misspelt field was ignored. An active space was taken as given:
+    `active: [1, 1]` was an AttributeError, `{active: [0, 0]}` built H2 with an "exact" energy of -1.79 Ha (650 mHa
+    below the true one), `{occupied: [0], active: [1]}` an active space of no electrons, a misspelt `activ` kept
+    every orbital; an unknown symbol "Xx" was read by pyscf as a ghost atom ("Basis set not found for X")."""
     with pytest.raises(ConfigError) as e:
         build(molecule)
     assert needle in str(e.value) and "\n" not in str(e.value)
@@ -445,3 +473,14 @@ def test_vqe_supercircuit_training_shows_its_epochs(tmp_path, capsys):
     assert "supercircuit" in err and "3/3" in err and "energy=-" in err
     task.train_supernet(tmp_path / "quiet", epochs=1, steps_per_epoch=2, progress=False)
     assert "supercircuit" not in capsys.readouterr().err
+
+
+def test_the_element_table_is_pyscfs():
+    """The symbol check runs without importing pyscf, on its own copy of pyscf's table."""
+    from pyscf.data.elements import ELEMENTS as PYSCF
+
+    from nasfw.plugins.quantumnas.molecule_spec import ELEMENTS, molecule_spec
+
+    assert ELEMENTS == list(PYSCF[1:])
+    for label in ("h", "H1", "ghost-O", "X-H", "8", "C_a"):  # as pyscf reads them: all accepted
+        molecule_spec({"geometry": f"{label} 0 0 0; H 0 0 1"})

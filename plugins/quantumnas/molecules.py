@@ -12,27 +12,11 @@ import json
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from nasfw.errors import ConfigError
-
-PRESETS: dict[str, dict[str, Any]] = {
-    "h2": {"geometry": [["H", [0, 0, 0]], ["H", [0, 0, 0.7414]]], "basis": "sto-3g"},
-    "lih": {"geometry": [["Li", [0, 0, 0]], ["H", [0, 0, 1.45]]], "basis": "sto-3g",
-            "active": {"occupied": [0], "active": [1, 2]}},
-    "h2o": {"geometry": [["O", [0, 0, 0.1173]], ["H", [0, 0.7572, -0.4692]], ["H", [0, -0.7572, -0.4692]]],
-            "basis": "sto-3g", "active": {"occupied": [0, 1, 2], "active": [3, 4, 5]}},
-    # CH4's occupied 1t2 and virtual 2t2 orbitals are triply degenerate: an active space must take a set whole, so
-    # the 4-qubit one pairs the bonding 2a1 with its antibonding 4a1 (2.1 mHa of correlation) and freezes the rest
-    "ch4": {"geometry": [["C", [0, 0, 0]], ["H", [0.6276, 0.6276, 0.6276]], ["H", [0.6276, -0.6276, -0.6276]],
-                         ["H", [-0.6276, 0.6276, -0.6276]], ["H", [-0.6276, -0.6276, 0.6276]]],
-            "basis": "sto-3g", "active": {"occupied": [0, 2, 3, 4], "active": [1, 8]}},
-    "beh2": {"geometry": [["Be", [0, 0, 0]], ["H", [0, 0, 1.3264]], ["H", [0, 0, -1.3264]]], "basis": "sto-3g",
-             "active": {"occupied": [0, 1], "active": [2, 3, 4]}},
-}
-
+from nasfw.plugins.quantumnas.molecule_spec import PRESETS, active_space, molecule_spec  # noqa: F401 (re-exported)
 
 @dataclass
 class Hamiltonian:
@@ -105,47 +89,6 @@ def canonical_orbitals(coeff: np.ndarray, energies: np.ndarray, occupations: np.
     return c
 
 
-MOLECULE_FIELDS = ("geometry", "basis", "charge", "spin", "active")
-
-
-def molecule_spec(molecule: str | dict) -> dict:
-    if isinstance(molecule, str):
-        if molecule.lower() not in PRESETS:
-            from nasfw.errors import unknown_name
-
-            raise ConfigError(unknown_name("task_options.molecule", molecule, PRESETS))
-        molecule = PRESETS[molecule.lower()]
-    elif not isinstance(molecule, dict) or "geometry" not in molecule:
-        raise ConfigError(f"task_options.molecule = {molecule!r}; give a preset name ({', '.join(PRESETS)}) or a "
-                          "mapping with geometry, basis and optionally charge, spin, active")
-    unknown = sorted(set(molecule) - set(MOLECULE_FIELDS))
-    if unknown:
-        from nasfw.errors import unknown_name
-
-        raise ConfigError(unknown_name("task_options.molecule field", unknown[0], MOLECULE_FIELDS))
-    for field, low in (("charge", None), ("spin", 0)):
-        v = molecule.get(field, 0)
-        if isinstance(v, bool) or not isinstance(v, int) or (low is not None and v < low):
-            allowed = "an integer" if low is None else "an integer >= 0 (2S: unpaired electrons, not 2S+1)"
-            raise ConfigError(f"task_options.molecule.{field} = {v!r} is not allowed; allowed: {allowed}")
-    return {**molecule, "geometry": _atoms(molecule["geometry"])}
-
-
-def _atoms(geometry: Any) -> str | list[tuple[str, tuple[float, float, float]]]:
-    """pyscf's own text ("H 0 0 0; H 0 0 0.7414") as it is, or [[symbol, [x, y, z]], ...] in Angstrom."""
-    if isinstance(geometry, str):
-        return geometry
-    ok = isinstance(geometry, list) and geometry and all(
-        isinstance(a, (list, tuple)) and len(a) == 2 and isinstance(a[0], str) and isinstance(a[1], (list, tuple))
-        and len(a[1]) == 3 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in a[1])
-        for a in geometry)
-    if not ok:
-        raise ConfigError(f"task_options.molecule.geometry = {geometry!r}; allowed: a list of [symbol, [x, y, z]] "
-                          "in Angstrom, e.g. [[H, [0, 0, 0]], [H, [0, 0, 0.7414]]], or pyscf's text "
-                          "'H 0 0 0; H 0 0 0.7414'")
-    return [(a, tuple(float(v) for v in xyz)) for a, xyz in geometry]
-
-
 MIN_DISTANCE_A = 0.2  # closer than any bond (H2's is 0.74 A): a typo in a coordinate, not a molecule
 
 
@@ -177,9 +120,8 @@ def qubit_count(molecule: str | dict) -> int:
     """The qubits of the molecule's Hamiltonian (two per active spatial orbital) without Hartree-Fock: when a
     campaign is resolved, the VQE space takes its wire count from it."""
     spec = molecule_spec(molecule)
-    active = (spec.get("active") or {}).get("active")
-    if isinstance(active, (list, tuple)):
-        return 2 * len(active)
+    if spec.get("active") is not None and "active" in spec["active"]:
+        return 2 * len(active_space(spec["active"])[1])
     try:
         import pyscf  # noqa: F401
     except ImportError:
@@ -234,6 +176,48 @@ def hartree_fock(spec: dict):
         raise ConfigError(f"task_options.molecule: Hartree-Fock failed on {spec}: {e}") from None
 
 
+def _check_occupation(mf, occ: list[int], act: list[int], given: dict) -> None:
+    """The active space against Hartree-Fock's occupations. The reduction counts every frozen orbital as doubly
+    occupied and puts all other electrons in the active orbitals, so freezing an empty orbital, or leaving an
+    occupied one out of both lists, changed the electron count without a word (H2 with `occupied: [0], active: [1]`
+    got 0 electrons); and an active space with no electrons, or full, has nothing to correlate."""
+    n, filled = len(mf.mo_occ), np.asarray(mf.mo_occ)
+    if any(i >= n for i in occ + act):
+        raise ConfigError(f"task_options.molecule.active = {given}: orbital {max(occ + act)} does not exist; "
+                          f"allowed: indices 0..{n - 1} (the molecule has {n} orbitals in this basis)")
+    core = [i for i in range(n) if filled[i] == 2]
+    full = np.flatnonzero(filled > 0)
+    where = f"Hartree-Fock fills orbital{'s' if len(full) > 1 else ''} {_ranges(full)}"
+    for i in occ:
+        if filled[i] != 2:
+            raise ConfigError(f"task_options.molecule.active.occupied: orbital {i} holds {filled[i]:g} electrons in "
+                              f"Hartree-Fock; the frozen core takes doubly occupied orbitals ({_ranges(core)})")
+    left = [i for i in full if i not in occ and i not in act]
+    if left:
+        it = "it" if len(left) == 1 else "each"
+        raise ConfigError(f"task_options.molecule.active: orbital{'s' if len(left) > 1 else ''} {_ranges(left)} "
+                          f"{'is' if len(left) == 1 else 'are'} occupied in Hartree-Fock but neither occupied (frozen) "
+                          f"nor active, so the electrons would be moved into the active orbitals; {where}: put {it} "
+                          "in one of the two")
+    n_el = int(round(filled[act].sum()))
+    if n_el == 0 or n_el == 2 * len(act):
+        state = "no electrons" if n_el == 0 else "only doubly occupied orbitals"
+        example = suggest_active(mf, mf.mol.nelectron, mf.mol.spin, max(len(act), 2))
+        raise ConfigError(f"task_options.molecule.active.active = {act} holds {state}, so no electron can move; "
+                          f"{where}; e.g. active: {example}")
+
+
+def _ranges(indices) -> str:
+    """[0, 1, 2, 5] -> '0-2, 5'."""
+    out, idx = [], [int(i) for i in indices]
+    for i in idx:
+        if out and out[-1][1] == i - 1:
+            out[-1][1] = i
+        else:
+            out.append([i, i])
+    return ", ".join(f"{a}-{b}" if b > a else f"{a}" for a, b in out) or "none"
+
+
 def too_large(molecule: str | dict, needed: int, limit: int, why: str) -> ConfigError:
     """The refusal of a molecule past what the evaluation holds, with an active space of the molecule's own
     orbitals that fits (this field's usual answer: freeze the core, keep the orbitals around the Fermi level)."""
@@ -256,9 +240,9 @@ def build(molecule: str | dict) -> Hamiltonian:
     eri = ao2mo.restore(1, ao2mo.kernel(mol, c), n)  # chemists' (pq|rs)
     two = np.asarray(eri.transpose(0, 2, 3, 1), order="C")  # openfermion's order
     active = spec.get("active") or {}
-    occ, act = list(active.get("occupied", [])), list(active.get("active", range(n)))
-    if any(not 0 <= i < n for i in occ + act):
-        raise ConfigError(f"task_options.molecule.active: orbital indices must be in 0..{n - 1}; got {active}")
+    occ, act = active_space(active) if active else ([], [])
+    act = act if "active" in active else [i for i in range(n) if i not in occ]
+    _check_occupation(mf, occ, act, active)
     if 2 * len(act) > MAX_QUBITS:
         raise too_large(spec, 2 * len(act), MAX_QUBITS, SIZE_LIMIT)
     split = _degenerate_split(np.asarray(mf.mo_energy), occ, act)
