@@ -215,6 +215,9 @@ PRESETS_H2O = "O 0 0 0.1173; H 0 0.7572 -0.4692; H 0 -0.7572 -0.4692"
     ({"geometry": PRESETS_H2O, "active": {"active": [0]}}, "orbitals 1-4 are occupied in Hartree-Fock but neither"),
     ({"geometry": PRESETS_H2O, "active": {"occupied": [0, 1, 2, 3, 4, 5], "active": [6]}},
      "occupied: orbital 5 holds 0 electrons in Hartree-Fock; the frozen core takes doubly occupied orbitals (0-4)"),
+    ({"geometry": "H 0 0 0"}, "spin = 0: the molecule has 1 electron (charge 0); allowed: 1 (2S"),
+    ({"geometry": "H 0 0 0; H 0 0 0.9; H 0 0 1.8", "spin": 1, "active": {"occupied": [1], "active": [0, 2]}},
+     "occupied: orbital 1 holds 1 electron in Hartree-Fock; the frozen core takes doubly occupied orbitals (0)"),
 ])
 def test_a_molecule_the_user_writes_gets_one_line_errors(molecule, needle):
     """Atoms on top of each other raised numpy's LinAlgError from inside Hartree-Fock; pyscf's own text geometry

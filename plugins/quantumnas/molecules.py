@@ -164,7 +164,7 @@ def hartree_fock(spec: dict):
         raise ConfigError(f"task_options.molecule.charge = {mol.charge} leaves {n} electrons; allowed: at most "
                           f"{mol.charge + n - 1}")
     if spin % 2 != n % 2 or spin > n:
-        raise ConfigError(f"task_options.molecule.spin = {spin}: the molecule has {n} electrons (charge "
+        raise ConfigError(f"task_options.molecule.spin = {spin}: the molecule has {_count(n, 'electron')} (charge "
                           f"{mol.charge}); allowed: {', '.join(map(str, range(n % 2, n + 1, 2)))} (2S = unpaired "
                           "electrons, not 2S+1)")
     mol.spin = spin
@@ -190,8 +190,9 @@ def _check_occupation(mf, occ: list[int], act: list[int], given: dict) -> None:
     where = f"Hartree-Fock fills orbital{'s' if len(full) > 1 else ''} {_ranges(full)}"
     for i in occ:
         if filled[i] != 2:
-            raise ConfigError(f"task_options.molecule.active.occupied: orbital {i} holds {filled[i]:g} electrons in "
-                              f"Hartree-Fock; the frozen core takes doubly occupied orbitals ({_ranges(core)})")
+            held = _count(int(filled[i]), "electron")
+            raise ConfigError(f"task_options.molecule.active.occupied: orbital {i} holds {held} in Hartree-Fock; "
+                              f"the frozen core takes doubly occupied orbitals ({_ranges(core)})")
     left = [i for i in full if i not in occ and i not in act]
     if left:
         it = "it" if len(left) == 1 else "each"
@@ -205,6 +206,10 @@ def _check_occupation(mf, occ: list[int], act: list[int], given: dict) -> None:
         example = suggest_active(mf, mf.mol.nelectron, mf.mol.spin, max(len(act), 2))
         raise ConfigError(f"task_options.molecule.active.active = {act} holds {state}, so no electron can move; "
                           f"{where}; e.g. active: {example}")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _ranges(indices) -> str:
@@ -267,8 +272,9 @@ def build(molecule: str | dict) -> Hamiltonian:
         terms.append((float(np.real(coeff)), "".join(s)))
     n_el = mol.nelectron - 2 * len(occ)
     if mol.spin > min(n_el, n_qubits - n_el):
-        raise ConfigError(f"task_options.molecule.spin = {mol.spin}: the active space holds {n_el} electrons in "
-                          f"{len(act)} orbitals, which leaves at most {min(n_el, n_qubits - n_el)} unpaired")
+        raise ConfigError(f"task_options.molecule.spin = {mol.spin}: the active space holds "
+                          f"{_count(n_el, 'electron')} in {_count(len(act), 'orbital')}, which leaves at most "
+                          f"{min(n_el, n_qubits - n_el)} unpaired")
     h = Hamiltonian(terms, constant, n_qubits, 0.0, float(mf.e_tot), n_el, mol.spin)
     h.exact = exact_energy(h)
     return h
