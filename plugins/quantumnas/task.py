@@ -31,7 +31,7 @@ from nasfw.hardware import quantum_noise
 from nasfw.hardware.quantum_noise import NoiseScale
 from nasfw.plugins.quantumnas import compile as qc
 from nasfw.plugins.quantumnas import train as qt
-from nasfw.plugins.quantumnas.data import QMLData, check_source, check_split, load_qml
+from nasfw.plugins.quantumnas.data import QMLData, check_source, check_split, load_qml, source_form
 from nasfw.plugins.quantumnas.finalize import finalize as run_finalize
 from nasfw.option_types import Bounds, Note, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 from nasfw.progress import progress_bar, start_at
@@ -56,6 +56,16 @@ WEIGHTS = "supercircuit.pt"
 
 def default_features(n_wires: int) -> int:
     return 16 if n_wires <= 8 else 36
+
+
+def features_of(dataset: str, n_wires: int) -> int:
+    """n_features left out: an .npz of features gives its own count; images pool to the paper's grid (4 x 4 up to
+    8 wires, 6 x 6 beyond), or to the images' own side where they are smaller."""
+    form, size = source_form(dataset)
+    if form == "features":
+        return size
+    grid = min(int(round(default_features(n_wires) ** 0.5)), size)
+    return grid * grid
 
 
 class QuantumNASTask:
@@ -113,7 +123,7 @@ class QuantumNASTask:
         self.n_valid, self.n_test, self.batch_size, self.seed = n_valid, n_test, batch_size, seed
         self.test_dataset = test_dataset
         self.shots, self.trajectories = shots, trajectories
-        self.n_features = n_features or default_features(n_wires)
+        self.n_features = n_features or features_of(dataset, n_wires)
         self.optimization_level = optimization_level
         self.device_qubits = qubits
         self._data: QMLData | None = None
