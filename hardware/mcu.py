@@ -233,13 +233,15 @@ def load_devices(path: str | Path | None = None, field: str = "option devices") 
     code_kb and description), which may also redefine a shipped one."""
     import yaml
 
+    from nasfw import yaml_files
+
     out = {k: Device(k, **v) for k, v in yaml.safe_load(BUILTIN_DEVICES.read_text()).items()}
     if path is None:
         return out
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"{field} = {str(path)!r}: no such YAML file")
-    raw = yaml.safe_load(p.read_text()) or {}
+    raw = yaml_files.read(p, f"{field} = {str(path)!r}") or {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{field} = {str(path)!r}: expected a mapping of device name to its fields")
     for name, fields in raw.items():

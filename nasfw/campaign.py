@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from nasfw import yaml_files
 from nasfw.cost import Constraint, Objective
 from nasfw.errors import ConfigError, unknown_name
 from nasfw.option_types import check_seed
@@ -180,14 +181,7 @@ def load_yaml(path: str | Path) -> dict:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"campaign file {str(p)!r} does not exist")
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as e:
-        where = getattr(e, "problem_mark", None)
-        loc = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
-        raise ConfigError(f"campaign file {p.name} is not valid YAML{loc}: {getattr(e, 'problem', e)}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"campaign file {p.name} is not UTF-8 text") from None
+    data = yaml_files.read(p, f"campaign file {p.name}")
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -207,9 +201,9 @@ def parse_set(text: str) -> tuple[list[str], Any]:
     if not sep or not all(path):
         raise ConfigError(f"--set {text!r} is not allowed; allowed: {SET_FORM}")
     try:
-        parsed = yaml.safe_load(value)
+        parsed = yaml_files.load(value)
     except yaml.YAMLError as e:
-        raise ConfigError(f"--set {text!r}: the value is not valid YAML: {getattr(e, 'problem', e)}") from None
+        raise ConfigError(f"--set {text!r}: the value is not valid YAML{yaml_files.problem(e)}") from None
     return path, parsed
 
 

@@ -275,15 +275,12 @@ def load_hardware_file(path: str, registry: "Registry") -> tuple[str, dict]:
     """A user's hardware target as YAML: {name, description, cost_model: REGISTERED NAME, options: {...}}.
     The options are the cost model's factory arguments (a device's SRAM, its latency table, ...), checked
     like any other options, so a missing device field is named."""
-    import yaml
+    from nasfw import yaml_files
 
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"hardware file {path!r} does not exist")
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as e:
-        raise ConfigError(f"hardware file {p.name} is not valid YAML: {getattr(e, 'problem', e)}") from None
+    data = yaml_files.read(p, f"hardware file {p.name}")
     if not isinstance(data, dict):
         raise ConfigError(f"hardware file {p.name} must hold a mapping with 'cost_model' and 'options'")
     for k, v in data.items():

@@ -225,12 +225,14 @@ class Space:
     def from_yaml(cls, source: "str | Path") -> "Space":
         import yaml
 
+        from nasfw import yaml_files
+
         is_file = isinstance(source, Path) or ("\n" not in str(source) and Path(str(source)).is_file())
         text = Path(source).read_text() if is_file else str(source)
         try:
-            spec = yaml.safe_load(text)
+            spec = yaml_files.load(text)
         except yaml.YAMLError as e:
-            raise SpaceError(f"space YAML does not parse: {e}") from None
+            raise SpaceError(f"space YAML does not parse{yaml_files.problem(e)}") from None
         if isinstance(spec, dict) and "space" in spec and "decisions" not in spec:
             spec = spec["space"]
         return cls.from_dict(spec)
