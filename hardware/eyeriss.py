@@ -138,26 +138,9 @@ def load_accelerator(source: str) -> Accelerator:
     p = Path(source)
     if not p.is_file():
         raise ConfigError(f"accelerator {source!r}: neither a preset ({', '.join(PRESETS)}) nor a YAML file")
-    import yaml
+    from nasfw.hardware.accelerator_file import read_accelerator_file
 
-    try:
-        raw = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"accelerator file {p.name} is not valid YAML: {getattr(e, 'problem', e)}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"accelerator file {p.name} must hold a mapping (name, array, rf_words, glb_bytes, ...)")
-    fields = set(Accelerator.__dataclass_fields__)
-    bad = sorted(set(raw) - fields)
-    missing = sorted({"array", "rf_words", "glb_bytes"} - set(raw))
-    if bad or missing:
-        raise ConfigError(f"accelerator file {p.name}: " + (f"unknown field(s) {bad}; " if bad else "") +
-                          (f"missing {missing}; " if missing else "") + f"fields: {sorted(fields)}")
-    raw.setdefault("name", p.stem)
-    raw["array"] = tuple(int(a) for a in raw["array"])
-    if "glb_tensors" in raw:
-        raw["glb_tensors"] = tuple(raw["glb_tensors"])
-    if "costs" in raw:
-        raw["costs"] = {**EYERISS_COSTS, **raw["costs"]}
+    raw = read_accelerator_file(p, TENSORS, EYERISS_COSTS, tuple(Accelerator.__dataclass_fields__))
     return Accelerator(**raw)
 
 

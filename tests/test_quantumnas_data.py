@@ -95,13 +95,13 @@ def _npz(path, shape):
 
 
 @pytest.mark.parametrize("source, n_features, needle", [
-    ("mnist", 900, "n_features = 900 is not allowed for the images of 'mnist' (24 pixels a side, pooled to a g x g "
-                   "grid); allowed: a square g * g with g <= 24, e.g. 4, 9, 16, 25, 36"),
+    ("mnist", 900, ("n_features = 900 is not allowed for the images of 'mnist' (24 pixels a side, pooled to a g x g "
+                   "grid); allowed: a square g * g with g <= 24, e.g. 4, 9, 16, 25, 36")),
     ("digits", 100, "images of 'digits' (8 pixels a side"),
     ("mnist", 15, "n_features = 15 is not allowed"),
     ((100, 12, 12), 169, "(12 pixels a side, pooled to a g x g grid); allowed: a square g * g with g <= 12"),
-    ((100, 10), 16, "n_features = 16: the dataset '{npz}' holds 10 features per sample (x of shape (N, 10)); the "
-                    "encoder takes one per rotation, so n_features must be 10"),
+    ((100, 10), 16, ("n_features = 16: the dataset '{npz}' holds 10 features per sample (x of shape (N, 10)); the "
+                    "encoder takes one per rotation, so n_features must be 10")),
 ])
 def test_a_feature_count_the_source_cannot_give_is_refused_when_the_task_is_built(tmp_path, source, n_features,
                                                                                  needle):

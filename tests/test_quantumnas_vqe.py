@@ -209,8 +209,8 @@ PRESETS_H2O = "O 0 0 0.1173; H 0 0.7572 -0.4692; H 0 -0.7572 -0.4692"
     (H2_WITH_ACTIVE({"active": [0, 5]}), "orbital 5 does not exist; allowed: indices 0..1"),
     (H2_WITH_ACTIVE({"occupied": [0], "active": [0, 1]}), "orbital 0 is both occupied (frozen) and active"),
     (H2_WITH_ACTIVE({"occupied": [0], "active": [1]}),
-     "active.active = [1] holds no electrons, so no electron can move; Hartree-Fock fills orbital 0; e.g. active: "
-     "{occupied: [], active: [0, 1]}"),
+     ("active.active = [1] holds no electrons, so no electron can move; Hartree-Fock fills orbital 0; e.g. active: "
+     "{occupied: [], active: [0, 1]}")),
     (H2_WITH_ACTIVE({"active": [1]}), "orbital 0 is occupied in Hartree-Fock but neither occupied (frozen) nor active"),
     ({"geometry": PRESETS_H2O, "active": {"active": [0]}}, "orbitals 1-4 are occupied in Hartree-Fock but neither"),
     ({"geometry": PRESETS_H2O, "active": {"occupied": [0, 1, 2, 3, 4, 5], "active": [6]}},
