@@ -245,12 +245,39 @@ def load_devices(path: str | Path | None = None, field: str = "option devices") 
     if not isinstance(raw, dict):
         raise ConfigError(f"{field} = {str(path)!r}: expected a mapping of device name to its fields")
     for name, fields in raw.items():
-        if not isinstance(fields, dict) or not {"sram_kb", "flash_kb"} <= set(fields) or \
-                not set(fields) <= {"sram_kb", "flash_kb", "code_kb", "description"}:
-            raise ConfigError(f"device {name!r} in {p.name}: needs sram_kb and flash_kb (optional code_kb, "
-                              f"description); got {fields!r}")
-        out[name] = Device(name, **fields)
+        _check_device(name, fields, f"device {name!r} in {p.name}")
+        out[str(name)] = Device(str(name), **fields)
     return out
+
+
+DEVICE_FIELDS = ("sram_kb", "flash_kb", "code_kb", "description")
+
+
+def _check_device(name: object, fields: object, where: str) -> None:
+    """A user's board, field by field: `sram_kb: big` surfaced as a bad constraint of the campaign, `sram_kb: -5`
+    made every network infeasible without saying why, and `code_kb` above `flash_kb` left the weights no Flash."""
+    from nasfw.errors import unknown_name
+
+    if not isinstance(fields, dict):
+        raise ConfigError(f"{where}: {fields!r} is not allowed; allowed: a mapping {{sram_kb: .., flash_kb: .., "
+                          "code_kb: .., description: ..} (code_kb and description optional)")
+    for key in fields:
+        if key not in DEVICE_FIELDS:
+            raise ConfigError(f"{where}: " + unknown_name("field", key, DEVICE_FIELDS))
+    missing = [k for k in ("sram_kb", "flash_kb") if k not in fields]
+    if missing:
+        raise ConfigError(f"{where}: missing {' and '.join(missing)} (kB, 1024 bytes each)")
+    for key in ("sram_kb", "flash_kb", "code_kb"):
+        v = fields.get(key, 0.0)
+        number = isinstance(v, (int, float)) and not isinstance(v, bool)
+        if not number or not (v >= 0 if key == "code_kb" else v > 0):
+            raise ConfigError(f"{where}: {key} = {v!r} is not allowed; allowed: a number (kB) "
+                              f"{'>= 0' if key == 'code_kb' else '> 0'}")
+    if fields.get("code_kb", 0) >= fields["flash_kb"]:
+        raise ConfigError(f"{where}: code_kb = {fields['code_kb']} leaves none of flash_kb = {fields['flash_kb']} "
+                          "for the weights; allowed: code_kb < flash_kb")
+    if not isinstance(fields.get("description", ""), str):
+        raise ConfigError(f"{where}: description = {fields['description']!r} is not allowed; allowed: a string")
 
 
 class MCUCost:

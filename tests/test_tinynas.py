@@ -36,8 +36,28 @@ def test_user_devices_file(tmp_path):
     cost = MCUCost("my-board", devices=str(f))
     assert (cost.device.sram_kb, cost.device.flash_kb, cost.device.code_kb) == (48, 192, 20)
     f.write_text("bad: {sram_kb: 48}\n")
-    with pytest.raises(ConfigError, match="needs sram_kb and flash_kb"):
+    with pytest.raises(ConfigError, match="device 'bad' in boards.yaml: missing flash_kb"):
         MCUCost("bad", devices=str(f))
+
+
+@pytest.mark.parametrize("board, needle", [
+    ("{sram_kb: big, flash_kb: 1024}", "sram_kb = 'big' is not allowed; allowed: a number (kB) > 0"),
+    ("{sram_kb: -5, flash_kb: 1024}", "sram_kb = -5 is not allowed"),
+    ("{sram_kb: 320, flash_kb: 1024, code_kb: 2000}",
+     "code_kb = 2000 leaves none of flash_kb = 1024 for the weights; allowed: code_kb < flash_kb"),
+    ("{sram_kb: 320, flash_kb: 1024, descr: x}", "unknown field 'descr'; did you mean 'description'?"),
+    ("5", "5 is not allowed; allowed: a mapping {sram_kb: .., flash_kb: .., code_kb: .., description: ..}"),
+])
+def test_a_users_board_is_checked_field_by_field(tmp_path, board, needle):
+    """`sram_kb: big` was refused as a bad constraint of the campaign, `sram_kb: -5` made every network
+    infeasible without a word, and code_kb above flash_kb left the weights no Flash."""
+    from nasfw.hardware.mcu import load_devices
+
+    f = tmp_path / "boards.yaml"
+    f.write_text(f"my-board: {board}\n")
+    with pytest.raises(ConfigError) as e:
+        load_devices(f)
+    assert str(e.value).startswith("device 'my-board' in boards.yaml: ") and needle in str(e.value)
 
 
 def test_progressive_shrinking_trains_the_largest_first_then_widens():
