@@ -199,6 +199,7 @@ def _from_properties(path: str):
                               f"name) and 'qubits' (a list of qubit indices below {n}), as in the props_*.json "
                               "format of IBM backends")
         qargs.setdefault(g["gate"], set()).add(tuple(qubits))
+    _check_calibration(props, path)
     names = sorted(qargs)
     edges = sorted({q for qs in qargs.values() for q in qs if len(q) == 2})
     template = backend("quito")._conf_dict  # a configuration of the same family, reshaped below
@@ -225,6 +226,32 @@ def _from_properties(path: str):
     except Exception as e:  # qiskit raises assorted types for malformed calibration data
         raise ConfigError(f"device {path!r}: qiskit cannot build a device from it: {type(e).__name__}: {e}") from None
     return b
+
+
+# what each calibrated number may be: qiskit-aer refuses the rest only when it builds a noise model, in every
+# evaluation of the search (after the SuperCircuit trained), and takes a gate error above 1 without a word
+CALIBRATION_RANGES = {"T1": ("> 0", lambda v: v > 0), "T2": ("> 0", lambda v: v > 0),
+                      "readout_error": ("in [0, 1]", lambda v: 0 <= v <= 1),
+                      "prob_meas0_prep1": ("in [0, 1]", lambda v: 0 <= v <= 1),
+                      "prob_meas1_prep0": ("in [0, 1]", lambda v: 0 <= v <= 1),
+                      "gate_error": ("in [0, 1]", lambda v: 0 <= v <= 1),
+                      "gate_length": (">= 0", lambda v: v >= 0)}
+
+
+def _check_calibration(props: dict, path: str) -> None:
+    """Each calibrated value of a user's file a number in its range, named by where it stands in the file."""
+    items = [(f"qubits[{i}]", item) for i, q in enumerate(props["qubits"]) for item in (q if isinstance(q, list)
+                                                                                         else [])]
+    items += [(f"gates[{i}] ({g['gate']} on {g['qubits']})", item) for i, g in enumerate(props["gates"])
+              for item in (g.get("parameters") or [])]
+    for where, item in items:
+        if not isinstance(item, dict) or item.get("name") not in CALIBRATION_RANGES or item.get("value") is None:
+            continue
+        v, (allowed, ok) = item["value"], CALIBRATION_RANGES[item["name"]]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not ok(v):
+            unit = f" {item['unit']}" if item.get("unit") else ""
+            raise ConfigError(f"device {path!r}: {where} {item['name']} = {v!r}{unit} is not allowed; allowed: a "
+                              f"number {allowed}")
 
 
 def _median(values: list[float]) -> float | None:

@@ -97,6 +97,57 @@ def test_device_from_a_users_backend_properties_json(tmp_path):
             qn.backend(str(bad))
 
 
+def _props(device: str) -> dict:
+    import json
+    from pathlib import Path
+
+    import qiskit_ibm_runtime
+
+    folder = Path(qiskit_ibm_runtime.fake_provider.__file__).parent / "backends" / device
+    return json.loads(next(folder.glob("props_*.json")).read_text())
+
+
+def _set_first(props: dict, name: str, value) -> None:
+    """The first calibrated item called `name` (a qubit's or a gate's) set to `value`."""
+    items = [it for q in props["qubits"] for it in q] + [it for g in props["gates"] for it in g["parameters"]]
+    next(it for it in items if it["name"] == name)["value"] = value
+
+
+@pytest.mark.parametrize("name, value, needle", [
+    ("gate_error", 1.5, "gates[0] (id on [0]) gate_error = 1.5 is not allowed; allowed: a number in [0, 1]"),
+    ("T1", -5, "qubits[0] T1 = -5 us is not allowed; allowed: a number > 0"),
+    ("readout_error", 1.7, "qubits[0] readout_error = 1.7 is not allowed; allowed: a number in [0, 1]"),
+    ("gate_length", -3, "gate_length = -3 ns is not allowed; allowed: a number >= 0"),
+    ("gate_error", "abc", "gate_error = 'abc' is not allowed"),
+])
+def test_a_users_calibration_out_of_range_is_refused_when_the_device_is_read(tmp_path, name, value, needle):
+    """A negative T1 or a readout error of 1.7 built the device, let the SuperCircuit train, and then failed every
+    evaluation of the search in qiskit-aer's noise model; a gate error of 1.5 was taken without a word."""
+    import json
+
+    from nasfw.errors import ConfigError
+
+    props = _props("quito")
+    _set_first(props, name, value)
+    f = tmp_path / "mine.json"
+    f.write_text(json.dumps(props))
+    with pytest.raises(ConfigError) as e:
+        qn.backend(str(f))
+    assert needle in str(e.value)
+
+
+def test_every_shipped_calibration_is_in_range():
+    """The ranges hold for the snapshots of the real devices (a user's file is often one of them, edited)."""
+    from pathlib import Path
+
+    import qiskit_ibm_runtime
+
+    folders = sorted((Path(qiskit_ibm_runtime.fake_provider.__file__).parent / "backends").glob("*/props_*.json"))
+    assert len(folders) > 20
+    for f in folders:
+        qn._check_calibration(_props(f.parent.name), f.name)
+
+
 def test_a_scaled_device_multiplies_every_calibrated_error():
     base, scaled = qn.backend("lima"), qn.backend(qn.device_key("lima", 3))
     assert qn.device_key("Lima", 1) == "lima" and qn.device_key("lima", 3) == "lima@x3"
