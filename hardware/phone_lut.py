@@ -34,17 +34,21 @@ class PhoneLUT:
         files = sorted(Path(folder).glob("*_lookup_table.yaml"))
         if not files:
             raise ConfigError(f"latency tables: no *_lookup_table.yaml in {str(folder)!r}")
+        odd = [f.name for f in files if not f.name.split("_")[0].isdigit()]
+        if odd:
+            raise ConfigError(f"latency tables in {str(folder)!r}: {odd[0]} is not named "
+                              "<resolution>_lookup_table.yaml (e.g. 160_lookup_table.yaml: the input size it was "
+                              "measured at)")
         return {int(f.name.split("_")[0]): f for f in files}
 
     @classmethod
     def load(cls, folder: str | Path) -> "PhoneLUT":
         """Every `<resolution>_lookup_table.yaml` in `folder`."""
-        import yaml
+        from nasfw import yaml_files
 
         tables = {}
         for res, f in cls.table_files(folder).items():
-            raw = yaml.safe_load(f.read_text())
-            tables[res] = {k: float(v["mean"]) for k, v in raw.items()}
+            tables[res] = _means(yaml_files.read(f, f"latency table {f.name}"), f.name)
         return cls(tables, Path(folder).name)
 
     def predict(self, keys: Sequence[str], resolution: int) -> float:
@@ -58,6 +62,22 @@ class PhoneLUT:
             raise ConfigError(f"latency table {self.name!r} at resolution {resolution} lacks layer {missing[0]!r}"
                               + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
         return float(sum(table[k] for k in keys))
+
+
+def _means(raw: object, name: str) -> dict[str, float]:
+    """Each layer's mean latency (ms) of one table; a table not in Once-for-All's format (LAYER: {count, mean,
+    std}) is refused with the first entry that is not, rather than as a KeyError from the first prediction."""
+    if not isinstance(raw, dict) or not raw:
+        raise ConfigError(f"latency table {name}: expected a mapping of layer key to {{count, mean, std}} (Once-for-"
+                          f"All's format); got {type(raw).__name__}")
+    out = {}
+    for key, v in raw.items():
+        mean = v.get("mean") if isinstance(v, dict) else None
+        if isinstance(mean, bool) or not isinstance(mean, (int, float)) or not mean >= 0:
+            raise ConfigError(f"latency table {name}: entry {str(key)!r} = {v!r} is not allowed; allowed: "
+                              "{count: .., mean: MS, std: ..} with mean a number >= 0 (milliseconds)")
+        out[str(key)] = float(mean)
+    return out
 
 
 def _mb(h: int, cin: int, ho: int, cout: int, mid: int, k: int, s: int, idskip: int, se: int, hs: int) -> str:

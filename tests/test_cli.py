@@ -381,7 +381,7 @@ def test_finalize_values_are_checked_before_the_search(run_cli, tmp_path, plugin
     ("quantumnas", "task_options: {dataset: digits, classes: [0, 1, 2, 3, 4, 5]}",
      "task_options.classes: 6 classes cannot be read from 4 qubits"),
     ("quantumnas", "task_options: {classes: [0, 12]}", "[12] not among the dataset's labels"),
-    ("quantumnas", "task_options: {n_features: 15}", "task_options.n_features = 15 must be a square"),
+    ("quantumnas", "task_options: {n_features: 15}", "n_features = 15 is not allowed for the images of 'mnist'"),
     ("quantumnas", "phases: {supernet: {lr: -1}}",  # torch.optim's 'Invalid learning rate' traceback before
      "phases.supernet.lr = -1 is not allowed; allowed: a number > 0"),
     ("tinynas", "phases: {supernet: {epochs: 0}}",

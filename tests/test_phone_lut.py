@@ -46,3 +46,19 @@ def test_cli_cost_note10(run_cli, tmp_path):
     assert r.returncode == 0, r.stderr
     ms = json.loads(r.stdout)["metrics"]["latency_ms"]
     assert ms == pytest.approx(Note10Latency().evaluate(arch)["latency_ms"]) and 10 < ms < 100
+
+
+@pytest.mark.parametrize("name, text, needle", [
+    ("abc_lookup_table.yaml", "x: {mean: 1}\n", "abc_lookup_table.yaml is not named <resolution>_lookup_table.yaml"),
+    ("160_lookup_table.yaml", "x: {mean: 1\n", "latency table 160_lookup_table.yaml is not valid YAML at line 2"),
+    ("160_lookup_table.yaml", "x: {mea: 1}\n", "entry 'x' = {'mea': 1} is not allowed; allowed: {count: .., mean: MS"),
+    ("160_lookup_table.yaml", "x: {mean: fast}\n", "entry 'x' = {'mean': 'fast'} is not allowed"),
+    ("160_lookup_table.yaml", "- 1\n", "expected a mapping of layer key to {count, mean, std}"),
+])
+def test_a_table_not_in_ofas_format_is_one_line(tmp_path, name, text, needle):
+    """A user's `tables` folder was read bare: a file not named by its resolution, a table that is not YAML, an
+    entry without a mean were tracebacks (ValueError, ScannerError, KeyError) from `nasfw cost` or a campaign."""
+    (tmp_path / name).write_text(text)
+    with pytest.raises(ConfigError) as e:
+        PhoneLUT.load(tmp_path)
+    assert needle in str(e.value)
