@@ -41,21 +41,35 @@ _CACHE: dict[str, Any] = {}
 
 
 def _components(spec: EvaluatorSpec):
-    """Build (and keep, per process) the task and expensive cost models a spec names."""
+    """Build (and keep, per process) the task and expensive cost models a spec names.
+
+    Names and options alone do not identify them in the process that gave `nasfw.search` its own objects: a
+    notebook cell that redefines `evaluate` (or a second lambda, all named '<lambda>') registers another
+    function under the same name, and the cache kept evaluating the first. So an entry also remembers the
+    registered objects it was built from and is rebuilt when they are not the ones registered now."""
+    from nasfw.registry import get_registry
+
     k = spec.key()
-    if k not in _CACHE:
-        from nasfw.registry import get_registry
+    reg = get_registry(spec.plugins_dirs)
+    made_from = (_registered(reg, "tasks", spec.task),
+                 *(_registered(reg, "cost_models", n) for n, _ in spec.hardware))
+    hit = _CACHE.get(k)
+    if hit is None or any(a is not b for a, b in zip(hit[2], made_from)):
         from nasfw.torch_device import evaluation_only
 
-        reg = get_registry(spec.plugins_dirs)
         with evaluation_only():  # this task only evaluates: no GPU needed here even if the driver trains on one
             task = reg.task(spec.task, **spec.task_options)
         shared = _load_shared(spec)
         if shared is not None:
             task.use_shared_state(shared)
         models = [reg.cost_model(n, **o) for n, o in spec.hardware]
-        _CACHE[k] = (task, models)
-    return _CACHE[k]
+        _CACHE[k] = (task, models, made_from)  # holding them keeps their ids from being reused
+    return _CACHE[k][:2]
+
+
+def _registered(reg: Any, kind: str, name: str) -> Any:
+    entry = reg.entries[kind].get(name)
+    return None if entry is None else entry.obj
 
 
 # how long a worker may take to start and build its task before an evaluation's own time limit begins
@@ -104,9 +118,9 @@ def evaluate(spec: EvaluatorSpec, arch: Arch) -> tuple[Result, float, float, str
     for _ in range(attempts):
         try:
             task, models = _components(spec)
-            metrics = dict(task.evaluate(arch))
+            metrics = _mapping(task.evaluate(arch), f"task {spec.task!r}")
             for m in models:
-                metrics.update(m.evaluate(arch))
+                metrics.update(_mapping(m.evaluate(arch), f"cost model {getattr(m, 'name', type(m).__name__)!r}"))
             bad = _not_numbers(metrics)
             if bad:
                 result = Result(FAILED, {k: v for k, v in metrics.items() if k not in bad},
@@ -116,9 +130,27 @@ def evaluate(spec: EvaluatorSpec, arch: Arch) -> tuple[Result, float, float, str
             break
         except Exception as e:  # the evaluation's failure is data, not a crash
             tb = traceback.extract_tb(e.__traceback__)
-            where = f" (at {os.path.basename(tb[-1].filename)}:{tb[-1].lineno})" if tb else ""
+            where = f" (at {os.path.basename(tb[-1].filename)}:{tb[-1].lineno})" if tb and \
+                not isinstance(e, NotMetrics) else ""  # NotMetrics names its source; the line would be ours
             result = Result(FAILED, {}, f"{type(e).__name__}: {e}{where}")
     return result, started, time.time() - started, worker_name()
+
+
+class NotMetrics(TypeError):
+    """An evaluate() that returned something other than {metric: value}: named as such, where dict() of a list
+    said "cannot convert dictionary update sequence element #0 to a sequence" and of None "'NoneType' object is
+    not iterable"."""
+
+
+def _mapping(out: Any, who: str) -> dict:
+    if not isinstance(out, Mapping):
+        raise NotMetrics(f"evaluate of {who} returned {_short(out)}, not a mapping of metrics {{name: number}}")
+    return dict(out)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}" if value is not None else "None"
 
 
 def _not_numbers(metrics: dict) -> list[str]:

@@ -142,3 +142,34 @@ def test_cost_models_given_as_objects(tmp_path):
                                           r"\{name, options\} mapping"):
         nasfw.search(task=score, space=SPACE, hardware=[3], objectives=["acc"], searcher="random", budget=4,
                      out=tmp_path / "n", progress=False)
+
+
+def test_a_redefined_function_is_the_one_evaluated(tmp_path):
+    """Each process keeps its built tasks by name and options; a notebook cell that redefined `evaluate` (or a
+    second lambda: all are named '<lambda>') registered the new function, and the second search went on
+    evaluating the first one."""
+    def evaluate(arch):
+        return {"acc": 1.0}
+
+    first = nasfw.search(task=evaluate, space=SPACE, objectives=["acc"], searcher="random", budget=3,
+                         out=tmp_path / "a", progress=False)
+
+    def evaluate(arch):  # noqa: F811 - the cell, edited and run again
+        return {"acc": 2.0}
+
+    second = nasfw.search(task=evaluate, space=SPACE, objectives=["acc"], searcher="random", budget=3,
+                          out=tmp_path / "b", progress=False)
+    third = nasfw.search(task=lambda arch: {"acc": 3.0}, space=SPACE, objectives=["acc"], searcher="random",
+                         budget=3, out=tmp_path / "c", progress=False)
+    assert [{e.metrics["acc"] for e in run.ok} for run in (first, second, third)] == [{1.0}, {2.0}, {3.0}]
+
+
+@pytest.mark.parametrize("returned, shown", [([1, 2], "list [1, 2]"), (None, "None"), (0.5, "float 0.5")])
+def test_a_task_that_returns_no_mapping_is_named(tmp_path, returned, shown):
+    """dict() of a list failed as "cannot convert dictionary update sequence element #0 to a sequence (at
+    evaluation.py:...)", of None as "'NoneType' object is not iterable"."""
+    with pytest.warns(RuntimeWarning, match="every evaluation"):
+        run = nasfw.search(task=lambda arch: returned, space=SPACE, objectives=["acc"], searcher="random",
+                           budget=2, out=tmp_path / "r", progress=False)
+    assert {e.error for e in run.evaluations} == {
+        f"NotMetrics: evaluate of task 'lambda_' returned {shown}, not a mapping of metrics {{name: number}}"}
