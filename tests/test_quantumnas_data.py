@@ -129,3 +129,44 @@ def test_an_idx_folders_shape_is_read_from_its_header(shared_data):
 
     folder = shared_data / "mnist_t10k"
     assert _idx_shape(folder, "t10k-images*") == _read_idx_file(folder, "t10k-images*").shape == (10000, 28, 28)
+
+
+def _idx_copy(shared_data, folder, images=lambda raw: raw, labels=lambda raw: raw):
+    """The shared MNIST idx files, decompressed, each passed through a change, written to `folder`."""
+    import gzip
+
+    folder.mkdir()
+    for name, change in (("t10k-images-idx3-ubyte", images), ("t10k-labels-idx1-ubyte", labels)):
+        raw = change(gzip.open(shared_data / "mnist_t10k" / f"{name}.gz").read())
+        if raw is not None:
+            (folder / name).write_bytes(raw)
+    return str(folder)
+
+
+@pytest.mark.parametrize("change, needle", [
+    ({"labels": lambda raw: None}, ("a folder of MNIST idx files needs t10k-images-idx3-ubyte and "
+                                   "t10k-labels-idx1-ubyte (each may be .gz); it has no labels file")),
+    ({"images": lambda raw: raw[:100000]}, ("t10k-images-idx3-ubyte holds 99984 bytes of data; its header says "
+                                           "10000 x 28 x 28")),
+    ({"images": lambda raw: b"\x1f\x8b\x08\x08" + raw[4:]}, ("is not an idx file of unsigned bytes in 3 dimensions "
+                                                             "(it begins 1f8b0808; expected 00000803)")),
+    ({"labels": lambda raw: raw[:4] + (1000).to_bytes(4, "big") + raw[8:1008]}, "10000 images but 1000 labels"),
+])
+def test_an_idx_folder_is_checked_from_its_headers_when_the_task_is_built(tmp_path, shared_data, change, needle):
+    """A folder without its labels file was a StopIteration, a truncated or foreign file a numpy reshape error,
+    each from inside the first training step, after the dry run had passed."""
+    from nasfw.plugins.quantumnas.task import QuantumNASTask
+
+    folder = _idx_copy(shared_data, tmp_path / "idx", **change)
+    with pytest.raises(ConfigError) as e:
+        QuantumNASTask(dataset=folder)
+    assert f"task_options.dataset = '{folder}': " in str(e.value) and needle in str(e.value)
+
+
+def test_a_decompressed_idx_folder_reads_as_the_gz_one(tmp_path, shared_data):
+    from nasfw.plugins.quantumnas.data import _read_idx
+
+    _idx_copy(shared_data, tmp_path / "idx")
+    plain = _read_idx(tmp_path / "idx")
+    gz = _read_idx(shared_data / "mnist_t10k")
+    assert all(np.array_equal(a, b) for a, b in zip(plain, gz))

@@ -55,7 +55,7 @@ def _load_raw(dataset: str, field: str = "dataset") -> tuple[np.ndarray, np.ndar
         return d.images / 16.0, d.target.astype(np.int64), True, "scikit-learn digits (8x8)"
     path, kind = Path(dataset), _file_kind(dataset)
     if kind == "idx":
-        return (*_read_idx(path), True, f"MNIST idx files in {path.name}")
+        return (*_read_idx(path, field), True, f"MNIST idx files in {path.name}")
     if kind == "npz":
         x, y = read_xy(path, f"task_options.{field}")
         _check_shapes(x.shape, y.shape, dataset, field)
@@ -116,7 +116,7 @@ def source_form(dataset: str, field: str = "dataset") -> tuple[str, int]:
         x_shape, y_shape = xy_shapes(dataset, f"task_options.{field}")
         _check_shapes(x_shape, y_shape, dataset, field)
     else:
-        x_shape = _idx_shape(Path(dataset), "t10k-images*")
+        x_shape = _idx_shape(Path(dataset), "t10k-images*", field)
     if len(x_shape) == 2:
         return "features", int(x_shape[1])
     h, w = x_shape[1:]
@@ -194,28 +194,66 @@ def _labels(dataset: str, field: str = "dataset") -> np.ndarray:
         except (OSError, ValueError):
             pass  # read_xy, in _load_raw, names what is wrong with the file
     elif kind == "idx":
-        return _read_idx_file(Path(dataset), "t10k-labels*")
+        return _read_idx_file(Path(dataset), "t10k-labels*", field)
     return _load_raw(str(dataset), field)[1]
 
 
-def _idx_shape(folder: Path, pattern: str) -> tuple[int, ...]:
-    """An idx file's array shape from its header (magic: two zero bytes, the type, the dimension count)."""
-    f = next(folder.glob(pattern))
-    with (gzip.open(f) if f.suffix == ".gz" else open(f, "rb")) as fh:
-        head = fh.read(4)
-        return tuple(int.from_bytes(fh.read(4), "big") for _ in range(head[3]))
+IDX_FILES = {"images": ("t10k-images*", 3), "labels": ("t10k-labels*", 1)}  # MNIST's test set: N x 28 x 28, N
 
 
-def _read_idx_file(folder: Path, pattern: str) -> np.ndarray:
-    f = next(folder.glob(pattern))
-    raw = gzip.open(f).read() if f.suffix == ".gz" else f.read_bytes()
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+def _idx_file(folder: Path, which: str, field: str) -> Path:
+    files = sorted(folder.glob(IDX_FILES[which][0]))
+    if not files:
+        raise ConfigError(f"task_options.{field} = {str(folder)!r}: a folder of MNIST idx files needs "
+                          "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (each may be .gz); it has no "
+                          f"{which} file")
+    return files[0]
 
 
-def _read_idx(folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    return _read_idx_file(folder, "t10k-images*") / 255.0, _read_idx_file(folder, "t10k-labels*").astype(np.int64)
+def _idx_read(folder: Path, which: str, field: str, header_only: bool) -> tuple[tuple[int, ...], bytes]:
+    """(dims, data) of one idx file, its magic (two zero bytes, 0x08 for unsigned bytes, the dimension count)
+    and size checked: a missing labels file was a StopIteration and a truncated or foreign file a numpy reshape
+    error, both from deep inside the first training step."""
+    f, ndim = _idx_file(folder, which, field), IDX_FILES[which][1]
+    where = f"task_options.{field} = {str(folder)!r}: {f.name}"
+    try:
+        with (gzip.open(f) if f.suffix == ".gz" else open(f, "rb")) as fh:
+            head = fh.read(4)
+            if len(head) < 4 or head[:3] != b"\x00\x00\x08" or head[3] != ndim:
+                raise ConfigError(f"{where} is not an idx file of unsigned bytes in {ndim} dimension"
+                                  f"{'s' if ndim > 1 else ''} (it begins {head.hex() or 'empty'}; expected "
+                                  f"000008{ndim:02x})")
+            dims = tuple(int.from_bytes(fh.read(4), "big") for _ in range(ndim))
+            data = b"" if header_only else fh.read()
+    except (OSError, EOFError) as e:  # gzip's BadGzipFile is an OSError; a cut-off .gz an EOFError
+        raise ConfigError(f"{where} cannot be read: {e}") from None
+    # a plain file's size tells its data's without reading it; a .gz's only once decompressed
+    held = len(data) if not header_only else f.stat().st_size - 4 - 4 * ndim if f.suffix != ".gz" else None
+    if held is not None and held != int(np.prod(dims)):
+        raise ConfigError(f"{where} holds {held} bytes of data; its header says {' x '.join(map(str, dims))}")
+    return dims, data
+
+
+def _idx_shape(folder: Path, pattern: str, field: str = "dataset") -> tuple[int, ...]:
+    """An idx folder's array shape from its header, the labels' count checked against the images'."""
+    which = "images" if pattern.startswith("t10k-images") else "labels"
+    dims = _idx_read(folder, which, field, header_only=True)[0]
+    if which == "images":
+        n = _idx_read(folder, "labels", field, header_only=True)[0][0]
+        if n != dims[0]:
+            raise ConfigError(f"task_options.{field} = {str(folder)!r}: {dims[0]} images but {n} labels")
+    return dims
+
+
+def _read_idx_file(folder: Path, pattern: str, field: str = "dataset") -> np.ndarray:
+    which = "images" if pattern.startswith("t10k-images") else "labels"
+    dims, data = _idx_read(folder, which, field, header_only=False)
+    return np.frombuffer(data, dtype=np.uint8).reshape(dims)
+
+
+def _read_idx(folder: Path, field: str = "dataset") -> tuple[np.ndarray, np.ndarray]:
+    return (_read_idx_file(folder, "t10k-images*", field) / 255.0,
+            _read_idx_file(folder, "t10k-labels*", field).astype(np.int64))
 
 
 def features(images: np.ndarray, grid: int, crop: bool = True) -> torch.Tensor:
