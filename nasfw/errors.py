@@ -59,6 +59,12 @@ def output_folder(path: str | Path, field: str = "out") -> Path:
     return folder
 
 
+def did_you_mean(name: object, known: Iterable[str]) -> str:
+    """' (did you mean 'choice'?)' for the closest of `known`, or '' where none is close."""
+    close = difflib.get_close_matches(str(name), sorted(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def unknown_name(kind: str, name: object, known: Iterable[str]) -> str:
     """'unknown searcher 'evolutoin'; did you mean 'evolution'? known: ...' (names the closest)."""
     known = sorted(known)

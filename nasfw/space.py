@@ -17,7 +17,7 @@ import numpy as np
 
 from nasfw.decisions import FLOAT_BINS, Arch, Choice, Chooser, Decision, Float, IntRange, Tie, _fail, as_rng
 from nasfw.list_decisions import Permutation, Repeat
-from nasfw.errors import SpaceError
+from nasfw.errors import SpaceError, did_you_mean
 
 __all__ = ["Arch", "Choice", "Chooser", "Decision", "Float", "IntRange", "Permutation", "Repeat", "Space", "Tie",
            "FLOAT_BINS", "as_rng", "decision_from_dict"]
@@ -285,12 +285,14 @@ def decision_from_dict(spec: Any, path: str) -> Decision:
         raise SpaceError(f"{path} must be a mapping, got {spec!r}")
     kind = spec.get("type")
     if kind not in _TYPES:
-        raise SpaceError(f"{path}.type = {kind!r} is not allowed; allowed: {sorted(_TYPES)}")
+        raise SpaceError(f"{path}.type = {kind!r} is not allowed{did_you_mean(kind, _TYPES)}; allowed: "
+                         f"{sorted(_TYPES)}")
     cls, required, optional = _TYPES[kind]
     allowed = {"name", "type", "when", *required, *optional}
     for k in spec:
         if k not in allowed:
-            raise SpaceError(f"{path}.{k} is not a field of a {kind} decision; allowed: {sorted(allowed)}")
+            raise SpaceError(f"{path}.{k} is not a field of a {kind} decision{did_you_mean(k, allowed)}; allowed: "
+                             f"{sorted(allowed)}")
     for k in ("name", *required):
         if k not in spec:
             raise SpaceError(f"{path}.{k} is missing (a {kind} decision needs {['name', *required]})")
