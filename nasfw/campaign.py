@@ -181,11 +181,11 @@ def load_yaml(path: str | Path) -> dict:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"campaign file {str(p)!r} does not exist")
-    data = yaml_files.read(p, f"campaign file {p.name}")
+    data = yaml_files.read(p, f"campaign file {p}")
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"campaign file {p.name} must hold a mapping of campaign fields, got {type(data).__name__}")
+        raise ConfigError(f"campaign file {p} must hold a mapping of campaign fields, got {type(data).__name__}")
     return data
 
 
