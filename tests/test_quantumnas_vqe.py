@@ -487,3 +487,13 @@ def test_the_element_table_is_pyscfs():
     assert ELEMENTS == list(PYSCF[1:])
     for label in ("h", "H1", "ghost-O", "X-H", "8", "C_a"):  # as pyscf reads them: all accepted
         molecule_spec({"geometry": f"{label} 0 0 0; H 0 0 1"})
+
+
+def test_an_xyz_file_is_the_same_molecule(tmp_path):
+    """A chemist's geometry comes as an XYZ file; the symbol check read its path as an atom."""
+    f = tmp_path / "h2.xyz"
+    f.write_text("2\nhydrogen, 0.7414 A\nH 0.0 0.0 0.0\nH 0.0 0.0 0.7414\n")
+    assert build({"geometry": str(f)}).exact == pytest.approx(build("h2").exact, abs=1e-10)
+    f.write_text("3\nshort\nH 0 0 0\nH 0 0 0.7414\n")
+    with pytest.raises(ConfigError, match=r"geometry = '.*h2.xyz': line 1 says 3 atoms; the file lists 2"):
+        build({"geometry": str(f)})

@@ -1,5 +1,5 @@
 """A campaign's `task_options.molecule`, checked before pyscf sees it: a preset's name or a mapping {geometry,
-basis, charge, spin, active}. pyscf reads what it is given liberally (an unknown symbol "Xx" becomes a ghost atom
+basis, charge, spin, active}, the geometry as pyscf's text, a list of [symbol, [x, y, z]] or an XYZ file's path. pyscf reads what it is given liberally (an unknown symbol "Xx" becomes a ghost atom
 whose basis is then "not found for X"), and openfermion's active-space reduction takes any list of indices: a
 repeated active orbital gave H2 an "exact" energy 650 mHa below the true one without a word. So the fields'
 shapes are checked here, with pyscf imported by no one; what needs the orbitals (which are occupied in
@@ -105,7 +105,10 @@ def _check_basis(basis: Any) -> None:
 
 
 def _atoms(geometry: Any) -> str | list[tuple[str, tuple[float, float, float]]]:
-    """pyscf's own text ("H 0 0 0; H 0 0 0.7414") as it is, or [[symbol, [x, y, z]], ...] in Angstrom."""
+    """pyscf's own text ("H 0 0 0; H 0 0 0.7414") as it is, an XYZ file's atoms, or [[symbol, [x, y, z]], ...] in
+    Angstrom."""
+    if isinstance(geometry, str) and geometry.strip().lower().endswith(".xyz"):
+        return read_xyz(geometry.strip())
     if isinstance(geometry, str) and geometry.strip():
         return geometry
     ok = isinstance(geometry, list) and geometry and all(
@@ -117,6 +120,34 @@ def _atoms(geometry: Any) -> str | list[tuple[str, tuple[float, float, float]]]:
                           "in Angstrom, e.g. [[H, [0, 0, 0]], [H, [0, 0, 0.7414]]], or pyscf's text "
                           "'H 0 0 0; H 0 0 0.7414'")
     return [(a, tuple(float(v) for v in xyz)) for a, xyz in geometry]
+
+
+def read_xyz(path: str) -> list[tuple[str, tuple[float, float, float]]]:
+    """The atoms of an XYZ file (the atom count, a comment line, then `symbol x y z` in Angstrom per atom): the
+    form chemistry tools write geometries in. pyscf reads such a path too, but reports a short or malformed file
+    from deep inside."""
+    from pathlib import Path
+
+    where = f"task_options.molecule.geometry = {path!r}"
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{where}: no such XYZ file")
+    lines = p.read_text().splitlines()
+    try:
+        count = int(lines[0].split()[0])
+    except (IndexError, ValueError):
+        raise ConfigError(f"{where}: an XYZ file begins with its atom count; line 1 is {lines[0] if lines else ''!r}")
+    rows = [line.split() for line in lines[2:] if line.strip()]
+    if len(rows) < count:
+        raise ConfigError(f"{where}: line 1 says {count} atoms; the file lists {len(rows)}")
+    atoms = []
+    for i, row in enumerate(rows[:count]):
+        try:
+            atoms.append((row[0], (float(row[1]), float(row[2]), float(row[3]))))
+        except (IndexError, ValueError):
+            raise ConfigError(f"{where}: atom {i} (line {i + 3}) is {' '.join(row)!r}; allowed: symbol x y z "
+                              "(Angstrom)") from None
+    return atoms
 
 
 def _symbols(geometry: str | list) -> list[str]:

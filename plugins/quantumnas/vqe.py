@@ -35,7 +35,8 @@ from nasfw.supernet.train import TRAINING_CHECKPOINT, TrainConfig, train_superne
 
 
 MoleculeSpec = Annotated[str | dict, Note("a preset (h2, lih, h2o, ch4, beh2) or a mapping: geometry (pyscf's atom "
-                                          "text), basis, charge, spin, active")]
+                                          "text, [[symbol, [x, y, z]], ...] or an .xyz file), basis, charge, spin, "
+                                          "active")]
 DENSITY_QUBITS = 8  # the molecule's qubits under noise: density (routing adds ancillas to the matrix)
 
 
