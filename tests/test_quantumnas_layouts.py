@@ -176,6 +176,18 @@ def test_the_circuit_cost_models_name_what_is_wrong_with_an_arch_given_by_hand()
     assert reg.cost_model("circuit-params").evaluate({**block, "layout": [3, 1, 0, 2]}) == {"params": 24.0}
     with pytest.raises(SpaceError, match=r"arch.n_blocks is missing; allowed: "):
         reg.cost_model("circuit-params").evaluate({})
+    # a count past the layer's wires was taken as the whole layer (24 angles), not refused
+    with pytest.raises(SpaceError, match=r"arch.b0.1.cu3 = 9 is not allowed; allowed: one of \[1, 2, 3, 4\]"):
+        reg.cost_model("circuit-params").evaluate({**block, "b0.1.cu3": 9})
+    # campaigns do not pass their block count to the model: a 12-block arch is counted, a 100-block one refused
+    from nasfw.search_spaces.supercircuit import count_params, subcircuit_ops, supercircuit_space
+
+    deep = supercircuit_space("u3cu3", 4, 12).sample(np.random.default_rng(3))
+    deep = {**deep, "n_blocks": 12, **{f"b{b}.{i}.{g}": 4 for b in range(12) for i, g in enumerate(("u3", "cu3"))}}
+    assert reg.cost_model("circuit-params").evaluate(deep) == {
+        "params": float(count_params(subcircuit_ops("u3cu3", 4, deep)))} == {"params": 288.0}
+    with pytest.raises(SpaceError, match=r"arch.n_blocks = 100 is not allowed"):
+        reg.cost_model("circuit-params").evaluate({**block, "n_blocks": 100})
     compiled = reg.cost_model("ibmq-compiled")
     with pytest.raises(SpaceError, match=r"arch.b0.0.u3 is missing"):
         compiled.evaluate({"n_blocks": 1})

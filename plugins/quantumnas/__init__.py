@@ -159,6 +159,9 @@ def circuit_model_options(circuit: dict) -> dict:
     return out
 
 
+MAX_CHECKED_BLOCKS = 64  # an arch's own block count beyond the model's, up to this; past it the model's refuses
+
+
 class CircuitParams:
     """Trainable angles of a SubCircuit, closed form: a cheap constraint applied before any evaluation."""
 
@@ -166,21 +169,27 @@ class CircuitParams:
     cheap = True
 
     def __init__(self, circuit: CircuitName = "u3cu3", n_wires: WireCount = 4, n_blocks: PositiveInt | None = None):
-        from nasfw.search_spaces.supercircuit import space_def
+        from nasfw.search_spaces.supercircuit import space_def, supercircuit_space
 
-        space_def(circuit)
+        self.blocks = space_def(circuit).blocks if n_blocks is None else n_blocks
         self.circuit, self.n_wires, self.n_blocks = circuit, n_wires, n_blocks
+        self._spaces = {self.blocks: supercircuit_space(circuit, n_wires, self.blocks)}
 
     def evaluate(self, arch: dict) -> dict[str, float]:
+        """Checked against the space first (27 us): an arch from outside a campaign (`nasfw cost --arch`) with a CU3
+        count of 9 on 4 wires was counted as the whole layer (24 angles) instead of refused. The block count is
+        the arch's own where it has more (up to MAX_CHECKED_BLOCKS): campaigns do not pass theirs to this model (a
+        12-block campaign resolves as it always did), and a count of angles does not depend on it. The mapping is
+        no concern of a parameter count."""
         from nasfw.search_spaces.supercircuit import count_params, subcircuit_ops, supercircuit_space
 
-        try:
-            return {"params": float(count_params(subcircuit_ops(self.circuit, self.n_wires, arch)))}
-        except (KeyError, TypeError, ValueError):  # an arch from outside a campaign (`nasfw cost --arch`): the
-            # space names what is wrong (the mapping is no concern of a parameter count)
-            circuit_only = {k: v for k, v in arch.items() if k != "layout"} if isinstance(arch, dict) else arch
-            supercircuit_space(self.circuit, self.n_wires, self.n_blocks).validate(circuit_only, "arch")
-            raise
+        circuit_only = {k: v for k, v in arch.items() if k != "layout"} if isinstance(arch, dict) else arch
+        blocks = circuit_only.get("n_blocks") if isinstance(circuit_only, dict) else None
+        n = blocks if isinstance(blocks, int) and self.blocks < blocks <= MAX_CHECKED_BLOCKS else self.blocks
+        if n not in self._spaces:
+            self._spaces[n] = supercircuit_space(self.circuit, self.n_wires, n)
+        self._spaces[n].validate(circuit_only, "arch")
+        return {"params": float(count_params(subcircuit_ops(self.circuit, self.n_wires, arch)))}
 
 
 class CompiledCircuit:

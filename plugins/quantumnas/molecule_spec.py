@@ -1,9 +1,9 @@
 """A campaign's `task_options.molecule`, checked before pyscf sees it: a preset's name or a mapping {geometry,
-basis, charge, spin, active}, the geometry as pyscf's text, a list of [symbol, [x, y, z]] or an XYZ file's path. pyscf reads what it is given liberally (an unknown symbol "Xx" becomes a ghost atom
-whose basis is then "not found for X"), and openfermion's active-space reduction takes any list of indices: a
-repeated active orbital gave H2 an "exact" energy 650 mHa below the true one without a word. So the fields'
-shapes are checked here, with pyscf imported by no one; what needs the orbitals (which are occupied in
-Hartree-Fock) is checked in `molecules.build`."""
+basis, charge, spin, active}, the geometry as pyscf's text, a list of [symbol, [x, y, z]] or an XYZ file's path.
+pyscf reads what it is given liberally (an unknown symbol "Xx" becomes a ghost atom whose basis is then "not found
+for X"), and openfermion's active-space reduction takes any list of indices: a repeated active orbital gave H2 an
+"exact" energy 650 mHa below the true one without a word. So the fields' shapes are checked here, with pyscf
+imported by no one; what needs the orbitals (which are occupied in Hartree-Fock) is checked in `molecules.build`."""
 from __future__ import annotations
 
 import difflib
