@@ -57,7 +57,7 @@ def load_json_arg(value: str, what: str) -> Any:
     is_file = not value.lstrip().startswith(("{", "[")) and path.is_file()
     text = path.read_text() if is_file else value
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_unique_keys(what, value if is_file else None))
     except json.JSONDecodeError as e:
         if is_file:
             raise ConfigError(f"{what} {value!r} is not valid JSON: {e.msg} at line {e.lineno}, column "
@@ -65,6 +65,20 @@ def load_json_arg(value: str, what: str) -> Any:
         if value.endswith(".json") or "/" in value:
             raise ConfigError(f"{what} {value!r}: no such file (and not JSON text)") from None
         raise ConfigError(f"{what} is neither a JSON file nor JSON text: {e.msg} at column {e.colno}") from None
+
+
+def _unique_keys(what: str, file: str | None):
+    """json.loads keeps the last of two equal keys; an arch edited by hand that names a decision twice was costed
+    or exported with the second value without a word."""
+    def build(pairs: list) -> dict:
+        seen: dict = {}
+        for k, v in pairs:
+            if k in seen:
+                where = f" {file!r}" if file else ""
+                raise ConfigError(f"{what}{where}: key {k!r} appears twice; allowed: each key once")
+            seen[k] = v
+        return seen
+    return build
 
 
 def resolutions_arg(text: str) -> list[int]:

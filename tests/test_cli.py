@@ -166,6 +166,8 @@ def test_cost_of_a_run_uses_its_cost_models_with_their_options(tmp_path, capsys)
     (["cost", "--hardware", "nb201-params", "--arch", "best.json"], "--arch 'best.json': no such file (and not JSON"),
     (["cost", "--hardware", "nb201-params", "--arch", "broken.json"],
      "--arch 'broken.json' is not valid JSON: Expecting value at line 2, column 1"),
+    (["cost", "--hardware", "nb201-params", "--arch", '{"edge_1_0": "none", "edge_1_0": "skip_connect"}'],
+     "--arch: key 'edge_1_0' appears twice; allowed: each key once"),  # json.loads kept the second
     (["cost", "--hardware", "stm32f746", "--arch", "{}", "--option", "foo=1"],
      ("--option foo is not an option of cost model 'stm32f746'; allowed: ['device', 'widths', 'n_classes', "
      "'memory'")),  # a traceback once
