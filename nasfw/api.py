@@ -34,7 +34,8 @@ def adopt_task_objectives(raw: dict, user: dict, default_task: str | None, reg: 
 def fill_task_defaults(raw: dict, reg: Registry) -> dict:
     """The campaign with the fields its task's options imply, where the campaign leaves them out: the task's
     `campaign_defaults(task_options)` (a class or static method) names its space and that space's options, and may name
-    `hardware` and `constraints`, and `hardware_options` for the cost models the campaign lists. A user then
+    `hardware` and `constraints`, and `hardware_options` for the cost models the campaign lists, and
+    `task_options` it chose in place of the user's (TinyNAS's `width_mult: auto`, stage 1's pick). A user then
     changes a device, a circuit or a board in one place
     (`--set task_options.device=lima`): QuantumNAS's space and TinyNAS's board, memory model and SRAM/Flash bounds
     follow. Space options fill in only for the space the task names (a user's own space keeps its options);
@@ -47,6 +48,9 @@ def fill_task_defaults(raw: dict, reg: Registry) -> dict:
     if not implied:
         return raw
     out = dict(raw)
+    resolved = implied.get("task_options")
+    if isinstance(resolved, dict) and resolved:  # options the task chose where the user left them to it (`auto`)
+        out["task_options"] = {**opts, **resolved}
     space = implied.get("space")
     if space is not None and "space" not in out:
         out["space"] = space

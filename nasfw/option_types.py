@@ -172,7 +172,7 @@ def describe(hint: Any) -> str:
         parts = [describe(a) for a in args if a is not type(None)]
         return " or ".join(parts) + (" or null" if type(None) in args else "")
     if origin is typing.Literal:
-        return "one of " + ", ".join(map(repr, args))
+        return repr(args[0]) if len(args) == 1 else "one of " + ", ".join(map(repr, args))
     names = {type(None): "null", bool: "true or false", int: "an integer", float: "a number", str: "a string",
              Path: "a path"}
     if hint in names:

@@ -76,3 +76,40 @@ def test_stage1_command_refuses_bad_grids_and_tasks_without_it(capsys):
     assert "no space qualifies" in capsys.readouterr().out
     assert main(["space", "optimise", "--plugin", "naas"]) == 2
     assert "task 'naas' cannot optimise its search space" in capsys.readouterr().err
+
+
+def test_auto_runs_stage_1_when_the_campaign_is_resolved(capsys):
+    """MCUNet's two stages took two commands and a copied command line: `width_mult: auto` (and/or `resolutions:
+    auto`) runs stage 1 over what is left to it and the campaign searches its choice, recorded in place of `auto`
+    (the run's campaign.yaml, the workers' task and --resume all read the chosen values)."""
+
+    from nasfw.api import resolve_campaign
+    from nasfw.plugins.tinynas.stage1 import WIDTH_MULTS
+    from nasfw.plugins.tinynas.task import TinyNASTask
+    from nasfw.registry import get_registry
+
+    sets = ["task_options.device=stm32f746", "task_options.width_mult=auto", "task_options.resolutions=[160, 176]"]
+    c = resolve_campaign(get_registry(), "tinynas", sets=sets)
+    direct = optimise_space("stm32f746", width_mults=WIDTH_MULTS, resolutions=(160, 176), n_classes=10)["best"]
+    chosen = {"width_mult": direct["width"], "resolutions": [direct["resolution"]]}
+    assert chosen == {"width_mult": 0.5, "resolutions": [176]}
+    assert {k: c.task_options[k] for k in chosen} == chosen and c.space_options == chosen
+    assert ("stage 1 (task_options.width_mult: auto) for stm32f746: width 0.5 at resolution 176 (45% of 1000 "
+            "networks fit, 68.0 M mean MACs)") in capsys.readouterr().err
+    again = resolve_campaign(get_registry(), "tinynas", sets=sets)  # resolved once per process, said once
+    assert again.task_options == c.task_options and capsys.readouterr().err == ""
+    # a script's own task resolves it the same way
+    task = TinyNASTask(device="stm32f746", width_mult="auto", resolutions=[160, 176])
+    assert (task.width_mult, task.resolutions) == (0.5, [176])
+
+
+def test_auto_where_no_space_fits_names_the_nearest():
+    from nasfw.api import resolve_campaign
+    from nasfw.errors import ConfigError
+    from nasfw.registry import get_registry
+
+    with pytest.raises(ConfigError, match=r"task_options.width_mult: auto: no space of the grid \(widths \[0.2, .*"
+                                          r"resolutions \[224\]\) has 40% of its networks within stm32f401's memory "
+                                          r"\(the nearest: width 0.2 at 224, 0%\)"):
+        resolve_campaign(get_registry(), "tinynas", sets=["task_options.width_mult=auto",
+                                                           "task_options.resolutions=[224]"])

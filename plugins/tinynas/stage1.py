@@ -11,6 +11,7 @@ classifier counts towards Flash, so `n_classes` is the dataset's (`nasfw space o
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -115,3 +116,43 @@ def _plot_cdfs(macs_of: dict, cells: list[dict], best: dict | None, path: Path) 
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+AUTO = "auto"
+
+
+def resolve_auto(opts: dict) -> dict[str, Any]:
+    """`width_mult: auto` and/or `resolutions: auto` in a TinyNAS campaign: stage 1 over the grid of what is left
+    to it (the default widths and/or resolutions; a value the user gave stays fixed), for the task's board, memory
+    model, channel table and the dataset's class count, so one `nasfw search` runs both of MCUNet's stages. Returns
+    the options to put in their place ({width_mult: w, resolutions: [r]}) and the line that says what was chosen.
+    The result is kept per process: a campaign is resolved more than once (dry run, run, `nasfw cost`)."""
+    from nasfw.plugins.tinynas.data import class_count
+
+    width, res = opts["width_mult"], opts["resolutions"]
+    key = (width, tuple(res) if isinstance(res, (list, tuple)) else res, opts["device"], opts["memory"],
+           opts["sram_kb"], opts["flash_kb"], opts.get("widths") or "proxyless", class_count(opts["dataset"]),
+           opts["devices"], opts["seed"])
+    if key not in _RESOLVED:
+        widths = WIDTH_MULTS if width == AUTO else (width,)
+        resolutions = RESOLUTIONS if res == AUTO else tuple([res] if isinstance(res, int) else res)
+        result = optimise_space(opts["device"], opts["memory"], widths, resolutions, sram_kb=opts["sram_kb"],
+                                flash_kb=opts["flash_kb"], n_classes=key[7], widths=key[6], devices=opts["devices"],
+                                seed=opts["seed"])
+        best = result["best"]
+        auto = " and ".join(f"task_options.{k}: auto" for k in ("width_mult", "resolutions") if opts[k] == AUTO)
+        if best is None:
+            near = max(result["cells"], key=lambda c: c["fit"])
+            raise ConfigError(f"{auto}: no space of the grid (widths {list(widths)}, resolutions {list(resolutions)}) "
+                              f"has {result['min_fit']:.0%} of its networks within {opts['device']}'s memory (the "
+                              f"nearest: width {near['width']:g} at {near['resolution']}, {near['fit']:.0%}); give a "
+                              "smaller width_mult or resolutions, or a larger board")
+        line = (f"stage 1 ({auto}) for {opts['device']}: width {best['width']:g} at resolution "
+                f"{best['resolution']} ({best['fit']:.0%} of {result['samples']} networks fit, "
+                f"{best['mean_macs_m']:.1f} M mean MACs); `nasfw space optimise` shows every space it weighed")
+        _RESOLVED[key] = ({"width_mult": best["width"], "resolutions": [best["resolution"]]}, line)
+        print(line, file=sys.stderr)  # once per process: the choice is the run's, recorded in its campaign.yaml
+    return {"task_options": _RESOLVED[key][0], "line": _RESOLVED[key][1]}
+
+
+_RESOLVED: dict[tuple, tuple[dict, str]] = {}

@@ -22,6 +22,7 @@ from nasfw.errors import ConfigError, unknown_name
 from nasfw.plugins.tinynas.data import (ImageData, batches, check_source, class_count, image_count, load_images,
                                         resize, split_sizes)
 from nasfw.plugins.tinynas.finalize import LatencyTables
+from nasfw.plugins.tinynas.stage1 import AUTO, resolve_auto
 from nasfw.plugins.tinynas.finalize import finalize as run_finalize
 from nasfw.option_types import Note, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 from nasfw.progress import progress_bar, start_at
@@ -33,6 +34,7 @@ from nasfw.supernet.bn import recalibrate_bn
 from nasfw.supernet.train import TRAINING_CHECKPOINT, TrainConfig, train_supernet
 
 WEIGHTS = "supernet.pt"
+Auto = Literal["auto"]  # stage 1 chooses (plugins/tinynas/stage1.py `resolve_auto`)
 Sampling = Literal["progressive", "uniform", "sandwich"]  # OFA progressive shrinking, or the other two rules
 SAMPLINGS = get_args(Sampling)
 ImageSource = Annotated[str, Note("mnist, digits (scikit-learn's), an .npz file's path with x (N, H, W), (N, H, W, C) "
@@ -42,8 +44,8 @@ ImageSource = Annotated[str, Note("mnist, digits (scikit-learn's), an .npz file'
 class TinyNASTask:
     export_formats = ("onnx", "onnx-int8", "json", "pt")
 
-    def __init__(self, dataset: ImageSource = "mnist", width_mult: WidthMult = 0.25,
-                 resolutions: InputSize | Sequence[InputSize] = (48, 56, 64), widths: WidthTable = "proxyless",
+    def __init__(self, dataset: ImageSource = "mnist", width_mult: WidthMult | Auto = 0.25,
+                 resolutions: InputSize | Sequence[InputSize] | Auto = (48, 56, 64), widths: WidthTable = "proxyless",
                  n_valid: PositiveInt | None = None, n_test: PositiveInt | None = None, batch_size: PositiveInt = 64,
                  bn_batches: PositiveInt = 4, device: BoardName = "stm32f401", memory: MemoryModel = "tinyengine",
                  sram_kb: PositiveFloat | None = None, flash_kb: PositiveFloat | None = None,
@@ -54,6 +56,8 @@ class TinyNASTask:
         if device not in boards:
             raise ConfigError(unknown_name("task_options.device", device, boards) + "; a board of one's own goes in "
                               "task_options.devices, a YAML file of name: {sram_kb: ..., flash_kb: ...}")
+        if AUTO in (width_mult, resolutions):  # a script's own task; a campaign resolves it first (campaign_defaults)
+            width_mult, resolutions = _resolved(dict(locals()))
         self.space = mbconv_space(widths, width_mult, resolutions, "task_options")  # bad widths / resolutions
         self.resolutions = sorted([resolutions] if isinstance(resolutions, int) else resolutions)
         if batch_size < 1 or bn_batches < 1:
@@ -168,11 +172,17 @@ class TinyNASTask:
         from nasfw.hardware.mcu import load_devices
 
         opts = with_defaults(cls, task_options)
+        chosen: dict[str, Any] = {}
+        if AUTO in (opts["width_mult"], opts["resolutions"]):  # stage 1 chooses them (MCUNet's first stage)
+            chosen = resolve_auto(opts)["task_options"]
+            opts.update(chosen)
         res = opts["resolutions"]
         space = {"width_mult": opts["width_mult"], "resolutions": list(res) if isinstance(res, (list, tuple)) else res}
         if "widths" in task_options:  # else the space's own default, the task's too
             space["widths"] = task_options["widths"]
         out: dict[str, Any] = {"space": "mbconv", "space_options": space}
+        if chosen:
+            out["task_options"] = chosen  # in place of `auto` in the run's campaign: workers and --resume read these
         try:
             boards = load_devices(opts["devices"])
         except (ConfigError, TypeError):
@@ -268,6 +278,13 @@ class TinyNASTask:
         from nasfw.plugins.tinynas.lut import build_lut
 
         return build_lut(self.space, Path(out), widths=self.widths, n_classes=self.data.n_classes, **options)
+
+
+def _resolved(given: dict) -> tuple[float, list[int]]:
+    """width_mult and resolutions of a task built with `auto` outside a campaign, as a campaign resolves them."""
+    opts = with_defaults(TinyNASTask, {k: v for k, v in given.items() if k != "self"})
+    chosen = resolve_auto(opts)["task_options"]
+    return chosen["width_mult"], chosen["resolutions"]
 
 
 def _board_model_options(opts: dict, n_classes: int | None) -> dict:
