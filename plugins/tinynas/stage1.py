@@ -125,8 +125,8 @@ def resolve_auto(opts: dict) -> dict[str, Any]:
     """`width_mult: auto` and/or `resolutions: auto` in a TinyNAS campaign: stage 1 over the grid of what is left
     to it (the default widths and/or resolutions; a value the user gave stays fixed), for the task's board, memory
     model, channel table and the dataset's class count, so one `nasfw search` runs both of MCUNet's stages. Returns
-    the options to put in their place ({width_mult: w, resolutions: [r]}) and the line that says what was chosen.
-    The result is kept per process: a campaign is resolved more than once (dry run, run, `nasfw cost`)."""
+    the options to put in their place ({width_mult: w, resolutions: [r]}) and prints the choice. The result is kept
+    per process: a campaign is resolved more than once (dry run, run, `nasfw cost`)."""
     from nasfw.plugins.tinynas.data import class_count
 
     width, res = opts["width_mult"], opts["resolutions"]
@@ -150,9 +150,9 @@ def resolve_auto(opts: dict) -> dict[str, Any]:
         line = (f"stage 1 ({auto}) for {opts['device']}: width {best['width']:g} at resolution "
                 f"{best['resolution']} ({best['fit']:.0%} of {result['samples']} networks fit, "
                 f"{best['mean_macs_m']:.1f} M mean MACs); `nasfw space optimise` shows every space it weighed")
-        _RESOLVED[key] = ({"width_mult": best["width"], "resolutions": [best["resolution"]]}, line)
+        _RESOLVED[key] = {"width_mult": best["width"], "resolutions": [best["resolution"]]}
         print(line, file=sys.stderr)  # once per process: the choice is the run's, recorded in its campaign.yaml
-    return {"task_options": _RESOLVED[key][0], "line": _RESOLVED[key][1]}
+    return dict(_RESOLVED[key])
 
 
-_RESOLVED: dict[tuple, tuple[dict, str]] = {}
+_RESOLVED: dict[tuple, dict[str, Any]] = {}

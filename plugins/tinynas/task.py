@@ -174,7 +174,7 @@ class TinyNASTask:
         opts = with_defaults(cls, task_options)
         chosen: dict[str, Any] = {}
         if AUTO in (opts["width_mult"], opts["resolutions"]):  # stage 1 chooses them (MCUNet's first stage)
-            chosen = resolve_auto(opts)["task_options"]
+            chosen = resolve_auto(opts)
             opts.update(chosen)
         res = opts["resolutions"]
         space = {"width_mult": opts["width_mult"], "resolutions": list(res) if isinstance(res, (list, tuple)) else res}
@@ -283,7 +283,7 @@ class TinyNASTask:
 def _resolved(given: dict) -> tuple[float, list[int]]:
     """width_mult and resolutions of a task built with `auto` outside a campaign, as a campaign resolves them."""
     opts = with_defaults(TinyNASTask, {k: v for k, v in given.items() if k != "self"})
-    chosen = resolve_auto(opts)["task_options"]
+    chosen = resolve_auto(opts)
     return chosen["width_mult"], chosen["resolutions"]
 
 
