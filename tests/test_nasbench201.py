@@ -50,10 +50,12 @@ def test_forward_and_key_round_trip():
 
 
 def test_seed_sampling_mode(nb201_table):
-    t = NB201Tabular(path=nb201_table, seed_mode="sample", seed=0)
+    """One of the cell's three training seeds per campaign seed: the same answer each time it is asked."""
     arch = key_to_arch("333132")
-    vals = {t.evaluate(arch)["accuracy"] for _ in range(30)}
+    vals = {NB201Tabular(path=nb201_table, seed_mode="sample", seed=s).evaluate(arch)["accuracy"] for s in range(30)}
     assert 1 < len(vals) <= 3
+    t = NB201Tabular(path=nb201_table, seed_mode="sample", seed=0)
+    assert len({t.evaluate(arch)["accuracy"] for _ in range(5)}) == 1
 
 
 @pytest.mark.parametrize("dataset", ["cifar10", "cifar100", "ImageNet16-120"])
@@ -111,3 +113,19 @@ def test_a_slice_of_the_table_is_searched_with_a_note(tmp_path, cli_in_process):
     assert p.returncode == 0, p.stderr
     assert "note: task_options.path = 'slice.json' holds 2 of the 15,625 cells; a cell it lacks fails" in p.stderr
     assert NB201Tabular(path=str(tmp_path / "slice.json")).evaluate(key_to_arch("333133"))["accuracy"] == 91.0
+
+
+def test_sampled_seeds_follow_the_cell_so_a_resumed_run_retraces_itself(tmp_path, nb201_table):
+    """`seed_mode: sample` drew each query's seed from one random stream per process, in the order cells were
+    asked for: a run stopped at 10 and resumed to 20 differed from the unstopped run from its 11th evaluation on."""
+    import nasfw
+
+    opts = {"path": str(nb201_table), "seed_mode": "sample"}
+    whole = nasfw.search("nasbench201", budget=20, out=tmp_path / "whole", task_options=opts, progress=False)
+    nasfw.search("nasbench201", budget=10, out=tmp_path / "part", task_options=opts, progress=False)
+    resumed = nasfw.search("nasbench201", budget=20, out=tmp_path / "part", task_options=opts, resume=True,
+                           progress=False)
+    assert [(e.arch, e.metrics) for e in whole.ok] == [(e.arch, e.metrics) for e in resumed.ok]
+    # and a second run in the same session, whose evaluations use the task this process already built, draws alike
+    again = nasfw.search("nasbench201", budget=20, out=tmp_path / "again", task_options=opts, progress=False)
+    assert [(e.arch, e.metrics) for e in again.ok] == [(e.arch, e.metrics) for e in whole.ok]
