@@ -32,12 +32,22 @@ class EvaluatorSpec:
     shared_ref: Any = None
 
     def key(self) -> str:
+        """What the built task depends on. The shared state's file is named by its path and its version (size and
+        modification time): a run folder deleted and run again from the same Python session writes new supernet
+        weights to the same path, and the task kept from the first run scored the second with the old weights."""
         ref = None if self.shared_ref is None else self.shared_ref.hex()
-        return repr((self.task, sorted(self.task_options.items()), self.hardware, self.plugins_dirs,
-                     self.shared_path, ref))
+        shared = self.shared_path
+        if shared is not None:
+            try:
+                st = os.stat(shared)
+                shared = (shared, st.st_size, st.st_mtime_ns)
+            except OSError:
+                pass  # _load_shared reports a missing file
+        return repr((self.task, sorted(self.task_options.items()), self.hardware, self.plugins_dirs, shared, ref))
 
 
-_CACHE: dict[str, Any] = {}
+_CACHE: dict[str, Any] = {}  # oldest first
+CACHE_SIZE = 4  # a process evaluates for one campaign at a time; a few kept for a session that alternates
 
 
 def _components(spec: EvaluatorSpec):
@@ -64,6 +74,8 @@ def _components(spec: EvaluatorSpec):
             task.use_shared_state(shared)
         models = [reg.cost_model(n, **o) for n, o in spec.hardware]
         _CACHE[k] = (task, models, made_from)  # holding them keeps their ids from being reused
+        while len(_CACHE) > CACHE_SIZE:  # a long session's earlier runs: each held its task (data, weights)
+            _CACHE.pop(next(iter(_CACHE)))
     return _CACHE[k][:2]
 
 

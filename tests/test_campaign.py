@@ -298,6 +298,22 @@ def test_shared_state_reaches_every_worker_process(tmp_path):
     assert len({e.worker for e in view.ok}) == 2
 
 
+def test_a_folder_run_again_in_one_session_is_scored_with_its_own_supernet(tmp_path):
+    """The driver keeps the task it evaluated with; keyed by the shared state's path alone, a run folder deleted
+    and run again from the same session (its supernet trained anew, to the same path) was scored with the first
+    run's weights."""
+    import shutil
+
+    import nasfw
+
+    for epochs in (1, 3):
+        shutil.rmtree(tmp_path / "run", ignore_errors=True)
+        view = nasfw.search(config={**BASE, "workers": 1, "budget": 3, "task_options": {"shared_mb": 0.01},
+                                    "phases": {"supernet": {"epochs": epochs}}, "out": str(tmp_path / "run")},
+                            plugins_dirs=[PLUGIN_DIR], progress=False)
+        assert {e.metrics["shared_trained"] for e in view.ok} == {float(epochs)}
+
+
 def test_a_plugin_added_in_code_evaluates_in_the_driver(tmp_path):
     """run_campaign with a registry that got a plugin object (not a file) evaluates with that registry."""
     import types
