@@ -106,10 +106,29 @@ def split_key(key: str) -> tuple[str, float]:
     return key, 1.0
 
 
-@lru_cache(maxsize=None)
 def backend(name: str):
     """A fake device by name ('quito', 'FakeLimaV2', 'ibmq_quito', ...), or a user's backend-properties JSON by
-    path; a key with a noise scale ('lima@x3') gives that device with its errors scaled."""
+    path; a key with a noise scale ('lima@x3') gives that device with its errors scaled. One object per device,
+    and per version of a user's file: kept by path alone, a calibration edited between two runs of one Python
+    session was read as it first was."""
+    return _backend(name, _file_version(split_key(name)[0]))
+
+
+def _file_version(name: str) -> tuple[int, int] | None:
+    """(size, mtime) of a user's calibration file; None for a fake device's name."""
+    import os
+
+    if not name.lower().endswith(".json"):
+        return None
+    try:
+        st = os.stat(name)
+    except OSError:
+        return None  # _from_properties says the file cannot be read
+    return st.st_size, st.st_mtime_ns
+
+
+@lru_cache(maxsize=None)
+def _backend(name: str, version: tuple[int, int] | None):
     base_name, scale = split_key(name)
     if base_name != name:
         return backend(base_name) if scale == 1 else _scaled(backend(base_name), scale)
@@ -325,13 +344,17 @@ class _KrausOnDemand(Mapping):
         return len(self._errors)
 
 
-@lru_cache(maxsize=None)
 def channels(name: str) -> tuple[Mapping, dict]:
     """The device's noise as plain arrays for nasfw's density-matrix evaluator: Kraus operators per
     (gate, physical qubits) and a readout confusion matrix P(measured j | prepared i) per qubit. Built with
     qiskit-aer's own calibration-to-noise functions (the ones `NoiseModel.from_backend` uses: a depolarising
     error sized so that, composed with T1/T2 relaxation over the gate's duration, the gate error equals the
-    calibrated one), so the two simulators see the same noise."""
+    calibrated one), so the two simulators see the same noise. Kept per device and file version, as `backend`."""
+    return _channels(name, _file_version(split_key(name)[0]))
+
+
+@lru_cache(maxsize=None)
+def _channels(name: str, version: tuple[int, int] | None) -> tuple[Mapping, dict]:
     import numpy as np
     from qiskit_aer.noise.device import basic_device_gate_errors, basic_device_readout_errors
 

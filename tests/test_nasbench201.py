@@ -129,3 +129,15 @@ def test_sampled_seeds_follow_the_cell_so_a_resumed_run_retraces_itself(tmp_path
     # and a second run in the same session, whose evaluations use the task this process already built, draws alike
     again = nasfw.search("nasbench201", budget=20, out=tmp_path / "again", task_options=opts, progress=False)
     assert [(e.arch, e.metrics) for e in again.ok] == [(e.arch, e.metrics) for e in whole.ok]
+
+
+def test_a_table_edited_in_one_session_is_read_again(tmp_path):
+    import json
+    import os
+
+    f = tmp_path / "mine.json"
+    f.write_text(json.dumps({"333132": 91.0}))
+    assert NB201Tabular(path=str(f)).evaluate(key_to_arch("333132"))["accuracy"] == 91.0
+    f.write_text(json.dumps({"333132": 92.5}))
+    os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 10**9))  # a later edit, whatever the clock's grain
+    assert NB201Tabular(path=str(f)).evaluate(key_to_arch("333132"))["accuracy"] == 92.5

@@ -136,6 +136,26 @@ def test_a_users_calibration_out_of_range_is_refused_when_the_device_is_read(tmp
     assert needle in str(e.value)
 
 
+def test_a_calibration_edited_in_one_session_is_read_again(tmp_path):
+    """backend() and channels() were kept by name: a user's JSON edited between two runs of one Python session was
+    read as it first was."""
+    import json
+    import os
+
+    props = _props("quito")
+    f = tmp_path / "mine.json"
+    f.write_text(json.dumps(props))
+    before = qn.backend(str(f)).target["sx"][(0,)].error
+    assert qn.backend(str(f)) is qn.backend(str(f))  # one object per version
+    for g in props["gates"]:  # every sx error doubled
+        if g["gate"] == "sx":
+            next(it for it in g["parameters"] if it["name"] == "gate_error")["value"] *= 2
+    f.write_text(json.dumps(props))
+    os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 10**9))
+    assert qn.backend(str(f)).target["sx"][(0,)].error == pytest.approx(2 * before)
+    assert qn.channels(str(f)) is not None
+
+
 def test_every_shipped_calibration_is_in_range():
     """The ranges hold for the snapshots of the real devices (a user's file is often one of them, edited)."""
     from pathlib import Path

