@@ -132,7 +132,7 @@ def resolve_auto(opts: dict) -> dict[str, Any]:
     width, res = opts["width_mult"], opts["resolutions"]
     key = (width, tuple(res) if isinstance(res, (list, tuple)) else res, opts["device"], opts["memory"],
            opts["sram_kb"], opts["flash_kb"], opts.get("widths") or "proxyless", class_count(opts["dataset"]),
-           opts["devices"], opts["seed"])
+           opts["devices"], _version(opts["devices"]), opts["seed"])  # a boards file edited: chosen again
     if key not in _RESOLVED:
         widths = WIDTH_MULTS if width == AUTO else (width,)
         resolutions = RESOLUTIONS if res == AUTO else tuple([res] if isinstance(res, int) else res)
@@ -156,3 +156,11 @@ def resolve_auto(opts: dict) -> dict[str, Any]:
 
 
 _RESOLVED: dict[tuple, dict[str, Any]] = {}
+
+
+def _version(path: str | None) -> tuple[int, int] | None:
+    try:
+        st = Path(path).stat() if path else None
+    except OSError:
+        return None
+    return None if st is None else (st.st_size, st.st_mtime_ns)
