@@ -115,16 +115,11 @@ def backend(name: str):
 
 
 def _file_version(name: str) -> tuple[int, int] | None:
-    """(size, mtime) of a user's calibration file; None for a fake device's name."""
-    import os
+    """(size, mtime) of a user's calibration file; None for a fake device's name (or a file that is not there:
+    _from_properties says so)."""
+    from nasfw.provenance import file_version
 
-    if not name.lower().endswith(".json"):
-        return None
-    try:
-        st = os.stat(name)
-    except OSError:
-        return None  # _from_properties says the file cannot be read
-    return st.st_size, st.st_mtime_ns
+    return file_version(name) if name.lower().endswith(".json") else None
 
 
 @lru_cache(maxsize=None)

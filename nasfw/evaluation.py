@@ -35,14 +35,10 @@ class EvaluatorSpec:
         """What the built task depends on. The shared state's file is named by its path and its version (size and
         modification time): a run folder deleted and run again from the same Python session writes new supernet
         weights to the same path, and the task kept from the first run scored the second with the old weights."""
+        from nasfw.provenance import file_version
+
         ref = None if self.shared_ref is None else self.shared_ref.hex()
-        shared = self.shared_path
-        if shared is not None:
-            try:
-                st = os.stat(shared)
-                shared = (shared, st.st_size, st.st_mtime_ns)
-            except OSError:
-                pass  # _load_shared reports a missing file
+        shared = None if self.shared_path is None else (self.shared_path, file_version(self.shared_path))
         return repr((self.task, sorted(self.task_options.items()), self.hardware, self.plugins_dirs, shared, ref))
 
 

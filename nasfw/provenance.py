@@ -37,6 +37,16 @@ HASH_CHARS = 12
 WORKER_FIELDS = ("nasfw code", "python", *PACKAGES)  # what a Ray worker's own code is compared in
 
 
+def file_version(path: str | Path | None) -> tuple[int, int] | None:
+    """(size, modification time) of a file, or None where there is none: what a per-process cache of something
+    read from a user's file adds to its key, so that the file edited within one Python session is read again."""
+    try:
+        st = os.stat(path) if path else None
+    except (OSError, TypeError, ValueError):
+        return None
+    return None if st is None else (st.st_size, st.st_mtime_ns)
+
+
 def files_hash(roots: Iterable[Path | tuple[str, Path]]) -> str:
     """sha256 over each file's name and bytes, in a fixed order; caches left out. A root is a file, a folder, or
     (name, folder) for a package whose files are named from the package's dotted name, so that one code hashes

@@ -18,6 +18,7 @@ import numpy as np
 
 from nasfw.errors import ConfigError
 from nasfw.option_types import Note, PositiveInt
+from nasfw.provenance import file_version
 from nasfw.search_spaces.nasbench201 import arch_to_key, arch_to_str, nasbench201_space
 from nasfw.space_cover import check_within
 
@@ -34,7 +35,7 @@ TableFile = Annotated[str, Note("a NAS-Bench-201 table's path (.pkl or .json, si
 def load_table(dataset: str = "cifar10", path: str | None = None) -> dict[str, Any]:
     if path is None and dataset not in DATASETS:
         raise ConfigError(f"task_options.dataset = {dataset!r} is not allowed; allowed: {sorted(DATASETS)}")
-    key = dataset if path is None else f"{path}@{_version(path)}"  # an edited file is read again
+    key = dataset if path is None else f"{path}@{file_version(path)}"  # an edited file is read again
     if key in _TABLES:
         return _TABLES[key]
     if path is not None:
@@ -82,14 +83,6 @@ def _check_table(table: dict, where: str) -> None:
             text = repr(v) if len(repr(v)) <= 80 else repr(v)[:77] + "..."
             raise ConfigError(f"{where}: cell {k!r} = {text} is not allowed; allowed: an accuracy (a number) or a "
                               "record {val_acc: [accuracy per seed], train_time, latency, model_size}")
-
-
-def _version(path: str) -> tuple[int, int] | None:
-    try:
-        st = Path(path).stat()
-    except OSError:
-        return None
-    return st.st_size, st.st_mtime_ns
 
 
 def _record(v: Any) -> dict[str, Any]:

@@ -128,11 +128,12 @@ def resolve_auto(opts: dict) -> dict[str, Any]:
     the options to put in their place ({width_mult: w, resolutions: [r]}) and prints the choice. The result is kept
     per process: a campaign is resolved more than once (dry run, run, `nasfw cost`)."""
     from nasfw.plugins.tinynas.data import class_count
+    from nasfw.provenance import file_version
 
     width, res = opts["width_mult"], opts["resolutions"]
     key = (width, tuple(res) if isinstance(res, (list, tuple)) else res, opts["device"], opts["memory"],
            opts["sram_kb"], opts["flash_kb"], opts.get("widths") or "proxyless", class_count(opts["dataset"]),
-           opts["devices"], _version(opts["devices"]), opts["seed"])  # a boards file edited: chosen again
+           opts["devices"], file_version(opts["devices"]), opts["seed"])  # a boards file edited: chosen again
     if key not in _RESOLVED:
         widths = WIDTH_MULTS if width == AUTO else (width,)
         resolutions = RESOLUTIONS if res == AUTO else tuple([res] if isinstance(res, int) else res)
@@ -157,10 +158,3 @@ def resolve_auto(opts: dict) -> dict[str, Any]:
 
 _RESOLVED: dict[tuple, dict[str, Any]] = {}
 
-
-def _version(path: str | None) -> tuple[int, int] | None:
-    try:
-        st = Path(path).stat() if path else None
-    except OSError:
-        return None
-    return None if st is None else (st.st_size, st.st_mtime_ns)
