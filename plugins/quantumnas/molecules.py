@@ -18,6 +18,7 @@ import numpy as np
 from nasfw.errors import ConfigError
 from nasfw.plugins.quantumnas.molecule_spec import PRESETS, active_space, molecule_spec  # noqa: F401 (re-exported)
 
+
 @dataclass
 class Hamiltonian:
     terms: list[tuple[float, str]]  # (coefficient, Pauli string over the qubits, qubit 0 first), no identity
