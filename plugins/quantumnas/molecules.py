@@ -142,14 +142,16 @@ SIZE_LIMIT = f"VQE stops at {MAX_QUBITS} (its Hamiltonian is a {MAX_QUBITS}-qubi
 def suggest_active(mf, n_electrons: int, spin: int, orbitals: int = MAX_QUBITS // 2) -> str:
     """An active space of at most `orbitals` orbitals around the Fermi level that keeps degenerate sets whole (as
     `build` requires), in the campaign's own notation: the lowest orbitals frozen, the next ones active."""
-    energies, n = np.asarray(mf.mo_energy), len(mf.mo_energy)
+    energies, n, filled = np.asarray(mf.mo_energy), len(mf.mo_energy), np.asarray(mf.mo_occ)
     doubly = (n_electrons - spin) // 2
     for k in range(min(orbitals, n), 0, -1):
         for shift in (0, 1, -1, 2, -2):
             core = min(max(doubly - k // 2 + shift, 0), n - k)
             occ, act = list(range(core)), list(range(core, core + k))
             n_el = n_electrons - 2 * core
-            if 0 < n_el < 2 * k and spin <= min(n_el, 2 * k - n_el) and not _degenerate_split(energies, occ, act):
+            as_filled = all(filled[i] == 2 for i in occ) and not filled[core + k:].any()  # as build checks them
+            if 0 < n_el < 2 * k and spin <= min(n_el, 2 * k - n_el) and as_filled and \
+                    not _degenerate_split(energies, occ, act):
                 return f"{{occupied: {occ}, active: {act}}}"
     return "{occupied: [...], active: [...]}"
 
