@@ -282,7 +282,10 @@ class TinyNASTask:
 
 def _resolved(given: dict) -> tuple[float, list[int]]:
     """width_mult and resolutions of a task built with `auto` outside a campaign, as a campaign resolves them."""
-    opts = with_defaults(TinyNASTask, {k: v for k, v in given.items() if k != "self"})
+    import inspect
+
+    params = inspect.signature(TinyNASTask).parameters  # the constructor's arguments, not its other locals
+    opts = with_defaults(TinyNASTask, {k: v for k, v in given.items() if k in params})
     chosen = resolve_auto(opts)
     return chosen["width_mult"], chosen["resolutions"]
 
