@@ -113,3 +113,21 @@ def test_auto_where_no_space_fits_names_the_nearest():
                                           r"\(the nearest: width 0.2 at 224, 0%\)"):
         resolve_campaign(get_registry(), "tinynas", sets=["task_options.width_mult=auto",
                                                            "task_options.resolutions=[224]"])
+
+
+@pytest.mark.parametrize("given, needle", [
+    ("task_options.device=stm32f74", "unknown task_options.device 'stm32f74'; did you mean 'stm32f746'"),
+    ("task_options.memory=bogus", "task_options.memory = 'bogus' is not allowed; allowed: one of 'per-layer'"),
+    ("task_options.widths=bogus", "task_options.widths = 'bogus' is not allowed"),
+    ("task_options.devices=nofile.yaml", "task_options.devices = 'nofile.yaml': no such YAML file"),
+])
+def test_auto_refuses_what_stage_1_reads_as_the_task_does(given, needle):
+    """Under `auto` stage 1 read the options first and refused them in its own words ("unknown option memory",
+    "space_options.widths", "option devices"), not as the options the user wrote."""
+    from nasfw.api import resolve_campaign
+    from nasfw.errors import ConfigError
+    from nasfw.registry import get_registry
+
+    with pytest.raises(ConfigError) as e:
+        resolve_campaign(get_registry(), "tinynas", sets=["task_options.width_mult=auto", given])
+    assert needle in str(e.value)

@@ -50,12 +50,9 @@ class TinyNASTask:
                  bn_batches: PositiveInt = 4, device: BoardName = "stm32f401", memory: MemoryModel = "tinyengine",
                  sram_kb: PositiveFloat | None = None, flash_kb: PositiveFloat | None = None,
                  lut: LatencyTables | None = None, seed: int = 0, devices: BoardsFile | None = None):
-        from nasfw.hardware.mcu import MCUCost, load_devices
+        from nasfw.hardware.mcu import MCUCost
 
-        self.boards = boards = load_devices(devices, "task_options.devices")  # shipped + the user's
-        if device not in boards:
-            raise ConfigError(unknown_name("task_options.device", device, boards) + "; a board of one's own goes in "
-                              "task_options.devices, a YAML file of name: {sram_kb: ..., flash_kb: ...}")
+        self.boards = _boards(device, devices)  # shipped + the user's
         if AUTO in (width_mult, resolutions):  # a script's own task; a campaign resolves it first (campaign_defaults)
             width_mult, resolutions = _resolved(dict(locals()))
         self.space = mbconv_space(widths, width_mult, resolutions, "task_options")  # bad widths / resolutions
@@ -174,6 +171,12 @@ class TinyNASTask:
         opts = with_defaults(cls, task_options)
         chosen: dict[str, Any] = {}
         if AUTO in (opts["width_mult"], opts["resolutions"]):  # stage 1 chooses them (MCUNet's first stage)
+            from nasfw.registry import check_options
+
+            # what stage 1 reads, refused as the task refuses it (stage 1's own words would name its internals:
+            # "unknown option memory", "space_options.widths")
+            check_options(cls, task_options, "task 'tinynas'", prefix="task_options.")
+            _boards(opts["device"], opts["devices"])
             chosen = resolve_auto(opts)
             opts.update(chosen)
         res = opts["resolutions"]
@@ -278,6 +281,17 @@ class TinyNASTask:
         from nasfw.plugins.tinynas.lut import build_lut
 
         return build_lut(self.space, Path(out), widths=self.widths, n_classes=self.data.n_classes, **options)
+
+
+def _boards(device: str, devices: str | None) -> dict:
+    """The shipped boards and the user's, with `device` among them."""
+    from nasfw.hardware.mcu import load_devices
+
+    boards = load_devices(devices, "task_options.devices")
+    if device not in boards:
+        raise ConfigError(unknown_name("task_options.device", device, boards) + "; a board of one's own goes in "
+                          "task_options.devices, a YAML file of name: {sram_kb: ..., flash_kb: ...}")
+    return boards
 
 
 def _resolved(given: dict) -> tuple[float, list[int]]:
