@@ -12,6 +12,7 @@ from typing import Any
 
 from nasfw import yaml_files
 from nasfw.errors import ConfigError, unknown_name
+from nasfw.option_types import PositiveFloat, PositiveInt, coerce_option
 
 REQUIRED = ("array", "rf_words", "glb_bytes")
 
@@ -63,12 +64,10 @@ def read_accelerator_file(path: str | Path, tensors: tuple[str, ...], costs: dic
     elif not _positive_int(rf):
         raise refuse("rf_words", "words per PE (an integer >= 1) for a shared register file, or a mapping "
                                  f"{{{': .., '.join(tensors)}: ..}} of per-tensor scratchpads")
-    for field in ("glb_bytes", "word_bytes"):
-        if field in raw and not _positive_int(raw[field]):
-            raise refuse(field, "an integer >= 1")
-    for field in ("noc_words_per_cycle", "dram_words_per_cycle", "pj_scale"):
-        if field in raw and not (_number(raw[field]) and raw[field] > 0):
-            raise refuse(field, "a number > 0")
+    for field, hint in (("glb_bytes", PositiveInt), ("word_bytes", PositiveInt), ("noc_words_per_cycle", PositiveFloat),
+                        ("dram_words_per_cycle", PositiveFloat), ("pj_scale", PositiveFloat)):
+        if field in raw:  # as option hints are checked everywhere (YAML's `1e3` text read as the number too)
+            out[field] = coerce_option(raw[field], hint, f"{where}: {field}")
     if "glb_tensors" in raw:
         g = raw["glb_tensors"]
         if not isinstance(g, list) or not all(t in tensors for t in g) or len(set(g)) != len(g):

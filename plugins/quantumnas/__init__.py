@@ -172,7 +172,7 @@ class CircuitParams:
         from nasfw.search_spaces.supercircuit import space_def, supercircuit_space
 
         self.blocks = space_def(circuit).blocks if n_blocks is None else n_blocks
-        self.circuit, self.n_wires, self.n_blocks = circuit, n_wires, n_blocks
+        self.circuit, self.n_wires = circuit, n_wires
         self._spaces = {self.blocks: supercircuit_space(circuit, n_wires, self.blocks)}
 
     def evaluate(self, arch: dict) -> dict[str, float]:

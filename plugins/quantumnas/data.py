@@ -116,7 +116,7 @@ def source_form(dataset: str, field: str = "dataset") -> tuple[str, int]:
         x_shape, y_shape = xy_shapes(dataset, f"task_options.{field}")
         _check_shapes(x_shape, y_shape, dataset, field)
     else:
-        x_shape = _idx_shape(Path(dataset), "t10k-images*", field)
+        x_shape = _idx_shape(Path(dataset), "images", field)
     if len(x_shape) == 2:
         return "features", int(x_shape[1])
     h, w = x_shape[1:]
@@ -194,7 +194,7 @@ def _labels(dataset: str, field: str = "dataset") -> np.ndarray:
         except (OSError, ValueError):
             pass  # read_xy, in _load_raw, names what is wrong with the file
     elif kind == "idx":
-        return _read_idx_file(Path(dataset), "t10k-labels*", field)
+        return _read_idx_file(Path(dataset), "labels", field)
     return _load_raw(str(dataset), field)[1]
 
 
@@ -234,9 +234,8 @@ def _idx_read(folder: Path, which: str, field: str, header_only: bool) -> tuple[
     return dims, data
 
 
-def _idx_shape(folder: Path, pattern: str, field: str = "dataset") -> tuple[int, ...]:
+def _idx_shape(folder: Path, which: str, field: str = "dataset") -> tuple[int, ...]:
     """An idx folder's array shape from its header, the labels' count checked against the images'."""
-    which = "images" if pattern.startswith("t10k-images") else "labels"
     dims = _idx_read(folder, which, field, header_only=True)[0]
     if which == "images":
         n = _idx_read(folder, "labels", field, header_only=True)[0][0]
@@ -245,15 +244,14 @@ def _idx_shape(folder: Path, pattern: str, field: str = "dataset") -> tuple[int,
     return dims
 
 
-def _read_idx_file(folder: Path, pattern: str, field: str = "dataset") -> np.ndarray:
-    which = "images" if pattern.startswith("t10k-images") else "labels"
+def _read_idx_file(folder: Path, which: str, field: str = "dataset") -> np.ndarray:
     dims, data = _idx_read(folder, which, field, header_only=False)
     return np.frombuffer(data, dtype=np.uint8).reshape(dims)
 
 
 def _read_idx(folder: Path, field: str = "dataset") -> tuple[np.ndarray, np.ndarray]:
-    return (_read_idx_file(folder, "t10k-images*", field) / 255.0,
-            _read_idx_file(folder, "t10k-labels*", field).astype(np.int64))
+    return (_read_idx_file(folder, "images", field) / 255.0,
+            _read_idx_file(folder, "labels", field).astype(np.int64))
 
 
 def features(images: np.ndarray, grid: int, crop: bool = True) -> torch.Tensor:
