@@ -5,8 +5,10 @@ searching. Loop names translate N->B, Y->OY, X->OX, R->FY, S->FX; a depthwise la
 group dimension G."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +106,23 @@ def accelerator_yaml(acc: Accelerator) -> dict[str, Any]:
                                   "sizes": [int(a) for a in acc.array]}}
 
 
+@contextlib.contextmanager
+def _root_logger_kept() -> Iterator[None]:
+    """ZigZag's API calls logging.basicConfig(level=INFO) on every call: the root logger of the user's process
+    would keep a handler in ZigZag's format (every later warning of any library printed as "date - function
+    +line - WARNING - ...") and, where it had none, INFO from every library. Its level and handlers are put
+    back as they were, and ZigZag's INFO is not printed meanwhile."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for h in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(h)
+        root.setLevel(level)
+
+
 def evaluate(layer: Layer, m: Mapping, accelerator: str | Path | Accelerator = EYERISS_V1_YAML) -> dict[str, float]:
     """ZigZag's energy (its units: the YAML's per-access costs), latency (cycles) and EDP of one mapping."""
     try:
@@ -118,12 +137,8 @@ def evaluate(layer: Layer, m: Mapping, accelerator: str | Path | Accelerator = E
             accelerator = Path(tmp) / "accelerator.yaml"
         mpath = Path(tmp) / "mapping.yaml"
         mpath.write_text(yaml.safe_dump(mapping_yaml(layer, m)))
-        level = logging.getLogger().level
-        logging.getLogger().setLevel(logging.ERROR)
-        try:
+        with _root_logger_kept():
             energy, latency, cmes = get_hardware_performance_zigzag(
                 workload(layer), str(accelerator), str(mpath), opt="EDP", dump_folder=tmp,
                 loma_show_progress_bar=False)
-        finally:
-            logging.getLogger().setLevel(level)
     return {"energy": float(energy), "cycles": float(latency), "edp": float(energy) * float(latency)}

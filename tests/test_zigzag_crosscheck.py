@@ -2,6 +2,8 @@
 MobileNetV2, depthwise included), the same Eyeriss v1 and the same row-stationary mapping given completely."""
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from nasfw.hardware import zigzag_ref
@@ -39,3 +41,26 @@ def test_generated_description_equals_the_shipped_eyeriss_file():
     layer = network("mobilenetv2")[3]
     m = dataflow("row-stationary", layer, acc)
     assert zigzag_ref.evaluate(layer, m, acc) == zigzag_ref.evaluate(layer, m)
+
+
+def test_the_user_process_logging_is_left_as_it_was():
+    # ZigZag calls logging.basicConfig(level=INFO) inside its API: a handler in its format stayed on the root
+    # logger, and every later warning of any library (matplotlib's, qiskit's) printed through it
+    # (pytest's own capture handlers are taken off the root logger meanwhile: with any handler there,
+    # basicConfig does nothing, which a user's plain process does not have)
+    root = logging.getLogger()
+    pytest_handlers, level = list(root.handlers), root.level
+    for h in pytest_handlers:
+        root.removeHandler(h)
+    try:
+        acc = eyeriss_v1()
+        layer = network("mobilenetv2")[3]
+        zigzag_ref.evaluate(layer, dataflow("row-stationary", layer, acc))
+        after = (root.level, list(root.handlers))
+    finally:
+        for h in list(root.handlers):
+            root.removeHandler(h)
+        for h in pytest_handlers:
+            root.addHandler(h)
+        root.setLevel(level)
+    assert after == (level, [])
