@@ -6,9 +6,10 @@ A notebook therefore gets exactly the run `nasfw search` would have made from th
 checks and the same one-line errors (`nasfw.ConfigError`), and the run folder it writes is the CLI's."""
 from __future__ import annotations
 
+import contextlib
 import copy
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from nasfw.errors import ConfigError
 
@@ -222,6 +223,30 @@ def inline_space_file(raw: dict) -> dict:
     return {**raw, "space": space.to_dict()}
 
 
+@contextlib.contextmanager
+def caller_state_kept() -> Iterator[None]:
+    """What evaluations in this process change, given back to the caller's session afterwards: torch's thread
+    count (they pin torch to one thread: two per core would oversubscribe beside the workers) and the global
+    random streams of torch (CUDA's too, where the caller had started it), numpy and `random`, which training
+    seeds from the campaign's seed: a notebook's `torch.randn` after a search drew seed 0's numbers, the same
+    after every search."""
+    import random
+
+    import numpy as np
+    import torch
+
+    threads = torch.get_num_threads()
+    np_state, py_state = np.random.get_state(), random.getstate()
+    cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+    try:
+        with torch.random.fork_rng(devices=cuda):
+            yield
+    finally:
+        torch.set_num_threads(threads)
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+
+
 def search(plugin: str | None = None, config: str | Path | dict | None = None, *, budget: str | int | None = None,
            searcher: str | type | None = None, resume: bool = False, progress: bool = True,
            plugins_dirs: Iterable[str | Path] = (), **fields: Any) -> RunView:
@@ -267,14 +292,9 @@ def search(plugin: str | None = None, config: str | Path | dict | None = None, *
     campaign = resolve_campaign(registry, plugin, user, stored=stored, searcher=searcher, budget=budget,
                                 fields=fields, source=str(config) if isinstance(config, (str, Path)) else None)
     check_in_process(campaign, registry)
-    import torch
-
-    threads = torch.get_num_threads()  # evaluations in this process pin torch to one thread (two per core
-    try:  # would oversubscribe beside the workers); the caller's session gets its own setting back
+    with caller_state_kept():
         summary = run_campaign(campaign, registry, resume=resume, progress=progress, plugins_dirs=dirs,
                                flags=PYTHON_FLAGS)
-    finally:
-        torch.set_num_threads(threads)
     if "first_error" in summary:  # `nasfw search` exits 1 here; a script that goes on would meet `best` as None
         import warnings
 

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from nasfw.compare import Comparison, RunResult
-from nasfw.report import _plt, axis_scale
+from nasfw.figures import colour_cycle, new_figure, save_figure
+from nasfw.report import axis_scale
 
 
 def step_values(curve: list[tuple[int, float]], upto: int) -> np.ndarray:
@@ -22,9 +23,8 @@ def step_values(curve: list[tuple[int, float]], upto: int) -> np.ndarray:
 
 
 def plot_best_so_far(comp: Comparison, path: Path) -> Path:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig, ax = new_figure(7, 4.5)
+    colours = colour_cycle()
     by_run = {r.run: r for r in comp.runs}
     shown: list[float] = []
     for i, g in enumerate(comp.groups):
@@ -55,18 +55,14 @@ def plot_best_so_far(comp: Comparison, path: Path) -> Path:
     if shown:
         ax.legend(fontsize=8, loc="lower right" if comp.objective.direction == "max" else "upper right")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_fronts(comp: Comparison, path: Path) -> Path | None:
     if comp.front_metrics is None or not any(g.front for g in comp.groups):
         return None
-    plt = _plt()
     x, y = comp.front_metrics
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = new_figure(7, 4.5)
     for g in comp.groups:
         if g.front:
             ax.plot(*zip(*sorted(g.front)), "o-", ms=4, label=f"{g.label} ({len(g.runs)} runs)")
@@ -77,10 +73,7 @@ def plot_fronts(comp: Comparison, path: Path) -> Path | None:
     ax.set_title(f"Pareto fronts: {y} vs {x} (each group's seeds together)", fontsize=9)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def markdown_table(head: list[str], rows: list[list[str]]) -> str:

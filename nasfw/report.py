@@ -4,17 +4,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from nasfw.figures import new_figure, save_figure
 from nasfw.number_format import column
 from nasfw.results import RunView
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 PHASES = ("supernet", "search", "finalize")
@@ -50,10 +42,9 @@ def axis_scale(values) -> str:
 
 
 def plot_best_so_far(view: RunView, path: Path) -> Path:
-    plt = _plt()
     curve = view.best_so_far()
     o = view.campaign.objectives[0]
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = new_figure(6, 4)
     if curve:
         xs, ys = zip(*curve)
         ax.step(xs, ys, where="post", color="tab:blue", label=f"best {o.metric}")
@@ -70,15 +61,11 @@ def plot_best_so_far(view: RunView, path: Path) -> Path:
     else:
         ax.text(0.5, 0.5, "no successful evaluation", ha="center", va="center", transform=ax.transAxes)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_pareto(view: RunView, path: Path, x_metric: str | None = None) -> Path | None:
     """First objective against the second (or against `x_metric`, or the first cost metric found)."""
-    plt = _plt()
     objs = view.campaign.objectives
     y = objs[0].metric
     if x_metric is None:
@@ -89,7 +76,7 @@ def plot_pareto(view: RunView, path: Path, x_metric: str | None = None) -> Path 
     pts = [(e.metrics[x_metric], e.metrics[y]) for e in view.ok if x_metric in e.metrics and y in e.metrics]
     if not pts:
         return None
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = new_figure(6, 4)
     ax.scatter(*zip(*pts), s=8, alpha=0.4, color="gray", label="evaluated")
     if len(objs) > 1:
         front = [(e.metrics[x_metric], e.metrics[y]) for e in view.pareto()]
@@ -115,10 +102,7 @@ def plot_pareto(view: RunView, path: Path, x_metric: str | None = None) -> Path 
     ax.set_title(f"{view.campaign.name}: {y} vs {x_metric}")
     ax.legend()
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def final_table(run_dir: str | Path, path: str | None = None) -> tuple[str, str] | None:

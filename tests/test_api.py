@@ -207,18 +207,32 @@ def test_a_script_read_from_standard_input_is_refused_with_worker_processes(tmp_
     assert p.returncode == 0 and "ok 4" in p.stdout, p.stderr[-2000:]
 
 
-def test_the_callers_torch_threads_are_given_back(tmp_path):
-    """Evaluating in this process (one worker) sets torch to one thread, as every worker does; a notebook that
-    ran a search kept that setting for the rest of its session."""
+def test_the_callers_session_is_given_back(tmp_path):
+    """Evaluating in this process (one worker) sets torch to one thread, as every worker does, seeds the global
+    random streams from the campaign's seed, and the report draws its plots: a notebook that ran a search kept
+    one thread, drew seed 0's numbers from `torch.randn` after every search, and had its inline matplotlib
+    backend switched to Agg (its next `plt.show()` drew nothing)."""
+    import random
+
+    import matplotlib
+    import numpy as np
     torch = pytest.importorskip("torch")
-    before = torch.get_num_threads()
+    before, backend = torch.get_num_threads(), matplotlib.get_backend()
     torch.set_num_threads(2)
+    matplotlib.use("svg")  # a backend the product has no reason to choose, standing for a notebook's inline one
+    torch.manual_seed(123), np.random.seed(123), random.seed(123)
+    states = (torch.random.get_rng_state(), np.random.get_state()[1].copy(), random.getstate())
     try:
         nasfw.search(config=ROOT / "experiments" / "quantumnas-vqe-h2.yaml", budget=3, out=str(tmp_path / "run"),
                      workers=1, progress=False, phases={"supernet": {"epochs": 2}, "finalize": {"task": False}})
+        assert (tmp_path / "run" / "report" / "best_so_far.png").exists()
         assert torch.get_num_threads() == 2
+        assert matplotlib.get_backend() == "svg"
+        assert torch.equal(torch.random.get_rng_state(), states[0])
+        assert (np.random.get_state()[1] == states[1]).all() and random.getstate() == states[2]
     finally:
         torch.set_num_threads(before)
+        matplotlib.use(backend)
 
 
 def test_the_campaign_seed_seeds_the_task_too():

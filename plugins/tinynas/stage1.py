@@ -18,6 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from nasfw.errors import ConfigError
+from nasfw.figures import new_figure, save_figure
 from nasfw.hardware.mcu import MCUCost
 from nasfw.progress import progress_bar
 from nasfw.search_spaces.mbconv import mbconv_space, to_config
@@ -97,12 +98,7 @@ def check_grid(width_mults: Sequence[float], resolutions: Sequence[int], samples
 
 
 def _plot_cdfs(macs_of: dict, cells: list[dict], best: dict | None, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = new_figure(6, 4)
     for c in cells:
         m = np.sort(macs_of[(c["width"], c["resolution"])])
         label = f"w{c['width']:g}-r{c['resolution']} ({c['fit']:.0%} fit)"
@@ -111,11 +107,8 @@ def _plot_cdfs(macs_of: dict, cells: list[dict], best: dict | None, path: Path) 
     ax.set_ylabel("CDF")
     ax.set_title("TinyNAS stage 1: search spaces that fit")
     ax.legend(fontsize=8)
-    fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 AUTO = "auto"
