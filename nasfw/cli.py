@@ -24,6 +24,7 @@ def cmd_search(args) -> int:
         if not args.resume:
             raise ConfigError("nasfw search needs --plugin NAME or --config FILE (or --resume --out RUN)")
         stored = stored_campaign(args.out, CLI_FLAGS, reg)  # `nasfw search --resume --out RUN`: as it started
+        _resume_where_started(args, stored)
     fields = {key: getattr(args, key, None) for key in ("seed", "workers", "out", "backend", "address")}
     campaign = resolve_campaign(reg, plugin, user, stored=stored, searcher=args.searcher, budget=args.budget,
                                 fields=fields, sets=args.sets or (), source=args.config)
@@ -70,6 +71,16 @@ def cmd_search(args) -> int:
               f"{summary['first_error']}", file=sys.stderr)
         return 1
     return 0
+
+
+def _resume_where_started(args, stored: dict) -> None:
+    """A resume from another folder than the run's: its options' relative paths are read from the run's."""
+    from nasfw.results import RunView
+    from nasfw.run_cwd import absolute, work_where_started
+
+    args.out = absolute(args.out)
+    args.plugins_dir = [absolute(d) for d in args.plugins_dir or ()]
+    work_where_started(stored, RunView.open(args.out).environments, "nasfw search --resume")
 
 
 def cmd_plugins(args) -> int:
@@ -177,6 +188,7 @@ def cmd_export(args) -> int:
     from nasfw.inline_plugin import refuse_unknown_inline_task
     from nasfw.results import RunView
     from nasfw.phase_options import check_export_formats
+    from nasfw.run_cwd import work_where_started
     from nasfw.runner import build_space, task_options
 
     reg = registry_of(args)
@@ -195,13 +207,18 @@ def cmd_export(args) -> int:
             raise ConfigError(f"run {args.run!r} has no successful evaluation to export")
         arch, metrics = top[0].arch, top[0].metrics
     refuse_unknown_inline_task(args.run, camp.task, reg, f"its best architecture is in {args.run}/best.json")
+    here = Path.cwd()
+    # the user's paths from here, the task's options from where the run started
+    base = here if work_where_started(camp, view.environments, "nasfw export") else Path()
+    run_dir = base / args.run
     task = reg.task(camp.task, **task_options(camp, reg))
     check_export_formats(task, args.format or [], "--format")  # before anything is written
-    out = output_folder(args.out or Path(args.run) / "export", "--out" if args.out else "--out (default RUN/export)")
+    out = output_folder(base / (args.out or Path(args.run) / "export"),
+                        "--out" if args.out else "--out (default RUN/export)")
     (out / "best.json").write_text(json.dumps({"arch": arch, "metrics": metrics}, indent=2))
     files = [out / "best.json"]
     if hasattr(task, "load_supernet"):  # the trained supernet's weights, as the search used them
-        task.load_supernet(Path(args.run))
+        task.load_supernet(run_dir)
     for fmt in args.format or []:
         files += task.export(arch, out, fmt)
     for f in files:
@@ -221,8 +238,12 @@ def cmd_cost(args) -> int:
     view = RunView.open(args.run) if args.run else None
     if view is not None:
         require_run_plugin(args.run, view.campaign.plugin, reg, "--plugins-dir DIR")
+    target = _cost_target(args, reg, view)  # the user's files, read where the user is
+    if view is not None:
+        from nasfw.run_cwd import work_where_started
+
+        work_where_started(view.campaign, view.environments, "nasfw cost --run")
     models = _cost_models(args, reg, view)
-    target = _cost_target(args, reg, view)
     out, used = {}, {}
     for name, options, model in models:
         used[name] = options

@@ -194,7 +194,7 @@ def environment(registry: Any, plugins: Iterable[str], files: dict[str, str] | N
             "plugins": {p: plugin_code(registry, p) for p in sorted(set(plugins)) if p in registry.plugins},
             "python": platform.python_version(), "packages": packages(),
             "host": socket.gethostname(), "platform": platform.platform(terse=True), "cpus": os.cpu_count(),
-            "accelerator": accelerator()}
+            "accelerator": accelerator(), "cwd": os.getcwd()}
 
 
 def campaign_plugins(campaign: Any, registry: Any) -> list[str]:
