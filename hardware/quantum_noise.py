@@ -41,9 +41,9 @@ def _device_classes() -> dict[str, str]:
     """Device name -> fake backend class name: 'quito' -> 'FakeQuitoV2', 'torino' -> 'FakeTorino'. The retired
     IBMQ machines carry a V2 suffix; the Eagle and Heron machines added later (Brisbane, Sherbrooke, Torino, Fez,
     ...) do not, and were missed when only `Fake*V2` names were read."""
+    fp = _provider()  # (first: without qiskit-ibm-runtime, its one line rather than the import's traceback)
     from qiskit_ibm_runtime.fake_provider.fake_backend import FakeBackendV2
 
-    fp = _provider()
     out = {}
     for n in dir(fp):
         cls = getattr(fp, n)
@@ -190,6 +190,7 @@ def _from_properties(path: str):
     import json
     from pathlib import Path
 
+    _provider()
     from qiskit_ibm_runtime.fake_provider.fake_backend import FakeBackendV2
 
     p = Path(path)

@@ -71,3 +71,14 @@ def unknown_name(kind: str, name: object, known: Iterable[str]) -> str:
     close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.6)  # 0.5 offered 'core' for 'nope'
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ";"
     return f"unknown {kind} {name!r}{hint} known: {', '.join(known) if known else '(none)'}"
+
+
+def require_packages(packages: dict[str, str], what: str, extra: str) -> None:
+    """Before any work: `what` (an option as the user wrote it) needs these packages (import name -> pip name),
+    and one line names the extra that installs them. The import itself waited for the first training, after the
+    run folder was made, or came as a traceback."""
+    import importlib.util
+
+    missing = [pip for module, pip in packages.items() if importlib.util.find_spec(module) is None]
+    if missing:
+        raise ConfigError(f"{what} needs {' and '.join(missing)}: pip install 'nasfw[{extra}]'")

@@ -4,6 +4,7 @@ runs end to end with ZigZag's verdict in the report."""
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -182,3 +183,14 @@ def test_an_accelerator_for_ones_own_onnx_model(run_cli, tmp_path):
             ([], "task_options.networks = \\[\\]; it must be a list of at least one")):
         with pytest.raises(ConfigError, match=message):
             NAASTask(networks=networks)
+
+
+def test_zigzag_missing_is_refused_before_the_search(cli_in_process, monkeypatch):
+    """Without the `hw` extra the default campaign searched, then failed in finalize's ZigZag column."""
+    monkeypatch.setitem(sys.modules, "zigzag", None)  # as Python sees a package that is not installed
+    p = cli_in_process("search", "--plugin", "naas", "--dry-run")
+    assert p.returncode == 2
+    assert ("phases.finalize.task.zigzag = true re-evaluates the result with ZigZag, which needs zigzag-dse and six "
+            "(zigzag not installed): pip install 'nasfw[hw]', or --set phases.finalize.task.zigzag=false") in p.stderr
+    p = cli_in_process("search", "--plugin", "naas", "--dry-run", "--set", "phases.finalize.task.zigzag=false")
+    assert p.returncode == 0, p.stderr

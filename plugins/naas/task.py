@@ -201,7 +201,16 @@ class NAASTask:
     def finalize(self, arch: dict[str, Any], run_dir: Path, progress: bool = True, **options: Any) -> dict[str, Any]:
         return run_finalize(self, arch, Path(run_dir), progress=progress, **options)
 
-    def check_finalize(self, n_random: int = 512, rounds: int = 4, **_: Any) -> None:
-        """Before the search: finalize's mapping search sizes (they failed deep in the mapper after it)."""
+    def check_finalize(self, n_random: int = 512, rounds: int = 4, zigzag: bool = True, **_: Any) -> None:
+        """Before the search: finalize's mapping search sizes (they failed deep in the mapper after it), and
+        ZigZag where its column is asked for (without the `hw` extra the run failed once the search was done)."""
         if n_random < 1 or rounds < 0:
             raise ConfigError(f"phases.finalize.task.n_random = {n_random} (>= 1), rounds = {rounds} (>= 0)")
+        if zigzag:
+            import importlib.util
+
+            missing = [m for m in ("zigzag", "six") if importlib.util.find_spec(m) is None]
+            if missing:
+                raise ConfigError(f"phases.finalize.task.zigzag = true re-evaluates the result with ZigZag, which "
+                                  f"needs zigzag-dse and six ({' and '.join(missing)} not installed): pip install "
+                                  "'nasfw[hw]', or --set phases.finalize.task.zigzag=false")

