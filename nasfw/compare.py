@@ -189,9 +189,11 @@ def _objective(views: list[RunView], metric: str | None, where: str) -> Objectiv
     for v in views:
         own = {o.metric: o.direction for o in v.campaign.objectives}
         listed = ", ".join(f"{m}:{d}" for m, d in own.items())
-        if name not in own and given is None:
+        if name not in own and given is None:  # the example takes the direction the other runs give the metric
+            known = [o.direction for w in views for o in w.campaign.objectives if o.metric == name]
+            example = f"{where} {name}:{known[0]}" if known else f"{where} {name}:max or {name}:min"
             raise ConfigError(f"{where}: run {str(v.run_dir)!r} has no objective {name!r} (its objectives: {listed});"
-                              f" name the metric to compare with its direction, e.g. {where} {name}:max")
+                              f" name the metric to compare with its direction, e.g. {example}")
         if name in own and direction is not None and own[name] != direction:
             raise ConfigError(f"{where}: {name!r} is to be {direction}imised, but run {str(v.run_dir)!r} "
                               f"{own[name]}imises it; runs that disagree on a metric's direction are not compared")

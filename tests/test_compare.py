@@ -104,6 +104,18 @@ def test_bad_arguments_are_refused_with_the_field(runs, kwargs, needle):
     assert needle in str(e.value)
 
 
+def test_the_example_direction_is_the_one_the_runs_give_the_metric(runs, tmp_path):
+    """Runs of two objectives: the refusal's example said `params_m:max` for a metric the other run minimises."""
+    small = nasfw.search("nasbench201", SMALL, budget=3, out=str(tmp_path / "small"), progress=False,
+                         objectives=[{"metric": "params_m", "direction": "min"}])
+    with pytest.raises(nasfw.ConfigError) as e:
+        nasfw.compare_runs([small.run_dir, runs / "runs" / "evolution-0"])
+    assert str(e.value).endswith("name the metric to compare with its direction, e.g. metric params_m:min")
+    with pytest.raises(nasfw.ConfigError) as e:
+        nasfw.compare_runs([small.run_dir, runs / "runs" / "evolution-0"], metric="latency_ms")
+    assert str(e.value).endswith("e.g. metric latency_ms:max or latency_ms:min")
+
+
 def test_folders_that_are_not_runs_are_refused(tmp_path):
     with pytest.raises(nasfw.ConfigError, match="no such folder"):
         nasfw.compare_runs(tmp_path / "missing")
