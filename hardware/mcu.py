@@ -77,41 +77,61 @@ def layer_table(config: dict, resolution: int | None = None) -> LayerTable:
     return LayerTable(*[a[:, i] for i in range(7)])
 
 
-def layer_rows(config: dict, resolution: int | None = None) -> list[tuple]:
-    """(kind, cin, cout, k, hin, hout, keep) for the first conv, every MBConv block (expand 1x1, depthwise,
-    project 1x1; ZeroLayer blocks skipped), the feature-mix layer if any, and the classifier (a 1x1 'conv' on the
-    pooled features)."""
+def _walk(config: dict, resolution: int | None = None) -> list[tuple]:
+    """The network once, in order, for both memory models: ("first", cin, cout, k, hin, hout), ("block", cin,
+    mid, cout, k, hin, hout, expands, residual) for each MBConv block (ZeroLayer blocks skipped), ("mix", cin,
+    cout, h) for the feature-mix layer if any, ("classifier", in, out, h) if any; h is the side of the map a
+    layer reads."""
     try:
         r = int(resolution or config["resolution"])
-        rows: list[tuple] = []
         fc = config["first_conv"]
         h = _conv_out(r, fc["stride"])
-        rows.append((KIND["conv"], fc["in_channels"], fc["out_channels"], fc["kernel_size"], r, h, 0))
-        for i, b in enumerate(config["blocks"]):
+        steps: list[tuple] = [("first", fc["in_channels"], fc["out_channels"], fc["kernel_size"], r, h)]
+        for b in config["blocks"]:
             m = b["mobile_inverted_conv"]
             if m.get("name") == "ZeroLayer":
                 continue
             cin, cout, k, s, e = (m["in_channels"], m["out_channels"], m["kernel_size"], m["stride"],
                                   m["expand_ratio"])
             mid = m.get("mid_channels") or int(round(cin * e))
-            keep = cin * h * h if b.get("shortcut") is not None else 0
             ho = _conv_out(h, s)
-            if e != 1:
+            steps.append(("block", cin, mid, cout, k, h, ho, e != 1, b.get("shortcut") is not None))
+            h = ho
+        fm = config.get("feature_mix_layer")
+        if fm:
+            steps.append(("mix", fm["in_channels"], fm["out_channels"], h))
+        cl = config.get("classifier")
+        if cl:
+            steps.append(("classifier", cl["in_features"], cl["out_features"], h))
+    except (KeyError, TypeError) as e:
+        raise ConfigError(f"net config: missing or malformed field {e}; expected the OFA/ProxylessNAS JSON format "
+                          "(first_conv, blocks[].mobile_inverted_conv, classifier, resolution)") from None
+    return steps
+
+
+def layer_rows(config: dict, resolution: int | None = None) -> list[tuple]:
+    """(kind, cin, cout, k, hin, hout, keep) for the first conv, every MBConv block (expand 1x1, depthwise,
+    project 1x1), the feature-mix layer if any, and the classifier (a 1x1 'conv' on the pooled features)."""
+    rows: list[tuple] = []
+    for step in _walk(config, resolution):
+        if step[0] == "first":
+            _, cin, cout, k, r, h = step
+            rows.append((KIND["conv"], cin, cout, k, r, h, 0))
+        elif step[0] == "block":
+            _, cin, mid, cout, k, h, ho, expands, residual = step
+            keep = cin * h * h if residual else 0
+            if expands:
                 rows.append((KIND["pw"], cin, mid, 1, h, h, 0))
                 rows.append((KIND["dw"], mid, mid, k, h, ho, keep))
             else:
                 rows.append((KIND["dw"], mid, mid, k, h, ho, 0))
             rows.append((KIND["pw"], mid, cout, 1, ho, ho, keep))
-            h = ho
-        fm = config.get("feature_mix_layer")
-        if fm:
-            rows.append((KIND["pw"], fm["in_channels"], fm["out_channels"], 1, h, h, 0))
-        cl = config.get("classifier")
-        if cl:
-            rows.append((KIND["fc"], cl["in_features"], cl["out_features"], 1, 1, 1, 0))
-    except (KeyError, TypeError) as e:
-        raise ConfigError(f"net config: missing or malformed field {e}; expected the OFA/ProxylessNAS JSON format "
-                          "(first_conv, blocks[].mobile_inverted_conv, classifier, resolution)") from None
+        elif step[0] == "mix":
+            _, cin, cout, h = step
+            rows.append((KIND["pw"], cin, cout, 1, h, h, 0))
+        else:
+            _, n_in, n_out, _ = step
+            rows.append((KIND["fc"], n_in, n_out, 1, 1, 1, 0))
     return rows
 
 
@@ -125,36 +145,29 @@ def tinyengine_ops(config: dict, resolution: int | None = None) -> list[list]:
     """[op, cin, cout, k, hin, hout, feeds_residual] for every op TinyEngine runs: conv, dw, add, pool, fc;
     feeds_residual marks an op whose output is a residual block's input, kept until the block's addition."""
     ops: list[list] = []
-    try:
-        r = int(resolution or config["resolution"])
-        fc = config["first_conv"]
-        h = _conv_out(r, fc["stride"])
-        ops.append(["conv", fc["in_channels"], fc["out_channels"], fc["kernel_size"], r, h, False])
-        for b in config["blocks"]:
-            m = b["mobile_inverted_conv"]
-            if m.get("name") == "ZeroLayer":
-                continue
-            cin, cout, k, s, e = (m["in_channels"], m["out_channels"], m["kernel_size"], m["stride"],
-                                  m["expand_ratio"])
-            mid = m.get("mid_channels") or int(round(cin * e))
-            ho = _conv_out(h, s)
-            residual = b.get("shortcut") is not None
+    steps = _walk(config, resolution)
+    if steps[-1][0] != "classifier":
+        raise ConfigError("net config: missing or malformed field 'classifier'")
+    for step in steps:
+        if step[0] == "first":
+            _, cin, cout, k, r, h = step
+            ops.append(["conv", cin, cout, k, r, h, False])
+        elif step[0] == "block":
+            _, cin, mid, cout, k, h, ho, expands, residual = step
             if residual:
                 ops[-1][6] = True  # the block's input is kept for the addition
-            if e != 1:
+            if expands:
                 ops.append(["conv", cin, mid, 1, h, h, False])
             ops += [["dw", mid, mid, k, h, ho, False], ["conv", mid, cout, 1, ho, ho, False]]
             if residual:
                 ops.append(["add", cout, cout, 1, ho, ho, False])
-            h = ho
-        fm = config.get("feature_mix_layer")
-        if fm:
-            ops.append(["conv", fm["in_channels"], fm["out_channels"], 1, h, h, False])
-        cl = config["classifier"]
-        ops.append(["pool", cl["in_features"], cl["in_features"], h, h, 1, False])
-        ops.append(["fc", cl["in_features"], cl["out_features"], 1, 1, 1, False])
-    except (KeyError, TypeError) as e:
-        raise ConfigError(f"net config: missing or malformed field {e}") from None
+        elif step[0] == "mix":
+            _, cin, cout, h = step
+            ops.append(["conv", cin, cout, 1, h, h, False])
+        else:
+            _, n_in, n_out, h = step
+            ops.append(["pool", n_in, n_in, h, h, 1, False])
+            ops.append(["fc", n_in, n_out, 1, 1, 1, False])
     return ops
 
 
