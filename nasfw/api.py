@@ -266,6 +266,7 @@ def search(plugin: str | None = None, config: str | Path | dict | None = None, *
 
     from nasfw.registry import get_registry
     from nasfw.results import RunView
+    from nasfw.run_cwd import absolute, in_folder, run_environments, where_started
     from nasfw.runner import PYTHON_FLAGS, run_campaign
 
     caller = inspect.currentframe().f_back  # type: ignore[union-attr]
@@ -289,12 +290,16 @@ def search(plugin: str | None = None, config: str | Path | dict | None = None, *
             raise ConfigError("nasfw.search needs a plugin name or a config (a campaign file or mapping), or "
                               "resume=True with out= a run folder")
         stored = stored_campaign(fields.get("out"), PYTHON_FLAGS, registry)
-    campaign = resolve_campaign(registry, plugin, user, stored=stored, searcher=searcher, budget=budget,
-                                fields=fields, source=str(config) if isinstance(config, (str, Path)) else None)
-    check_in_process(campaign, registry)
-    with caller_state_kept():
-        summary = run_campaign(campaign, registry, resume=resume, progress=progress, plugins_dirs=dirs,
-                               flags=PYTHON_FLAGS)
+    found = where_started(stored, run_environments(fields["out"])) if stored else None
+    if found:  # the run's relative option paths are read from where it started; the caller's own from here
+        fields, dirs = {**fields, "out": absolute(fields["out"])}, tuple(str(absolute(d)) for d in dirs)
+    with in_folder(found, "nasfw.search(resume=True)"):
+        campaign = resolve_campaign(registry, plugin, user, stored=stored, searcher=searcher, budget=budget,
+                                    fields=fields, source=str(config) if isinstance(config, (str, Path)) else None)
+        check_in_process(campaign, registry)
+        with caller_state_kept():
+            summary = run_campaign(campaign, registry, resume=resume, progress=progress, plugins_dirs=dirs,
+                                   flags=PYTHON_FLAGS)
     if "first_error" in summary:  # `nasfw search` exits 1 here; a script that goes on would meet `best` as None
         import warnings
 

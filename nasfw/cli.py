@@ -75,12 +75,11 @@ def cmd_search(args) -> int:
 
 def _resume_where_started(args, stored: dict) -> None:
     """A resume from another folder than the run's: its options' relative paths are read from the run's."""
-    from nasfw.results import RunView
-    from nasfw.run_cwd import absolute, work_where_started
+    from nasfw.run_cwd import absolute, run_environments, work_where_started
 
     args.out = absolute(args.out)
     args.plugins_dir = [absolute(d) for d in args.plugins_dir or ()]
-    work_where_started(stored, RunView.open(args.out).environments, "nasfw search --resume")
+    work_where_started(stored, run_environments(args.out), "nasfw search --resume")
 
 
 def cmd_plugins(args) -> int:

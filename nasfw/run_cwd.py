@@ -5,13 +5,15 @@ a dataset, a boards file), and campaign.yaml keeps them as written: they cannot 
 starts, since whether a string is a path is the plugin's reading (`dataset: mnist` is a data set's name unless
 the plugin takes an existing folder of that name first). So each session records its working folder
 (`environment.cwd`), and the commands that rebuild a run's task or cost models from another folder (`nasfw
-export RUN`, `nasfw cost --run RUN`, `nasfw search --resume --out RUN`) work in the run's folder where its
+export RUN`, `nasfw cost --run RUN`, `nasfw search --resume --out RUN`, `nasfw.search(resume=True, out=RUN)`)
+work in the run's folder where its
 options name paths that exist there and not here; from anywhere else they failed with "no such file"."""
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 
 def started_in(environments: list[dict]) -> Path | None:
@@ -53,19 +55,56 @@ def campaign_options(campaign: Any) -> list[Any]:
             *[dict(options) for _, options in campaign.hardware]]
 
 
-def work_where_started(campaign: Any, environments: list[dict], command: str) -> Path | None:
-    """Change to the run's starting folder when its options name paths only found from there; says so. The
-    caller makes its own path arguments absolute first. Returns the folder changed to, or None."""
+def where_started(campaign: Any, environments: list[dict]) -> tuple[Path, list[str]] | None:
+    """(the run's starting folder, the option paths found only there), or None when the run's options read the
+    same from here (or the folder is unknown or gone)."""
     folder = started_in(environments)
     if folder is None or not folder.is_dir() or folder.resolve() == Path.cwd().resolve():
         return None
     names = paths_only_there(campaign_options(campaign), folder)
-    if not names:
-        return None
-    os.chdir(folder)
+    return (folder, names) if names else None
+
+
+def run_environments(run_dir: str | Path) -> list[dict]:
+    """The sessions' environments of a run folder (its store's metadata alone, not its evaluations)."""
+    from nasfw.store import Store
+
+    store = Store(run_dir, read_only=True)
+    try:
+        return store.get_meta("environment") or []
+    finally:
+        store.close()
+
+
+def _say(command: str, folder: Path, names: list[str]) -> None:
     shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
     print(f"note: {command} works in {folder}, where the run was started: its options name {shown} from there")
-    return folder
+
+
+def work_where_started(campaign: Any, environments: list[dict], command: str) -> Path | None:
+    """Change to the run's starting folder when its options name paths only found from there; says so. The
+    caller makes its own path arguments absolute first. Returns the folder changed to, or None."""
+    found = where_started(campaign, environments)
+    if found is None:
+        return None
+    os.chdir(found[0])
+    _say(command, *found)
+    return found[0]
+
+
+@contextlib.contextmanager
+def in_folder(found: tuple[Path, list[str]] | None, command: str) -> Iterator[None]:
+    """`work_where_started` for a library call: the caller's working folder is given back afterwards."""
+    if found is None:
+        yield
+        return
+    here = os.getcwd()
+    os.chdir(found[0])
+    _say(command, *found)
+    try:
+        yield
+    finally:
+        os.chdir(here)
 
 
 def absolute(path: str | Path | None) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from pathlib import Path
 
 import nasfw
 from nasfw.run_cwd import paths_only_there, started_in
@@ -41,6 +42,13 @@ def test_a_run_with_relative_paths_is_exported_and_resumed_from_another_folder(t
     monkeypatch.chdir(other)
     assert main(["search", "--resume", "--out", "../project/runs/a", "--budget", "5", "--no-progress"]) == 0
     assert nasfw.open_run(start / "runs" / "a").summary()["evaluations"] == 5
+
+    monkeypatch.chdir(other)  # from Python: the same, and the caller's folder is given back
+    capsys.readouterr()
+    run = nasfw.search(resume=True, out="../project/runs/a", budget=6, progress=False)
+    assert run.summary()["evaluations"] == 6 and run.run_dir == start / "runs" / "a"
+    assert f"note: nasfw.search(resume=True) works in {start}" in capsys.readouterr().out
+    assert Path.cwd() == other
 
     monkeypatch.chdir(start)  # where the paths are found, nothing moves and nothing is said
     capsys.readouterr()
