@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import functools
 import importlib
 import importlib.metadata
 import importlib.util
@@ -366,3 +367,21 @@ def get_registry(plugins_dirs: Iterable[str | Path] = (), fresh: bool = False) -
         _DEFAULT = Registry(dirs)
         _DEFAULT._dirs = dirs  # type: ignore[attr-defined]
     return _DEFAULT
+
+
+def checks_options(what: str, prefix: str = "task_options.") -> Callable[[type], type]:
+    """Class decorator: a task built from Python with keyword options (`TinyNASTask(memory="x")`) refuses them in
+    the words a campaign's options are refused (`task_options.memory = 'x'; allowed: ...`), by the same type
+    hints, rather than in its constructor's own older words or a TypeError for a misspelt keyword."""
+    def decorate(cls: type) -> type:
+        init = cls.__init__
+
+        @functools.wraps(init)
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            if kwargs:
+                kwargs = check_options(cls, kwargs, what, skip=len(args), prefix=prefix)
+            init(self, *args, **kwargs)
+
+        cls.__init__ = __init__  # type: ignore[misc]
+        return cls
+    return decorate

@@ -120,7 +120,8 @@ def test_a_users_accelerator_file_is_a_baseline(tmp_path):
     assert baseline_onchip_bytes(task.baseline) == task.onchip_bytes
     with pytest.raises(ConfigError, match="task_options.baseline_dataflow is needed with an accelerator file"):
         NAASTask(networks=["squeezenet"], baseline=str(npu))
-    with pytest.raises(ConfigError, match="unknown task_options.baseline_dataflow 'diagonal'"):
+    with pytest.raises(ConfigError, match="task_options.baseline_dataflow = 'diagonal' is not allowed; allowed: one "
+                                          "of 'row-stationary', 'weight-stationary', 'output-stationary'"):
         NAASTask(networks=["squeezenet"], baseline=str(npu), baseline_dataflow="diagonal")
     with pytest.raises(ConfigError, match=r"unknown task_options.baseline 'eyeriss-v2'; did you mean 'eyeriss-v1'\?"
                                           r".* \(or the path of an accelerator YAML\)"):
@@ -179,7 +180,7 @@ def test_an_accelerator_for_ones_own_onnx_model(run_cli, tmp_path):
             ([str(tmp_path / "tiny.onnx"), str(tmp_path / "b" / "tiny.onnx")],
              r"task_options.networks\[1\] = '.*tiny.onnx' is named 'tiny', as an earlier entry"),
             ([str(tmp_path / "none.onnx")], r"task_options.networks\[0\] = '.*none.onnx': no such ONNX file"),
-            ("squeezenet", "task_options.networks = 'squeezenet'; it must be a list"),
+            ("squeezenet", "task_options.networks = 'squeezenet' is not allowed; allowed: a list"),
             ([], "task_options.networks = \\[\\]; it must be a list of at least one")):
         with pytest.raises(ConfigError, match=message):
             NAASTask(networks=networks)

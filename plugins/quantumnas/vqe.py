@@ -32,6 +32,7 @@ from nasfw.search_spaces.supercircuit import SuperCircuit, space_def
 from nasfw.space_cover import check_within
 from nasfw.supernet.sampling import SamplerName
 from nasfw.supernet.train import TRAINING_CHECKPOINT, TrainConfig, train_supernet
+from nasfw.registry import checks_options
 
 
 MoleculeSpec = Annotated[str | dict, Note("a preset (h2, lih, h2o, ch4, beh2) or a mapping: geometry (pyscf's atom "
@@ -40,6 +41,7 @@ MoleculeSpec = Annotated[str | dict, Note("a preset (h2, lih, h2o, ch4, beh2) or
 DENSITY_QUBITS = 8  # the molecule's qubits under noise: density (routing adds ancillas to the matrix)
 
 
+@checks_options("task 'quantumnas-vqe'")
 class VQETask:
     export_formats = ("qasm", "json")
     # what a campaign switched to this task searches for when it names no objectives

@@ -32,6 +32,7 @@ from nasfw.search_spaces.mbconv import InputSize, WidthMult, WidthTable, mbconv_
 from nasfw.space_cover import check_within
 from nasfw.supernet.bn import recalibrate_bn
 from nasfw.supernet.train import TRAINING_CHECKPOINT, TrainConfig, train_supernet
+from nasfw.registry import checks_options
 
 WEIGHTS = "supernet.pt"
 Auto = Literal["auto"]  # stage 1 chooses (plugins/tinynas/stage1.py `resolve_auto`)
@@ -41,6 +42,7 @@ ImageSource = Annotated[str, Note("mnist, digits (scikit-learn's), an .npz file'
                                   "or (N, C, H, W) and y, or a folder of images with one sub-folder per class")]
 
 
+@checks_options("task 'tinynas'")
 class TinyNASTask:
     export_formats = ("onnx", "onnx-int8", "json", "pt")
 
