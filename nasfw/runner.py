@@ -8,7 +8,6 @@ and the run ends with the same number of evaluations as an uninterrupted one.
 from __future__ import annotations
 
 import inspect
-import json
 import os
 import sys
 import time
@@ -21,6 +20,7 @@ from nasfw.backends import make_backend
 from nasfw.driver import SearchDriver
 from nasfw.campaign import Campaign
 from nasfw.cost import violated
+from nasfw import json_text
 from nasfw.errors import ConfigError, NasfwError, StoreError, Terminated
 from nasfw.evaluation import EvaluatorSpec, Pipeline
 from nasfw.local_loop import run_local
@@ -428,14 +428,14 @@ def finalize(campaign: Campaign, comps: Components, store: Store, progress: bool
         first = next((e for e in store.evaluations() if e.status == "failed"), None)
         summary["first_error"] = first.error if first else None
     if top:
-        (out / "best.json").write_text(json.dumps(rec(top[0]), indent=2))
-        (out / "top.json").write_text(json.dumps([rec(e) for e in top], indent=2))
+        (out / "best.json").write_text(json_text.dumps(rec(top[0]), indent=2))
+        (out / "top.json").write_text(json_text.dumps([rec(e) for e in top], indent=2))
         summary["best"] = rec(top[0])
         broken = violated(campaign.constraints, top[0].metrics)
         if broken:  # no candidate met the constraints: the best is the one that comes closest, and says so
             summary["best"]["violates"] = broken
     if len(campaign.objectives) > 1:
-        (out / "pareto.json").write_text(json.dumps([rec(e) for e in view.pareto()], indent=2))
+        (out / "pareto.json").write_text(json_text.dumps([rec(e) for e in view.pareto()], indent=2))
     exported = []
     if top and hasattr(comps.task, "export"):
         for fmt in fin.get("export", []):
@@ -455,6 +455,6 @@ def finalize(campaign: Campaign, comps: Components, store: Store, progress: bool
         from nasfw.report import write_report
 
         summary["report"] = write_report(out, table=(summary.get("task") or {}).get("table"))["report"]
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    (out / "summary.json").write_text(json_text.dumps(summary, indent=2, default=str))
     return summary
 
