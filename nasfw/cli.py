@@ -78,9 +78,10 @@ def _resume_where_started(args, stored: dict) -> None:
     """A resume from another folder than the run's: its options' relative paths are read from the run's."""
     from nasfw.run_cwd import absolute, run_environments, work_where_started
 
-    args.out = absolute(args.out)
-    args.plugins_dir = [absolute(d) for d in args.plugins_dir or ()]
-    work_where_started(stored, run_environments(args.out), "nasfw search --resume")
+    environments = run_environments(args.out)
+    out, dirs = absolute(args.out), [absolute(d) for d in args.plugins_dir or ()]  # (from here, before a move)
+    if work_where_started(stored, environments, "nasfw search --resume"):
+        args.out, args.plugins_dir = out, dirs
 
 
 def cmd_plugins(args) -> int:
