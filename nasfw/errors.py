@@ -73,12 +73,17 @@ def unknown_name(kind: str, name: object, known: Iterable[str]) -> str:
     return f"unknown {kind} {name!r}{hint} known: {', '.join(known) if known else '(none)'}"
 
 
+def missing_modules(modules: Iterable[str]) -> list[str]:
+    """The modules among these that are not installed, found without importing them."""
+    import importlib.util
+
+    return [m for m in modules if importlib.util.find_spec(m) is None]
+
+
 def require_packages(packages: dict[str, str], what: str, extra: str) -> None:
     """Before any work: `what` (an option as the user wrote it) needs these packages (import name -> pip name),
     and one line names the extra that installs them. The import itself waited for the first training, after the
     run folder was made, or came as a traceback."""
-    import importlib.util
-
-    missing = [pip for module, pip in packages.items() if importlib.util.find_spec(module) is None]
+    missing = [packages[m] for m in missing_modules(packages)]
     if missing:
         raise ConfigError(f"{what} needs {' and '.join(missing)}: pip install 'nasfw[{extra}]'")

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, Sequence, get_args
 
 import numpy as np
 
-from nasfw.errors import ConfigError, unknown_name
+from nasfw.errors import ConfigError, missing_modules, unknown_name
 from nasfw.hardware.eyeriss import Accelerator, load_accelerator
 from nasfw.hardware.workloads import NETWORKS, load_network
 from nasfw.plugins.naas.finalize import finalize as run_finalize
@@ -209,9 +209,7 @@ class NAASTask:
         if n_random < 1 or rounds < 0:
             raise ConfigError(f"phases.finalize.task.n_random = {n_random} (>= 1), rounds = {rounds} (>= 0)")
         if zigzag:
-            import importlib.util
-
-            missing = [m for m in ("zigzag", "six") if importlib.util.find_spec(m) is None]
+            missing = missing_modules(("zigzag", "six"))
             if missing:
                 raise ConfigError(f"phases.finalize.task.zigzag = true re-evaluates the result with ZigZag, which "
                                   f"needs zigzag-dse and six ({' and '.join(missing)} not installed): pip install "
