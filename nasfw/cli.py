@@ -10,7 +10,7 @@ from nasfw.cli_args import help_command, load_json_arg, positive_int, registry_o
 from nasfw.cli_cost import cmd_cost
 from nasfw.cli_prepare import add_prepare_parsers
 from nasfw import json_text
-from nasfw.errors import ConfigError, NasfwError, Terminated, output_folder
+from nasfw.errors import ConfigError, NasfwError, Terminated, out_of_memory, output_folder
 
 
 # --- commands --------------------------------------------------------------------------------------
@@ -399,6 +399,13 @@ def main(argv: list[str] | None = None) -> int:
     except NasfwError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except (MemoryError, RuntimeError) as e:
+        if (what := out_of_memory(e)) is None:
+            raise
+        keep = "; finished evaluations are in the store" if args.command == "search" else ""
+        print(f"error: {what}: the campaign asks for more memory than this machine has (a smaller resolution, "
+              f"batch size, wire or block count needs less){keep}", file=sys.stderr)
+        return 1
     except BrokenPipeError:  # `nasfw show RUN | head`
         sys.stderr.close()
         return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from pathlib import Path
 from typing import Iterable
 
@@ -87,3 +88,25 @@ def require_packages(packages: dict[str, str], what: str, extra: str) -> None:
     missing = [packages[m] for m in missing_modules(packages)]
     if missing:
         raise ConfigError(f"{what} needs {' and '.join(missing)}: pip install 'nasfw[{extra}]'")
+
+
+def out_of_memory(exc: BaseException) -> str | None:
+    """What a failed allocation asked for, in the user's words; None for any other error.
+
+    torch reports a failed CPU allocation as a RuntimeError ("DefaultCPUAllocator: can't allocate memory: you
+    tried to allocate 20971520000 bytes") and a GPU one as torch.OutOfMemoryError; numpy and Python raise
+    MemoryError. Each is a setting too large for the machine (a resolution, a batch, a wire or block count), not a
+    fault to read a traceback for.
+    """
+    text = str(exc)
+    if not isinstance(exc, MemoryError) and not (
+            isinstance(exc, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text.lower())):
+        return None
+    asked = re.search(r"tried to allocate ([\d.]+) ?(bytes|[KMGT]iB|[KMGT]B)", text, re.IGNORECASE)
+    if asked is None:
+        return "out of memory"
+    size, unit = float(asked.group(1)), asked.group(2)
+    if unit == "bytes":
+        size, unit = size / 2 ** 30, "GiB"
+    return f"out of memory: an allocation of {size:,.0f} {unit} failed" if size >= 100 else \
+        f"out of memory: an allocation of {size:.3g} {unit} failed"

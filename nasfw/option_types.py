@@ -133,6 +133,8 @@ def _coerce(value: Any, hint: Any) -> Any:
         return _number_text(value)
     if hint in _SCALARS:
         if isinstance(value, _SCALARS[hint]) and (hint is bool or not isinstance(value, bool)):
+            if hint is float and not math.isfinite(value):
+                raise _Mismatch  # YAML's .nan and .inf, refused as the text 'nan' is: no range holds them
             return value
         raise _Mismatch
     if origin in _SEQUENCES or hint in _SEQUENCES:

@@ -63,7 +63,16 @@ KERNELS, EXPANDS, DEPTHS = (3, 5, 7), (3, 4, 5, 6), (2, 3, 4)
 # the options' type hints: what a campaign may give, refused by name before any work and listed by `nasfw plugins`
 WidthTable = Literal["proxyless", "mobilenetv2"]  # the stage widths before the multiplier
 WidthMult = Annotated[float, Bounds(low=0, high=4, low_open=True)]
-InputSize = Annotated[int, Bounds(low=16)]  # an input resolution: five stride-2 stages leave at least 1x1
+# An input resolution: five stride-2 stages leave at least 1x1 of 16; 1,024 is past any microcontroller's input
+# (the largest shipped board's 512 kB of SRAM holds no 3-channel int8 image beyond 413 x 413, and OFA's phone
+# networks stop at 224), and a mistyped 100000 would only ask for terabytes of images.
+MAX_RESOLUTION = 1024
+InputSize = Annotated[int, Bounds(low=16, high=MAX_RESOLUTION)]
+INPUT_SIZES = f"input sizes (integers from 16 to {MAX_RESOLUTION})"  # how a refusal says what is allowed
+
+
+def is_input_size(r: Any) -> bool:
+    return isinstance(r, int) and not isinstance(r, bool) and 16 <= r <= MAX_RESOLUTION
 
 
 def mbconv_space(widths: WidthTable = "proxyless", width_mult: WidthMult | None = None,
@@ -85,8 +94,8 @@ def mbconv_space(widths: WidthTable = "proxyless", width_mult: WidthMult | None 
         ds.append(Choice("width", [float(width_mult)]))
     if resolutions is not None:
         res = [resolutions] if isinstance(resolutions, int) else list(resolutions)
-        if not res or any(not isinstance(r, int) or r < 16 for r in res):
-            raise ConfigError(f"{field}.resolutions = {resolutions!r}; allowed: input sizes (integers >= 16)")
+        if not res or not all(map(is_input_size, res)):
+            raise ConfigError(f"{field}.resolutions = {resolutions!r}; allowed: {INPUT_SIZES}")
         ds.append(Choice("resolution", sorted(res)))
     n_stages = len(STAGE_STRIDES)
     for s in range(n_stages):

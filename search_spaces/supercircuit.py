@@ -26,6 +26,7 @@ from nasfw.decisions import Choice
 from nasfw.list_decisions import Permutation
 from nasfw.errors import ConfigError, unknown_name
 from nasfw.search_spaces import quantum_sim as qs
+from nasfw.search_spaces.circuit_options import MAX_BLOCKS
 from nasfw.space import Arch, Space
 from nasfw.supernet.base import SuperNet
 
@@ -86,8 +87,8 @@ def supercircuit_space(circuit: str = "u3cu3", n_wires: int = 4, n_blocks: int |
     blocks = d.blocks if n_blocks is None else n_blocks
     if not isinstance(n_wires, int) or n_wires < 2:
         raise ConfigError(f"{field}.n_wires = {n_wires!r}; it must be an integer >= 2")
-    if not isinstance(blocks, int) or blocks < 1:
-        raise ConfigError(f"{field}.n_blocks = {blocks!r}; it must be an integer >= 1")
+    if not isinstance(blocks, int) or isinstance(blocks, bool) or not 1 <= blocks <= MAX_BLOCKS:
+        raise ConfigError(f"{field}.n_blocks = {blocks!r} is not allowed; allowed: an integer from 1 to {MAX_BLOCKS}")
     if device_qubits is not None and (not isinstance(device_qubits, int) or device_qubits < n_wires):
         raise ConfigError(f"{field}.device_qubits = {device_qubits!r}; it must be an integer >= n_wires "
                           f"({n_wires})")

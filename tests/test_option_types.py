@@ -36,7 +36,10 @@ def test_values_that_fit_their_hint_pass_as_the_factory_takes_them(value, hint, 
 
 @pytest.mark.parametrize("value,hint,allowed", [
     ("x", int, "an integer"), (True, int, "an integer"), (2.5, int, "an integer"), ("fast", float, "a number"),
-    ("nan", float, "a number"), (True, float, "a number"), (1, bool, "true or false"), (5, str, "a string"),
+    ("nan", float, "a number"), (float("nan"), float, "a number"), (float("inf"), float, "a number"),
+    (float("nan"), PositiveFloat, "a number > 0"), (float("inf"), PositiveFloat, "a number > 0"),
+    (float("nan"), Fraction, "a number from 0 to 1"), (True, float, "a number"), (1, bool, "true or false"),
+    (5, str, "a string"),
     (None, int, "an integer"), (2.5, int | None, "an integer or null"),
     ("mobilenetv2", Sequence[str], "a list (each a string)"),  # a string is not a list of names
     ([48, "x"], int | Sequence[int], "an integer or a list (each an integer)"),
@@ -104,13 +107,13 @@ def test_every_first_party_factory_and_phase_method_has_hints_that_resolve():
     ("tinynas", {"task_options": {"batch_size": "x"}}, ("task_options.batch_size = 'x' is not allowed; "
      "allowed: an integer >= 1")),
     ("tinynas", {"task_options": {"resolutions": [48, "x"]}}, ("task_options.resolutions = [48, 'x'] is not allowed; "
-     "allowed: an integer >= 16 or a list (each an integer >= 16)")),
+     "allowed: an integer from 16 to 1024 or a list (each an integer from 16 to 1024)")),
     ("naas", {"task_options": {"networks": "mobilenetv2"}}, ("task_options.networks = 'mobilenetv2' is not "
      "allowed; allowed: a list (each vgg16, resnet50, mobilenetv2, squeezenet, mnasnet, unet, or an .onnx model's "
      "path)")),
     ("naas", {"task_options": {"n_random": "x"}}, "task_options.n_random = 'x' is not allowed"),
     ("quantumnas", {"space_options": {"n_blocks": 2.5}}, ("space_options.n_blocks = 2.5 is "
-     "not allowed; allowed: an integer >= 1 or null")),
+     "not allowed; allowed: an integer from 1 to 100 or null")),
     ("tinynas", {"task_options": {"seed": -1}}, ("task_options.seed = -1 is not allowed; allowed: an "
      "integer from 0 to 4294967295")),
     ("naas", {"task_options": {"seed": 2**33}}, "task_options.seed = 8589934592 is not allowed"),

@@ -95,5 +95,6 @@ def test_lut_build_errors(tmp_path, capsys):
     assert capsys.readouterr().err == "error: nasfw lut build: --threads 0 is not allowed; allowed: an integer >= 1\n"
     # an 8x8 input was timed as a table for a network five stride-2 stages leave nothing of
     assert main(["lut", "build", "--plugin", "tinynas", "--out", str(tmp_path), "--resolutions", "8"]) == 2
-    assert "--resolutions [8] is not allowed; allowed: input sizes (integers >= 16)" in capsys.readouterr().err
+    assert "--resolutions [8] is not allowed; allowed: input sizes (integers from 16 to 1024)" in \
+        capsys.readouterr().err
     assert not list(tmp_path.glob("*_lookup_table.yaml"))

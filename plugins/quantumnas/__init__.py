@@ -9,8 +9,7 @@ from typing import Literal, get_args
 from nasfw.errors import ConfigError
 from nasfw.hardware.quantum_noise import NoiseScale
 from nasfw.hooks import hookimpl
-from nasfw.option_types import PositiveInt
-from nasfw.search_spaces.circuit_options import CircuitName, DeviceName, OptimizationLevel, WireCount
+from nasfw.search_spaces.circuit_options import BlockCount, CircuitName, DeviceName, OptimizationLevel, WireCount
 
 DEFAULT_CAMPAIGN = {
     "name": "quantumnas",
@@ -89,7 +88,7 @@ def resolved_layout_sampling(layout_sampling: str, device_qubits: int) -> str:
     return "uniform" if device_qubits <= MAX_QUBITS else "connected"
 
 
-def supercircuit(circuit: CircuitName = "u3cu3", n_wires: WireCount = 4, n_blocks: PositiveInt | None = None,
+def supercircuit(circuit: CircuitName = "u3cu3", n_wires: WireCount = 4, n_blocks: BlockCount | None = None,
                  device: DeviceName | None = None, layout_sampling: LayoutSampling = "auto"):
     """The SubCircuit space; with `device`, the qubit mapping onto that device's qubits too. `layout_sampling`:
     `uniform` (the paper's: any k of the device's qubits, in any order), `connected` (the same mappings, but
@@ -168,7 +167,7 @@ class CircuitParams:
     name = "circuit-params"
     cheap = True
 
-    def __init__(self, circuit: CircuitName = "u3cu3", n_wires: WireCount = 4, n_blocks: PositiveInt | None = None):
+    def __init__(self, circuit: CircuitName = "u3cu3", n_wires: WireCount = 4, n_blocks: BlockCount | None = None):
         from nasfw.search_spaces.supercircuit import space_def, supercircuit_space
 
         self.blocks = space_def(circuit).blocks if n_blocks is None else n_blocks
@@ -200,7 +199,7 @@ class CompiledCircuit:
     cheap = False
 
     def __init__(self, device: DeviceName = "quito", circuit: CircuitName = "u3cu3", n_wires: WireCount = 4,
-                 n_blocks: PositiveInt | None = None, optimization_level: OptimizationLevel = 2, seed: int = 0,
+                 n_blocks: BlockCount | None = None, optimization_level: OptimizationLevel = 2, seed: int = 0,
                  noise_scale: NoiseScale = 1.0):
         from nasfw.hardware.quantum_noise import backend, device_key
         from nasfw.search_spaces.supercircuit import SuperCircuit

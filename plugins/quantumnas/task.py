@@ -38,7 +38,7 @@ from nasfw.progress import progress_bar, start_at
 from nasfw.registry import options_of
 from nasfw.search_spaces.quantum_density import TooManyQubits
 from nasfw.search_spaces.quantum_trajectories import MAX_QUBITS as TRAJECTORY_QUBITS
-from nasfw.search_spaces.circuit_options import CircuitName, DeviceName, OptimizationLevel, WireCount
+from nasfw.search_spaces.circuit_options import BlockCount, CircuitName, DeviceName, OptimizationLevel, WireCount
 from nasfw.search_spaces.supercircuit import SuperCircuit, space_def
 from nasfw.space_cover import check_within
 from nasfw.supernet.sampling import SamplerName
@@ -76,7 +76,7 @@ class QuantumNASTask:
     default_objectives = ({"metric": "calibrated_loss", "direction": "min"},)
 
     def __init__(self, dataset: QMLSource = "mnist", classes: Sequence[int] = (0, 1, 2, 3),
-                 circuit: CircuitName = "u3cu3", n_wires: WireCount = 4, n_blocks: PositiveInt | None = None,
+                 circuit: CircuitName = "u3cu3", n_wires: WireCount = 4, n_blocks: BlockCount | None = None,
                  device: DeviceName = "quito", noise: NoiseMode = "density", n_valid: PositiveInt = 500,
                  n_test: PositiveInt = 300, n_features: PositiveInt | None = None, batch_size: PositiveInt = 256,
                  optimization_level: OptimizationLevel = 2, seed: int = 0, test_dataset: QMLSource | None = None,
@@ -129,8 +129,6 @@ class QuantumNASTask:
         self.optimization_level = optimization_level
         self.device_qubits = qubits
         self._data: QMLData | None = None
-        self.supercircuit = SuperCircuit(circuit, n_wires, n_blocks, qubits, self.n_features, seed=seed,
-                                         field="task_options")
         if len(classes) > n_wires:
             raise ConfigError(f"task_options.classes: {len(classes)} classes cannot be read from {n_wires} qubits "
                               "(one <Z> per class); use at most n_wires classes or more wires")
@@ -138,6 +136,10 @@ class QuantumNASTask:
         if test_dataset is not None:
             check_source(test_dataset, classes, self.n_features, "test_dataset")
         check_split(dataset, classes, n_valid, n_test, test_dataset)
+        # after the source's checks: its encoder holds a gate per feature, so n_features: 100000000 is refused by
+        # check_source, not by running out of memory here
+        self.supercircuit = SuperCircuit(circuit, n_wires, n_blocks, qubits, self.n_features, seed=seed,
+                                         field="task_options")
         self.trained = False
 
     # -- data ---------------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from nasfw.plugins.quantumnas.molecules import (HAMILTONIAN_FILE, MAX_QUBITS, SI
 from nasfw.plugins.quantumnas.train import supercircuit_sampling
 from nasfw.search_spaces import quantum_sim as qs
 from nasfw.search_spaces.quantum_density import TooManyQubits
-from nasfw.search_spaces.circuit_options import CircuitName, DeviceName, OptimizationLevel
+from nasfw.search_spaces.circuit_options import BlockCount, CircuitName, DeviceName, OptimizationLevel
 from nasfw.search_spaces.supercircuit import SuperCircuit, space_def
 from nasfw.space_cover import check_within
 from nasfw.supernet.sampling import SamplerName
@@ -48,7 +48,7 @@ class VQETask:
     default_objectives = ({"metric": "energy", "direction": "min"},)
 
     def __init__(self, molecule: MoleculeSpec = "h2", circuit: CircuitName = "u3cu3",
-                 n_blocks: PositiveInt | None = None, device: DeviceName = "quito",
+                 n_blocks: BlockCount | None = None, device: DeviceName = "quito",
                  noise: Literal["density", "none"] = "density", optimization_level: OptimizationLevel = 2,
                  seed: int = 0, noise_scale: NoiseScale = 1.0):
         space_def(circuit, "task_options")

@@ -21,7 +21,7 @@ import numpy as np
 from nasfw.errors import ConfigError
 from nasfw.hardware.onnx_timing import time_onnx
 from nasfw.hardware.phone_lut import PhoneLUT, config_keys
-from nasfw.search_spaces.mbconv import EXPANDS, KERNELS, build_model, to_config
+from nasfw.search_spaces.mbconv import EXPANDS, INPUT_SIZES, KERNELS, build_model, is_input_size, to_config
 
 _SHAPE = re.compile(r"input:(\d+)x(\d+)x(\d+)")
 
@@ -62,10 +62,10 @@ def _layers(config: dict) -> list[tuple[str, Any, tuple[int, ...]]]:
 def _resolutions(space, resolutions) -> list[int]:
     if resolutions is not None:
         res = [resolutions] if isinstance(resolutions, int) else list(resolutions)
-        if not res or any(isinstance(r, bool) or not isinstance(r, int) or r < 16 for r in res):
+        if not res or not all(map(is_input_size, res)):
             # an 8x8 input leaves the five stride-2 stages nothing: a table was timed for a network that cannot be
-            raise ConfigError(f"nasfw lut build: --resolutions {res!r} is not allowed; allowed: input sizes "
-                              "(integers >= 16), as the MBConv space takes them")
+            raise ConfigError(f"nasfw lut build: --resolutions {res!r} is not allowed; allowed: {INPUT_SIZES}, as "
+                              "the MBConv space takes them")
         return res
     d = space._by_name.get("resolution")
     if d is None:

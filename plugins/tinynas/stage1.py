@@ -21,7 +21,7 @@ from nasfw.errors import ConfigError
 from nasfw.figures import new_figure, save_figure
 from nasfw.hardware.mcu import MCUCost
 from nasfw.progress import progress_bar
-from nasfw.search_spaces.mbconv import mbconv_space, to_config
+from nasfw.search_spaces.mbconv import INPUT_SIZES, is_input_size, mbconv_space, to_config
 
 WIDTH_MULTS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 RESOLUTIONS = tuple(range(32, 225, 16))
@@ -87,10 +87,9 @@ def check_grid(width_mults: Sequence[float], resolutions: Sequence[int], samples
     if not width_mults or bad_w:
         raise ConfigError(f"width_mults (--widths) = {list(width_mults)!r} is not allowed; allowed: numbers in (0, 4], "
                           "at least one")
-    bad_r = [r for r in resolutions if isinstance(r, bool) or not isinstance(r, int) or r < 16]
-    if not resolutions or bad_r:
-        raise ConfigError(f"resolutions (--resolutions) = {list(resolutions)!r} is not allowed; allowed: input sizes "
-                          "(integers >= 16), at least one")
+    if not resolutions or not all(map(is_input_size, resolutions)):
+        raise ConfigError(f"resolutions (--resolutions) = {list(resolutions)!r} is not allowed; allowed: "
+                          f"{INPUT_SIZES}, at least one")
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise ConfigError(f"samples (--samples) = {samples!r} is not allowed; allowed: an integer >= 1")
     if isinstance(min_fit, bool) or not isinstance(min_fit, (int, float)) or not 0 < min_fit <= 1:

@@ -1,0 +1,92 @@
+"""Values no run can use are refused when the campaign is built, in one line: a mistyped count that would fill the
+machine's memory (the process killed, or a MemoryError from deep inside), and YAML's .nan and .inf where a number
+is asked for (a NaN learning rate passed every range check, since no comparison with NaN holds)."""
+import pytest
+
+
+@pytest.mark.parametrize("plugin, setting, needle", [
+    ("quantumnas", "task_options.n_blocks=100000000",
+     "task_options.n_blocks = 100000000 is not allowed; allowed: an integer from 1 to 100 or null"),
+    ("quantumnas", "space_options.n_blocks=101",
+     "space_options.n_blocks = 101 is not allowed; allowed: an integer from 1 to 100"),
+    ("tinynas", "task_options.resolutions=100000",
+     "task_options.resolutions = 100000 is not allowed; allowed: an integer from 16 to 1024 or a list"),
+    ("tinynas", "space_options.resolutions=[64, 2048]", "space_options.resolutions = [64, 2048] is not allowed"),
+    ("quantumnas", "task_options.n_features=100000000", "task_options.n_features = 100000000"),
+    ("quantumnas", "phases.supernet.lr=.nan", "phases.supernet.lr = nan is not allowed; allowed: a number > 0"),
+    ("quantumnas", "phases.finalize.task.lr=.inf",
+     "phases.finalize.task.lr = inf is not allowed; allowed: a number > 0"),
+    ("tinynas", "phases.supernet.weight_decay=.nan",
+     "phases.supernet.weight_decay = nan is not allowed; allowed: a number >= 0"),
+    ("tinynas", "task_options.sram_kb=.nan", "task_options.sram_kb = nan is not allowed"),
+])
+def test_values_no_run_can_use_are_refused_in_one_line(cli_in_process, tmp_path, plugin, setting, needle):
+    p = cli_in_process("search", "--plugin", plugin, "--set", setting, "--dry-run")
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and needle in p.stderr, p.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_the_largest_block_count_still_builds():
+    pytest.importorskip("qiskit_ibm_runtime")
+    from nasfw.search_spaces.supercircuit import supercircuit_space
+
+    space = supercircuit_space("u3cu3", 4, 100)
+    assert space.decisions[0].options[-1] == 100
+
+
+OWN_PLUGIN = '''
+from nasfw import Choice, Space, hookimpl
+
+
+class GreedyTask:
+    def train_supernet(self, run_dir, epochs: int = 1):
+        import torch
+        torch.empty(2 ** 62, dtype=torch.uint8)  # far past any machine: torch refuses it at once
+
+    def evaluate(self, arch):
+        return {"score": 1.0}
+
+
+@hookimpl
+def nasfw_register_search_spaces(register):
+    register("greedy", lambda: Space([Choice("op", ["a", "b"])]), "two ops")
+
+
+@hookimpl
+def nasfw_register_tasks(register):
+    register("greedy", GreedyTask, "trains on more memory than there is")
+
+
+@hookimpl
+def nasfw_register_campaigns(register):
+    register("greedy", {"plugin": "greedy", "space": "greedy", "task": "greedy", "objectives": [{"metric": "score"}],
+                        "searcher": "random", "phases": {"supernet": {}}, "budget": 2, "out": "runs/greedy"})
+'''
+
+
+def test_running_out_of_memory_is_one_line_that_says_so(cli_in_process, tmp_path):
+    """A phase that asks for more memory than the machine has (a resolution, a batch) ended in torch's traceback
+    from deep inside the training; now one line that names it as memory, and the run stays resumable."""
+    plugins = tmp_path / "mine"
+    plugins.mkdir()
+    (plugins / "greedy.py").write_text(OWN_PLUGIN)
+    p = cli_in_process("search", "--plugins-dir", plugins, "--plugin", "greedy", "--out", tmp_path / "run",
+                       "--no-progress")
+    assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr
+    assert p.stderr.strip().splitlines()[-1].startswith(
+        "error: out of memory: an allocation of 4,294,967,296 GiB failed: the campaign asks for more memory than "
+        "this machine has"), p.stderr
+
+
+def test_what_counts_as_running_out_of_memory():
+    import torch
+
+    from nasfw.errors import out_of_memory
+
+    with pytest.raises(RuntimeError) as e:
+        torch.empty(2 ** 40, 2 ** 20, dtype=torch.uint8)
+    assert out_of_memory(e.value) == "out of memory: an allocation of 1,073,741,824 GiB failed"
+    assert out_of_memory(MemoryError()) == "out of memory"
+    assert out_of_memory(RuntimeError("CUDA out of memory. Tried to allocate 2.50 GiB")) == \
+        "out of memory: an allocation of 2.5 GiB failed"
+    assert out_of_memory(RuntimeError("shape mismatch")) is None and out_of_memory(ValueError("x")) is None
