@@ -75,3 +75,24 @@ def on_device(module: torch.nn.Module, device: torch.device) -> Iterator[torch.n
         yield module
     finally:
         module.to("cpu")
+
+
+def memory_bytes(device: torch.device) -> int | None:
+    """The memory a training on `device` can have at most: the GPU's, or this machine's (within the container's
+    cgroup limit where one is set); None where it cannot be read. A plugin compares what a campaign's training
+    would hold with it before any work, so a batch that cannot fit is refused rather than killed hours in."""
+    if device.type == "cuda":
+        return int(torch.cuda.get_device_properties(device.index or 0).total_memory)
+    import os
+
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not a POSIX system
+        return None
+    try:
+        limit = open("/sys/fs/cgroup/memory.max").read().strip()  # cgroup v2; "max" when unlimited
+        if limit.isdigit():
+            total = min(total, int(limit))
+    except OSError:
+        pass
+    return total

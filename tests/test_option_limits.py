@@ -90,3 +90,42 @@ def test_what_counts_as_running_out_of_memory():
     assert out_of_memory(RuntimeError("CUDA out of memory. Tried to allocate 2.50 GiB")) == \
         "out of memory: an allocation of 2.5 GiB failed"
     assert out_of_memory(RuntimeError("shape mismatch")) is None and out_of_memory(ValueError("x")) is None
+
+
+def test_a_circuit_whose_training_cannot_fit_in_memory_is_refused(cli_in_process):
+    """30 wires on a 133-qubit device without noise passed every check and was killed for memory in the
+    SuperCircuit's first epoch (2^30 amplitudes per input, a state per gate kept for the backward pass)."""
+    pytest.importorskip("qiskit_ibm_runtime")
+    p = cli_in_process("search", "--plugin", "quantumnas", "--dry-run", "--set", "task_options.device=torino",
+                       "--set", "task_options.noise=none", "--set", "task_options.n_wires=30")
+    assert p.returncode == 2 and p.stderr.count("\n") == 1, p.stderr
+    assert p.stderr.startswith("error: task_options.n_wires = 30: training keeps about 1,056,768 GiB of states for "
+                               "the backward pass (batches of 256 inputs (finalize's training from scratch) x 2^30 "
+                               "amplitudes x 516 gates), and this machine has "), p.stderr
+    # the supernet's own batch, when finalize trains nothing, and the way out it names
+    p = cli_in_process("search", "--plugin", "quantumnas", "--dry-run", "--set", "task_options.device=torino",
+                       "--set", "task_options.noise=none", "--set", "task_options.n_wires=30",
+                       "--set", "phases.finalize.task=false", "--set", "phases.supernet.batch_size=8")
+    assert "(batches of 8 inputs (phases.supernet.batch_size) x 2^30" in p.stderr, p.stderr
+    assert p.stderr.rstrip().endswith("or smaller batches (phases.supernet.batch_size)"), p.stderr
+
+
+def test_the_estimate_is_what_autograd_keeps():
+    """The refusal's figure against the tensors autograd really saves for the backward pass of the largest
+    SubCircuit on 10 wires (counted by storage, so a tensor saved twice counts once)."""
+    pytest.importorskip("qiskit_ibm_runtime")
+    import torch
+
+    from nasfw.plugins.quantumnas.memory import _gates, training_bytes
+    from nasfw.plugins.quantumnas.task import QuantumNASTask
+
+    task = QuantumNASTask(dataset="digits", n_wires=10, device="guadalupe", noise="none", n_valid=50, n_test=50)
+    saved = {}
+
+    def pack(t):
+        saved[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        task.supercircuit(torch.randn(256, task.n_features))
+    estimate = training_bytes(10, 256, _gates(task))
+    assert 0.7 < sum(saved.values()) / estimate < 1.2, (sum(saved.values()), estimate)

@@ -222,9 +222,11 @@ class QuantumNASTask:
 
     def check_campaign(self, campaign) -> None:
         from nasfw.plugins.quantumnas import check_circuit_hardware
+        from nasfw.plugins.quantumnas.memory import check_training_memory
 
         quantum_noise.check_space_device(self.device, campaign.space_options)
         check_circuit_hardware(self, campaign)
+        check_training_memory(self, campaign.phases)
 
     def initial_archs(self, space, rng) -> list[dict]:
         """The search's first candidates under `seed_layouts`: random SubCircuits placed on the trivial layout
