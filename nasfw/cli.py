@@ -32,8 +32,13 @@ def cmd_search(args) -> int:
     if args.dry_run:
         from nasfw.phase_options import check_phase_options
         from nasfw.runner import build
+        from nasfw.searchers.base import random_start_note
 
-        check_phase_options(campaign, build(campaign, reg).task)  # every name and option resolved, as a run would
+        comps = build(campaign, reg)
+        check_phase_options(campaign, comps.task)  # every name and option resolved, as a run would
+        note = random_start_note(comps.searcher, campaign.budget_evaluations)
+        if note:
+            print(f"note: {note}", file=sys.stderr)
         if campaign.backend == "ray":
             from nasfw.ray_backend import check_ray, plan
 

@@ -28,7 +28,7 @@ from nasfw.phase_options import check_phase_options
 from nasfw.registry import Registry
 from nasfw.replay import ReplayBackend, StoredResults, can_retrace
 from nasfw.run_lock import RunLock
-from nasfw.searchers.base import Result, make_searcher
+from nasfw.searchers.base import Result, make_searcher, random_start_note
 from nasfw.space import Space
 from nasfw.space_cover import SpaceMismatch
 from nasfw.store import Store
@@ -223,6 +223,9 @@ def run_campaign(campaign: Campaign, registry: Registry, resume: bool = False, p
     plugins_dirs = tuple(str(Path(d).resolve()) for d in plugins_dirs)
     comps = build(campaign, registry)
     check_phase_options(campaign, comps.task)
+    note = random_start_note(comps.searcher, campaign.budget_evaluations)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     use_registry(registry, plugins_dirs)
     if campaign.backend == "ray":
         from nasfw.ray_backend import check_ray

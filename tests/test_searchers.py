@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from nasfw import Choice, ConfigError, Constraint, Float, Objective, Space
 from nasfw.evaluation import Pipeline
@@ -133,8 +134,27 @@ def test_ppo_learns_and_mnasnet_reward():
     assert s.reward(Result(OK, {"acc": 1.0, "latency_ms": 10.0})) < 1.0  # over target: penalised
 
 
+def test_a_large_learning_rate_saturates_the_controller_and_the_search_goes_on(task):
+    """PPO with `lr: 1` on NAS-Bench-201: one NaN gradient (an overflowed probability ratio, update 13) made every
+    weight NaN and the next ask stopped the search with numpy's "Probabilities contain NaN"."""
+    s = make_searcher(CLS["ppo"], nasbench201_space(), {"lr": 1}, seed=0, objectives=[Objective("accuracy", "max")])
+    done, _ = drive(s, task, 200)
+    assert len(done) == 200
+    assert all(bool(torch.isfinite(p).all()) for p in s.controller.params)
+
+
+def test_weights_a_step_made_infinite_name_the_learning_rate(task):
+    from nasfw.errors import SearcherError
+
+    s = make_searcher(CLS["reinforce"], nasbench201_space(), {"lr": 1e308}, seed=0,
+                      objectives=[Objective("accuracy", "max")])
+    with pytest.raises(SearcherError, match=r"searcher 'reinforce': an update left the controller's weights "
+                                            r"infinite; searcher.settings.lr = 1e\+308 is too large a step"):
+        drive(s, task, 50)
+
+
 @pytest.mark.parametrize("bad,needle", [
-    ({"population_size": 1}, "population_size = 1 is not allowed; allowed: an integer >= 2"),
+    ({"population_size": 1}, "population_size = 1 is not allowed; allowed: an integer from 2 to 10000"),
     ({"popsize": 10}, "popsize is not a setting of 'evolution'"),
     ({"population_size": "ten"}, "searcher.settings.population_size = 'ten' is not allowed; allowed: an integer"),
     ({"mutate_prob": True}, "searcher.settings.mutate_prob = True is not allowed; allowed: a number"),
@@ -237,3 +257,35 @@ def test_nsga2_ranks_and_crowding_agree_with_optuna():
         theirs = _calc_crowding_distance(trials)
         for i in range(n):
             assert (math.isinf(mine[i]) and math.isinf(theirs[i])) or mine[i] == pytest.approx(theirs[i])
+
+
+@pytest.mark.parametrize("name, low", [("evolution", 2), ("ofa-evolution", 2), ("nsga2", 4)])
+def test_a_population_no_machine_can_draw_is_refused(name, low):
+    """An evolution draws a whole generation at once: population_size 100,000,000 drew candidates for minutes
+    (NAS-Bench-201 has 15,625) before anything was evaluated."""
+    with pytest.raises(ConfigError, match=rf"searcher.settings.population_size = 100000000 is not allowed; "
+                                          rf"allowed: an integer from {low} to 10000"):
+        make_searcher(CLS[name], nasbench201_space(), {"population_size": 100_000_000})
+
+
+@pytest.mark.parametrize("name, settings, budget, says", [
+    ("ofa-evolution", {}, 50, ("searcher 'ofa-evolution' draws its first 100 candidates at random "
+                               "(searcher.settings.population_size) and the budget is 50 evaluations")),
+    ("ofa-evolution", {}, 100, "the budget is 100 evaluations, so this search samples at random only"),
+    ("ofa-evolution", {}, 101, None),
+    ("evolution", {"population_size": 40}, 30, "set population_size below the budget"),
+    ("nsga2", {}, 200, None),
+    ("bayes", {}, 8, "draws its first 10 candidates at random (searcher.settings.n_startup_trials)"),
+    ("bayes", {"sampler": "random"}, 8, None), ("random", {}, 5, None), ("reinforce", {}, 5, None),
+])
+def test_a_budget_spent_within_the_random_start_is_said(name, settings, budget, says):
+    from nasfw.searchers.base import random_start_note
+
+    note = random_start_note(make_searcher(CLS[name], nasbench201_space(), settings), budget)
+    assert (note is None) if says is None else (says in note), note
+
+
+def test_the_dry_run_says_so_too(cli_in_process):
+    p = cli_in_process("search", "--plugin", "nasbench201", "--searcher", "ofa-evolution", "--budget", "50",
+                       "--dry-run")
+    assert p.returncode == 0 and p.stderr.startswith("note: searcher 'ofa-evolution' draws its first 100"), p.stderr

@@ -90,6 +90,11 @@ class Searcher(ABC):
     def reset_pending(self) -> None:
         """Forget asks that will never be answered (the driver died while they ran)."""
 
+    def random_start(self) -> tuple[int, str] | None:
+        """How many first candidates this searcher draws at random before results steer it, and the setting
+        that says so (an evolution's population, a model's start-up trials); None where that does not apply."""
+        return None
+
     # --- helpers for subclasses ------------------------------------------------------------------
     def fitness(self, result: Result) -> float:
         """Larger is better; failed evaluations are worst, constraint violations next."""
@@ -233,6 +238,23 @@ class GenerationalSearcher(Searcher):
             self.population = self._next_generation(self.population + self.told)
             self.told = []
             self.generation += 1
+
+
+# An evolution draws a whole generation at once and keeps it in its checkpoint: 100 (Once-for-All, MCUNet) or 40
+# (QuantumNAS) in the papers; a mistyped population of 100,000,000 drew candidates until the machine gave out.
+MAX_POPULATION = 10_000
+
+
+def random_start_note(searcher: Searcher, budget: int) -> str | None:
+    """Said before a search whose budget ends within the searcher's random start: it will only sample at random
+    (`--searcher ofa-evolution --budget 50`: a first generation of 100), which nothing else tells the user."""
+    start = searcher.random_start()
+    if start is None or start[0] < budget:
+        return None
+    count, setting = start
+    return (f"searcher {searcher.name!r} draws its first {count} candidates at random "
+            f"(searcher.settings.{setting}) and the budget is {budget} evaluations, so this search samples at "
+            f"random only; set {setting} below the budget (or raise the budget) for the results to steer it")
 
 
 def check_at_least(name: str, value: float, low: float) -> None:

@@ -104,6 +104,9 @@ class OptunaSearcher(ReplayedHistory, Searcher):
         self.history: list[tuple[Arch, Result]] = []
         self._new_study()
 
+    def random_start(self) -> tuple[int, str] | None:
+        return (self.n_startup_trials, "n_startup_trials") if self.sampler_name in ("tpe", "gp", "cmaes") else None
+
     def _make_sampler(self):
         import optuna
 

@@ -13,7 +13,8 @@ from typing import Annotated
 
 from nasfw.errors import ConfigError
 from nasfw.option_types import Bounds, Fraction, NonNegativeInt, PositiveInt
-from nasfw.searchers.base import FAILED, INFEASIBLE, GenerationalSearcher, Result, Searcher, check_at_least
+from nasfw.searchers.base import (FAILED, INFEASIBLE, MAX_POPULATION, GenerationalSearcher, Result, Searcher,
+                                  check_at_least)
 from nasfw.space import Arch
 
 
@@ -22,7 +23,7 @@ def _ratio(name: str, v: float) -> None:
         raise ConfigError(f"searcher.settings.{name} = {v!r} must be in [0, 1]")
 
 
-AtLeastTwo = Annotated[int, Bounds(low=2)]
+PopulationSize = Annotated[int, Bounds(low=2, high=MAX_POPULATION)]
 
 
 class RegularizedEvolution(Searcher):
@@ -33,7 +34,7 @@ class RegularizedEvolution(Searcher):
     _state = ("population", "n_asked_init")
 
     def __init__(self, space, objectives=None, constraints=None, seed=0, feasible=None, *,
-                 population_size: AtLeastTwo = 20, sample_size: PositiveInt = 5, mutate_prob: Fraction = 0.0):
+                 population_size: PopulationSize = 20, sample_size: PositiveInt = 5, mutate_prob: Fraction = 0.0):
         super().__init__(space, objectives, constraints, seed, feasible)
         check_at_least("population_size", population_size, 2)
         check_at_least("sample_size", sample_size, 1)
@@ -55,6 +56,9 @@ class RegularizedEvolution(Searcher):
         idx = self.rng.choice(len(self.population), size=k, replace=False)
         parent = max((self.population[i] for i in idx), key=lambda p: p[0])[1]
         return self.propose(lambda: self.space.mutate(parent, self.rng, self.mutate_prob))
+
+    def random_start(self) -> tuple[int, str]:
+        return self.population_size, "population_size"
 
     def _tell(self, arch: Arch, result: Result) -> None:
         if result.status in (FAILED, INFEASIBLE):
@@ -78,7 +82,7 @@ class OFAEvolution(GenerationalSearcher):
     needs = ("mutate", "crossover")
 
     def __init__(self, space, objectives=None, constraints=None, seed=0, feasible=None, *,
-                 population_size: AtLeastTwo = 100, parent_ratio: Fraction = 0.25, mutation_ratio: Fraction = 0.5,
+                 population_size: PopulationSize = 100, parent_ratio: Fraction = 0.25, mutation_ratio: Fraction = 0.5,
                  mutate_prob: Fraction = 0.1, n_children: NonNegativeInt = 0):
         super().__init__(space, objectives, constraints, seed, feasible)
         check_at_least("population_size", population_size, 2)
@@ -96,6 +100,9 @@ class OFAEvolution(GenerationalSearcher):
             raise ConfigError(f"searcher.settings.n_children = {n_children} must be >= 0 (0: population_size - "
                               "parents)")
         self.n_children = n_children or max(1, population_size - self.n_parents)
+
+    def random_start(self) -> tuple[int, str]:
+        return self.population_size, "population_size"
 
     def _children(self) -> list[Arch]:
         if not self.population:

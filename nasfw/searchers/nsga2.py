@@ -18,7 +18,7 @@ from typing import Annotated
 from nasfw.cost import dominates, objective_vector, total_violation
 from nasfw.errors import ConfigError
 from nasfw.option_types import Bounds, Fraction
-from nasfw.searchers.base import FAILED, INFEASIBLE, GenerationalSearcher, Result
+from nasfw.searchers.base import FAILED, INFEASIBLE, MAX_POPULATION, GenerationalSearcher, Result
 from nasfw.space import Arch
 
 
@@ -77,8 +77,8 @@ class NSGA2(GenerationalSearcher):
     needs = ("mutate", "crossover")
 
     def __init__(self, space, objectives=None, constraints=None, seed=0, feasible=None, *,
-                 population_size: Annotated[int, Bounds(low=4)] = 20, crossover_prob: Fraction = 0.9,
-                 mutate_prob: Fraction = 0.1):
+                 population_size: Annotated[int, Bounds(low=4, high=MAX_POPULATION)] = 20,
+                 crossover_prob: Fraction = 0.9, mutate_prob: Fraction = 0.1):
         super().__init__(space, objectives, constraints, seed, feasible)
         if population_size < 4:
             raise ConfigError(f"searcher.settings.population_size = {population_size} must be >= 4")
@@ -87,6 +87,9 @@ class NSGA2(GenerationalSearcher):
                 raise ConfigError(f"searcher.settings.{k} = {v!r} must be in [0, 1]")
         self.population_size, self.crossover_prob, self.mutate_prob = population_size, crossover_prob, mutate_prob
         # population entries: (objective vector, violation, arch)
+
+    def random_start(self) -> tuple[int, str]:
+        return self.population_size, "population_size"
 
     def _entry(self, arch: Arch, result: Result):
         if result.status == FAILED:

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 
 from nasfw.cost import mnasnet_reward, total_violation
-from nasfw.errors import ConfigError
+from nasfw.errors import ConfigError, SearcherError
 from nasfw.option_types import Bounds, NonNegativeFloat, PositiveFloat, PositiveInt
 from nasfw.searchers.base import FAILED, INFEASIBLE, Result, Searcher, check_at_least
 from nasfw.space import Arch
@@ -171,11 +171,25 @@ class Reinforce(Searcher):
             adv = self._advantage(r)
             logp, ent = self._scored(arch)
             loss = loss - adv * logp - self.entropy_weight * ent
-        self.optimizer.zero_grad()
-        (loss / len(batch)).backward()
-        self.optimizer.step()
+        self._step(loss / len(batch))
         self._version += 1
         self._graphs.clear()
+
+    def _step(self, loss) -> None:
+        """One optimiser step, left out when a gradient is not a finite number. With a large learning rate
+        (`lr: 1`) the policy saturates, a probability ratio or a log-probability overflows, and one NaN gradient
+        made every weight NaN: the next ask stopped the search with numpy's "Probabilities contain NaN". A step
+        that leaves the weights infinite all the same (`lr: 1e308`) is named with the setting that made it."""
+        torch = _torch()
+        self.optimizer.zero_grad()
+        loss.backward()
+        if not all(p.grad is None or bool(torch.isfinite(p.grad).all()) for p in self.controller.params):
+            self.optimizer.zero_grad()
+            return
+        self.optimizer.step()
+        if not all(bool(torch.isfinite(p).all()) for p in self.controller.params):
+            raise SearcherError(f"searcher {self.name!r}: an update left the controller's weights infinite; "
+                                f"searcher.settings.lr = {self.lr!r} is too large a step (the default is 0.01)")
 
     def state_dict(self) -> dict[str, Any]:
         torch = _torch()
@@ -228,8 +242,6 @@ class PPO(Reinforce):
                 ratio = torch.exp(logp - old_logp)
                 surrogate = torch.minimum(ratio * adv, torch.clamp(ratio, 1 - self.clip, 1 + self.clip) * adv)
                 loss = loss - surrogate - self.entropy_weight * ent
-            self.optimizer.zero_grad()
-            (loss / len(batch)).backward()
-            self.optimizer.step()
+            self._step(loss / len(batch))
         self._version += 1
         self._graphs.clear()
