@@ -29,7 +29,7 @@ from typing import Annotated, Any, Literal, get_args
 import numpy as np
 
 from nasfw.errors import ConfigError, unknown_name
-from nasfw.option_types import NonNegativeFloat, Note, PositiveFloat, PositiveInt
+from nasfw.option_types import MAX_RESOLUTION, InputSize, NonNegativeFloat, Note, PositiveFloat, is_input_size
 
 MemoryModel = Literal["per-layer", "in-place-depthwise", "tinyengine"]
 MODES: tuple[str, ...] = get_args(MemoryModel)
@@ -299,7 +299,7 @@ class MCUCost:
     cheap = True
 
     def __init__(self, device: BoardName = "stm32f746", memory: MemoryModel = "per-layer", bits: Bits = 8,
-                 resolution: PositiveInt | None = None, sram_kb: PositiveFloat | None = None,
+                 resolution: InputSize | None = None, sram_kb: PositiveFloat | None = None,
                  flash_kb: PositiveFloat | None = None, code_kb: NonNegativeFloat | None = None,
                  devices: BoardsFile | None = None):
         devices = load_devices(devices)
@@ -309,8 +309,10 @@ class MCUCost:
             raise ConfigError(unknown_name("option memory", memory, MODES))
         if bits not in (4, 8):
             raise ConfigError(f"option bits = {bits!r}; allowed: 8, 4")
-        for field, v, low in (("sram_kb", sram_kb, 0), ("flash_kb", flash_kb, 0), ("code_kb", code_kb, None),
-                              ("resolution", resolution, 0)):
+        if resolution is not None and not is_input_size(resolution):
+            raise ConfigError(f"option resolution = {resolution!r} is not allowed; allowed: an integer from 16 to "
+                              f"{MAX_RESOLUTION} (or leave it out for the model's own)")
+        for field, v, low in (("sram_kb", sram_kb, 0), ("flash_kb", flash_kb, 0), ("code_kb", code_kb, None)):
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or
                                   (low is not None and v <= low)):
                 allowed = "a number >= 0" if low is None else f"a number > {low}"

@@ -76,6 +76,17 @@ NonNegativeInt = Annotated[int, Bounds(low=0)]
 PositiveFloat = Annotated[float, Bounds(low=0, low_open=True)]
 NonNegativeFloat = Annotated[float, Bounds(low=0)]
 Fraction = Annotated[float, Bounds(low=0, high=1)]
+# An image input's side for the MobileNet-like networks the microcontroller and phone models cost and the MBConv
+# space searches: five stride-2 stages leave at least 1x1 of 16; 1,024 is past any microcontroller's input (the
+# largest shipped board's 512 kB of SRAM holds no 3-channel int8 image beyond 413 x 413, and OFA's phone networks
+# stop at 224), and a mistyped 100000 would only ask for terabytes of images.
+MAX_RESOLUTION = 1024
+InputSize = Annotated[int, Bounds(low=16, high=MAX_RESOLUTION)]
+INPUT_SIZES = f"input sizes (integers from 16 to {MAX_RESOLUTION})"  # how a refusal says what is allowed
+
+
+def is_input_size(r: Any) -> bool:
+    return isinstance(r, int) and not isinstance(r, bool) and 16 <= r <= MAX_RESOLUTION
 
 
 def hints_of(func: Callable) -> dict[str, Any]:

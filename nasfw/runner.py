@@ -223,9 +223,6 @@ def run_campaign(campaign: Campaign, registry: Registry, resume: bool = False, p
     plugins_dirs = tuple(str(Path(d).resolve()) for d in plugins_dirs)
     comps = build(campaign, registry)
     check_phase_options(campaign, comps.task)
-    note = random_start_note(comps.searcher, campaign.budget_evaluations)
-    if note:
-        print(f"note: {note}", file=sys.stderr)
     use_registry(registry, plugins_dirs)
     if campaign.backend == "ray":
         from nasfw.ray_backend import check_ray
@@ -242,6 +239,9 @@ def run_campaign(campaign: Campaign, registry: Registry, resume: bool = False, p
     with sigterm_as_interrupt():
         store, lock = prepare_run_dir(campaign, resume, flags)
         try:
+            note = random_start_note(comps.searcher, campaign.budget_evaluations)
+            if note:  # once the run is sure to start: a refused one says its refusal alone
+                print(f"note: {note}", file=sys.stderr)
             _record_environment(campaign, registry, store)
             _phase_supernet(campaign, comps, store, progress)
             _phase_search(campaign, comps, store, resume, progress, plugins_dirs)

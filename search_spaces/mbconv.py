@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, Sequence
 
 from nasfw.errors import ConfigError
-from nasfw.option_types import Bounds
+from nasfw.option_types import INPUT_SIZES, Bounds, InputSize, is_input_size
 
 # MobileNetV2 (Sandler et al.): expand ratio t, channels c, repeats n, first stride s
 MBV2_SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
@@ -63,16 +63,6 @@ KERNELS, EXPANDS, DEPTHS = (3, 5, 7), (3, 4, 5, 6), (2, 3, 4)
 # the options' type hints: what a campaign may give, refused by name before any work and listed by `nasfw plugins`
 WidthTable = Literal["proxyless", "mobilenetv2"]  # the stage widths before the multiplier
 WidthMult = Annotated[float, Bounds(low=0, high=4, low_open=True)]
-# An input resolution: five stride-2 stages leave at least 1x1 of 16; 1,024 is past any microcontroller's input
-# (the largest shipped board's 512 kB of SRAM holds no 3-channel int8 image beyond 413 x 413, and OFA's phone
-# networks stop at 224), and a mistyped 100000 would only ask for terabytes of images.
-MAX_RESOLUTION = 1024
-InputSize = Annotated[int, Bounds(low=16, high=MAX_RESOLUTION)]
-INPUT_SIZES = f"input sizes (integers from 16 to {MAX_RESOLUTION})"  # how a refusal says what is allowed
-
-
-def is_input_size(r: Any) -> bool:
-    return isinstance(r, int) and not isinstance(r, bool) and 16 <= r <= MAX_RESOLUTION
 
 
 def mbconv_space(widths: WidthTable = "proxyless", width_mult: WidthMult | None = None,

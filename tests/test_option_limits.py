@@ -129,3 +129,22 @@ def test_the_estimate_is_what_autograd_keeps():
         task.supercircuit(torch.randn(256, task.n_features))
     estimate = training_bytes(10, 256, _gates(task))
     assert 0.7 < sum(saved.values()) / estimate < 1.2, (sum(saved.values()), estimate)
+
+
+def test_a_microcontroller_model_takes_the_input_sizes_the_space_takes(cli_in_process, tmp_path):
+    """`--option resolution=2` overrode the arch's 64 and reported a 1 kB peak for a network whose five stride-2
+    stages leave nothing of a 2x2 input."""
+    import json
+
+    import numpy as np
+
+    from nasfw.search_spaces.mbconv import mbconv_space
+
+    arch = tmp_path / "arch.json"
+    arch.write_text(json.dumps(mbconv_space(width_mult=0.5, resolutions=[64]).sample(np.random.default_rng(0))))
+    for bad in ("2", "100000000"):
+        p = cli_in_process("cost", "--hardware", "stm32f401", "--arch", arch, "--option", f"resolution={bad}")
+        needle = f"option resolution = {bad} is not allowed; allowed: an integer from 16 to 1024"
+        assert p.returncode == 2 and needle in p.stderr, p.stderr
+    p = cli_in_process("cost", "--hardware", "stm32f401", "--arch", arch, "--option", "resolution=96")
+    assert p.returncode == 0, p.stderr
