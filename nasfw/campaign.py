@@ -309,7 +309,9 @@ def parse(raw: Any, where: str = "campaign") -> Campaign:
             raise _type_error(f"{where}.{k}", v, allowed)
     for k in REQUIRED:
         if k not in raw:
-            raise ConfigError(f"{where}.{k} is missing; it must be {FIELDS[k][1]}")
+            example = " (e.g. evolution, random, bayes; `nasfw plugins` lists every searcher)" \
+                if k == "searcher" else ""
+            raise ConfigError(f"{where}.{k} is missing; it must be {FIELDS[k][1]}{example}")
 
     objectives = []
     if not raw["objectives"]:

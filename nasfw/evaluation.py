@@ -7,6 +7,7 @@ cost models from it through the registry, so no model or dataset crosses a proce
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import socket
 import time
@@ -129,12 +130,11 @@ def evaluate(spec: EvaluatorSpec, arch: Arch) -> tuple[Result, float, float, str
             metrics = _mapping(task.evaluate(arch), f"task {spec.task!r}")
             for m in models:
                 metrics.update(_mapping(m.evaluate(arch), f"cost model {getattr(m, 'name', type(m).__name__)!r}"))
-            bad = _not_numbers(metrics)
+            numbers, bad = as_numbers(metrics)
             if bad:
-                result = Result(FAILED, {k: v for k, v in metrics.items() if k not in bad},
-                                f"metric {bad[0]!r} is NaN or not a number: {metrics[bad[0]]!r}")
+                result = Result(FAILED, numbers, f"metric {bad!r} is NaN or not a number: {metrics[bad]!r}")
                 continue
-            result = Result(OK, {k: float(v) for k, v in metrics.items()})
+            result = Result(OK, numbers)
             break
         except Exception as e:  # the evaluation's failure is data, not a crash
             tb = traceback.extract_tb(e.__traceback__)
@@ -161,9 +161,34 @@ def _short(value: Any) -> str:
     return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}" if value is not None else "None"
 
 
-def _not_numbers(metrics: dict) -> list[str]:
-    return [k for k, v in metrics.items() if not isinstance(v, (int, float))
-            or (isinstance(v, float) and math.isnan(v))]
+def as_numbers(metrics: dict) -> tuple[dict[str, float], str | None]:
+    """The metrics as floats, and the first that is NaN or no number (None when all are numbers).
+
+    A task's own code returns what its libraries give: numpy's float32 and int64 (an accuracy from
+    `(pred == y).mean()` on float32 arrays) and torch's one-element tensors (`(pred == y).float().mean()`).
+    Each holds one number and is taken as it; a run that refused them failed every evaluation with "is NaN or
+    not a number: tensor(0.9100)". A longer array, text or None is still refused.
+    """
+    out: dict[str, float] = {}
+    bad = None
+    for k, v in metrics.items():
+        x = _number(v)
+        if x is None or math.isnan(x):
+            bad = bad or k
+        else:
+            out[k] = x
+    return out, bad
+
+
+def _number(v: Any) -> float | None:
+    if isinstance(v, numbers.Real):  # int, float, bool and numpy's scalars
+        return float(v)
+    size = getattr(v, "size", None)  # a numpy array's attribute; a torch tensor's method
+    count = v.numel() if hasattr(v, "numel") else size
+    if count == 1 and hasattr(v, "item") and not isinstance(v, (str, bytes)):
+        item = v.item()
+        return float(item) if isinstance(item, numbers.Real) else None
+    return None
 
 
 def _cost(model: Any, arch: Arch) -> tuple[str | None, dict[str, float]]:
@@ -178,10 +203,10 @@ def _cost(model: Any, arch: Arch) -> tuple[str | None, dict[str, float]]:
     if not isinstance(out, Mapping):
         got = type(out).__name__ if out is not None else "None"
         return f"{name}: evaluate returned {got}, not a mapping of metrics", {}
-    bad = _not_numbers(dict(out))
+    numbers_, bad = as_numbers(dict(out))
     if bad:
-        return f"{name}: metric {bad[0]!r} is NaN or not a number: {out[bad[0]]!r}", {}
-    return None, {k: float(v) for k, v in out.items()}
+        return f"{name}: metric {bad!r} is NaN or not a number: {out[bad]!r}", {}
+    return None, numbers_
 
 
 @dataclass

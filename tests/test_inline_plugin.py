@@ -173,3 +173,38 @@ def test_a_task_that_returns_no_mapping_is_named(tmp_path, returned, shown):
                            budget=2, out=tmp_path / "r", progress=False)
     assert {e.error for e in run.evaluations} == {
         f"NotMetrics: evaluate of task 'lambda_' returned {shown}, not a mapping of metrics {{name: number}}"}
+
+
+def test_numbers_from_numpy_and_torch_are_metrics(tmp_path):
+    """An accuracy computed with numpy (float32) or torch (`(pred == y).float().mean()`, a 0-d tensor) failed
+    every evaluation with "metric 'acc' is NaN or not a number: tensor(0.9100)"."""
+    import numpy as np
+    import torch
+
+    def evaluate(arch):
+        return {"acc": torch.tensor(arch["width"] / 64.0, requires_grad=True) * 1, "w": np.float32(arch["width"]),
+                "k": np.int64(arch["kernel"]), "one": np.array([1.5])}
+    run = nasfw.search(task=evaluate, space=SPACE, objectives=["acc"], searcher="random", budget=4,
+                       out=tmp_path / "r", progress=False)
+    assert run.summary()["ok"] == 4
+    for e in run.ok:
+        assert e.metrics == {"acc": pytest.approx(e.arch["width"] / 64), "w": e.arch["width"],
+                             "k": e.arch["kernel"], "one": 1.5}
+        assert all(type(v) is float for v in e.metrics.values())
+
+
+@pytest.mark.parametrize("value", ["0.5", None, [0.5, 0.6], float("nan")])
+def test_what_holds_no_single_number_is_still_refused(tmp_path, value):
+    import numpy as np
+
+    value = np.array(value) if isinstance(value, list) else value
+    with pytest.warns(RuntimeWarning, match="every evaluation"):
+        run = nasfw.search(task=lambda arch: {"acc": value}, space=SPACE, objectives=["acc"], searcher="random",
+                           budget=2, out=tmp_path / "r", progress=False)
+    assert {e.error for e in run.evaluations} == {f"metric 'acc' is NaN or not a number: {value!r}"}
+
+
+def test_a_campaign_without_a_searcher_names_some(tmp_path):
+    with pytest.raises(ConfigError, match=r"campaign.searcher is missing; it must be a searcher name or \{name, "
+                                          r"settings, initial\} \(e.g. evolution, random, bayes; `nasfw plugins` "):
+        nasfw.search(task=score, space=SPACE, objectives=["acc"], budget=2, out=tmp_path / "r", progress=False)
