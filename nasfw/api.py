@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from nasfw.errors import ConfigError
+from nasfw.progress import bars_shown
 
 if TYPE_CHECKING:
     from nasfw.campaign import Campaign
@@ -293,7 +294,7 @@ def search(plugin: str | None = None, config: str | Path | dict | None = None, *
     found = where_started(stored, run_environments(fields["out"])) if stored else None
     if found:  # the run's relative option paths are read from where it started; the caller's own from here
         fields, dirs = {**fields, "out": absolute(fields["out"])}, tuple(str(absolute(d)) for d in dirs)
-    with in_folder(found, "nasfw.search(resume=True)"):
+    with in_folder(found, "nasfw.search(resume=True)"), bars_shown(progress):
         campaign = resolve_campaign(registry, plugin, user, stored=stored, searcher=searcher, budget=budget,
                                     fields=fields, source=str(config) if isinstance(config, (str, Path)) else None)
         check_in_process(campaign, registry)

@@ -11,6 +11,7 @@ from nasfw.cli_cost import cmd_cost
 from nasfw.cli_prepare import add_prepare_parsers
 from nasfw import json_text
 from nasfw.errors import ConfigError, NasfwError, Terminated, out_of_memory, output_folder
+from nasfw.progress import bars_shown
 
 
 # --- commands --------------------------------------------------------------------------------------
@@ -27,8 +28,9 @@ def cmd_search(args) -> int:
         stored = stored_campaign(args.out, CLI_FLAGS, reg)  # `nasfw search --resume --out RUN`: as it started
         _resume_where_started(args, stored)
     fields = {key: getattr(args, key, None) for key in ("seed", "workers", "out", "backend", "address")}
-    campaign = resolve_campaign(reg, plugin, user, stored=stored, searcher=args.searcher, budget=args.budget,
-                                fields=fields, sets=args.sets or (), source=args.config)
+    with bars_shown(not args.no_progress):  # stage 1 of TinyNAS's `auto` runs here
+        campaign = resolve_campaign(reg, plugin, user, stored=stored, searcher=args.searcher, budget=args.budget,
+                                    fields=fields, sets=args.sets or (), source=args.config)
     if args.dry_run:
         from nasfw.phase_options import check_phase_options
         from nasfw.runner import build

@@ -8,7 +8,28 @@ silent right after a search that was reported step by step. So a bar shows where
 from __future__ import annotations
 
 import sys
-from typing import Any
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Iterator
+
+# whether bars show where the code that draws one is not handed the choice: a task's `campaign_defaults` (TinyNAS's
+# stage 1 under `auto`) runs while the campaign is resolved, before any `progress` argument reaches a phase
+_SHOWN: ContextVar[bool] = ContextVar("nasfw_progress_shown", default=True)
+
+
+@contextmanager
+def bars_shown(enabled: bool) -> Iterator[None]:
+    """Within the block, `bars_enabled()` is `enabled`: `nasfw search --no-progress` and `nasfw.search(progress=
+    False)` resolve their campaign inside it."""
+    token = _SHOWN.set(enabled)
+    try:
+        yield
+    finally:
+        _SHOWN.reset(token)
+
+
+def bars_enabled() -> bool:
+    return _SHOWN.get()
 
 
 def progress_bar(total: int | None, desc: str, enabled: bool = True, *, leave: bool | None = None,

@@ -131,3 +131,14 @@ def test_auto_refuses_what_stage_1_reads_as_the_task_does(given, needle):
     with pytest.raises(ConfigError) as e:
         resolve_campaign(get_registry(), "tinynas", sets=["task_options.width_mult=auto", given])
     assert needle in str(e.value)
+
+
+def test_stage_1_under_auto_shows_its_bar_unless_told_not_to(cli_in_process):
+    """Stage 1 runs while the campaign is resolved, before a phase is handed `progress`: it showed no bar at all
+    (seconds of silence on a large grid). It follows --no-progress as the phases do."""
+    base = ["search", "--plugin", "tinynas", "--dry-run", "--set", "task_options.device=stm32f746",
+            "--set", "task_options.width_mult=auto"]
+    shown = cli_in_process(*base, "--set", "task_options.resolutions=[144, 160]")
+    assert shown.returncode == 0 and "stage 1: 100%" in shown.stderr, shown.stderr
+    quiet = cli_in_process(*base, "--set", "task_options.resolutions=[144, 176]", "--no-progress")
+    assert quiet.returncode == 0 and "stage 1:" not in quiet.stderr and "stage 1 (task_options" in quiet.stderr

@@ -20,7 +20,7 @@ import numpy as np
 from nasfw.errors import ConfigError
 from nasfw.figures import new_figure, save_figure
 from nasfw.hardware.mcu import MCUCost
-from nasfw.progress import progress_bar
+from nasfw.progress import bars_enabled, progress_bar
 from nasfw.search_spaces.mbconv import INPUT_SIZES, is_input_size, mbconv_space, to_config
 
 WIDTH_MULTS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
@@ -131,7 +131,7 @@ def resolve_auto(opts: dict) -> dict[str, Any]:
         resolutions = RESOLUTIONS if res == AUTO else tuple([res] if isinstance(res, int) else res)
         result = optimise_space(opts["device"], opts["memory"], widths, resolutions, sram_kb=opts["sram_kb"],
                                 flash_kb=opts["flash_kb"], n_classes=key[7], widths=key[6], devices=opts["devices"],
-                                seed=opts["seed"])
+                                seed=opts["seed"], progress=bars_enabled())
         best = result["best"]
         auto = " and ".join(f"task_options.{k}: auto" for k in ("width_mult", "resolutions") if opts[k] == AUTO)
         if best is None:
