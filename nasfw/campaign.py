@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,8 @@ def _type_error(path: str, value: Any, allowed: str) -> ConfigError:
 def _is(value: Any, types: tuple[type, ...]) -> bool:
     if isinstance(value, bool) and bool not in types:
         return False
+    if isinstance(value, float) and not math.isfinite(value):
+        return False  # YAML's .nan and .inf: a NaN bound passed `min > max` and every comparison, constraining nothing
     return isinstance(value, types)
 
 

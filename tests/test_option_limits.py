@@ -19,6 +19,11 @@ import pytest
     ("tinynas", "phases.supernet.weight_decay=.nan",
      "phases.supernet.weight_decay = nan is not allowed; allowed: a number >= 0"),
     ("tinynas", "task_options.sram_kb=.nan", "task_options.sram_kb = nan is not allowed"),
+    # the campaign's own numbers: a NaN bound passed `min > max` and every comparison, constraining nothing
+    ("nasbench201", "constraints=[{metric: params_m, max: .nan}]",
+     "campaign.constraints[0].max = nan is not allowed; allowed: a number"),
+    ("nasbench201", "evaluation.timeout_s=.nan", "campaign.evaluation.timeout_s = nan is not allowed"),
+    ("nasbench201", "budget.wall_time_s=.inf", "campaign.budget.wall_time_s = inf is not allowed"),
 ])
 def test_values_no_run_can_use_are_refused_in_one_line(cli_in_process, tmp_path, plugin, setting, needle):
     p = cli_in_process("search", "--plugin", plugin, "--set", setting, "--dry-run")

@@ -11,6 +11,7 @@ decision elastic), `sandwich` (largest, smallest and random subnets each step). 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Any, Literal, Sequence, get_args
 
@@ -195,7 +196,9 @@ class TinyNASTask:
         if not isinstance(opts["device"], str) or opts["device"] not in boards:
             return out  # and an unknown board
         board = boards[opts["device"]]
-        memory = {k: opts[k] for k in ("sram_kb", "flash_kb") if opts[k] is not None}
+        # a bound the task will refuse (text, NaN, <= 0) is left out here, so the refusal names the user's option
+        memory = {k: opts[k] for k in ("sram_kb", "flash_kb") if isinstance(opts[k], (int, float))
+                  and not isinstance(opts[k], bool) and math.isfinite(opts[k]) and opts[k] > 0}
         model = {"memory": opts["memory"], **memory}
         n_classes = _class_count(opts["dataset"])
         if n_classes is not None and n_classes != _mcu_default("n_classes"):  # (so the 10-class campaigns of
