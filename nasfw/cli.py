@@ -11,7 +11,7 @@ from nasfw.cli_cost import cmd_cost
 from nasfw.cli_prepare import add_prepare_parsers
 from nasfw import json_text
 from nasfw.errors import ConfigError, NasfwError, Terminated, out_of_memory, output_folder
-from nasfw.progress import bars_shown
+from nasfw.progress import bars_shown, close_open_bars
 
 
 # --- commands --------------------------------------------------------------------------------------
@@ -404,12 +404,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except NasfwError as e:
+        close_open_bars()
         print(f"error: {e}", file=sys.stderr)
         return 2
     except (MemoryError, RuntimeError) as e:
         if (what := out_of_memory(e)) is None:
             raise
         keep = "; finished evaluations are in the store" if args.command == "search" else ""
+        close_open_bars()
         print(f"error: {what}: the campaign asks for more memory than this machine has (a smaller resolution, "
               f"batch size, wire or block count needs less){keep}", file=sys.stderr)
         return 1
@@ -420,6 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         how, status = ("terminated (SIGTERM)", 143) if isinstance(e, Terminated) else ("interrupted", 130)
         # only a search has a store to continue from: `nasfw report` or `lut build` stopped the same way said so too
         keep = ": finished evaluations are in the store; continue with --resume" if args.command == "search" else ""
+        close_open_bars()
         print(f"{how}{keep}", file=sys.stderr)
         return status
 

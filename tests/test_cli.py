@@ -343,7 +343,7 @@ def test_phase_options_are_checked_before_any_work(run_cli, tmp_path):
     p = run_cli("search", "--config", cfg, "--plugins-dir", PLUGIN_DIR, "--plugin", "toy", "--out", tmp_path / "run")
     assert p.returncode == 2
     assert ("phases.supernet.epochz is not an option of the supernet phase of task 'toy' (did you mean 'epochs'?); "
-            "allowed: ['epochs', 'sleep_s']") in p.stderr
+            "allowed: ['epochs', 'sleep_s', 'progress']") in p.stderr
     assert not (tmp_path / "run").exists()
     cfg.write_text("phases: {finalize: {task: {shotz: 100}}}\n")
     p = run_cli("search", "--config", cfg, "--plugin", "quantumnas", "--dry-run")

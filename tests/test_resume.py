@@ -117,6 +117,25 @@ def test_sigkill_then_resume_on_ray(tmp_path, run_cli):
     assert after[: len(before)] == before and ok == 20
 
 
+def test_what_to_do_next_is_the_last_line_a_stopped_search_prints(tmp_path):
+    """The bar of the phase a signal stopped was drawn once more after "terminated (SIGTERM): ... continue with
+    --resume" (when garbage collection closed it), so a log's last line was a bar."""
+    out = tmp_path / "run"
+    args = ["--plugins-dir", PLUGIN_DIR, "--plugin", "toy", "--budget", "20", "--out", out,
+            "--set", "phases.supernet={epochs: 100, sleep_s: 60}"]
+    proc = subprocess.Popen([sys.executable, "-m", "nasfw.cli", "search", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=tmp_path, text=True)
+    err = ""
+    deadline = time.time() + 90
+    while "toy supernet" not in err and time.time() < deadline:  # stopped inside the supernet phase's bar
+        err += os.read(proc.stderr.fileno(), 4096).decode()
+    proc.send_signal(signal.SIGTERM)
+    err += proc.communicate(timeout=60)[1]
+    lines = [line for line in err.replace("\r", "\n").splitlines() if line.strip()]
+    assert proc.returncode == 143 and lines[-1] == ("terminated (SIGTERM): finished evaluations are in the store; "
+                                                    "continue with --resume"), lines[-3:]
+
+
 def test_sigterm_stops_the_workers_and_the_run_resumes(tmp_path, run_cli):
     """`kill`, `timeout` or a scheduler's time limit send SIGTERM: it killed the driver alone, and its evaluation
     workers ran on for ever as orphans. Now the run unwinds as on Ctrl-C and says how to continue."""

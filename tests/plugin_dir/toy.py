@@ -35,9 +35,16 @@ class ToyTask:
         self.score_scale, self.score_offset = score_scale, score_offset  # scores far apart, or a hair apart
         self.slow_op, self.slow_s = slow_op, slow_s  # some evaluations take longer: workers finish out of order
 
-    def train_supernet(self, run_dir, epochs: int = 1, sleep_s: float = 0.0):
-        """Stands in for weight-sharing training: leaves a trace in the run folder per call."""
-        time.sleep(sleep_s)
+    def train_supernet(self, run_dir, epochs: int = 1, sleep_s: float = 0.0, progress: bool = True):
+        """Stands in for weight-sharing training: leaves a trace in the run folder per call, and shows a bar over
+        its `sleep_s` as a real training does over its epochs."""
+        from nasfw.progress import progress_bar
+
+        bar = progress_bar(epochs, "toy supernet", progress)
+        for _ in range(epochs):
+            time.sleep(sleep_s / epochs)
+            bar.update(1)
+        bar.close()
         f = run_dir / "supernet.txt"
         n = int(f.read_text()) if f.exists() else 0
         f.write_text(str(n + epochs))
