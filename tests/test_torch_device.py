@@ -111,3 +111,15 @@ def test_an_evaluation_worker_without_that_gpu_evaluates_on_cpu():
     result, _, _, _ = evaluate(EvaluatorSpec("quantumnas-qml", dict(opts, torch_device="cuda:7"), ()), arch)
     assert result.status == OK, result.error
     assert 0.0 <= result.metrics["noise_free_accuracy"] <= 1.0
+
+
+def test_the_memory_a_cpu_training_can_have():
+    """What QuantumNAS's training-memory check compares with: this machine's memory, within a container's limit."""
+    import os
+
+    import torch
+
+    from nasfw.torch_device import memory_bytes
+
+    physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    assert 0 < memory_bytes(torch.device("cpu")) <= physical
