@@ -33,14 +33,11 @@ def cmd_search(args) -> int:
                                     fields=fields, sets=args.sets or (), source=args.config)
     if args.dry_run:
         from nasfw.phase_options import check_phase_options
-        from nasfw.runner import build
-        from nasfw.searchers.base import random_start_note
+        from nasfw.runner import build, say_random_start
 
         comps = build(campaign, reg)
         check_phase_options(campaign, comps.task)  # every name and option resolved, as a run would
-        note = random_start_note(comps.searcher, campaign.budget_evaluations)
-        if note:
-            print(f"note: {note}", file=sys.stderr)
+        say_random_start(comps, campaign)
         if campaign.backend == "ray":
             from nasfw.ray_backend import check_ray, plan
 

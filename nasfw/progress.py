@@ -59,9 +59,7 @@ def close_open_bars() -> None:
     """Close every bar still open, so that a message printed next is the last line. A phase stopped by Ctrl-C,
     SIGTERM or an error leaves its bar open until garbage collection, which drew it once more after "terminated
     (SIGTERM): ... continue with --resume": a log's last line was the bar, not what to do next."""
-    import sys as _sys
-
-    tqdm_module = _sys.modules.get("tqdm")
+    tqdm_module = sys.modules.get("tqdm")
     if tqdm_module is None:  # no bar was ever made in this process
         return
     for bar in list(getattr(tqdm_module.tqdm, "_instances", ())):

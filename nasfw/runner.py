@@ -239,9 +239,7 @@ def run_campaign(campaign: Campaign, registry: Registry, resume: bool = False, p
     with sigterm_as_interrupt():
         store, lock = prepare_run_dir(campaign, resume, flags)
         try:
-            note = random_start_note(comps.searcher, campaign.budget_evaluations)
-            if note:  # once the run is sure to start: a refused one says its refusal alone
-                print(f"note: {note}", file=sys.stderr)
+            say_random_start(comps, campaign)  # once the run is sure to start: a refused one says its refusal alone
             _record_environment(campaign, registry, store)
             _phase_supernet(campaign, comps, store, progress)
             _phase_search(campaign, comps, store, resume, progress, plugins_dirs)
@@ -249,6 +247,12 @@ def run_campaign(campaign: Campaign, registry: Registry, resume: bool = False, p
         finally:
             store.close()
             lock.release()
+
+
+def say_random_start(comps: Components, campaign: Campaign) -> None:
+    note = random_start_note(comps.searcher, campaign.budget_evaluations)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
 
 
 def _record_environment(campaign: Campaign, registry: Registry, store: Store) -> None:
