@@ -113,6 +113,12 @@ def test_a_circuit_whose_training_cannot_fit_in_memory_is_refused(cli_in_process
                        "--set", "phases.finalize.task=false", "--set", "phases.supernet.batch_size=8")
     assert "(batches of 8 inputs (phases.supernet.batch_size) x 2^30" in p.stderr, p.stderr
     assert p.stderr.rstrip().endswith("or smaller batches (phases.supernet.batch_size)"), p.stderr
+    # `supernet: {}` is the task's own settings (its batch_size), not a campaign without the phase
+    p = cli_in_process("search", "--plugin", "quantumnas", "--dry-run", "--set", "task_options.device=torino",
+                       "--set", "task_options.noise=none", "--set", "task_options.n_wires=30",
+                       "--set", "phases.finalize.task=false", "--set", "phases.supernet={}",
+                       "--set", "task_options.batch_size=4")
+    assert "(batches of 4 inputs (task_options.batch_size) x 2^30" in p.stderr, p.stderr
 
 
 def test_the_estimate_is_what_autograd_keeps():

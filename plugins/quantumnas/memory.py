@@ -32,7 +32,7 @@ def _batches(task: Any, phases: dict) -> list[tuple[int, str]]:
     """(batch, where it is set) of each training the campaign runs."""
     out = []
     sup = phases.get("supernet", True)
-    if sup:
+    if sup is not False and sup is not None:  # `{}` is the task's defaults, not "no supernet"
         given = sup.get("batch_size") if isinstance(sup, dict) else None
         out.append((given, "phases.supernet.batch_size") if given else (task.batch_size, "task_options.batch_size"))
     fin = phases.get("finalize")
