@@ -285,6 +285,9 @@ def compare_runs(runs: Iterable[str | Path], metric: str | None = None, at: int 
     if isinstance(by, str) or not all(isinstance(f, str) for f in by):
         raise ConfigError(f"{where[2]} = {by!r}; allowed: a list of dotted campaign fields, e.g. ['searcher.name']")
     for f in by:  # a field the user names: the groups are its values alone (other differences are still listed)
+        if f == "seed":  # left out of the settings on purpose: a group's runs are its seeds
+            raise ConfigError(f"{where[2]} seed: the seed is what a group's runs differ in (each group is shown as "
+                              "mean ± std over its seeds); group by a setting, e.g. searcher.name")
         if f not in keys:
             raise ConfigError(unknown_name(f"{where[2]} field", f, differing or keys))
     if by:

@@ -154,6 +154,9 @@ def test_runs_are_grouped_by_the_fields_named(runs, tmp_path):
         nasfw.compare_runs(runs / "runs", by=["searcher"])
     with pytest.raises(nasfw.ConfigError, match="by = 'searcher.name'; allowed: a list of dotted campaign fields"):
         nasfw.compare_runs(runs / "runs", by="searcher.name")
+    # the seed is not a setting to group by: it said "unknown by field 'seed'", as if misspelt
+    with pytest.raises(nasfw.ConfigError, match="by seed: the seed is what a group's runs differ in"):
+        nasfw.compare_runs(runs / "runs", by=["seed"])
 
 
 def test_a_searcher_named_alone_is_the_same_searcher():
