@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -140,7 +141,7 @@ def cmd_show(args) -> int:
     state = view.state()
     print(f"{s['campaign']}  {origin}  searcher={s['searcher']}  ({state})")
     if state == "interrupted":
-        print(f"continue it with: nasfw search --resume --out {args.run}")
+        print(f"continue it with: nasfw search --resume --out {shlex.quote(args.run)}")  # a folder with a space
     print(f"progress: {s['evaluations']}{budget} evaluations ({s['ok']} ok, {s['failed']} failed, "
           f"{s['infeasible']} infeasible skipped) in {s['elapsed_s']:.1f} s")
     if len(s["phase_s"]) > 1:  # training outside the search: say where the rest of the time went

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import shlex
 import sys
 import time
 from contextlib import contextmanager
@@ -44,7 +45,7 @@ class RunFlags:
     plugins_dir: str = "--plugins-dir DIR"  # how a plugin folder is given
 
 
-CLI_FLAGS = RunFlags("--resume", "--out", "nasfw search --resume --out {out}")
+CLI_FLAGS = RunFlags("--resume", "--out", "nasfw search --resume --out {shell}")  # {shell}: the folder quoted
 PYTHON_FLAGS = RunFlags("resume=True", "out=", "nasfw.search(resume=True, out={out!r})", "plugins_dirs=[DIR]")
 
 
@@ -182,9 +183,10 @@ def _open_run_dir(campaign: Campaign, resume: bool, flags: RunFlags, out: Path) 
             before = store.get_meta("campaign") or {}
             store.close()
             changes = "; ".join(identity_changes(before, campaign.raw)) or f"fingerprint {fp}"
+            again = flags.again.format(out=str(out), shell=shlex.quote(str(out)))
             raise StoreError(f"{flags.resume}: the run in {str(out)!r} is from another campaign ({changes}); "
-                             f"continue it as it was started with `{flags.again.format(out=str(out))}` (a budget, "
-                             f"workers, phases may change), or choose another {flags.out}")
+                             f"continue it as it was started with `{again}` (a budget, workers, phases may change), "
+                             f"or choose another {flags.out}")
     elif fp is not None and store.count() > 0:
         before = store.get_meta("campaign") or {}
         store.close()
@@ -265,8 +267,9 @@ def _record_environment(campaign: Campaign, registry: Registry, store: Store) ->
         print(f"note: {note}")  # a folder's file in place of the installed plugin, which the user may not expect
     diff = provenance.record(store, provenance.environment(registry, plugins, provenance.data_files(campaign)))
     if diff:
+        show = f"nasfw show {shlex.quote(str(campaign.out))}"
         print(f"note: this run began with other code or data ({'; '.join(diff)}); evaluations made before and "
-              f"after may not compare (`nasfw show {campaign.out}` lists every session's changes)", file=sys.stderr)
+              f"after may not compare (`{show}` lists every session's changes)", file=sys.stderr)
 
 
 @contextmanager

@@ -47,3 +47,12 @@ def test_only_an_interrupted_search_is_told_to_resume(run_dir, monkeypatch, caps
     monkeypatch.setattr(nasfw.report, "write_report", interrupted)
     assert main(["report", str(run_dir)]) == 130
     assert capsys.readouterr().err == "interrupted\n"
+
+
+def test_a_command_to_copy_quotes_a_folder_with_a_space(cli_in_process, tmp_path):
+    """`continue it as it was started with \\`nasfw search --resume --out my runs/a\\`` ran `--out my` when pasted."""
+    out = tmp_path / "my runs" / "a"
+    assert cli_in_process("search", "--plugin", "nasbench201", "--budget", "5", "--out", out,
+                          "--no-progress").returncode == 0
+    p = cli_in_process("search", "--plugin", "nasbench201", "--seed", "3", "--out", out, "--resume")
+    assert p.returncode == 2 and f"`nasfw search --resume --out '{out}'`" in p.stderr, p.stderr
