@@ -351,6 +351,11 @@ def parse(raw: Any, where: str = "campaign") -> Campaign:
             raise ConfigError(f"{p} needs 'max' or 'min' (a bound on {c['metric']!r})")
         if "max" in c and "min" in c and c["min"] > c["max"]:
             raise ConfigError(f"{p}: min = {c['min']} is above max = {c['max']}; no {c['metric']} can meet both")
+        for j, d in enumerate(constraints):  # two entries on one metric: a search of infeasible candidates only
+            q, m = f"{where}.constraints[{j}]", c["metric"]
+            for low, low_at, high, high_at in ((c.get("min"), p, d.max, q), (d.min, q, c.get("max"), p)):
+                if d.metric == m and low is not None and high is not None and low > high:
+                    raise ConfigError(f"{low_at}: {m} >= {low} and {high_at}: {m} <= {high}; no {m} can meet both")
         constraints.append(Constraint(c["metric"], c.get("max"), c.get("min")))
 
     searcher = raw["searcher"]

@@ -28,6 +28,12 @@ BASE = {"space": "toy", "task": "toy", "objectives": [{"metric": "score"}], "sea
     ({"evaluation": {"retries": 1.5}}, "campaign.evaluation.retries = 1.5 is not allowed; allowed: a non-negative"),
     ({"constraints": [{"metric": "size", "min": 5, "max": 1}]},
      "campaign.constraints[0]: min = 5 is above max = 1; no size can meet both"),
+    # the same two bounds in two entries searched on, skipping every candidate as infeasible
+    ({"constraints": [{"metric": "size", "max": 1}, {"metric": "lat", "max": 3}, {"metric": "size", "min": 5}]},
+     "campaign.constraints[2]: size >= 5 and campaign.constraints[0]: size <= 1; no size can meet both"),
+    ({"constraints": [{"metric": "size", "min": 5}, {"metric": "size", "max": 1}]},
+     "campaign.constraints[0]: size >= 5 and campaign.constraints[1]: size <= 1; no size can meet both"),
+    ({"constraints": [{"metric": "size", "min": .5, "max": .5}, {"metric": "size", "max": .5}]}, None),
     ({"objectives": [{"metric": "score"}, {"metric": "score", "direction": "min"}]},
      "campaign.objectives[1].metric = 'score' repeats campaign.objectives[0]"),
     # `phases.supernet: false` skips a phase; the same word for finalize is told where skipping is written
@@ -35,6 +41,9 @@ BASE = {"space": "toy", "task": "toy", "objectives": [{"metric": "score"}], "sea
      "export and task (phases.finalize.task: false skips the task's finalize step")),
 ])
 def test_schema_errors_are_clear(patch, needle):
+    if needle is None:  # bounds that some value meets
+        parse({**BASE, **patch})
+        return
     with pytest.raises(ConfigError) as e:
         parse({**BASE, **patch})
     assert needle in str(e.value)
