@@ -130,11 +130,11 @@ def evaluate(spec: EvaluatorSpec, arch: Arch) -> tuple[Result, float, float, str
             metrics = _mapping(task.evaluate(arch), f"task {spec.task!r}")
             for m in models:
                 metrics.update(_mapping(m.evaluate(arch), f"cost model {getattr(m, 'name', type(m).__name__)!r}"))
-            numbers, bad = as_numbers(metrics)
+            values, bad = as_numbers(metrics)  # (not `numbers`: the module this file reads the number types from)
             if bad:
-                result = Result(FAILED, numbers, f"metric {bad!r} is NaN or not a number: {metrics[bad]!r}")
+                result = Result(FAILED, values, f"metric {bad!r} is NaN or not a number: {metrics[bad]!r}")
                 continue
-            result = Result(OK, numbers)
+            result = Result(OK, values)
             break
         except Exception as e:  # the evaluation's failure is data, not a crash
             tb = traceback.extract_tb(e.__traceback__)
@@ -183,8 +183,7 @@ def as_numbers(metrics: dict) -> tuple[dict[str, float], str | None]:
 def _number(v: Any) -> float | None:
     if isinstance(v, numbers.Real):  # int, float, bool and numpy's scalars
         return float(v)
-    size = getattr(v, "size", None)  # a numpy array's attribute; a torch tensor's method
-    count = v.numel() if hasattr(v, "numel") else size
+    count = v.numel() if hasattr(v, "numel") else getattr(v, "size", None)  # torch's method, numpy's attribute
     if count == 1 and hasattr(v, "item") and not isinstance(v, (str, bytes)):
         item = v.item()
         return float(item) if isinstance(item, numbers.Real) else None
@@ -203,10 +202,10 @@ def _cost(model: Any, arch: Arch) -> tuple[str | None, dict[str, float]]:
     if not isinstance(out, Mapping):
         got = type(out).__name__ if out is not None else "None"
         return f"{name}: evaluate returned {got}, not a mapping of metrics", {}
-    numbers_, bad = as_numbers(dict(out))
+    values, bad = as_numbers(dict(out))
     if bad:
         return f"{name}: metric {bad!r} is NaN or not a number: {out[bad]!r}", {}
-    return None, numbers_
+    return None, values
 
 
 @dataclass
