@@ -33,7 +33,7 @@ def digest(*parts: Any) -> str:
             p = p.detach().cpu().numpy()
         if isinstance(p, np.ndarray):
             h.update(str((p.dtype.str, p.shape)).encode())
-            h.update(np.ascontiguousarray(p).tobytes())
+            h.update(np.ascontiguousarray(p))  # the buffer itself: tobytes() would copy every image once more
         else:
             h.update(json.dumps(p, sort_keys=True, default=str).encode())
         h.update(b"|")

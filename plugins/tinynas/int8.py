@@ -54,7 +54,7 @@ def onnx_accuracy(path: Path, split, threads: int = 1) -> tuple[float, float]:
     x, y = split.x.numpy(), split.y.numpy()
     correct, t = 0, time.perf_counter()
     for i in range(len(y)):
-        correct += int(sess.run(None, {name: x[i: i + 1]})[0].argmax() == y[i])
+        correct += int(sess.run(None, {name: np.ascontiguousarray(x[i: i + 1])})[0].argmax() == y[i])
     return 100.0 * correct / len(y), 1e3 * (time.perf_counter() - t) / len(y)
 
 
