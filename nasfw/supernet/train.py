@@ -55,11 +55,12 @@ def train_supernet(supernet, loader: Callable[[], Iterable], loss_fn: Callable[[
                    checkpoint: str | Path | None = None, rngs: Sequence[np.random.Generator] = (),
                    checkpoint_key: str = "", checkpoint_every_s: float | None = None,
                    on_resume: Callable[[int], None] | None = None) -> list[float]:
-    """`loader()` yields batches for one epoch; `loss_fn(module, batch)` returns a scalar loss for the active
-    subnet. Returns the mean loss per epoch. `rngs`: the numpy generators `loader` draws from, kept in the
-    checkpoint; `checkpoint_key`: what else must match for a checkpoint to be continued (a batch size, the data);
-    `on_resume(epochs_done)`: told how far a continued training already was (a progress bar's start). The
-    checkpoint file is removed once training ends."""
+    """`loader()` gives one epoch's batches: an iterable with a length is read batch by batch, a generator is
+    held whole to be counted (the progress of each step needs the count); `loss_fn(module, batch)` returns a
+    scalar loss for the active subnet. Returns the mean loss per epoch. `rngs`: the numpy generators `loader`
+    draws from, kept in the checkpoint; `checkpoint_key`: what else must match for a checkpoint to be continued
+    (a batch size, the data); `on_resume(epochs_done)`: told how far a continued training already was (a
+    progress bar's start). The checkpoint file is removed once training ends."""
     torch.manual_seed(config.seed)
     sampler = make_sampler(config.sampling, supernet.space, seed=config.seed, **(config.sampling_options or {}))
     params = [p for p in supernet.parameters() if p.requires_grad]
@@ -78,7 +79,9 @@ def train_supernet(supernet, loader: Callable[[], Iterable], loss_fn: Callable[[
             on_resume(start)
     for epoch in range(start, config.epochs):
         supernet.train()
-        batches = list(loader())
+        batches = loader()
+        if not hasattr(batches, "__len__"):  # a generator: counted by holding its batches (a sized loader is not)
+            batches = list(batches)
         total, count = 0.0, 0
         for i, batch in enumerate(batches):
             progress = (epoch + i / max(len(batches), 1)) / config.epochs

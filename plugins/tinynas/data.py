@@ -241,12 +241,29 @@ def _as_floats(x: np.ndarray) -> torch.Tensor:
     return xt.to(torch.float32)
 
 
-def batches(split: Split, batch_size: int, rng: np.random.Generator | None = None, resolution: int | None = None):
-    """Mini-batches, shuffled when `rng` is given, resized to `resolution` when it differs from the data's."""
-    idx = rng.permutation(len(split)) if rng is not None else np.arange(len(split))
-    for i in range(0, len(idx), batch_size):
-        j = torch.as_tensor(idx[i: i + batch_size])
-        yield resize(split.x[j], resolution), split.y[j]
+class Batches:
+    """An epoch's mini-batches, shuffled when `rng` is given (drawn when the iteration starts), resized to
+    `resolution` when it differs from the data's, each gathered as it is read. Sized, so that a training loop can
+    count them without holding them: a list of an epoch's batches is a second copy of the training images."""
+
+    def __init__(self, split: Split, batch_size: int, rng: np.random.Generator | None = None,
+                 resolution: int | None = None):
+        self.split, self.batch_size, self.rng, self.resolution = split, batch_size, rng, resolution
+
+    def __len__(self) -> int:
+        return -(-len(self.split) // self.batch_size)
+
+    def __iter__(self):
+        n = len(self.split)
+        idx = self.rng.permutation(n) if self.rng is not None else np.arange(n)
+        for i in range(0, n, self.batch_size):
+            j = torch.as_tensor(idx[i: i + self.batch_size])
+            yield resize(self.split.x[j], self.resolution), self.split.y[j]
+
+
+def batches(split: Split, batch_size: int, rng: np.random.Generator | None = None,
+            resolution: int | None = None) -> Batches:
+    return Batches(split, batch_size, rng, resolution)
 
 
 def resize(x: torch.Tensor, resolution: int | None) -> torch.Tensor:

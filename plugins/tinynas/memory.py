@@ -1,18 +1,22 @@
-"""Whether a campaign's images fit in the machine's memory, told before any work.
+"""Whether a campaign's images and its supernet training fit in the machine's memory, told before any work.
 
 TinyNAS holds every image at the space's largest resolution as float32 (plugins/tinynas/data.py), and so does
 each process that evaluates: with the local backend every worker reads its own copy beside the campaign's
-process, which trains the supernet and finalizes. MNIST at resolution 1,024 (19.5 GiB) passed every check and
-ran out of memory once the supernet began to read its data, and a user's folder of 100,000 photos at 128 (18 GiB
-of RGB) would do the same after it had decoded them all. The check refuses only what cannot fit at all (the
-copies against the whole memory), so a campaign near the line may still run short.
+process, which trains the supernet and finalizes. That process also keeps, for the backward pass, the
+activations of the subnet it trains: the largest one, at the largest resolution, up to 850 MB per image at 1,024
+(w0.25), counted here on torch's meta device (shapes without data: a third of a second, no memory). The peak of
+a real forward and backward pass was 1.07 to 1.46 times this count (w0.25 r64, w0.5 r176, w0.25 r512). MNIST at
+resolution 1,024 (19.5 GiB of images, 50.6 GiB of activations for a batch of 64) passed every check and ran out of
+memory once the supernet began to train, and a user's folder of 100,000 photos at 128 (18 GiB of RGB) would do
+the same after it had decoded them all. The check refuses only what cannot fit at all (the sum against the
+whole memory), so a campaign near the line may still run short.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from nasfw.errors import ConfigError
-from nasfw.plugins.tinynas.data import held_bytes, image_count
+from nasfw.plugins.tinynas.data import class_count, held_bytes, image_count
 
 
 def processes(campaign: Any) -> int:
@@ -20,10 +24,47 @@ def processes(campaign: Any) -> int:
     return 1 + campaign.workers if campaign.backend == "local" and campaign.workers > 1 else 1
 
 
-def check_data_memory(task: Any, campaign: Any) -> None:
-    from nasfw.torch_device import memory_bytes
-
+def activation_bytes(task: Any, batch: int) -> int:
+    """What autograd keeps for the backward pass of the largest subnet at the largest resolution on `batch`
+    images: the saved tensors (each storage once) of a pass over one image and over two, on the meta device,
+    which gives the part that grows with the batch and the part that does not (weight slices)."""
     import torch
+
+    from nasfw.search_spaces.mbconv_supernet import MBConvSuperNet
+
+    with torch.device("meta"):
+        net = MBConvSuperNet(task.width_mult, task.widths, class_count(task.dataset), task.resolutions)
+    net.activate(net.largest())
+    net.train()
+    r = max(task.resolutions)
+
+    def saved(n: int) -> int:
+        storages: dict[int, int] = {}
+
+        def keep(t: torch.Tensor) -> torch.Tensor:
+            storages[t.untyped_storage()._cdata] = t.untyped_storage().nbytes()
+            return t
+        with torch.autograd.graph.saved_tensors_hooks(keep, lambda t: t):
+            net(torch.zeros(n, 3, r, r, device="meta"))
+        return sum(storages.values())
+    one, two = saved(1), saved(2)
+    return one + (batch - 1) * (two - one)
+
+
+def training_batch(task: Any, phases: dict) -> tuple[int, str]:
+    """The largest batch the campaign's process trains on, and where it is set: the supernet's, or the task's
+    (finalize's fine-tune and trainings from scratch)."""
+    sup = phases.get("supernet")
+    given = sup.get("batch_size") if isinstance(sup, dict) else None
+    if given and given > task.batch_size:
+        return given, "phases.supernet.batch_size"
+    return task.batch_size, "task_options.batch_size"
+
+
+def check_memory(task: Any, campaign: Any) -> None:
+    import torch
+
+    from nasfw.torch_device import memory_bytes
 
     have = memory_bytes(torch.device("cpu"))
     if have is None:
@@ -31,13 +72,27 @@ def check_data_memory(task: Any, campaign: Any) -> None:
     resolution = max(task.resolutions)
     each = held_bytes(task.dataset, resolution)
     copies = processes(campaign)
-    if each * copies <= have:
-        return
+    if each * copies > have:  # the images alone: told without the cost of counting activations
+        _refuse(task, each, copies, None, have)
+    batch, where = training_batch(task, campaign.phases)
+    kept = activation_bytes(task, batch)
+    if each * copies + kept > have:
+        _refuse(task, each, copies, (kept, batch, where), have)
+
+
+def _refuse(task: Any, each: int, copies: int, training: tuple[int, int, str] | None, have: int) -> None:
     gib = lambda n: f"{n / 2 ** 30:,.1f} GiB"  # noqa: E731
+    r = max(task.resolutions)
     held = (f"{gib(each)} as float32 in each process that reads them, {gib(each * copies)} in the campaign's and its "
             f"{copies - 1} workers' (workers: {copies - 1})" if copies > 1 else f"{gib(each)} as float32")
-    fewer = "lower resolutions, fewer workers, or fewer images" if copies > 1 else "lower resolutions or fewer images"
+    ways = ["lower resolutions"] + (["smaller batches"] if training else []) + (["fewer workers"] if copies > 1 else [])
+    if training is None:
+        kept = ""
+    else:
+        kept_bytes, batch, where = training
+        kept = (f"; training the largest subnet on batches of {batch} ({where}) keeps {gib(kept_bytes)} of "
+                f"activations for the backward pass: {gib(each * copies + kept_bytes)} in all")
     raise ConfigError(
-        f"task_options.dataset = {task.dataset!r}: its {image_count(task.dataset):,} images at {resolution}x"
-        f"{resolution} (the largest of task_options.resolutions) hold {held}, and this machine has {gib(have)}; "
-        f"{fewer}")
+        f"task_options.dataset = {task.dataset!r}: its {image_count(task.dataset):,} images at {r}x{r} (the largest "
+        f"of task_options.resolutions) hold {held}{kept}, and this machine has {gib(have)}; "
+        f"{', '.join(ways)} or fewer images")

@@ -213,11 +213,11 @@ class TinyNASTask:
     def check_campaign(self, campaign) -> None:
         """The board the search filters on (a microcontroller in `hardware`) must be the board finalize reports
         for (`task_options.device`): `--set task_options.device=stm32f746` alone kept the search to the F401's
-        memory while the report spoke of the F746. And the images must fit in this machine's memory
-        (plugins/tinynas/memory.py)."""
-        from nasfw.plugins.tinynas.memory import check_data_memory
+        memory while the report spoke of the F746. And the images and the training must fit in this machine's
+        memory (plugins/tinynas/memory.py)."""
+        from nasfw.plugins.tinynas.memory import check_memory
 
-        check_data_memory(self, campaign)
+        check_memory(self, campaign)
         generic = _mcu_default("device")  # the `mcu` model's own board
         n_classes = _class_count(self.dataset)
         for i, (name, opts) in enumerate(campaign.hardware):
