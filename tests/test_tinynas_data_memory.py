@@ -189,3 +189,15 @@ def test_a_supernet_epoch_reads_its_batches_as_it_trains():
     order = rng_a.permutation(len(split))
     got = list(batches(split, 50, rng_b))
     assert torch.equal(got[1][0], x[order[50:100]]) and torch.equal(got[-1][1], y[order[-(len(split) % 50 or 50):]])
+
+
+def test_the_processes_that_hold_the_images():
+    """A local pool of one evaluates in the campaign's process; a local Ray instance's trials are processes of
+    their own even for one worker; a cluster's workers are elsewhere."""
+    from types import SimpleNamespace
+
+    from nasfw.plugins.tinynas.memory import processes
+
+    assert [processes(SimpleNamespace(backend="local", workers=w, address=None)) for w in (1, 2, 4)] == [1, 3, 5]
+    assert [processes(SimpleNamespace(backend="ray", workers=w, address=None)) for w in (1, 3)] == [2, 4]
+    assert processes(SimpleNamespace(backend="ray", workers=8, address="10.0.0.1:6379")) == 1

@@ -20,8 +20,12 @@ from nasfw.plugins.tinynas.data import class_count, held_bytes, image_count
 
 
 def processes(campaign: Any) -> int:
-    """How many processes of this machine read the images: the campaign's, and each local worker beside it."""
-    return 1 + campaign.workers if campaign.backend == "local" and campaign.workers > 1 else 1
+    """How many processes of this machine read the images: the campaign's, and each worker beside it (a local
+    pool's, which evaluates in the campaign's process when it has one worker; a local Ray instance's trials, each
+    a process of its own). A Ray cluster's workers are on machines this one cannot see."""
+    if campaign.backend == "local":
+        return 1 + campaign.workers if campaign.workers > 1 else 1
+    return 1 + campaign.workers if not campaign.address else 1
 
 
 def activation_bytes(task: Any, batch: int) -> int:
