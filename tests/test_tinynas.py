@@ -259,8 +259,9 @@ def test_the_default_campaign_splits_any_dataset_and_a_split_too_large_is_refuse
     p = run_cli("search", "--plugin", "tinynas", "--set", "task_options.dataset=digits", "--set",
                 "task_options.n_valid=1000", "--set", "task_options.n_test=1000", "--out", tmp_path / "run")
     assert p.returncode == 2, p.stdout + p.stderr
-    assert ("task_options.n_valid = 1000, n_test = 1000: need both >= 1 and together fewer than the 1797 images of "
-            "task_options.dataset = 'digits' (left out, each is a fifth of the images, at most 1,000)") in p.stderr
+    assert ("task_options.n_valid = 1000, n_test = 1000: need both >= 1 and together at most 1795 of the 1797 "
+            "images of task_options.dataset = 'digits', which leaves 2 for training (batch norm trains on no fewer); "
+            "one left out is a fifth of the images, at most 1,000") in p.stderr
     assert not (tmp_path / "run").exists()
 
 

@@ -178,10 +178,11 @@ def split_sizes(n: int, n_valid: int | None, n_test: int | None, source: str) ->
     given = n_valid is not None or n_test is not None
     n_valid = min(1000, n // 5) if n_valid is None else n_valid
     n_test = min(1000, n // 5) if n_test is None else n_test
-    if n_valid < 1 or n_test < 1 or n_valid + n_test >= n:
-        hint = " (left out, each is a fifth of the images, at most 1,000)" if given else ""
-        raise ConfigError(f"task_options.n_valid = {n_valid}, n_test = {n_test}: need both >= 1 and together fewer "
-                          f"than the {n} images of {source}{hint}")
+    if n_valid < 1 or n_test < 1 or n_valid + n_test > n - 2:
+        hint = "; one left out is a fifth of the images, at most 1,000" if given else ""
+        raise ConfigError(f"task_options.n_valid = {n_valid}, n_test = {n_test}: need both >= 1 and together at most "
+                          f"{n - 2} of the {n} images of {source}, which leaves 2 for training (batch norm trains "
+                          f"on no fewer){hint}")
     return n_valid, n_test
 
 
@@ -244,26 +245,35 @@ def _as_floats(x: np.ndarray) -> torch.Tensor:
 class Batches:
     """An epoch's mini-batches, shuffled when `rng` is given (drawn when the iteration starts), resized to
     `resolution` when it differs from the data's, each gathered as it is read. Sized, so that a training loop can
-    count them without holding them: a list of an epoch's batches is a second copy of the training images."""
+    count them without holding them: a list of an epoch's batches is a second copy of the training images.
+
+    `drop_single`: leave out a last batch of one image, as a training must (batch norm cannot train on one value
+    per channel: at resolutions up to 32 the last feature map is 1x1, and 65 training images in batches of 64
+    stopped the supernet's first epoch with torch's error). The image is in another batch the next epoch."""
 
     def __init__(self, split: Split, batch_size: int, rng: np.random.Generator | None = None,
-                 resolution: int | None = None):
+                 resolution: int | None = None, drop_single: bool = False):
         self.split, self.batch_size, self.rng, self.resolution = split, batch_size, rng, resolution
+        self.drop_single = drop_single
+
+    def _end(self) -> int:
+        n = len(self.split)
+        return n - 1 if self.drop_single and n % self.batch_size == 1 else n
 
     def __len__(self) -> int:
-        return -(-len(self.split) // self.batch_size)
+        return -(-self._end() // self.batch_size)
 
     def __iter__(self):
-        n = len(self.split)
+        n, end = len(self.split), self._end()
         idx = self.rng.permutation(n) if self.rng is not None else np.arange(n)
-        for i in range(0, n, self.batch_size):
+        for i in range(0, end, self.batch_size):
             j = torch.as_tensor(idx[i: i + self.batch_size])
             yield resize(self.split.x[j], self.resolution), self.split.y[j]
 
 
 def batches(split: Split, batch_size: int, rng: np.random.Generator | None = None,
-            resolution: int | None = None) -> Batches:
-    return Batches(split, batch_size, rng, resolution)
+            resolution: int | None = None, drop_single: bool = False) -> Batches:
+    return Batches(split, batch_size, rng, resolution, drop_single)
 
 
 def resize(x: torch.Tensor, resolution: int | None) -> torch.Tensor:

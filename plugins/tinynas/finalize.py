@@ -14,7 +14,6 @@ checkpoint, and reports what an uninterrupted run would have.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -61,7 +60,7 @@ def train_model(net: torch.nn.Module, data, resolution: int, epochs: int, lr: fl
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
-    steps = epochs * math.ceil(len(data.train) / batch_size)
+    steps = epochs * len(batches(data.train, batch_size, drop_single=True))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1))
     ckpt = EpochCheckpoint(checkpoint, repr((epochs, lr, batch_size, weight_decay, seed, resolution)))
     state = {"net": net, "optimizer": opt, "schedule": sched}
@@ -72,7 +71,7 @@ def train_model(net: torch.nn.Module, data, resolution: int, epochs: int, lr: fl
         start_at(bar, start)
     for epoch in range(start, epochs):
         net.train()
-        for x, y in batches(data.train, batch_size, rng, resolution):
+        for x, y in batches(data.train, batch_size, rng, resolution, drop_single=True):
             opt.zero_grad()
             F.cross_entropy(net(x), y).backward()
             opt.step()

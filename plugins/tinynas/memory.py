@@ -30,8 +30,9 @@ def processes(campaign: Any) -> int:
 
 def activation_bytes(task: Any, batch: int) -> int:
     """What autograd keeps for the backward pass of the largest subnet at the largest resolution on `batch`
-    images: the saved tensors (each storage once) of a pass over one image and over two, on the meta device,
-    which gives the part that grows with the batch and the part that does not (weight slices)."""
+    images: the saved tensors (each storage once) of a pass over two images and over four, on the meta device,
+    which gives the part that grows with the batch and the part that does not (weight slices). Not one image:
+    at resolutions up to 32 the last feature map is 1x1, and batch norm refuses to train on a single value."""
     import torch
 
     from nasfw.search_spaces.mbconv_supernet import MBConvSuperNet
@@ -51,8 +52,9 @@ def activation_bytes(task: Any, batch: int) -> int:
         with torch.autograd.graph.saved_tensors_hooks(keep, lambda t: t):
             net(torch.zeros(n, 3, r, r, device="meta"))
         return sum(storages.values())
-    one, two = saved(1), saved(2)
-    return one + (batch - 1) * (two - one)
+    two, four = saved(2), saved(4)
+    per_image = (four - two) // 2
+    return two + (batch - 2) * per_image
 
 
 def training_batch(task: Any, phases: dict) -> tuple[int, str]:

@@ -133,7 +133,7 @@ class TinyNASTask:
             bar.set_postfix(loss=f"{loss:.3f}")
             bar.update(1)
         bs = batch_size or self.batch_size
-        history = train_supernet(net, lambda: batches(d.train, bs, rng),
+        history = train_supernet(net, lambda: batches(d.train, bs, rng, drop_single=True),
                                  lambda m, b: F.cross_entropy(m(resize(b[0], m.active.get("resolution"))), b[1]),
                                  cfg, on_epoch, checkpoint=Path(run_dir) / TRAINING_CHECKPOINT, rngs=[rng],
                                  checkpoint_key=f"batch_size {bs}, largest_epochs {largest_epochs}, {sampling}",
@@ -244,8 +244,8 @@ class TinyNASTask:
         net = self.supernet.extract(arch)
         if recalibrate:
             r = int(arch.get("resolution", max(self.resolutions)))
-            recalibrate_bn(net, batches(self.data.train, self.batch_size, np.random.default_rng(self.seed), r),
-                           self.bn_batches)
+            recalibrate_bn(net, batches(self.data.train, self.batch_size, np.random.default_rng(self.seed), r,
+                                        drop_single=True), self.bn_batches)
         return net.eval()
 
     def evaluate(self, arch: dict) -> dict[str, float]:
