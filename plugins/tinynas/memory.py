@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from nasfw.errors import ConfigError
-from nasfw.plugins.tinynas.data import class_count, held_bytes, image_count
+from nasfw.plugins.tinynas.data import class_count, held_bytes, image_count, split_sizes
 
 
 def processes(campaign: Any) -> int:
@@ -57,14 +57,24 @@ def activation_bytes(task: Any, batch: int) -> int:
     return two + (batch - 2) * per_image
 
 
-def training_batch(task: Any, phases: dict) -> tuple[int, str]:
-    """The largest batch the campaign's process trains on, and where it is set: the supernet's, or the task's
-    (finalize's fine-tune and trainings from scratch)."""
-    sup = phases.get("supernet")
-    given = sup.get("batch_size") if isinstance(sup, dict) else None
-    if given and given > task.batch_size:
-        return given, "phases.supernet.batch_size"
-    return task.batch_size, "task_options.batch_size"
+def training_batch(task: Any, phases: dict) -> tuple[int, str] | None:
+    """The largest batch the campaign's process trains on, and where it is set: the supernet's (its own or the
+    task's), or the task's for finalize's fine-tune and trainings from scratch; no larger than the training split
+    (a batch of 10,000 on 3,000 images is one of 3,000). None when the campaign trains nothing."""
+    found = []
+    sup = phases.get("supernet", True)
+    if sup is not False and sup is not None:  # `{}` is the task's defaults, not "no supernet"
+        given = sup.get("batch_size") if isinstance(sup, dict) else None
+        found.append((given, "phases.supernet.batch_size") if given else (task.batch_size, "task_options.batch_size"))
+    fin = phases.get("finalize")
+    if isinstance(fin, dict) and fin.get("task") is not False:
+        found.append((task.batch_size, "task_options.batch_size"))
+    if not found:
+        return None
+    batch, where = max(found)
+    n = image_count(task.dataset)
+    train = n - sum(split_sizes(n, task.n_valid, task.n_test, f"task_options.dataset = {task.dataset!r}"))
+    return min(batch, train), where
 
 
 def check_memory(task: Any, campaign: Any) -> None:
@@ -80,7 +90,10 @@ def check_memory(task: Any, campaign: Any) -> None:
     copies = processes(campaign)
     if each * copies > have:  # the images alone: told without the cost of counting activations
         _refuse(task, each, copies, None, have)
-    batch, where = training_batch(task, campaign.phases)
+    training = training_batch(task, campaign.phases)
+    if training is None:
+        return
+    batch, where = training
     kept = activation_bytes(task, batch)
     if each * copies + kept > have:
         _refuse(task, each, copies, (kept, batch, where), have)
