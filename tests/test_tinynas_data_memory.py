@@ -242,3 +242,12 @@ def test_a_last_batch_of_one_image_is_left_out_of_training(tmp_path):
                                             resolutions=[16]), 64) > 0
     with pytest.raises(ConfigError, match="together at most 98 of the 100 images .* which leaves 2 for training"):
         TinyNASTask(str(tmp_path / "d.npz"), width_mult=0.25, resolutions=[32], n_valid=49, n_test=50)
+
+
+def test_a_batch_of_one_image_is_refused(cli_in_process):
+    """Batches of one image cannot train batch norm at low resolutions (torch's error in the first step) and
+    train it on nothing at any other; refused with the campaign, naming the field."""
+    for field in ("task_options.batch_size", "phases.supernet.batch_size"):
+        p = cli_in_process("search", "--plugin", "tinynas", "--dry-run", "--set", f"{field}=1")
+        assert p.returncode == 2 and p.stderr.startswith(f"error: {field} = 1 is not allowed; allowed: an integer "
+                                                         ">= 2"), p.stderr

@@ -25,7 +25,7 @@ from nasfw.plugins.tinynas.data import (ImageData, batches, check_source, class_
 from nasfw.plugins.tinynas.finalize import LatencyTables
 from nasfw.plugins.tinynas.stage1 import AUTO, resolve_auto
 from nasfw.plugins.tinynas.finalize import finalize as run_finalize
-from nasfw.option_types import Note, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
+from nasfw.option_types import Bounds, Note, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 from nasfw.progress import progress_bar, start_at
 from nasfw.registry import options_of, with_defaults
 from nasfw.hardware.mcu import BoardName, BoardsFile, MemoryModel
@@ -37,6 +37,7 @@ from nasfw.registry import checks_options
 
 WEIGHTS = "supernet.pt"
 Auto = Literal["auto"]  # stage 1 chooses (plugins/tinynas/stage1.py `resolve_auto`)
+BatchSize = Annotated[int, Bounds(low=2)]  # training images per step: batch norm trains on no fewer than 2
 Sampling = Literal["progressive", "uniform", "sandwich"]  # OFA progressive shrinking, or the other two rules
 SAMPLINGS = get_args(Sampling)
 ImageSource = Annotated[str, Note("mnist, digits (scikit-learn's), an .npz file's path with x (N, H, W), (N, H, W, C) "
@@ -49,7 +50,7 @@ class TinyNASTask:
 
     def __init__(self, dataset: ImageSource = "mnist", width_mult: WidthMult | Auto = 0.25,
                  resolutions: InputSize | Sequence[InputSize] | Auto = (48, 56, 64), widths: WidthTable = "proxyless",
-                 n_valid: PositiveInt | None = None, n_test: PositiveInt | None = None, batch_size: PositiveInt = 64,
+                 n_valid: PositiveInt | None = None, n_test: PositiveInt | None = None, batch_size: BatchSize = 64,
                  bn_batches: PositiveInt = 4, device: BoardName = "stm32f401", memory: MemoryModel = "tinyengine",
                  sram_kb: PositiveFloat | None = None, flash_kb: PositiveFloat | None = None,
                  lut: LatencyTables | None = None, seed: int = 0, devices: BoardsFile | None = None):
@@ -60,8 +61,9 @@ class TinyNASTask:
             width_mult, resolutions = _resolved(dict(locals()))
         self.space = mbconv_space(widths, width_mult, resolutions, "task_options")  # bad widths / resolutions
         self.resolutions = sorted([resolutions] if isinstance(resolutions, int) else resolutions)
-        if batch_size < 1 or bn_batches < 1:
-            raise ConfigError(f"task_options.batch_size = {batch_size}, bn_batches = {bn_batches}: both must be >= 1")
+        if batch_size < 2 or bn_batches < 1:
+            raise ConfigError(f"task_options.batch_size = {batch_size}, bn_batches = {bn_batches}: allowed: a batch "
+                              "size >= 2 (batch norm trains on no fewer) and bn_batches >= 1")
         # checks device and mode; `devices`: a YAML of boards of one's own (hardware/mcu.py load_devices)
         self.cost = MCUCost(device, memory=memory, sram_kb=sram_kb, flash_kb=flash_kb, devices=devices)
         check_source(dataset)
@@ -112,7 +114,7 @@ class TinyNASTask:
     def train_supernet(self, run_dir: Path, epochs: PositiveInt = 6, lr: PositiveFloat = 3e-3,
                        weight_decay: NonNegativeFloat = 3e-5, warmup_epochs: NonNegativeInt = 1,
                        sampling: Sampling = "progressive", n_subnets: PositiveInt = 4,
-                       largest_epochs: NonNegativeInt = 1, batch_size: PositiveInt | None = None,
+                       largest_epochs: NonNegativeInt = 1, batch_size: BatchSize | None = None,
                        optimizer: Literal["adam", "sgd"] = "adam", progress: bool = True) -> list[float]:
         if sampling not in SAMPLINGS:
             raise ConfigError(f"phases.supernet.sampling = {sampling!r}; allowed: {', '.join(SAMPLINGS)}")
