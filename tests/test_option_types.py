@@ -105,7 +105,7 @@ def test_every_first_party_factory_and_phase_method_has_hints_that_resolve():
 
 @pytest.mark.parametrize("plugin,patch,needle", [
     ("tinynas", {"task_options": {"batch_size": "x"}}, ("task_options.batch_size = 'x' is not allowed; "
-     "allowed: an integer >= 1")),
+     "allowed: an integer >= 2")),
     ("tinynas", {"task_options": {"resolutions": [48, "x"]}}, ("task_options.resolutions = [48, 'x'] is not allowed; "
      "allowed: an integer from 16 to 1024 or a list (each an integer from 16 to 1024)")),
     ("naas", {"task_options": {"networks": "mobilenetv2"}}, ("task_options.networks = 'mobilenetv2' is not "
