@@ -26,6 +26,7 @@ from nasfw.finalize_store import FinalizeStore, weights_digest
 from nasfw.option_types import NonNegativeInt, Note, PositiveFloat, PositiveInt
 from nasfw.plugins.tinynas.data import Split, batches, resize
 from nasfw.plugins.tinynas.int8 import CALIBRATION_IMAGES, onnx_accuracy, parameter_bytes, quantize_int8
+from nasfw.plugins.tinynas.layout import channels_last
 from nasfw.search_spaces.mbconv import build_model, export_onnx, mobilenetv2_config
 
 LatencyTables = Annotated[str, Note("a folder of Once-for-All-format latency tables (<resolution>_lookup_table.yaml, "
@@ -58,6 +59,7 @@ def train_model(net: torch.nn.Module, data, resolution: int, epochs: int, lr: fl
     from nasfw.progress import progress_bar, start_at
 
     torch.manual_seed(seed)
+    net = channels_last(net)
     rng = np.random.default_rng(seed)
     opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
     steps = epochs * len(batches(data.train, batch_size, drop_single=True))

@@ -23,6 +23,7 @@ from nasfw.errors import ConfigError, unknown_name
 from nasfw.plugins.tinynas.data import (ImageData, batches, check_source, class_count, image_count, load_images,
                                         resize, split_sizes)
 from nasfw.plugins.tinynas.finalize import LatencyTables
+from nasfw.plugins.tinynas.layout import channels_last
 from nasfw.plugins.tinynas.stage1 import AUTO, resolve_auto
 from nasfw.plugins.tinynas.finalize import finalize as run_finalize
 from nasfw.option_types import Bounds, Note, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
@@ -90,7 +91,8 @@ class TinyNASTask:
             from nasfw.search_spaces.mbconv_supernet import MBConvSuperNet
 
             torch.manual_seed(self.seed)
-            self._supernet = MBConvSuperNet(self.width_mult, self.widths, self.data.n_classes, self.resolutions)
+            self._supernet = channels_last(MBConvSuperNet(self.width_mult, self.widths, self.data.n_classes,
+                                                          self.resolutions))
         return self._supernet
 
     def config(self, arch: dict) -> dict:
@@ -243,7 +245,7 @@ class TinyNASTask:
     def subnet(self, arch: dict, recalibrate: bool = True) -> torch.nn.Module:
         """A standalone network with the inherited weights, its batch norm re-estimated on training images."""
         self.space.validate(arch)
-        net = self.supernet.extract(arch)
+        net = channels_last(self.supernet.extract(arch))
         if recalibrate:
             r = int(arch.get("resolution", max(self.resolutions)))
             recalibrate_bn(net, batches(self.data.train, self.batch_size, np.random.default_rng(self.seed), r,
