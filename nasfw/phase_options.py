@@ -79,3 +79,20 @@ def check_export_formats(task: Any, formats: Sequence[str], field: str) -> None:
         close = difflib.get_close_matches(str(bad[0]), list(allowed), n=1, cutoff=0.6)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ConfigError(f"{field}: {bad[0]!r} is not a format this task writes; allowed: {list(allowed)}{hint}")
+
+
+def supernet_batch(phases: dict, task_batch: int) -> tuple[int, str] | None:
+    """The batch the supernet phase trains on and the field that sets it, for a plugin's check of what its
+    training holds in memory; None where the campaign turns the phase off (`false`: `{}` and `true` train with the
+    task's defaults)."""
+    sup = phases.get("supernet", True)
+    if sup is False or sup is None:
+        return None
+    given = sup.get("batch_size") if isinstance(sup, dict) else None
+    return (given, "phases.supernet.batch_size") if given else (task_batch, "task_options.batch_size")
+
+
+def finalize_trains(phases: dict) -> bool:
+    """Whether finalize runs the task's own step, which trains (`phases.finalize.task: false` skips it)."""
+    fin = phases.get("finalize")
+    return isinstance(fin, dict) and fin.get("task") is not False

@@ -30,13 +30,10 @@ def _gates(task: Any) -> int:
 
 def _batches(task: Any, phases: dict) -> list[tuple[int, str]]:
     """(batch, where it is set) of each training the campaign runs."""
-    out = []
-    sup = phases.get("supernet", True)
-    if sup is not False and sup is not None:  # `{}` is the task's defaults, not "no supernet"
-        given = sup.get("batch_size") if isinstance(sup, dict) else None
-        out.append((given, "phases.supernet.batch_size") if given else (task.batch_size, "task_options.batch_size"))
-    fin = phases.get("finalize")
-    if isinstance(fin, dict) and fin.get("task") is not False:  # `task: false` skips the training step
+    from nasfw.phase_options import finalize_trains, supernet_batch
+
+    out = [b for b in [supernet_batch(phases, task.batch_size)] if b is not None]
+    if finalize_trains(phases):
         out.append((SCRATCH_BATCH, "finalize's training from scratch"))
     return out
 

@@ -61,13 +61,10 @@ def training_batch(task: Any, phases: dict) -> tuple[int, str] | None:
     """The largest batch the campaign's process trains on, and where it is set: the supernet's (its own or the
     task's), or the task's for finalize's fine-tune and trainings from scratch; no larger than the training split
     (a batch of 10,000 on 3,000 images is one of 3,000). None when the campaign trains nothing."""
-    found = []
-    sup = phases.get("supernet", True)
-    if sup is not False and sup is not None:  # `{}` is the task's defaults, not "no supernet"
-        given = sup.get("batch_size") if isinstance(sup, dict) else None
-        found.append((given, "phases.supernet.batch_size") if given else (task.batch_size, "task_options.batch_size"))
-    fin = phases.get("finalize")
-    if isinstance(fin, dict) and fin.get("task") is not False:
+    from nasfw.phase_options import finalize_trains, supernet_batch
+
+    found = [b for b in [supernet_batch(phases, task.batch_size)] if b is not None]
+    if finalize_trains(phases):
         found.append((task.batch_size, "task_options.batch_size"))
     if not found:
         return None
