@@ -5,7 +5,7 @@ resolution of the space, a folder's as each file is read, so that photos of any 
 copies in memory (300 photos of 1280x960 took 12.9 GB when they were held at full size), and normalised with
 the training split's per-channel mean and std. Grey images are held as one channel and shown to the network as
 three (a broadcast view: the MBConv stem takes RGB, as on the microcontroller), which keeps a third of the memory
-and gives the same numbers as three copies. Three disjoint splits: train (supernet training and BN
+(their mean, summed in another order, moved the values by about 1e-7 from three copies'). Three disjoint splits: train (supernet training and BN
 recalibration), valid (the search's fitness) and test (reported once, at the end)."""
 from __future__ import annotations
 
