@@ -5,8 +5,9 @@ resolution of the space, a folder's as each file is read, so that photos of any 
 copies in memory (300 photos of 1280x960 took 12.9 GB when they were held at full size), and normalised with
 the training split's per-channel mean and std. Grey images are held as one channel and shown to the network as
 three (a broadcast view: the MBConv stem takes RGB, as on the microcontroller), which keeps a third of the memory
-(their mean, summed in another order, moved the values by about 1e-7 from three copies'). Three disjoint splits: train (supernet training and BN
-recalibration), valid (the search's fitness) and test (reported once, at the end)."""
+(their mean, summed in another order, moved the values by about 1e-7 from three copies'). Three disjoint
+splits: train (supernet training and BN recalibration), valid (the search's fitness) and test (reported once, at
+the end)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -198,17 +199,17 @@ def image_count(dataset: str) -> int:
     return sum(1 for d in path.iterdir() if d.is_dir() for f in d.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def held_bytes(dataset: str, resolution: int) -> int:
+def held_bytes(dataset: str, resolution: int, count: int | None = None) -> int:
     """What `load_images` holds for `dataset` at `resolution`, read from the source's size without decoding it:
-    float32 images, one channel for grey ones. The task compares it with the machine's memory before any work."""
-    check_source(dataset)
+    float32 images, one channel for grey ones. The task compares it with the machine's memory before any work.
+    `count`: the source's `image_count`, where the caller has it (a folder's is a walk through its files)."""
     if dataset in BUILTIN_SIZES:
         channels = 1
     elif Path(dataset).suffix == ".npz":
         channels = _channels_first(xy_shapes(Path(dataset), "task_options.dataset")[0])[1]
     else:
         channels = 3  # a folder's images are read as RGB
-    return image_count(dataset) * channels * resolution * resolution * 4
+    return (image_count(dataset) if count is None else count) * channels * resolution * resolution * 4
 
 
 def load_images(dataset: str = "mnist", resolution: int = 64, n_valid: int | None = None, n_test: int | None = None,

@@ -57,10 +57,11 @@ def activation_bytes(task: Any, batch: int) -> int:
     return two + (batch - 2) * per_image
 
 
-def training_batch(task: Any, phases: dict) -> tuple[int, str] | None:
+def training_batch(task: Any, phases: dict, count: int | None = None) -> tuple[int, str] | None:
     """The largest batch the campaign's process trains on, and where it is set: the supernet's (its own or the
     task's), or the task's for finalize's fine-tune and trainings from scratch; no larger than the training split
-    (a batch of 10,000 on 3,000 images is one of 3,000). None when the campaign trains nothing."""
+    (a batch of 10,000 on 3,000 images is one of 3,000). None when the campaign trains nothing. `count`: the
+    source's `image_count`, where the caller has it."""
     from nasfw.phase_options import finalize_trains, supernet_batch
 
     found = [b for b in [supernet_batch(phases, task.batch_size)] if b is not None]
@@ -69,7 +70,7 @@ def training_batch(task: Any, phases: dict) -> tuple[int, str] | None:
     if not found:
         return None
     batch, where = max(found)
-    n = image_count(task.dataset)
+    n = image_count(task.dataset) if count is None else count
     train = n - sum(split_sizes(n, task.n_valid, task.n_test, f"task_options.dataset = {task.dataset!r}"))
     return min(batch, train), where
 
@@ -82,21 +83,21 @@ def check_memory(task: Any, campaign: Any) -> None:
     have = memory_bytes(torch.device("cpu"))
     if have is None:
         return
-    resolution = max(task.resolutions)
-    each = held_bytes(task.dataset, resolution)
+    n = image_count(task.dataset)  # once: a folder's is a walk through its files
+    each = held_bytes(task.dataset, max(task.resolutions), n)
     copies = processes(campaign)
     if each * copies > have:  # the images alone: told without the cost of counting activations
-        _refuse(task, each, copies, None, have)
-    training = training_batch(task, campaign.phases)
+        _refuse(task, n, each, copies, None, have)
+    training = training_batch(task, campaign.phases, n)
     if training is None:
         return
     batch, where = training
     kept = activation_bytes(task, batch)
     if each * copies + kept > have:
-        _refuse(task, each, copies, (kept, batch, where), have)
+        _refuse(task, n, each, copies, (kept, batch, where), have)
 
 
-def _refuse(task: Any, each: int, copies: int, training: tuple[int, int, str] | None, have: int) -> None:
+def _refuse(task: Any, n: int, each: int, copies: int, training: tuple[int, int, str] | None, have: int) -> None:
     gib = lambda n: f"{n / 2 ** 30:,.1f} GiB"  # noqa: E731
     r = max(task.resolutions)
     held = (f"{gib(each)} as float32 in each process that reads them, {gib(each * copies)} in the campaign's and its "
@@ -109,6 +110,6 @@ def _refuse(task: Any, each: int, copies: int, training: tuple[int, int, str] | 
         kept = (f"; training the largest subnet on batches of {batch} ({where}) keeps {gib(kept_bytes)} of "
                 f"activations for the backward pass: {gib(each * copies + kept_bytes)} in all")
     raise ConfigError(
-        f"task_options.dataset = {task.dataset!r}: its {image_count(task.dataset):,} images at {r}x{r} (the largest "
+        f"task_options.dataset = {task.dataset!r}: its {n:,} images at {r}x{r} (the largest "
         f"of task_options.resolutions) hold {held}{kept}, and this machine has {gib(have)}; "
         f"{', '.join(ways)} or fewer images")
