@@ -191,11 +191,11 @@ def noisy(device: str, n_inputs: int, epochs: int) -> None:
         z_torch = prog.expval_z(d.test.x)
         t_torch = time.perf_counter() - t0
         z_shots = prog.expval_z(d.test.x, shots=8192, seed=3)
-        qc.aer_expval(tq, inputs, d.test.x[:2].numpy(), device)  # warm aer and its noise model
+        qc.aer_expval(tq, inputs, d.test.x[:2].numpy(), device, threads=1)  # warm aer and its noise model
         t0 = time.perf_counter()
-        z_aer = qc.aer_expval(tq, inputs, d.test.x.numpy(), device, shots=8192, seed=0)
+        z_aer = qc.aer_expval(tq, inputs, d.test.x.numpy(), device, shots=8192, seed=0, threads=1)
         t_aer = time.perf_counter() - t0
-        z_aer1 = qc.aer_expval(tq, inputs, d.test.x.numpy(), device, shots=8192, seed=1)
+        z_aer1 = qc.aer_expval(tq, inputs, d.test.x.numpy(), device, shots=8192, seed=1, threads=1)
         acc = [qt.score(torch.as_tensor(z), d.test.y, 4)[1] for z in (z_torch, z_shots, z_aer, z_aer1)]
         nf = qt.evaluate(sub, d.test, 4)[1]
         print(f"| {blocks} blocks | {tq.depth()} | {t_torch:.2f} | {t_aer:.2f} | {t_aer / t_torch:.1f}x | "

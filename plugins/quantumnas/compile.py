@@ -91,10 +91,13 @@ def initial_layout(tq: Any) -> list[int]:
     return [int(p) for p in layout.initial_index_layout(filter_ancillas=True)]
 
 
-def aer_expval(tq: Any, inputs: Sequence[Any], x: np.ndarray, device: str, shots: int = 8192,
-               seed: int = 0, threads: int = 0) -> np.ndarray:
-    """<Z> per clbit from qiskit-aer with NoiseModel.from_backend, `shots` shots per input: the reference
-    evaluation of a finished circuit (density-matrix method up to 10 active qubits, trajectories beyond)."""
+def aer_run(tq: Any, inputs: Sequence[Any], x: np.ndarray, device: str, shots: int = 8192, seed: int = 0,
+            threads: int = 0):
+    """qiskit-aer's result for one bound circuit per input row. The inputs run as parallel experiments, up to
+    `threads` at once (0: all cores): aer otherwise simulates them one after another, and a circuit of a few
+    qubits is too small for its threads to share one state, so all but one core sat idle (300 MNIST-4 inputs on
+    Quito: 2.9 -> 2.1 s on 2 cores). Every experiment keeps its seed (seed_simulator + its index), so the counts
+    are the same either way."""
     from qiskit_aer import AerSimulator
 
     used = {tq.find_bit(q).index for inst in tq.data if inst.operation.name not in ("barrier", "delay")
@@ -102,12 +105,19 @@ def aer_expval(tq: Any, inputs: Sequence[Any], x: np.ndarray, device: str, shots
     # the density matrix up to 10 qubits; beyond, aer's noisy state-vector trajectories
     method = "density_matrix" if len(used) <= 10 else "statevector"
     sim = AerSimulator(method=method, noise_model=quantum_noise.noise_model(device), seed_simulator=seed,
-                       max_parallel_threads=threads)  # 0: all cores
+                       max_parallel_threads=threads, max_parallel_experiments=threads)
     bound = [tq.assign_parameters({p: float(v) for p, v in zip(inputs, row)}) for row in np.asarray(x)]
-    result = sim.run(bound, shots=shots).result()
+    return sim.run(bound, shots=shots).result()
+
+
+def aer_expval(tq: Any, inputs: Sequence[Any], x: np.ndarray, device: str, shots: int = 8192,
+               seed: int = 0, threads: int = 0) -> np.ndarray:
+    """<Z> per clbit from qiskit-aer with NoiseModel.from_backend, `shots` shots per input: the reference
+    evaluation of a finished circuit (density-matrix method up to 10 active qubits, trajectories beyond)."""
+    result = aer_run(tq, inputs, x, device, shots, seed, threads)
     n = tq.num_clbits
-    out = np.zeros((len(bound), n))
-    for i in range(len(bound)):
+    out = np.zeros((len(result.results), n))
+    for i in range(len(out)):
         for bits, c in result.get_counts(i).items():
             bits = bits.replace(" ", "")[::-1]
             out[i] += c * np.array([1.0 if bits[q] == "0" else -1.0 for q in range(n)])
