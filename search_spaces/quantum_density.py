@@ -24,6 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from nasfw.search_spaces import quantum_observables as qo
 from nasfw.search_spaces import quantum_sim as qs
 
 CDTYPE = torch.complex64
@@ -68,6 +69,8 @@ class DensityProgram:
     readout: list[np.ndarray]                # per clbit, P(measured j | prepared i) as [i, j]
     physical: list[int] = field(default_factory=list)  # local index -> physical qubit
     n_features: int = 0
+    # per kind of read-out (`z`, `outcomes`): the Heisenberg plan and observables, or None (built on first use)
+    _observables: dict = field(default_factory=dict, repr=False, compare=False)
 
     # -- building ------------------------------------------------------------------------------------------
     @classmethod
@@ -133,47 +136,44 @@ class DensityProgram:
         return cls(len(used), _fuse(steps), [measured[c] for c in clbits], ro, used, len(inputs))
 
     # -- running -----------------------------------------------------------------------------------------------
-    def density(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
-        """Final density matrices before measurement, (B, 2^n, 2^n), qubit 0 (local) most significant."""
+    def _inputs(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
         x = torch.as_tensor(np.asarray(x), dtype=torch.float32)
         if x.dim() == 1:
             x = x[None]
         if x.shape[1] != self.n_features:
             raise ValueError(f"inputs have {x.shape[1]} features; the program was compiled for {self.n_features}")
+        return x
+
+    def density(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """Final density matrices before measurement, (B, 2^n, 2^n), qubit 0 (local) most significant."""
+        x = self._inputs(x)
         n, b = self.n_qubits, x.shape[0]
         rho = torch.zeros((b,) + (2,) * (2 * n), dtype=CDTYPE)
         rho.view(b, -1)[:, 0] = 1.0
         for st in self.steps:
-            if st.gate:
-                theta = [c + x.double() @ k.double() for c, k in st.angles]
-                u = _PARAM_1Q[st.gate](*[t.float() for t in theta])  # (B, 2, 2)
-                rho = _apply_1q_unitary(rho, u, st.wires[0], n)
-                if st.after is not None:
-                    rho = _apply_superop(rho, st.after, st.wires, n)
-            elif st.rz_coef is not None:
-                theta = st.rz_const + x.double() @ st.rz_coef.double()
-                e = torch.exp(1j * theta).to(CDTYPE)
-                f = torch.stack([torch.stack([torch.ones_like(e), e.conj()], -1),
-                                 torch.stack([e, torch.ones_like(e)], -1)], -2)  # (B, 2[row], 2[col])
-                rho = _apply_diag_factor(rho, f, st.wires[0], n)
-                if st.after is not None:
-                    rho = _apply_superop(rho, st.after, st.wires, n)
-            else:
-                rho = _apply_superop(rho, st.superop, st.wires, n)
+            rho = _apply_step(rho, st, x, st.wires, n)
         d = 2 ** n
         return rho.reshape(b, d, d)
 
-    def probabilities(self, x: torch.Tensor | np.ndarray, shots: int | None = None,
-                      seed: int = 0) -> torch.Tensor:
-        """Joint distribution of the classical bits, readout error included, (B, 2^n_clbits), clbit 0 most
-        significant. With `shots`, an empirical distribution sampled from it, as hardware would give. Inputs
-        are processed in chunks that keep the density matrices under about 256 MB."""
-        x = torch.as_tensor(np.asarray(x), dtype=torch.float32)
-        if x.dim() == 1:
-            x = x[None]
-        chunk = max(1, 2 ** 25 // 4 ** self.n_qubits)
-        if len(x) > chunk:
-            return torch.cat([self.probabilities(x[i:i + chunk], shots, seed + i) for i in range(0, len(x), chunk)])
+    def _observed(self, kind: str, x: torch.Tensor) -> torch.Tensor | None:
+        """The read-out <Z> per clbit (`z`) or the joint outcome probabilities (`outcomes`) from the Heisenberg
+        picture (quantum_observables.py), or None where this program cannot use it."""
+        if kind not in self._observables:
+            pl = qo.plan(self.steps, self.n_qubits)
+            make = qo.z_factors if kind == "z" else qo.outcome_factors
+            k = len(self.measured) if kind == "z" else 2 ** len(self.measured)
+            self._observables[kind] = None if pl is None or not qo.fits(self.n_qubits, k) else (pl, qo.heisenberg(
+                qo.diagonal_observables(make(self.n_qubits, self.measured, self.readout)).to(CDTYPE), pl,
+                _apply_superop))
+        found = self._observables[kind]
+        if found is None:
+            return None
+        pl, o = found
+        states = qo.product_states(pl, x, CDTYPE, lambda rho, st, xs: _apply_step(rho, st, xs, (0,), 1))
+        return qo.expectations(o, states)
+
+    def _stepped_probabilities(self, x: torch.Tensor) -> torch.Tensor:
+        """The joint distribution of the read-out bits from the final density matrices, unnormalised."""
         rho = self.density(x)
         n, b = self.n_qubits, rho.shape[0]
         p = torch.diagonal(rho, dim1=-2, dim2=-1).real.clamp_min(0).reshape((b,) + (2,) * n)
@@ -185,7 +185,19 @@ class DensityProgram:
         for c, m in enumerate(self.readout):
             p = torch.movedim(torch.tensordot(torch.movedim(p, c + 1, -1), torch.tensor(m, dtype=p.dtype), 1), -1,
                               c + 1)
-        p = p.reshape(b, -1)
+        return p.reshape(b, -1)
+
+    def probabilities(self, x: torch.Tensor | np.ndarray, shots: int | None = None,
+                      seed: int = 0) -> torch.Tensor:
+        """Joint distribution of the classical bits, readout error included, (B, 2^n_clbits), clbit 0 most
+        significant. With `shots`, an empirical distribution sampled from it, as hardware would give. Inputs
+        are processed in chunks that keep the density matrices under about 256 MB."""
+        x = self._inputs(x)
+        chunk = max(1, 2 ** 25 // 4 ** self.n_qubits)
+        if len(x) > chunk:
+            return torch.cat([self.probabilities(x[i:i + chunk], shots, seed + i) for i in range(0, len(x), chunk)])
+        p = self._observed("outcomes", x)
+        p = self._stepped_probabilities(x) if p is None else p.clamp_min(0)
         p = p / p.sum(-1, keepdim=True)
         if shots:
             g = torch.Generator().manual_seed(seed)
@@ -197,14 +209,29 @@ class DensityProgram:
 
     def expval_z(self, x: torch.Tensor | np.ndarray, shots: int | None = None, seed: int = 0) -> torch.Tensor:
         """<Z> of every classical bit, (B, n_clbits)."""
-        p = self.probabilities(x, shots, seed)
-        m = len(self.measured)
-        p = p.reshape((p.shape[0],) + (2,) * m)
-        out = []
-        for c in range(m):
-            marg = torch.movedim(p, c + 1, -1).reshape(p.shape[0], -1, 2).sum(1)
-            out.append(marg[:, 0] - marg[:, 1])
-        return torch.stack(out, -1)
+        if not shots:
+            x = self._inputs(x)
+            z = self._observed("z", x)
+            if z is not None:
+                return z
+        return z_from_probabilities(self.probabilities(x, shots, seed))
+
+    def stepped_expval_z(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """<Z> from density matrices stepped through every gate: the path where the Heisenberg picture does not
+        apply, kept callable to check it and to time against it."""
+        p = self._stepped_probabilities(self._inputs(x))
+        return z_from_probabilities(p / p.sum(-1, keepdim=True))
+
+
+def z_from_probabilities(p: torch.Tensor) -> torch.Tensor:
+    """(B, 2^m) joint probabilities of m bits, bit 0 most significant -> (B, m) <Z> of each bit."""
+    m = int(p.shape[1]).bit_length() - 1
+    p = p.reshape((p.shape[0],) + (2,) * m)
+    out = []
+    for c in range(m):
+        marg = torch.movedim(p, c + 1, -1).reshape(p.shape[0], -1, 2).sum(1)
+        out.append(marg[:, 0] - marg[:, 1])
+    return torch.stack(out, -1)
 
 
 # --- helpers -----------------------------------------------------------------------------------------------------
@@ -250,6 +277,23 @@ def _fuse(steps: list[_Step]) -> list[_Step]:
         else:
             out.append(st)
     return out
+
+
+def _apply_step(rho: torch.Tensor, st: _Step, x: torch.Tensor, wires: tuple[int, ...], n: int) -> torch.Tensor:
+    """One step on `rho` (B, 2,..,2 rows, 2,..,2 columns of n qubits), the step's qubits at `wires`."""
+    if st.gate:
+        theta = [c + x.double() @ k.double() for c, k in st.angles]
+        u = _PARAM_1Q[st.gate](*[t.float() for t in theta])  # (B, 2, 2)
+        rho = _apply_1q_unitary(rho, u, wires[0], n)
+    elif st.rz_coef is not None:
+        theta = st.rz_const + x.double() @ st.rz_coef.double()
+        e = torch.exp(1j * theta).to(CDTYPE)
+        f = torch.stack([torch.stack([torch.ones_like(e), e.conj()], -1),
+                         torch.stack([e, torch.ones_like(e)], -1)], -2)  # (B, 2[row], 2[col])
+        rho = _apply_diag_factor(rho, f, wires[0], n)
+    else:
+        return _apply_superop(rho, st.superop, wires, n)
+    return rho if st.after is None else _apply_superop(rho, st.after, wires, n)
 
 
 def _apply_superop(rho: torch.Tensor, s: torch.Tensor, wires: tuple[int, ...], n: int) -> torch.Tensor:
