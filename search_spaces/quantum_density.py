@@ -158,13 +158,15 @@ class DensityProgram:
     def _observed(self, kind: str, x: torch.Tensor) -> torch.Tensor | None:
         """The read-out <Z> per clbit (`z`) or the joint outcome probabilities (`outcomes`) from the Heisenberg
         picture (quantum_observables.py), or None where this program cannot use it."""
+        m = len(self.measured)
+        k = m if kind == "z" else 2 ** m
         if kind not in self._observables:
+            if not qo.worth_it(self.n_qubits, k, len(x)):
+                return None  # decided again for a larger batch
             pl = qo.plan(self.steps, self.n_qubits)
             make = qo.z_factors if kind == "z" else qo.outcome_factors
-            k = len(self.measured) if kind == "z" else 2 ** len(self.measured)
-            self._observables[kind] = None if pl is None or not qo.fits(self.n_qubits, k) else (pl, qo.heisenberg(
-                qo.diagonal_observables(make(self.n_qubits, self.measured, self.readout)).to(CDTYPE), pl,
-                _apply_superop))
+            self._observables[kind] = None if pl is None else (pl, qo.heisenberg(
+                make(self.n_qubits, self.measured, self.readout), pl, _apply_superop, CDTYPE))
         found = self._observables[kind]
         if found is None:
             return None

@@ -9,9 +9,11 @@ after that is a fixed channel S, the same for every input. So the measured quant
 computed as Tr(S^dagger(O) rho) (the Heisenberg picture): the few observables O (a projector per outcome, or
 Z per measured qubit, the readout error folded in) are carried backwards through the fixed part once per
 circuit, then paired with each input's product state, which costs 4^n numbers per input instead of a pass
-through every gate. Where an input-dependent gate follows a two-qubit gate, or the observables would not fit
-`max_elements`, the program steps density matrices as before (`plan` returns None). Tested against the
-stepped density matrices and against qiskit-aer (`tests/test_quantum_observables.py`).
+through every gate. Carrying one observable back costs about what stepping one input does, so the picture
+pays where the inputs outnumber the observables (`worth_it`); the observables travel in groups that keep
+them under `CHUNK_ELEMENTS`. Where an input-dependent gate follows a two-qubit gate the program steps density
+matrices as before (`plan` returns None). Tested against the stepped density matrices and against qiskit-aer
+(`tests/test_quantum_observables.py`).
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-MAX_ELEMENTS = 2 ** 25  # the back-propagated observables, complex64: 256 MiB
+CHUNK_ELEMENTS = 2 ** 24  # observables carried back together, complex64: 128 MiB (at 12 qubits, one at a time)
 
 
 @dataclass
@@ -33,7 +35,9 @@ class Plan:
 
 def plan(steps: Sequence[Any], n_qubits: int) -> Plan | None:
     """Split `steps` into the product-state prefix and the fixed remainder; None where an input-dependent step
-    comes after a multi-qubit step on its wire (the Heisenberg picture would need the inputs inside S)."""
+    comes after a multi-qubit step on its wire (the Heisenberg picture would need the inputs inside S). In the
+    remainder each one-qubit superoperator is folded into the next two-qubit one on its wire, which halves the
+    steps the observables are carried through (a transpiled circuit alternates the two)."""
     entangled = [False] * n_qubits
     prefix, suffix = [], []
     for st in steps:
@@ -45,11 +49,49 @@ def plan(steps: Sequence[Any], n_qubits: int) -> Plan | None:
         for w in st.wires:
             entangled[w] = True
         suffix.append(st)
-    return Plan(prefix, suffix, n_qubits)
+    return Plan(prefix, _fold_one_qubit(suffix), n_qubits)
 
 
-def fits(n_qubits: int, n_observables: int, max_elements: int = MAX_ELEMENTS) -> bool:
-    return n_observables * 4 ** n_qubits <= max_elements
+def _fold_one_qubit(steps: list[Any]) -> list[Any]:
+    """s2 <- s2 (s1 on its qubit) for a one-qubit step s1 followed on its wire by the two-qubit step s2: the steps
+    between them act on other wires and commute with s1. Steps keep their order otherwise."""
+    pending: dict[int, Any] = {}
+    out: list[Any] = []
+    for st in steps:
+        if len(st.wires) == 1:
+            w = st.wires[0]
+            pending[w] = st.superop if w not in pending else st.superop @ pending[w]
+            continue
+        s2 = st.superop
+        if len(st.wires) == 2 and any(w in pending for w in st.wires):
+            for pos, w in enumerate(st.wires):
+                if w in pending:
+                    s2 = s2 @ _embed(pending.pop(w), pos)
+            st = type(st)(st.wires, superop=s2)
+        else:
+            for w in st.wires:  # a step on three qubits or more: what waits on its wires goes first
+                if w in pending:
+                    out.append(type(st)((w,), superop=pending.pop(w)))
+        out.append(st)
+    out.extend(type(steps[0])((w,), superop=s) for w, s in pending.items())
+    return out
+
+
+def _embed(s1: torch.Tensor, pos: int) -> torch.Tensor:
+    """A one-qubit superoperator (rows and columns (r, c)) as a two-qubit one (r_0, r_1, c_0, c_1) acting on the
+    qubit at `pos` (0: the first, most significant)."""
+    eye = torch.eye(2, dtype=s1.dtype)
+    t = s1.reshape(2, 2, 2, 2)  # (r, c, r', c')
+    if pos == 0:
+        e = torch.einsum("acbd,ik,jl->aicjbkdl", t, eye, eye)  # (r0, r1, c0, c1) x (r0', r1', c0', c1')
+    else:
+        e = torch.einsum("acbd,ik,jl->iajckbld", t, eye, eye)
+    return e.reshape(16, 16)
+
+
+def worth_it(n_qubits: int, n_observables: int, n_inputs: int) -> bool:
+    """Carrying K observables back costs about what stepping K inputs does; small programs are cheap either way."""
+    return n_observables <= n_inputs or n_observables * 4 ** n_qubits <= 2 ** 16
 
 
 def diagonal_observables(factors: torch.Tensor) -> torch.Tensor:
@@ -61,16 +103,21 @@ def diagonal_observables(factors: torch.Tensor) -> torch.Tensor:
     return torch.diag_embed(diag).reshape((k,) + (2,) * (2 * n))
 
 
-def heisenberg(observables: torch.Tensor, pl: Plan, apply_superop) -> torch.Tensor:
-    """S^dagger(O) for each observable, in the pairing <O, rho> = sum(O^T * rho): a forward step vec' = s vec
-    becomes O <- O s, which `apply_superop` computes when given s transposed. Returns (K, 4^n), each qubit's
-    (row, column) pair adjacent, qubit 0 most significant: the layout of `product_states`."""
+def heisenberg(factors: torch.Tensor, pl: Plan, apply_superop, cdtype: torch.dtype) -> torch.Tensor:
+    """S^dagger(O) for each diagonal observable given by its one-qubit `factors` (K, n, 2), in the pairing
+    <O, rho> = sum(O^T * rho): a forward step vec' = s vec becomes O <- O s, which `apply_superop` computes when
+    given s transposed. Returns (K, 4^n), each qubit's (row, column) pair adjacent, qubit 0 most significant:
+    the layout of `product_states`. The observables go back in groups of at most `CHUNK_ELEMENTS` numbers."""
     n = pl.n_qubits
-    o = observables  # diagonal: its own transpose
-    for st in reversed(pl.suffix):
-        o = apply_superop(o, st.superop.T, st.wires, n)
+    group = max(1, CHUNK_ELEMENTS // 4 ** n)
     order = [0] + [p for w in range(n) for p in (1 + w, 1 + n + w)]
-    return o.permute(order).reshape(o.shape[0], -1)
+    out = []
+    for i in range(0, factors.shape[0], group):
+        o = diagonal_observables(factors[i:i + group]).to(cdtype)  # diagonal: its own transpose
+        for st in reversed(pl.suffix):
+            o = apply_superop(o, st.superop.T, st.wires, n)
+        out.append(o.permute(order).reshape(o.shape[0], -1))
+    return torch.cat(out)
 
 
 def product_states(pl: Plan, x: torch.Tensor, cdtype: torch.dtype, step_one_qubit) -> torch.Tensor:

@@ -94,10 +94,32 @@ def test_an_input_after_a_two_qubit_gate_falls_back_to_stepping():
     assert np.abs(prog.expval_z(x).numpy() - aer_z(tq, [a, b], x, "quito", prog)).max() < 1e-5
 
 
-def test_observables_too_large_for_memory_fall_back():
-    tq, inputs, prog = compiled("u3cu3", "quito", (0, 1, 2, 3))
-    assert qo.fits(prog.n_qubits, 4) and not qo.fits(prog.n_qubits, 4, max_elements=4 * 4 ** prog.n_qubits - 1)
-    assert not qo.fits(12, 12) and qo.fits(10, 10)  # past 10 qubits the observables would exceed 256 MiB
+def test_observables_carried_back_in_groups_read_the_same(monkeypatch):
+    """At 12 qubits one observable is 128 MiB: they go back in groups bounded by CHUNK_ELEMENTS."""
+    _, _, prog = compiled("u3cu3", "quito", (0, 1, 2, 3))
+    x = np.random.default_rng(3).uniform(0, np.pi, (20, 16))
+    whole = prog.expval_z(x)
+    monkeypatch.setattr(qo, "CHUNK_ELEMENTS", 4 ** prog.n_qubits)  # one observable at a time
+    _, _, again = compiled("u3cu3", "quito", (0, 1, 2, 3))
+    assert (again.expval_z(x) - whole).abs().max() < 1e-6
+
+
+def test_the_picture_is_taken_where_it_pays():
+    """Carrying K observables back costs about what stepping K inputs does: 1,024 outcome projectors of 10 qubits
+    are not worth it for 100 inputs, ten <Z> are; a 4-qubit program is cheap either way."""
+    assert qo.worth_it(10, 10, 100) and not qo.worth_it(10, 1024, 100)
+    assert qo.worth_it(4, 16, 1)
+    _, _, prog = compiled("u3cu3", "quito", (0, 1, 2, 3))
+    prog.probabilities(np.zeros((1, 16)))
+    assert prog._observables["outcomes"] is not None
+
+
+def test_one_qubit_steps_fold_into_the_next_two_qubit_step():
+    _, _, prog = compiled("u3cu3", "quito", (0, 1, 2, 3))
+    pl = qo.plan(prog.steps, prog.n_qubits)
+    entangling = [st for st in prog.steps if len(st.wires) == 2]
+    assert len(pl.suffix) < len(entangling) + prog.n_qubits + 1  # only what follows a qubit's last 2-qubit step
+    assert sum(len(st.wires) == 2 for st in pl.suffix) == len(entangling)
 
 
 def test_sampled_shots_come_from_the_same_distribution():

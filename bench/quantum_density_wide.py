@@ -1,0 +1,74 @@
+"""The noisy density-matrix evaluation of wider circuits: nasfw's evaluator read in the Heisenberg picture (the
+default, search_spaces/quantum_observables.py), the same program stepping a density matrix per input (its
+fallback), and qiskit-aer's density-matrix method with the device noise model (8192 shots), side by side on
+U3+CU3 SubCircuits of 4 to 8 wires compiled to a 16-qubit fake device. One thread for every simulator.
+
+    python bench/quantum_density_wide.py --wires 4,6,8 --inputs 100      # about 4 minutes on 2 cores
+
+The Heisenberg time includes building the program and carrying the observables back (once per circuit), so
+it is what one candidate of a search costs.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--device", default="guadalupe")
+    ap.add_argument("--wires", default="4,6,8")
+    ap.add_argument("--blocks", type=int, default=2)
+    ap.add_argument("--inputs", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+
+    import qiskit
+
+    from nasfw.hardware.quantum_noise import backend
+    from nasfw.plugins.quantumnas import compile as qc
+    from nasfw.search_spaces.quantum_observables import plan
+    from nasfw.search_spaces.supercircuit import SuperCircuit, to_qiskit
+
+    print(f"U3+CU3, {args.blocks} blocks, on {args.device}; {args.inputs} inputs of 36 features; 1 thread")
+    print("| wires | qubits touched | depth | Heisenberg (s) | stepped (s) | aer 8192 shots (s) | over stepped | "
+          "over aer | largest |<Z>| difference: stepped | aer |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    worst = 0.0
+    for wires in (int(w) for w in args.wires.split(",")):
+        sc = SuperCircuit("u3cu3", wires, args.blocks, backend(args.device).num_qubits, n_features=36, seed=args.seed)
+        arch = sc.space.sample(args.seed)
+        logical = to_qiskit(sc.extract(arch))
+        tq = qiskit.transpile(logical, backend(args.device), optimization_level=2, initial_layout=arch["layout"],
+                              seed_transpiler=0)
+        inputs = sorted(logical.parameters, key=lambda p: p.index)
+        x = np.random.default_rng(args.seed).uniform(0, np.pi, (args.inputs, 36))
+        qc.program(tq, inputs, args.device)  # the device's noise channels are cached per device: warm them
+        t = time.perf_counter()
+        prog = qc.program(tq, inputs, args.device)
+        z = prog.expval_z(x)
+        t_h = time.perf_counter() - t
+        if plan(prog.steps, prog.n_qubits) is None:
+            raise SystemExit(f"{wires} wires: an input enters after a two-qubit gate; nothing to compare")
+        t = time.perf_counter()
+        z_step = qc.program(tq, inputs, args.device).stepped_expval_z(x)
+        t_s = time.perf_counter() - t
+        qc.aer_expval(tq, inputs, x[:1], args.device, shots=64, threads=1)  # warm aer's noise model
+        t = time.perf_counter()
+        z_aer = qc.aer_expval(tq, inputs, x, args.device, shots=8192, seed=args.seed, threads=1)
+        t_a = time.perf_counter() - t
+        d_step = float((z - z_step).abs().max())
+        sigma = np.sqrt(np.clip(1 - z.numpy() ** 2, 1e-4, None) / 8192)
+        d_aer = float(np.abs(z.numpy() - z_aer).max())
+        worst = max(worst, float((np.abs(z.numpy() - z_aer) / sigma).max()))
+        print(f"| {wires} | {prog.n_qubits} | {tq.depth()} | {t_h:.3f} | {t_s:.2f} | {t_a:.2f} | {t_s / t_h:.1f}x | "
+              f"{t_a / t_h:.1f}x | {d_step:.1e} | {d_aer:.3f} |")
+    print(f"largest |<Z> - aer| in aer's standard errors: {worst:.1f}")
+
+
+if __name__ == "__main__":
+    main()
