@@ -3,7 +3,12 @@ default, search_spaces/quantum_observables.py), the same program stepping a dens
 fallback), and qiskit-aer's density-matrix method with the device noise model (8192 shots), side by side on
 U3+CU3 SubCircuits of 4 to 8 wires compiled to a 16-qubit fake device. One thread for every simulator.
 
-    python bench/quantum_density_wide.py --wires 4,6,8 --inputs 100      # about 4 minutes on 2 cores
+    python bench/quantum_density_wide.py --wires 4,6,8 --inputs 100      # about 3 minutes on 2 cores
+    python bench/quantum_density_wide.py --wires 4 --mnist10 6           # and six MNIST-10 candidates, 5 minutes
+
+With --mnist10 N it also scores N sampled candidates of the MNIST-10 task (10 wires on the device, connected
+layouts, 300 validation inputs) with the task's whole evaluation, once with the density matrix and once with 4
+torch trajectories per input, and times both.
 
 The Heisenberg time includes building the program and carrying the observables back (once per circuit), so
 it is what one candidate of a search costs.
@@ -24,6 +29,7 @@ def main() -> None:
     ap.add_argument("--blocks", type=int, default=2)
     ap.add_argument("--inputs", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--mnist10", type=int, default=0, help="also time N MNIST-10 candidates: density vs trajectories")
     args = ap.parse_args()
     torch.set_num_threads(1)
 
@@ -68,6 +74,39 @@ def main() -> None:
         print(f"| {wires} | {prog.n_qubits} | {tq.depth()} | {t_h:.3f} | {t_s:.2f} | {t_a:.2f} | {t_s / t_h:.1f}x | "
               f"{t_a / t_h:.1f}x | {d_step:.1e} | {d_aer:.3f} |")
     print(f"largest |<Z> - aer| in aer's standard errors: {worst:.1f}")
+    if args.mnist10:
+        mnist10(args.device, args.mnist10)
+
+
+def mnist10(device: str, n: int) -> None:
+    """The MNIST-10 task's noisy fitness per candidate: density matrix (Heisenberg read-out) against torch
+    trajectories. The task refuses `noise: density` past 8 wires; the bench builds it with trajectories and
+    switches its evaluator, to measure what lifting that refusal would cost."""
+    from nasfw.plugins.quantumnas import compile as qc
+    from nasfw.plugins.quantumnas import supercircuit
+    from nasfw.plugins.quantumnas.task import QuantumNASTask
+
+    kw = dict(dataset="mnist", classes=list(range(10)), circuit="u3cu3", n_wires=10, n_blocks=4, device=device,
+              n_valid=300, n_test=100, noise="trajectories")
+    dens, traj = QuantumNASTask(**kw), QuantumNASTask(**kw, trajectories=4)
+    dens.noise = "density"
+    space = supercircuit("u3cu3", 10, 4, device, "connected")
+    print(f"\nMNIST-10 candidates on {device} (10 wires, connected layouts, 300 validation inputs), 1 thread")
+    print("| candidate | blocks | 2-qubit gates | qubits touched | density (s) | trajectories x4 (s) | "
+          "calibrated loss: density | trajectories |\n|---|---|---|---|---|---|---|---|")
+    for i in range(n):
+        arch = space.sample(i)
+        t = time.perf_counter()
+        md = dens.evaluate(arch)
+        t_d = time.perf_counter() - t
+        t = time.perf_counter()
+        mt = traj.evaluate(arch)
+        t_t = time.perf_counter() - t
+        tq, _ = qc.transpile(dens.supercircuit.extract(arch), device, arch["layout"], seed=dens.seed)
+        touched = len({tq.find_bit(q).index for inst in tq.data if inst.operation.name not in ("barrier", "delay")
+                       for q in inst.qubits})
+        print(f"| {i} | {arch['n_blocks']} | {mt['two_qubit_gates']:.0f} | {touched} | {t_d:.1f} | {t_t:.1f} | "
+              f"{md['calibrated_loss']:.4f} | {mt['calibrated_loss']:.4f} |")
 
 
 if __name__ == "__main__":
