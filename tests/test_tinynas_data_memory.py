@@ -251,3 +251,30 @@ def test_a_batch_of_one_image_is_refused(cli_in_process):
         p = cli_in_process("search", "--plugin", "tinynas", "--dry-run", "--set", f"{field}=1")
         assert p.returncode == 2 and p.stderr.startswith(f"error: {field} = 1 is not allowed; allowed: an integer "
                                                          ">= 2"), p.stderr
+
+
+def test_two_tasks_of_one_process_read_one_copy_of_the_images(tmp_path):
+    """A campaign evaluating in its own process (workers: 1) holds two tasks there, its own and the one the engine
+    builds from the evaluator's recipe; each loaded the images again, twice what the memory check counts."""
+    import gc
+
+    from nasfw.plugins.tinynas.task import TinyNASTask
+
+    kw = dict(dataset="digits", resolutions=[32], width_mult=0.25, n_valid=100, n_test=100)
+    campaigns, evaluations = TinyNASTask(**kw), TinyNASTask(**kw)
+    assert campaigns.data is evaluations.data
+    assert TinyNASTask(**{**kw, "seed": 1}).data is not campaigns.data  # another split, other images
+    assert load_images("digits", 32, 100, 100) is campaigns.data  # what the tasks call
+    held = campaigns.data
+    del campaigns, evaluations, held
+    gc.collect()
+    assert load_images("digits", 24, 100, 100).train.x.shape[-1] == 24  # nothing kept once no task holds them
+
+    x = np.random.default_rng(2).integers(0, 256, size=(30, 12, 12), dtype=np.uint8)
+    path = tmp_path / "mine.npz"
+    np.savez(path, x=x, y=np.arange(30) % 3)
+    first = load_images(str(path), 12, n_valid=5, n_test=5)
+    assert load_images(str(path), 12, n_valid=5, n_test=5) is first
+    np.savez(path, x=np.concatenate([x, x[:3]]), y=np.arange(33) % 3)  # edited in the same session: read again
+    again = load_images(str(path), 12, n_valid=5, n_test=5)
+    assert again is not first and len(again.train) == len(first.train) + 3

@@ -10,6 +10,7 @@ splits: train (supernet training and BN recalibration), valid (the search's fitn
 the end)."""
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from nasfw.errors import ConfigError, require_packages
+from nasfw.provenance import file_version
 from nasfw.xy_npz import read_xy, xy_shapes
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
@@ -212,9 +214,39 @@ def held_bytes(dataset: str, resolution: int, count: int | None = None) -> int:
     return (image_count(dataset) if count is None else count) * channels * resolution * resolution * 4
 
 
+# what this process has loaded, while anything holds it: see load_images
+_LOADED: "weakref.WeakValueDictionary[tuple, ImageData]" = weakref.WeakValueDictionary()
+
+
+def _source_version(dataset: str) -> tuple:
+    """What the images depend on besides the options: a user's file or folder as it is now, so that one edited
+    within a Python session is read again (a folder by its class folders' modification times, which change when
+    images are added or removed)."""
+    if dataset in BUILTIN_SIZES:
+        return (dataset,)
+    path = Path(dataset).resolve()
+    if path.is_dir():
+        return (str(path), tuple(sorted((d.name, d.stat().st_mtime_ns) for d in path.iterdir() if d.is_dir())))
+    return (str(path), file_version(path))
+
+
 def load_images(dataset: str = "mnist", resolution: int = 64, n_valid: int | None = None, n_test: int | None = None,
                 seed: int = 0) -> ImageData:
-    """`n_valid` and `n_test` default to a fifth of the images each, at most 1,000."""
+    """`n_valid` and `n_test` default to a fifth of the images each, at most 1,000.
+
+    Loaded once per process for the same arguments, while a task holds them: a campaign that evaluates in its own
+    process (workers: 1) has two tasks there, its own, which trains the supernet, and the one the engine builds
+    from the evaluator's recipe, and each read its own copy of the images (MNIST at 176: 0.62 GB twice, where the
+    memory check counted one). The splits are only read (batches are gathered copies), so sharing them is safe."""
+    key = (_source_version(dataset), resolution, n_valid, n_test, seed)
+    hit = _LOADED.get(key)
+    if hit is None:
+        hit = _load_images(dataset, resolution, n_valid, n_test, seed)
+        _LOADED[key] = hit
+    return hit
+
+
+def _load_images(dataset: str, resolution: int, n_valid: int | None, n_test: int | None, seed: int) -> ImageData:
     x, y, source = _read_raw(dataset, resolution)
     n_valid, n_test = split_sizes(len(y), n_valid, n_test, source)
     labels, y = np.unique(np.asarray(y), return_inverse=True)
