@@ -42,7 +42,7 @@ def main() -> None:
 
     print(f"U3+CU3, {args.blocks} blocks, on {args.device}; {args.inputs} inputs of 36 features; 1 thread")
     print("| wires | qubits touched | depth | Heisenberg (s) | stepped (s) | aer 8192 shots (s) | over stepped | "
-          "over aer | largest |<Z>| difference: stepped | aer |")
+          "over aer | largest <Z> difference: stepped | aer |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     worst = 0.0
     for wires in (int(w) for w in args.wires.split(",")):
