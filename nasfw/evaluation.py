@@ -110,8 +110,10 @@ def _load_shared(spec: EvaluatorSpec) -> Any:
     if spec.shared_path is not None:
         import pickle
 
+        from nasfw.shared_arrays import internalise
+
         with open(spec.shared_path, "rb") as f:
-            return pickle.load(f)
+            return internalise(pickle.load(f))
     return None
 
 

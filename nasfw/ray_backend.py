@@ -369,8 +369,10 @@ def run_on_ray(driver: SearchDriver, spec: EvaluatorSpec, campaign: Campaign, in
             signal.signal(signal.SIGTERM, ours)
     try:
         if spec.shared_path is not None:  # into the object store once, for every node of the cluster
-            with open(spec.shared_path, "rb") as f:
-                ref = ray.put(pickle.load(f))
+            from nasfw.shared_arrays import internalise
+
+            with open(spec.shared_path, "rb") as f:  # the arrays themselves: no file path crosses machines
+                ref = ray.put(internalise(pickle.load(f)))
             spec = dataclasses.replace(spec, shared_path=None, shared_ref=ref)
         trainable = tune.with_resources(
             tune.with_parameters(trial_class(), spec=spec, metric=campaign.objectives[0].metric,

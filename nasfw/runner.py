@@ -375,6 +375,9 @@ def _phase_search(campaign: Campaign, comps: Components, store: Store, resume: b
             run_local(driver, backend, in_order=in_order)
     finally:
         driver.close()
+        from nasfw.shared_arrays import remove_files
+
+        remove_files(Path(campaign.out).resolve())  # the workers' mapped arrays: they are gone with the workers
     driver.finish()
 
 
@@ -401,9 +404,11 @@ def _write_shared(campaign: Campaign, comps: Components) -> str | None:
     state = comps.task.shared_state()
     if state is None:
         return None
+    from nasfw.shared_arrays import externalise
+
     path = Path(campaign.out).resolve() / "shared_state.pkl"
-    with open(path, "wb") as f:
-        pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
+    with open(path, "wb") as f:  # large arrays beside it, mapped by the workers (shared_arrays.py)
+        pickle.dump(externalise(state, path.parent), f, protocol=pickle.HIGHEST_PROTOCOL)
     return str(path)
 
 

@@ -97,12 +97,12 @@ def test_images_that_cannot_fit_in_memory_are_refused_before_any_work(cli_in_pro
     each = held_bytes("mnist", 1024)
     workers = have // each + 1  # enough copies not to fit on any machine
     p = cli_in_process("search", "--plugin", "tinynas", "--dry-run", "--set", "task_options.resolutions=[1024]",
-                       "--set", f"workers={workers}")
+                       "--set", f"workers={workers}", "--set", "backend=ray")  # Ray's trials: a copy each
     assert p.returncode == 2 and p.stderr.count("\n") == 1, p.stderr
     assert p.stderr.startswith("error: task_options.dataset = 'mnist': its 5,000 images at 1024x1024 (the largest "
-                               "of task_options.resolutions) hold 19.5 GiB as float32 in each process that reads "
-                               f"them, {each * (workers + 1) / 2 ** 30:,.1f} GiB in the campaign's and its {workers} "
-                               f"workers' (workers: {workers}), and this machine has "), p.stderr
+                               "of task_options.resolutions) hold 19.5 GiB as float32 in each copy, "
+                               f"{each * (workers + 1) / 2 ** 30:,.1f} GiB in {workers + 1} copies, the campaign's and "
+                               f"each of its {workers} workers' (workers: {workers}), and this machine has "), p.stderr
     assert p.stderr.rstrip().endswith("; lower resolutions, fewer workers or fewer images"), p.stderr
     # what fits is taken: the default campaign at its own resolutions
     assert cli_in_process("search", "--plugin", "tinynas", "--dry-run").returncode == 0
@@ -201,15 +201,19 @@ def test_a_supernet_epoch_reads_its_batches_as_it_trains():
 
 
 def test_the_processes_that_hold_the_images():
-    """A local pool of one evaluates in the campaign's process; a local Ray instance's trials are processes of
-    their own even for one worker; a cluster's workers are elsewhere."""
+    """A local pool of one evaluates in the campaign's process; a larger pool's workers map one copy (of images
+    large enough to be written out); a local Ray instance's trials are processes of their own even for one worker;
+    a cluster's workers are elsewhere."""
     from types import SimpleNamespace
 
     from nasfw.plugins.tinynas.memory import processes
+    from nasfw.shared_arrays import MIN_BYTES
 
-    assert [processes(SimpleNamespace(backend="local", workers=w, address=None)) for w in (1, 2, 4)] == [1, 3, 5]
-    assert [processes(SimpleNamespace(backend="ray", workers=w, address=None)) for w in (1, 3)] == [2, 4]
-    assert processes(SimpleNamespace(backend="ray", workers=8, address="10.0.0.1:6379")) == 1
+    local = lambda w: SimpleNamespace(backend="local", workers=w, address=None)  # noqa: E731
+    assert [processes(local(w), MIN_BYTES)[0] for w in (1, 2, 4)] == [1, 2, 2]
+    assert [processes(local(w), MIN_BYTES - 1)[0] for w in (1, 2, 4)] == [1, 3, 5]
+    assert [processes(SimpleNamespace(backend="ray", workers=w, address=None), MIN_BYTES)[0] for w in (1, 3)] == [2, 4]
+    assert processes(SimpleNamespace(backend="ray", workers=8, address="10.0.0.1:6379"), MIN_BYTES)[0] == 1
 
 
 def test_a_last_batch_of_one_image_is_left_out_of_training(tmp_path):
@@ -278,3 +282,31 @@ def test_two_tasks_of_one_process_read_one_copy_of_the_images(tmp_path):
     np.savez(path, x=np.concatenate([x, x[:3]]), y=np.arange(33) % 3)  # edited in the same session: read again
     again = load_images(str(path), 12, n_valid=5, n_test=5)
     assert again is not first and len(again.train) == len(first.train) + 3
+
+
+def test_workers_take_the_images_from_the_shared_state(tmp_path):
+    """A worker's task takes the campaign's images through the shared state (a mapped file for large ones) and
+    scores as the campaign's task does; a task in the campaign's own process keeps the copy it has."""
+    import gc
+    import pickle
+
+    from nasfw.plugins.tinynas import data as tdata
+    from nasfw.plugins.tinynas.task import TinyNASTask
+    from nasfw.shared_arrays import externalise, internalise
+
+    kw = dict(dataset="digits", resolutions=[64], width_mult=0.25, n_valid=100, n_test=100)
+    campaign = TinyNASTask(**kw)
+    state = externalise(campaign.shared_state(), tmp_path)
+    assert len(list(tmp_path.glob("shared_state.*.npy"))) == 1  # 1,797 images at 64: 29 MB, mapped
+    here = TinyNASTask(**kw)
+    here.use_shared_state(internalise(pickle.loads(pickle.dumps(state))))
+    assert here.data is campaign.data  # the campaign's process: its own copy
+    arch = campaign.space.sample(0)
+    expected = campaign.evaluate(arch)
+    del here, campaign
+    gc.collect()
+    assert state["images"]["key"] not in tdata._LOADED  # as in a worker: these images not loaded in this process
+    worker = TinyNASTask(**kw)
+    worker.use_shared_state(internalise(pickle.loads(pickle.dumps(state))))
+    assert isinstance(worker.data.held["x"], torch.Tensor) and worker.data.train.x.shape == (1597, 3, 64, 64)
+    assert worker.evaluate(arch) == expected

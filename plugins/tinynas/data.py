@@ -11,7 +11,7 @@ the end)."""
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +41,8 @@ class ImageData:
     test: Split
     n_classes: int
     source: str
+    # what the splits are views of, and what they were loaded with: the shared state hands them to the workers
+    held: dict | None = field(default=None, repr=False, compare=False)
 
 
 def _read_raw(dataset: str, resolution: int) -> tuple[np.ndarray, np.ndarray, str]:
@@ -242,7 +244,20 @@ def load_images(dataset: str = "mnist", resolution: int = 64, n_valid: int | Non
     hit = _LOADED.get(key)
     if hit is None:
         hit = _load_images(dataset, resolution, n_valid, n_test, seed)
+        hit.held["key"] = key
         _LOADED[key] = hit
+    return hit
+
+
+def from_held(held: dict) -> ImageData:
+    """The data another process loaded (`ImageData.held`, through the shared state): this process's own when
+    it has loaded the same (the campaign's, evaluating in its own process), else splits over the given arrays,
+    which may be read-only memory mapped from a file that every worker maps (nasfw/shared_arrays.py)."""
+    hit = _LOADED.get(held["key"])
+    if hit is None:
+        hit = _splits(held["x"], held["y"], held["n_test"], held["n_valid"], held["n_classes"], held["source"])
+        hit.held["key"] = held["key"]
+        _LOADED[held["key"]] = hit
     return hit
 
 
@@ -257,13 +272,20 @@ def _load_images(dataset: str, resolution: int, n_valid: int | None, n_test: int
     if xt.shape[-2:] != (resolution, resolution):  # at its size, bilinear resizing gives each pixel back
         xt = F.interpolate(xt, size=(resolution, resolution), mode="bilinear", align_corners=False)
     yt = torch.as_tensor(y[order], dtype=torch.int64)
-    test, valid, train = slice(0, n_test), slice(n_test, n_test + n_valid), slice(n_test + n_valid, None)
+    train = slice(n_test + n_valid, None)  # the splits' order: test, valid, train (_splits)
     mean = xt[train].mean(dim=(0, 2, 3), keepdim=True)
     std = xt[train].std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
     xt.sub_(mean).div_(std)  # in place: (x - mean) / std would hold two more copies of every image at once
+    return _splits(xt, yt, n_test, n_valid, len(labels), source)
+
+
+def _splits(xt: torch.Tensor, yt: torch.Tensor, n_test: int, n_valid: int, n_classes: int, source: str) -> ImageData:
+    """Test, validation and training splits as views of the shuffled, normalised images (test first)."""
+    test, valid, train = slice(0, n_test), slice(n_test, n_test + n_valid), slice(n_test + n_valid, None)
     rgb = lambda t: t.expand(-1, 3, -1, -1) if t.shape[1] == 1 else t  # noqa: E731
     split = lambda s: Split(rgb(xt[s]), yt[s])  # noqa: E731
-    return ImageData(split(train), split(valid), split(test), len(labels), source)
+    held = {"x": xt, "y": yt, "n_test": n_test, "n_valid": n_valid, "n_classes": n_classes, "source": source}
+    return ImageData(split(train), split(valid), split(test), n_classes, source, held)
 
 
 def _as_floats(x: np.ndarray) -> torch.Tensor:

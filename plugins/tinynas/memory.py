@@ -1,8 +1,9 @@
 """Whether a campaign's images and its supernet training fit in the machine's memory, told before any work.
 
-TinyNAS holds every image at the space's largest resolution as float32 (plugins/tinynas/data.py), and so does
-each process that evaluates: with the local backend every worker reads its own copy beside the campaign's
-process, which trains the supernet and finalizes. That process also keeps, for the backward pass, the
+TinyNAS holds every image at the space's largest resolution as float32 (plugins/tinynas/data.py), and so do the
+processes that evaluate: a local pool's workers map one copy from a file (nasfw/shared_arrays.py), a Ray
+instance's trials each read their own, beside the campaign's process, which trains the supernet and finalizes.
+That process also keeps, for the backward pass, the
 activations of the subnet it trains: the largest one, at the largest resolution, up to 850 MB per image at 1,024
 (w0.25), counted here on torch's meta device (shapes without data: a third of a second, no memory). The peak of
 a real forward and backward pass was 1.07 to 1.46 times this count (w0.25 r64, w0.5 r176, w0.25 r512). MNIST at
@@ -19,13 +20,20 @@ from nasfw.errors import ConfigError
 from nasfw.plugins.tinynas.data import class_count, held_bytes, image_count, split_sizes
 
 
-def processes(campaign: Any) -> int:
-    """How many processes of this machine read the images: the campaign's, and each worker beside it (a local
-    pool's, which evaluates in the campaign's process when it has one worker; a local Ray instance's trials, each
-    a process of its own). A Ray cluster's workers are on machines this one cannot see."""
-    if campaign.backend == "local":
-        return 1 + campaign.workers if campaign.workers > 1 else 1
-    return 1 + campaign.workers if not campaign.address else 1
+def processes(campaign: Any, each: int) -> tuple[int, str]:
+    """How many copies of the images (`each` bytes) this machine holds, and whose: the campaign's, and its
+    workers'. A local pool of one evaluates in the campaign's process, on its copy; a larger pool's workers map one
+    copy from a file (arrays of at least nasfw.shared_arrays.MIN_BYTES; smaller ones each worker holds). A local
+    Ray instance's trials are processes of their own, each with a copy; a Ray cluster's workers are on machines
+    this one cannot see."""
+    from nasfw.shared_arrays import MIN_BYTES
+
+    w = campaign.workers
+    if campaign.backend == "local" and w == 1 or campaign.backend != "local" and campaign.address:
+        return 1, "the campaign's"
+    if campaign.backend == "local" and each >= MIN_BYTES:
+        return 2, f"the campaign's and the one its {w} workers map (workers: {w})"
+    return 1 + w, f"the campaign's and each of its {w} workers' (workers: {w})"
 
 
 def activation_bytes(task: Any, batch: int) -> int:
@@ -85,23 +93,25 @@ def check_memory(task: Any, campaign: Any) -> None:
         return
     n = image_count(task.dataset)  # once: a folder's is a walk through its files
     each = held_bytes(task.dataset, max(task.resolutions), n)
-    copies = processes(campaign)
+    copies, whose = processes(campaign, each)
     if each * copies > have:  # the images alone: told without the cost of counting activations
-        _refuse(task, n, each, copies, None, have)
+        _refuse(task, n, each, (copies, whose), None, have)
     training = training_batch(task, campaign.phases, n)
     if training is None:
         return
     batch, where = training
     kept = activation_bytes(task, batch)
     if each * copies + kept > have:
-        _refuse(task, n, each, copies, (kept, batch, where), have)
+        _refuse(task, n, each, (copies, whose), (kept, batch, where), have)
 
 
-def _refuse(task: Any, n: int, each: int, copies: int, training: tuple[int, int, str] | None, have: int) -> None:
+def _refuse(task: Any, n: int, each: int, held_by: tuple[int, str], training: tuple[int, int, str] | None,
+            have: int) -> None:
     gib = lambda n: f"{n / 2 ** 30:,.1f} GiB"  # noqa: E731
     r = max(task.resolutions)
-    held = (f"{gib(each)} as float32 in each process that reads them, {gib(each * copies)} in the campaign's and its "
-            f"{copies - 1} workers' (workers: {copies - 1})" if copies > 1 else f"{gib(each)} as float32")
+    copies, whose = held_by
+    held = (f"{gib(each)} as float32 in each copy, {gib(each * copies)} in {copies} copies, {whose}" if copies > 1
+            else f"{gib(each)} as float32")
     ways = ["lower resolutions"] + (["smaller batches"] if training else []) + (["fewer workers"] if copies > 1 else [])
     if training is None:
         kept = ""

@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 
 from nasfw.errors import ConfigError, unknown_name
-from nasfw.plugins.tinynas.data import (ImageData, batches, check_source, class_count, image_count, load_images,
-                                        resize, split_sizes)
+from nasfw.plugins.tinynas.data import (ImageData, batches, check_source, class_count, from_held, image_count,
+                                        load_images, resize, split_sizes)
 from nasfw.plugins.tinynas.finalize import LatencyTables
 from nasfw.plugins.tinynas.layout import channels_last
 from nasfw.plugins.tinynas.stage1 import AUTO, resolve_auto
@@ -155,10 +155,14 @@ class TinyNASTask:
             self.trained = True
 
     def shared_state(self) -> dict[str, Any]:
+        """The supernet's weights and the images: each worker loaded its own copy of these, which the runner now
+        hands over as one file that every worker maps (nasfw/shared_arrays.py)."""
         return {"weights": {k: v.detach().clone() for k, v in self.supernet.state_dict().items()},
-                "trained": self.trained}
+                "trained": self.trained, "images": self.data.held}
 
     def use_shared_state(self, state: dict[str, Any]) -> None:
+        if state.get("images") is not None:  # before the supernet, whose class count it reads
+            self._data = from_held(state["images"])
         self.supernet.load_state_dict(state["weights"])
         self.trained = state["trained"]
 

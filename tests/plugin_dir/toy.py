@@ -22,12 +22,12 @@ class ToyTask:
     def __init__(self, sleep: float = 0.0, fail_op: str = "", nan_op: str = "", hang_op: str = "",
                  flaky: bool = False, die_op: str = "", shared_mb: float = 0.0, qiskit_circuit: bool = False,
                  setup_sleep: float = 0.0, score_scale: float = 1.0, score_offset: float = 0.0,
-                 slow_op: str = "", slow_s: float = 0.0):
+                 slow_op: str = "", slow_s: float = 0.0, shared_array_mb: float = 0.0):
         time.sleep(setup_sleep)  # a task that takes a while to build (a dataset, a device's calibration)
         self.sleep, self.fail_op, self.nan_op, self.hang_op, self.flaky = sleep, fail_op, nan_op, hang_op, flaky
         self.attempts = {}
         self.die_op = die_op
-        self.shared_mb = shared_mb
+        self.shared_mb, self.shared_array_mb = shared_mb, shared_array_mb
         self.qiskit_circuit = qiskit_circuit
         self.keep = []
         self.shared = None
@@ -54,7 +54,12 @@ class ToyTask:
         """Stands in for supernet weights: a blob every evaluation needs."""
         if not self.shared_mb:
             return None
-        return {"weights": bytes(int(self.shared_mb * 2**20)), "trained": self.trained}
+        state = {"weights": bytes(int(self.shared_mb * 2**20)), "trained": self.trained}
+        if self.shared_array_mb:  # a dataset held in memory, e.g. images
+            import numpy as np
+
+            state["images"] = np.arange(int(self.shared_array_mb * 2**20) // 4, dtype=np.float32)
+        return state
 
     def use_shared_state(self, state):
         self.shared = state
@@ -92,6 +97,12 @@ class ToyTask:
         if self.shared is not None:
             out["shared_mb"] = len(self.shared["weights"]) / 2**20
             out["shared_trained"] = float(self.shared["trained"] or 0)
+            if "images" in self.shared:
+                import numpy as np
+
+                images = self.shared["images"]
+                out["images_mapped"] = float(isinstance(images, np.memmap))
+                out["images_sum"] = float(images[:: 2**16].sum())
         return out
 
 

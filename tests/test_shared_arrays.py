@@ -1,0 +1,42 @@
+"""Large arrays of a task's shared state reach local workers as one memory-mapped file (nasfw/shared_arrays.py):
+each worker loaded its own copy of them from the pickle before."""
+import pickle
+
+import numpy as np
+import torch
+
+from nasfw.shared_arrays import MIN_BYTES, MappedArray, externalise, internalise, remove_files
+
+
+def test_large_arrays_go_to_files_and_come_back_mapped(tmp_path):
+    big = np.random.default_rng(0).random(MIN_BYTES // 8 + 1)
+    tensor = torch.arange(MIN_BYTES // 4, dtype=torch.float32).reshape(-1, 4)
+    small = np.ones(10)
+    state = {"weights": {"w": torch.ones(3)}, "data": [big, (tensor, small)], "n": 3}
+    out = externalise(state, tmp_path)
+    assert isinstance(out["data"][0], MappedArray) and isinstance(out["data"][1][0], MappedArray)
+    assert out["data"][1][1] is small and out["weights"]["w"] is state["weights"]["w"] and out["n"] == 3
+    assert len(pickle.dumps(out)) < 10_000  # the pickle holds names, not data
+    back = internalise(pickle.loads(pickle.dumps(out)))
+    assert isinstance(back["data"][0], np.memmap) and not back["data"][0].flags.writeable
+    assert np.array_equal(back["data"][0], big)
+    assert isinstance(back["data"][1], tuple) and torch.equal(back["data"][1][0], tensor)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shared_state.0.npy", "shared_state.1.npy"]
+    externalise({"x": big}, tmp_path)  # a new state replaces the files of the last
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shared_state.0.npy"]
+    remove_files(tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
+def test_local_workers_read_the_shared_arrays_from_one_mapped_file(tmp_path):
+    from nasfw.results import RunView
+    from tests.test_campaign import BASE, run
+
+    raw = {**BASE, "workers": 2, "budget": 6, "task_options": {"shared_mb": 0.1, "shared_array_mb": 20.0},
+           "phases": {"supernet": {"epochs": 2}}}
+    run(raw, tmp_path)
+    view = RunView.open(tmp_path / "run")
+    expected = float(np.arange(20 * 2**20 // 4, dtype=np.float32)[:: 2**16].sum())
+    assert len(view.ok) == 6 and len({e.worker for e in view.ok}) == 2
+    assert all(e.metrics["images_mapped"] == 1.0 and e.metrics["images_sum"] == expected for e in view.ok)
+    assert not list((tmp_path / "run").glob("shared_state.*.npy"))  # gone with the workers
