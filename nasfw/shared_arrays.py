@@ -79,5 +79,8 @@ def _as_array(v: Any) -> tuple[np.ndarray | None, bool]:
     except ImportError:
         return None, False
     if isinstance(v, torch.Tensor) and v.device.type == "cpu" and not v.requires_grad and v.layout == torch.strided:
-        return v.numpy(), True
+        try:
+            return v.numpy(), True
+        except TypeError:  # a dtype numpy has not (bfloat16): it stays in the pickle
+            return None, False
     return None, False
