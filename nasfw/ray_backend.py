@@ -371,8 +371,8 @@ def run_on_ray(driver: SearchDriver, spec: EvaluatorSpec, campaign: Campaign, in
         if spec.shared_path is not None:  # into the object store once, for every node of the cluster
             from nasfw.shared_arrays import internalise
 
-            with open(spec.shared_path, "rb") as f:  # the arrays themselves: no file path crosses machines
-                ref = ray.put(internalise(pickle.load(f)))
+            with open(spec.shared_path, "rb") as f:  # the arrays themselves, as numpy (shared by a node's trials)
+                ref = ray.put(internalise(pickle.load(f), numpy=True))
             spec = dataclasses.replace(spec, shared_path=None, shared_ref=ref)
         trainable = tune.with_resources(
             tune.with_parameters(trial_class(), spec=spec, metric=campaign.objectives[0].metric,

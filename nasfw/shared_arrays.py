@@ -5,7 +5,9 @@ its own memory. For weights that is small; a dataset held in memory (TinyNAS's i
 was then one copy per worker. Saved as .npy beside the pickle and mapped read-only (`np.load(mmap_mode="r")`),
 the workers read one copy, the operating system's, which it can also drop and read again when memory is short.
 Ray shares numpy arrays between the processes of a node through its object store already, so a Ray run reads
-the arrays back (`internalise`) before `ray.put`: no file path crosses machines.
+the arrays back (`internalise(..., numpy=True)`) before `ray.put`: no file path crosses machines, and each trial
+reads the store's copy in place (a tensor, or an np.memmap, would be pickled into the store and copied out again
+by every trial).
 """
 from __future__ import annotations
 
@@ -48,22 +50,34 @@ def externalise(state: Any, folder: Path) -> Any:
     return walk(state)
 
 
-def internalise(state: Any) -> Any:
-    """`state` with each MappedArray replaced by its file mapped read-only (a tensor for a tensor)."""
+def internalise(state: Any, numpy: bool = False) -> Any:
+    """`state` with each MappedArray replaced by its file mapped read-only (a tensor for a tensor). `numpy`: numpy
+    arrays even for tensors, as Ray's object store shares numpy arrays between a node's processes without a copy
+    (a tensor would be pickled into it and copied out by every trial); `as_tensor` makes them tensors again."""
     if isinstance(state, dict):
-        return {k: internalise(x) for k, x in state.items()}
+        return {k: internalise(x, numpy) for k, x in state.items()}
     if isinstance(state, (list, tuple)):
-        return type(state)(internalise(x) for x in state)
+        return type(state)(internalise(x, numpy) for x in state)
     if not isinstance(state, MappedArray):
         return state
     array = np.load(state.path, mmap_mode="r")
+    if numpy:
+        return np.asarray(array)  # a plain ndarray: Ray pickles an np.memmap in band, a copy per trial
     if not state.torch:
         return array
+    return as_tensor(array)  # read-only memory: torch warns that writing to it is undefined; no one writes
+
+
+def as_tensor(value: Any) -> Any:
+    """A tensor over the same memory for a numpy array (read-only ones included: the shared state's arrays are
+    only read), the value itself otherwise."""
+    if not isinstance(value, np.ndarray):
+        return value
     import torch
 
-    with warnings.catch_warnings():  # read-only memory: torch warns that writing to it is undefined; no one writes
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        return torch.from_numpy(array)
+        return torch.from_numpy(value)
 
 
 def remove_files(folder: Path) -> None:

@@ -97,12 +97,13 @@ def test_images_that_cannot_fit_in_memory_are_refused_before_any_work(cli_in_pro
     each = held_bytes("mnist", 1024)
     workers = have // each + 1  # enough copies not to fit on any machine
     p = cli_in_process("search", "--plugin", "tinynas", "--dry-run", "--set", "task_options.resolutions=[1024]",
-                       "--set", f"workers={workers}", "--set", "backend=ray")  # Ray's trials: a copy each
+                       "--set", f"workers={workers}", "--set", "backend=ray", "--set", "evaluation.timeout_s=600")
     assert p.returncode == 2 and p.stderr.count("\n") == 1, p.stderr
     assert p.stderr.startswith("error: task_options.dataset = 'mnist': its 5,000 images at 1024x1024 (the largest "
                                "of task_options.resolutions) hold 19.5 GiB as float32 in each copy, "
-                               f"{each * (workers + 1) / 2 ** 30:,.1f} GiB in {workers + 1} copies, the campaign's and "
-                               f"each of its {workers} workers' (workers: {workers}), and this machine has "), p.stderr
+                               f"{each * (workers + 2) / 2 ** 30:,.1f} GiB in {workers + 2} copies, the campaign's, "
+                               f"Ray's object store's and each of its {workers} trials' (workers: {workers}, "
+                               "timeout_s), and this machine has "), p.stderr
     assert p.stderr.rstrip().endswith("; lower resolutions, fewer workers or fewer images"), p.stderr
     # what fits is taken: the default campaign at its own resolutions
     assert cli_in_process("search", "--plugin", "tinynas", "--dry-run").returncode == 0
@@ -201,19 +202,22 @@ def test_a_supernet_epoch_reads_its_batches_as_it_trains():
 
 
 def test_the_processes_that_hold_the_images():
-    """A local pool of one evaluates in the campaign's process; a larger pool's workers map one copy (of images
-    large enough to be written out); a local Ray instance's trials are processes of their own even for one worker;
-    a cluster's workers are elsewhere."""
+    """A local pool of one evaluates in the campaign's process; a larger pool's workers map one copy, a local Ray
+    instance's trials read one in the object store (of images large enough to be shared); Ray trials with a time
+    limit load one each in their child processes; a cluster's workers are elsewhere."""
     from types import SimpleNamespace
 
     from nasfw.plugins.tinynas.memory import processes
     from nasfw.shared_arrays import MIN_BYTES
 
-    local = lambda w: SimpleNamespace(backend="local", workers=w, address=None)  # noqa: E731
-    assert [processes(local(w), MIN_BYTES)[0] for w in (1, 2, 4)] == [1, 2, 2]
-    assert [processes(local(w), MIN_BYTES - 1)[0] for w in (1, 2, 4)] == [1, 3, 5]
-    assert [processes(SimpleNamespace(backend="ray", workers=w, address=None), MIN_BYTES)[0] for w in (1, 3)] == [2, 4]
-    assert processes(SimpleNamespace(backend="ray", workers=8, address="10.0.0.1:6379"), MIN_BYTES)[0] == 1
+    def copies(backend, w, each=MIN_BYTES, address=None, evaluation=None):
+        return processes(SimpleNamespace(backend=backend, workers=w, address=address, evaluation=evaluation or {}),
+                         each)[0]
+    assert [copies("local", w) for w in (1, 2, 4)] == [1, 2, 2]
+    assert [copies("local", w, MIN_BYTES - 1) for w in (1, 2, 4)] == [1, 3, 5]
+    assert [copies("ray", w) for w in (1, 3)] == [2, 2]
+    assert copies("ray", 3, MIN_BYTES - 1) == 4 and copies("ray", 3, evaluation={"timeout_s": 60}) == 5
+    assert copies("ray", 8, address="10.0.0.1:6379") == 1
 
 
 def test_a_last_batch_of_one_image_is_left_out_of_training(tmp_path):

@@ -253,9 +253,12 @@ def from_held(held: dict) -> ImageData:
     """The data another process loaded (`ImageData.held`, through the shared state): this process's own when
     it has loaded the same (the campaign's, evaluating in its own process), else splits over the given arrays,
     which may be read-only memory mapped from a file that every worker maps (nasfw/shared_arrays.py)."""
+    from nasfw.shared_arrays import as_tensor
+
     hit = _LOADED.get(held["key"])
-    if hit is None:
-        hit = _splits(held["x"], held["y"], held["n_test"], held["n_valid"], held["n_classes"], held["source"])
+    if hit is None:  # numpy arrays on Ray (its object store's memory), tensors locally
+        hit = _splits(as_tensor(held["x"]), as_tensor(held["y"]), held["n_test"], held["n_valid"], held["n_classes"],
+                      held["source"])
         hit.held["key"] = held["key"]
         _LOADED[held["key"]] = hit
     return hit

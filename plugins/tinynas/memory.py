@@ -2,7 +2,8 @@
 
 TinyNAS holds every image at the space's largest resolution as float32 (plugins/tinynas/data.py), and so do the
 processes that evaluate: a local pool's workers map one copy from a file (nasfw/shared_arrays.py), a Ray
-instance's trials each read their own, beside the campaign's process, which trains the supernet and finalizes.
+instance's trials read one in its object store, beside the campaign's process, which trains the supernet and
+finalizes.
 That process also keeps, for the backward pass, the
 activations of the subnet it trains: the largest one, at the largest resolution, up to 850 MB per image at 1,024
 (w0.25), counted here on torch's meta device (shapes without data: a third of a second, no memory). The peak of
@@ -23,16 +24,21 @@ from nasfw.plugins.tinynas.data import class_count, held_bytes, image_count, spl
 def processes(campaign: Any, each: int) -> tuple[int, str]:
     """How many copies of the images (`each` bytes) this machine holds, and whose: the campaign's, and its
     workers'. A local pool of one evaluates in the campaign's process, on its copy; a larger pool's workers map one
-    copy from a file (arrays of at least nasfw.shared_arrays.MIN_BYTES; smaller ones each worker holds). A local
-    Ray instance's trials are processes of their own, each with a copy; a Ray cluster's workers are on machines
-    this one cannot see."""
+    copy from a file, and a local Ray instance's trials read one copy in its object store (arrays of at least
+    nasfw.shared_arrays.MIN_BYTES; smaller ones each worker holds), except that Ray trials with a time limit
+    evaluate in child processes that each load a copy. A Ray cluster's workers are on machines this one cannot
+    see."""
     from nasfw.shared_arrays import MIN_BYTES
 
     w = campaign.workers
-    if campaign.backend == "local" and w == 1 or campaign.backend != "local" and campaign.address:
+    ray = campaign.backend != "local"
+    if not ray and w == 1 or ray and campaign.address:
         return 1, "the campaign's"
-    if campaign.backend == "local" and each >= MIN_BYTES:
-        return 2, f"the campaign's and the one its {w} workers map (workers: {w})"
+    if ray and (campaign.evaluation or {}).get("timeout_s"):
+        return 2 + w, f"the campaign's, Ray's object store's and each of its {w} trials' (workers: {w}, timeout_s)"
+    if each >= MIN_BYTES:
+        shared = "the one its {w} workers map" if not ray else "the one its {w} trials read in Ray's object store"
+        return 2, f"the campaign's and {shared.format(w=w)} (workers: {w})"
     return 1 + w, f"the campaign's and each of its {w} workers' (workers: {w})"
 
 
