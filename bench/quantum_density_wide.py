@@ -103,8 +103,7 @@ def mnist10(device: str, n: int) -> None:
         mt = traj.evaluate(arch)
         t_t = time.perf_counter() - t
         tq, _ = qc.transpile(dens.supercircuit.extract(arch), device, arch["layout"], seed=dens.seed)
-        touched = len({tq.find_bit(q).index for inst in tq.data if inst.operation.name not in ("barrier", "delay")
-                       for q in inst.qubits})
+        touched = len(qc.touched_qubits(tq))
         print(f"| {i} | {arch['n_blocks']} | {mt['two_qubit_gates']:.0f} | {touched} | {t_d:.1f} | {t_t:.1f} | "
               f"{md['calibrated_loss']:.4f} | {mt['calibrated_loss']:.4f} |")
 

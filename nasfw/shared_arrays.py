@@ -11,6 +11,7 @@ by every trial).
 """
 from __future__ import annotations
 
+import itertools
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,7 @@ def externalise(state: Any, folder: Path) -> Any:
     MappedArray; dicts, lists and tuples are walked. Files of an earlier call are removed first."""
     folder = Path(folder)
     remove_files(folder)
-    count = [0]
+    numbers = itertools.count()
 
     def walk(v: Any) -> Any:
         if isinstance(v, dict):
@@ -43,8 +44,7 @@ def externalise(state: Any, folder: Path) -> Any:
         array, is_torch = _as_array(v)
         if array is None or array.nbytes < MIN_BYTES:
             return v
-        path = folder / f"shared_state.{count[0]}.npy"
-        count[0] += 1
+        path = folder / f"shared_state.{next(numbers)}.npy"
         np.save(path, np.ascontiguousarray(array))
         return MappedArray(str(path), is_torch)
     return walk(state)

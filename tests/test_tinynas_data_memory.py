@@ -207,11 +207,11 @@ def test_the_processes_that_hold_the_images():
     limit load one each in their child processes; a cluster's workers are elsewhere."""
     from types import SimpleNamespace
 
-    from nasfw.plugins.tinynas.memory import processes
+    from nasfw.plugins.tinynas.memory import image_copies
     from nasfw.shared_arrays import MIN_BYTES
 
     def copies(backend, w, each=MIN_BYTES, address=None, evaluation=None):
-        return processes(SimpleNamespace(backend=backend, workers=w, address=address, evaluation=evaluation or {}),
+        return image_copies(SimpleNamespace(backend=backend, workers=w, address=address, evaluation=evaluation or {}),
                          each)[0]
     assert [copies("local", w) for w in (1, 2, 4)] == [1, 2, 2]
     assert [copies("local", w, MIN_BYTES - 1) for w in (1, 2, 4)] == [1, 3, 5]

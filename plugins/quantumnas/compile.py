@@ -91,6 +91,12 @@ def initial_layout(tq: Any) -> list[int]:
     return [int(p) for p in layout.initial_index_layout(filter_ancillas=True)]
 
 
+def touched_qubits(tq: Any) -> set[int]:
+    """The physical qubits a compiled circuit acts on: its wires and the routing ancillas."""
+    return {tq.find_bit(q).index for inst in tq.data if inst.operation.name not in ("barrier", "delay")
+            for q in inst.qubits}
+
+
 def aer_run(tq: Any, inputs: Sequence[Any], x: np.ndarray, device: str, shots: int = 8192, seed: int = 0,
             threads: int = 0):
     """qiskit-aer's result for one bound circuit per input row. The inputs run as parallel experiments, up to
@@ -100,10 +106,8 @@ def aer_run(tq: Any, inputs: Sequence[Any], x: np.ndarray, device: str, shots: i
     are the same either way."""
     from qiskit_aer import AerSimulator
 
-    used = {tq.find_bit(q).index for inst in tq.data if inst.operation.name not in ("barrier", "delay")
-            for q in inst.qubits}
     # the density matrix up to 10 qubits; beyond, aer's noisy state-vector trajectories
-    method = "density_matrix" if len(used) <= 10 else "statevector"
+    method = "density_matrix" if len(touched_qubits(tq)) <= 10 else "statevector"
     sim = AerSimulator(method=method, noise_model=quantum_noise.noise_model(device), seed_simulator=seed,
                        max_parallel_threads=threads, max_parallel_experiments=threads)
     bound = [tq.assign_parameters({p: float(v) for p, v in zip(inputs, row)}) for row in np.asarray(x)]

@@ -241,12 +241,13 @@ def load_images(dataset: str = "mnist", resolution: int = 64, n_valid: int | Non
     from the evaluator's recipe, and each read its own copy of the images (MNIST at 176: 0.62 GB twice, where the
     memory check counted one). The splits are only read (batches are gathered copies), so sharing them is safe."""
     key = (_source_version(dataset), resolution, n_valid, n_test, seed)
-    hit = _LOADED.get(key)
-    if hit is None:
-        hit = _load_images(dataset, resolution, n_valid, n_test, seed)
-        hit.held["key"] = key
-        _LOADED[key] = hit
-    return hit
+    return _LOADED.get(key) or _remember(key, _load_images(dataset, resolution, n_valid, n_test, seed))
+
+
+def _remember(key: tuple, data: ImageData) -> ImageData:
+    data.held["key"] = key
+    _LOADED[key] = data
+    return data
 
 
 def from_held(held: dict) -> ImageData:
@@ -256,12 +257,11 @@ def from_held(held: dict) -> ImageData:
     from nasfw.shared_arrays import as_tensor
 
     hit = _LOADED.get(held["key"])
-    if hit is None:  # numpy arrays on Ray (its object store's memory), tensors locally
-        hit = _splits(as_tensor(held["x"]), as_tensor(held["y"]), held["n_test"], held["n_valid"], held["n_classes"],
-                      held["source"])
-        hit.held["key"] = held["key"]
-        _LOADED[held["key"]] = hit
-    return hit
+    if hit is not None:
+        return hit
+    # numpy arrays on Ray (its object store's memory), tensors locally
+    return _remember(held["key"], _splits(as_tensor(held["x"]), as_tensor(held["y"]), held["n_test"],
+                                          held["n_valid"], held["n_classes"], held["source"]))
 
 
 def _load_images(dataset: str, resolution: int, n_valid: int | None, n_test: int | None, seed: int) -> ImageData:

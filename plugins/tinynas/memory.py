@@ -1,17 +1,15 @@
 """Whether a campaign's images and its supernet training fit in the machine's memory, told before any work.
 
 TinyNAS holds every image at the space's largest resolution as float32 (plugins/tinynas/data.py), and so do the
-processes that evaluate: a local pool's workers map one copy from a file (nasfw/shared_arrays.py), a Ray
-instance's trials read one in its object store, beside the campaign's process, which trains the supernet and
-finalizes.
-That process also keeps, for the backward pass, the
-activations of the subnet it trains: the largest one, at the largest resolution, up to 850 MB per image at 1,024
-(w0.25), counted here on torch's meta device (shapes without data: a third of a second, no memory). The peak of
-a real forward and backward pass was 1.07 to 1.46 times this count (w0.25 r64, w0.5 r176, w0.25 r512). MNIST at
-resolution 1,024 (19.5 GiB of images, 50.6 GiB of activations for a batch of 64) passed every check and ran out of
-memory once the supernet began to train, and a user's folder of 100,000 photos at 128 (18 GiB of RGB) would do
-the same after it had decoded them all. The check refuses only what cannot fit at all (the sum against the
-whole memory), so a campaign near the line may still run short.
+processes that evaluate: a local pool's workers map one copy from a file (nasfw/shared_arrays.py), a Ray instance's
+trials read one in its object store, beside the campaign's process, which trains the supernet and finalizes. That
+process also keeps, for the backward pass, the activations of the subnet it trains: the largest one, at the largest
+resolution, up to 850 MB per image at 1,024 (w0.25), counted here on torch's meta device (shapes without data: a
+third of a second, no memory). The peak of a real forward and backward pass was 1.07 to 1.46 times this count (w0.25
+r64, w0.5 r176, w0.25 r512). MNIST at resolution 1,024 (19.5 GiB of images, 50.6 GiB of activations for a batch of
+64) passed every check and ran out of memory once the supernet began to train, and a user's folder of 100,000 photos
+at 128 (18 GiB of RGB) would do the same after it had decoded them all. The check refuses only what cannot fit at
+all (the sum against the whole memory), so a campaign near the line may still run short.
 """
 from __future__ import annotations
 
@@ -21,7 +19,7 @@ from nasfw.errors import ConfigError
 from nasfw.plugins.tinynas.data import class_count, held_bytes, image_count, split_sizes
 
 
-def processes(campaign: Any, each: int) -> tuple[int, str]:
+def image_copies(campaign: Any, each: int) -> tuple[int, str]:
     """How many copies of the images (`each` bytes) this machine holds, and whose: the campaign's, and its
     workers'. A local pool of one evaluates in the campaign's process, on its copy; a larger pool's workers map one
     copy from a file, and a local Ray instance's trials read one copy in its object store (arrays of at least
@@ -37,8 +35,8 @@ def processes(campaign: Any, each: int) -> tuple[int, str]:
     if ray and (campaign.evaluation or {}).get("timeout_s"):
         return 2 + w, f"the campaign's, Ray's object store's and each of its {w} trials' (workers: {w}, timeout_s)"
     if each >= MIN_BYTES:
-        shared = "the one its {w} workers map" if not ray else "the one its {w} trials read in Ray's object store"
-        return 2, f"the campaign's and {shared.format(w=w)} (workers: {w})"
+        shared = f"its {w} trials read in Ray's object store" if ray else f"its {w} workers map"
+        return 2, f"the campaign's and the one {shared} (workers: {w})"
     return 1 + w, f"the campaign's and each of its {w} workers' (workers: {w})"
 
 
@@ -99,7 +97,7 @@ def check_memory(task: Any, campaign: Any) -> None:
         return
     n = image_count(task.dataset)  # once: a folder's is a walk through its files
     each = held_bytes(task.dataset, max(task.resolutions), n)
-    copies, whose = processes(campaign, each)
+    copies, whose = image_copies(campaign, each)
     if each * copies > have:  # the images alone: told without the cost of counting activations
         _refuse(task, n, each, (copies, whose), None, have)
     training = training_batch(task, campaign.phases, n)
