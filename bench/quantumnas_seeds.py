@@ -12,7 +12,8 @@ A run's 300 held-out test images alone give about +-2.7 points; `--test-data` po
 the same classes (MNIST's official test set as idx files, for example) so that differences of a few points can
 be resolved. `--random-circuits K` trains K random circuits at the searched parameter count per run and compares
 with their mean (one random circuit says little about random circuits). `--noise-scale K` runs every row on the
-device with its calibrated errors K times as large (how the claims depend on the noise's strength).
+device with its calibrated errors K times as large (how the claims depend on the noise's strength). `--classes 3,6`
+runs the same experiments on those digits instead (MNIST-2, logits [Z0+Z1, Z2+Z3]).
 
     python bench/quantumnas_seeds.py --devices quito,lima --seeds 5 --test-data ../shared/data/mnist_t10k \\
         --n-test 1000 --random-circuits 3 --jobs 2 --out runs/bench-quantumnas-claims
@@ -59,6 +60,8 @@ def run_one(device: str, seed: int, a: argparse.Namespace) -> Path:
         task.update(test_dataset=str(Path(a.test_data).resolve()), n_test=a.n_test)
     if a.fitness_shots:
         task["shots"] = a.fitness_shots
+    if a.classes:
+        task["classes"] = a.classes
     if a.noise_scale != 1:  # the device with its calibrated errors scaled, for search, baselines and aer alike
         task["noise_scale"] = a.noise_scale
     cfg["task_options"] = task
@@ -99,10 +102,10 @@ def verdict(diffs: list[float]) -> tuple[float, float, str]:
     return m, half, "holds" if m - half > 0 else "reversed" if m + half < 0 else "not resolved"
 
 
-def report(device: str, runs: list[Path]) -> str:
+def report(device: str, runs: list[Path], task: str = "MNIST-4") -> str:
     per_run = [accuracies(r) for r in runs]
     n = len(runs)
-    lines = [f"\n{device}: MNIST-4, qiskit-aer accuracy over {n} seeds (mean +- sd; per seed)",
+    lines = [f"\n{device}: {task}, qiskit-aer accuracy over {n} seeds (mean +- sd; per seed)",
              "| circuit | params (mean) | aer accuracy | per seed |", "|---|---|---|---|"]
     # runs finished by other versions may lack a row (the search's-mapping row came with `remap`): each row and
     # claim is read over the runs that have it, and says so when that is not all of them
@@ -128,6 +131,16 @@ def report(device: str, runs: list[Path]) -> str:
     return "\n".join(lines)
 
 
+def _classes(text: str) -> list[int]:
+    try:
+        classes = [int(c) for c in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--classes {text!r}: digits separated by commas, e.g. 3,6") from None
+    if len(classes) < 2 or len(set(classes)) != len(classes) or not all(0 <= c <= 9 for c in classes):
+        raise argparse.ArgumentTypeError(f"--classes {text!r}: two or more distinct digits 0-9, e.g. 3,6")
+    return classes
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--devices", default="quito,lima")
@@ -143,13 +156,16 @@ def main() -> None:
                     help="read the search's noisy fitness with this many shots (task_options.shots)")
     ap.add_argument("--noise-scale", type=float, default=1.0,
                     help="every calibrated error of the device times this (task_options.noise_scale)")
+    ap.add_argument("--classes", type=_classes, default=None,
+                    help="digits to classify instead of the experiments' 0-3, e.g. 3,6 (MNIST-2)")
     a = ap.parse_args()
     devices = a.devices.split(",")
     jobs = [(d, s) for d in devices for s in range(a.seeds)]
     with ThreadPoolExecutor(max(1, a.jobs)) as pool:
         done = list(pool.map(lambda j: run_one(j[0], j[1], a), jobs))
     scaled = "" if a.noise_scale == 1 else f", errors x{a.noise_scale:g}"
-    text = "\n".join(report(d + scaled, [p for (dd, _), p in zip(jobs, done) if dd == d]) for d in devices)
+    task = f"MNIST-{len(a.classes)} ({', '.join(map(str, a.classes))})" if a.classes else "MNIST-4"
+    text = "\n".join(report(d + scaled, [p for (dd, _), p in zip(jobs, done) if dd == d], task) for d in devices)
     print(text)
     (Path(a.out) / "claims.md").write_text(text + "\n")
 

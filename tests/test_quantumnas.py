@@ -175,9 +175,13 @@ def test_small_campaign_end_to_end(tmp_path, run_cli):
     assert min(report["remap"], key=lambda r: r["calibrated_loss"])["layout"] == report["layout"]
     assert report["rows"][1]["arch"]["layout"] == report["search_layout"]
     assert report["rows"][0]["arch"]["layout"] == report["rows"][2]["arch"]["layout"] == report["layout"]
+    # the torch column is read with aer's shots (the two columns differ by the simulator alone), its exact reading
+    # kept beside it
+    assert report["torch_evaluator"] == "density matrix, 1024 shots sampled"
     for row in report["rows"]:
         assert 0 <= row["aer_accuracy"] <= 1
         assert abs(row["aer_accuracy"] - row["torch_noisy_accuracy"]) < 0.2  # same noise, 1024 shots
+        assert 0 <= row["torch_noisy_exact_accuracy"] <= 1 and 0 <= row["torch_noisy_mean_abs_z"] <= 1
     searched_acc = report["rows"][0]["aer_accuracy"]
     for row in report["rows"][1:]:  # each row against the searched circuit, paired on the test inputs
         paired = row["aer_vs_searched"]
