@@ -60,8 +60,10 @@ def run_one(device: str, seed: int, a: argparse.Namespace) -> Path:
         task.update(test_dataset=str(Path(a.test_data).resolve()), n_test=a.n_test)
     if a.fitness_shots:
         task["shots"] = a.fitness_shots
-    if a.classes:
+    if a.classes:  # and the run named for its task, not for the MNIST-4 experiment it started from
         task["classes"] = a.classes
+        cfg["name"] = cfg["name"].replace("mnist4", f"mnist{len(a.classes)}")
+        cfg["description"] = cfg.get("description", "").replace("MNIST-4", f"MNIST-{len(a.classes)} {a.classes}")
     if a.noise_scale != 1:  # the device with its calibrated errors scaled, for search, baselines and aer alike
         task["noise_scale"] = a.noise_scale
     cfg["task_options"] = task

@@ -217,6 +217,15 @@ def flat_settings(raw: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def run_settings(campaign) -> dict[str, Any]:
+    """A run's compared fields. A task seed written equal to the run's own is the one the runner passes the task
+    anyway (runner.task_options): it repeats the seed, and would otherwise make every seed a group of one run."""
+    settings = flat_settings(campaign.raw)
+    if "task_options.seed" in settings and settings["task_options.seed"] == campaign.seed:
+        del settings["task_options.seed"]
+    return settings
+
+
 def _show(v: Any) -> str:
     text = v if isinstance(v, str) else json.dumps(v, separators=(",", ":"), default=str)
     return text if len(text) <= 40 else text[:37] + "..."
@@ -279,7 +288,7 @@ def compare_runs(runs: Iterable[str | Path], metric: str | None = None, at: int 
     if not any(o.metric in e.metrics for v in views for e in v.ok):
         seen = sorted({k for v in views for e in v.ok for k in e.metrics})
         raise ConfigError(f"{where[0]}: no evaluation of these runs reports {o.metric!r}; they report {seen}")
-    settings = [flat_settings(v.campaign.raw) for v in views]
+    settings = [run_settings(v.campaign) for v in views]
     keys = sorted(set().union(*settings), key=label_rank)
     differing = [k for k in keys if len({_key(s, [k]) for s in settings}) > 1]
     if isinstance(by, str) or not all(isinstance(f, str) for f in by):

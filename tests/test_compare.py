@@ -323,3 +323,19 @@ def test_a_folder_of_runs_given_as_the_run_to_start_from_names_them(runs, nb201_
     with pytest.raises(nasfw.ConfigError, match=r"searcher.initial.run = .*: no nasfw run there \(no nasfw.sqlite\); "
                                                 r"it holds runs: evolution-0, evolution-1, random-0, random-1"):
         build(campaign, reg)
+
+
+def test_a_task_seed_equal_to_the_runs_seed_is_a_seed_not_a_setting(tmp_path):
+    """A campaign that writes the task's seed beside its own (bench/quantumnas_seeds.py did, as scripts made before
+    the runner passed the seed down do) made one group per seed, each of one run: the seeds were never pooled."""
+    for searcher in ("evolution", "random"):
+        for seed in (0, 1):
+            nasfw.search("nasbench201", SMALL, searcher=searcher, budget=10, seed=seed, task_options={"seed": seed},
+                         out=str(tmp_path / "runs" / f"{searcher}-{seed}"), progress=False)
+    comp = nasfw.compare_runs(tmp_path / "runs")
+    assert comp.differing[0] == "searcher.name" and "task_options.seed" not in comp.differing
+    assert sorted(len(g.runs) for g in comp.groups) == [2, 2]
+    # a task seed that differs from the run's own is the user's setting, and groups as one
+    nasfw.search("nasbench201", SMALL, searcher="random", budget=10, seed=1, task_options={"seed": 5},
+                 out=str(tmp_path / "runs" / "random-1-task5"), progress=False)
+    assert "task_options.seed" in nasfw.compare_runs(tmp_path / "runs").differing
