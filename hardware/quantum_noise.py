@@ -130,18 +130,23 @@ def _backend(name: str, version: tuple[int, int] | None):
     fp = _provider()
     if name.lower().endswith(".json"):
         return _from_properties(name)
+    cls = getattr(fp, _device_classes()[_fake_key(name)])
+    import warnings
+
+    with warnings.catch_warnings():  # newer fake devices warn that their numbers are not typical; we list them
+        warnings.simplefilter("ignore")
+        return cls()
+
+
+def _fake_key(name: str) -> str:
+    """'quito' for 'quito', 'FakeQuitoV2', 'ibmq_quito' (qiskit's and IBM's own names); unknown names refused."""
     key = name.lower()
     for prefix in ("fake", "ibmq_", "ibm_"):  # FakeLimaV2 (qiskit), ibmq_lima / ibm_lagos (IBM's own names)
         key = key.removeprefix(prefix)
     key = key.removesuffix("v2")
     if key not in device_names():
         raise ConfigError(unknown_name("quantum device", name, device_names()))
-    cls = getattr(fp, _device_classes()[key])
-    import warnings
-
-    with warnings.catch_warnings():  # newer fake devices warn that their numbers are not typical; we list them
-        warnings.simplefilter("ignore")
-        return cls()
+    return key
 
 
 def check_space_device(task_device: str, space_options: dict) -> None:
@@ -275,7 +280,14 @@ def _median(values: list[float]) -> float | None:
 
 
 def summary(name: str) -> dict[str, Any]:
-    """Qubits, basis gates, coupling, and the median gate/readout errors and T1/T2 of a device."""
+    """Qubits, basis gates, coupling, and the median gate/readout errors and T1/T2 of a device. A fake device's
+    are read from the two JSON files it ships (`_summary_of_files`); a scaled device or a user's file from the
+    qiskit target built for it."""
+    shipped = _shipped_files(name)
+    return _summary_of_files(name, *shipped) if shipped else _summary_of_target(name)
+
+
+def _summary_of_target(name: str) -> dict[str, Any]:
     b = backend(name)
     t = b.target
     two_q = next((g for g in TWO_QUBIT_GATES if g in t.operation_names), None)
@@ -285,9 +297,8 @@ def summary(name: str) -> dict[str, Any]:
     return {
         "device": name.lower(),
         "qubits": b.num_qubits,
-        "basis_gates": [g for g in t.operation_names if g not in ("delay", "if_else", "switch_case", "for_loop",
-                                                                  "while_loop")
-                        and not g.startswith(("measure", "reset"))],  # Nighthawk-era devices: measure_2, reset_2
+        # sorted: the target's names come in a set's order, which changed from one process to the next
+        "basis_gates": sorted(g for g in t.operation_names if not g.startswith(_NOT_BASIS)),  # also measure_2
         "two_qubit_gate": two_q,
         "coupling_edges": len(list(b.coupling_map.get_edges())) if b.coupling_map else 0,
         "median_1q_error": _median(one_q),
@@ -295,6 +306,59 @@ def summary(name: str) -> dict[str, Any]:
         "median_readout_error": _median([p.error for p in t["measure"].values() if p is not None]),
         "median_t1_us": _median([p.t1 * 1e6 for p in props if p is not None and p.t1]),
         "median_t2_us": _median([p.t2 * 1e6 for p in props if p is not None and p.t2]),
+    }
+
+
+# Why a second reader of the same numbers: building a fake device's qiskit target converts every timestamp of its
+# calibration and builds a BackendProperties first, about 0.1 s a device, so listing the 67 devices took 7 of
+# `nasfw hardware --plugin quantumnas`'s 10 s. The medians need the JSON alone (0.2 s for all);
+# tests/test_quantum_noise.py checks both readers agree on every shipped device.
+_TO_US = {"us": 1.0, "\u00b5s": 1.0, "\u03bcs": 1.0, "ns": 1e-3, "ms": 1e3, "s": 1e6}
+_NOT_BASIS = ("delay", "if_else", "switch_case", "for_loop", "while_loop", "measure", "reset")
+
+
+def _shipped_files(name: str) -> tuple[dict, dict] | None:
+    """The configuration and calibration JSON a plain fake device ships; None for a scaled key, a user's file, or
+    a device whose files are not where its class says."""
+    import json
+    from pathlib import Path
+
+    if name.lower().endswith(".json") or split_key(name)[0] != name:
+        return None
+    cls = getattr(_provider(), _device_classes()[_fake_key(name)])
+    folder, conf, props = (getattr(cls, a, None) for a in ("dirname", "conf_filename", "props_filename"))
+    if not (folder and conf and props) or not (Path(folder) / conf).is_file() or not (Path(folder) / props).is_file():
+        return None
+    return json.loads((Path(folder) / conf).read_text()), json.loads((Path(folder) / props).read_text())
+
+
+def _summary_of_files(name: str, conf: dict, props: dict) -> dict[str, Any]:
+    basis = [g for g in conf.get("basis_gates", []) if not g.startswith(_NOT_BASIS)]
+    errors: dict[str, list] = {}
+    for gate in props.get("gates", []):
+        values = {p["name"]: p.get("value") for p in gate.get("parameters", [])}
+        errors.setdefault(gate["gate"], []).append(values.get("gate_error"))
+    qubits = [{item["name"]: item for item in q} for q in props.get("qubits", [])]
+    if any(q[k].get("unit", "us") not in _TO_US for q in qubits for k in ("T1", "T2") if k in q):
+        return _summary_of_target(name)  # a unit this reader does not know: qiskit's conversion decides
+
+    def us(q: dict, k: str) -> float | None:
+        return q[k]["value"] * _TO_US[q[k].get("unit", "us")] if k in q and q[k].get("value") else None
+
+    two_q = next((g for g in TWO_QUBIT_GATES if g in basis), None)
+    return {
+        "device": _fake_key(name),
+        "qubits": conf["n_qubits"],
+        "basis_gates": basis,
+        "two_qubit_gate": two_q,
+        # the edges a two-qubit gate is calibrated on, as qiskit's target has them (Cairo's configuration lists
+        # two more than its calibration holds)
+        "coupling_edges": len({tuple(g["qubits"]) for g in props.get("gates", []) if len(g["qubits"]) == 2}),
+        "median_1q_error": _median([e for g in ("sx", "x", "u2", "u3") if g in basis for e in errors.get(g, [])]),
+        "median_2q_error": _median(errors.get(two_q, [])) if two_q else None,
+        "median_readout_error": _median([q["readout_error"].get("value") for q in qubits if "readout_error" in q]),
+        "median_t1_us": _median([us(q, "T1") for q in qubits]),
+        "median_t2_us": _median([us(q, "T2") for q in qubits]),
     }
 
 

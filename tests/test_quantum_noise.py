@@ -47,6 +47,33 @@ def test_quito_summary_matches_its_calibration():
     assert 0.005 < s["median_readout_error"] < 0.2 and 10 < s["median_t1_us"] < 1000
 
 
+def _agree(name: str) -> None:
+    files, target = dict(qn.summary(name)), dict(qn._summary_of_target(name))
+    assert sorted(files.pop("basis_gates")) == target.pop("basis_gates"), name
+    assert files.keys() == target.keys(), name
+    for k, v in target.items():  # the medians to rounding (qiskit converts T1 to seconds and back)
+        assert files[k] == (pytest.approx(v, rel=1e-12) if isinstance(v, float) else v), (name, k)
+
+
+@pytest.mark.parametrize("name", ["quito", "almaden", "cairo", "boston", "brisbane", "torino", "armonk"])
+def test_a_shipped_devices_summary_read_from_its_files_is_qiskits(name):
+    """The listing reads a fake device's two JSON files instead of building its qiskit target (10 s -> 4 s for
+    `nasfw hardware --plugin quantumnas`): the same figures, on devices of every era (u1/u2/u3 Almaden, Cairo's
+    configuration listing two couplings its calibration does not hold, Boston's measure_2, ECR Brisbane, CZ Torino,
+    one-qubit Armonk). Basis gates come in the device's own order, the same in every process (the target's came
+    in a set's order)."""
+    _agree(name)
+    assert qn.summary("quito")["basis_gates"] == ["id", "rz", "sx", "x", "cx"]
+    # a scaled device or a user's file is summarised from its target
+    assert qn._shipped_files("lima@x2") is None and qn._shipped_files("my_device.json") is None
+
+
+@pytest.mark.slow
+def test_every_shipped_devices_summary_read_from_its_files_is_qiskits():
+    for name in qn.device_names():
+        _agree(name)
+
+
 def test_noise_model_and_clear_errors():
     nm = qn.noise_model("lima")
     assert "cx" in nm.noise_instructions and "measure" in nm.noise_instructions
