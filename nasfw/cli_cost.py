@@ -64,8 +64,12 @@ def _cost_models(args, reg, view) -> list[tuple[str, dict, Any]]:
         named = [(n, o) for n, o in hardware if n == args.hardware]
         hardware = named or [(args.hardware, _implied_options(view.campaign, args.hardware, reg))]
     if not hardware:
+        plugin = reg.plugins.get(view.campaign.plugin or "")
+        own = plugin.provides["cost_models"] if plugin else []
+        which = (f" ({view.campaign.plugin} provides {', '.join(own)})" if own else
+                 f" (one of {', '.join(reg.names('cost_models'))})")
         raise ConfigError(f"run {args.run!r} has no cost model (its campaign's `hardware` is empty); name one with "
-                          "--hardware")
+                          f"--hardware{which}")
     given = key_values(args.option)
     return [(n, {**o, **given}, reg.configured("cost_models", n, {**o, **given}, "--option ")) for n, o in hardware]
 

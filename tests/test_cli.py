@@ -143,6 +143,11 @@ def test_cost_of_a_run_uses_its_cost_models_with_their_options(tmp_path, capsys)
     assert "--arch.edge_1_0 = 'conv9' is not allowed" in capsys.readouterr().err
     assert main(["cost", "--arch", "{}"]) == 2
     assert "needs --hardware NAME" in capsys.readouterr().err
+    # a run without cost models (QuantumNAS's default lists none): the refusal names the ones its plugin provides
+    bare = tmp_path / "bare"
+    nasfw.search("nasbench201", budget=4, out=str(bare), progress=False, workers=1, hardware=[])
+    assert main(["cost", "--run", str(bare)]) == 2
+    assert "name one with --hardware (nasbench201 provides nb201-params" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("args,needle", [
