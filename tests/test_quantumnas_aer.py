@@ -38,3 +38,44 @@ def test_parallel_experiments_count_what_a_serial_run_counts(compiled):
     z = qc.aer_expval(tq, inputs, x, device, shots=1024, seed=3)
     assert z.shape == (len(x), 4) and np.abs(z).max() <= 1
     assert np.array_equal(z, qc.aer_expval(tq, inputs, x, device, shots=1024, seed=3, threads=1))
+
+
+def _bound_one_by_one(tq, inputs, x, device, shots, seed, method="density_matrix"):
+    """The reference: one circuit per input row, bound in Python, run as aer's experiments one after another."""
+    from qiskit_aer import AerSimulator
+
+    from nasfw.hardware import quantum_noise
+
+    sim = AerSimulator(method=method, noise_model=quantum_noise.noise_model(device), seed_simulator=seed,
+                       max_parallel_threads=1)
+    bound = [tq.assign_parameters({p: float(v) for p, v in zip(inputs, row)}) for row in x]
+    return sim.run(bound, shots=shots).result()
+
+
+def test_aer_binds_the_inputs_itself_with_the_counts_of_circuits_bound_one_by_one(compiled):
+    """aer prepares the circuit and its noise once and binds each row at run time (a row's experiment had been a
+    circuit of its own, each prepared anew); every experiment keeps its seed, so the counts are the same."""
+    tq, inputs, x, device = compiled
+    reference = _bound_one_by_one(tq, inputs, x, device, shots=1024, seed=3)
+    for threads in (1, 2, 5, 0):  # one block of rows per thread (0: every core), each bound at run time
+        result = qc.aer_run(tq, inputs, x, device, shots=1024, seed=3, threads=threads)
+        assert len(result.results) == len(x) and result.results[0].metadata["runtime_parameter_bind"]
+        assert [result.get_counts(i) for i in range(len(x))] == [reference.get_counts(i) for i in range(len(x))]
+
+
+def test_past_ten_qubits_each_row_stays_a_circuit_with_the_serial_counts():
+    """Beyond 10 touched qubits aer samples noisy state-vector trajectories, one per shot; bound at run time and run
+    as parallel experiments they gave other counts from one run to the next, so there each row is bound in Python,
+    as before, and the counts are the serial run's (an 11-wire circuit on Guadalupe)."""
+    task = QuantumNASTask(dataset="digits", n_wires=11, n_blocks=1, n_features=16, n_valid=20, n_test=3,
+                          device="guadalupe", noise="proxy")
+    arch = {**task.supercircuit.largest(), "layout": list(range(11))}
+    tq, inputs = qc.transpile(task.supercircuit.extract(arch), task.device, arch["layout"])
+    assert len(qc.touched_qubits(tq)) > 10
+    x = task.data.test.x.numpy()
+    reference = _bound_one_by_one(tq, inputs, x, task.device, shots=32, seed=5, method="statevector")
+    for _ in range(3):
+        result = qc.aer_run(tq, inputs, x, task.device, shots=32, seed=5)
+        assert result.results[0].metadata["method"] == "statevector"
+        assert not result.results[0].metadata.get("runtime_parameter_bind")
+        assert [result.get_counts(i) for i in range(len(x))] == [reference.get_counts(i) for i in range(len(x))]
