@@ -396,7 +396,7 @@ def table(report: dict) -> str:
 
 
 # exact minus sampled accuracy: a healthy circuit's two readings differ by about a point (the default run's searched
-# circuit: 1.1 on average over 20 shot seeds, at most about 3 for one seed)
+# circuit: 1.1 on average over 20 shot seeds, their sd 0.9)
 SHOT_LIMITED_POINTS = 3.0
 
 
