@@ -127,10 +127,10 @@ def _backend(name: str, version: tuple[int, int] | None):
     base_name, scale = split_key(name)
     if base_name != name:
         return backend(base_name) if scale == 1 else _scaled(backend(base_name), scale)
-    fp = _provider()
+    _provider()  # a user's file needs qiskit-ibm-runtime too: without it, its one line first
     if name.lower().endswith(".json"):
         return _from_properties(name)
-    cls = getattr(fp, _device_classes()[_fake_key(name)])
+    cls = _fake_class(name)
     import warnings
 
     with warnings.catch_warnings():  # newer fake devices warn that their numbers are not typical; we list them
@@ -147,6 +147,11 @@ def _fake_key(name: str) -> str:
     if key not in device_names():
         raise ConfigError(unknown_name("quantum device", name, device_names()))
     return key
+
+
+def _fake_class(name: str) -> type:
+    """qiskit-ibm-runtime's fake backend class of a device name (any spelling `_fake_key` takes)."""
+    return getattr(_provider(), _device_classes()[_fake_key(name)])
 
 
 def check_space_device(task_device: str, space_options: dict) -> None:
@@ -325,11 +330,14 @@ def _shipped_files(name: str) -> tuple[dict, dict] | None:
 
     if name.lower().endswith(".json") or split_key(name)[0] != name:
         return None
-    cls = getattr(_provider(), _device_classes()[_fake_key(name)])
+    cls = _fake_class(name)
     folder, conf, props = (getattr(cls, a, None) for a in ("dirname", "conf_filename", "props_filename"))
-    if not (folder and conf and props) or not (Path(folder) / conf).is_file() or not (Path(folder) / props).is_file():
+    if not (folder and conf and props):
         return None
-    return json.loads((Path(folder) / conf).read_text()), json.loads((Path(folder) / props).read_text())
+    files = (Path(folder) / conf, Path(folder) / props)
+    if not all(f.is_file() for f in files):
+        return None
+    return json.loads(files[0].read_text()), json.loads(files[1].read_text())
 
 
 def _summary_of_files(name: str, conf: dict, props: dict) -> dict[str, Any]:
