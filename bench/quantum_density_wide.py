@@ -11,7 +11,8 @@ layouts, 300 validation inputs) with the task's whole evaluation, once with the 
 torch trajectories per input, and times both.
 
 The Heisenberg time includes building the program and carrying the observables back (once per circuit), so
-it is what one candidate of a search costs.
+it is what one candidate of a search costs. A step that takes under half a second is timed five times and the
+median printed: one timing of a 10-30 ms step varied 2x from run to run.
 """
 from __future__ import annotations
 
@@ -20,6 +21,18 @@ import time
 
 import numpy as np
 import torch
+
+
+def _timed(fn):
+    """fn's result and its time: the median of five runs where one run is under half a second."""
+    t = time.perf_counter()
+    out = fn()
+    times = [time.perf_counter() - t]
+    while times[0] < 0.5 and len(times) < 5:
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return out, float(np.median(times))
 
 
 def main() -> None:
@@ -54,19 +67,13 @@ def main() -> None:
         inputs = sorted(logical.parameters, key=lambda p: p.index)
         x = np.random.default_rng(args.seed).uniform(0, np.pi, (args.inputs, 36))
         qc.program(tq, inputs, args.device)  # the device's noise channels are cached per device: warm them
-        t = time.perf_counter()
+        z, t_h = _timed(lambda: qc.program(tq, inputs, args.device).expval_z(x))
         prog = qc.program(tq, inputs, args.device)
-        z = prog.expval_z(x)
-        t_h = time.perf_counter() - t
         if plan(prog.steps, prog.n_qubits) is None:
             raise SystemExit(f"{wires} wires: an input enters after a two-qubit gate; nothing to compare")
-        t = time.perf_counter()
-        z_step = qc.program(tq, inputs, args.device).stepped_expval_z(x)
-        t_s = time.perf_counter() - t
+        z_step, t_s = _timed(lambda: qc.program(tq, inputs, args.device).stepped_expval_z(x))
         qc.aer_expval(tq, inputs, x[:1], args.device, shots=64, threads=1)  # warm aer's noise model
-        t = time.perf_counter()
-        z_aer = qc.aer_expval(tq, inputs, x, args.device, shots=8192, seed=args.seed, threads=1)
-        t_a = time.perf_counter() - t
+        z_aer, t_a = _timed(lambda: qc.aer_expval(tq, inputs, x, args.device, shots=8192, seed=args.seed, threads=1))
         d_step = float((z - z_step).abs().max())
         sigma = np.sqrt(np.clip(1 - z.numpy() ** 2, 1e-4, None) / 8192)
         d_aer = float(np.abs(z.numpy() - z_aer).max())
