@@ -139,25 +139,41 @@ def aer_expval(tq: Any, inputs: Sequence[Any], x: np.ndarray, device: str, shots
     """<Z> per clbit from qiskit-aer with NoiseModel.from_backend, `shots` shots per input: the reference
     evaluation of a finished circuit (density-matrix method up to 10 active qubits, trajectories beyond)."""
     result = aer_run(tq, inputs, x, device, shots, seed, threads)
-    n = tq.num_clbits
-    out = np.zeros((len(result.results), n))
-    for i in range(len(out)):
-        for bits, c in result.get_counts(i).items():
+    return expval_from_counts([result.get_counts(i) for i in range(len(result.results))], tq.num_clbits)
+
+
+def expval_from_counts(counts: Sequence[dict[str, int]], n_clbits: int) -> np.ndarray:
+    """<Z> per clbit of each experiment's counts (qiskit's bit strings: clbit 0 rightmost, registers apart by
+    spaces), each divided by its own number of shots."""
+    out = np.zeros((len(counts), n_clbits))
+    for i, c_i in enumerate(counts):
+        for bits, c in c_i.items():
             bits = bits.replace(" ", "")[::-1]
-            out[i] += c * np.array([1.0 if bits[q] == "0" else -1.0 for q in range(n)])
-    return out / shots
+            out[i] += c * np.array([1.0 if bits[q] == "0" else -1.0 for q in range(n_clbits)])
+        out[i] /= max(1, sum(c_i.values()))
+    return out
 
 
-def export_qasm(module: SubCircuit, tq: Any, out_dir: Path, name: str, device: str) -> list[Path]:
+def export_qasm(module: SubCircuit, tq: Any, out_dir: Path, name: str, device: str,
+                classifier: dict[str, Any] | None = None) -> list[Path]:
     """OpenQASM 3 of the compiled circuit (weights bound, encoder inputs as `input float` parameters), OpenQASM 2
-    of the compiled trainable part (all angles bound), the physical layout and the transpile statistics."""
+    of the compiled trainable part (all angles bound), the physical layout and the transpile statistics, and, for a
+    classifier, its classes and how its inputs are made (`classifier`: what deployed.py reads back).
+
+    The inputs are named x00, x01, ... (zero-padded to the widest index): qiskit reads a QASM 3 file's inputs back
+    in name order, and under their own names (x[0], x[1], ..., written as _x_0_, _x_1_, ...) input 10 came before
+    input 2, so a row of features bound by position was scrambled."""
     import qiskit
     from qiskit import qasm2, qasm3
+    from qiskit.circuit import Parameter
 
     out_dir.mkdir(parents=True, exist_ok=True)
     files = []
+    inputs = sorted(tq.parameters, key=lambda p: getattr(p, "index", 0))
+    width = len(str(max(len(inputs) - 1, 0)))
+    named = {p: Parameter(f"x{i:0{width}d}") for i, p in enumerate(inputs)}
     p3 = out_dir / f"{name}.qasm3"
-    p3.write_text(qasm3.dumps(tq))
+    p3.write_text(qasm3.dumps(tq.assign_parameters(named) if named else tq))
     files.append(p3)
     ansatz = to_qiskit(module, measure=True)
     ansatz.data = [d for d in ansatz.data if not any(getattr(p, "parameters", None) for p in d.operation.params)]
@@ -167,8 +183,9 @@ def export_qasm(module: SubCircuit, tq: Any, out_dir: Path, name: str, device: s
     p2 = out_dir / f"{name}.ansatz.qasm2"
     p2.write_text(qasm2.dumps(t2))
     files.append(p2)
-    meta = {"device": device, "initial_layout": layout, "inputs": [str(p) for p in tq.parameters],
-            "transpiled": stats(tq, device), "count_ops": {k: int(v) for k, v in tq.count_ops().items()}}
+    meta = {"device": device, "initial_layout": layout, "inputs": [named[p].name for p in inputs],
+            "transpiled": stats(tq, device), "count_ops": {k: int(v) for k, v in tq.count_ops().items()},
+            **({"classifier": classifier} if classifier else {})}
     pj = out_dir / f"{name}.layout.json"
     pj.write_text(json.dumps(meta, indent=2))
     files.append(pj)

@@ -266,6 +266,27 @@ def features(images: np.ndarray, grid: int, crop: bool = True) -> torch.Tensor:
     return t.reshape(len(t), -1)
 
 
+BUILTIN_SCALE = {"mnist": 255.0, "digits": 16.0}  # the top of each built-in set's intensities as it comes
+
+
+def describe_inputs(dataset: str, n_features: int) -> dict:
+    """How a source's samples become the encoder's inputs, for an exported classifier to prepare new samples the
+    same way (deployed.py): images scaled to [0, 1] by `scale` (the source's top intensity), normalised as MNIST,
+    centre-cropped 28 -> 24 where 28 pixels wide, average-pooled to `grid` x `grid`; or features as they are."""
+    form, _ = source_form(dataset)
+    if form == "features":
+        return {"kind": "features", "count": n_features}
+    if dataset in BUILTIN_SCALE:
+        scale = BUILTIN_SCALE[dataset]
+    elif _file_kind(dataset) == "idx":
+        scale = 255.0
+    else:
+        top = float(np.max(read_xy(Path(dataset), "task_options.dataset")[0]))
+        scale = top if top > 1.0 else 1.0
+    return {"kind": "images", "scale": scale, "grid": int(round(n_features ** 0.5)), "crop": "28 -> 24, centred",
+            "mean": MNIST_MEAN, "std": MNIST_STD}
+
+
 def _prepare(dataset: str, classes: list[int], n_features: int, field: str = "dataset"
              ) -> tuple[torch.Tensor, np.ndarray, str]:
     """Features and labels (remapped to 0..n_classes-1) of the given classes of one source."""

@@ -340,7 +340,8 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: PositiveInt = 20, 
     files = []
     for name, module in (("searched", searched), ("searched_pruned", pruned)):
         tq, _ = qc.transpile(module, task.device, layout, task.optimization_level, seed=seed)
-        files += [str(p) for p in qc.export_qasm(module, tq, run_dir / "export", name, task.device)]
+        files += [str(p) for p in qc.export_qasm(module, tq, run_dir / "export", name, task.device,
+                                                   task.classifier())]
         torch.save(module.state_dict(), run_dir / "export" / f"{name}.pt")
     torch_evaluator = (f"density matrix, {shots} shots sampled" if task.noise == "density" else
                        f"{task.trajectories} trajectories per input" if task.noise == "trajectories" else

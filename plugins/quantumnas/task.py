@@ -306,6 +306,13 @@ class QuantumNASTask:
 
         check_finalize_options(**options)
 
+    def classifier(self) -> dict[str, Any]:
+        """What an exported circuit needs beside itself to classify new samples (deployed.py): the labels in class
+        order (class i is clbit i, or a sum of consecutive clbits, compile.logits) and how inputs are prepared."""
+        from nasfw.plugins.quantumnas.data import describe_inputs
+
+        return {"classes": self.classes, "inputs": describe_inputs(self.dataset, self.n_features)}
+
     def export(self, arch: dict, out_dir: Path, fmt: str) -> list[Path]:
         if fmt not in self.export_formats:
             raise ConfigError(f"export format {fmt!r}: the quantumnas task exports {list(self.export_formats)}")
@@ -321,7 +328,7 @@ class QuantumNASTask:
                                                for g, w, a in sub.gates(drop_identities=True)]}, indent=2))
             return [p]
         tq, _ = qc.transpile(sub, self.device, self.check_layout(arch), self.optimization_level, seed=self.seed)
-        return qc.export_qasm(sub, tq, out_dir, "best.inherited", self.device)
+        return qc.export_qasm(sub, tq, out_dir, "best.inherited", self.device, self.classifier())
 
 
 SEED_LAYOUTS = ("trivial", "sabre")
