@@ -13,6 +13,7 @@ pytest.importorskip("openfermion")
 pytest.importorskip("qiskit_aer")
 
 from nasfw.errors import ConfigError  # noqa: E402
+from nasfw.plugins.quantumnas.deployed import ExportedAnsatz  # noqa: E402
 from nasfw.plugins.quantumnas.molecules import build  # noqa: E402
 from nasfw.plugins.quantumnas.vqe import VQETask  # noqa: E402
 
@@ -247,12 +248,18 @@ def test_vqe_campaign_end_to_end(tmp_path, run_cli):
     assert _energy_of_exported(out / "export" / "searched.qasm2", meta) == pytest.approx(
         report["rows"][0]["noise_free_energy"], abs=1e-5)
     assert (out / "export" / "searched.qasm3").read_text().startswith("OPENQASM 3")
+    # read back from its QASM 3 and layout files alone: the row's energies, noise-free and on aer under the noise
+    ansatz = ExportedAnsatz.load(out)
+    assert ansatz.energy(noise=False) == pytest.approx(report["rows"][0]["noise_free_energy"], abs=1e-5)
+    assert ansatz.energy() == pytest.approx(report["rows"][0]["aer_noisy_energy"], abs=1e-6)
     # `nasfw export` writes the candidate with its inherited weights, and names a format it cannot write
     r = run_cli("export", str(out), "--format", "qasm", "--format", "json", "--out", str(tmp_path / "x"))
     assert r.returncode == 0, r.stderr
     best = json.loads((tmp_path / "x" / "best.circuit.json").read_text())
     meta = json.loads((tmp_path / "x" / "best.inherited.layout.json").read_text())
     assert _energy_of_exported(tmp_path / "x" / "best.inherited.qasm2", meta) == pytest.approx(
+        best["noise_free_energy"], abs=1e-5)
+    assert ExportedAnsatz.load(tmp_path / "x", "best.inherited").energy(noise=False) == pytest.approx(
         best["noise_free_energy"], abs=1e-5)
     r = run_cli("export", str(out), "--format", "onnx")
     assert r.returncode == 2 and "--format: 'onnx' is not a format this task writes" in r.stderr

@@ -12,6 +12,7 @@ read back in name order, x_10 before x_2, and bound by position scrambled the fe
     clf = ExportedClassifier.load("runs/quantumnas")            # export/searched.*; name="searched_pruned" too
     labels = clf.predict(images)                                 # qiskit-aer with the device's noise, 8192 shots
     circuits = clf.circuits(clf.features(images))                # bound circuits for a backend of one's own
+    ExportedAnsatz.load("runs/vqe-h2").energy()                   # a VQE ansatz's <H> under the device's noise
 """
 from __future__ import annotations
 
@@ -40,23 +41,12 @@ class ExportedClassifier:
     @classmethod
     def load(cls, path: str | Path, name: str = "searched") -> ExportedClassifier:
         """From a run folder, its export folder, or a NAME.qasm3 file (with its NAME.layout.json beside it)."""
-        path = Path(path)
-        folder = path if path.is_dir() else path.parent
-        if path.is_dir() and (path / "export").is_dir():
-            folder = path / "export"
-        qasm = path if path.suffix == ".qasm3" else folder / f"{name}.qasm3"
-        meta_path = qasm.with_name(qasm.name[: -len(".qasm3")] + ".layout.json")
-        missing = [p for p in (qasm, meta_path) if not p.is_file()]
-        if missing:
-            there = sorted(p.name[: -len(".qasm3")] for p in folder.glob("*.qasm3")) if folder.is_dir() else []
-            raise ConfigError(f"exported circuit {str(path)!r}: {', '.join(p.name for p in missing)} not found; "
-                              f"circuits exported there: {there or 'none'} (`nasfw export RUN` writes best.inherited, "
-                              "a finished QuantumNAS run searched and searched_pruned)")
-        meta = json.loads(meta_path.read_text())
+        qasm, meta = _exported(path, name)
         if "classifier" not in meta:
-            raise ConfigError(f"exported circuit {qasm.name}: {meta_path.name} names no classes (a VQE ansatz, or an "
-                              "export from before classifiers were described: `nasfw search --resume` on the run "
-                              "writes its exports again from what finalize kept)")
+            kind = "a VQE ansatz: ExportedAnsatz reads it" if "hamiltonian" in meta else (
+                "an export from before classifiers were described: `nasfw search --resume` on the run writes its "
+                "exports again from what finalize kept")
+            raise ConfigError(f"exported circuit {qasm.name}: its layout file names no classes ({kind})")
         from qiskit import qasm3
 
         circuit = qasm3.loads(qasm.read_text())
@@ -125,3 +115,66 @@ def _inputs_in_order(circuit: Any, names: Sequence[str]) -> list[Any]:
         raise ConfigError(f"exported circuit: its layout file lists the inputs {list(names)}, its QASM 3 file has "
                           f"{sorted(by_name)}; the two files come from different exports")
     return [by_name[n] for n in names]
+
+
+@dataclass
+class ExportedAnsatz:
+    """A VQE ansatz as finalize (`searched`) or `nasfw export` (`best.inherited`) wrote it: the compiled
+    state-preparation circuit with every angle bound, and the qubit Hamiltonian placed on the physical qubits the
+    circuit measures its logical ones on (the layout file lists each term by logical qubit)."""
+    circuit: Any                # compiled, final measurements removed
+    device: str
+    hamiltonian: Any            # qiskit SparsePauliOp over the circuit's qubits, without the constant
+    constant: float
+    exact_energy: float
+    source: Path
+
+    @classmethod
+    def load(cls, path: str | Path, name: str = "searched") -> ExportedAnsatz:
+        qasm, meta = _exported(path, name)
+        if "hamiltonian" not in meta:
+            raise ConfigError(f"exported circuit {qasm.name}: its layout file holds no Hamiltonian (a classifier: "
+                              "ExportedClassifier reads it)")
+        from qiskit import qasm3
+        from qiskit.quantum_info import SparsePauliOp
+
+        circuit = qasm3.loads(qasm.read_text())
+        measured = {circuit.find_bit(i.clbits[0]).index: circuit.find_bit(i.qubits[0]).index
+                    for i in circuit.data if i.operation.name == "measure"}
+        circuit.remove_final_measurements()
+        h = meta["hamiltonian"]
+        terms = [(string.replace("I", ""), [measured[i] for i, ch in enumerate(string) if ch != "I"], c)
+                 for string, c in h["terms"]]
+        op = SparsePauliOp.from_sparse_list(terms, num_qubits=circuit.num_qubits).simplify(atol=0)
+        return cls(circuit, meta["device"], op, float(h["constant"]), float(meta["exact_energy"]), qasm)
+
+    def energy(self, noise: bool = True, estimator: Any = None) -> float:
+        """<H> in Hartree: on qiskit-aer's density matrix with the device's noise model (exact, as the run's table
+        reads it) or without noise, or with `estimator`, any qiskit EstimatorV2 (a device's, with its own
+        precision and mitigation)."""
+        if estimator is None:
+            from qiskit_aer.primitives import EstimatorV2
+
+            from nasfw.hardware.quantum_noise import noise_model
+
+            options = {"method": "density_matrix", "noise_model": noise_model(self.device)} if noise else {}
+            estimator = EstimatorV2(options={"backend_options": options})
+        return self.constant + float(estimator.run([(self.circuit, self.hamiltonian)]).result()[0].data.evs)
+
+
+def _exported(path: str | Path, name: str) -> tuple[Path, dict[str, Any]]:
+    """The QASM 3 file and the layout file's content of an export: `path` a run folder, its export folder or the
+    .qasm3 file itself."""
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    if path.is_dir() and (path / "export").is_dir():
+        folder = path / "export"
+    qasm = path if path.suffix == ".qasm3" else folder / f"{name}.qasm3"
+    meta_path = qasm.with_name(qasm.name[: -len(".qasm3")] + ".layout.json")
+    missing = [p for p in (qasm, meta_path) if not p.is_file()]
+    if missing:
+        there = sorted(p.name[: -len(".qasm3")] for p in folder.glob("*.qasm3")) if folder.is_dir() else []
+        raise ConfigError(f"exported circuit {str(path)!r}: {', '.join(p.name for p in missing)} not found; "
+                          f"circuits exported there: {there or 'none'} (`nasfw export RUN` writes best.inherited, "
+                          "a finished QuantumNAS run searched and searched_pruned)")
+    return qasm, json.loads(meta_path.read_text())
