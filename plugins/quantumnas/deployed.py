@@ -1,13 +1,14 @@
-"""A searched QuantumNAS classifier put to work on new samples from its exported files alone.
+"""A searched QuantumNAS circuit, classifier or VQE ansatz, put to work from its exported files alone.
 
 The export is what a user takes away from a run: `export/NAME.qasm3` (the compiled circuit, weights bound, one
 `input float` per encoder feature) and `export/NAME.layout.json` (the device, the physical layout, the inputs in
 feature order, the classes and how samples become inputs). This module reads those two files back and nothing else
 of the run (no store, no campaign, no training code), so a circuit can be run on a simulator or handed to another
 backend where the run folder is not. It exists because the QASM file alone is not enough to use the circuit right:
-the class order, the 2-class read-out ([Z0+Z1, Z2+Z3]) and the image preparation (scale, MNIST normalisation,
-crop, pooling) live outside it, and its inputs must be bound by name (exports before the names were zero-padded
-read back in name order, x_10 before x_2, and bound by position scrambled the features).
+the class order, the 2-class read-out ([Z0+Z1, Z2+Z3]), a VQE ansatz's Hamiltonian on the qubits it measures and
+the image preparation (scale, MNIST normalisation, crop, pooling) live outside it, and its inputs must be bound by
+name (exports before the names were zero-padded read back in name order, x_10 before x_2, and bound by position
+scrambled the features).
 
     clf = ExportedClassifier.load("runs/quantumnas")            # export/searched.*; name="searched_pruned" too
     labels = clf.predict(images)                                 # qiskit-aer with the device's noise, 8192 shots
