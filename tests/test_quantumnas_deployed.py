@@ -81,9 +81,9 @@ def test_raw_images_are_prepared_as_the_task_prepared_them(finished_run):
     assert set(predicted.tolist()) <= {3, 5} and len(predicted) == 6
 
 
-def test_another_backend_runs_the_bound_circuits(finished_run):
-    """`backend=`: the circuits bound one by one and run there; with the device's noise model they read what the
-    default path reads, within the shots' noise."""
+def test_another_backend_or_a_sampler_runs_the_circuit(finished_run):
+    """`backend=`: the circuits bound one by one and run there; `sampler=`: a SamplerV2 given the circuit and the
+    rows' values. With the device's noise model both read what the default path reads, within the shots' noise."""
     from qiskit_aer import AerSimulator
 
     from nasfw.hardware.quantum_noise import noise_model
@@ -95,6 +95,13 @@ def test_another_backend_runs_the_bound_circuits(finished_run):
     assert np.abs(z - z_other).max() < 5 * 2 / np.sqrt(4096)
     bound = clf.circuits(x[:2])
     assert len(bound) == 2 and not bound[0].parameters
+    # a SamplerV2 (how a device is reached through qiskit-ibm-runtime) gets the circuit once with every row's values
+    from qiskit_aer.primitives import SamplerV2
+
+    sampler = SamplerV2(seed=3, options={"backend_options": {"noise_model": noise_model("belem")}})
+    assert np.abs(z - clf.expval_z(x, shots=4096, sampler=sampler)).max() < 5 * 2 / np.sqrt(4096)
+    with pytest.raises(ConfigError, match="backend= or sampler="):
+        clf.expval_z(x, backend=AerSimulator(), sampler=sampler)
 
 
 def test_mnist_and_user_images_keep_their_scale(tmp_path):

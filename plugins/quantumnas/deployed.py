@@ -80,24 +80,36 @@ class ExportedClassifier:
         x = self._checked(x)
         return [self.circuit.assign_parameters(dict(zip(self.inputs, map(float, row)))) for row in x]
 
-    def expval_z(self, x: np.ndarray, shots: int = 8192, seed: int = 0, backend: Any = None) -> np.ndarray:
+    def expval_z(self, x: np.ndarray, shots: int = 8192, seed: int = 0, backend: Any = None,
+                 sampler: Any = None) -> np.ndarray:
         """<Z> of each measured qubit per row of features: on qiskit-aer with the device's noise model by default
-        (as the run's table measured it: the same seed gives the same counts), or on `backend` (anything with
-        `run(circuits, shots=...)` whose result has `get_counts(i)`, such as qiskit's fake backends)."""
+        (as the run's table measured it: the same seed gives the same counts); on `backend`, anything with
+        `run(circuits, shots=...)` whose result has `get_counts(i)` (qiskit's fake backends, AerSimulator); or with
+        `sampler`, a qiskit SamplerV2 (a device's through qiskit-ibm-runtime, which has no `run` for circuits),
+        given the circuit once with every row's input values."""
         x = self._checked(x)
-        if backend is None:
-            result = qc.aer_run(self.circuit, self.inputs, x, self.device, shots=shots, seed=seed)
-        else:
+        if backend is not None and sampler is not None:
+            raise ConfigError("expval_z: give backend= or sampler=, not both")
+        if sampler is not None:
+            columns = [self.inputs.index(p) for p in self.circuit.parameters]  # the sampler binds in this order
+            bits = sampler.run([(self.circuit, x[:, columns])], shots=shots).result()[0].join_data()
+            counts = [bits.get_counts(loc=i) for i in range(len(x))]
+        elif backend is not None:
             result = backend.run(self.circuits(x), shots=shots).result()
-        return qc.expval_from_counts([result.get_counts(i) for i in range(len(x))], self.circuit.num_clbits)
+            counts = [result.get_counts(i) for i in range(len(x))]
+        else:
+            result = qc.aer_run(self.circuit, self.inputs, x, self.device, shots=shots, seed=seed)
+            counts = [result.get_counts(i) for i in range(len(x))]
+        return qc.expval_from_counts(counts, self.circuit.num_clbits)
 
     def scores(self, z: np.ndarray) -> np.ndarray:
         """Class scores from <Z>, read as the task reads them (compile.logits)."""
         return qc.logits(torch.as_tensor(z), len(self.classes)).numpy()
 
-    def predict(self, samples: np.ndarray, shots: int = 8192, seed: int = 0, backend: Any = None) -> np.ndarray:
-        """The label of each sample (images or features, prepared as in `features`)."""
-        z = self.expval_z(self.features(samples), shots, seed, backend)
+    def predict(self, samples: np.ndarray, shots: int = 8192, seed: int = 0, backend: Any = None,
+                sampler: Any = None) -> np.ndarray:
+        """The label of each sample (images or features, prepared as in `features`), read as `expval_z` says."""
+        z = self.expval_z(self.features(samples), shots, seed, backend, sampler)
         return np.asarray(self.classes)[self.scores(z).argmax(1)]
 
     def _checked(self, x: np.ndarray) -> np.ndarray:
