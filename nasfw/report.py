@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from nasfw.figures import new_figure, save_figure
@@ -122,10 +123,26 @@ def final_table(run_dir: str | Path, path: str | None = None) -> tuple[str, str]
     return None
 
 
+def final_figures(run_dir: str | Path, named: list | None = None) -> list[Path]:
+    """The pictures the task's finalize drew (`named`, or summary.json's task `figures`: QuantumNAS's rows side by
+    side), those still there; looked for in the run folder too, which may have moved since."""
+    run_dir = Path(run_dir)
+    if named is None:
+        try:
+            named = (json.loads((run_dir / "summary.json").read_text()).get("task") or {}).get("figures") or []
+        except (OSError, ValueError, AttributeError):
+            return []
+    found = []
+    for path in named if isinstance(named, list) else []:
+        found += [c for c in (Path(path), run_dir / Path(path).name) if c.is_file()][:1]
+    return found
+
+
 def write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int = 10,
-                 table: str | None = None, field: str = "out") -> dict:
+                 table: str | None = None, field: str = "out", figures: list | None = None) -> dict:
     """report.md with the run's summary, its top architectures, Pareto front, the task's final table (`table`,
-    or the one summary.json names) and the plots. `field` names `out` in errors (the command line's --out)."""
+    or the one summary.json names) and the plots, the task's own (`figures`, or summary.json's) among them.
+    `field` names `out` in errors (the command line's --out)."""
     from nasfw.errors import output_folder
 
     view = RunView.open(run_dir)
@@ -134,6 +151,10 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int 
     p = plot_pareto(view, folder / "pareto.png")
     if p:
         files.append(p)
+    for figure in final_figures(run_dir, figures):  # beside report.md, which links its pictures by name
+        if figure.resolve() != (folder / figure.name).resolve():
+            shutil.copyfile(figure, folder / figure.name)
+        files.append(folder / figure.name)
     s = view.summary()
     origin = [f"- {k}: {v}" for k, v in view.origin().items()]
     lines = [f"# {s['campaign']}", "", *origin, f"- searcher: {s['searcher']}",

@@ -469,7 +469,9 @@ def finalize(campaign: Campaign, comps: Components, store: Store, progress: bool
     if top:  # every run folder carries its plots and report.md, as `nasfw report` writes them
         from nasfw.report import write_report
 
-        summary["report"] = write_report(out, table=(summary.get("task") or {}).get("table"))["report"]
+        finalized = summary.get("task") or {}
+        summary["report"] = write_report(out, table=finalized.get("table"),
+                                         figures=finalized.get("figures") or [])["report"]
     (out / "summary.json").write_text(json_text.dumps(summary, indent=2, default=str))
     return summary
 

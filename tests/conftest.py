@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -69,6 +70,32 @@ def cli_in_process(tmp_path, monkeypatch, capsys):
         out, err = capsys.readouterr()
         return types.SimpleNamespace(returncode=code, stdout=out, stderr=err)
     return run
+
+
+QUANTUMNAS_TINY = {
+    "plugin": "quantumnas", "name": "q-deploy",
+    "space_options": {"circuit": "zz_ry", "n_wires": 4, "n_blocks": 2, "device": "belem"},
+    "task_options": {"dataset": "digits", "classes": [3, 5], "circuit": "zz_ry", "n_wires": 4, "n_blocks": 2,
+                     "device": "belem", "n_valid": 40, "n_test": 40},
+    "searcher": {"name": "random"}, "budget": {"evaluations": 4}, "workers": 1,
+    "phases": {"supernet": {"epochs": 2},
+               "finalize": {"export": ["qasm"],
+                            "task": {"scratch_epochs": 3, "prune_steps": 1, "prune_epochs": 1, "shots": 1024,
+                                     "search_population": 4, "retrain": 1, "baselines": []}}}}
+
+
+@pytest.fixture(scope="session")
+def quantumnas_tiny_run(tmp_path_factory) -> Path:
+    """A finished QuantumNAS run (digits 3 vs 5, Belem, 4 random evaluations, no baselines; 10 s), read by the tests
+    of what a run leaves behind: its exports and its report."""
+    pytest.importorskip("qiskit_aer")
+    folder = tmp_path_factory.mktemp("quantumnas-tiny")
+    (folder / "q.json").write_text(json.dumps(QUANTUMNAS_TINY))
+    p = subprocess.run([sys.executable, "-m", "nasfw.cli", "search", "--config", "q.json", "--out", "run",
+                        "--no-progress"], cwd=folder, capture_output=True, text=True, timeout=600,
+                       env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert p.returncode == 0, p.stderr
+    return folder / "run"
 
 
 def wheel_layout_copy(folder: Path) -> Path:

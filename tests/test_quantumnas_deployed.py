@@ -1,9 +1,6 @@
 """An exported QuantumNAS classifier used from its files alone (plugins/quantumnas/deployed.py)."""
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,27 +11,10 @@ from nasfw.errors import ConfigError  # noqa: E402
 from nasfw.plugins.quantumnas.data import _load_raw, _prepare, describe_inputs  # noqa: E402
 from nasfw.plugins.quantumnas.deployed import ExportedClassifier  # noqa: E402
 
-CAMPAIGN = {
-    "plugin": "quantumnas", "name": "q-deploy",
-    "space_options": {"circuit": "zz_ry", "n_wires": 4, "n_blocks": 2, "device": "belem"},
-    "task_options": {"dataset": "digits", "classes": [3, 5], "circuit": "zz_ry", "n_wires": 4, "n_blocks": 2,
-                     "device": "belem", "n_valid": 40, "n_test": 40},
-    "searcher": {"name": "random"}, "budget": {"evaluations": 4}, "workers": 1,
-    "phases": {"supernet": {"epochs": 2},
-               "finalize": {"export": ["qasm"],
-                            "task": {"scratch_epochs": 3, "prune_steps": 1, "prune_epochs": 1, "shots": 1024,
-                                     "search_population": 4, "retrain": 1, "baselines": []}}}}
-
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("deployed")
-    (folder / "q.json").write_text(json.dumps(CAMPAIGN))
-    p = subprocess.run([sys.executable, "-m", "nasfw.cli", "search", "--config", "q.json", "--out", "run",
-                        "--no-progress"], cwd=folder, capture_output=True, text=True, timeout=600,
-                       env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    assert p.returncode == 0, p.stderr
-    return folder / "run"
+def finished_run(quantumnas_tiny_run):
+    return quantumnas_tiny_run
 
 
 def test_the_exported_files_alone_give_the_tables_counts(finished_run):

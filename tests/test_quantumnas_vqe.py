@@ -240,6 +240,8 @@ def test_vqe_campaign_end_to_end(tmp_path, run_cli):
     assert [row["name"] for row in report["rows"]] == ["searched", "human design", "UCCSD"]
     assert report["exact"] == pytest.approx(-1.1372701747, abs=1e-8)
     assert np.isfinite([row["aer_noisy_energy"] for row in report["rows"]]).all()
+    # its rows drawn (energy above the exact one, noise-free and under the noise) and shown in the run's report
+    assert (out / "vqe.png").stat().st_size > 5000 and (out / "report" / "vqe.png").is_file()
     # the trained searched ansatz is in the run folder; its OpenQASM 2, run as qiskit reads it, gives the row's
     # noise-free energy with the exported Hamiltonian
     meta = json.loads((out / "export" / "searched.layout.json").read_text())

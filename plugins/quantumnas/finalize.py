@@ -353,7 +353,9 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: PositiveInt = 20, 
               "supercircuit": _health(run_dir)}
     (run_dir / "quantumnas.json").write_text(json.dumps(report, indent=2, default=str))
     (run_dir / "quantumnas.md").write_text(table(report))
-    return {"table": str(run_dir / "quantumnas.md"),
+    from nasfw.plugins.quantumnas.result_plots import plot_qml
+
+    return {"table": str(run_dir / "quantumnas.md"), "figures": [str(plot_qml(report, run_dir / "quantumnas.png"))],
             "aer_accuracy": {r["name"]: round(r["aer_accuracy"], 4) for r in rows}}
 
 

@@ -404,7 +404,9 @@ class VQETask:
         lines += [f"\n{r['name']}: no noisy energies, {r['noisy_not_evaluated']}" for r in rows
                   if r.get("noisy_not_evaluated")]
         (Path(run_dir) / "vqe.md").write_text("\n".join(lines) + "\n")
-        return {"table": str(Path(run_dir) / "vqe.md"),
+        from nasfw.plugins.quantumnas.result_plots import plot_vqe
+
+        return {"table": str(Path(run_dir) / "vqe.md"), "figures": [str(plot_vqe(report, Path(run_dir) / "vqe.png"))],
                 "error_mha": {r["name"]: round(r["error_mha"], 4) for r in rows}}
 
     # -- export ---------------------------------------------------------------------------------------------
