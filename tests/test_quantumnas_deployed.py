@@ -33,6 +33,12 @@ def test_the_exported_files_alone_give_the_tables_counts(finished_run):
         z = clf.expval_z(x, shots=1024, seed=task.seed)
         assert any(s.shape == z.shape and np.array_equal(s, z) for s in stored)
         assert (clf.scores(z).argmax(1) == y).mean() == pytest.approx(rows[row]["aer_accuracy"], abs=1e-6)
+        # nasfw's torch density matrix on the exported circuit: the table's torch column, and exact without shots
+        z_torch = clf.expval_z(x, shots=1024, seed=task.seed, simulator="torch")
+        assert (clf.scores(z_torch).argmax(1) == y).mean() == pytest.approx(rows[row]["torch_noisy_accuracy"],
+                                                                            abs=1e-6)
+        exact = clf.expval_z(x, shots=0, simulator="torch")
+        assert np.abs(exact - z).max() < 5 / np.sqrt(1024)
 
 
 def test_inputs_are_named_in_feature_order(finished_run):
@@ -105,6 +111,8 @@ def test_wrong_samples_and_missing_files_are_named(finished_run, tmp_path):
         clf.features(np.zeros((3, 5)) + 0.5)  # one image of 3 x 5 pixels: no 4 x 4 grid
     with pytest.raises(ConfigError, match="intensities from -1 to"):
         clf.features(-np.ones((2, 8, 8)))
+    with pytest.raises(ConfigError, match="simulator = 'qiskit' is not allowed; allowed: 'aer', 'torch'"):
+        clf.expval_z(np.zeros((2, 16)), simulator="qiskit")
     with pytest.raises(ConfigError, match=r"features of shape \(2, 3\).*\(N, 16\)"):
         clf.expval_z(np.zeros((2, 3)))
     with pytest.raises(ConfigError, match=r"best\.qasm3.*not found.*\['best.inherited', 'searched', "

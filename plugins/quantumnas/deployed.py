@@ -81,15 +81,19 @@ class ExportedClassifier:
         return [self.circuit.assign_parameters(dict(zip(self.inputs, map(float, row)))) for row in x]
 
     def expval_z(self, x: np.ndarray, shots: int = 8192, seed: int = 0, backend: Any = None,
-                 sampler: Any = None) -> np.ndarray:
-        """<Z> of each measured qubit per row of features: on qiskit-aer with the device's noise model by default
-        (as the run's table measured it: the same seed gives the same counts); on `backend`, anything with
-        `run(circuits, shots=...)` whose result has `get_counts(i)` (qiskit's fake backends, AerSimulator); or with
-        `sampler`, a qiskit SamplerV2 (a device's through qiskit-ibm-runtime, which has no `run` for circuits),
-        given the circuit once with every row's input values."""
+                 sampler: Any = None, simulator: str = "aer") -> np.ndarray:
+        """<Z> of each measured qubit per row of features, `shots` shots each: on qiskit-aer with the device's noise
+        model by default (as the run's table measured it: the same seed gives the same counts), on nasfw's torch
+        density matrix with the same noise (`simulator="torch"`: 80-200x faster than aer at 4 qubits, the table's
+        torch column; up to 10 qubits the circuit touches; `shots=0` reads exact expectations), on `backend`
+        (anything with `run(circuits, shots=...)` whose result has `get_counts(i)`: qiskit's fake backends,
+        AerSimulator), or with `sampler`, a qiskit SamplerV2 (a device's through qiskit-ibm-runtime, which has no
+        `run` for circuits), given the circuit once with every row's input values."""
         x = self._checked(x)
         if backend is not None and sampler is not None:
             raise ConfigError("expval_z: give backend= or sampler=, not both")
+        if simulator not in ("aer", "torch"):
+            raise ConfigError(f"expval_z: simulator = {simulator!r} is not allowed; allowed: 'aer', 'torch'")
         if sampler is not None:
             columns = [self.inputs.index(p) for p in self.circuit.parameters]  # the sampler binds in this order
             bits = sampler.run([(self.circuit, x[:, columns])], shots=shots).result()[0].join_data()
@@ -97,6 +101,13 @@ class ExportedClassifier:
         elif backend is not None:
             result = backend.run(self.circuits(x), shots=shots).result()
             counts = [result.get_counts(i) for i in range(len(x))]
+        elif simulator == "torch":
+            touched = len(qc.touched_qubits(self.circuit))
+            if touched > 10:
+                raise ConfigError(f"expval_z: simulator='torch' holds a density matrix of up to 10 qubits; this "
+                                  f"circuit touches {touched} (simulator='aer' runs it)")
+            prog = qc.program(self.circuit, self.inputs, self.device)
+            return prog.expval_z(torch.as_tensor(x), shots=shots or None, seed=seed).double().numpy()
         else:
             result = qc.aer_run(self.circuit, self.inputs, x, self.device, shots=shots, seed=seed)
             counts = [result.get_counts(i) for i in range(len(x))]
@@ -107,9 +118,9 @@ class ExportedClassifier:
         return qc.logits(torch.as_tensor(z), len(self.classes)).numpy()
 
     def predict(self, samples: np.ndarray, shots: int = 8192, seed: int = 0, backend: Any = None,
-                sampler: Any = None) -> np.ndarray:
+                sampler: Any = None, simulator: str = "aer") -> np.ndarray:
         """The label of each sample (images or features, prepared as in `features`), read as `expval_z` says."""
-        z = self.expval_z(self.features(samples), shots, seed, backend, sampler)
+        z = self.expval_z(self.features(samples), shots, seed, backend, sampler, simulator)
         return np.asarray(self.classes)[self.scores(z).argmax(1)]
 
     def _checked(self, x: np.ndarray) -> np.ndarray:
