@@ -125,3 +125,24 @@ def test_wrong_samples_and_missing_files_are_named(finished_run, tmp_path):
     (copy / "searched.layout.json").write_text(json.dumps(meta))
     with pytest.raises(ConfigError, match="names no classes.*--resume"):
         ExportedClassifier.load(copy)
+
+
+def test_ten_wires_bind_their_36_inputs_in_feature_order(tmp_path):
+    """MNIST-10's shape: 36 inputs (x00 ... x35), past the density matrix (aer's trajectories). The exported
+    circuit, read back, counts what the circuit before export counts, shot for shot."""
+    from nasfw.plugins.quantumnas import compile as qc
+    from nasfw.search_spaces.supercircuit import SuperCircuit
+
+    sc = SuperCircuit("u3cu3", 10, 1, 16, n_features=36, seed=0)
+    arch = {**sc.space.sample(0), "layout": list(range(10))}
+    module = sc.extract(arch)
+    tq, inputs = qc.transpile(module, "guadalupe", arch["layout"], seed=0)
+    qc.export_qasm(module, tq, tmp_path, "ten", "guadalupe",
+                   {"classes": list(range(10)), "inputs": {"kind": "features", "count": 36}})
+    clf = ExportedClassifier.load(tmp_path / "ten.qasm3")
+    assert [p.name for p in clf.inputs] == [f"x{i:02d}" for i in range(36)]
+    x = np.random.default_rng(0).uniform(0, np.pi, (2, 36))
+    z = clf.expval_z(x, shots=128, seed=4)
+    assert np.array_equal(z, qc.aer_expval(tq, inputs, x, "guadalupe", shots=128, seed=4))
+    assert not np.array_equal(z, qc.aer_expval(tq, inputs, x[:, ::-1].copy(), "guadalupe", shots=128, seed=4))
+    assert clf.features(x).shape == (2, 36) and clf.predict(x, shots=64).shape == (2,)
