@@ -84,8 +84,9 @@ class ExportedClassifier:
                  sampler: Any = None, simulator: str = "aer") -> np.ndarray:
         """<Z> of each measured qubit per row of features, `shots` shots each: on qiskit-aer with the device's noise
         model by default (as the run's table measured it: the same seed gives the same counts), on nasfw's torch
-        density matrix with the same noise (`simulator="torch"`: 80-200x faster than aer at 4 qubits, the table's
-        torch column; up to 10 qubits the circuit touches; `shots=0` reads exact expectations), on `backend`
+        density matrix with the same noise (`simulator="torch"`, up to 10 qubits touched: the table's torch column;
+        the default run's searched circuit on its 300 test inputs took 0.12 s, 0.03 s with `shots=0` (exact
+        expectations), where aer took 2.0 s on 2 cores), on `backend`
         (anything with `run(circuits, shots=...)` whose result has `get_counts(i)`: qiskit's fake backends,
         AerSimulator), or with `sampler`, a qiskit SamplerV2 (a device's through qiskit-ibm-runtime, which has no
         `run` for circuits), given the circuit once with every row's input values."""
