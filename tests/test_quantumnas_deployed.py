@@ -111,6 +111,9 @@ def test_wrong_samples_and_missing_files_are_named(finished_run, tmp_path):
         clf.features(np.zeros((3, 5)) + 0.5)  # one image of 3 x 5 pixels: no 4 x 4 grid
     with pytest.raises(ConfigError, match="intensities from -1 to"):
         clf.features(-np.ones((2, 8, 8)))
+    for shots in (0, -5, 2.5):  # 0 is exact expectations, which only the torch density matrix reads
+        with pytest.raises(ConfigError, match=f"shots = {shots} is not allowed; allowed: an integer >= 1"):
+            clf.expval_z(np.zeros((2, 16)), shots=shots)
     with pytest.raises(ConfigError, match="simulator = 'qiskit' is not allowed; allowed: 'aer', 'torch'"):
         clf.expval_z(np.zeros((2, 16)), simulator="qiskit")
     with pytest.raises(ConfigError, match=r"features of shape \(2, 3\).*\(N, 16\)"):

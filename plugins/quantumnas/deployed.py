@@ -91,6 +91,10 @@ class ExportedClassifier:
         AerSimulator), or with `sampler`, a qiskit SamplerV2 (a device's through qiskit-ibm-runtime, which has no
         `run` for circuits), given the circuit once with every row's input values."""
         x = self._checked(x)
+        lowest = 0 if simulator == "torch" and backend is None and sampler is None else 1
+        if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < lowest:
+            raise ConfigError(f"expval_z: shots = {shots!r} is not allowed; allowed: an integer >= 1 (or 0, exact "
+                              "expectations, with simulator='torch')")
         if backend is not None and sampler is not None:
             raise ConfigError("expval_z: give backend= or sampler=, not both")
         if simulator not in ("aer", "torch"):
