@@ -106,36 +106,34 @@ def plot_pareto(view: RunView, path: Path, x_metric: str | None = None) -> Path 
     return save_figure(fig, path)
 
 
+def _finalized(run_dir: Path, key: str) -> object:
+    """What the task's finalize reported under `key` in the run's summary.json; None where there is none."""
+    try:
+        return (json.loads((run_dir / "summary.json").read_text()).get("task") or {}).get(key)
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _found(run_dir: Path, path: str | Path) -> Path | None:
+    """A file finalize named, where it was or in the run folder by its name: the folder may have moved since."""
+    return next((c for c in (Path(path), run_dir / Path(path).name) if c.is_file()), None)
+
+
 def final_table(run_dir: str | Path, path: str | None = None) -> tuple[str, str] | None:
     """(file name, markdown) of the table the task's finalize wrote (QuantumNAS: the searched circuit beside its
     baselines on the reference simulator), named by `path` or by the run's summary.json; None without one."""
     run_dir = Path(run_dir)
-    if path is None:
-        try:
-            path = (json.loads((run_dir / "summary.json").read_text()).get("task") or {}).get("table")
-        except (OSError, ValueError, AttributeError):
-            return None
-    if not path:
-        return None
-    for candidate in (Path(path), run_dir / Path(path).name):  # the run folder may have moved since
-        if candidate.is_file():
-            return candidate.name, candidate.read_text()
-    return None
+    path = path if path is not None else _finalized(run_dir, "table")
+    found = _found(run_dir, path) if path else None
+    return (found.name, found.read_text()) if found else None
 
 
 def final_figures(run_dir: str | Path, named: list | None = None) -> list[Path]:
     """The pictures the task's finalize drew (`named`, or summary.json's task `figures`: QuantumNAS's rows side by
-    side), those still there; looked for in the run folder too, which may have moved since."""
+    side), those still there."""
     run_dir = Path(run_dir)
-    if named is None:
-        try:
-            named = (json.loads((run_dir / "summary.json").read_text()).get("task") or {}).get("figures") or []
-        except (OSError, ValueError, AttributeError):
-            return []
-    found = []
-    for path in named if isinstance(named, list) else []:
-        found += [c for c in (Path(path), run_dir / Path(path).name) if c.is_file()][:1]
-    return found
+    named = named if named is not None else _finalized(run_dir, "figures")
+    return [f for f in (_found(run_dir, p) for p in (named if isinstance(named, list) else [])) if f]
 
 
 def write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int = 10,

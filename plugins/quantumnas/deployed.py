@@ -42,15 +42,12 @@ class ExportedClassifier:
     @classmethod
     def load(cls, path: str | Path, name: str = "searched") -> ExportedClassifier:
         """From a run folder, its export folder, or a NAME.qasm3 file (with its NAME.layout.json beside it)."""
-        qasm, meta = _exported(path, name)
+        qasm, circuit, meta = _exported(path, name)
         if "classifier" not in meta:
             kind = "a VQE ansatz: ExportedAnsatz reads it" if "hamiltonian" in meta else (
                 "an export from before classifiers were described: `nasfw search --resume` on the run writes its "
                 "exports again from what finalize kept")
             raise ConfigError(f"exported circuit {qasm.name}: its layout file names no classes ({kind})")
-        from qiskit import qasm3
-
-        circuit = qasm3.loads(qasm.read_text())
         return cls(circuit, _inputs_in_order(circuit, meta["inputs"]), meta["device"],
                    list(meta["classifier"]["classes"]), dict(meta["classifier"]["inputs"]), qasm)
 
@@ -160,14 +157,12 @@ class ExportedAnsatz:
 
     @classmethod
     def load(cls, path: str | Path, name: str = "searched") -> ExportedAnsatz:
-        qasm, meta = _exported(path, name)
+        qasm, circuit, meta = _exported(path, name)
         if "hamiltonian" not in meta:
             raise ConfigError(f"exported circuit {qasm.name}: its layout file holds no Hamiltonian (a classifier: "
                               "ExportedClassifier reads it)")
-        from qiskit import qasm3
         from qiskit.quantum_info import SparsePauliOp
 
-        circuit = qasm3.loads(qasm.read_text())
         measured = {circuit.find_bit(i.clbits[0]).index: circuit.find_bit(i.qubits[0]).index
                     for i in circuit.data if i.operation.name == "measure"}
         circuit.remove_final_measurements()
@@ -191,9 +186,9 @@ class ExportedAnsatz:
         return self.constant + float(estimator.run([(self.circuit, self.hamiltonian)]).result()[0].data.evs)
 
 
-def _exported(path: str | Path, name: str) -> tuple[Path, dict[str, Any]]:
-    """The QASM 3 file and the layout file's content of an export: `path` a run folder, its export folder or the
-    .qasm3 file itself."""
+def _exported(path: str | Path, name: str) -> tuple[Path, Any, dict[str, Any]]:
+    """The QASM 3 file of an export, its circuit read by qiskit and the layout file's content: `path` a run
+    folder, its export folder or the .qasm3 file itself."""
     path = Path(path)
     folder = path if path.is_dir() else path.parent
     if path.is_dir() and (path / "export").is_dir():
@@ -206,4 +201,6 @@ def _exported(path: str | Path, name: str) -> tuple[Path, dict[str, Any]]:
         raise ConfigError(f"exported circuit {str(path)!r}: {', '.join(p.name for p in missing)} not found; "
                           f"circuits exported there: {there or 'none'} (`nasfw export RUN` writes best.inherited, "
                           "a finished QuantumNAS run searched and searched_pruned)")
-    return qasm, json.loads(meta_path.read_text())
+    from qiskit import qasm3
+
+    return qasm, qasm3.loads(qasm.read_text()), json.loads(meta_path.read_text())

@@ -337,11 +337,10 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: PositiveInt = 20, 
     correct = [r.pop("_aer_correct") for r in rows]
     for r, c in zip(rows[1:], correct[1:]):  # every row against the searched circuit, input by input (paired.py)
         r["aer_vs_searched"] = paired_difference(c, correct[0])
-    files = []
+    files, classifier = [], task.classifier()  # once: a user's .npz is read for its intensity scale
     for name, module in (("searched", searched), ("searched_pruned", pruned)):
         tq, _ = qc.transpile(module, task.device, layout, task.optimization_level, seed=seed)
-        files += [str(p) for p in qc.export_qasm(module, tq, run_dir / "export", name, task.device,
-                                                   task.classifier())]
+        files += [str(p) for p in qc.export_qasm(module, tq, run_dir / "export", name, task.device, classifier)]
         torch.save(module.state_dict(), run_dir / "export" / f"{name}.pt")
     torch_evaluator = (f"density matrix, {shots} shots sampled" if task.noise == "density" else
                        f"{task.trajectories} trajectories per input" if task.noise == "trajectories" else
