@@ -7,7 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from nasfw.cli_args import help_command, load_json_arg, positive_int, registry_of, user_campaign
+from nasfw.cli_args import help_command, load_json_arg, metric_list, positive_int, registry_of, user_campaign
 from nasfw.cli_cost import cmd_cost
 from nasfw.cli_prepare import add_prepare_parsers
 from nasfw import json_text
@@ -122,10 +122,11 @@ def cmd_plugins(args) -> int:
 def cmd_show(args) -> int:
     from nasfw.cost import violated
     from nasfw.provenance import summary_line
-    from nasfw.report import final_table, phase_times_text, table_rows, table_text
+    from nasfw.report import final_table, phase_times_text, shown_metrics, table_rows, table_text
     from nasfw.results import RunView
 
     view = RunView.open(args.run)
+    shown_metrics(view, view.ok, args.metrics)  # a misspelt --metrics is said before any table is printed
     top = view.top(args.top)
     front = view.pareto() if len(view.campaign.objectives) > 1 else []
     summary = view.summary()
@@ -159,7 +160,7 @@ def cmd_show(args) -> int:
     print()
     if top:
         print(f"top {len(top)}:")
-        print(table_text(*table_rows(view, top)))
+        print(table_text(*table_rows(view, top, args.metrics)))
         broken = violated(view.campaign.constraints, top[0].metrics)
         if broken:
             print(f"no candidate meets the constraints; #1 comes closest, and breaks: {'; '.join(broken)}")
@@ -168,7 +169,7 @@ def cmd_show(args) -> int:
     if front:
         print()
         print(f"Pareto front ({len(front)}):")
-        print(table_text(*table_rows(view, front)))
+        print(table_text(*table_rows(view, front, args.metrics)))
     final = final_table(args.run)
     if final:
         print()
@@ -347,6 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "table, Pareto front and progress")
     s.add_argument("run", help="the run folder (a search's --out)")
     s.add_argument("--top", type=positive_int, default=10, help="rows of the table (default 10)")
+    s.add_argument("--metrics", type=metric_list, metavar="M1,M2,...",
+                   help="the tables' metric columns, in this order (default: the objectives, the constrained "
+                        "metrics, then the task's, six in all)")
     s.add_argument("--json", action="store_true", help="print JSON instead of tables")
     s.set_defaults(func=cmd_show)
 

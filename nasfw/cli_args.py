@@ -48,6 +48,14 @@ def positive_int(text: str, low: int = 1) -> int:
     return value
 
 
+def metric_list(text: str) -> list[str]:
+    """An argparse type for --metrics: names separated by commas, none empty."""
+    names = [t.strip() for t in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"{text!r}: allowed: metric names separated by commas, e.g. accuracy,params")
+    return names
+
+
 def non_negative_int(text: str) -> int:
     return positive_int(text, low=0)
 

