@@ -213,14 +213,14 @@ SHOWN_METRICS = 6  # metric columns of a table when none are chosen: the arch co
 
 
 def shown_metrics(view: RunView, evals, chosen: Sequence[str] | None = None) -> list[str]:
-    """The table's metric columns. Chosen ones are checked against what the evaluations hold (a typo would
-    otherwise give an empty column). Left to the table, the objectives come first, then what the constraints
-    bound, then the task's metrics in the order it reports them: a campaign is read by what steered it, and a
-    task with many metrics would otherwise push a constrained one off the line."""
+    """The table's metric columns. Chosen ones are checked against what the evaluations hold, once there are any
+    (a typo would otherwise give an empty column). Left to the table, the objectives come first, then what the
+    constraints bound, then the task's metrics in the order it reports them: a campaign is read by what steered
+    it, and a task with many metrics would otherwise push a constrained one off the line."""
     held = list(dict.fromkeys(k for e in evals for k in e.metrics))
     if chosen:
         unknown = [m for m in chosen if m not in held]
-        if unknown:
+        if unknown and held:  # a run with no finished evaluation yet has nothing to check them against
             raise ConfigError(f"metrics {unknown} are not in this run's evaluations; allowed: {held}")
         return list(dict.fromkeys(chosen))
     first = [o.metric for o in view.campaign.objectives] + [c.metric for c in view.campaign.constraints]

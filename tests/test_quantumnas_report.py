@@ -37,6 +37,7 @@ def test_run_tables_show_the_noisy_accuracy_and_what_was_chosen(quantumnas_tiny_
                                             "two_qubit_gates", "fidelity"]
     view.campaign.constraints = [Constraint("gates", max=500)]
     assert shown_metrics(view, view.ok)[:3] == ["calibrated_loss", "gates", "accuracy"]
+    assert shown_metrics(view, [], ["not_yet"]) == ["not_yet"]  # a run with nothing finished: nothing to check
 
     shown = cli_in_process("show", quantumnas_tiny_run, "--metrics", "depth,accuracy")
     assert shown.returncode == 0, shown.stderr
