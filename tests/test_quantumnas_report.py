@@ -25,7 +25,7 @@ def test_the_report_shows_the_final_rows_as_a_picture(quantumnas_tiny_run, tmp_p
 
 def test_run_tables_show_the_noisy_accuracy_and_what_was_chosen(quantumnas_tiny_run, cli_in_process):
     """The tables of `nasfw show` and report.md have six metric columns. A QuantumNAS candidate reports twelve, and
-    the noisy accuracy came ninth, after the noise-free losses: the column a noise-adaptive search is read by was
+    the noisy accuracy came tenth, after the noise-free losses: the column a noise-adaptive search is read by was
     never shown. Now the objective comes first, then the noisy accuracy beside the noise-free one, the size and the
     fidelity; a campaign's constrained metrics before the task's; and --metrics picks the columns."""
     from nasfw.cost import Constraint
