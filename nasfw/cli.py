@@ -126,7 +126,8 @@ def cmd_show(args) -> int:
     from nasfw.results import RunView
 
     view = RunView.open(args.run)
-    shown_metrics(view, view.ok, args.metrics)  # a misspelt --metrics is said before any table is printed
+    # checked once, over the whole run, before any table is printed
+    chosen = shown_metrics(view, view.ok, args.metrics) if args.metrics else None
     top = view.top(args.top)
     front = view.pareto() if len(view.campaign.objectives) > 1 else []
     summary = view.summary()
@@ -160,7 +161,7 @@ def cmd_show(args) -> int:
     print()
     if top:
         print(f"top {len(top)}:")
-        print(table_text(*table_rows(view, top, args.metrics)))
+        print(table_text(*table_rows(view, top, chosen)))
         broken = violated(view.campaign.constraints, top[0].metrics)
         if broken:
             print(f"no candidate meets the constraints; #1 comes closest, and breaks: {'; '.join(broken)}")
@@ -169,7 +170,7 @@ def cmd_show(args) -> int:
     if front:
         print()
         print(f"Pareto front ({len(front)}):")
-        print(table_text(*table_rows(view, front, args.metrics)))
+        print(table_text(*table_rows(view, front, chosen)))
     final = final_table(args.run)
     if final:
         print()

@@ -228,7 +228,9 @@ def shown_metrics(view: RunView, evals, chosen: Sequence[str] | None = None) -> 
 
 
 def table_rows(view: RunView, evals, metrics: Sequence[str] | None = None) -> tuple[list[str], list[list[str]]]:
-    metrics = shown_metrics(view, evals, metrics)
+    """`metrics`: columns already checked (`shown_metrics` over the whole run: a table of a few rows may lack one
+    that other evaluations hold); left out, the table's own choice."""
+    metrics = list(metrics) if metrics else shown_metrics(view, evals)
     fits = bool(view.campaign.constraints)  # a column saying which rows meet the constraints
     head = ["#", "eval", *metrics, *(["meets constraints"] if fits else []), "arch"]
     cells = list(zip(*[column([e.metrics.get(m) for e in evals]) for m in metrics])) or [()] * len(evals)
