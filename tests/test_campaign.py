@@ -228,7 +228,7 @@ def _experiment(path):
     return pytest.param(path, id=path.stem, marks=[pytest.mark.slow] if slow else [])
 
 
-# MNIST-10 on 10 qubits needs 10 to 84 minutes (qiskit-aer trajectories beyond 10 qubits): measured by hand, their
+# MNIST-10 on 10 qubits needs 10 to 34 minutes (qiskit-aer trajectories beyond 10 qubits): measured by hand, their
 # command and figures in docs/results-quantumnas.md; CI's 60 minutes (45 without them) cannot hold them
 BY_HAND = {"quantumnas-mnist10-guadalupe", "quantumnas-mnist10-guadalupe-trajectories",
            "quantumnas-mnist10-guadalupe-seeded", "quantumnas-mnist10-guadalupe-connected",

@@ -88,6 +88,24 @@ def test_folded_steps_are_the_density_programs_channels(device, layout, n_wires)
             assert abs((read[0] - read[1]) - exact[b, c]) < 1e-5, (b, c, read[0] - read[1], exact[b, c])
 
 
+def test_qubits_joining_as_they_are_first_used_give_the_circuits_state():
+    """Without noise a trajectory is the circuit's state vector. Qubits join the states when a step first acts on
+    them (routing's ancillas late); the final state, with its qubits back in the program's order, is qiskit's."""
+    from qiskit.quantum_info import Statevector
+
+    tq, inputs = compiled("u3cu3", "guadalupe", (0, 2, 4, 6, 8, 10, 12, 14, 1, 3), n_wires=10, blocks=1)
+    traj = TrajectoryProgram(DensityProgram.from_qiskit(tq, {}, {}, inputs, max_qubits=qt.MAX_QUBITS))
+    x = np.random.default_rng(6).uniform(0, np.pi, 36)
+    first_use = [next(i for i, o in enumerate(traj.ops) if q in o.wires) for q in range(traj.n_qubits)]
+    assert max(first_use) > len(traj.ops) // 4  # some qubit joins well after the start
+    ours = traj.states(x, 1)[0].reshape(-1).numpy()
+    bound = tq.remove_final_measurements(inplace=False).assign_parameters(dict(zip(inputs, x)))
+    full = Statevector(bound).data.reshape((2,) * tq.num_qubits)  # axis 0 is the last qubit
+    full = np.transpose(full, list(range(tq.num_qubits))[::-1])
+    ref = full[tuple(slice(None) if p in traj.physical else 0 for p in range(tq.num_qubits))].reshape(-1)
+    assert abs(np.vdot(ref, ours)) > 1 - 1e-4, abs(np.vdot(ref, ours))  # equal up to a global phase
+
+
 @pytest.mark.parametrize("first,z", [(False, 0.6), (True, 0.0)])
 def test_a_gate_and_its_channel_in_one_pass_keep_their_order(first, z):
     """A gate per trajectory and a channel are sampled in one pass, the channel after the gate or before it.
