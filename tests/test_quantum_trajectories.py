@@ -78,13 +78,15 @@ def test_folded_steps_are_the_density_programs_channels(device, layout, n_wires)
     traj = TrajectoryProgram(dens)
     assert len(traj.ops) < 0.6 * len(dens.steps)
     assert any(o.gate and o.kraus is not None and o.first for o in traj.ops)  # a channel sampled before a gate
+    unfolded = TrajectoryProgram(dens, fold=False)  # the benchmark's reference: one step per gate
+    assert len(unfolded.ops) == len(dens.steps)
     x = np.random.default_rng(5).uniform(0, np.pi, (2, 16))
     exact = dens.expval_z(x).numpy()
-    for b in range(len(x)):
-        p = np.clip(np.diag(_density_of(traj, x[b])).real, 0, None).reshape((2,) * traj.n_qubits)
-        for c, q in enumerate(traj.measured):
+    for prog, b in [(prog, b) for prog in (traj, unfolded) for b in range(len(x))]:
+        p = np.clip(np.diag(_density_of(prog, x[b])).real, 0, None).reshape((2,) * prog.n_qubits)
+        for c, q in enumerate(prog.measured):
             marg = np.moveaxis(p, q, -1).reshape(-1, 2).sum(0)
-            read = marg @ traj.readout[c]
+            read = marg @ prog.readout[c]
             assert abs((read[0] - read[1]) - exact[b, c]) < 1e-5, (b, c, read[0] - read[1], exact[b, c])
 
 
