@@ -116,7 +116,7 @@ class TrajectoryProgram:
         for op in self._ops_for(device):
             for w in op.wires:
                 if w not in axis:
-                    psi, axis[w] = torch.stack([psi, torch.zeros_like(psi)], -1), len(axis)
+                    psi, axis[w] = _joined(psi), len(axis)
             wires = tuple(axis[w] for w in op.wires)
             u = None
             if op.gate:
@@ -131,7 +131,7 @@ class TrajectoryProgram:
             psi = _sample_channel(psi, op, gen, u, op.first, wires)
         for w in range(n):  # qubits no step acts on
             if w not in axis:
-                psi, axis[w] = torch.stack([psi, torch.zeros_like(psi)], -1), len(axis)
+                psi, axis[w] = _joined(psi), len(axis)
         return psi.permute(0, *[1 + axis[w] for w in range(n)])
 
     def expval_z(self, x: torch.Tensor | np.ndarray, trajectories: int = 32, seed: int = 0,
@@ -150,6 +150,7 @@ class TrajectoryProgram:
             max_bytes = 2 ** 22 if device.type == "cpu" else 2 ** 30
         rows = max(1, max_bytes // (8 * 2 ** self.n_qubits))  # states held at once
         each = x.repeat_interleave(trajectories, 0)  # one row per trajectory, input-major
+        confusion = [torch.tensor(r, dtype=torch.float32, device=device) for r in self.readout]
         z = []
         for i in range(0, len(each), rows):
             p = self.states(each[i:i + rows], 1, seed + i, device).abs().square()
@@ -157,8 +158,7 @@ class TrajectoryProgram:
             for c, q in enumerate(self.measured):
                 marg = torch.movedim(p, q + 1, -1).reshape(p.shape[0], -1, 2).sum(1)  # (b, 2): P(0), P(1)
                 marg = marg / marg.sum(-1, keepdim=True)
-                m = torch.tensor(self.readout[c], dtype=marg.dtype, device=device)
-                read = marg @ m  # P(read j) = sum_i P(i) P(j | i)
+                read = marg @ confusion[c]  # P(read j) = sum_i P(i) P(j | i)
                 zc.append(read[:, 0] - read[:, 1])
             z.append(torch.stack(zc, -1).cpu())
         z = torch.cat(z).reshape(-1, trajectories, len(self.measured))
@@ -277,6 +277,11 @@ def _apply(psi: torch.Tensor, u: torch.Tensor, wires: tuple[int, ...]) -> torch.
     return torch.movedim(t.reshape(shape), list(range(1, 1 + k)), src)
 
 
+def _joined(psi: torch.Tensor) -> torch.Tensor:
+    """The states with one more qubit, in |0>, as their last axis."""
+    return torch.stack([psi, torch.zeros_like(psi)], -1)
+
+
 def _phase(psi: torch.Tensor, theta: torch.Tensor, w: int) -> torch.Tensor:
     """RZ(theta) per trajectory on wire `w`: a diagonal, applied as one product in the states' own layout."""
     e = torch.exp(0.5j * theta.to(torch.float64)).to(CDTYPE)
@@ -291,8 +296,9 @@ def _sample_channel(psi: torch.Tensor, op: _Op, gen: torch.Generator, u: torch.T
     read from the state before it through u^dagger K_j^dagger K_j u, and K_j u is applied), or after it with
     `first` (u K_j is applied). `wires`: the states' axes of the channel's qubits (default `op.wires`)."""
     wires = op.wires if wires is None else wires
+    with_gate = (lambda k: k) if u is None else (lambda k: u @ k if first else k @ u)  # noqa: E731
     if op.kraus.shape[0] == 1:
-        return _apply(psi, op.kraus[0] if u is None else (u @ op.kraus[0] if first else op.kraus[0] @ u), wires)
+        return _apply(psi, with_gate(op.kraus[0]), wires)
     k = len(wires)
     src = [1 + w for w in wires]
     t = torch.movedim(psi, src, list(range(1, 1 + k)))
@@ -308,6 +314,5 @@ def _sample_channel(psi: torch.Tensor, op: _Op, gen: torch.Generator, u: torch.T
     norm = p.gather(1, j[:, None])[:, 0].clamp_min(1e-30).sqrt()
     # the d x d operators are scaled, not the state: a complex division over every amplitude cost as much as the
     # matrix product itself
-    kj = op.kraus[j] if u is None else (u @ op.kraus[j] if first else op.kraus[j] @ u)
-    t = (kj / norm[:, None, None].to(CDTYPE)) @ t
+    t = (with_gate(op.kraus[j]) / norm[:, None, None].to(CDTYPE)) @ t
     return torch.movedim(t.reshape(shape), list(range(1, 1 + k)), src)
