@@ -228,11 +228,11 @@ def _experiment(path):
     return pytest.param(path, id=path.stem, marks=[pytest.mark.slow] if slow else [])
 
 
-# MNIST-10 on 10 qubits needs 10 to 34 minutes (qiskit-aer trajectories beyond 10 qubits): measured by hand, their
+# MNIST-10 on 10 qubits needs 10 minutes to 2 hours (qiskit-aer trajectories beyond 10 qubits): measured by hand, their
 # command and figures in docs/results-quantumnas.md; CI's 60 minutes (45 without them) cannot hold them
 BY_HAND = {"quantumnas-mnist10-guadalupe", "quantumnas-mnist10-guadalupe-trajectories",
            "quantumnas-mnist10-guadalupe-seeded", "quantumnas-mnist10-guadalupe-connected",
-           "quantumnas-mnist10-guadalupe-paper"}
+           "quantumnas-mnist10-guadalupe-paper", "quantumnas-mnist10-guadalupe-paper-trajectories"}
 
 
 @pytest.mark.parametrize("name", sorted(BY_HAND))

@@ -67,6 +67,37 @@ def test_state_dict_round_trip_continues_identically(name, task):
         b.tell(y, r)
 
 
+def drive_in_parallel(searcher, task, n, workers):
+    """As the local loop drives a searcher with `workers` processes: the next ask comes as soon as the oldest
+    evaluation is recorded, so `workers` asks are always out."""
+    from collections import deque
+
+    pipe = Pipeline(searcher.space, searcher)
+    out, running = [], deque()
+    while len(out) < n:
+        while len(running) < workers:
+            running.append(pipe.next())
+        arch = running.popleft()
+        out.append((arch, pipe.complete(arch, Result(OK, task.evaluate(arch)))))
+    return out
+
+
+@pytest.mark.parametrize("name", ["ofa-evolution", "nsga2"])
+@pytest.mark.parametrize("workers", [1, 2, 5])
+def test_generations_turn_with_parallel_workers(name, workers, task):
+    """With two workers an ask was always outstanding when a generation's last child was handed out, and the
+    generation waited on it: none ever turned, and the whole search was the first generation's random draw."""
+    s = make_searcher(CLS[name], nasbench201_space(), {"population_size": 10}, seed=2,
+                      objectives=[Objective("accuracy", "max")])
+    out = drive_in_parallel(s, task, 200, workers)
+    # each generation hands out its 10 children (nsga2) or 7-8 (ofa: the parents are kept) and at most
+    # workers - 1 extra asks while its last children run
+    assert s.generation >= 200 // (10 + workers - 1) - 1, s.generation
+    best_parent = max(p[0] for p in s.population) if name == "ofa-evolution" else None
+    if best_parent is not None:
+        assert best_parent == max(r.metrics["accuracy"] for _, r in out)  # the best of every result survives
+
+
 @pytest.mark.parametrize("name", ["evolution", "ofa-evolution", "nsga2", "random"])
 def test_cheap_constraints_filter_before_evaluation(name, task):
     cons = [Constraint("params_m", max=0.4)]

@@ -190,15 +190,24 @@ class ReplayedHistory:
 class GenerationalSearcher(Searcher):
     """Generation-based ask/tell (OFA evolution, NSGA-II): the children of a generation are handed out one
     ask at a time; once every one has been told, `_next_generation` turns parents + children into the next
-    parents. Asks beyond a generation (parallel workers) draw extra children from the same parents."""
+    parents.
 
-    _state = ("population", "queue", "pending", "told", "generation")
+    With parallel workers the driver asks for the next candidate as soon as one is recorded, so some child of
+    the generation is nearly always still running when its last one is handed out. Asks made then draw extra
+    children from the same parents; they join the selection pool of whichever generation they are told in,
+    and the generation turns on its own children alone. (Counting the extras in, as before, kept one ask
+    outstanding for ever with two workers: no generation ever turned, and every 'generation' was the first
+    one's random draw again.)"""
+
+    _state = ("population", "queue", "outstanding", "extra", "drawn", "told", "generation")
 
     def __init__(self, space, objectives=None, constraints=None, seed=0, feasible=None):
         super().__init__(space, objectives, constraints, seed, feasible)
         self.population: list = []
         self.queue: list = []  # children of this generation not yet asked
-        self.pending = 0  # asked, not yet told
+        self.outstanding: dict[str, int] = {}  # key -> asks of this generation's children not yet told
+        self.extra: list = []  # children drawn from the same parents for asks beyond the generation
+        self.drawn = False  # whether this generation's children have been drawn
         self.told: list = []  # entries told in this generation
         self.generation = 0
 
@@ -221,23 +230,39 @@ class GenerationalSearcher(Searcher):
         return [self.random_arch() for _ in range(n - len(seeds))] + seeds[::-1]
 
     def reset_pending(self) -> None:
-        self.pending = 0
+        self.outstanding = {}
 
     def _ask(self) -> Arch:
-        if not self.queue:
-            self.queue = self._children()
-        self.pending += 1
-        return self.queue.pop()
+        if not self.drawn:
+            self.queue, self.extra, self.drawn = self._children(), [], True
+        if self.queue:
+            arch = self.queue.pop()
+            k = self.space.key(arch)
+            self.outstanding[k] = self.outstanding.get(k, 0) + 1
+            return arch
+        if not self.extra:
+            self.extra = self._children()
+        return self.extra.pop()
 
     def _tell(self, arch: Arch, result: Result) -> None:
-        self.pending = max(0, self.pending - 1)
+        k = self.space.key(arch)
+        if k in self.outstanding:
+            self.outstanding[k] -= 1
+            if not self.outstanding[k]:
+                del self.outstanding[k]
         e = self._entry(arch, result)
         if e is not None:
             self.told.append(e)
-        if not self.queue and self.pending == 0 and self.told:
+        if self.drawn and not self.queue and not self.outstanding and self.told:
             self.population = self._next_generation(self.population + self.told)
-            self.told = []
+            self.told, self.extra, self.drawn = [], [], False
             self.generation += 1
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if "outstanding" not in state:  # a checkpoint of a version that counted asks in `pending`
+            state = {**state, "outstanding": {}, "extra": [],
+                     "drawn": bool(state.get("queue") or state.get("told") or state.get("pending"))}
+        super().load_state_dict(state)
 
 
 # An evolution draws a whole generation at once and keeps it in its checkpoint: 100 (Once-for-All, MCUNet) or 40
