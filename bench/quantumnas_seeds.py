@@ -13,7 +13,8 @@ the same classes (MNIST's official test set as idx files, for example) so that d
 be resolved. `--random-circuits K` trains K random circuits at the searched parameter count per run and compares
 with their mean (one random circuit says little about random circuits). `--noise-scale K` runs every row on the
 device with its calibrated errors K times as large (how the claims depend on the noise's strength). `--classes 3,6`
-runs the same experiments on those digits instead (MNIST-2, logits [Z0+Z1, Z2+Z3]).
+runs the same experiments on those digits instead (MNIST-2, logits [Z0+Z1, Z2+Z3]). `--retrain-spread blocks`
+retrains the best circuit of each block count first (finalize's `retrain_spread`).
 
     python bench/quantumnas_seeds.py --devices quito,lima --seeds 5 --test-data ../shared/data/mnist_t10k \\
         --n-test 1000 --random-circuits 3 --jobs 2 --out runs/bench-quantumnas-claims
@@ -73,6 +74,9 @@ def run_one(device: str, seed: int, a: argparse.Namespace) -> Path:
     if a.random_circuits > 1:  # phases merge all the way down: the rest of the finalize phase stays the default's
         cfg.setdefault("phases", {}).setdefault("finalize", {}).setdefault("task", {})["random_circuits"] = \
             a.random_circuits
+    if a.retrain_spread:
+        cfg.setdefault("phases", {}).setdefault("finalize", {}).setdefault("task", {})["retrain_spread"] = \
+            a.retrain_spread
     Path(a.out).mkdir(parents=True, exist_ok=True)
     cfg_path = Path(a.out) / f"{device}-seed{seed}.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
@@ -158,6 +162,9 @@ def main() -> None:
                     help="read the search's noisy fitness with this many shots (task_options.shots)")
     ap.add_argument("--noise-scale", type=float, default=1.0,
                     help="every calibrated error of the device times this (task_options.noise_scale)")
+    ap.add_argument("--retrain-spread", choices=["none", "blocks"], default=None,
+                    help="phases.finalize.task.retrain_spread for every run (blocks: retrain one circuit per "
+                         "block count first)")
     ap.add_argument("--classes", type=_classes, default=None,
                     help="digits to classify instead of the experiments' 0-3, e.g. 3,6 (MNIST-2)")
     a = ap.parse_args()

@@ -364,6 +364,8 @@ def test_phase_options_are_checked_before_any_work(run_cli, tmp_path):
 @pytest.mark.parametrize("plugin, finalize, needle", [
     ("quantumnas", "{baselines: [humann]}", ("phases.finalize.task.baselines = ['humann'] is not allowed; allowed: a "
      "list (each one of 'human', 'random', 'noise-unaware', 'fixed-mapping', 'sabre'); did you mean 'human'?")),
+    ("quantumnas", "{retrain_spread: block}", ("phases.finalize.task.retrain_spread = 'block' is not allowed; "
+     "allowed: one of 'none', 'blocks'; did you mean 'blocks'?")),
     ("tinynas", "{lut: nolut}", "phases.finalize.task.lut = 'nolut': latency tables: no *_lookup_table.yaml in"),
     ("naas", "{n_random: 0}", "phases.finalize.task.n_random = 0 is not allowed; allowed: an integer >= 1"),
 ])

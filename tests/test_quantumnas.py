@@ -141,7 +141,7 @@ def test_small_campaign_end_to_end(tmp_path, run_cli):
                    "finalize": {"export": ["qasm"],
                                 "task": {"scratch_epochs": 2, "prune_steps": 2, "prune_epochs": 1, "shots": 1024,
                                          "search_population": 4, "baselines": ["human", "random", "sabre"],
-                                         "random_circuits": 2}}}}))
+                                         "random_circuits": 2, "retrain_spread": "blocks"}}}}))
     out = tmp_path / "run"
     r = run_cli("search", "--config", str(cfg), "--out", str(out), "--no-progress")
     assert r.returncode == 0, r.stderr
@@ -162,6 +162,8 @@ def test_small_campaign_end_to_end(tmp_path, run_cli):
     tried = report["retrain"]
     best_arch = json.loads((out / "best.json").read_text())["arch"]
     assert tried[0]["arch"] == best_arch and 1 < len(tried) <= 5
+    blocks = [r["arch"]["n_blocks"] for r in tried]  # retrain_spread: blocks: each block count once before repeats
+    assert len(set(blocks[:len(set(blocks))])) == len(set(blocks))
     chosen = min(tried, key=lambda r: r["calibrated_loss"])
     assert {k: v for k, v in report["rows"][0]["arch"].items() if k != "layout"} == \
         {k: v for k, v in chosen["arch"].items() if k != "layout"}
@@ -320,6 +322,15 @@ def test_retrain_candidates_are_distinct_circuits_and_the_best_trained_one_wins(
     cands = qrt.distinct_circuits(task, [one, same, big, one], limit=5)
     assert cands == [one, big]
     assert qrt.distinct_circuits(task, [one, same, big], limit=1) == [one]
+    # spread over block counts: the best of each block count first, then the rest by rank
+    key = next(k for k in big if k.startswith("b0."))
+    big2 = {**big, key: 1}
+    assert task.supercircuit.ops(big2) != task.supercircuit.ops(big)
+    assert qrt.distinct_circuits(task, [big, big2, same, one], limit=2) == [big, big2]
+    assert qrt.distinct_circuits(task, [big, big2, same, one], limit=2, spread="blocks") == [big, same]
+    assert qrt.distinct_circuits(task, [big, big2, one], limit=5, spread="blocks") == [big, one, big2]
+    with pytest.raises(ValueError, match="spread = 'size'"):
+        qrt.distinct_circuits(task, [big], limit=1, spread="size")
 
     def train(a):
         m = task.supercircuit.extract(a)

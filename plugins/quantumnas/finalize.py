@@ -139,10 +139,13 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: PositiveInt = 20, 
              shots: PositiveInt = 8192,
              search_population: Annotated[int, Bounds(low=2)] = 20, search_generations: PositiveInt | None = None,
              mutate_prob: Fraction = 0.4, random_circuits: PositiveInt = 1, remap: NonNegativeInt = 0,
-             retrain: PositiveInt = 1, retrain_layouts: PositiveInt = 4, torch_trajectories: NonNegativeInt = 0,
+             retrain: PositiveInt = 1, retrain_layouts: PositiveInt = 4,
+             retrain_spread: Literal["none", "blocks"] = "none", torch_trajectories: NonNegativeInt = 0,
              progress: bool = True) -> dict[str, Any]:
     """`retrain`: how many of the search's best distinct circuits are trained from scratch to choose the final
-    one (1: the search's winner alone), each scored on `retrain_layouts` layouts.
+    one (1: the search's winner alone), each scored on `retrain_layouts` layouts; `retrain_spread: blocks` takes
+    the best circuit of each block count first (for the noise-unaware baseline too), so that the choice is
+    between sizes and not between near-copies.
     `remap`: how many of the search's best layouts the trained circuit is re-scored on (0: keep the search's).
     `search_generations` of the noise-unaware baseline: by default as many evaluations as the run made.
     `torch_trajectories`: where the task scores without a torch noisy simulation (`noise: proxy`, e.g. 10 qubits),
@@ -263,7 +266,7 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: PositiveInt = 20, 
     winner, winner_module = arch, None
     bar.set_postfix_str("train from scratch")
     if retrain > 1:
-        cands = qrt.run_candidates(run_dir, task, arch, retrain)
+        cands = qrt.run_candidates(run_dir, task, arch, retrain, retrain_spread)
         pick, modules, retrain_scores = qrt.choose(cands, scratch, noisy_fitness, retrain_objective,
                                                    progress=lambda: bar.update(1))
         arch, searched, winner_module = cands[pick], modules[pick], modules[0]
@@ -323,7 +326,7 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: PositiveInt = 20, 
         elif b == "noise-unaware":
             objective = unaware_objective(run_dir)
             ranked = noise_unaware_search(task, search_population, search_generations, mutate_prob, seed, objective)
-            cands = qrt.distinct_circuits(task, ranked, retrain)
+            cands = qrt.distinct_circuits(task, ranked, retrain, retrain_spread)
             pick, modules, _ = qrt.choose(
                 cands, scratch, lambda m, a: qt.noise_free_metrics(m, d.valid, n_classes), objective,
                 progress=lambda: bar.update(1))

@@ -15,6 +15,11 @@ a good circuit; the winner is then re-mapped as usual.
 
 This is the usual last step of weight-sharing NAS (train the top-k, keep the best on validation); the paper
 deploys the search's winner directly, and the `paper` budget preset keeps that (`retrain: 1`).
+
+An evolution's best few are often near-copies of one circuit (on Lima, four or five of the top 5 shared a block
+count in 6 of 10 seeds), so training them corrects little of the inherited weights' bias against larger
+circuits. `spread="blocks"` takes the best circuit of each block count first, then fills up by rank, so that
+retraining chooses between sizes; it is off by default until measured (docs/results-quantumnas.md).
 """
 from __future__ import annotations
 
@@ -24,23 +29,35 @@ from typing import Any, Callable, Iterable
 from nasfw.cost import Objective
 
 
-def distinct_circuits(task, archs: Iterable[dict], limit: int) -> list[dict]:
+SPREADS = ("none", "blocks")
+
+
+def distinct_circuits(task, archs: Iterable[dict], limit: int, spread: str = "none") -> list[dict]:
     """The first `limit` archs that are different circuits (two archs whose active gates are the same are one
-    circuit: inactive blocks' choices and the layout do not count), in the order given."""
+    circuit: inactive blocks' choices and the layout do not count), in the order given; with `spread="blocks"`
+    the first of each block count come before the rest, each group in the order given."""
+    if spread not in SPREADS:
+        raise ValueError(f"spread = {spread!r}; allowed: {list(SPREADS)}")
     out: dict[tuple, dict] = {}
     for a in archs:
-        if len(out) >= limit:
-            break
         out.setdefault(tuple(task.supercircuit.ops(a)), a)
-    return list(out.values())
+    circuits = list(out.values())
+    if spread == "blocks":
+        firsts: dict[Any, dict] = {}
+        for a in circuits:
+            firsts.setdefault(a.get("n_blocks"), a)
+        ids = {id(a) for a in firsts.values()}
+        circuits = list(firsts.values()) + [a for a in circuits if id(a) not in ids]
+    return circuits[:limit]
 
 
-def run_candidates(run_dir: Path, task, winner: dict, limit: int) -> list[dict]:
+def run_candidates(run_dir: Path, task, winner: dict, limit: int, spread: str = "none") -> list[dict]:
     """The search's winner first, then the distinct circuits of the run's best evaluations (each with the layout
-    of its best evaluation)."""
+    of its best evaluation), spread over block counts where `spread="blocks"`."""
     from nasfw.results import RunView
 
-    return distinct_circuits(task, [winner] + [e.arch for e in RunView.open(run_dir).top(20 * limit)], limit)
+    return distinct_circuits(task, [winner] + [e.arch for e in RunView.open(run_dir).top(20 * limit)], limit,
+                             spread)
 
 
 def choose(candidates: list[dict], train: Callable[[dict], Any], score: Callable[[Any, dict], dict[str, Any]],
