@@ -27,6 +27,7 @@ def test_budget_can_grow_on_resume(run_cli, tmp_path):
     assert s["evaluations"] == 250
 
 
+@pytest.mark.timeout(900)  # the command's own limit below; 3 min alone, over 600 s beside two benches
 def test_the_readme_quantumnas_command(run_cli, tmp_path):
     """`nasfw search --plugin quantumnas --budget small`: SuperCircuit, search, finalize with every baseline."""
     p = run_cli("search", "--plugin", "quantumnas", "--budget", "small", "--out", tmp_path / "run", "--no-progress",
@@ -70,6 +71,7 @@ def test_mnist2_experiment_reads_torch_and_aer_alike(run_cli, tmp_path):
     assert ("Read from exact expectations" in table) == bool(shrunk)
 
 
+@pytest.mark.timeout(900)  # the command's own limit below; 3 min alone, over 600 s beside two benches
 def test_the_readme_tinynas_command(run_cli, tmp_path):
     """`nasfw search --plugin tinynas --budget small`: supernet, constraint-aware evolution, fine-tune, exports,
     the MobileNetV2 baseline; every evaluated subnet fits the 64 kB / 256 kB device."""
