@@ -19,7 +19,8 @@ deploys the search's winner directly, and the `paper` budget preset keeps that (
 An evolution's best few are often near-copies of one circuit (on Lima, four or five of the top 5 shared a block
 count in 6 of 10 seeds), so training them corrects little of the inherited weights' bias against larger
 circuits. `spread="blocks"` takes the best circuit of each block count first, then fills up by rank, so that
-retraining chooses between sizes; it is off by default until measured (docs/results-quantumnas.md).
+retraining chooses between sizes. Off by default: measured on Lima only, where it gained 1.8 points
+(docs/results-quantumnas.md, "Retraining across sizes"); a device that punishes size may lose by it.
 """
 from __future__ import annotations
 
