@@ -16,6 +16,12 @@ device with its calibrated errors K times as large (how the claims depend on the
 runs the same experiments on those digits instead (MNIST-2, logits [Z0+Z1, Z2+Z3]). `--retrain-spread blocks`
 retrains the best circuit of each block count first (finalize's `retrain_spread`).
 
+Two options compare finalize settings without searching again. `--search-from FOLDER` starts each run from a copy
+of the same device and seed in FOLDER (another bench's `--out`): the search is replayed from its store and
+finalize's stored steps are reused, so only what the changed finalize options touch is computed (phases are not
+part of a campaign's identity; any other difference stops the resume with the field named). `--against FOLDER`
+adds, per row, the paired difference between this folder's runs and FOLDER's runs of the same seeds.
+
     python bench/quantumnas_seeds.py --devices quito,lima --seeds 5 --test-data ../shared/data/mnist_t10k \\
         --n-test 1000 --random-circuits 3 --jobs 2 --out runs/bench-quantumnas-claims
 """
@@ -24,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import statistics
 import subprocess
 import sys
@@ -80,6 +87,13 @@ def run_one(device: str, seed: int, a: argparse.Namespace) -> Path:
     Path(a.out).mkdir(parents=True, exist_ok=True)
     cfg_path = Path(a.out) / f"{device}-seed{seed}.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    source = Path(a.search_from) / out.name if a.search_from else None
+    if source is not None and not out.exists():
+        if not (source / "campaign.yaml").exists():
+            raise SystemExit(f"--search-from {a.search_from}: no run {out.name} there to start from")
+        # the finished run's report would end this run at once: everything else (store, trained SuperCircuit,
+        # finalize's stored steps) is what the copy is for
+        shutil.copytree(source, out, ignore=shutil.ignore_patterns("quantumnas.json", "*.lock"))
     cmd = [sys.executable, "-m", "nasfw.cli", "search", "--config", str(cfg_path), "--out", str(out),
            "--no-progress"] + (["--budget", a.budget] if a.budget else [])
     if out.exists():
@@ -137,6 +151,25 @@ def report(device: str, runs: list[Path], task: str = "MNIST-4") -> str:
     return "\n".join(lines)
 
 
+def report_against(device: str, runs: list[Path], others: list[Path], label: str) -> str:
+    """Each row here against the same row of `label`'s run of the same seed, as paired differences."""
+    pairs = [(accuracies(r)[0], accuracies(o)[0]) for r, o in zip(runs, others) if (o / "quantumnas.json").exists()]
+    lines = [f"\n{device}: each row here minus the same row in {label}, accuracy points ({len(pairs)} paired seeds)",
+             "| circuit | here | there | difference | 95% interval | per seed | verdict |",
+             "|---|---|---|---|---|---|---|"]
+    names = list(dict.fromkeys(name for here, _ in pairs for name in here))
+    for name in names:
+        both = [(h[name], t[name]) for h, t in pairs if name in h and name in t]
+        if not both:
+            continue
+        diffs = [100 * (h - t) for h, t in both]
+        m, half, v = verdict(diffs)
+        lines.append(f"| {name} | {statistics.mean(h for h, _ in both):.3f} | {statistics.mean(t for _, t in both):.3f}"
+                     f" | {m:+.1f} | [{m - half:+.1f}, {m + half:+.1f}] | " + ", ".join(f"{d:+.1f}" for d in diffs)
+                     + f" | {v} |")
+    return "\n".join(lines)
+
+
 def _classes(text: str) -> list[int]:
     try:
         classes = [int(c) for c in text.split(",")]
@@ -167,14 +200,26 @@ def main() -> None:
                          "block count first)")
     ap.add_argument("--classes", type=_classes, default=None,
                     help="digits to classify instead of the experiments' 0-3, e.g. 3,6 (MNIST-2)")
+    ap.add_argument("--search-from", default=None,
+                    help="start each run from a copy of the same device and seed in this folder (another --out): "
+                         "the search is reused, finalize computes only what changed")
+    ap.add_argument("--against", default=None,
+                    help="also print each row's paired difference against the runs of the same seeds in this folder")
     a = ap.parse_args()
+    for flag, folder in (("--search-from", a.search_from), ("--against", a.against)):
+        if folder and not Path(folder).is_dir():
+            ap.error(f"{flag} {folder!r}: no such folder (another run of this bench's --out)")
     devices = a.devices.split(",")
     jobs = [(d, s) for d in devices for s in range(a.seeds)]
     with ThreadPoolExecutor(max(1, a.jobs)) as pool:
         done = list(pool.map(lambda j: run_one(j[0], j[1], a), jobs))
     scaled = "" if a.noise_scale == 1 else f", errors x{a.noise_scale:g}"
     task = f"MNIST-{len(a.classes)} ({', '.join(map(str, a.classes))})" if a.classes else "MNIST-4"
-    text = "\n".join(report(d + scaled, [p for (dd, _), p in zip(jobs, done) if dd == d], task) for d in devices)
+    runs = {d: [p for (dd, _), p in zip(jobs, done) if dd == d] for d in devices}
+    text = "\n".join(report(d + scaled, runs[d], task) for d in devices)
+    if a.against:
+        text += "\n" + "\n".join(report_against(d + scaled, runs[d], [Path(a.against) / p.name for p in runs[d]],
+                                                 a.against) for d in devices)
     print(text)
     (Path(a.out) / "claims.md").write_text(text + "\n")
 
