@@ -13,8 +13,9 @@ the same classes (MNIST's official test set as idx files, for example) so that d
 be resolved. `--random-circuits K` trains K random circuits at the searched parameter count per run and compares
 with their mean (one random circuit says little about random circuits). `--noise-scale K` runs every row on the
 device with its calibrated errors K times as large (how the claims depend on the noise's strength). `--classes 3,6`
-runs the same experiments on those digits instead (MNIST-2, logits [Z0+Z1, Z2+Z3]). `--retrain-spread blocks`
-retrains the best circuit of each block count first (finalize's `retrain_spread`).
+runs the same experiments on those digits instead (MNIST-2, logits [Z0+Z1, Z2+Z3]). `--retrain-spread none`
+retrains the search's best circuits by rank instead of the best of each block count first (finalize's
+`retrain_spread`, default `blocks`).
 
 Two options compare finalize settings without searching again. `--search-from FOLDER` starts each run from a copy
 of the same device and seed in FOLDER (another bench's `--out`): the search is replayed from its store and
@@ -196,8 +197,8 @@ def main() -> None:
     ap.add_argument("--noise-scale", type=float, default=1.0,
                     help="every calibrated error of the device times this (task_options.noise_scale)")
     ap.add_argument("--retrain-spread", choices=["none", "blocks"], default=None,
-                    help="phases.finalize.task.retrain_spread for every run (blocks: retrain one circuit per "
-                         "block count first)")
+                    help="phases.finalize.task.retrain_spread for every run (default blocks: one circuit per "
+                         "block count first; none: by rank)")
     ap.add_argument("--classes", type=_classes, default=None,
                     help="digits to classify instead of the experiments' 0-3, e.g. 3,6 (MNIST-2)")
     ap.add_argument("--search-from", default=None,

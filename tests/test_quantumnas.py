@@ -141,7 +141,7 @@ def test_small_campaign_end_to_end(tmp_path, run_cli):
                    "finalize": {"export": ["qasm"],
                                 "task": {"scratch_epochs": 2, "prune_steps": 2, "prune_epochs": 1, "shots": 1024,
                                          "search_population": 4, "baselines": ["human", "random", "sabre"],
-                                         "random_circuits": 2, "retrain_spread": "blocks"}}}}))
+                                         "random_circuits": 2}}}}))
     out = tmp_path / "run"
     r = run_cli("search", "--config", str(cfg), "--out", str(out), "--no-progress")
     assert r.returncode == 0, r.stderr
@@ -162,7 +162,7 @@ def test_small_campaign_end_to_end(tmp_path, run_cli):
     tried = report["retrain"]
     best_arch = json.loads((out / "best.json").read_text())["arch"]
     assert tried[0]["arch"] == best_arch and 1 < len(tried) <= 5
-    blocks = [r["arch"]["n_blocks"] for r in tried]  # retrain_spread: blocks: each block count once before repeats
+    blocks = [r["arch"]["n_blocks"] for r in tried]  # retrain_spread's default: each block count once before repeats
     assert len(set(blocks[:len(set(blocks))])) == len(set(blocks))
     chosen = min(tried, key=lambda r: r["calibrated_loss"])
     assert {k: v for k, v in report["rows"][0]["arch"].items() if k != "layout"} == \

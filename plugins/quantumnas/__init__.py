@@ -61,7 +61,8 @@ DEFAULT_CAMPAIGN = {
                # (remap.py): on Lagos the search's layout, chosen for the inherited weights, lost 18 points on one
                # seed of 8; re-chosen, the 8 seeds gained 3.5 points on average (docs/results-quantumnas.md).
                # retrain: the run's 5 best distinct circuits are trained from scratch and the best on the validation
-               # inputs under the noise is kept (retrain.py): inherited weights rank circuits only weakly here
+               # inputs under the noise is kept (retrain.py): inherited weights rank circuits only weakly here;
+               # finalize's retrain_spread (default blocks) makes the 5 the best of each block count first
                "finalize": {"top_k": 5, "export": ["qasm", "json"],
                             "task": {"scratch_epochs": 100, "lr": 5e-2, "search_population": 20, "remap": 40,
                                      "retrain": 5}}},

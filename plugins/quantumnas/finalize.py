@@ -140,12 +140,12 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: PositiveInt = 20, 
              search_population: Annotated[int, Bounds(low=2)] = 20, search_generations: PositiveInt | None = None,
              mutate_prob: Fraction = 0.4, random_circuits: PositiveInt = 1, remap: NonNegativeInt = 0,
              retrain: PositiveInt = 1, retrain_layouts: PositiveInt = 4,
-             retrain_spread: Literal["none", "blocks"] = "none", torch_trajectories: NonNegativeInt = 0,
+             retrain_spread: Literal["none", "blocks"] = "blocks", torch_trajectories: NonNegativeInt = 0,
              progress: bool = True) -> dict[str, Any]:
     """`retrain`: how many of the search's best distinct circuits are trained from scratch to choose the final
-    one (1: the search's winner alone), each scored on `retrain_layouts` layouts; `retrain_spread: blocks` takes
-    the best circuit of each block count first (for the noise-unaware baseline too), so that the choice is
-    between sizes and not between near-copies.
+    one (1: the search's winner alone), each scored on `retrain_layouts` layouts; `retrain_spread: blocks` (the
+    default) takes the best circuit of each block count first (for the noise-unaware baseline too), so that the
+    choice is between sizes and not between near-copies; `none` takes them by rank.
     `remap`: how many of the search's best layouts the trained circuit is re-scored on (0: keep the search's).
     `search_generations` of the noise-unaware baseline: by default as many evaluations as the run made.
     `torch_trajectories`: where the task scores without a torch noisy simulation (`noise: proxy`, e.g. 10 qubits),
