@@ -8,9 +8,10 @@ single temperature, blind to a uniform shrinkage of the outputs); with `shots` t
 many measurements would read them (sampled from the noisy distribution), so that a circuit whose <Z> has shrunk
 to the size of the shot noise is scored as a device would score it, not by its exact argmax. `proxy` skips the
 noisy run and gives `proxy` = noise-free accuracy x estimated success probability of the compiled circuit (for
-devices too large for a density matrix); `trajectories` gives what `density` gives from `trajectories` sampled
-noise histories per input (state vectors: 10 qubits and their routing ancillas, where a density matrix per input
-is out of reach); `none` gives only noise-free metrics (the noise-unaware baseline). Noise-free
+devices too large for a density matrix; cheap, but on MNIST-10 an evolution under it climbs to circuits with few
+two-qubit gates that classify poorly, docs/results-quantumnas.md); `trajectories` gives what `density` gives from
+`trajectories` sampled noise histories per input (state vectors: 10 qubits and their routing ancillas, where a
+density matrix per input is out of reach); `none` gives only noise-free metrics (the noise-unaware baseline). Noise-free
 `noise_free_loss`/`noise_free_accuracy`/`noise_free_calibrated_loss`, `params`, and the compiled `depth`/
 `gates`/`two_qubit_gates`/`fidelity` are always there (the last four unless `noise` is `none`).
 
@@ -125,7 +126,7 @@ class QuantumNASTask:
             raise ConfigError(f"task_options.noise = 'density' with n_wires = {n_wires}: beyond 8 wires (plus routing "
                               "ancillas) the density matrix costs 5-10 s a candidate at 10 qubits and minutes at 12, "
                               "where trajectories cost about a second; use noise: trajectories (or proxy, which runs "
-                              "no noisy simulation)")
+                              "no noisy simulation but favours circuits with few two-qubit gates over accurate ones)")
         self.circuit, self.n_wires, self.n_blocks, self.noise = circuit, n_wires, n_blocks, noise
         self.classes, self.dataset = list(classes), dataset
         self.n_valid, self.n_test, self.batch_size, self.seed = n_valid, n_test, batch_size, seed
