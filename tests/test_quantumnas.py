@@ -12,6 +12,7 @@ pytest.importorskip("qiskit_ibm_runtime")
 from nasfw.errors import ConfigError  # noqa: E402
 from nasfw.plugins.quantumnas import train as qt  # noqa: E402
 from nasfw.plugins.quantumnas.data import load_qml  # noqa: E402
+from nasfw.plugins.quantumnas.paired import decode_correct  # noqa: E402
 from nasfw.plugins.quantumnas.task import QuantumNASTask  # noqa: E402
 from nasfw.search_spaces.supercircuit import (SPACES, SuperCircuit, subcircuit_ops, supercircuit_space,  # noqa: E402
                                              to_qiskit)
@@ -193,6 +194,12 @@ def test_small_campaign_end_to_end(tmp_path, run_cli):
         assert paired["only_this"] - paired["only_reference"] == gap
         assert 0 < paired["p_value"] <= 1
     assert "aer_vs_searched" not in report["rows"][0]
+    # each row keeps which test inputs aer classified right, and the report which inputs they were, so that rows of
+    # other runs on the same inputs compare paired (bench/quantumnas_pooled.py)
+    for row in report["rows"]:
+        right = decode_correct(row["aer_correct"])
+        assert len(right) == report["test_samples"] and abs(right.mean() - row["aer_accuracy"]) < 1e-6
+    assert len(report["test_inputs"]) == 16
     qasm3 = (out / "export" / "searched.qasm3").read_text()
     assert "OPENQASM 3" in qasm3 and "input float" in qasm3
     qasm2_text = (out / "export" / "searched_pruned.ansatz.qasm2").read_text()

@@ -7,7 +7,8 @@ import pytest
 pytest.importorskip("scipy")
 
 from nasfw.plugins.quantumnas.finalize import table  # noqa: E402
-from nasfw.plugins.quantumnas.paired import describe, paired_difference  # noqa: E402
+from nasfw.plugins.quantumnas.paired import (decode_correct, describe, encode_correct, inputs_fingerprint,  # noqa: E402
+                                             paired_difference, pooled_difference)
 
 
 def exact_mcnemar(b: int, c: int) -> float:
@@ -73,3 +74,27 @@ def test_the_table_names_rows_whose_outputs_the_shots_cannot_resolve():
     # trajectories (no exact reading kept) and runs written before the column was sampled: no note
     old = {k: v for k, v in shrunk.items() if not k.startswith("torch_noisy_")} | {"torch_noisy_accuracy": 0.917}
     assert "Read from exact expectations" not in table({**report, "rows": [healthy, old]})
+
+
+def test_correctness_strings_and_the_inputs_fingerprint():
+    a, _ = _rows(3, 2, 20, 10)
+    assert decode_correct(encode_correct(a)).tolist() == a.tolist() and encode_correct(a)[:5] == "11100"
+    with pytest.raises(ValueError, match="0s and 1s"):
+        decode_correct("0120")
+    x, y = np.arange(12.0).reshape(3, 4), np.array([0, 1, 1])
+    assert inputs_fingerprint(x, y) == inputs_fingerprint(x.astype(np.float64), y.astype(np.int32))
+    assert inputs_fingerprint(x, y) != inputs_fingerprint(x, y[::-1]) != inputs_fingerprint(x + 1e-3, y)
+
+
+def test_pooled_difference_pools_the_discordant_inputs_and_spreads_the_runs():
+    runs = [_rows(10, 4, 30, 56), _rows(7, 5, 30, 58), _rows(9, 2, 30, 59)]
+    d = pooled_difference(runs)
+    assert d["per_run"] == pytest.approx([6.0, 2.0, 7.0])
+    assert (d["only_this"], d["only_reference"]) == (26, 11)
+    assert d["p_value"] == pytest.approx(exact_mcnemar(26, 11), rel=1e-9)
+    # Student t over the three runs: mean 5, sd sqrt(7), t(0.975, 2) = 4.303
+    assert d["mean"] == pytest.approx(5.0) and d["half_width"] == pytest.approx(4.3027 * 7 ** 0.5 / 3 ** 0.5, rel=1e-4)
+    one = pooled_difference(runs[:1])
+    assert one["half_width"] == float("inf") and one["p_value"] == pytest.approx(exact_mcnemar(10, 4))
+    with pytest.raises(ValueError, match="at least one run"):
+        pooled_difference([])

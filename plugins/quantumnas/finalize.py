@@ -35,7 +35,7 @@ from nasfw.errors import ConfigError
 from nasfw.option_types import Bounds, Fraction, NonNegativeInt, PositiveFloat, PositiveInt
 from nasfw.plugins.quantumnas import compile as qc
 from nasfw.plugins.quantumnas import train as qt
-from nasfw.plugins.quantumnas.paired import describe, paired_difference
+from nasfw.plugins.quantumnas.paired import describe, encode_correct, inputs_fingerprint, paired_difference
 from nasfw.finalize_store import FinalizeStore, weights_digest
 from nasfw.searchers.base import Result, make_searcher
 from nasfw.searchers.evolution import OFAEvolution
@@ -340,6 +340,8 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: PositiveInt = 20, 
     correct = [r.pop("_aer_correct") for r in rows]
     for r, c in zip(rows[1:], correct[1:]):  # every row against the searched circuit, input by input (paired.py)
         r["aer_vs_searched"] = paired_difference(c, correct[0])
+    for r, c in zip(rows, correct):  # kept, so that runs sharing their test inputs compare paired (paired.py)
+        r["aer_correct"] = encode_correct(c)
     files, classifier = [], task.classifier()  # once: a user's .npz is read for its intensity scale
     for name, module in (("searched", searched), ("searched_pruned", pruned)):
         tq, _ = qc.transpile(module, task.device, layout, task.optimization_level, seed=seed)
@@ -349,6 +351,7 @@ def finalize(task, arch: dict, run_dir: Path, scratch_epochs: PositiveInt = 20, 
                        f"{task.trajectories} trajectories per input" if task.noise == "trajectories" else
                        f"{torch_trajectories} trajectories per input" if torch_trajectories else None)
     report = {"device": task.device, "dataset": d.source, "classes": task.classes, "test_samples": len(d.test),
+              "test_inputs": inputs_fingerprint(d.test.x, d.test.y),
               "shots": shots, "torch_evaluator": torch_evaluator, "pruning_sparsity": sparsity,
               "search_layout": search_layout, "layout": layout,
               "remap": remap_scores, "retrain": retrain_scores, "rows": rows, "files": files,
