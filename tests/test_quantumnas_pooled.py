@@ -76,3 +76,31 @@ def test_runs_on_other_inputs_missing_rows_and_old_reports_are_refused(two_files
     assert bad.returncode != 0 and "[LABEL=]ROW@RUN" in bad.stderr
     nothing = _bench(f"searched@{root}/nope*", f"o=searched@{old}")
     assert nothing.returncode != 0 and "matches no folder" in nothing.stderr
+
+
+def test_the_seeds_bench_claims_carry_the_pooled_inputs(tmp_path):
+    """bench/quantumnas_seeds.py's claim table: beside the interval over seeds, the discordant inputs pooled over
+    the seeds; '-' for the random circuits' mean, which has no per-input results of its own."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("quantumnas_seeds", SCRIPT.parent / "quantumnas_seeds.py")
+    seeds = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(seeds)
+    rng = np.random.default_rng(1)
+    runs, pairs = [], []
+    for s in range(3):
+        searched, pruned, human, rand = (rng.random(40) < p for p in (0.7, 0.72, 0.5, 0.6))
+        run = _run_folder(tmp_path / f"quito-seed{s}", f"seed{s}", {"searched": searched, "searched + pruned": pruned,
+                                                                       "human design": human, "random circuit 1": rand})
+        report = json.loads((run / "quantumnas.json").read_text())
+        for r in report["rows"]:
+            r["params"] = 10
+        (run / "quantumnas.json").write_text(json.dumps(report))
+        runs.append(run)
+        pairs.append((pruned, searched))
+    text = seeds.report("quito", runs)
+    d = pooled_difference(pairs)
+    line = next(x for x in text.splitlines() if x.startswith("| pruning adds accuracy |"))
+    assert line.endswith(f"| {d['only_this']}:{d['only_reference']}, p = {d['p_value']:.2g} |")
+    line = next(x for x in text.splitlines() if x.startswith("| searched + pruned beats random circuits"))
+    assert line.endswith("| - |")
