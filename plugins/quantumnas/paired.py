@@ -55,7 +55,8 @@ def decode_correct(text: str) -> np.ndarray:
 
 def inputs_fingerprint(x: Any, y: Any) -> str:
     """Which test inputs a run scored (features as the circuit reads them, and labels): two runs compare paired
-    only when these agree. float32 and int64 bytes, so that the same split hashes alike on any machine."""
+    only when these agree. Hashed as float32 and int64 bytes, so that the same features hash alike whatever dtype
+    they came in (features computed on another machine may differ in their last bits, and then do not match)."""
     h = hashlib.sha256(np.ascontiguousarray(np.asarray(x, dtype=np.float32)).tobytes())
     h.update(np.ascontiguousarray(np.asarray(y, dtype=np.int64)).tobytes())
     return h.hexdigest()[:16]
