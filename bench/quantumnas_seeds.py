@@ -23,7 +23,8 @@ Two options compare finalize settings without searching again. `--search-from FO
 of the same device and seed in FOLDER (another bench's `--out`): the search is replayed from its store and
 finalize's stored steps are reused, so only what the changed finalize options touch is computed (phases are not
 part of a campaign's identity; any other difference stops the resume with the field named). `--against FOLDER`
-adds, per row, the paired difference between this folder's runs and FOLDER's runs of the same seeds.
+adds, per row, the paired difference between this folder's runs and FOLDER's runs of the same seeds (with the test
+inputs pooled over the seeds where both runs of every seed keep their per-input results).
 
     python bench/quantumnas_seeds.py --devices quito,lima --seeds 5 --test-data ../shared/data/mnist_t10k \\
         --n-test 1000 --random-circuits 3 --jobs 2 --out runs/bench-quantumnas-claims
@@ -174,12 +175,33 @@ def report(device: str, runs: list[Path], task: str = "MNIST-4") -> str:
     return "\n".join(lines)
 
 
+def pooled_against(pairs: list[tuple[Path, Path]], name: str) -> str:
+    """One row here against the same row there, the discordant test inputs pooled over the seeds ('-' unless every
+    pair of runs keeps that row's per-input results and scored the same test inputs)."""
+    rows = []
+    for here, there in pairs:
+        reports = [json.loads((r / "quantumnas.json").read_text()) for r in (here, there)]
+        if reports[0].get("test_inputs") is None or reports[0].get("test_inputs") != reports[1].get("test_inputs"):
+            return "-"
+        h, t = correctness(here), correctness(there)
+        if name not in h or name not in t:
+            return "-"
+        rows.append((h[name], t[name]))
+    if not rows:
+        return "-"
+    d = pooled_difference(rows)
+    return f"{d['only_this']}:{d['only_reference']}, p = {d['p_value']:.2g}"
+
+
 def report_against(device: str, runs: list[Path], others: list[Path], label: str) -> str:
     """Each row here against the same row of `label`'s run of the same seed, as paired differences."""
-    pairs = [(accuracies(r)[0], accuracies(o)[0]) for r, o in zip(runs, others) if (o / "quantumnas.json").exists()]
-    lines = [f"\n{device}: each row here minus the same row in {label}, accuracy points ({len(pairs)} paired seeds)",
-             "| circuit | here | there | difference | 95% interval | per seed | verdict |",
-             "|---|---|---|---|---|---|---|"]
+    folders = [(r, o) for r, o in zip(runs, others) if (o / "quantumnas.json").exists()]
+    pairs = [(accuracies(r)[0], accuracies(o)[0]) for r, o in folders]
+    lines = [(f"\n{device}: each row here minus the same row in {label}, accuracy points ({len(pairs)} paired "
+              "seeds; pooled: the test inputs only here / only there classified right, over the seeds, and their "
+              "McNemar p)"),
+             "| circuit | here | there | difference | 95% interval | per seed | verdict | pooled inputs |",
+             "|---|---|---|---|---|---|---|---|"]
     names = list(dict.fromkeys(name for here, _ in pairs for name in here))
     for name in names:
         both = [(h[name], t[name]) for h, t in pairs if name in h and name in t]
@@ -189,7 +211,7 @@ def report_against(device: str, runs: list[Path], others: list[Path], label: str
         m, half, v = verdict(diffs)
         lines.append(f"| {name} | {statistics.mean(h for h, _ in both):.3f} | {statistics.mean(t for _, t in both):.3f}"
                      f" | {m:+.1f} | [{m - half:+.1f}, {m + half:+.1f}] | " + ", ".join(f"{d:+.1f}" for d in diffs)
-                     + f" | {v} |")
+                     + f" | {v} | {pooled_against(folders, name)} |")
     return "\n".join(lines)
 
 

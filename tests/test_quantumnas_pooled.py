@@ -104,3 +104,31 @@ def test_the_seeds_bench_claims_carry_the_pooled_inputs(tmp_path):
     assert line.endswith(f"| {d['only_this']}:{d['only_reference']}, p = {d['p_value']:.2g} |")
     line = next(x for x in text.splitlines() if x.startswith("| searched + pruned beats random circuits"))
     assert line.endswith("| - |")
+
+
+def test_the_seeds_bench_against_another_folder_pools_the_same_inputs(tmp_path):
+    """`--against`: each row here minus the same row there, seed by seed; pooled only where both runs of a seed
+    scored the same test inputs."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("quantumnas_seeds", SCRIPT.parent / "quantumnas_seeds.py")
+    seeds = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(seeds)
+    rng = np.random.default_rng(2)
+    here, there, pairs = [], [], []
+    for s in range(3):
+        a, b = rng.random(40) < 0.7, rng.random(40) < 0.6
+        for folder, rows, out in (("new", a, here), ("old", b, there)):
+            run = _run_folder(tmp_path / folder / f"quito-seed{s}", f"seed{s}", {"searched": rows})
+            report = json.loads((run / "quantumnas.json").read_text())
+            report["rows"][0]["params"] = 10
+            (run / "quantumnas.json").write_text(json.dumps(report))
+            out.append(run)
+        pairs.append((a, b))
+    d = pooled_difference(pairs)
+    line = next(x for x in seeds.report_against("quito", here, there, "old").splitlines() if x.startswith("| searched"))
+    assert line.endswith(f"| {d['only_this']}:{d['only_reference']}, p = {d['p_value']:.2g} |")
+    report = json.loads((there[1] / "quantumnas.json").read_text())
+    (there[1] / "quantumnas.json").write_text(json.dumps({**report, "test_inputs": "other"}))
+    line = next(x for x in seeds.report_against("quito", here, there, "old").splitlines() if x.startswith("| searched"))
+    assert line.endswith("| - |")
