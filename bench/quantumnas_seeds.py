@@ -39,6 +39,7 @@ import statistics
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -108,11 +109,23 @@ def run_one(device: str, seed: int, a: argparse.Namespace) -> Path:
     return out
 
 
+def finished_report(run: Path) -> dict:
+    """A finished run's quantumnas.json, parsed once while the file stays as it was: every claim and every row
+    reads the same runs (not to be mutated)."""
+    path = run / "quantumnas.json"
+    return _parsed(path, path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=None)
+def _parsed(path: Path, mtime_ns: int) -> dict:
+    return json.loads(path.read_text())
+
+
 def accuracies(run: Path) -> tuple[dict[str, float], dict[str, float]]:
     """Row name -> aer accuracy and parameter count; random circuits folded into their mean."""
     acc: dict[str, list[float]] = {}
     params: dict[str, list[int]] = {}
-    for r in json.loads((run / "quantumnas.json").read_text())["rows"]:
+    for r in finished_report(run)["rows"]:
         name = RANDOM if r["name"].startswith(RANDOM) else r["name"]
         acc.setdefault(name, []).append(r["aer_accuracy"])
         params.setdefault(name, []).append(r["params"])
@@ -123,7 +136,7 @@ def correctness(run: Path) -> dict[str, object]:
     """Row name -> the test inputs aer classified right, for the rows that keep them (not the random circuits'
     mean, nor reports written before rows kept them)."""
     return {r["name"]: decode_correct(r["aer_correct"])
-            for r in json.loads((run / "quantumnas.json").read_text())["rows"] if "aer_correct" in r}
+            for r in finished_report(run)["rows"] if "aer_correct" in r}
 
 
 def pooled(runs: list[Path], a: str, b: str) -> str:
@@ -180,7 +193,7 @@ def pooled_against(pairs: list[tuple[Path, Path]], name: str) -> str:
     pair of runs keeps that row's per-input results and scored the same test inputs)."""
     rows = []
     for here, there in pairs:
-        reports = [json.loads((r / "quantumnas.json").read_text()) for r in (here, there)]
+        reports = [finished_report(r) for r in (here, there)]
         if reports[0].get("test_inputs") is None or reports[0].get("test_inputs") != reports[1].get("test_inputs"):
             return "-"
         h, t = correctness(here), correctness(there)
